@@ -1,0 +1,229 @@
+import { Op, type Sequelize, type Transaction } from 'sequelize';
+import type { Config } from '../config';
+import type { AuditLog, ActorContext } from '../audit';
+import type { Keys } from '../crypto/keys';
+import type { Mailer } from '../mail/mailer';
+import { Client, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
+import { BadRequest, Conflict, NotFound } from '../errors';
+import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords';
+import { checkTotp, newTotpSecret, totpUri } from '../auth/totp';
+import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
+import type { LoginThrottle } from '../auth/login-throttle';
+import { totpRequired } from '../policies';
+import { translate, isLang, DEFAULT_LANG } from '../i18n';
+import { consumeToken, findLiveToken, issueToken } from './tokens';
+
+const RESET_TTL_MS = 30 * 60 * 1000;
+const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const TOTP_LABEL = 'totp';
+
+export interface AccountDeps {
+  sequelize: Sequelize;
+  audit: AuditLog;
+  keys: Keys;
+  mailer: Mailer;
+  throttle: LoginThrottle;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+export interface NewUser {
+  email: string;
+  name: string;
+  role: Role;
+  clientId: string | null;
+}
+
+export type SecondFactorMethod = 'totp' | 'recovery';
+
+/** Accounts: creation, passwords, TOTP, recovery codes, disabling. Every change is audited in its transaction. */
+export class AccountService {
+  constructor(private readonly d: AccountDeps) {}
+
+  /** Creates a user without a password and mails a single-use link to choose one. */
+  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction): Promise<User> {
+    const email = normaliseEmail(input.email);
+    if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
+    const user = await User.create({
+      email, name: input.name.trim(), role: input.role, clientId: input.clientId, passwordHash: null,
+      totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
+    }, { transaction: tx });
+    const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
+    await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
+    // Sent after the rows are written; if the transaction then fails the link simply does not work.
+    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}` });
+    return user;
+  }
+
+  /** Password check for sign-in, throttled per (account, IP) and per IP. Unknown and wrong look the same. */
+  async checkPassword(email: string, password: string, ip: string): Promise<User | null> {
+    await this.d.throttle.check(email, ip);
+    const user = await User.findOne({ where: { email: normaliseEmail(email) } });
+    const ok = await verifyPassword(user && !user.disabledAt ? user.passwordHash : null, password);
+    if (!ok || !user) {
+      await this.d.throttle.fail(email, ip);
+      return null;
+    }
+    return user;
+  }
+
+  /** Throttle keys are an e-mail address (password steps) or `totp:<user id>` (the code step). */
+  async checkThrottle(key: string, ip: string): Promise<void> {
+    await this.d.throttle.check(key, ip);
+  }
+
+  async recordFailure(key: string, ip: string): Promise<void> {
+    await this.d.throttle.fail(key, ip);
+  }
+
+  async loginSucceeded(key: string, ip: string): Promise<void> {
+    await this.d.throttle.succeed(key, ip);
+  }
+
+  async clientOf(user: User): Promise<Client | null> {
+    return user.clientId ? Client.findByPk(user.clientId) : null;
+  }
+
+  async needsTotp(user: User): Promise<boolean> {
+    return totpRequired(user, await this.clientOf(user));
+  }
+
+  /**
+   * Checks a TOTP code (or a recovery code) and burns it in the same statement, so a code works
+   * once even when two requests race. Returns how it passed, or null.
+   */
+  async verifySecondFactor(user: User, code: string): Promise<SecondFactorMethod | null> {
+    if (!user.totpSecretSealed) return null;
+    const secret = this.d.keys.ring().openSecret(TOTP_LABEL, user.id, user.totpSecretSealed).toString('utf8');
+    const step = await checkTotp(secret, code, user.totpLastStep);
+    if (step !== null) {
+      const [n] = await User.update({ totpLastStep: step }, {
+        where: { id: user.id, [Op.or]: [{ totpLastStep: null }, { totpLastStep: { [Op.lt]: step } }] },
+      });
+      return n === 1 ? 'totp' : null;
+    }
+    if (/^[a-z0-9]{5}-?[a-z0-9]{5}$/i.test(code.trim())) {
+      const [n] = await RecoveryCode.update({ usedAt: new Date() }, {
+        where: { userId: user.id, codeHash: hashRecoveryCode(code), usedAt: null },
+      });
+      if (n === 1) return 'recovery';
+    }
+    return null;
+  }
+
+  /** A fresh TOTP seed for enrolment, sealed so it can wait in the session without being readable there. */
+  beginTotpEnrolment(user: User, issuer: string): { sealedSecret: string; uri: string; secret: string } {
+    const secret = newTotpSecret();
+    return {
+      secret,
+      sealedSecret: this.d.keys.ring().sealSecret('totp-pending', user.id, Buffer.from(secret)),
+      uri: totpUri(secret, user.email, issuer),
+    };
+  }
+
+  pendingSecret(user: User, sealedSecret: string): string {
+    return this.d.keys.ring().openSecret('totp-pending', user.id, sealedSecret).toString('utf8');
+  }
+
+  /** Confirms enrolment with a first code; replaces any earlier seed and recovery codes. Returns the new recovery codes, shown once. */
+  async completeTotpEnrolment(ctx: ActorContext, user: User, sealedSecret: string, code: string): Promise<string[] | null> {
+    const secret = this.pendingSecret(user, sealedSecret);
+    const step = await checkTotp(secret, code, null);
+    if (step === null) return null;
+    const codes = newRecoveryCodes();
+    await this.d.sequelize.transaction(async (tx) => {
+      await User.update({
+        totpSecretSealed: this.d.keys.ring().sealSecret(TOTP_LABEL, user.id, Buffer.from(secret)),
+        totpEnabledAt: new Date(), totpLastStep: step,
+      }, { where: { id: user.id }, transaction: tx });
+      await RecoveryCode.destroy({ where: { userId: user.id }, transaction: tx });
+      await RecoveryCode.bulkCreate(codes.map((c) => ({ userId: user.id, codeHash: hashRecoveryCode(c), usedAt: null })), { transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'auth.totp.enrol', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+    });
+    return codes;
+  }
+
+  async remainingRecoveryCodes(user: User): Promise<number> {
+    return RecoveryCode.count({ where: { userId: user.id, usedAt: null } });
+  }
+
+  /** The password-reset request answers the same whether or not the address is known. */
+  async requestPasswordReset(ctx: ActorContext, email: string): Promise<void> {
+    const user = await User.findOne({ where: { email: normaliseEmail(email) } });
+    if (!user || user.disabledAt) {
+      await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: email.slice(0, 100) });
+      return;
+    }
+    const raw = await this.d.sequelize.transaction(async (tx) => {
+      // Only the newest link works.
+      await OneTimeToken.update({ usedAt: new Date() }, { where: { userId: user.id, purpose: 'password_reset', usedAt: null }, transaction: tx });
+      const token = await issueToken('password_reset', user.id, RESET_TTL_MS, tx);
+      await this.d.audit.record(tx, ctx, { operation: 'auth.password.reset_request', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+      return token;
+    });
+    await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` });
+  }
+
+  /** Whether a reset or invitation link still works (for showing the form). */
+  async linkIsLive(raw: string): Promise<boolean> {
+    return (await findLiveToken(['password_reset', 'invite'], raw)) !== null;
+  }
+
+  /** Sets the password through a reset or invitation link; the link dies and every session of the user ends. */
+  async setPasswordWithLink(ctx: ActorContext, raw: string, password: string): Promise<User> {
+    const problem = passwordProblem(password);
+    if (problem) throw new BadRequest(problem, { password: problem });
+    const hash = await hashPassword(password);
+    return this.d.sequelize.transaction(async (tx) => {
+      const token = await findLiveToken(['password_reset', 'invite'], raw, tx);
+      if (!token || !token.userId || !(await consumeToken(token, tx))) throw new NotFound();
+      const user = await User.findByPk(token.userId, { transaction: tx });
+      if (!user || user.disabledAt) throw new NotFound();
+      await user.update({ passwordHash: hash, passwordChangedAt: new Date() }, { transaction: tx });
+      await SessionRow.destroy({ where: { userId: user.id }, transaction: tx });
+      await this.d.audit.record(tx, { ...ctx, actorId: user.id, actorName: user.name, actorRole: user.role }, {
+        operation: token.purpose === 'invite' ? 'auth.password.set' : 'auth.password.reset', result: 'allowed',
+        clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name,
+      });
+      return user;
+    });
+  }
+
+  /** Changing a password while signed in (behind re-authentication): other sessions end. */
+  async changePassword(ctx: ActorContext, user: User, current: string, next: string, keepSid: string): Promise<void> {
+    const problem = passwordProblem(next);
+    if (problem) throw new BadRequest(problem, { password: problem });
+    if (!(await verifyPassword(user.passwordHash, current))) throw new BadRequest('account.currentPasswordWrong', { current: 'account.currentPasswordWrong' });
+    const hash = await hashPassword(next);
+    await this.d.sequelize.transaction(async (tx) => {
+      await User.update({ passwordHash: hash, passwordChangedAt: new Date() }, { where: { id: user.id }, transaction: tx });
+      await SessionRow.destroy({ where: { userId: user.id, sid: { [Op.ne]: keepSid } }, transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'auth.password.change', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+    });
+  }
+
+  /** Disabling ends every session of the user at once (rows deleted, and sign-in refused from then on). */
+  async setDisabled(ctx: ActorContext, target: User, disabled: boolean): Promise<void> {
+    await this.d.sequelize.transaction(async (tx) => {
+      await User.update({ disabledAt: disabled ? new Date() : null }, { where: { id: target.id }, transaction: tx });
+      if (disabled) await SessionRow.destroy({ where: { userId: target.id }, transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: disabled ? 'user.disable' : 'user.enable', result: 'allowed', clientId: target.clientId, targetKind: 'user', targetId: target.id, targetLabel: target.name });
+    });
+  }
+
+  async setLang(user: User, lang: string): Promise<void> {
+    if (isLang(lang)) await User.update({ lang }, { where: { id: user.id } });
+  }
+
+  private async mail(user: User, key: string, params: Record<string, string>): Promise<void> {
+    const lang = isLang(user.lang) ? user.lang : DEFAULT_LANG;
+    await this.d.mailer.send({
+      to: user.email,
+      subject: translate(lang, `${key}.subject`),
+      text: translate(lang, `${key}.body`, { name: user.name, ...params }),
+    });
+  }
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}

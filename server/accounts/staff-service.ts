@@ -1,0 +1,35 @@
+import type { Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
+import type { ActorContext } from '../audit';
+import { User, FIRM_ROLES } from '../db/models';
+import { Conflict, NotFound } from '../errors';
+import type { AccountService } from './account-service';
+import { isUuid } from '../clients/client-service';
+
+/** The firm's own people: staff (事務所職員) and admins (事務所管理者). */
+export class StaffService {
+  constructor(private readonly d: { sequelize: Sequelize; accounts: AccountService }) {}
+
+  list(): Promise<User[]> {
+    return User.findAll({ where: { role: { [Op.in]: [...FIRM_ROLES] } }, order: [['role', 'ASC'], ['name', 'ASC']] });
+  }
+
+  listActiveStaff(): Promise<User[]> {
+    return User.findAll({ where: { role: 'firm_staff', disabledAt: null }, order: [['name', 'ASC']] });
+  }
+
+  async create(ctx: ActorContext, input: { email: string; name: string; role: 'firm_admin' | 'firm_staff' }): Promise<User> {
+    return this.d.sequelize.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: null }, tx))
+      .catch((err: unknown) => {
+        if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');
+        throw err;
+      });
+  }
+
+  /** Any user, for the firm admin's enable/disable actions. */
+  async find(userId: string): Promise<User> {
+    const user = isUuid(userId) ? await User.findByPk(userId) : null;
+    if (!user) throw new NotFound();
+    return user;
+  }
+}

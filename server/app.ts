@@ -1,0 +1,103 @@
+import path from 'node:path';
+import express, { type Express, type RequestHandler } from 'express';
+import { engine } from 'express-handlebars';
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import { rateLimit } from 'express-rate-limit';
+import { csrfSync } from 'csrf-sync';
+import type { Services } from './services';
+import type { StorageAdapter } from '../storage-adapters';
+import { User } from './db/models';
+import { NotFound } from './errors';
+import { translate, type Lang } from './i18n';
+import { routeTable, type RouteDef } from './web/routes';
+import { requireAccess, requireKeys, requireReauth } from './web/middleware/guards';
+import { sessionLifetime, sessionMiddleware } from './web/middleware/session';
+import { errorHandler } from './web/middleware/error-handler';
+import { requestLog } from './web/middleware/request-log';
+import { securityHeaders } from './web/middleware/security-headers';
+import { chooseLang, viewLocals } from './web/middleware/locals';
+import './web/types';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface PortalApp {
+  app: Express;
+  routes: RouteDef[];
+  close(): void;
+}
+
+/** Builds the Express app from its parts; nothing happens at import. */
+export function createApp(services: Services, opts: { storage: StorageAdapter; sessionSecret: Buffer }): PortalApp {
+  const { config } = services;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy ? 1 : false);
+  app.engine('hbs', engine({
+    extname: '.hbs',
+    defaultLayout: 'main',
+    layoutsDir: path.join(ROOT, 'views/layouts'),
+    partialsDir: path.join(ROOT, 'views/partials'),
+    helpers: {
+      t(key: string, options: { data: { root: { lang: Lang } }; hash: Record<string, unknown> }) {
+        return translate(options.data.root.lang ?? 'ja', key, options.hash);
+      },
+      eq: (a: unknown, b: unknown) => a === b,
+    },
+  }));
+  app.set('view engine', 'hbs');
+  app.set('views', path.join(ROOT, 'views'));
+
+  const passport = new Passport();
+  passport.use(new LocalStrategy({ usernameField: 'email', passReqToCallback: true }, (req, email, password, done) => {
+    services.accounts.checkPassword(email, password, req.ip ?? '').then((u) => done(null, u ?? false), done);
+  }));
+  passport.serializeUser((user, done) => done(null, (user as User).id));
+  passport.deserializeUser((id: string, done) => {
+    // A disabled user's session stops working on the next request, even before its row is gone.
+    User.findByPk(id).then((u) => done(null, u && !u.disabledAt ? u : false), done);
+  });
+
+  const sessions = sessionMiddleware({ sequelize: services.sequelize, config, secret: opts.sessionSecret });
+  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
+    errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
+  });
+
+  app.use(requestLog(services.logger));
+  const [helmetMw, noStore] = securityHeaders(config.publicUrl.startsWith('https://'));
+  app.use(helmetMw!);
+  app.use(express.static(path.join(ROOT, 'public'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
+  app.use(noStore!);
+  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
+  app.use(express.json({ limit: '64kb' }));
+  app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false }));
+  app.use(sessions.handler);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use(sessionLifetime(config));
+  app.use(chooseLang);
+  app.use((req, _res, next) => {
+    req.csrfToken = (overwrite?: boolean) => generateToken(req, overwrite);
+    next();
+  });
+  app.use(viewLocals(services));
+
+  const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false });
+  const sealedGuard = requireKeys(services);
+  const routes = routeTable(services, passport, opts.storage);
+  for (const def of routes) {
+    const chain: RequestHandler[] = [];
+    if (!def.whenSealed) chain.push(sealedGuard);
+    if (def.authLimit) chain.push(authLimit);
+    chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
+    if (def.method === 'post') chain.push(csrfSynchronisedProtection);
+    if (def.reauth) chain.push(requireReauth);
+    chain.push(def.handler);
+    app[def.method](def.path, ...chain);
+  }
+  app.use(() => { throw new NotFound(); });
+  app.use(errorHandler(services.logger));
+
+  return { app, routes, close: sessions.stop };
+}

@@ -1,0 +1,16 @@
+import type { Role } from '../db/models';
+
+/** Who is acting, from where and through what: built once per request (or job, or CLI run). */
+export interface ActorContext {
+  actorId: string | null;
+  actorName: string | null;
+  actorRole: Role | 'system' | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** the screen or API that carried the action, e.g. 'web:/login' or 'cli:audit:verify' */
+  channel: string;
+}
+
+export function systemContext(channel: string): ActorContext {
+  return { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel };
+}

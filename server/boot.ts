@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import dotenv from 'dotenv';
+import type { Sequelize } from 'sequelize';
+import { loadConfig, type Config } from './config';
+import { openDatabase } from './db/database';
+import { migrate } from './db/migrate';
+import { initModels } from './db/models';
+import { Keys } from './crypto/keys';
+import { createServices, type Services } from './services';
+import type { Mailer } from './mail/mailer';
+
+/** Reads .env (if any) and the environment, validated; exits with one line per problem. */
+export function configFromEnvironment(): Config {
+  dotenv.config({ quiet: true });
+  return loadConfig(process.env);
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    // Belt and braces: these never belong in a log line, whatever a caller passes.
+    redact: { paths: ['password', '*.password', 'token', '*.token', 'code', '*.code', 'secret', '*.secret', 'cookie', '*.cookie', 'headers', '*.headers'], censor: '[redacted]' },
+  });
+}
+
+export interface Booted {
+  services: Services;
+  sequelize: Sequelize;
+  sessionSecret: Buffer;
+  close(): Promise<void>;
+}
+
+/** config → database → migrations → keys → services: shared by the server, the CLI, the demo and the tests. */
+export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mailer } = {}): Promise<Booted> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const sequelize = await openDatabase(config);
+  initModels(sequelize);
+  await migrate(sequelize);
+  const keys = await Keys.open(config);
+  const logger = opts.logger ?? createLogger(config);
+  const services = createServices({ config, sequelize, keys, logger, mailer: opts.mailer });
+  // Derived from the master key so all instances agree; while sealed nobody can sign in anyway.
+  const sessionSecret = keys.sealed ? randomBytes(32) : keys.ring().derive('session-cookie');
+  return { services, sequelize, sessionSecret, close: () => sequelize.close() };
+}
+
+export function sealMessage(keys: Keys, config: Config): string {
+  const why = {
+    missing: `the master key file ${config.masterKeyFile} does not exist`,
+    unreadable: `the master key file ${config.masterKeyFile} cannot be read or is not 64 hex digits`,
+    'wrong-key': `the master key in ${config.masterKeyFile} is not the key this database was encrypted with`,
+  }[keys.sealReason!];
+  return `SEALED: ${why}. Pages that need keys answer 503 and nothing is written until the right key is in place and the portal restarts.`;
+}

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import { Sequelize, Transaction, type Options } from 'sequelize';
+import type { Config } from '../config';
+
+/** The embedded SQLite file by default; MySQL/MariaDB when DATABASE_URL says so. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteFile' | 'dataDir'>): Promise<Sequelize> {
+  const common: Options = {
+    logging: false,
+    define: { underscored: true, timestamps: true },
+  };
+  if (config.databaseUrl) {
+    const sequelize = new Sequelize(config.databaseUrl.replace(/^mariadb:/, 'mysql:'), {
+      ...common,
+      dialect: 'mysql',
+      timezone: '+00:00',
+      dialectOptions: { charset: 'utf8mb4', dateStrings: false },
+      pool: { max: 10, min: 0, idle: 10_000, acquire: 10_000 },
+    });
+    await sequelize.authenticate();
+    return sequelize;
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const sequelize = new Sequelize({
+    ...common,
+    dialect: 'sqlite',
+    storage: config.sqliteFile,
+    // SQLite has one writer; a single connection avoids SQLITE_BUSY between our own connections.
+    pool: { max: 1, min: 1, idle: Infinity as unknown as number },
+    // Transactions take the write lock at BEGIN, so two never deadlock upgrading read locks.
+    transactionType: Transaction.TYPES.IMMEDIATE,
+  });
+  await sequelize.query('PRAGMA journal_mode = WAL');
+  await sequelize.query('PRAGMA busy_timeout = 5000');
+  await sequelize.query('PRAGMA foreign_keys = ON');
+  return sequelize;
+}
+
+export function isMysql(sequelize: Sequelize): boolean {
+  return sequelize.getDialect() === 'mysql';
+}

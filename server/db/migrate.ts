@@ -1,0 +1,31 @@
+import { Umzug, SequelizeStorage } from 'umzug';
+import type { QueryInterface, Sequelize } from 'sequelize';
+import * as m0001 from './migrations/0001-foundation';
+
+export interface Migration {
+  up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
+  down(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
+}
+
+/** Listed by hand rather than globbed, so the set of migrations is part of the code and is type-checked. */
+const MIGRATIONS: [string, Migration][] = [
+  ['0001-foundation', m0001],
+];
+
+export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {
+  return new Umzug({
+    migrations: MIGRATIONS.map(([name, m]) => ({
+      name,
+      up: ({ context }) => m.up(context, sequelize),
+      down: ({ context }) => m.down(context, sequelize),
+    })),
+    context: sequelize.getQueryInterface(),
+    storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
+    logger: undefined,
+  });
+}
+
+export async function migrate(sequelize: Sequelize): Promise<string[]> {
+  const done = await migrator(sequelize).up();
+  return done.map((m) => m.name);
+}

@@ -1,0 +1,15 @@
+import type { Sequelize } from 'sequelize';
+import { initUserModels } from './user';
+import { initClientModels } from './client';
+import { initAuditModels } from './audit';
+
+export * from './user';
+export * from './client';
+export * from './audit';
+
+/** Binds every model class to one Sequelize instance (models are module-level, one database per process). */
+export function initModels(sequelize: Sequelize): void {
+  initUserModels(sequelize);
+  initClientModels(sequelize);
+  initAuditModels(sequelize);
+}

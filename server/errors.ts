@@ -1,0 +1,50 @@
+/**
+ * Typed errors. Each carries its HTTP status and a message key from the locale files; the one
+ * error handler (web/middleware/error-handler.ts) turns them into a page or JSON. An unknown error
+ * is shown as a plain 500 with no detail.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly messageKey: string,
+    readonly params: Record<string, string | number> = {},
+  ) {
+    super(messageKey);
+  }
+}
+
+export class BadRequest extends AppError {
+  constructor(messageKey = 'error.badRequest', readonly fieldErrors: Record<string, string> = {}) {
+    super(400, messageKey);
+  }
+}
+export class Unauthenticated extends AppError {
+  constructor() { super(401, 'error.unauthenticated'); }
+}
+export class Forbidden extends AppError {
+  constructor(messageKey = 'error.forbidden') { super(403, messageKey); }
+}
+export class ReauthRequired extends AppError {
+  constructor() { super(403, 'error.reauthRequired'); }
+}
+/** Used for other tenants' objects too, so their existence is not revealed. */
+export class NotFound extends AppError {
+  constructor() { super(404, 'error.notFound'); }
+}
+export class Conflict extends AppError {
+  constructor(messageKey = 'error.conflict') { super(409, messageKey); }
+}
+export class PayloadTooLarge extends AppError {
+  constructor() { super(413, 'error.payloadTooLarge'); }
+}
+export class TooManyRequests extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, 'error.tooManyRequests', { seconds: retryAfterSeconds });
+  }
+}
+export class Sealed extends AppError {
+  constructor() { super(503, 'error.sealed'); }
+}
+export class ServiceUnavailable extends AppError {
+  constructor() { super(503, 'error.unavailable'); }
+}

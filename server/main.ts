@@ -1,0 +1,50 @@
+import { ConfigError } from './config';
+import { boot, configFromEnvironment, sealMessage } from './boot';
+import { createApp } from './app';
+import { createStorage } from '../storage-adapters';
+
+/** start-up: config → database → migrations → keys → app → listen */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = configFromEnvironment();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const booted = await boot(config);
+  const { services } = booted;
+  const log = services.logger;
+  if (services.keys.notice) log.warn(services.keys.notice);
+  if (services.keys.sealed) log.error(sealMessage(services.keys, config));
+
+  const storage = createStorage(config);
+  const portal = createApp(services, { storage, sessionSecret: booted.sessionSecret });
+  const server = portal.app.listen(config.port, config.host, () => {
+    log.info(`Akatsuki Portal listening on http://${config.host}:${config.port} (public URL ${config.publicUrl})`);
+  });
+
+  if (!services.keys.sealed && (await services.setup.needsSetup())) {
+    const token = await services.setup.newSetupLink();
+    // Printed to the console only (never through the logger, whose lines may be shipped elsewhere).
+    console.log(`\n  初期設定 / first-run setup (valid for 1 hour, one use):\n  ${config.publicUrl}/setup/${token}\n`);
+  }
+
+  const stop = () => {
+    server.close(() => {
+      portal.close();
+      void booted.close().then(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error('Akatsuki Portal could not start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+import type { Client, Department, Establishment, User } from '../db/models';
+import { presentUser } from './user';
+
+export function presentClient(c: Client) {
+  return { id: c.id, code: c.code, name: c.name, nameKana: c.nameKana ?? '', requireAdminTotp: c.requireAdminTotp };
+}
+
+export function presentClientDetails(d: {
+  establishments: Establishment[]; departments: Department[]; staff: User[]; users: User[]; employeeCount: number;
+}, allStaff: User[]) {
+  const assigned = new Set(d.staff.map((s) => s.id));
+  return {
+    establishments: d.establishments.map((e) => ({ id: e.id, name: e.name, address: e.address ?? '' })),
+    departments: d.departments.map((dep) => ({ id: dep.id, code: dep.code, name: dep.name })),
+    staff: d.staff.map(presentUser),
+    users: d.users.map(presentUser),
+    employeeCount: d.employeeCount,
+    assignable: allStaff.filter((s) => !assigned.has(s.id)).map(presentUser),
+  };
+}

@@ -1,0 +1,44 @@
+import type { Sequelize } from 'sequelize';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { AuditLog } from './audit';
+import type { Keys } from './crypto/keys';
+import { createMailer, type Mailer } from './mail/mailer';
+import { LoginThrottle } from './auth/login-throttle';
+import { AccountService } from './accounts/account-service';
+import { SetupService } from './accounts/setup-service';
+import { StaffService } from './accounts/staff-service';
+import { ClientKeys } from './clients/client-keys';
+import { ClientService } from './clients/client-service';
+
+export interface Services {
+  config: Config;
+  sequelize: Sequelize;
+  keys: Keys;
+  logger: Logger;
+  mailer: Mailer;
+  audit: AuditLog;
+  accounts: AccountService;
+  setup: SetupService;
+  staff: StaffService;
+  clientKeys: ClientKeys;
+  clients: ClientService;
+}
+
+/** Wires the real services together; tests may pass their own mailer. */
+export function createServices(d: { config: Config; sequelize: Sequelize; keys: Keys; logger: Logger; mailer?: Mailer }): Services {
+  const mailer = d.mailer ?? createMailer(d.config);
+  const audit = new AuditLog(d.sequelize);
+  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: new LoginThrottle(), config: d.config });
+  const clientKeys = new ClientKeys(d.keys);
+  return {
+    ...d,
+    mailer,
+    audit,
+    accounts,
+    setup: new SetupService({ sequelize: d.sequelize, audit }),
+    staff: new StaffService({ sequelize: d.sequelize, accounts }),
+    clientKeys,
+    clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
+  };
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+export type FieldErrors = Record<string, string>;
+export type FormResult<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
+
+/** Parses a submitted form; errors are message keys per field, for the page to show beside each field. */
+export function parseForm<T>(schema: z.ZodType<T>, body: unknown): FormResult<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return { ok: true, data: parsed.data };
+  const errors: FieldErrors = {};
+  for (const issue of parsed.error.issues) {
+    const field = String(issue.path[0] ?? '_form');
+    errors[field] ??= issue.message.startsWith('form.') || issue.message.includes('.') ? issue.message : 'form.invalid';
+  }
+  return { ok: false, errors };
+}
+
+/** A required single-line text field, trimmed, with a maximum length. */
+export const text = (max: number) =>
+  z.string({ message: 'form.required' }).trim().min(1, 'form.required').max(max, 'form.tooLong');
+
+export const optionalText = (max: number) =>
+  z.string().trim().max(max, 'form.tooLong').optional().transform((v) => (v ? v : null));
+
+export const email = z.string({ message: 'form.required' }).trim().min(1, 'form.required').max(190, 'form.tooLong')
+  .pipe(z.email({ message: 'form.email' }));
+
+export const checkbox = z.union([z.literal('on'), z.literal('1'), z.literal('true')]).optional().transform((v) => v !== undefined);
+
+/** Only a path on this site: an open redirect would let a link send users to a look-alike site. */
+export function safeNext(value: unknown): string | null {
+  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : null;
+}

@@ -1,0 +1,81 @@
+import type { Request, Response } from 'express';
+import QRCode from 'qrcode';
+import { z } from 'zod';
+import type { Services } from '../../services';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { parseForm } from '../forms';
+import { BadRequest } from '../../errors';
+import { reauthActive } from '../middleware/guards';
+import { presentUser } from '../../presenters/user';
+import { Firm } from '../../db/models';
+
+const changePasswordForm = z.object({
+  current: z.string().max(1024).default(''),
+  password: z.string().max(1024, 'password.tooLong').default(''),
+  confirm: z.string().default(''),
+}).refine((f) => f.password === f.confirm, { message: 'password.mismatch', path: ['confirm'] });
+
+/** The signed-in user's own account: TOTP enrolment, recovery codes, password. */
+export function accountHandlers(services: Services) {
+  const { accounts } = services;
+
+  async function showEnrolment(req: Request, res: Response, status = 200, error?: string) {
+    const user = req.user!;
+    const firm = await Firm.findByPk(1);
+    const started = accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`);
+    req.session.totpPending = started.sealedSecret;
+    page(req, res, 'account/totp', {
+      title: 'totp.enrol.title',
+      qr: await QRCode.toDataURL(started.uri, { margin: 1, width: 220 }),
+      secret: started.secret.replace(/(.{4})/g, '$1 ').trim(),
+      required: res.locals.mustEnrolTotp,
+      error,
+    }, status);
+  }
+
+  return {
+    async show(req: Request, res: Response) {
+      const user = req.user!;
+      page(req, res, 'account/account', {
+        title: 'account.title',
+        user: presentUser(user),
+        recoveryLeft: user.totpEnabledAt ? await accounts.remainingRecoveryCodes(user) : null,
+      });
+    },
+
+    /** Enrolling for the first time needs no re-authentication; replacing an enrolled device does. */
+    async showTotp(req: Request, res: Response) {
+      if (req.user!.totpEnabledAt && !reauthActive(req)) return res.redirect(303, '/reauth?next=/account/totp');
+      await showEnrolment(req, res);
+    },
+
+    async enrolTotp(req: Request, res: Response) {
+      const user = req.user!;
+      if (user.totpEnabledAt && !reauthActive(req)) return res.redirect(303, '/reauth?next=/account/totp');
+      const pending = req.session.totpPending;
+      const code = z.object({ code: z.string().max(32).default('') }).safeParse(req.body ?? {});
+      const codes = pending && code.success ? await accounts.completeTotpEnrolment(actorOf(req), user, pending, code.data.code) : null;
+      if (!codes) return showEnrolment(req, res, 400, 'totp.enrol.failed');
+      delete req.session.totpPending;
+      // Shown once, in this response only; only their hashes are kept.
+      page(req, res, 'account/recovery-codes', { title: 'totp.recovery.title', codes });
+    },
+
+    async changePassword(req: Request, res: Response) {
+      const form = parseForm(changePasswordForm, req.body);
+      const again = (errors: Record<string, string>) => page(req, res, 'account/account', {
+        title: 'account.title', user: presentUser(req.user!), errors, recoveryLeft: null,
+      }, 400);
+      if (!form.ok) return again(form.errors);
+      try {
+        await accounts.changePassword(actorOf(req), req.user!, form.data.current, form.data.password, req.sessionID);
+      } catch (err) {
+        if (err instanceof BadRequest) return again(err.fieldErrors);
+        throw err;
+      }
+      flash(req, 'ok', 'account.passwordChanged');
+      res.redirect(303, '/account');
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import type { Request, Response, NextFunction } from 'express';
+import type { Passport } from 'passport';
+import { z } from 'zod';
+import { User } from '../../db/models';
+import type { Services } from '../../services';
+import { actorOf } from '../context';
+import { page } from '../render';
+import { safeNext } from '../forms';
+import { SESSION_COOKIE } from '../middleware/session';
+import { reauthActive } from '../middleware/guards';
+import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
+import { TooManyRequests } from '../../errors';
+
+/** The second step must follow the first within this time. */
+const PENDING_LOGIN_MS = 5 * 60 * 1000;
+
+const loginForm = z.object({
+  email: z.string().max(190).default(''),
+  password: z.string().max(PASSWORD_MAX * 4).default(''),
+  next: z.string().optional(),
+});
+
+const codeForm = z.object({ code: z.string().max(32).default('') });
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+export function authHandlers(services: Services, passport: InstanceType<typeof Passport>) {
+  const { accounts, audit } = services;
+
+  /** Audit first (fail closed), then a new session id for the signed-in user. */
+  async function completeLogin(req: Request, res: Response, user: User, method: string, next: string | null) {
+    await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
+      operation: 'auth.login', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method,
+    });
+    await accounts.loginSucceeded(user.email, req.ip ?? '');
+    await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
+    req.session.startedAt = Date.now();
+    req.session.lastSeenAt = Date.now();
+    res.redirect(303, next ?? '/home');
+  }
+
+  async function loginFailed(req: Request, res: Response, email: string, userId: string | null, reason: string) {
+    await audit.recordAlone(actorOf(req), {
+      operation: 'auth.login', result: 'denied', targetKind: 'user', targetId: userId, targetLabel: email.slice(0, 100), detail: reason,
+    });
+    // The same page, status and words whether the account exists or not.
+    page(req, res, 'auth/login', { title: 'auth.login.title', email, error: 'auth.loginFailed', next: safeNext(req.body?.next) }, 401);
+  }
+
+  return {
+    showLogin(req: Request, res: Response) {
+      if (req.user) return res.redirect(303, '/home');
+      const reason = typeof req.query.reason === 'string' && ['expired', 'loggedOut'].includes(req.query.reason) ? `auth.reason.${req.query.reason}` : null;
+      page(req, res, 'auth/login', { title: 'auth.login.title', next: safeNext(req.query.next), reason });
+    },
+
+    async login(req: Request, res: Response, nextFn: NextFunction) {
+      const form = loginForm.safeParse(req.body ?? {});
+      const email = form.success ? form.data.email.trim() : '';
+      if (!form.success || !email || !form.data.password) return loginFailed(req, res, email, null, 'incomplete form');
+      const next = safeNext(form.data.next);
+      let user: User | false;
+      try {
+        user = await new Promise<User | false>((resolve, reject) => {
+          passport.authenticate('local', { session: false }, (err: unknown, u: User | false) => (err ? reject(err) : resolve(u)))(req, res, nextFn);
+        });
+      } catch (err) {
+        if (err instanceof TooManyRequests) {
+          await audit.recordAlone(actorOf(req), { operation: 'auth.login', result: 'denied', targetKind: 'user', targetLabel: email.slice(0, 100), detail: 'throttled' });
+        }
+        throw err;
+      }
+      if (!user) {
+        const known = await User.findOne({ where: { email: email.toLowerCase() }, attributes: ['id'] });
+        return loginFailed(req, res, email, known?.id ?? null, 'bad credentials');
+      }
+      if (user.totpEnabledAt) {
+        // A fresh session id already at this step, so a planted cookie never carries a sign-in.
+        await regenerate(req);
+        req.session.pendingLogin = { userId: user.id, at: Date.now(), next };
+        return res.redirect(303, '/login/totp');
+      }
+      await completeLogin(req, res, user, 'password', next);
+    },
+
+    showTotp(req: Request, res: Response) {
+      const pending = req.session?.pendingLogin;
+      if (!pending || Date.now() - pending.at > PENDING_LOGIN_MS) return res.redirect(303, '/login');
+      page(req, res, 'auth/totp', { title: 'auth.totp.title' });
+    },
+
+    async totp(req: Request, res: Response) {
+      const pending = req.session?.pendingLogin;
+      if (!pending || Date.now() - pending.at > PENDING_LOGIN_MS) return res.redirect(303, '/login?reason=expired');
+      const user = await User.findByPk(pending.userId);
+      if (!user || user.disabledAt) return res.redirect(303, '/login');
+      const ip = req.ip ?? '';
+      await services.accounts.checkThrottle(`totp:${user.id}`, ip);
+      const code = codeForm.safeParse(req.body ?? {});
+      const method = code.success ? await accounts.verifySecondFactor(user, code.data.code) : null;
+      if (!method) {
+        await accounts.recordFailure(`totp:${user.id}`, ip);
+        await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
+          operation: 'auth.totp', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name,
+        });
+        return page(req, res, 'auth/totp', { title: 'auth.totp.title', error: 'auth.totpFailed' }, 401);
+      }
+      delete req.session.pendingLogin;
+      await accounts.loginSucceeded(`totp:${user.id}`, ip);
+      await completeLogin(req, res, user, method === 'totp' ? 'password+totp' : 'password+recovery-code', pending.next);
+    },
+
+    async logout(req: Request, res: Response) {
+      const user = req.user!;
+      await audit.recordAlone(actorOf(req), { operation: 'auth.logout', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+      await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      res.clearCookie(SESSION_COOKIE, { path: '/' });
+      res.redirect(303, '/login?reason=loggedOut');
+    },
+
+    showReauth(req: Request, res: Response) {
+      const user = req.user!;
+      page(req, res, 'auth/reauth', {
+        title: 'auth.reauth.title', next: safeNext(req.query.next), needsCode: Boolean(user.totpEnabledAt), active: reauthActive(req),
+        minutes: services.config.reauthMinutes,
+      });
+    },
+
+    /** Password (+ TOTP when enrolled) again; unlocks sensitive actions for this session only, with a new session id. */
+    async reauth(req: Request, res: Response) {
+      const user = req.user!;
+      const ip = req.ip ?? '';
+      const next = safeNext(req.body?.next);
+      await services.accounts.checkThrottle(user.email, ip);
+      const form = z.object({ password: z.string().max(PASSWORD_MAX * 4).default(''), code: z.string().max(32).default('') }).safeParse(req.body ?? {});
+      let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
+      let method = 'password';
+      if (ok && user.totpEnabledAt) {
+        const second = await accounts.verifySecondFactor(user, form.success ? form.data.code : '');
+        ok = second !== null;
+        method = `password+${second === 'recovery' ? 'recovery-code' : 'totp'}`;
+      }
+      if (!ok) {
+        await accounts.recordFailure(user.email, ip);
+        await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+        return page(req, res, 'auth/reauth', {
+          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: 'auth.reauthFailed', minutes: services.config.reauthMinutes,
+        }, 401);
+      }
+      await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
+      const { startedAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
+      await regenerate(req);
+      Object.assign(req.session, { passport: pp, startedAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
+      res.redirect(303, next ?? '/account');
+    },
+  };
+}

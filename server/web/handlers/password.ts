@@ -1,0 +1,49 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { Services } from '../../services';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { parseForm } from '../forms';
+import { BadRequest, NotFound } from '../../errors';
+
+const forgotForm = z.object({ email: z.string().trim().max(190).default('') });
+const newPasswordForm = z.object({
+  password: z.string({ message: 'form.required' }).max(1024, 'password.tooLong'),
+  confirm: z.string().default(''),
+}).refine((f) => f.password === f.confirm, { message: 'password.mismatch', path: ['confirm'] });
+
+/** Forgotten passwords (a mailed single-use link, 30 minutes) and invitations (choose a first password). */
+export function passwordHandlers(services: Services) {
+  return {
+    showForgot(req: Request, res: Response) {
+      page(req, res, 'auth/forgot', { title: 'password.forgot.title' });
+    },
+
+    async forgot(req: Request, res: Response) {
+      const form = forgotForm.safeParse(req.body ?? {});
+      if (form.success && form.data.email) await services.accounts.requestPasswordReset(actorOf(req), form.data.email);
+      // The same answer whether or not the address has an account.
+      page(req, res, 'auth/forgot', { title: 'password.forgot.title', sent: true });
+    },
+
+    async showSet(req: Request, res: Response) {
+      if (!(await services.accounts.linkIsLive(String(req.params.token)))) throw new NotFound();
+      page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path });
+    },
+
+    async set(req: Request, res: Response) {
+      const again = (errors: Record<string, string>) =>
+        page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path, errors }, 400);
+      const form = parseForm(newPasswordForm, req.body);
+      if (!form.ok) return again(form.errors);
+      try {
+        await services.accounts.setPasswordWithLink(actorOf(req), String(req.params.token), form.data.password);
+      } catch (err) {
+        if (err instanceof BadRequest) return again(err.fieldErrors);
+        throw err;
+      }
+      flash(req, 'ok', 'password.set.done');
+      res.redirect(303, '/login');
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { ErrorRequestHandler, Request } from 'express';
+import { ConnectionError, TimeoutError } from 'sequelize';
+import type { Logger } from 'pino';
+import { AppError, BadRequest, PayloadTooLarge, ServiceUnavailable, TooManyRequests } from '../../errors';
+import { translate } from '../../i18n';
+
+function wantsJson(req: Request): boolean {
+  return req.path.startsWith('/api/') || req.path === '/healthz' || (req.accepts(['html', 'json']) === 'json');
+}
+
+/** Whether the database could not be reached (then: 503, nothing written). */
+function isDatabaseDown(err: unknown): boolean {
+  if (err instanceof ConnectionError || err instanceof TimeoutError) return true;
+  const code = (err as { parent?: { code?: string }; code?: string })?.parent?.code ?? (err as { code?: string })?.code;
+  return ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR'].includes(String(code));
+}
+
+/** Maps any error to a status and a message in the UI language; an unknown error shows no detail. */
+function toAppError(err: unknown, logger: Logger, req: Request): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { code?: string; type?: string; status?: number; statusCode?: number };
+  if (e?.code === 'EBADCSRFTOKEN') return new AppError(403, 'error.csrf');
+  if (e?.type === 'entity.too.large' || e?.status === 413) return new PayloadTooLarge();
+  if (e?.type?.startsWith('entity.') || e?.type === 'encoding.unsupported' || e?.type === 'parameters.too.many') return new BadRequest();
+  if (isDatabaseDown(err)) {
+    logger.error({ err: { message: (err as Error).message }, reqId: req.id }, 'database unavailable');
+    return new ServiceUnavailable();
+  }
+  logger.error({ err, reqId: req.id }, 'unhandled error');
+  return new AppError(500, 'error.internal');
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const appErr = toAppError(err, logger, req);
+    if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
+    res.set('Cache-Control', 'no-store');
+    const lang = req.lang ?? 'ja';
+    const message = translate(lang, appErr.messageKey, appErr.params);
+    if (wantsJson(req)) {
+      res.status(appErr.status).json({ error: { code: appErr.messageKey, message } });
+      return;
+    }
+    res.status(appErr.status).render('errors/error', {
+      status: appErr.status,
+      message,
+      showReauth: appErr.messageKey === 'error.reauthRequired',
+      showLogin: appErr.status === 401,
+      csrfToken: undefined,
+    });
+  };
+}

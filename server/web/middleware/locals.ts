@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import { DEFAULT_LANG, isLang } from '../../i18n';
+import type { Services } from '../../services';
+import { navFor, presentUser } from '../../presenters/user';
+import { reauthActive } from './guards';
+
+export const LANG_COOKIE = 'lang';
+
+/** The UI language: the user's choice, else the language cookie, else Japanese. */
+export const chooseLang: RequestHandler = (req, res, next) => {
+  const fromUser = req.user?.lang;
+  const fromCookie = (req as { cookies?: Record<string, string> }).cookies?.[LANG_COOKIE] ?? readCookie(req.get('cookie'), LANG_COOKIE);
+  req.lang = isLang(fromUser) ? fromUser : isLang(fromCookie) ? fromCookie : DEFAULT_LANG;
+  res.locals.lang = req.lang;
+  next();
+};
+
+/** What the layout shows about the signed-in user; whether TOTP enrolment is still owed. */
+export function viewLocals(services: Services): RequestHandler {
+  return async (req, res, next) => {
+    res.locals.path = req.path;
+    res.locals.sealed = services.keys.sealed;
+    const user = req.user;
+    if (!user) return next();
+    res.locals.mustEnrolTotp = !user.totpEnabledAt && (await services.accounts.needsTotp(user));
+    res.locals.currentUser = presentUser(user);
+    res.locals.nav = res.locals.mustEnrolTotp ? [] : navFor(user, req.path);
+    if (reauthActive(req)) {
+      res.locals.reauth = { untilMs: req.session.reauthUntil, untilIso: new Date(req.session.reauthUntil!).toISOString() };
+    }
+    next();
+  };
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}

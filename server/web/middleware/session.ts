@@ -1,0 +1,63 @@
+import session from 'express-session';
+import connectSessionSequelize from 'connect-session-sequelize';
+import type { RequestHandler } from 'express';
+import type { Sequelize } from 'sequelize';
+import type { Config } from '../../config';
+
+export const SESSION_COOKIE = 'akatsuki.sid';
+
+/**
+ * Sessions live in the database (table `sessions`, with the user id beside each row so that
+ * disabling a user or changing a password can end all of that user's sessions at once).
+ */
+export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; secret: Buffer }): { handler: RequestHandler; stop: () => void } {
+  const SequelizeStore = connectSessionSequelize(session.Store);
+  const store = new SequelizeStore({
+    db: d.sequelize,
+    table: 'Session',
+    // Our own idle check writes lastSeenAt at most once a minute; the store need not write on every request.
+    disableTouch: true,
+    checkExpirationInterval: 15 * 60 * 1000,
+    extendDefaultFields: (defaults: { data: string; expires: Date }, s: { passport?: { user?: string } }) => ({
+      data: defaults.data, expires: defaults.expires, userId: s?.passport?.user ?? null,
+    }),
+  });
+  const secure = d.config.publicUrl.startsWith('https://');
+  const handler = session({
+    name: SESSION_COOKIE,
+    secret: d.secret.toString('base64'),
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    proxy: d.config.trustProxy,
+    cookie: { httpOnly: true, sameSite: 'lax', secure, maxAge: d.config.sessionIdleMinutes * 60 * 1000, path: '/' },
+  });
+  return { handler, stop: () => (store as unknown as { stopExpiringSessions(): void }).stopExpiringSessions() };
+}
+
+/**
+ * Idle timeout and absolute lifetime, checked on the server for every request (the store itself
+ * would hand back an expired row it has not swept yet). An expired session is destroyed.
+ */
+export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'sessionAbsoluteHours'>): RequestHandler {
+  const idleMs = config.sessionIdleMinutes * 60 * 1000;
+  const absoluteMs = config.sessionAbsoluteHours * 60 * 60 * 1000;
+  return (req, res, next) => {
+    if (!req.user) return next();
+    const now = Date.now();
+    const s = req.session;
+    const expired = !s.startedAt || now - s.startedAt > absoluteMs || now - (s.lastSeenAt ?? s.startedAt) > idleMs;
+    if (!expired) {
+      if (!s.lastSeenAt || now - s.lastSeenAt > 60_000) s.lastSeenAt = now;
+      return next();
+    }
+    res.locals.sessionExpired = true;
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      req.user = undefined;
+      res.clearCookie(SESSION_COOKIE, { path: '/' });
+      next();
+    });
+  };
+}

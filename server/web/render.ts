@@ -1,0 +1,16 @@
+import type { Request, Response } from 'express';
+
+/** Renders a page with what every page needs (CSRF token, flash message); data comes from presenters. */
+export function page(req: Request, res: Response, view: string, data: Record<string, unknown> = {}, status = 200): void {
+  const flash = req.session?.flash;
+  if (flash) delete req.session.flash;
+  res.status(status).render(view, {
+    ...data,
+    csrfToken: req.csrfToken ? req.csrfToken() : undefined,
+    flash,
+  });
+}
+
+export function flash(req: Request, kind: 'ok' | 'error', key: string): void {
+  req.session.flash = { kind, key };
+}

@@ -1,0 +1,30 @@
+import type { User as UserModel } from '../db/models';
+import type { Lang } from '../i18n';
+
+declare global {
+  namespace Express {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface User extends UserModel {}
+    interface Request {
+      lang: Lang;
+    }
+  }
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    /** when this sign-in began (ms), for the absolute lifetime */
+    startedAt: number;
+    /** last request (ms), for the idle timeout; written at most once a minute */
+    lastSeenAt: number;
+    /** password accepted, second factor still to come */
+    pendingLogin: { userId: string; at: number; next: string | null };
+    /** re-authentication holds until then (ms), in this session only */
+    reauthUntil: number;
+    /** TOTP seed being enrolled, sealed under a key derived from the master key */
+    totpPending: string;
+    flash: { kind: 'ok' | 'error'; key: string };
+  }
+}
+
+export {};
