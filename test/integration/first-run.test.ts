@@ -1,0 +1,84 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { TestBrowser, csrfIn } from '../support/browser';
+import { User, AuditEvent, Firm } from '../../server/db/models';
+import { currentTotp } from '../../server/auth/totp';
+
+describe('First run: setup link, first admin, TOTP enrolment', () => {
+  let h: Harness;
+  beforeEach(async () => { h = await createHarness(); });
+  afterEach(async () => { await h.close(); });
+
+  it('has no firm admin and no default password; a setup link creates the firm and its admin, who must enrol TOTP', async () => {
+    expect(await h.booted.services.setup.needsSetup()).to.equal(true);
+    expect(await User.count()).to.equal(0);
+    const token = await h.booted.services.setup.newSetupLink();
+    const b = new TestBrowser(h.portal.app);
+
+    const form = await b.get(`/setup/${token}`);
+    expect(form.status).to.equal(200);
+    expect(form.text).to.contain('初期設定');
+
+    const done = await b.agent.post(`/setup/${token}`).type('form').send({
+      _csrf: csrfIn(form.text), firmName: '暁社会保険労務士事務所', adminName: '暁 太郎', email: 'Admin@Example.jp', password: 'a long enough password',
+    });
+    expect(done.status).to.equal(303);
+    expect(done.headers.location).to.equal('/account/totp');
+    expect((await Firm.findByPk(1))?.name).to.equal('暁社会保険労務士事務所');
+    const admin = await User.findOne({ where: { email: 'admin@example.jp' } });
+    expect(admin?.role).to.equal('firm_admin');
+
+    // Until TOTP is enrolled, every other page sends the admin back to enrolment.
+    const home = await b.get('/home');
+    expect(home.status).to.equal(303);
+    expect(home.headers.location).to.equal('/account/totp');
+
+    const enrol = await b.get('/account/totp');
+    expect(enrol.status).to.equal(200);
+    const secret = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(enrol.text)![1]!.replace(/ /g, '');
+    expect(enrol.text).to.match(/<img src="data:image\/png;base64,/);
+
+    const wrong = await b.agent.post('/account/totp').type('form').send({ _csrf: csrfIn(enrol.text), code: '000000' });
+    expect(wrong.status).to.equal(400);
+    // A failed attempt shows a new seed; enrol with that one.
+    const secret2 = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(wrong.text)![1]!.replace(/ /g, '');
+    expect(secret2).to.not.equal(secret);
+    const ok = await b.agent.post('/account/totp').type('form').send({ _csrf: csrfIn(wrong.text), code: await currentTotp(secret2) });
+    expect(ok.status).to.equal(200);
+    const codes = [...ok.text.matchAll(/<li><code>([a-z0-9]{5}-[a-z0-9]{5})<\/code><\/li>/g)].map((m) => m[1]);
+    expect(codes).to.have.length(10);
+
+    expect((await b.get('/home')).status).to.equal(200);
+    const ops = (await AuditEvent.findAll({ order: [['seq', 'ASC']] })).map((e) => e.operation);
+    expect(ops).to.include.members(['setup.complete', 'auth.totp.enrol']);
+    // The TOTP seed is stored sealed, never as the base32 text.
+    const stored = await User.findByPk(admin!.id);
+    expect(stored!.totpSecretSealed).to.not.contain(secret2);
+    expect(h.booted.services.keys.ring().openSecret('totp', admin!.id, stored!.totpSecretSealed!).toString()).to.equal(secret2);
+  });
+
+  it('a setup link works once, and not at all once an admin exists', async () => {
+    const token = await h.booted.services.setup.newSetupLink();
+    const b = new TestBrowser(h.portal.app);
+    const form = await b.get(`/setup/${token}`);
+    const body = { _csrf: csrfIn(form.text), firmName: '事務所', adminName: '管理者', email: 'a@example.jp', password: 'a long enough password' };
+    expect((await b.agent.post(`/setup/${token}`).type('form').send(body)).status).to.equal(303);
+    const b2 = new TestBrowser(h.portal.app);
+    expect((await b2.get(`/setup/${token}`)).status).to.equal(404);
+    const fresh = await h.booted.services.setup.newSetupLink();
+    expect((await b2.get(`/setup/${fresh}`)).status).to.equal(404);
+    expect(await User.count({ where: { role: 'firm_admin' } })).to.equal(1);
+  });
+
+  it('an expired or unknown setup link is a 404, and a short password is refused with nothing stored', async () => {
+    const b = new TestBrowser(h.portal.app);
+    expect((await b.get('/setup/not-a-real-token-aaaaaaaaaaaaaaaa')).status).to.equal(404);
+    const token = await h.booted.services.setup.newSetupLink();
+    const form = await b.get(`/setup/${token}`);
+    const res = await b.agent.post(`/setup/${token}`).type('form').send({ _csrf: csrfIn(form.text), firmName: '事務所', adminName: '管理者', email: 'a@example.jp', password: 'short' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('パスワードは12文字以上にしてください');
+    expect(await User.count()).to.equal(0);
+    expect(await Firm.count()).to.equal(0);
+  });
+});
