@@ -1,0 +1,69 @@
+import { Command } from 'commander';
+import { boot, configFromEnvironment, sealMessage } from '../server/boot';
+import { ConfigError } from '../server/config';
+import { pino } from 'pino';
+
+/**
+ * The operator's commands: `npm run cli -- <command>`. Each later feature adds its commands here,
+ * so `npm run cli -- --help` lists them all.
+ */
+const program = new Command();
+program.name('npm run cli --').description('暁ポータル operator commands / Akatsuki Portal operator commands');
+
+async function withPortal<T>(fn: (b: Awaited<ReturnType<typeof boot>>) => Promise<T>): Promise<T> {
+  const config = configFromEnvironment();
+  const booted = await boot(config, { logger: pino({ level: 'silent' }) });
+  try {
+    return await fn(booted);
+  } finally {
+    await booted.close();
+  }
+}
+
+program.command('audit:verify')
+  .description('check the audit log hash chain; exits 1 and names the first broken row')
+  .action(async () => {
+    const verdict = await withPortal((b) => b.services.audit.verify());
+    if (verdict.ok) {
+      console.log(`OK: audit chain intact, ${verdict.checked} rows (head #${verdict.headSeq}).`);
+      return;
+    }
+    console.error(`BROKEN: audit row #${verdict.firstBroken!.seq}: ${verdict.firstBroken!.reason} (${verdict.checked} rows verified before it).`);
+    process.exitCode = 1;
+  });
+
+program.command('setup:link')
+  .description('print a new one-time first-run setup link (only while no firm admin exists)')
+  .action(async () => {
+    await withPortal(async (b) => {
+      if (b.services.keys.sealed) {
+        console.error(sealMessage(b.services.keys, b.services.config));
+        process.exitCode = 1;
+        return;
+      }
+      if (!(await b.services.setup.needsSetup())) {
+        console.error('A firm admin exists already; setup is done. Use the password-reset link to recover an account.');
+        process.exitCode = 1;
+        return;
+      }
+      console.log(`${b.services.config.publicUrl}/setup/${await b.services.setup.newSetupLink()}  (valid 1 hour, one use)`);
+    });
+  });
+
+program.command('keys:status')
+  .description('tell whether the master key is present and matches this database (sealed or not)')
+  .action(async () => {
+    await withPortal(async (b) => {
+      if (b.services.keys.sealed) {
+        console.error(sealMessage(b.services.keys, b.services.config));
+        process.exitCode = 1;
+      } else {
+        console.log(`OK: master key ${b.services.config.masterKeyFile} matches this database.`);
+      }
+    });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : `error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+});

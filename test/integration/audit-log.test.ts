@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { envFor, runScript } from '../support/run-cli';
+import { AuditEvent, AuditHead, Client } from '../../server/db/models';
+
+describe('Audit log: one hash-chained, append-only table', () => {
+  let h: Harness;
+  before(async () => { h = await createHarness(); });
+  after(async () => { await h.close(); });
+
+  it('records who, what, when, where and how for authentication events and changes', async () => {
+    const admin = await makeUser(h, { role: 'firm_admin', name: '暁 管理者' });
+    const b = new TestBrowser(h.portal.app);
+    expect((await b.post('/login', { email: admin.email, password: 'wrong password!!' })).status).to.equal(401);
+    await b.login(admin);
+    const res = await b.post('/firm/clients', { code: 'AUD1', name: '監査株式会社' }, '/firm/clients');
+    expect(res.status).to.equal(303);
+    await b.post('/logout', {}, '/home');
+
+    const rows = await AuditEvent.findAll({ order: [['seq', 'ASC']] });
+    const byOp = (op: string, result: string) => rows.filter((r) => r.operation === op && r.result === result);
+    expect(byOp('auth.login', 'denied')).to.have.length(1);
+    expect(byOp('auth.login', 'allowed')).to.have.length(1);
+    expect(byOp('auth.logout', 'allowed')).to.have.length(1);
+    const created = byOp('client.create', 'allowed')[0]!;
+    expect(created.actorId).to.equal(admin.user.id);
+    expect(created.actorName).to.equal('暁 管理者');
+    expect(created.actorRole).to.equal('firm_admin');
+    expect(created.channel).to.equal('web:/firm/clients');
+    expect(created.ip).to.match(/127\.0\.0\.1/);
+    expect(created.targetLabel).to.equal('AUD1 監査株式会社');
+    expect(created.clientId).to.equal((await Client.findOne({ where: { code: 'AUD1' } }))!.id);
+    expect(byOp('auth.login', 'allowed')[0]!.detail).to.equal('password+totp');
+    // Passwords never reach the log.
+    expect(JSON.stringify(rows.map((r) => r.get({ plain: true })))).to.not.contain('wrong password');
+    expect((await h.booted.services.audit.verify()).ok).to.equal(true);
+  });
+
+  it('fails closed: when the audit row cannot be written, the action does not happen', async () => {
+    const admin = await makeUser(h, { role: 'firm_admin' });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const token = await b.csrf('/firm/clients');
+    const before = await Client.count();
+    const head = await AuditHead.findByPk(1);
+    await AuditHead.destroy({ where: { id: 1 } });
+    try {
+      const res = await b.agent.post('/firm/clients').type('form').send({ _csrf: token, code: 'FAIL1', name: '記録不能株式会社' });
+      expect(res.status).to.equal(500);
+      expect(res.text).to.contain('サーバーで問題が発生しました');
+      expect(res.text).to.not.match(/at .*\.ts:\d+/);
+      expect(await Client.count()).to.equal(before);
+    } finally {
+      await AuditHead.create({ id: 1, seq: head!.seq, hash: head!.hash });
+    }
+    expect((await h.booted.services.audit.verify()).ok).to.equal(true);
+  });
+});
+
+describe('Audit log: tampering is detected and named (npm run cli -- audit:verify)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+    for (let i = 1; i <= 5; i++) await makeClient(h, { code: `T${i}`, name: `会社${i}` });
+  });
+  afterEach(async () => { await h.close(); });
+
+  it('passes on an intact chain and exits 0', async () => {
+    expect(await AuditEvent.count()).to.equal(5);
+    const out = await runScript('scripts/cli.ts', ['audit:verify'], envFor(h));
+    expect(out.code, out.stderr).to.equal(0);
+    expect(out.stdout).to.contain('OK: audit chain intact, 5 rows');
+  });
+
+  it('names the row whose content was edited in the database, and exits non-zero', async () => {
+    await h.booted.sequelize.query("UPDATE audit_events SET target_label = 'T3 改ざん' WHERE seq = 3");
+    const verdict = await h.booted.services.audit.verify();
+    expect(verdict.ok).to.equal(false);
+    expect(verdict.firstBroken).to.deep.equal({ seq: 3, reason: 'its content does not match its hash' });
+    const out = await runScript('scripts/cli.ts', ['audit:verify'], envFor(h));
+    expect(out.code).to.equal(1);
+    expect(out.stderr).to.contain('audit row #3');
+  });
+
+  it('names a row whose hash was recomputed to hide an edit (its successor no longer links)', async () => {
+    const row = (await AuditEvent.findByPk(2))!;
+    const { rowHash } = await import('../../server/audit/chain');
+    const edited = { ...row.get({ plain: true }), result: 'denied' as const };
+    await h.booted.sequelize.query('UPDATE audit_events SET result = ?, hash = ? WHERE seq = 2', { replacements: ['denied', rowHash(edited)] });
+    expect((await h.booted.services.audit.verify()).firstBroken?.seq).to.equal(3);
+  });
+
+  it('names a deleted row, and a deleted last row', async () => {
+    await h.booted.sequelize.query('DELETE FROM audit_events WHERE seq = 4');
+    expect((await h.booted.services.audit.verify()).firstBroken).to.deep.equal({ seq: 4, reason: 'row 4 is missing' });
+    await h.booted.sequelize.query('DELETE FROM audit_events WHERE seq >= 4');
+    const v = await h.booted.services.audit.verify();
+    expect(v.ok).to.equal(false);
+    expect(v.firstBroken?.seq).to.equal(4);
+  });
+});

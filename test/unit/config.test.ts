@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../server/config';
+
+describe('config: settings from the environment', () => {
+  it('has embedded defaults: port 3000, everything under data/', () => {
+    const c = loadConfig({}, '/srv/portal');
+    expect(c.port).to.equal(3000);
+    expect(c.dataDir).to.equal('/srv/portal/data');
+    expect(c.sqliteFile).to.equal(path.join('/srv/portal/data', 'portal.sqlite'));
+    expect(c.masterKeyFile).to.equal(path.join('/srv/portal/data', 'master.key'));
+    expect(c.masterKeyIsEmbedded).to.equal(true);
+    expect(c.outboxDir).to.equal(path.join('/srv/portal/data', 'outbox'));
+    expect(c.databaseUrl).to.equal(null);
+    expect(c.sessionIdleMinutes).to.equal(30);
+    expect(c.sessionAbsoluteHours).to.equal(12);
+    expect(c.reauthMinutes).to.equal(5);
+    expect(c.publicUrl).to.equal('http://localhost:3000');
+  });
+
+  it('one DATA_DIR gives a separate instance; MASTER_KEY_FILE turns off key generation', () => {
+    const c = loadConfig({ DATA_DIR: 'other', MASTER_KEY_FILE: '/keys/k' }, '/srv');
+    expect(c.dataDir).to.equal('/srv/other');
+    expect(c.masterKeyFile).to.equal('/keys/k');
+    expect(c.masterKeyIsEmbedded).to.equal(false);
+  });
+
+  it('names every problem at once, one line each', () => {
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'postgres://x/y', REAUTH_MINUTES: '0', TRUST_PROXY: 'maybe' });
+      expect.fail('should have thrown');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      const problems = (err as ConfigError).problems;
+      expect(problems).to.have.length(4);
+      expect(problems.join('\n')).to.match(/PORT/).and.match(/DATABASE_URL/).and.match(/REAUTH_MINUTES/).and.match(/TRUST_PROXY/);
+    }
+  });
+
+  it('accepts a MySQL/MariaDB URL and treats empty variables as unset', () => {
+    const c = loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/test', SMTP_URL: '', PORT: '8080' });
+    expect(c.databaseUrl).to.equal('mysql://root@127.0.0.1:3306/test');
+    expect(c.smtpUrl).to.equal(null);
+    expect(c.port).to.equal(8080);
+  });
+});
