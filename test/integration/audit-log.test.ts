@@ -4,6 +4,7 @@ import { makeUser, makeClient } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
 import { AuditEvent, AuditHead, Client } from '../../server/db/models';
+import { rowHash } from '../../server/audit/chain';
 
 describe('Audit log: one hash-chained, append-only table', () => {
   let h: Harness;
@@ -86,7 +87,6 @@ describe('Audit log: tampering is detected and named (npm run cli -- audit:verif
 
   it('names a row whose hash was recomputed to hide an edit (its successor no longer links)', async () => {
     const row = (await AuditEvent.findByPk(2))!;
-    const { rowHash } = await import('../../server/audit/chain');
     const edited = { ...row.get({ plain: true }), result: 'denied' as const };
     await h.booted.sequelize.query('UPDATE audit_events SET result = ?, hash = ? WHERE seq = 2', { replacements: ['denied', rowHash(edited)] });
     expect((await h.booted.services.audit.verify()).firstBroken?.seq).to.equal(3);
