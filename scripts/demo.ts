@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { boot, configFromEnvironment } from '../server/boot';
+import { systemContext } from '../server/audit';
+import { hashPassword } from '../server/auth/passwords';
+import { newTotpSecret } from '../server/auth/totp';
+import { Department, Dependant, Employee, Establishment, Firm, User, type Role } from '../server/db/models';
+
+/**
+ * `npm run demo`: a demo firm in DATA_DIR (two client companies with establishments, departments,
+ * employees and dependants; staff; assignments), then how to sign in. Passwords and TOTP seeds are
+ * made up on the spot and printed once; nothing is hard-coded.
+ */
+const FIRM_NAME = '暁社会保険労務士事務所（デモ）';
+
+interface DemoClient {
+  code: string; name: string; kana: string;
+  establishments: { name: string; address: string }[];
+  departments: { code: string; name: string }[];
+  employees: { code: string; name: string; kana: string; dept: string; hire: string; leave?: string; dependants?: { name: string; kana: string; rel: string }[] }[];
+}
+
+const CLIENTS: DemoClient[] = [
+  {
+    code: 'MINATO', name: '株式会社みなと商事', kana: 'カブシキガイシャミナトショウジ',
+    establishments: [{ name: '本社', address: '東京都港区芝浦1-1-1' }, { name: '横浜営業所', address: '神奈川県横浜市中区山下町2-2' }],
+    departments: [{ code: '100', name: '総務部' }, { code: '200', name: '営業部' }, { code: '300', name: '物流部' }],
+    employees: [
+      { code: 'M0001', name: '山田 太郎', kana: 'ヤマダ タロウ', dept: '100', hire: '2015-04-01', dependants: [{ name: '山田 花子', kana: 'ヤマダ ハナコ', rel: '配偶者' }, { name: '山田 一郎', kana: 'ヤマダ イチロウ', rel: '子' }] },
+      { code: 'M0002', name: '鈴木 次郎', kana: 'スズキ ジロウ', dept: '200', hire: '2018-10-01' },
+      { code: 'M0003', name: '高橋 美咲', kana: 'タカハシ ミサキ', dept: '200', hire: '2020-04-01', dependants: [{ name: '高橋 健', kana: 'タカハシ ケン', rel: '子' }] },
+      { code: 'M0004', name: '伊藤 誠', kana: 'イトウ マコト', dept: '300', hire: '2012-07-01', leave: '2024-03-31' },
+    ],
+  },
+  {
+    code: 'SAKURA', name: '有限会社さくら製作所', kana: 'ユウゲンガイシャサクラセイサクショ',
+    establishments: [{ name: '本社工場', address: '埼玉県川口市本町3-3-3' }],
+    departments: [{ code: 'A', name: '製造課' }, { code: 'B', name: '管理課' }],
+    employees: [
+      { code: 'S001', name: '渡辺 健一', kana: 'ワタナベ ケンイチ', dept: 'A', hire: '2010-04-01', dependants: [{ name: '渡辺 由美', kana: 'ワタナベ ユミ', rel: '配偶者' }] },
+      { code: 'S002', name: '中村 さくら', kana: 'ナカムラ サクラ', dept: 'B', hire: '2022-01-10' },
+    ],
+  },
+];
+
+const password = () => `demo-${randomBytes(9).toString('base64url')}`;
+
+async function main() {
+  const config = configFromEnvironment();
+  const booted = await boot(config, { logger: pino({ level: 'silent' }) });
+  const { services } = booted;
+  try {
+    if (services.keys.sealed) throw new Error('the portal is sealed (wrong or missing master key); the demo needs a working key');
+    if ((await User.count()) > 0) {
+      throw new Error(`${config.dataDir} already holds users. Run the demo into a fresh folder, e.g. DATA_DIR=data-demo npm run demo`);
+    }
+    const ctx = systemContext('cli:demo');
+    const logins: { role: string; email: string; password: string; totp: string | null }[] = [];
+
+    async function person(role: Role, name: string, email: string, clientId: string | null, withTotp: boolean) {
+      const pw = password();
+      const user = await User.create({
+        email, name, role, clientId, passwordHash: await hashPassword(pw), passwordChangedAt: new Date(),
+        totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, lang: null,
+      });
+      let secret: string | null = null;
+      if (withTotp) {
+        secret = newTotpSecret();
+        await user.update({ totpSecretSealed: services.keys.ring().sealSecret('totp', user.id, Buffer.from(secret)), totpEnabledAt: new Date() });
+      }
+      logins.push({ role, email, password: pw, totp: secret });
+      return user;
+    }
+
+    await Firm.create({ id: 1, name: FIRM_NAME });
+    await person('firm_admin', '暁 所長', 'admin@akatsuki.example', null, true);
+    const staff = [
+      await person('firm_staff', '佐藤 職員', 'sato@akatsuki.example', null, true),
+      await person('firm_staff', '田中 職員', 'tanaka@akatsuki.example', null, true),
+    ];
+
+    for (const [i, c] of CLIENTS.entries()) {
+      const client = await services.clients.create(ctx, { code: c.code, name: c.name, nameKana: c.kana, requireAdminTotp: false });
+      for (const e of c.establishments) await services.clients.addEstablishment(ctx, client, { name: e.name, address: e.address });
+      for (const d of c.departments) await services.clients.addDepartment(ctx, client, d);
+      const depts = new Map((await Department.findAll({ where: { clientId: client.id } })).map((d) => [d.code, d.id]));
+      const firstEstablishment = (await Establishment.findOne({ where: { clientId: client.id } }))!;
+      for (const e of c.employees) {
+        const emp = await Employee.create({
+          clientId: client.id, employeeCode: e.code, name: e.name, nameKana: e.kana, departmentId: depts.get(e.dept) ?? null,
+          establishmentId: firstEstablishment.id, hireDate: e.hire, leaveDate: e.leave ?? null, userId: null,
+        });
+        for (const d of e.dependants ?? []) {
+          await Dependant.create({ clientId: client.id, employeeId: emp.id, name: d.name, nameKana: d.kana, relationship: d.rel });
+        }
+      }
+      await services.clients.assignStaff(ctx, client, staff[i]!.id);
+      const domain = c.code.toLowerCase();
+      await person('client_admin', `${c.name} 人事担当`, `hr@${domain}.example`, client.id, false);
+      const first = c.employees[0]!;
+      const empUser = await person('employee', first.name, `${first.code.toLowerCase()}@${domain}.example`, client.id, false);
+      await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
+    }
+
+    console.log(`\n暁ポータル demo loaded into ${config.dataDir}`);
+    console.log(`Start it with:  DATA_DIR=${process.env.DATA_DIR ?? 'data'} npm start   then open ${config.publicUrl}/login\n`);
+    console.log(`Firm: ${FIRM_NAME}`);
+    console.log(`Client codes: ${CLIENTS.map((c) => `${c.code} (${c.name})`).join(', ')}\n`);
+    console.log('Sign-ins (passwords shown only now):');
+    for (const l of logins) {
+      console.log(`  ${l.role.padEnd(12)} ${l.email.padEnd(28)} ${l.password}`);
+      if (l.totp) console.log(`  ${''.padEnd(12)} TOTP key for your authenticator app: ${l.totp}`);
+    }
+    console.log('\nFirm roles sign in with password + the 6-digit code from an authenticator app holding the TOTP key above.');
+  } finally {
+    await booted.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

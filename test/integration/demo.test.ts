@@ -1,0 +1,35 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sharedDatabase } from '../support/harness';
+import { runScript } from '../support/run-cli';
+
+describe('npm run demo', () => {
+  it('loads a demo firm into DATA_DIR and prints how to sign in, with the client codes; refuses a folder that has users', async function () {
+    this.timeout(60_000);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-demo-'));
+    const db = await sharedDatabase();
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}) };
+    try {
+      const out = await runScript('scripts/demo.ts', [], env);
+      expect(out.code, out.stderr).to.equal(0);
+      expect(out.stdout).to.contain('Client codes: MINATO (株式会社みなと商事), SAKURA (有限会社さくら製作所)');
+      const logins = [...out.stdout.matchAll(/^\s+(firm_admin|firm_staff|client_admin|employee)\s+(\S+@\S+)\s+(demo-\S+)$/gm)];
+      expect(logins.map((m) => m[1])).to.deep.equal(['firm_admin', 'firm_staff', 'firm_staff', 'client_admin', 'employee', 'client_admin', 'employee']);
+      expect(new Set(logins.map((m) => m[3])).size).to.equal(7);
+      expect(out.stdout.match(/TOTP key for your authenticator app: [A-Z2-7]{32}/g)).to.have.length(3);
+
+      const verify = await runScript('scripts/cli.ts', ['audit:verify'], env);
+      expect(verify.code).to.equal(0);
+      expect(verify.stdout).to.match(/OK: audit chain intact, \d+ rows/);
+
+      const again = await runScript('scripts/demo.ts', [], env);
+      expect(again.code).to.equal(1);
+      expect(again.stderr).to.contain('already holds users');
+    } finally {
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
