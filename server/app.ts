@@ -72,6 +72,21 @@ export function createApp(services: Services, opts: { storage: StorageAdapter; s
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
   app.use(express.json({ limit: '64kb' }));
   app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false }));
+  const routes = routeTable(services, passport, opts.storage);
+  const sealedGuard = requireKeys(services);
+  const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false });
+  const mount = (def: RouteDef) => {
+    const chain: RequestHandler[] = [];
+    if (!def.whenSealed) chain.push(sealedGuard);
+    if (def.authLimit) chain.push(authLimit);
+    chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
+    if (def.method === 'post') chain.push(csrfSynchronisedProtection);
+    if (def.reauth) chain.push(requireReauth);
+    chain.push(def.handler);
+    app[def.method](def.path, ...chain);
+  };
+  routes.filter((def) => def.sessionless).forEach(mount);
+
   app.use(sessions.handler);
   app.use(passport.initialize());
   app.use(passport.session());
@@ -83,19 +98,7 @@ export function createApp(services: Services, opts: { storage: StorageAdapter; s
   });
   app.use(viewLocals(services));
 
-  const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false });
-  const sealedGuard = requireKeys(services);
-  const routes = routeTable(services, passport, opts.storage);
-  for (const def of routes) {
-    const chain: RequestHandler[] = [];
-    if (!def.whenSealed) chain.push(sealedGuard);
-    if (def.authLimit) chain.push(authLimit);
-    chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
-    if (def.method === 'post') chain.push(csrfSynchronisedProtection);
-    if (def.reauth) chain.push(requireReauth);
-    chain.push(def.handler);
-    app[def.method](def.path, ...chain);
-  }
+  routes.filter((def) => !def.sessionless).forEach(mount);
   app.use(() => { throw new NotFound(); });
   app.use(errorHandler(services.logger));
 

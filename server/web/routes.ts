@@ -26,6 +26,8 @@ export interface RouteDef {
   duringEnrolment?: boolean;
   /** the stricter rate limit for sign-in and link forms */
   authLimit?: boolean;
+  /** served before sessions are loaded, so it answers even when the session store cannot */
+  sessionless?: boolean;
   handler: RequestHandler;
 }
 
@@ -41,7 +43,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const clientUsers = clientUserHandlers(services);
 
   return [
-    { method: 'get', path: '/healthz', access: 'public', whenSealed: true, handler: healthHandler(services, storage) },
+    { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services, storage) },
     { method: 'post', path: '/lang', access: 'public', whenSealed: true, handler: langHandler(services) },
     { method: 'get', path: '/', access: 'public', whenSealed: true, handler: home.root },
 

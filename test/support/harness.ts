@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../server/config';
 import { boot, type Booted } from '../../server/boot';
 import { createApp, type PortalApp } from '../../server/app';
@@ -40,7 +40,7 @@ async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<
 }
 
 /** A fresh portal: its own data folder, database, master key and SMTP server. */
-export async function createHarness(env: Record<string, string> = {}, opts: { dataDir?: string; keepDatabase?: { url: string } } = {}): Promise<Harness> {
+export async function createHarness(env: Record<string, string> = {}, opts: { dataDir?: string; keepDatabase?: { url: string }; logger?: Logger } = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-test-'));
   const smtp = new TestSmtp();
   const smtpUrl = await smtp.start();
@@ -50,7 +50,7 @@ export async function createHarness(env: Record<string, string> = {}, opts: { da
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const booted = await boot(config, { logger: pino({ level: 'silent' }) });
+  const booted = await boot(config, { logger: opts.logger ?? pino({ level: 'silent' }) });
   const portal = createApp(booted.services, { storage: createStorage(config), sessionSecret: booted.sessionSecret });
   return {
     config, booted, portal, smtp, dataDir,

@@ -11,6 +11,8 @@ function wantsJson(req: Request): boolean {
 /** Whether the database could not be reached (then: 503, nothing written). */
 function isDatabaseDown(err: unknown): boolean {
   if (err instanceof ConnectionError || err instanceof TimeoutError) return true;
+  // Sequelize's own words once its pool is gone (shutting down, or lost for good).
+  if (err instanceof Error && /connection manager was closed/i.test(err.message)) return true;
   const code = (err as { parent?: { code?: string }; code?: string })?.parent?.code ?? (err as { code?: string })?.code;
   return ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR'].includes(String(code));
 }

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { linkIn } from '../support/smtp';
+import { ClientKey } from '../../server/db/models';
+
+describe('Request logs: structured, with secrets and personal data left out', () => {
+  let h: Harness;
+  const lines: string[] = [];
+  before(async () => {
+    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(chunk.toString()); cb(); } });
+    h = await createHarness({}, { logger: pino({ level: 'info' }, sink) });
+  });
+  after(async () => { await h.close(); });
+
+  it('logs method, path and status as JSON, never passwords, cookies, link tokens or query strings', async () => {
+    const u = await makeUser(h, { role: 'client_admin', clientId: (await makeClient(h)).id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.post('/login', { email: u.email, password: 'a wrong password 1' });
+    await b.login(u);
+    await b.post('/password/forgot', { email: u.email }, '/home');
+    const link = linkIn(await h.smtp.lastTo(u.email));
+    const token = link.split('/').pop()!;
+    await b.get(`${link}?email=${encodeURIComponent(u.email)}`);
+    const entries = lines.map((l) => JSON.parse(l) as { req?: { method: string; path: string }; res?: { statusCode: number } });
+    const requests = entries.filter((e) => e.req);
+    expect(requests.length).to.be.greaterThan(4);
+    expect(requests.some((e) => e.req!.path === '/password/reset/:token' && e.res!.statusCode === 200)).to.equal(true);
+    expect(requests.some((e) => e.req!.path === '/login' && e.req!.method === 'POST' && e.res!.statusCode === 401)).to.equal(true);
+    const all = lines.join('\n');
+    for (const secret of ['a wrong password 1', u.password, token, 'akatsuki.sid', u.email, encodeURIComponent(u.email)]) {
+      expect(all, secret).to.not.contain(secret);
+    }
+  });
+});
+
+describe('Faults: the database goes away', () => {
+  it('answers 503 with a clear Japanese message, and /healthz says the database is unavailable', async () => {
+    const h = await createHarness();
+    try {
+      const b = new TestBrowser(h.portal.app);
+      expect((await b.get('/login')).status).to.equal(200);
+      await h.booted.sequelize.close();
+      const page = await b.get('/login');
+      expect(page.status).to.equal(503);
+      expect(page.text).to.contain('ただいまサービスを利用できません');
+      expect(page.text).to.not.match(/Sequelize|SQLITE|at .*\.(ts|js):\d+/);
+      const health = await b.get('/healthz');
+      expect(health.status).to.equal(503);
+      expect(health.body).to.include({ database: 'unavailable' });
+    } finally {
+      h.portal.close();
+      await h.smtp.stop();
+    }
+  });
+});
+
+describe('Client keys: versioned', () => {
+  let h: Harness;
+  before(async () => { h = await createHarness(); });
+  after(async () => { await h.close(); });
+
+  it('rotation makes a new current version while older versions still open what they sealed', async () => {
+    const client = await makeClient(h);
+    const keys = h.booted.services.clientKeys;
+    const v1 = await keys.current(client.id, 'files');
+    const v2 = await h.booted.sequelize.transaction((tx) => keys.rotate(client.id, 'files', tx));
+    expect(v2).to.equal(2);
+    const now = await keys.current(client.id, 'files');
+    expect(now.version).to.equal(2);
+    expect(now.key.equals(v1.key)).to.equal(false);
+    expect((await keys.version(client.id, 'files', 1)).equals(v1.key)).to.equal(true);
+    // Stored only wrapped, and a wrapped key copied to another client does not open.
+    const row = (await ClientKey.findOne({ where: { clientId: client.id, purpose: 'files', version: 1 } }))!;
+    expect(Buffer.from(row.wrappedKey!, 'base64').includes(v1.key)).to.equal(false);
+    const other = await makeClient(h);
+    await ClientKey.update({ wrappedKey: row.wrappedKey }, { where: { clientId: other.id, purpose: 'files', version: 1 } });
+    let failed = false;
+    try { await keys.version(other.id, 'files', 1); } catch { failed = true; }
+    expect(failed).to.equal(true);
+  });
+});
