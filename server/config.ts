@@ -64,6 +64,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.PUBLIC_URL?.startsWith('https://') && !e.TRUST_PROXY) {
+    // The portal itself speaks plain HTTP; https means a TLS proxy in front, whose headers we must trust.
+    throw new ConfigError(['PUBLIC_URL is https but TRUST_PROXY is false: put the portal behind a TLS proxy and set TRUST_PROXY=true']);
+  }
   const dataDir = path.resolve(cwd, e.DATA_DIR);
   return {
     env: e.NODE_ENV,

@@ -48,3 +48,6 @@ export class Sealed extends AppError {
 export class ServiceUnavailable extends AppError {
   constructor() { super(503, 'error.unavailable'); }
 }
+export class MailUnavailable extends AppError {
+  constructor() { super(503, 'error.mailUnavailable'); }
+}

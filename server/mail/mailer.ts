@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from '../config';
+import { MailUnavailable } from '../errors';
 
 export interface Mail {
   to: string;
@@ -23,7 +24,12 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'outb
     const transport: Transporter = nodemailer.createTransport(config.smtpUrl);
     return {
       async send(mail) {
-        await transport.sendMail({ from: config.mailFrom, ...mail });
+        try {
+          await transport.sendMail({ from: config.mailFrom, ...mail });
+        } catch {
+          // The caller's transaction rolls back; the person is told to try again later.
+          throw new MailUnavailable();
+        }
       },
     };
   }

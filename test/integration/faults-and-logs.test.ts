@@ -5,7 +5,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { linkIn } from '../support/smtp';
-import { ClientKey } from '../../server/db/models';
+import { ClientKey, User } from '../../server/db/models';
 
 describe('Request logs: structured, with secrets and personal data left out', () => {
   let h: Harness;
@@ -81,5 +81,25 @@ describe('Client keys: versioned', () => {
     let failed = false;
     try { await keys.version(other.id, 'files', 1); } catch { failed = true; }
     expect(failed).to.equal(true);
+  });
+});
+
+describe('Faults: the mail server is down when a user is invited', () => {
+  it('answers 503 with a clear message and creates no user (the invitation is all or nothing)', async () => {
+    const h = await createHarness();
+    try {
+      const admin = await makeUser(h, { role: 'firm_admin' });
+      const b = new TestBrowser(h.portal.app);
+      await b.login(admin);
+      const token = await b.csrf('/firm/staff');
+      await h.smtp.stop();
+      const res = await b.agent.post('/firm/staff').type('form').send({ _csrf: token, name: '新人', email: 'new@example.jp', role: 'firm_staff' });
+      expect(res.status).to.equal(503);
+      expect(res.text).to.contain('メールを送信できませんでした');
+      expect(await User.count({ where: { email: 'new@example.jp' } })).to.equal(0);
+    } finally {
+      h.portal.close();
+      await h.booted.close();
+    }
   });
 });

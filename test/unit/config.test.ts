@@ -44,3 +44,10 @@ describe('config: settings from the environment', () => {
     expect(c.port).to.equal(8080);
   });
 });
+
+describe('config: https needs a trusted proxy', () => {
+  it('refuses an https PUBLIC_URL without TRUST_PROXY, with one clear line', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'https://portal.example.jp' })).to.throw(ConfigError, /TRUST_PROXY/);
+    expect(loadConfig({ PUBLIC_URL: 'https://portal.example.jp', TRUST_PROXY: 'true' }).publicUrl).to.equal('https://portal.example.jp');
+  });
+});
