@@ -1,0 +1,510 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DecryptionFailed, KEY_BYTES } from './aead';
+
+/**
+ * The encrypted object format of uploaded files ("AKTF", see FORMAT.md beside this file):
+ * a header, then the plaintext cut into fixed-size segments, each sealed with AES-256-GCM under a
+ * per-file data key. Nonce of segment i = nonce prefix (7) ‖ uint32 BE i ‖ last flag (1): the STREAM
+ * construction, so truncation, reordering, dropping and appending are all detected. Every segment's
+ * associated data is the header ‖ client id ‖ file id, so an object (or a header) copied to another
+ * file or client does not open.
+ *
+ * Both directions are Transform streams that hold at most one segment; the decryptor pushes a
+ * segment's plaintext only after that segment's tag verified.
+ */
+
+export const MAGIC = Buffer.from('AKTF', 'latin1');
+export const FORMAT_VERSION = 1;
+/** AES-256-GCM, STREAM nonces (7-byte prefix ‖ uint32 BE counter ‖ last flag), 16-byte tags. */
+export const ALG_AES256GCM_STREAM = 1;
+export const TAG_BYTES = 16;
+export const NONCE_PREFIX_BYTES = 7;
+export const DEFAULT_SEGMENT_SIZE = 1024 * 1024;
+export const MIN_SEGMENT_SIZE = 16;
+export const MAX_SEGMENT_SIZE = 16 * 1024 * 1024;
+export const MAX_WRAPPED_KEY_BYTES = 1024;
+/** Longest client id / file id, in UTF-8 bytes, that the associated data can carry. */
+export const MAX_ID_BYTES = 1024;
+/** magic 4 + version 1 + algorithm 1 + segment size 4 + key version 4 + wrapped key length 2. */
+export const HEADER_FIXED_BYTES = 16;
+const MAX_SEGMENTS = 0x1_0000_0000; // the counter is a uint32
+const NONCE_BYTES = NONCE_PREFIX_BYTES + 4 + 1;
+
+export type CorruptReason =
+  | 'truncated-header' // the object ended inside its header
+  | 'bad-magic' // not an AKTF object
+  | 'unsupported-version'
+  | 'unsupported-algorithm'
+  | 'bad-header' // a header field out of range (segment size, wrapped key length)
+  | 'data-key' // the wrapped data key does not open for this owner (moved from another file, wrong key version …)
+  | 'segment-auth' // a segment's tag did not verify: changed bits, reordered/swapped/dropped segments, other client or file id
+  | 'truncated' // the object ended before its last segment
+  | 'trailing-data' // bytes follow the last segment
+  | 'too-many-segments' // beyond the 2^32 the counter allows
+  | 'sha256-mismatch'; // the plaintext is authentic but not the expected content
+
+/** An encrypted object that does not decrypt. Nothing of the failing segment (or later) was emitted. */
+export class CorruptObject extends Error {
+  override readonly name = 'CorruptObject';
+  constructor(readonly reason: CorruptReason, readonly segment?: number) {
+    super(`corrupt encrypted object: ${reason}${segment === undefined ? '' : ` (segment ${segment})`}`);
+  }
+}
+
+export interface ObjectHeader {
+  version: number;
+  algorithm: number;
+  /** Plaintext bytes per segment; the last segment holds 1…segmentSize (0 only for an empty file). */
+  segmentSize: number;
+  /** Version of the client key the data key is wrapped under. */
+  keyVersion: number;
+  wrappedKey: Buffer;
+  noncePrefix: Buffer;
+  /** Length of the header in bytes = offset of the first segment. */
+  length: number;
+  /** The header's exact bytes (part of every segment's associated data). */
+  bytes: Buffer;
+}
+
+export interface EncryptOptions {
+  /** The per-file data key (32 bytes), e.g. from newDataKey(clientKey, { clientId, keyVersion, kind, id }). */
+  dataKey: Buffer;
+  /** Version of the client key that wrapped it; stored in the header. */
+  keyVersion: number;
+  /** The wrapped data key, stored in the header. */
+  wrappedKey: Buffer;
+  /** Bound through the associated data; not stored. */
+  clientId: string;
+  /** Bound through the associated data; not stored. */
+  fileId: string;
+  segmentSize?: number;
+}
+
+export interface EncryptResult {
+  plaintextBytes: number;
+  /** SHA-256 of the plaintext, lowercase hex. */
+  sha256: string;
+  /** Bytes emitted: header + segments + tags (= encryptedSize(plaintextBytes, …)). */
+  objectBytes: number;
+  segments: number;
+}
+
+export interface DecryptOptions {
+  clientId: string;
+  fileId: string;
+  /**
+   * Returns the data key for this header: the caller unwraps header.wrappedKey with its client key
+   * of version header.keyVersion, bound to this client and file. A DecryptionFailed it throws becomes
+   * CorruptObject('data-key'); any other error passes through unchanged.
+   */
+  unwrapKey: (header: ObjectHeader) => Buffer | Promise<Buffer>;
+  /** Lowercase or uppercase hex; when given, the stream errors at the end if the plaintext differs. */
+  expectedSha256?: string;
+}
+
+export interface DecryptResult {
+  header: ObjectHeader;
+  plaintextBytes: number;
+  segments: number;
+  /** Only computed when expectedSha256 was given. */
+  sha256: string | null;
+}
+
+export interface EncryptStream extends Transform {
+  /** Available once the writable side finished (before or at 'end'); throws earlier. */
+  result(): EncryptResult;
+  /** Resolves when the last segment was emitted; rejects if the stream errors or closes early. */
+  readonly done: Promise<EncryptResult>;
+}
+
+export interface DecryptStream extends Transform {
+  result(): DecryptResult;
+  readonly done: Promise<DecryptResult>;
+}
+
+/** Size of the object for a plaintext of `plaintextBytes` (e.g. for a Content-Length or a quota). */
+export function encryptedSize(plaintextBytes: number, segmentSize: number, wrappedKeyBytes: number): number {
+  const segments = Math.max(1, Math.ceil(plaintextBytes / segmentSize));
+  return HEADER_FIXED_BYTES + wrappedKeyBytes + NONCE_PREFIX_BYTES + plaintextBytes + segments * TAG_BYTES;
+}
+
+export function encodeHeader(h: { segmentSize: number; keyVersion: number; wrappedKey: Buffer; noncePrefix: Buffer }): Buffer {
+  checkSegmentSize(h.segmentSize);
+  if (!Number.isInteger(h.keyVersion) || h.keyVersion < 0 || h.keyVersion > 0xffff_ffff) throw new RangeError('keyVersion must be a uint32');
+  if (h.wrappedKey.length < 1 || h.wrappedKey.length > MAX_WRAPPED_KEY_BYTES) throw new RangeError(`wrappedKey must be 1…${MAX_WRAPPED_KEY_BYTES} bytes`);
+  if (h.noncePrefix.length !== NONCE_PREFIX_BYTES) throw new RangeError(`noncePrefix must be ${NONCE_PREFIX_BYTES} bytes`);
+  const buf = Buffer.alloc(HEADER_FIXED_BYTES + h.wrappedKey.length + NONCE_PREFIX_BYTES);
+  MAGIC.copy(buf, 0);
+  buf.writeUInt8(FORMAT_VERSION, 4);
+  buf.writeUInt8(ALG_AES256GCM_STREAM, 5);
+  buf.writeUInt32BE(h.segmentSize, 6);
+  buf.writeUInt32BE(h.keyVersion, 10);
+  buf.writeUInt16BE(h.wrappedKey.length, 14);
+  h.wrappedKey.copy(buf, HEADER_FIXED_BYTES);
+  h.noncePrefix.copy(buf, HEADER_FIXED_BYTES + h.wrappedKey.length);
+  return buf;
+}
+
+/**
+ * Total header length once enough of its start is known, or null if more bytes are needed.
+ * Refuses a wrong magic, version, algorithm or out-of-range field as soon as its bytes are there.
+ */
+function headerLength(buf: Buffer): number | null {
+  const magicSeen = Math.min(buf.length, MAGIC.length);
+  if (!buf.subarray(0, magicSeen).equals(MAGIC.subarray(0, magicSeen))) throw new CorruptObject('bad-magic');
+  if (buf.length > 4 && buf[4] !== FORMAT_VERSION) throw new CorruptObject('unsupported-version');
+  if (buf.length > 5 && buf[5] !== ALG_AES256GCM_STREAM) throw new CorruptObject('unsupported-algorithm');
+  if (buf.length >= 10) {
+    const s = buf.readUInt32BE(6);
+    if (s < MIN_SEGMENT_SIZE || s > MAX_SEGMENT_SIZE) throw new CorruptObject('bad-header');
+  }
+  if (buf.length < HEADER_FIXED_BYTES) return null;
+  const n = buf.readUInt16BE(14);
+  if (n < 1 || n > MAX_WRAPPED_KEY_BYTES) throw new CorruptObject('bad-header');
+  return HEADER_FIXED_BYTES + n + NONCE_PREFIX_BYTES;
+}
+
+/** Parses the header at the start of `buf` (which may hold more of the object). For tools and the decryptor. */
+export function parseHeader(buf: Buffer): ObjectHeader {
+  const length = headerLength(buf);
+  if (length === null || buf.length < length) throw new CorruptObject('truncated-header');
+  const bytes = Buffer.from(buf.subarray(0, length));
+  const n = bytes.readUInt16BE(14);
+  return {
+    version: bytes[4]!,
+    algorithm: bytes[5]!,
+    segmentSize: bytes.readUInt32BE(6),
+    keyVersion: bytes.readUInt32BE(10),
+    wrappedKey: bytes.subarray(HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + n),
+    noncePrefix: bytes.subarray(HEADER_FIXED_BYTES + n, length),
+    length,
+    bytes,
+  };
+}
+
+/** Associated data of every segment: header ‖ u16 len ‖ client id ‖ u16 len ‖ file id (UTF-8). */
+export function segmentAad(headerBytes: Buffer, clientId: string, fileId: string): Buffer {
+  const c = idBytes(clientId, 'clientId');
+  const f = idBytes(fileId, 'fileId');
+  const out = Buffer.alloc(headerBytes.length + 2 + c.length + 2 + f.length);
+  let o = headerBytes.copy(out, 0);
+  o = out.writeUInt16BE(c.length, o);
+  o += c.copy(out, o);
+  o = out.writeUInt16BE(f.length, o);
+  f.copy(out, o);
+  return out;
+}
+
+function idBytes(id: string, name: string): Buffer {
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError(`${name} must be a non-empty string`);
+  const b = Buffer.from(id, 'utf8');
+  if (b.length > MAX_ID_BYTES) throw new RangeError(`${name} is longer than ${MAX_ID_BYTES} bytes`);
+  return b;
+}
+
+function checkSegmentSize(s: number): void {
+  if (!Number.isInteger(s) || s < MIN_SEGMENT_SIZE || s > MAX_SEGMENT_SIZE) {
+    throw new RangeError(`segmentSize must be an integer in ${MIN_SEGMENT_SIZE}…${MAX_SEGMENT_SIZE}`);
+  }
+}
+
+function checkKey(key: unknown): asserts key is Buffer {
+  if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new TypeError('the data key must be a 32-byte Buffer');
+}
+
+/** A promise whose rejection is not "unhandled" when nobody awaits it. */
+function settleable<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+class SegmentEncryptor extends Transform implements EncryptStream {
+  private readonly key: Buffer;
+  private readonly header: Buffer;
+  private readonly aad: Buffer;
+  private readonly nonce: Buffer;
+  private readonly segmentSize: number;
+  private readonly seg: Buffer; // the held-back plaintext of the current segment
+  private segLen = 0;
+  private index = 0;
+  private headerSent = false;
+  private plaintextBytes = 0;
+  private objectBytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private finished: EncryptResult | null = null;
+  private readonly settle = settleable<EncryptResult>();
+  readonly done = this.settle.promise;
+
+  constructor(o: EncryptOptions) {
+    super();
+    checkKey(o.dataKey);
+    this.segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    const noncePrefix = randomBytes(NONCE_PREFIX_BYTES);
+    this.header = encodeHeader({ segmentSize: this.segmentSize, keyVersion: o.keyVersion, wrappedKey: o.wrappedKey, noncePrefix });
+    this.aad = segmentAad(this.header, o.clientId, o.fileId);
+    this.key = Buffer.from(o.dataKey);
+    this.nonce = Buffer.alloc(NONCE_BYTES);
+    noncePrefix.copy(this.nonce, 0);
+    this.seg = Buffer.allocUnsafe(this.segmentSize);
+    this.once('error', (err) => this.settle.reject(err));
+    this.once('close', () => { if (!this.finished) this.settle.reject(new Error('the encrypt stream closed before its end')); });
+  }
+
+  result(): EncryptResult {
+    if (!this.finished) throw new Error('the encrypt stream has not finished');
+    return this.finished;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.sendHeader();
+      this.hash.update(chunk);
+      this.plaintextBytes += chunk.length;
+      const size = this.segmentSize;
+      let off = 0;
+      while (off < chunk.length) {
+        // A full held segment with more data arriving after it: it is not the last one.
+        if (this.segLen === size) { this.seal(this.seg, false); this.segLen = 0; }
+        // A whole segment inside this chunk with more data after it: seal it in place, no copy.
+        if (this.segLen === 0 && chunk.length - off > size) {
+          this.seal(chunk.subarray(off, off + size), false);
+          off += size;
+          continue;
+        }
+        const n = Math.min(size - this.segLen, chunk.length - off);
+        chunk.copy(this.seg, this.segLen, off, off + n);
+        this.segLen += n;
+        off += n;
+      }
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.sendHeader();
+      this.seal(this.seg.subarray(0, this.segLen), true);
+      this.segLen = 0;
+      this.finished = {
+        plaintextBytes: this.plaintextBytes,
+        sha256: this.hash.digest('hex'),
+        objectBytes: this.objectBytes,
+        segments: this.index,
+      };
+      this.settle.resolve(this.finished);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  private sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    this.objectBytes += this.header.length;
+    this.push(Buffer.from(this.header));
+  }
+
+  private seal(plaintext: Buffer, last: boolean): void {
+    if (this.index >= MAX_SEGMENTS) throw new RangeError('the object has more segments than the format allows');
+    this.nonce.writeUInt32BE(this.index, NONCE_PREFIX_BYTES);
+    this.nonce[NONCE_BYTES - 1] = last ? 1 : 0;
+    const cipher = createCipheriv('aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(this.aad);
+    const ct = cipher.update(plaintext); // a fresh buffer: safe to push although `plaintext` is reused
+    cipher.final(); // GCM emits nothing here
+    const tag = cipher.getAuthTag();
+    this.index++;
+    this.objectBytes += ct.length + tag.length;
+    if (ct.length > 0) this.push(ct);
+    this.push(tag);
+  }
+}
+
+class SegmentDecryptor extends Transform implements DecryptStream {
+  private readonly clientId: string;
+  private readonly fileId: string;
+  private readonly unwrapKey: DecryptOptions['unwrapKey'];
+  private readonly expectedSha256: string | null;
+  private readonly hash: Hash | null;
+  private headerBuf: Buffer | null = Buffer.alloc(0); // header bytes gathered so far; null once parsed
+  private header: ObjectHeader | null = null;
+  private key: Buffer | null = null;
+  private aad: Buffer | null = null;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
+  private rec: Buffer | null = null; // the held-back record (ciphertext ‖ tag) of the current segment
+  private recLen = 0;
+  private recSize = 0;
+  private index = 0;
+  private plaintextBytes = 0;
+  private finished: DecryptResult | null = null;
+  private readonly settle = settleable<DecryptResult>();
+  readonly done = this.settle.promise;
+
+  constructor(o: DecryptOptions) {
+    super();
+    idBytes(o.clientId, 'clientId');
+    idBytes(o.fileId, 'fileId');
+    if (typeof o.unwrapKey !== 'function') throw new TypeError('unwrapKey must be a function');
+    this.clientId = o.clientId;
+    this.fileId = o.fileId;
+    this.unwrapKey = o.unwrapKey;
+    if (o.expectedSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.expectedSha256)) throw new TypeError('expectedSha256 must be 64 hex digits');
+    this.expectedSha256 = o.expectedSha256?.toLowerCase() ?? null;
+    this.hash = this.expectedSha256 ? createHash('sha256') : null;
+    this.once('error', (err) => this.settle.reject(err));
+    this.once('close', () => { if (!this.finished) this.settle.reject(new Error('the decrypt stream closed before its end')); });
+  }
+
+  result(): DecryptResult {
+    if (!this.finished) throw new Error('the decrypt stream has not finished');
+    return this.finished;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      if (this.key) { this.consume(chunk); cb(); return; }
+      // Still reading the header (small: concatenating is fine here).
+      const buf = Buffer.concat([this.headerBuf!, chunk]);
+      const length = headerLength(buf);
+      if (length === null || buf.length < length) { this.headerBuf = buf; cb(); return; }
+      const header = parseHeader(buf);
+      this.headerBuf = null;
+      const rest = buf.subarray(length);
+      this.withKey(header, () => { this.consume(rest); }, cb);
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (!this.key) throw new CorruptObject('truncated-header');
+      this.finishLast();
+      const sha256 = this.hash ? this.hash.digest('hex') : null;
+      if (this.expectedSha256 !== null && sha256 !== this.expectedSha256) throw new CorruptObject('sha256-mismatch');
+      this.finished = { header: this.header!, plaintextBytes: this.plaintextBytes, segments: this.index, sha256 };
+      this.settle.resolve(this.finished);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  /** Obtains the data key (sync or async), then runs `next` and calls back once. */
+  private withKey(header: ObjectHeader, next: () => void, cb: TransformCallback): void {
+    const install = (key: Buffer) => {
+      checkKey(key);
+      this.header = header;
+      this.key = Buffer.from(key);
+      this.aad = segmentAad(header.bytes, this.clientId, this.fileId);
+      header.noncePrefix.copy(this.nonce, 0);
+      this.recSize = header.segmentSize + TAG_BYTES;
+      this.rec = Buffer.allocUnsafe(this.recSize);
+    };
+    const fail = (err: unknown) => cb(err instanceof DecryptionFailed ? new CorruptObject('data-key') : (err as Error));
+    let got: Buffer | Promise<Buffer>;
+    try {
+      got = this.unwrapKey(header);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (Buffer.isBuffer(got)) {
+      install(got); // errors reach _transform's catch
+      next();
+      cb();
+      return;
+    }
+    Promise.resolve(got).then((key) => {
+      try { install(key); next(); } catch (err) { cb(err as Error); return; }
+      cb();
+    }, fail);
+  }
+
+  /** Body bytes: whole records are opened as soon as a byte after them shows they are not the last. */
+  private consume(chunk: Buffer): void {
+    const size = this.recSize;
+    const rec = this.rec!;
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.recLen === size) {
+        this.recLen = 0;
+        this.openNotLast(rec);
+      }
+      if (this.recLen === 0 && chunk.length - off > size) {
+        this.openNotLast(chunk.subarray(off, off + size));
+        off += size;
+        continue;
+      }
+      const n = Math.min(size - this.recLen, chunk.length - off);
+      chunk.copy(rec, this.recLen, off, off + n);
+      this.recLen += n;
+      off += n;
+    }
+  }
+
+  /** At the end: the held record must be the last segment. */
+  private finishLast(): void {
+    if (this.recLen < TAG_BYTES) throw new CorruptObject('truncated', this.index);
+    const record = this.rec!.subarray(0, this.recLen);
+    const full = this.recLen === this.recSize;
+    this.recLen = 0;
+    const pt = this.tryOpen(record, true);
+    if (pt) { this.emit1(pt); return; }
+    // An authentic non-last segment where the object ends: cut at a segment boundary.
+    if (full && this.tryOpen(record, false)) throw new CorruptObject('truncated', this.index + 1);
+    throw new CorruptObject('segment-auth', this.index);
+  }
+
+  /** Opens a full record that more bytes follow, so it is not the last; names the cause if it fails. */
+  private openNotLast(record: Buffer): void {
+    const pt = this.tryOpen(record, false);
+    if (pt) { this.emit1(pt); return; }
+    // The last segment (a full one) with bytes appended after it.
+    if (this.tryOpen(record, true)) throw new CorruptObject('trailing-data', this.index + 1);
+    throw new CorruptObject('segment-auth', this.index);
+  }
+
+  /** The plaintext if the record authenticates as segment `index` with this last flag; null otherwise. */
+  private tryOpen(record: Buffer, last: boolean): Buffer | null {
+    if (this.index >= MAX_SEGMENTS) throw new CorruptObject('too-many-segments', this.index);
+    this.nonce.writeUInt32BE(this.index, NONCE_PREFIX_BYTES);
+    this.nonce[NONCE_BYTES - 1] = last ? 1 : 0;
+    const ctLen = record.length - TAG_BYTES;
+    const decipher = createDecipheriv('aes-256-gcm', this.key!, this.nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(this.aad!);
+    decipher.setAuthTag(record.subarray(ctLen));
+    // update() hands back plaintext before the tag is checked: keep it here until final() succeeded.
+    const pt = decipher.update(record.subarray(0, ctLen));
+    try {
+      decipher.final();
+    } catch {
+      return null;
+    }
+    return pt;
+  }
+
+  private emit1(pt: Buffer): void {
+    this.index++;
+    this.plaintextBytes += pt.length;
+    this.hash?.update(pt);
+    if (pt.length > 0) this.push(pt);
+  }
+}
+
+/** header ‖ segments: a Transform from plaintext to the encrypted object. */
+export function createEncryptStream(options: EncryptOptions): EncryptStream {
+  return new SegmentEncryptor(options);
+}
+
+/** The encrypted object → its plaintext, each segment pushed only after its tag verified. */
+export function createDecryptStream(options: DecryptOptions): DecryptStream {
+  return new SegmentDecryptor(options);
+}
