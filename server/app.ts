@@ -1,14 +1,13 @@
 import path from 'node:path';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import { engine } from 'express-handlebars';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { rateLimit } from 'express-rate-limit';
+import { rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
 import { csrfSync } from 'csrf-sync';
 import type { Services } from './services';
-import type { StorageAdapter } from '../storage-adapters';
 import { User } from './db/models';
-import { NotFound } from './errors';
+import { NotFound, TooManyRequests } from './errors';
 import { translate, type Lang } from './i18n';
 import { routeTable, type RouteDef } from './web/routes';
 import { requireAccess, requireKeys, requireReauth } from './web/middleware/guards';
@@ -21,6 +20,13 @@ import './web/types';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
+/** Over a per-IP request limit: the portal's own 429 page (UI language, Retry-After), not the limiter's English text. */
+const overLimit: RateLimitOptions['handler'] = (req, _res, next, options) => {
+  const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+  const ms = reset ? reset.getTime() - Date.now() : options.windowMs;
+  next(new TooManyRequests(Math.max(1, Math.ceil(ms / 1000))));
+};
+
 export interface PortalApp {
   app: Express;
   routes: RouteDef[];
@@ -28,7 +34,7 @@ export interface PortalApp {
 }
 
 /** Builds the Express app from its parts; nothing happens at import. */
-export function createApp(services: Services, opts: { storage: StorageAdapter; sessionSecret: Buffer }): PortalApp {
+export function createApp(services: Services, opts: { sessionSecret: Buffer }): PortalApp {
   const { config } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -59,7 +65,7 @@ export function createApp(services: Services, opts: { storage: StorageAdapter; s
   });
 
   const sessions = sessionMiddleware({ sequelize: services.sequelize, config, secret: opts.sessionSecret });
-  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+  const { csrfSynchronisedProtection, generateToken, isRequestValid } = csrfSync({
     getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
     errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
   });
@@ -71,16 +77,18 @@ export function createApp(services: Services, opts: { storage: StorageAdapter; s
   app.use(noStore!);
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
   app.use(express.json({ limit: '64kb' }));
-  app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false }));
-  const routes = routeTable(services, passport, opts.storage);
+  app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit }));
+  const routes = routeTable(services, passport, (req) => isRequestValid(req));
   const sealedGuard = requireKeys(services);
-  const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false });
+  const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit });
   const mount = (def: RouteDef) => {
     const chain: RequestHandler[] = [];
     if (!def.whenSealed) chain.push(sealedGuard);
     if (def.authLimit) chain.push(authLimit);
     chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
-    if (def.method === 'post') chain.push(csrfSynchronisedProtection);
+    if (def.before) chain.push(...def.before);
+    // Multipart bodies are read by the upload engine, which checks the token itself before storing anything.
+    if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);
     if (def.reauth) chain.push(requireReauth);
     chain.push(def.handler);
     app[def.method](def.path, ...chain);

@@ -10,6 +10,7 @@ import { initModels } from './db/models';
 import { Keys } from './crypto/keys';
 import { createServices, type Services } from './services';
 import type { Mailer } from './mail/mailer';
+import { createStorage, type StorageAdapter } from '../storage-adapters';
 
 /** Reads .env (if any) and the environment, validated; exits with one line per problem. */
 export function configFromEnvironment(): Config {
@@ -33,17 +34,24 @@ export interface Booted {
 }
 
 /** config → database → migrations → keys → services: shared by the server, the CLI, the demo and the tests. */
-export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mailer } = {}): Promise<Booted> {
+export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mailer; storage?: StorageAdapter } = {}): Promise<Booted> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const sequelize = await openDatabase(config);
   initModels(sequelize);
   await migrate(sequelize);
   const keys = await Keys.open(config);
   const logger = opts.logger ?? createLogger(config);
-  const services = createServices({ config, sequelize, keys, logger, mailer: opts.mailer });
+  const storage = opts.storage ?? createStorage(config);
+  const services = createServices({ config, sequelize, keys, logger, storage, mailer: opts.mailer });
   // Derived from the master key so all instances agree; while sealed nobody can sign in anyway.
   const sessionSecret = keys.sealed ? randomBytes(32) : keys.ring().derive('session-cookie');
-  return { services, sequelize, sessionSecret, close: () => sequelize.close() };
+  return {
+    services, sequelize, sessionSecret,
+    close: async () => {
+      services.sweeper.stop();
+      await sequelize.close();
+    },
+  };
 }
 
 export function sealMessage(keys: Keys, config: Config): string {

@@ -14,6 +14,8 @@ export interface Config {
   /** true when MASTER_KEY_FILE was not given: the key may then be generated at first run */
   masterKeyIsEmbedded: boolean;
   storageDir: string;
+  /** Where uploaded objects live: files under storageDir (default) or an S3-compatible bucket. */
+  storage: StorageSettings;
   outboxDir: string;
   publicUrl: string;
   trustProxy: boolean;
@@ -23,7 +25,25 @@ export interface Config {
   sessionAbsoluteHours: number;
   reauthMinutes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  uploadMaxFileBytes: number;
+  uploadMaxRequestBytes: number;
+  uploadMaxFiles: number;
+  /** leftovers of interrupted uploads older than this are swept */
+  sweepAfterMinutes: number;
 }
+
+export interface S3Settings {
+  /** e.g. https://s3.example.jp (path-style requests are used, so any S3-compatible server works) */
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** '' or a folder-like prefix without slashes at either end; objects are stored as <prefix>/<id> */
+  prefix: string;
+}
+
+export type StorageSettings = { kind: 'local' } | ({ kind: 's3' } & S3Settings);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -53,16 +73,41 @@ const schema = z.object({
   SESSION_ABSOLUTE_HOURS: int(1, 24 * 7).default(12),
   REAUTH_MINUTES: int(1, 60).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  UPLOAD_MAX_FILE_MB: int(1, 1024 * 1024).default(2048),
+  UPLOAD_MAX_REQUEST_MB: int(1, 1024 * 1024).default(4096),
+  UPLOAD_MAX_FILES: int(1, 100).default(20),
+  SWEEP_AFTER_MINUTES: int(0, 7 * 24 * 60).default(60),
+  STORAGE: z.enum(['local', 's3'], { message: 'local or s3' }).default('local'),
+  S3_ENDPOINT: z.url({ protocol: /^https?$/, message: 'an http(s) URL such as https://s3.example.jp' }).optional(),
+  S3_REGION: z.string().regex(/^[a-z0-9-]{1,40}$/, 'a region name such as us-east-1').default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name: 3–63 lowercase letters, digits, dots and hyphens').optional(),
+  S3_ACCESS_KEY_ID: z.string().regex(/^\S+$/, 'an access key id without spaces').optional(),
+  S3_SECRET_ACCESS_KEY: z.string().regex(/^\S+$/, 'a secret access key without spaces').optional(),
+  S3_PREFIX: z.string().regex(/^\/*[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/*$/, 'a key prefix such as akatsuki or akatsuki/prod (letters, digits, . _ - and /)')
+    .refine((v) => !v.split('/').some((seg) => seg === '.' || seg === '..'), 'a key prefix without . or .. segments')
+    .optional(),
 });
+
+/** With STORAGE=s3 these must be set; each missing one is named on its own line. */
+const S3_REQUIRED = {
+  S3_ENDPOINT: 'the S3 service URL, e.g. https://s3.example.jp',
+  S3_BUCKET: 'the bucket the portal stores its objects in',
+  S3_ACCESS_KEY_ID: 'the access key id of the portal\'s S3 user',
+  S3_SECRET_ACCESS_KEY: 'the secret access key of the portal\'s S3 user',
+} as const;
 
 /** Reads the settings from `env`; throws ConfigError naming every problem at once. */
 export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
   // An empty variable means "unset", the way .env files are usually written.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (cleaned.STORAGE === 's3') {
+    for (const [name, what] of Object.entries(S3_REQUIRED)) {
+      if (cleaned[name] === undefined) problems.push(`${name}: required when STORAGE=s3 (${what})`);
+    }
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   if (e.PUBLIC_URL?.startsWith('https://') && !e.TRUST_PROXY) {
     // The portal itself speaks plain HTTP; https means a TLS proxy in front, whose headers we must trust.
@@ -79,6 +124,17 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     masterKeyFile: e.MASTER_KEY_FILE ? path.resolve(cwd, e.MASTER_KEY_FILE) : path.join(dataDir, 'master.key'),
     masterKeyIsEmbedded: !e.MASTER_KEY_FILE,
     storageDir: path.join(dataDir, 'storage'),
+    storage: e.STORAGE === 's3'
+      ? {
+          kind: 's3',
+          endpoint: e.S3_ENDPOINT!,
+          region: e.S3_REGION,
+          bucket: e.S3_BUCKET!,
+          accessKeyId: e.S3_ACCESS_KEY_ID!,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+          prefix: (e.S3_PREFIX ?? '').replace(/^\/+|\/+$/g, ''),
+        }
+      : { kind: 'local' },
     outboxDir: path.join(dataDir, 'outbox'),
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
@@ -88,5 +144,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     sessionAbsoluteHours: e.SESSION_ABSOLUTE_HOURS,
     reauthMinutes: e.REAUTH_MINUTES,
     logLevel: e.LOG_LEVEL,
+    uploadMaxFileBytes: e.UPLOAD_MAX_FILE_MB * 1024 * 1024,
+    uploadMaxRequestBytes: e.UPLOAD_MAX_REQUEST_MB * 1024 * 1024,
+    uploadMaxFiles: e.UPLOAD_MAX_FILES,
+    sweepAfterMinutes: e.SWEEP_AFTER_MINUTES,
   };
 }

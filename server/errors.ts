@@ -48,6 +48,13 @@ export class Sealed extends AppError {
 export class ServiceUnavailable extends AppError {
   constructor() { super(503, 'error.unavailable'); }
 }
+export class UnsupportedFileType extends AppError {
+  constructor(name: string) { super(415, 'files.unsupportedType', { name }); }
+}
+/** A stored object that fails its integrity checks: never served, always logged. */
+export class CorruptFile extends AppError {
+  constructor() { super(500, 'files.corrupt'); }
+}
 export class MailUnavailable extends AppError {
   constructor() { super(503, 'error.mailUnavailable'); }
 }

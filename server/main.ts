@@ -1,7 +1,6 @@
 import { ConfigError } from './config';
 import { boot, configFromEnvironment, sealMessage } from './boot';
 import { createApp } from './app';
-import { createStorage } from '../storage-adapters';
 
 /** start-up: config → database → migrations → keys → app → listen */
 async function main(): Promise<void> {
@@ -21,11 +20,13 @@ async function main(): Promise<void> {
   if (services.keys.notice) log.warn(services.keys.notice);
   if (services.keys.sealed) log.error(sealMessage(services.keys, config));
 
-  const storage = createStorage(config);
-  const portal = createApp(services, { storage, sessionSecret: booted.sessionSecret });
+  const portal = createApp(services, { sessionSecret: booted.sessionSecret });
   const server = portal.app.listen(config.port, config.host, () => {
     log.info(`Akatsuki Portal listening on http://${config.host}:${config.port} (public URL ${config.publicUrl})`);
   });
+
+  // Leftovers of uploads a crash interrupted go at start, then every 10 minutes.
+  services.sweeper.start(10 * 60_000);
 
   if (!services.keys.sealed && (await services.setup.needsSetup())) {
     const token = await services.setup.newSetupLink();

@@ -10,6 +10,9 @@ import { SetupService } from './accounts/setup-service';
 import { StaffService } from './accounts/staff-service';
 import { ClientKeys } from './clients/client-keys';
 import { ClientService } from './clients/client-service';
+import { FileService } from './files/file-service';
+import { FileSweeper } from './files/sweeper';
+import type { StorageAdapter } from '../storage-adapters';
 
 export interface Services {
   config: Config;
@@ -23,10 +26,13 @@ export interface Services {
   staff: StaffService;
   clientKeys: ClientKeys;
   clients: ClientService;
+  storage: StorageAdapter;
+  files: FileService;
+  sweeper: FileSweeper;
 }
 
 /** Wires the real services together; tests may pass their own mailer. */
-export function createServices(d: { config: Config; sequelize: Sequelize; keys: Keys; logger: Logger; mailer?: Mailer }): Services {
+export function createServices(d: { config: Config; sequelize: Sequelize; keys: Keys; logger: Logger; storage: StorageAdapter; mailer?: Mailer }): Services {
   const mailer = d.mailer ?? createMailer(d.config);
   const audit = new AuditLog(d.sequelize);
   const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: new LoginThrottle(), config: d.config });
@@ -40,5 +46,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     staff: new StaffService({ sequelize: d.sequelize, accounts }),
     clientKeys,
     clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
+    files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, mailer, logger: d.logger, config: d.config }),
+    sweeper: new FileSweeper({ storage: d.storage, logger: d.logger, ageMs: d.config.sweepAfterMinutes * 60_000 }),
   };
 }

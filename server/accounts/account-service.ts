@@ -188,17 +188,19 @@ export class AccountService {
     });
   }
 
-  /** Changing a password while signed in (behind re-authentication): other sessions end. */
-  async changePassword(ctx: ActorContext, user: User, current: string, next: string, keepSid: string): Promise<void> {
+  /** Changing a password while signed in (behind re-authentication): other sessions end. Returns the time of the change. */
+  async changePassword(ctx: ActorContext, user: User, current: string, next: string, keepSid: string): Promise<Date> {
     const problem = passwordProblem(next);
     if (problem) throw new BadRequest(problem, { password: problem });
     if (!(await verifyPassword(user.passwordHash, current))) throw new BadRequest('account.currentPasswordWrong', { current: 'account.currentPasswordWrong' });
     const hash = await hashPassword(next);
+    const changedAt = new Date();
     await this.d.sequelize.transaction(async (tx) => {
-      await User.update({ passwordHash: hash, passwordChangedAt: new Date() }, { where: { id: user.id }, transaction: tx });
+      await User.update({ passwordHash: hash, passwordChangedAt: changedAt }, { where: { id: user.id }, transaction: tx });
       await SessionRow.destroy({ where: { userId: user.id, sid: { [Op.ne]: keepSid } }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'auth.password.change', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
     });
+    return changedAt;
   }
 
   /** Disabling ends every session of the user at once (rows deleted, and sign-in refused from then on). */

@@ -1,6 +1,7 @@
 import { Umzug, SequelizeStorage } from 'umzug';
 import type { QueryInterface, Sequelize } from 'sequelize';
 import * as m0001 from './migrations/0001-foundation';
+import * as m0002 from './migrations/0002-files';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -10,6 +11,7 @@ export interface Migration {
 /** Listed by hand rather than globbed, so the set of migrations is part of the code and is type-checked. */
 const MIGRATIONS: [string, Migration][] = [
   ['0001-foundation', m0001],
+  ['0002-files', m0002],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -31,6 +31,7 @@ const NAV: NavItem[] = [
   { href: '/home', labelKey: 'nav.home', rule: 'signedIn' },
   { href: '/firm/clients', labelKey: 'nav.clients', rule: 'firm' },
   { href: '/firm/staff', labelKey: 'nav.staff', rule: 'firmAdmin' },
+  { href: '/files', labelKey: 'nav.files', rule: 'signedIn' },
   { href: '/client/users', labelKey: 'nav.clientUsers', rule: 'clientAdmin' },
   { href: '/account', labelKey: 'nav.account', rule: 'signedIn' },
 ];

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Passport } from 'passport';
 import type { Services } from '../services';
-import type { StorageAdapter } from '../../storage-adapters';
+import type { Request } from 'express';
 import type { Access } from './middleware/guards';
 import { authHandlers } from './handlers/auth';
 import { setupHandlers } from './handlers/setup';
@@ -12,6 +12,7 @@ import { healthHandler } from './handlers/health';
 import { langHandler } from './handlers/lang';
 import { firmClientHandlers, firmStaffHandlers } from './handlers/firm-clients';
 import { clientUserHandlers } from './handlers/client-users';
+import { fileHandlers } from './handlers/files';
 
 export interface RouteDef {
   method: 'get' | 'post';
@@ -28,11 +29,15 @@ export interface RouteDef {
   authLimit?: boolean;
   /** served before sessions are loaded, so it answers even when the session store cannot */
   sessionless?: boolean;
+  /** a multipart upload: the handler checks the CSRF token once the form's first fields are read */
+  multipart?: boolean;
+  /** middleware run after the access checks and before the handler (e.g. a Content-Length check) */
+  before?: RequestHandler[];
   handler: RequestHandler;
 }
 
 /** Every route of the portal, in one table: path → access → handler. */
-export function routeTable(services: Services, passport: InstanceType<typeof Passport>, storage: StorageAdapter): RouteDef[] {
+export function routeTable(services: Services, passport: InstanceType<typeof Passport>, csrfValid: (req: Request) => boolean): RouteDef[] {
   const auth = authHandlers(services, passport);
   const setup = setupHandlers(services);
   const password = passwordHandlers(services);
@@ -41,9 +46,10 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const firm = firmClientHandlers(services);
   const staff = firmStaffHandlers(services);
   const clientUsers = clientUserHandlers(services);
+  const files = fileHandlers(services, csrfValid);
 
   return [
-    { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services, storage) },
+    { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services) },
     { method: 'post', path: '/lang', access: 'public', whenSealed: true, handler: langHandler(services) },
     { method: 'get', path: '/', access: 'public', whenSealed: true, handler: home.root },
 
@@ -91,5 +97,14 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/client/users', access: 'clientAdmin', handler: clientUsers.create },
     { method: 'post', path: '/client/users/:userId/disable', access: 'clientAdmin', reauth: true, handler: clientUsers.setDisabled(true) },
     { method: 'post', path: '/client/users/:userId/enable', access: 'clientAdmin', reauth: true, handler: clientUsers.setDisabled(false) },
+
+    { method: 'get', path: '/files', access: 'signedIn', handler: files.list },
+    { method: 'get', path: '/files/send', access: 'firm', handler: files.showSend },
+    { method: 'post', path: '/files', access: 'signedIn', multipart: true, before: [files.checkLength, files.receive], handler: files.commit },
+    { method: 'get', path: '/files/:fileId', access: 'signedIn', handler: files.show },
+    { method: 'get', path: '/files/:fileId/download', access: 'signedIn', handler: files.download },
+    { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, handler: files.downloadWithPurpose },
+    { method: 'post', path: '/files/:fileId/delete', access: 'signedIn', handler: files.remove },
+    { method: 'post', path: '/files/:fileId/retention', access: 'firm', handler: files.retention },
   ];
 }

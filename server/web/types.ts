@@ -17,6 +17,11 @@ declare module 'express-session' {
     startedAt: number;
     /** last request (ms), for the idle timeout; written at most once a minute */
     lastSeenAt: number;
+    /**
+     * the user's passwordChangedAt (ms) this sign-in was made with: a later password change or reset
+     * ends the session, even if a request that was in flight wrote its row back after the change
+     */
+    passwordAt: number;
     /** password accepted, second factor still to come */
     pendingLogin: { userId: string; at: number; next: string | null };
     /** re-authentication holds until then (ms), in this session only */

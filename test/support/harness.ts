@@ -7,7 +7,6 @@ import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../server/config';
 import { boot, type Booted } from '../../server/boot';
 import { createApp, type PortalApp } from '../../server/app';
-import { createStorage } from '../../storage-adapters';
 import { TestSmtp } from './smtp';
 
 /** The suites run on SQLite by default and on MySQL/MariaDB when DATABASE_URL is set (a fresh database per harness). */
@@ -51,7 +50,7 @@ export async function createHarness(env: Record<string, string> = {}, opts: { da
     ...env,
   });
   const booted = await boot(config, { logger: opts.logger ?? pino({ level: 'silent' }) });
-  const portal = createApp(booted.services, { storage: createStorage(config), sessionSecret: booted.sessionSecret });
+  const portal = createApp(booted.services, { sessionSecret: booted.sessionSecret });
   return {
     config, booted, portal, smtp, dataDir,
     async close() {

@@ -2,14 +2,17 @@ import type { Sequelize } from 'sequelize';
 import { initUserModels } from './user';
 import { initClientModels } from './client';
 import { initAuditModels } from './audit';
+import { initFileModels } from './file';
 
 export * from './user';
 export * from './client';
 export * from './audit';
+export * from './file';
 
 /** Binds every model class to one Sequelize instance (models are module-level, one database per process). */
 export function initModels(sequelize: Sequelize): void {
   initUserModels(sequelize);
   initClientModels(sequelize);
   initAuditModels(sequelize);
+  initFileModels(sequelize);
 }

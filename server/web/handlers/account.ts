@@ -69,7 +69,9 @@ export function accountHandlers(services: Services) {
       }, 400);
       if (!form.ok) return again(form.errors);
       try {
-        await accounts.changePassword(actorOf(req), req.user!, form.data.current, form.data.password, req.sessionID);
+        const changedAt = await accounts.changePassword(actorOf(req), req.user!, form.data.current, form.data.password, req.sessionID);
+        // This session carries the new password version; every other one ends.
+        req.session.passwordAt = changedAt.getTime();
       } catch (err) {
         if (err instanceof BadRequest) return again(err.fieldErrors);
         throw err;

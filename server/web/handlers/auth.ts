@@ -6,7 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
 import { safeNext } from '../forms';
-import { SESSION_COOKIE } from '../middleware/session';
+import { SESSION_COOKIE, passwordVersion } from '../middleware/session';
 import { reauthActive } from '../middleware/guards';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
@@ -20,7 +20,9 @@ const loginForm = z.object({
   next: z.string().optional(),
 });
 
-const codeForm = z.object({ code: z.string().max(32).default('') });
+/** The six digits, or a recovery code typed in its own field (phones show a number pad for the first). */
+const codeForm = z.object({ code: z.string().max(32).default(''), recovery: z.string().max(32).default('') })
+  .transform((f) => ({ code: f.code.trim() || f.recovery.trim() }));
 
 function regenerate(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
@@ -38,6 +40,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
     await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
     req.session.startedAt = Date.now();
     req.session.lastSeenAt = Date.now();
+    req.session.passwordAt = passwordVersion(user);
     res.redirect(303, next ?? '/home');
   }
 
@@ -135,7 +138,8 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const ip = req.ip ?? '';
       const next = safeNext(req.body?.next);
       await services.accounts.checkThrottle(user.email, ip);
-      const form = z.object({ password: z.string().max(PASSWORD_MAX * 4).default(''), code: z.string().max(32).default('') }).safeParse(req.body ?? {});
+      const form = z.object({ password: z.string().max(PASSWORD_MAX * 4).default(''), code: z.string().max(32).default(''), recovery: z.string().max(32).default('') })
+        .transform((f) => ({ password: f.password, code: f.code.trim() || f.recovery.trim() })).safeParse(req.body ?? {});
       let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
       let method = 'password';
       if (ok && user.totpEnabledAt) {
@@ -151,9 +155,9 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         }, 401);
       }
       await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
-      const { startedAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
+      const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
       await regenerate(req);
-      Object.assign(req.session, { passport: pp, startedAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
+      Object.assign(req.session, { passport: pp, startedAt, passwordAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
       res.redirect(303, next ?? '/account');
     },
   };

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
 import type { Services } from '../../services';
-import type { StorageAdapter } from '../../../storage-adapters';
 
 /** For load balancers and operators: database, storage and sealed state, as JSON. */
-export function healthHandler(services: Services, storage: StorageAdapter) {
+export function healthHandler(services: Services) {
+  const { storage } = services;
   return async (_req: Request, res: Response) => {
     const [database, store] = await Promise.all([
       services.sequelize.authenticate().then(() => 'ok', () => 'unavailable'),

@@ -5,6 +5,7 @@ import { actorOf } from '../context';
 import { page } from '../render';
 import { email, parseForm, text } from '../forms';
 import { BadRequest, NotFound } from '../../errors';
+import { passwordVersion } from '../middleware/session';
 
 const setupForm = z.object({
   firmName: text(200),
@@ -37,6 +38,7 @@ export function setupHandlers(services: Services) {
       await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
       req.session.startedAt = Date.now();
       req.session.lastSeenAt = Date.now();
+      req.session.passwordAt = passwordVersion(user);
       // Firm roles must have TOTP: the guard sends the new admin to enrolment before anything else.
       res.redirect(303, '/account/totp');
     },

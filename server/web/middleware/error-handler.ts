@@ -32,6 +32,14 @@ function toAppError(err: unknown, logger: Logger, req: Request): AppError {
   return new AppError(500, 'error.internal');
 }
 
+function tokenFor(req: Request): string | undefined {
+  try {
+    return req.session && req.csrfToken ? req.csrfToken() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
@@ -39,6 +47,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
     res.set('Cache-Control', 'no-store');
     const lang = req.lang ?? 'ja';
+    // Errors raised before the language was chosen (body too large, malformed) still declare it.
+    res.locals.lang ??= lang;
     const message = translate(lang, appErr.messageKey, appErr.params);
     if (wantsJson(req)) {
       res.status(appErr.status).json({ error: { code: appErr.messageKey, message } });
@@ -49,7 +59,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       message,
       showReauth: appErr.messageKey === 'error.reauthRequired',
       showLogin: appErr.status === 401,
-      csrfToken: undefined,
+      // The header's sign-out and language forms need a token too (none when the session itself failed).
+      csrfToken: tokenFor(req),
     });
   };
 }

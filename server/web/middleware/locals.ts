@@ -3,6 +3,7 @@ import { DEFAULT_LANG, isLang } from '../../i18n';
 import type { Services } from '../../services';
 import { navFor, presentUser } from '../../presenters/user';
 import { reauthActive } from './guards';
+import { formatDateTime } from '../../presenters/format';
 
 export const LANG_COOKIE = 'lang';
 
@@ -26,7 +27,9 @@ export function viewLocals(services: Services): RequestHandler {
     res.locals.currentUser = presentUser(user);
     res.locals.nav = res.locals.mustEnrolTotp ? [] : navFor(user, req.path);
     if (reauthActive(req)) {
-      res.locals.reauth = { untilMs: req.session.reauthUntil, untilIso: new Date(req.session.reauthUntil!).toISOString() };
+      const until = new Date(req.session.reauthUntil!);
+      // The script turns this into a countdown; without it the end time shows in Japan time.
+      res.locals.reauth = { untilMs: until.getTime(), untilIso: until.toISOString(), untilText: formatDateTime(until, req.lang) };
     }
     next();
   };

@@ -36,9 +36,15 @@ export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; sec
   return { handler, stop: () => (store as unknown as { stopExpiringSessions(): void }).stopExpiringSessions() };
 }
 
+/** The password version a session must carry (see SessionData.passwordAt). */
+export function passwordVersion(user: { passwordChangedAt: Date | null }): number {
+  return user.passwordChangedAt ? new Date(user.passwordChangedAt).getTime() : 0;
+}
+
 /**
  * Idle timeout and absolute lifetime, checked on the server for every request (the store itself
- * would hand back an expired row it has not swept yet). An expired session is destroyed.
+ * would hand back an expired row it has not swept yet). An expired session is destroyed, and so is
+ * one signed in with a password that has since been changed or reset.
  */
 export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'sessionAbsoluteHours'>): RequestHandler {
   const idleMs = config.sessionIdleMinutes * 60 * 1000;
@@ -47,7 +53,8 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
     if (!req.user) return next();
     const now = Date.now();
     const s = req.session;
-    const expired = !s.startedAt || now - s.startedAt > absoluteMs || now - (s.lastSeenAt ?? s.startedAt) > idleMs;
+    const expired = !s.startedAt || now - s.startedAt > absoluteMs || now - (s.lastSeenAt ?? s.startedAt) > idleMs
+      || passwordVersion(req.user) > (s.passwordAt ?? 0);
     if (!expired) {
       if (!s.lastSeenAt || now - s.lastSeenAt > 60_000) s.lastSeenAt = now;
       return next();

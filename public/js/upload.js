@@ -1,0 +1,119 @@
+// Uploads with a progress bar per file, and drag and drop. Without this script the form still posts normally.
+(function () {
+  'use strict';
+
+  function formatSize(n) {
+    if (n < 1024) return n + ' B';
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KB';
+    if (n < 1024 * 1024 * 1024) return (n / 1024 / 1024).toFixed(1) + ' MB';
+    return (n / 1024 / 1024 / 1024).toFixed(2) + ' GB';
+  }
+
+  function setup(form) {
+    var input = form.querySelector('[data-file-input]');
+    var list = form.querySelector('[data-upload-list]');
+    var zone = form.querySelector('[data-drop-zone]');
+    var errorBox = form.querySelector('[data-upload-error]');
+    var button = form.querySelector('button[type="submit"]');
+    var bars = [];
+
+    function render() {
+      list.textContent = '';
+      bars = [];
+      Array.prototype.forEach.call(input.files, function (file) {
+        var li = document.createElement('li');
+        var name = document.createElement('span');
+        name.className = 'upload-name';
+        name.textContent = file.name + ' (' + formatSize(file.size) + ')';
+        var bar = document.createElement('progress');
+        bar.max = 100;
+        bar.value = 0;
+        bar.setAttribute('aria-label', file.name);
+        var state = document.createElement('span');
+        state.className = 'upload-state';
+        li.appendChild(name);
+        li.appendChild(bar);
+        li.appendChild(state);
+        list.appendChild(li);
+        bars.push({ file: file, bar: bar, state: state });
+      });
+    }
+
+    input.addEventListener('change', render);
+
+    if (zone && window.DataTransfer) {
+      ['dragenter', 'dragover'].forEach(function (type) {
+        zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add('dragging'); });
+      });
+      ['dragleave', 'drop'].forEach(function (type) {
+        zone.addEventListener(type, function () { zone.classList.remove('dragging'); });
+      });
+      zone.addEventListener('drop', function (e) {
+        e.preventDefault();
+        var merged = new DataTransfer();
+        Array.prototype.forEach.call(input.files, function (f) { merged.items.add(f); });
+        Array.prototype.forEach.call(e.dataTransfer.files, function (f) { merged.items.add(f); });
+        input.files = merged.files;
+        render();
+      });
+    }
+
+    form.addEventListener('submit', function (e) {
+      if (!window.FormData || !window.XMLHttpRequest || !input.files.length) return;
+      e.preventDefault();
+      errorBox.hidden = true;
+      if (!bars.length) render();
+      // Fields first, files last: the server decides where the files go before it reads them.
+      var data = new FormData();
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.disabled || el.type === 'file' || el.type === 'submit') return;
+        if ((el.type === 'checkbox' || el.type === 'radio') && !el.checked) return;
+        data.append(el.name, el.value);
+      });
+      Array.prototype.forEach.call(input.files, function (f) { data.append('files', f, f.name); });
+
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', form.action);
+      xhr.setRequestHeader('Accept', 'application/json');
+      var token = form.querySelector('input[name="_csrf"]');
+      if (token) xhr.setRequestHeader('X-CSRF-Token', token.value);
+      xhr.upload.addEventListener('progress', function (ev) {
+        // One request carries every file in order; each bar shows its own share of the bytes sent.
+        var offset = 0;
+        bars.forEach(function (b) {
+          var done = Math.max(0, Math.min(b.file.size, ev.loaded - offset));
+          b.bar.value = b.file.size ? Math.round((done / b.file.size) * 100) : (ev.loaded >= offset ? 100 : 0);
+          offset += b.file.size;
+        });
+      });
+      xhr.addEventListener('load', function () {
+        var body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
+        if (xhr.status >= 200 && xhr.status < 300 && body && body.ok) {
+          bars.forEach(function (b) { b.bar.value = 100; b.state.textContent = form.getAttribute('data-done-label') || '✓'; });
+          window.location.assign(body.redirect || '/files');
+          return;
+        }
+        fail(body && body.error ? body.error.message : null);
+      });
+      xhr.addEventListener('error', function () { fail(null); });
+      button.disabled = true;
+      xhr.send(data);
+    });
+
+    function fail(message) {
+      button.disabled = false;
+      bars.forEach(function (b) { b.bar.value = 0; });
+      errorBox.textContent = message || form.getAttribute('data-error-label') || 'Upload failed';
+      errorBox.hidden = false;
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    Array.prototype.forEach.call(document.querySelectorAll('form[data-upload]'), setup);
+    document.addEventListener('click', function (e) {
+      var el = e.target.closest ? e.target.closest('[data-confirm]') : null;
+      if (el && !window.confirm(el.getAttribute('data-confirm'))) e.preventDefault();
+    });
+  });
+})();

@@ -1,0 +1,221 @@
+import { Op, type Sequelize, type WhereOptions } from 'sequelize';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { AuditLog, ActorContext } from '../audit';
+import type { StorageAdapter } from '../../storage-adapters';
+import type { ClientKeys } from '../clients/client-keys';
+import type { Mailer } from '../mail/mailer';
+import { Client, Employee, FileBatch, FileRead, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
+import { unwrapDataKey } from '../crypto/key-ring';
+import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
+import { BadRequest, CorruptFile, Forbidden, NotFound } from '../errors';
+import { translate, isLang, DEFAULT_LANG } from '../i18n';
+import { isRecipientSide, visibleFilesWhere } from './visibility';
+import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
+import type { UploadTarget } from './upload-target';
+
+export interface FileDeps {
+  sequelize: Sequelize;
+  audit: AuditLog;
+  storage: StorageAdapter;
+  clientKeys: ClientKeys;
+  mailer: Mailer;
+  logger: Logger;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+export interface ListFilter {
+  box: 'received' | 'sent' | 'all';
+  category?: Category;
+  clientId?: string;
+  page: number;
+}
+
+export const PAGE_SIZE = 50;
+
+const isFirm = (u: User) => u.role === 'firm_admin' || u.role === 'firm_staff';
+
+/** The file exchange: sending (after the engine stored the objects), listing, downloading, deleting. */
+export class FileService {
+  constructor(private readonly d: FileDeps) {}
+
+  /**
+   * Makes a sending visible: the batch, its files and one audit row per file, in one transaction.
+   * If that fails the stored objects are removed (the sweeper catches any that cannot be).
+   */
+  async commitUpload(ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
+    if (uploads.length === 0) throw new BadRequest('files.noFiles', { files: 'files.noFiles' });
+    let batch: FileBatch;
+    try {
+      batch = await this.d.sequelize.transaction(async (tx) => {
+        const b = await FileBatch.create({
+          clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
+          senderId: sender.id, senderName: sender.name, comment: target.comment,
+        }, { transaction: tx });
+        for (const u of uploads) {
+          await StoredFile.create({
+            id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
+            senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
+            size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
+            containsMyNumber: target.containsMyNumber, retentionDate: null, status: 'ready', deletedAt: null, deletedBy: null,
+          }, { transaction: tx });
+          await this.d.audit.record(tx, ctx, {
+            operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,
+            targetLabel: u.displayName, detail: `${target.direction} ${target.category} ${u.size}B`,
+          });
+        }
+        return b;
+      });
+    } catch (err) {
+      await Promise.allSettled(uploads.map((u) => this.d.storage.delete(u.objectId)));
+      throw err;
+    }
+    await this.notify(target, uploads.length);
+    return batch;
+  }
+
+  async list(user: User, f: ListFilter): Promise<{ rows: StoredFile[]; total: number }> {
+    const where: WhereOptions<StoredFile>[] = [await visibleFilesWhere(user), { status: 'ready' }];
+    if (f.category) where.push({ category: f.category });
+    if (f.clientId && isFirm(user)) where.push({ clientId: f.clientId });
+    if (f.box === 'sent') where.push(isFirm(user) ? { direction: { [Op.ne]: 'to_firm' } } : { direction: 'to_firm' });
+    if (f.box === 'received') where.push(isFirm(user) ? { direction: 'to_firm' } : { direction: { [Op.ne]: 'to_firm' } });
+    const { rows, count } = await StoredFile.findAndCountAll({
+      where: { [Op.and]: where }, order: [['createdAt', 'DESC']], limit: PAGE_SIZE, offset: (f.page - 1) * PAGE_SIZE,
+    });
+    return { rows, total: count };
+  }
+
+  /** A file the user may see, or NotFound (other clients' files look exactly like missing ones). */
+  async getFor(user: User, fileId: string): Promise<StoredFile> {
+    if (!/^[0-9a-f-]{36}$/i.test(fileId)) throw new NotFound();
+    const file = await StoredFile.findOne({ where: { [Op.and]: [await visibleFilesWhere(user), { id: fileId, status: 'ready' }] } });
+    if (!file) throw new NotFound();
+    return file;
+  }
+
+  async details(file: StoredFile) {
+    const [batch, reads, client, employee] = await Promise.all([
+      FileBatch.findByPk(file.batchId),
+      FileRead.findAll({ where: { fileId: file.id }, order: [['firstAt', 'ASC']] }),
+      file.clientId ? Client.findByPk(file.clientId) : null,
+      file.employeeId ? Employee.findByPk(file.employeeId) : null,
+    ]);
+    return { batch, reads, client, employee };
+  }
+
+  /** Read receipts for a list page: file id → opened by the receiving side. */
+  async readFileIds(fileIds: string[]): Promise<Set<string>> {
+    if (fileIds.length === 0) return new Set();
+    const reads = await FileRead.findAll({ where: { fileId: { [Op.in]: fileIds } }, attributes: ['fileId'] });
+    return new Set(reads.map((r) => r.fileId));
+  }
+
+  /**
+   * Opens a file for download: the audit row (and the read receipt) first, in one transaction —
+   * no row, no download. Files flagged as holding My Numbers need the caller to have checked
+   * re-authentication and a purpose (`purpose` given) when the reader is firm staff.
+   */
+  async open(ctx: ActorContext, user: User, file: StoredFile, purpose: { purpose: string; office: string } | null): Promise<Readable> {
+    if (file.containsMyNumber && isFirm(user) && !purpose) throw new Forbidden('files.purposeRequired');
+    if (!file.wrappedKey) throw new NotFound();
+    await this.d.sequelize.transaction(async (tx) => {
+      await this.d.audit.record(tx, ctx, {
+        operation: 'file.download', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+        targetLabel: file.displayName, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null,
+      });
+      if (isRecipientSide(user, file)) {
+        const now = new Date();
+        const read = await FileRead.findOne({ where: { fileId: file.id, userId: user.id }, transaction: tx });
+        if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
+        else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
+      }
+    });
+    const owner = file.clientId ?? FIRM_KEY_OWNER;
+    const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
+    const stored = Buffer.from(file.wrappedKey, 'base64');
+    const decrypt = createDecryptStream({
+      clientId: owner, fileId: file.id, expectedSha256: file.sha256,
+      unwrapKey: (header) => {
+        // The database's copy is the one that counts: once it is destroyed the file is gone.
+        if (!header.wrappedKey.equals(stored)) throw new CorruptObject('data-key');
+        return unwrapDataKey(fileKey, { clientId: owner, keyVersion: file.keyVersion, kind: 'file', id: file.id }, stored);
+      },
+    });
+    const source = await this.d.storage.read(file.objectId);
+    source.on('error', (err) => decrypt.destroy(err));
+    return source.pipe(decrypt);
+  }
+
+  /** Logs a download that failed its integrity checks (the event the security cases ask for). */
+  async recordCorrupt(ctx: ActorContext, file: StoredFile, reason: string): Promise<void> {
+    this.d.logger.error({ fileId: file.id, reason }, 'stored file failed its integrity check');
+    await this.d.audit.recordAlone(ctx, {
+      operation: 'file.download', result: 'error', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+      targetLabel: file.displayName, detail: `corrupt: ${reason}`,
+    });
+  }
+
+  /** The sender or the firm admin may delete: the data key is destroyed at once, the object removed (or queued). */
+  async delete(ctx: ActorContext, user: User, file: StoredFile): Promise<void> {
+    if (file.senderId !== user.id && user.role !== 'firm_admin') throw new Forbidden();
+    await this.d.sequelize.transaction(async (tx) => {
+      await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'file.delete', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName,
+      });
+    });
+    await this.deleteObject(file.objectId);
+  }
+
+  async setRetention(ctx: ActorContext, user: User, file: StoredFile, date: string | null): Promise<void> {
+    if (!isFirm(user)) throw new Forbidden();
+    await this.d.sequelize.transaction(async (tx) => {
+      await StoredFile.update({ retentionDate: date }, { where: { id: file.id }, transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'file.retention', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+        targetLabel: file.displayName, detail: date ?? 'none',
+      });
+    });
+  }
+
+  /** Deletes a stored object; a failure is queued for the sweeper to retry. */
+  async deleteObject(objectId: string): Promise<void> {
+    try {
+      await this.d.storage.delete(objectId);
+    } catch (err) {
+      this.d.logger.warn({ objectId, err: { message: (err as Error).message } }, 'object delete failed; queued for retry');
+      await PendingObjectDeletion.upsert({ objectId, attempts: 1, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(Date.now() + 60_000) });
+    }
+  }
+
+  /** "You have N new files" — a link, never names, senders or anything personal. Failures are logged, not fatal. */
+  private async notify(target: UploadTarget, count: number): Promise<void> {
+    let recipients: User[];
+    if (target.direction === 'to_firm') {
+      const assigned = (await StaffAssignment.findAll({ where: { clientId: target.clientId! } })).map((a) => a.userId);
+      recipients = await User.findAll({ where: { id: { [Op.in]: assigned }, disabledAt: null } });
+      if (recipients.length === 0) recipients = await User.findAll({ where: { role: 'firm_admin', disabledAt: null } });
+    } else if (target.direction === 'to_client') {
+      recipients = await User.findAll({ where: { clientId: target.clientId, role: 'client_admin', disabledAt: null } });
+    } else if (target.direction === 'to_employee') {
+      const employee = await Employee.findByPk(target.employeeId!);
+      recipients = employee?.userId ? await User.findAll({ where: { id: employee.userId, disabledAt: null } }) : [];
+    } else {
+      recipients = await User.findAll({ where: { role: 'client_admin', disabledAt: null } });
+    }
+    for (const r of recipients.filter((u) => u.passwordHash)) {
+      const lang = isLang(r.lang) ? r.lang : DEFAULT_LANG;
+      try {
+        await this.d.mailer.send({
+          to: r.email,
+          subject: translate(lang, 'mail.newFiles.subject'),
+          text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
+        });
+      } catch (err) {
+        this.d.logger.warn({ err: { message: (err as Error).message } }, 'new-files notice could not be sent');
+      }
+    }
+  }
+}

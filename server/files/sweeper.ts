@@ -1,0 +1,67 @@
+import { Op } from 'sequelize';
+import type { Logger } from 'pino';
+import type { StorageAdapter, StoredObject } from '../../storage-adapters';
+import { PendingObjectDeletion, StoredFile } from '../db/models';
+
+export interface SweepReport { incomplete: number; orphans: number; retried: number }
+
+/**
+ * Cleans up after interrupted work, at start and then periodically: unfinished writes (temp files,
+ * incomplete multipart uploads), objects no live file row points to (an upload killed between
+ * storing and committing, or a deleted file whose object survived), and queued object deletions.
+ * Only what is older than `ageMs` is touched, so uploads in progress on any instance are left alone.
+ */
+export class FileSweeper {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly d: { storage: StorageAdapter; logger: Logger; ageMs: number }) {}
+
+  async run(now = Date.now()): Promise<SweepReport> {
+    const incomplete = await this.d.storage.sweepIncomplete(this.d.ageMs);
+    let orphans = 0;
+    let batch: StoredObject[] = [];
+    const flush = async () => {
+      const live = new Set((await StoredFile.findAll({
+        where: { objectId: { [Op.in]: batch.map((o) => o.id) }, status: 'ready' }, attributes: ['objectId'],
+      })).map((f) => f.objectId));
+      for (const o of batch) {
+        if (live.has(o.id)) continue;
+        await this.d.storage.delete(o.id);
+        orphans++;
+      }
+      batch = [];
+    };
+    for await (const o of this.d.storage.list()) {
+      if (now - o.modifiedAt.getTime() < this.d.ageMs) continue;
+      batch.push(o);
+      if (batch.length >= 500) await flush();
+    }
+    if (batch.length) await flush();
+
+    let retried = 0;
+    for (const p of await PendingObjectDeletion.findAll({ where: { nextAt: { [Op.lte]: new Date(now) } } })) {
+      try {
+        await this.d.storage.delete(p.objectId);
+        await p.destroy();
+        retried++;
+      } catch (err) {
+        const attempts = p.attempts + 1;
+        await p.update({ attempts, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(now + Math.min(2 ** attempts, 360) * 60_000) });
+      }
+    }
+    if (incomplete || orphans || retried) this.d.logger.info({ incomplete, orphans, retried }, 'storage sweep');
+    return { incomplete, orphans, retried };
+  }
+
+  start(intervalMs: number): void {
+    const tick = () => { this.run().catch((err: unknown) => this.d.logger.error({ err: { message: (err as Error).message } }, 'storage sweep failed')); };
+    tick();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

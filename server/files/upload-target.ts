@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { CATEGORIES, DIRECTIONS, Employee, type Category, type Direction, type User } from '../db/models';
+import { BadRequest, Forbidden, NotFound } from '../errors';
+import { mayAccessClient } from '../policies';
+import { parseForm, checkbox } from '../web/forms';
+
+/** Where one sending goes, decided from the form and the sender's role before any file is accepted. */
+export interface UploadTarget {
+  direction: Direction;
+  /** the client whose key encrypts the files; null for firm → all clients (the firm's own key) */
+  clientId: string | null;
+  employeeId: string | null;
+  category: Category;
+  comment: string | null;
+  containsMyNumber: boolean;
+}
+
+const form = z.object({
+  direction: z.enum(DIRECTIONS, { message: 'files.directionInvalid' }),
+  clientId: z.string().max(64).optional(),
+  employeeId: z.string().max(64).optional(),
+  category: z.enum(CATEGORIES, { message: 'files.categoryInvalid' }),
+  comment: z.string().trim().max(1000, 'form.tooLong').optional().transform((v) => (v ? v : null)),
+  containsMyNumber: checkbox,
+});
+
+/** Categories an employee may use for what they send themselves. */
+const EMPLOYEE_CATEGORIES: Category[] = ['identity', 'procedure', 'other'];
+
+export async function resolveUploadTarget(user: User, body: unknown): Promise<UploadTarget> {
+  const parsed = parseForm(form, body);
+  if (!parsed.ok) throw new BadRequest(Object.values(parsed.errors)[0] ?? 'error.badRequest', parsed.errors);
+  const f = parsed.data;
+  const base = { category: f.category, comment: f.comment, containsMyNumber: f.containsMyNumber };
+
+  if (user.role === 'client_admin' || user.role === 'employee') {
+    // The company is the sender's own; whatever the form says about clients is ignored.
+    if (f.direction !== 'to_firm') throw new Forbidden();
+    if (user.role === 'employee' && !EMPLOYEE_CATEGORIES.includes(f.category)) throw new BadRequest('files.categoryInvalid', { category: 'files.categoryInvalid' });
+    return { ...base, direction: 'to_firm', clientId: user.clientId, employeeId: null };
+  }
+
+  if (f.direction === 'to_firm') throw new Forbidden();
+  if (f.direction === 'to_all') return { ...base, direction: 'to_all', clientId: null, employeeId: null };
+  const clientId = f.clientId ?? '';
+  if (!/^[0-9a-f-]{36}$/i.test(clientId) || !(await mayAccessClient(user, clientId))) throw new NotFound();
+  if (f.direction === 'to_client') return { ...base, direction: 'to_client', clientId, employeeId: null };
+  const employee = f.employeeId && /^[0-9a-f-]{36}$/i.test(f.employeeId)
+    ? await Employee.findOne({ where: { id: f.employeeId, clientId } }) : null;
+  if (!employee) throw new BadRequest('files.employeeRequired', { employeeId: 'files.employeeRequired' });
+  return { ...base, direction: 'to_employee', clientId, employeeId: employee.id };
+}

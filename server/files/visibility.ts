@@ -1,0 +1,39 @@
+import { Op, type WhereOptions } from 'sequelize';
+import { Employee, StaffAssignment, StoredFile, type User } from '../db/models';
+
+/**
+ * Which files a user may see, as one query condition (used for lists and for single files alike,
+ * so a file outside it is simply not found):
+ * - firm admin: every file; firm staff: files of their assigned clients, and what the firm sent to all;
+ * - client admin: their company's files to and from the firm, and what the firm sent to all;
+ * - employee: what they sent themselves, and what the firm addressed to them alone.
+ */
+export async function visibleFilesWhere(user: User): Promise<WhereOptions<StoredFile>> {
+  switch (user.role) {
+    case 'firm_admin':
+      return {};
+    case 'firm_staff': {
+      const clientIds = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
+      return { [Op.or]: [{ clientId: { [Op.in]: clientIds } }, { direction: 'to_all' }] };
+    }
+    case 'client_admin':
+      return { [Op.or]: [{ clientId: user.clientId, direction: { [Op.in]: ['to_firm', 'to_client'] } }, { direction: 'to_all' }] };
+    case 'employee': {
+      if (!user.clientId) return { id: { [Op.in]: [] } };
+      const employeeIds = (await Employee.findAll({ where: { userId: user.id, clientId: user.clientId } })).map((e) => e.id);
+      return {
+        clientId: user.clientId,
+        [Op.or]: [
+          { direction: 'to_firm', senderId: user.id },
+          { direction: 'to_employee', employeeId: { [Op.in]: employeeIds } },
+        ],
+      };
+    }
+  }
+}
+
+/** Whether the user is on the receiving side of a file (their opening counts as 既読). */
+export function isRecipientSide(user: User, file: StoredFile): boolean {
+  const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
+  return file.direction === 'to_firm' ? firm : !firm;
+}

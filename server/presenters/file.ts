@@ -1,0 +1,29 @@
+import type { Client, Employee, FileBatch, FileRead, StoredFile } from '../db/models';
+import type { Lang } from '../i18n';
+import { formatBytes, formatDateTime } from './format';
+
+export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean } = {}) {
+  return {
+    id: f.id,
+    name: f.displayName,
+    size: formatBytes(f.size),
+    categoryKey: `files.category.${f.category}`,
+    directionKey: `files.direction.${f.direction}`,
+    sentAt: formatDateTime(f.createdAt, lang),
+    containsMyNumber: f.containsMyNumber,
+    read: Boolean(opts.read),
+    retentionDate: f.retentionDate ?? '',
+  };
+}
+
+export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; reads: FileRead[]; client: Client | null; employee: Employee | null }, lang: Lang) {
+  return {
+    ...presentFile(f, lang, { read: d.reads.length > 0 }),
+    comment: d.batch?.comment ?? '',
+    senderName: d.batch?.senderName ?? '',
+    clientName: d.client ? `${d.client.code} ${d.client.name}` : '',
+    employeeName: d.employee ? `${d.employee.employeeCode} ${d.employee.name}` : '',
+    sha256: f.sha256,
+    reads: d.reads.map((r) => ({ name: r.userName, firstAt: formatDateTime(r.firstAt, lang), lastAt: formatDateTime(r.lastAt, lang), count: r.count })),
+  };
+}

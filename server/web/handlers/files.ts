@@ -1,0 +1,214 @@
+import type { Request, Response, NextFunction } from 'express';
+import type { Readable } from 'node:stream';
+import multer from 'multer';
+import { z } from 'zod';
+import type { Services } from '../../services';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
+import { CATEGORIES, Employee, type Category, type StoredFile } from '../../db/models';
+import { CorruptObject } from '../../crypto/segment-cipher';
+import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
+import { resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
+import { contentDisposition } from '../../files/names';
+import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
+import { presentFile, presentFileDetails } from '../../presenters/file';
+import { presentClient } from '../../presenters/client';
+import { PROCEDURES, OFFICES } from '../../domain/purposes';
+import { reauthActive } from '../middleware/guards';
+
+const listQuery = z.object({
+  box: z.enum(['received', 'sent', 'all']).catch('all'),
+  category: z.enum(CATEGORIES).optional().catch(undefined),
+  client: z.string().max(64).optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(10_000).catch(1),
+});
+
+const purposeForm = z.object({
+  purpose: z.enum(PROCEDURES, { message: 'vault.purposeRequired' }),
+  office: z.enum(OFFICES, { message: 'vault.officeRequired' }),
+});
+
+type UploadRequest = Request & { uploadTarget?: Promise<UploadTarget> };
+
+/** Resolves once the stream has a first verified chunk (or ended), so a corrupt file fails before any header is sent. */
+function firstChunk(s: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const done = () => { s.off('readable', onReadable); s.off('end', onEnd); s.off('error', onError); };
+    const onReadable = () => { const c = s.read() as Buffer | null; if (c !== null) { done(); resolve(c); } };
+    const onEnd = () => { done(); resolve(null); };
+    const onError = (e: Error) => { done(); reject(e); };
+    s.on('readable', onReadable);
+    s.once('end', onEnd);
+    s.once('error', onError);
+  });
+}
+
+/** The file exchange screens: list, send (upload), details, download, delete, retention. */
+export function fileHandlers(services: Services, csrfValid: (req: Request) => boolean) {
+  const { files, config } = services;
+  const upload = multer({
+    storage: encryptingStorage({
+      storage: services.storage,
+      clientKeys: services.clientKeys,
+      target: (req: UploadRequest) => (req.uploadTarget ??= (async () => {
+        // A multipart form's token arrives in the body (first field) or the X-CSRF-Token header.
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        return resolveUploadTarget(req.user!, req.body);
+      })()),
+    }),
+    limits: { fileSize: config.uploadMaxFileBytes, files: config.uploadMaxFiles, fields: 20, fieldSize: 10_000, parts: config.uploadMaxFiles + 20 },
+    defParamCharset: 'utf8',
+  }).array('files', config.uploadMaxFiles);
+
+  async function sendForm(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const user = req.user!;
+    const clientId = typeof req.query.client === 'string' ? req.query.client : (req.body?.clientId as string | undefined);
+    const client = clientId ? await services.clients.getFor(user, clientId) : null;
+    const employees = client ? await Employee.findAll({ where: { clientId: client.id }, order: [['employeeCode', 'ASC']] }) : [];
+    page(req, res, 'files/send', {
+      title: 'files.send.title',
+      client: client ? presentClient(client) : null,
+      employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
+      categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
+      accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
+      maxFileMb: Math.floor(config.uploadMaxFileBytes / 1024 / 1024),
+      directions: client ? [
+        { value: 'to_client', labelKey: 'files.direction.to_client', checked: true },
+        { value: 'to_employee', labelKey: 'files.direction.to_employee', checked: false },
+      ] : null,
+      direction: client ? null : 'to_all',
+      ...extra,
+    }, status);
+  }
+
+  async function stream(req: Request, res: Response, file: StoredFile, purpose: { purpose: string; office: string } | null) {
+    const ctx = actorOf(req);
+    const body = await files.open(ctx, req.user!, file, purpose);
+    let first: Buffer | null;
+    try {
+      first = await firstChunk(body);
+    } catch (err) {
+      if (err instanceof CorruptObject) {
+        await files.recordCorrupt(ctx, file, err.reason);
+        throw new CorruptFile();
+      }
+      throw err;
+    }
+    res.status(200).set({
+      'Content-Type': 'application/octet-stream',
+      'Content-Disposition': contentDisposition(file.displayName),
+      'Content-Length': String(file.size),
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'Cache-Control': 'no-store',
+    });
+    if (first) res.write(first);
+    body.on('error', (err) => {
+      // Headers are out: cut the connection so the browser reports a failed download, never a short file.
+      res.destroy();
+      if (err instanceof CorruptObject) void files.recordCorrupt(ctx, file, err.reason).catch(() => {});
+    });
+    body.pipe(res);
+  }
+
+  return {
+    async list(req: Request, res: Response) {
+      const user = req.user!;
+      const q = listQuery.parse(req.query);
+      const { rows, total } = await files.list(user, { box: q.box, category: q.category as Category | undefined, clientId: q.client, page: q.page });
+      const read = await files.readFileIds(rows.map((r) => r.id));
+      const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+      page(req, res, 'files/list', {
+        title: 'files.title',
+        files: rows.map((f) => presentFile(f, req.lang, { read: read.has(f.id) })),
+        total, box: q.box, page: q.page,
+        prevPage: q.page > 1 ? q.page - 1 : null,
+        nextPage: q.page * 50 < total ? q.page + 1 : null,
+        isFirm,
+        canSendToFirm: !isFirm,
+        categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
+        accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
+        maxFileMb: Math.floor(config.uploadMaxFileBytes / 1024 / 1024),
+      });
+    },
+
+    showSend: (req: Request, res: Response) => sendForm(req, res),
+
+    /** Refuses an oversized request from its Content-Length, before reading the body. */
+    checkLength(req: Request, res: Response, next: NextFunction) {
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > config.uploadMaxRequestBytes) {
+        res.set('Connection', 'close');
+        throw new PayloadTooLarge();
+      }
+      next();
+    },
+
+    receive(req: Request, res: Response, next: NextFunction) {
+      upload(req, res, (err: unknown) => {
+        if (err) return next(err);
+        next();
+      });
+    },
+
+    async commit(req: UploadRequest, res: Response) {
+      const uploads = (req.files as unknown as EncryptedUpload[] | undefined) ?? [];
+      if (!req.uploadTarget) throw new BadRequest('files.noFiles');
+      const target = await req.uploadTarget;
+      await files.commitUpload(actorOf(req), req.user!, target, uploads);
+      const back = target.clientId && req.user!.role !== 'client_admin' && req.user!.role !== 'employee' ? `/files?box=sent&client=${target.clientId}` : '/files?box=sent';
+      if (req.accepts(['html', 'json']) === 'json') {
+        res.json({ ok: true, count: uploads.length, redirect: back });
+        return;
+      }
+      flash(req, 'ok', 'files.sent');
+      res.redirect(303, back);
+    },
+
+    async show(req: Request, res: Response) {
+      const user = req.user!;
+      const file = await files.getFor(user, String(req.params.fileId));
+      const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+      page(req, res, 'files/show', {
+        title: 'files.detail.title',
+        file: presentFileDetails(file, await files.details(file), req.lang),
+        needsPurpose: file.containsMyNumber && isFirm,
+        reauthActive: reauthActive(req),
+        procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
+        offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
+        canDelete: file.senderId === user.id || user.role === 'firm_admin',
+        canSetRetention: isFirm,
+      });
+    },
+
+    async download(req: Request, res: Response) {
+      const file = await files.getFor(req.user!, String(req.params.fileId));
+      await stream(req, res, file, null);
+    },
+
+    /** My Number files, for firm staff: re-authenticated (route guard) and with a purpose. */
+    async downloadWithPurpose(req: Request, res: Response) {
+      const file = await files.getFor(req.user!, String(req.params.fileId));
+      const form = purposeForm.safeParse(req.body ?? {});
+      if (!form.success) throw new BadRequest(form.error.issues[0]?.message ?? 'vault.purposeRequired');
+      await stream(req, res, file, form.data);
+    },
+
+    async remove(req: Request, res: Response) {
+      const file = await files.getFor(req.user!, String(req.params.fileId));
+      await files.delete(actorOf(req), req.user!, file);
+      flash(req, 'ok', 'files.deleted');
+      res.redirect(303, '/files');
+    },
+
+    async retention(req: Request, res: Response) {
+      const file = await files.getFor(req.user!, String(req.params.fileId));
+      const date = z.object({ retentionDate: z.union([z.literal(''), z.iso.date()]) }).safeParse(req.body ?? {});
+      if (!date.success) throw new BadRequest('files.retentionInvalid');
+      await files.setRetention(actorOf(req), req.user!, file, date.data.retentionDate || null);
+      flash(req, 'ok', 'files.retentionSaved');
+      res.redirect(303, `/files/${file.id}`);
+    },
+  };
+}

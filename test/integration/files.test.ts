@@ -1,0 +1,246 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Response } from 'supertest';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { pdfBytes, pngBytes, htmlBytes, svgBytes } from '../support/files';
+import { AuditEvent, Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function binary(res: Response): Buffer {
+  return res.body as Buffer;
+}
+
+async function upload(b: TestBrowser, fields: Record<string, string>, files: { name: string; data: Buffer }[]) {
+  const token = await b.csrf('/files');
+  let req = b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json');
+  for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
+  for (const f of files) req = req.attach('files', f.data, { filename: f.name, contentType: 'application/octet-stream' });
+  return req;
+}
+
+const download = (b: TestBrowser, id: string) => b.agent.get(`/files/${id}/download`).buffer(true).parse((res, cb) => {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+});
+
+describe('File exchange: client → firm, firm → client / employee / all', () => {
+  let h: Harness;
+  let client: Client;
+  let other: Client;
+  let clientAdmin: MadeUser;
+  let otherAdmin: MadeUser;
+  let staff: MadeUser;
+  let unassigned: MadeUser;
+  let employeeUser: MadeUser;
+  let coworker: MadeUser;
+  let employeeId: string;
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'F001', name: '株式会社ファイル' });
+    other = await makeClient(h, { code: 'F002', name: '別会社' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '顧問先 管理者' });
+    otherAdmin = await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false });
+    staff = await makeUser(h, { role: 'firm_staff', name: '担当 職員' });
+    unassigned = await makeUser(h, { role: 'firm_staff' });
+    employeeUser = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, name: '従業員 一郎' });
+    coworker = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    await assign(h, client.id, staff.user.id);
+    employeeId = (await Employee.create({ clientId: client.id, employeeCode: 'E1', name: '従業員 一郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: employeeUser.user.id })).id;
+    await Employee.create({ clientId: client.id, employeeCode: 'E2', name: '同僚', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: coworker.user.id });
+  });
+  after(async () => { await h.close(); });
+
+  it('a client admin sends two files with a comment; they are stored encrypted, listed for the assigned staff, and a notice without names is mailed', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const a = pdfBytes(300_000);
+    const c = pngBytes(5000);
+    const res = await upload(b, { direction: 'to_firm', category: 'procedure', comment: '入社手続きの書類です' }, [
+      { name: '入社届_山田.pdf', data: a }, { name: '写真.png', data: c },
+    ]);
+    expect(res.status, res.text).to.equal(200);
+    expect(res.body).to.deep.include({ ok: true, count: 2 });
+    const rows = await StoredFile.findAll({ where: { clientId: client.id }, order: [['displayName', 'ASC']] });
+    expect(rows.map((r) => r.displayName)).to.deep.equal(['入社届_山田.pdf', '写真.png']);
+    expect(rows[0]!.sha256).to.equal(sha(a));
+    expect(rows[0]!.size).to.equal(a.length);
+    expect(await AuditEvent.count({ where: { operation: 'file.upload', clientId: client.id } })).to.equal(2);
+
+    // At rest: encrypted, under a server-made name.
+    const stored = path.join(h.config.storageDir);
+    const all = fs.readdirSync(stored, { recursive: true }).map(String);
+    expect(all.some((p) => p.includes('入社届'))).to.equal(false);
+    const objectPath = all.find((p) => p.endsWith(rows[0]!.objectId))!;
+    const raw = fs.readFileSync(path.join(stored, objectPath));
+    expect(raw.subarray(0, 4).toString()).to.equal('AKTF');
+    expect(raw.includes(a.subarray(0, 64))).to.equal(false);
+
+    const mail = await h.smtp.lastTo(staff.email);
+    expect(mail.subject).to.contain('新しいファイル');
+    expect(mail.text).to.contain('2件').and.contain('http://portal.test/files');
+    for (const secret of ['入社届', '山田', '写真', '株式会社ファイル', '顧問先 管理者', '入社手続き']) expect(`${mail.text ?? ''}${mail.subject ?? ''}`).to.not.contain(secret);
+    expect(mail.attachments).to.have.length(0);
+  });
+
+  it('the assigned staff downloads a file (streamed, decrypted, RFC 6266 name, nosniff) and the sender sees it read', async () => {
+    const file = (await StoredFile.findOne({ where: { displayName: '入社届_山田.pdf' } }))!;
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    const list = await s.get('/files?box=received');
+    expect(list.text).to.contain('入社届_山田.pdf').and.contain('未読');
+    const res = await download(s, file.id);
+    expect(res.status).to.equal(200);
+    expect(sha(binary(res))).to.equal(file.sha256);
+    expect(res.headers['content-type']).to.equal('application/octet-stream');
+    expect(res.headers['x-content-type-options']).to.equal('nosniff');
+    expect(res.headers['content-disposition']).to.match(/^attachment; filename="[^"]*\.pdf"; filename\*=UTF-8''%E5%85%A5%E7%A4%BE%E5%B1%8A_%E5%B1%B1%E7%94%B0\.pdf$/);
+    expect(res.headers['cache-control']).to.equal('no-store');
+    const row = await AuditEvent.findOne({ where: { operation: 'file.download', targetId: file.id } });
+    expect(row?.actorId).to.equal(staff.user.id);
+    expect(await FileRead.count({ where: { fileId: file.id, userId: staff.user.id } })).to.equal(1);
+
+    const sender = new TestBrowser(h.portal.app);
+    await sender.login(clientAdmin);
+    const detail = await sender.get(`/files/${file.id}`);
+    expect(detail.text).to.contain('担当 職員');
+  });
+
+  it('no one outside the client reaches its files: other client admin, unassigned staff → 404', async () => {
+    const file = (await StoredFile.findOne({ where: { displayName: '入社届_山田.pdf' } }))!;
+    for (const u of [otherAdmin, unassigned, coworker]) {
+      const b = new TestBrowser(h.portal.app);
+      await b.login(u);
+      expect((await b.get(`/files/${file.id}`)).status, u.user.role).to.equal(404);
+      expect((await download(b, file.id)).status, u.user.role).to.equal(404);
+      expect((await b.get('/files')).text).to.not.contain('入社届_山田.pdf');
+    }
+  });
+
+  it('firm → one employee: only that employee (and the firm) sees it; the client admin and a coworker do not', async () => {
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    const slip = pdfBytes(4000);
+    const res = await upload(s, { clientId: client.id, direction: 'to_employee', employeeId, category: 'payroll' }, [{ name: '給与明細_2026年10月.pdf', data: slip }]);
+    expect(res.status, res.text).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { displayName: '給与明細_2026年10月.pdf' } }))!;
+    expect(file.direction).to.equal('to_employee');
+
+    const e = new TestBrowser(h.portal.app);
+    await e.login(employeeUser);
+    expect((await e.get('/files')).text).to.contain('給与明細_2026年10月.pdf');
+    expect(sha(binary(await download(e, file.id)))).to.equal(sha(slip));
+    for (const u of [coworker, clientAdmin]) {
+      const b = new TestBrowser(h.portal.app);
+      await b.login(u);
+      expect((await b.get(`/files/${file.id}`)).status).to.equal(404);
+      expect((await b.get('/files')).text).to.not.contain('給与明細');
+    }
+    expect((await h.smtp.lastTo(employeeUser.email)).subject).to.contain('新しいファイル');
+  });
+
+  it('firm → all clients (書式・ツール): every client admin sees it, employees do not', async () => {
+    const admin = await makeUser(h, { role: 'firm_admin' });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const res = await upload(b, { direction: 'to_all', category: 'templates' }, [{ name: '就業規則ひな形.pdf', data: pdfBytes(3000) }]);
+    expect(res.status, res.text).to.equal(200);
+    for (const u of [clientAdmin, otherAdmin]) {
+      const c = new TestBrowser(h.portal.app);
+      await c.login(u);
+      expect((await c.get('/files')).text).to.contain('就業規則ひな形.pdf');
+    }
+    const e = new TestBrowser(h.portal.app);
+    await e.login(employeeUser);
+    expect((await e.get('/files')).text).to.not.contain('就業規則ひな形.pdf');
+  });
+
+  it('a client user cannot address another client, and the form\'s clientId is ignored for them', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(otherAdmin);
+    const res = await upload(b, { direction: 'to_firm', clientId: client.id, category: 'other' }, [{ name: 'x.pdf', data: pdfBytes() }]);
+    expect(res.status).to.equal(200);
+    const row = (await StoredFile.findOne({ where: { displayName: 'x.pdf' } }))!;
+    expect(row.clientId).to.equal(other.id);
+    const toClient = await upload(b, { direction: 'to_client', clientId: client.id, category: 'other' }, [{ name: 'y.pdf', data: pdfBytes() }]);
+    expect(toClient.status).to.equal(403);
+    expect(await StoredFile.count({ where: { displayName: 'y.pdf' } })).to.equal(0);
+  });
+
+  it('refuses HTML, SVG and a PDF name on HTML bytes (415, nothing stored), and shows hostile names only as text', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const before = await StoredFile.count();
+    for (const f of [{ name: 'page.html', data: htmlBytes() }, { name: 'logo.svg', data: svgBytes() }, { name: 'invoice.pdf', data: htmlBytes() }]) {
+      const res = await upload(b, { direction: 'to_firm', category: 'other' }, [f]);
+      expect(res.status, f.name).to.equal(415);
+      expect(res.body.error.message).to.contain('このファイル形式は送信できません');
+    }
+    expect(await StoredFile.count()).to.equal(before);
+
+    const hostile = [
+      { sent: '../../etc/passwd.pdf', shown: 'passwd.pdf' },
+      { sent: 'a\u0000b.pdf', shown: 'ab.pdf' },
+      { sent: 'invoice\u202Efdp.exe.pdf', shown: 'invoicefdp.exe.pdf' },
+      { sent: '<img src=x onerror=alert(1)>.pdf', shown: '<img src=x onerror=alert(1)>.pdf' },
+      { sent: `${'長'.repeat(1000)}.pdf`, shown: `${'長'.repeat(196)}.pdf` },
+    ];
+    for (const n of hostile) {
+      const res = await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: n.sent, data: pdfBytes() }]);
+      expect(res.status, n.sent).to.equal(200);
+      const row = (await StoredFile.findOne({ where: { clientId: client.id }, order: [['createdAt', 'DESC']] }))!;
+      expect(row.displayName).to.equal(n.shown);
+      expect(row.objectId).to.match(/^f[0-9a-f]{32}$/);
+      const list = await b.get('/files?box=sent');
+      expect(list.text).to.not.contain('<img src=x');
+      if (n.sent.startsWith('<img')) expect(list.text).to.contain('&lt;img src=x onerror=alert(1)&gt;.pdf');
+    }
+  });
+
+  it('a stored file with one byte flipped or cut short is refused as corrupt, with nothing sent, and logged', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const data = pdfBytes(10_000);
+    await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'flip.pdf', data }]);
+    const file = (await StoredFile.findOne({ where: { displayName: 'flip.pdf' } }))!;
+    const objectPath = fs.readdirSync(h.config.storageDir, { recursive: true }).map(String).find((p) => p.endsWith(file.objectId))!;
+    const full = path.join(h.config.storageDir, objectPath);
+    const original = fs.readFileSync(full);
+    const flipped = Buffer.from(original);
+    flipped[original.length - 100]! ^= 0x01;
+    fs.writeFileSync(full, flipped);
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    const res = await download(s, file.id);
+    expect(res.status).to.equal(500);
+    expect(binary(res).includes(data.subarray(0, 100))).to.equal(false);
+    expect(res.text ?? binary(res).toString()).to.contain('ファイルが破損しているため開けません');
+    fs.writeFileSync(full, original.subarray(0, original.length - 20));
+    expect((await download(s, file.id)).status).to.equal(500);
+    expect(await AuditEvent.count({ where: { operation: 'file.download', targetId: file.id, result: 'error' } })).to.equal(2);
+    fs.writeFileSync(full, original);
+    expect(sha(binary(await download(s, file.id)))).to.equal(sha(data));
+  });
+
+  it('deleting a file destroys its key and its object; a record stays', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'delete-me.pdf', data: pdfBytes() }]);
+    const file = (await StoredFile.findOne({ where: { displayName: 'delete-me.pdf' } }))!;
+    const res = await b.post(`/files/${file.id}/delete`, {}, `/files/${file.id}`);
+    expect(res.status).to.equal(303);
+    const after = (await StoredFile.findByPk(file.id))!;
+    expect(after.status).to.equal('deleted');
+    expect(after.wrappedKey).to.equal(null);
+    expect(after.deletedBy).to.equal(clientAdmin.user.id);
+    expect(await h.booted.services.storage.stat(file.objectId)).to.equal(null);
+    expect((await b.get(`/files/${file.id}`)).status).to.equal(404);
+    expect(await AuditEvent.count({ where: { operation: 'file.delete', targetId: file.id } })).to.equal(1);
+  });
+});

@@ -1,0 +1,403 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { TestBrowser, csrfIn } from '../support/browser';
+import { makeUser, type MadeUser } from '../support/factories';
+import { SecBrowser, JAPANESE, editSession, giveRecoveryCodes, inlineProblems, ja, proxiedHarness, renderedPages, resetTotpStep, withoutCsrf } from '../support/security';
+import { AuditEvent, SessionRow, User } from '../../server/db/models';
+import { currentTotp } from '../../server/auth/totp';
+import { linkIn } from '../support/smtp';
+
+describe('Security: authentication', () => {
+  let h: Harness;
+  before(async () => { h = await proxiedHarness(); });
+  after(async () => { await h.close(); });
+
+  const browser = () => new SecBrowser(h.portal.app);
+
+  describe('wrong password', () => {
+    let u: MadeUser;
+    before(async () => { u = await makeUser(h, { role: 'client_admin', totp: false }); });
+
+    it('answers a real user with a wrong password exactly as an unknown user (status and page)', async () => {
+      const email = 'nobody-here@example.jp';
+      expect(await User.count({ where: { email } })).to.equal(0);
+      const known = await browser().passwordStep(u.email, 'wrong password, long enough');
+      const unknown = await browser().passwordStep(email, 'wrong password, long enough');
+      expect(known.status).to.equal(401);
+      expect(unknown.status).to.equal(401);
+      expect(known.text).to.contain(ja('auth.loginFailed'));
+      // The form echoes the address typed; apart from that and the per-session CSRF token, the pages are the same.
+      const normalise = (html: string, typed: string) => withoutCsrf(html).split(typed).join('EMAIL');
+      expect(normalise(known.text, u.email)).to.equal(normalise(unknown.text, email));
+      expect(known.headers['content-type']).to.equal(unknown.headers['content-type']);
+    });
+
+    it('answers a disabled user with the right password the same way, and signs nobody in', async () => {
+      const d = await makeUser(h, { role: 'employee', totp: false });
+      await User.update({ disabledAt: new Date() }, { where: { id: d.user.id } });
+      const b = browser();
+      const disabled = await b.passwordStep(d.email, d.password);
+      const unknown = await browser().passwordStep('nobody-either@example.jp', d.password);
+      expect(disabled.status).to.equal(401);
+      expect(withoutCsrf(disabled.text).split(d.email).join('EMAIL')).to.equal(withoutCsrf(unknown.text).split('nobody-either@example.jp').join('EMAIL'));
+      expect((await b.get('/home')).status).to.equal(303);
+    });
+  });
+
+  describe('no account enumeration, no open redirect', () => {
+    it('"forgot password" answers a known and an unknown address the same way', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const known = await browser().post('/password/forgot', { email: u.email });
+      const unknown = await browser().post('/password/forgot', { email: 'not-a-user@example.jp' });
+      expect(known.status).to.equal(200);
+      expect(unknown.status).to.equal(200);
+      expect(withoutCsrf(known.text)).to.equal(withoutCsrf(unknown.text));
+      await h.smtp.lastTo(u.email);
+      expect(h.smtp.messages.some((m) => JSON.stringify(m.to).includes('not-a-user@example.jp'))).to.equal(false);
+    });
+
+    it('the "next" of a sign-in only ever leads to a path on this site', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      for (const next of ['//evil.example/', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/\t/evil.example']) {
+        const b = browser();
+        const res = await b.post('/login', { email: u.email, password: u.password, next });
+        expect(res.status, next).to.equal(303);
+        expect(res.headers.location, next).to.equal('/home');
+      }
+      const ok = await browser().post('/login', { email: u.email, password: u.password, next: '/account' });
+      expect(ok.headers.location).to.equal('/account');
+    });
+  });
+
+  describe('throttling repeated failures', () => {
+    it('refuses the 6th try from one IP with 429, Retry-After and a Japanese message; another IP can still sign in; the refusal is audited', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const attacker = browser();
+      for (let i = 1; i <= 5; i += 1) {
+        const res = await attacker.passwordStep(u.email, `wrong guess number ${i}`);
+        expect(res.status, `failure ${i}`).to.equal(401);
+      }
+      const auditBefore = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied', detail: 'throttled' } });
+      // Even the right password is refused now, from this address.
+      const sixth = await attacker.passwordStep(u.email, u.password);
+      expect(sixth.status).to.equal(429);
+      const retryAfter = Number(sixth.headers['retry-after']);
+      expect(retryAfter).to.be.greaterThan(0).and.at.most(15 * 60);
+      expect(sixth.text).to.match(JAPANESE);
+      expect(sixth.text).to.contain(ja('error.tooManyRequests', { seconds: retryAfter }));
+      expect(await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied', detail: 'throttled' } })).to.equal(auditBefore + 1);
+      const row = await AuditEvent.findOne({ where: { operation: 'auth.login', result: 'denied', detail: 'throttled' }, order: [['seq', 'DESC']] });
+      expect(row!.ip).to.equal(attacker.ip);
+      expect(row!.targetLabel).to.equal(u.email);
+
+      // The real user, elsewhere, is not locked out by the stranger's guesses.
+      const owner = browser();
+      await owner.login(u);
+      const home = await owner.get('/home');
+      expect(home.status).to.equal(200);
+
+      // And from the attacker's address it stays refused.
+      expect((await attacker.passwordStep(u.email, u.password)).status).to.equal(429);
+    });
+
+    it('a sign-in that fails for an unknown account is audited as denied', async () => {
+      const before = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } });
+      const res = await browser().passwordStep('ghost@example.jp', 'some wrong password');
+      expect(res.status).to.equal(401);
+      expect(await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } })).to.equal(before + 1);
+      const row = await AuditEvent.findOne({ where: { operation: 'auth.login', result: 'denied' }, order: [['seq', 'DESC']] });
+      expect(row!.targetLabel).to.equal('ghost@example.jp');
+      expect(row!.targetId).to.equal(null);
+    });
+  });
+
+  describe('huge passwords', () => {
+    it('refuses a 1 MB password with 413 before any hashing, and writes nothing to users', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      const usersBefore = await User.findAll({ order: [['id', 'ASC']], raw: true });
+      const auditBefore = await AuditEvent.count();
+      const started = Date.now();
+      const res = await b.post('/login', { email: u.email, password: 'x'.repeat(1024 * 1024) });
+      expect(res.status).to.equal(413);
+      expect(res.text).to.contain(ja('error.payloadTooLarge'));
+      expect(Date.now() - started).to.be.below(5000);
+      expect(await User.findAll({ order: [['id', 'ASC']], raw: true })).to.deep.equal(usersBefore);
+      expect(await AuditEvent.count()).to.equal(auditBefore);
+      // The setup and password-link forms are behind the same limit.
+      const setup = await b.post('/setup/whatever-token-aaaaaaaaaaaaaaaa', { password: 'x'.repeat(1024 * 1024) }, '/login');
+      expect(setup.status).to.equal(413);
+      expect(await User.findAll({ order: [['id', 'ASC']], raw: true })).to.deep.equal(usersBefore);
+    });
+
+    it('a password over the maximum length but under the body limit is refused like any wrong password', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const res = await browser().passwordStep(u.email, `${u.password}${'y'.repeat(20_000)}`);
+      expect(res.status).to.equal(401);
+      expect(res.text).to.contain(ja('auth.loginFailed'));
+    });
+  });
+
+  describe('TOTP and recovery codes', () => {
+    let u: MadeUser;
+    before(async () => { u = await makeUser(h, { role: 'firm_staff' }); });
+    beforeEach(async () => { await resetTotpStep(u); });
+
+    it('a TOTP code works once: the same code again is refused with 401', async () => {
+      const code = await currentTotp(u.totpSecret!);
+      const first = browser();
+      expect((await first.passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
+      const ok = await first.codeStep(code);
+      expect(ok.status).to.equal(303);
+      expect((await first.get('/home')).status).to.equal(200);
+
+      const second = browser();
+      expect((await second.passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
+      const replay = await second.codeStep(code);
+      expect(replay.status).to.equal(401);
+      expect(replay.text).to.contain(ja('auth.totpFailed'));
+      expect((await second.get('/home')).status).to.equal(303);
+    });
+
+    it('the same code sent twice at once (two sessions racing) signs in only one of them', async () => {
+      const a = browser();
+      const b = browser();
+      await a.passwordStep(u.email, u.password);
+      await b.passwordStep(u.email, u.password);
+      const code = await currentTotp(u.totpSecret!);
+      const [ta, tb] = [csrfIn((await a.get('/login/totp')).text), csrfIn((await b.get('/login/totp')).text)];
+      const results = await Promise.all([
+        a.agent.post('/login/totp').type('form').send({ _csrf: ta, code }),
+        b.agent.post('/login/totp').type('form').send({ _csrf: tb, code }),
+      ]);
+      expect(results.map((r) => r.status).sort()).to.deep.equal([303, 401]);
+    });
+
+    it('the same recovery code sent twice at once works only once', async () => {
+      const [code] = await giveRecoveryCodes(u);
+      const a = browser();
+      const b = browser();
+      await a.passwordStep(u.email, u.password);
+      await b.passwordStep(u.email, u.password);
+      const [ta, tb] = [csrfIn((await a.get('/login/totp')).text), csrfIn((await b.get('/login/totp')).text)];
+      const results = await Promise.all([
+        a.agent.post('/login/totp').type('form').send({ _csrf: ta, code: code! }),
+        b.agent.post('/login/totp').type('form').send({ _csrf: tb, code: code! }),
+      ]);
+      expect(results.map((r) => r.status).sort()).to.deep.equal([303, 401]);
+    });
+
+    it('a code from three periods ago is refused; the current one then works', async () => {
+      const b = browser();
+      await b.passwordStep(u.email, u.password);
+      const old = await currentTotp(u.totpSecret!, Date.now() - 3 * 30_000);
+      const now = await currentTotp(u.totpSecret!);
+      if (old !== now) {
+        const res = await b.codeStep(old);
+        expect(res.status).to.equal(401);
+        expect((await b.get('/home')).status).to.equal(303);
+      }
+      // (the same six digits three periods apart is a one-in-a-million coincidence; then only the second half runs)
+      expect((await b.codeStep(now)).status).to.equal(303);
+      expect((await b.get('/home')).status).to.equal(200);
+    });
+
+    it('a wrong code is refused and a code from the future beyond one period too', async () => {
+      const b = browser();
+      await b.passwordStep(u.email, u.password);
+      const now = await currentTotp(u.totpSecret!);
+      const future = await currentTotp(u.totpSecret!, Date.now() + 3 * 30_000);
+      if (future !== now) expect((await b.codeStep(future)).status).to.equal(401);
+      const wrong = String((Number(now) + 1) % 1_000_000).padStart(6, '0');
+      expect((await b.codeStep(wrong)).status).to.equal(401);
+    });
+
+    it('a recovery code works once, in place of the TOTP code', async () => {
+      const [code] = await giveRecoveryCodes(u);
+      const first = browser();
+      await first.passwordStep(u.email, u.password);
+      expect((await first.codeStep(code!)).status).to.equal(303);
+      expect((await first.get('/home')).status).to.equal(200);
+      const login = await AuditEvent.findOne({ where: { operation: 'auth.login', result: 'allowed', actorId: u.user.id }, order: [['seq', 'DESC']] });
+      expect(login!.detail).to.equal('password+recovery-code');
+
+      const second = browser();
+      await second.passwordStep(u.email, u.password);
+      expect((await second.codeStep(code!)).status).to.equal(401);
+      expect((await second.get('/home')).status).to.equal(303);
+    });
+
+    it('the code step is not reachable without the password step', async () => {
+      const b = browser();
+      const res = await b.get('/login/totp');
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.equal('/login');
+      const token = await b.csrf('/login');
+      const post = await b.agent.post('/login/totp').type('form').send({ _csrf: token, code: await currentTotp(u.totpSecret!) });
+      expect(post.status).to.equal(303);
+      expect(post.headers.location).to.match(/^\/login/);
+      expect((await b.get('/home')).status).to.equal(303);
+    });
+  });
+
+  describe('changing the password', () => {
+    it('needs re-authentication (403 without, 303 after) and ends the user\'s other sessions', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const b = browser();
+      const other = browser();
+      await b.login(u);
+      await other.login(u);
+      expect((await other.get('/home')).status).to.equal(200);
+      const newPassword = 'a brand new long password';
+      const form = { current: u.password, password: newPassword, confirm: newPassword };
+
+      const refused = await b.post('/account/password', form);
+      expect(refused.status).to.equal(403);
+      expect(refused.text).to.contain(ja('error.reauthRequired'));
+      const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
+
+      expect((await b.reauth(u)).status).to.equal(303);
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+      expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(2);
+      const done = await b.post('/account/password', form);
+      expect(done.status).to.equal(303);
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.not.equal(hashBefore);
+
+      // This session goes on; the other one is gone, on the server.
+      expect((await b.get('/home')).status).to.equal(200);
+      expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(1);
+      const kicked = await other.get('/home');
+      expect(kicked.status).to.equal(303);
+      expect(kicked.headers.location).to.match(/^\/login/);
+
+      // The old password no longer works, the new one does.
+      expect((await browser().passwordStep(u.email, u.password)).status).to.equal(401);
+      await browser().login({ ...u, password: newPassword });
+    });
+
+    /**
+     * A request of the other session that was already running when the password changed saves its
+     * session at the end (express-session → store.set → findCreateFind), which writes the deleted
+     * row back. That late write must not bring the old sign-in back.
+     */
+    it('a request of the other session that was in flight during the change does not keep it signed in', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      const other = browser();
+      await b.login(u);
+      await other.login(u);
+      await b.reauth(u);
+      // Make the held request one that saves its session (activity is recorded at most once a minute).
+      await editSession(other.sid()!, (d) => { d.lastSeenAt = Date.now() - 2 * 60_000; });
+
+      const clients = h.booted.services.clients;
+      const original = clients.listFor;
+      let arrived!: () => void;
+      let release!: () => void;
+      const inHandler = new Promise<void>((r) => { arrived = r; });
+      const gate = new Promise<void>((r) => { release = r; });
+      clients.listFor = async (user) => { arrived(); await gate; return original.call(clients, user); };
+      let held: Promise<{ status: number }>;
+      try {
+        held = other.get('/home').then((r) => r);
+        await inHandler;
+      } finally {
+        clients.listFor = original;
+      }
+      const newPassword = 'yet another long password';
+      expect((await b.post('/account/password', { current: u.password, password: newPassword, confirm: newPassword })).status).to.equal(303);
+      expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(1);
+      release();
+      expect((await held!).status).to.equal(200);
+
+      const res = await other.get('/home');
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+      // The session that changed the password goes on.
+      expect((await b.get('/home')).status).to.equal(200);
+    });
+
+    it('the same after a password reset through a mailed link', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const thief = browser();
+      await thief.login(u);
+      const stale = (await SessionRow.findByPk(thief.sid()!, { raw: true }))!;
+      const owner = browser();
+      expect((await owner.post('/password/forgot', { email: u.email })).status).to.equal(200);
+      const link = linkIn(await h.smtp.lastTo(u.email));
+      const newPassword = 'reset to a long password';
+      expect((await owner.post(link, { password: newPassword, confirm: newPassword })).status).to.equal(303);
+      expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(0);
+      expect((await thief.get('/home')).status).to.equal(303);
+
+      await SessionRow.create(stale);
+      const res = await thief.get('/home');
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+      await browser().login({ ...u, password: newPassword });
+    });
+
+    it('and after disabling: a written-back row of a disabled user does not sign in', async () => {
+      const admin = await makeUser(h, { role: 'firm_admin' });
+      const u = await makeUser(h, { role: 'firm_staff', totp: false });
+      const t = browser();
+      await t.login(u);
+      const stale = (await SessionRow.findByPk(t.sid()!, { raw: true }))!;
+      const a = browser();
+      await a.login(admin);
+      await a.reauth(admin);
+      expect((await a.post(`/firm/users/${u.user.id}/disable`, {})).status).to.equal(303);
+      await SessionRow.create(stale);
+      const res = await t.get('/home');
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+    });
+
+    it('a wrong current password is refused even after re-authentication', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      await b.reauth(u);
+      const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
+      const res = await b.post('/account/password', { current: 'not my password at all', password: 'another long password', confirm: 'another long password' });
+      expect(res.status).to.equal(400);
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+    });
+  });
+
+  describe('pages rendered by this suite', () => {
+    it('have no inline script or style', () => {
+      expect(renderedPages.length).to.be.greaterThan(10);
+      for (const p of renderedPages) expect(inlineProblems(p.html), `${p.status} ${p.url}`).to.deep.equal([]);
+    });
+  });
+});
+
+describe('Security: authentication without a trusted proxy', () => {
+  let h: Harness;
+  before(async () => { h = await createHarness(); });
+  after(async () => { await h.close(); });
+
+  it('a forged X-Forwarded-For does not give a fresh failure counter when TRUST_PROXY is off', async () => {
+    const u = await makeUser(h, { role: 'employee', totp: false });
+    const b = new TestBrowser(h.portal.app);
+    const statuses: number[] = [];
+    // express-rate-limit rightly warns (once, on the console) about the header it is told not to trust.
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => {
+      if ((args[0] as { code?: string })?.code !== 'ERR_ERL_UNEXPECTED_X_FORWARDED_FOR') consoleError(...args);
+    };
+    try {
+      for (let i = 1; i <= 6; i += 1) {
+        const token = await b.csrf('/login');
+        const res = await b.agent.post('/login').set('X-Forwarded-For', `192.0.2.${i}`).type('form').send({ _csrf: token, email: u.email, password: `wrong guess ${i}` });
+        statuses.push(res.status);
+      }
+    } finally {
+      console.error = consoleError;
+    }
+    expect(statuses).to.deep.equal([401, 401, 401, 401, 401, 429]);
+    const row = await AuditEvent.findOne({ where: { operation: 'auth.login', detail: 'throttled' }, order: [['seq', 'DESC']] });
+    expect(row!.ip).to.not.match(/^192\.0\.2\./);
+  });
+});
