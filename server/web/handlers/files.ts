@@ -154,7 +154,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
 
     async commit(req: UploadRequest, res: Response) {
       const uploads = (req.files as unknown as EncryptedUpload[] | undefined) ?? [];
-      if (!req.uploadTarget) throw new BadRequest('files.noFiles');
+      if (!req.uploadTarget) {
+        // No file part arrived, so the engine never checked the token: check it here.
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        throw new BadRequest('files.noFiles');
+      }
       const target = await req.uploadTarget;
       await files.commitUpload(actorOf(req), req.user!, target, uploads);
       const back = target.clientId && req.user!.role !== 'client_admin' && req.user!.role !== 'employee' ? `/files?box=sent&client=${target.clientId}` : '/files?box=sent';
