@@ -186,7 +186,6 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
 
     const hostile = [
       { sent: '../../etc/passwd.pdf', shown: 'passwd.pdf' },
-      { sent: 'a\u0000b.pdf', shown: 'ab.pdf' },
       { sent: 'invoice\u202Efdp.exe.pdf', shown: 'invoicefdp.exe.pdf' },
       { sent: '<img src=x onerror=alert(1)>.pdf', shown: '<img src=x onerror=alert(1)>.pdf' },
       { sent: `${'長'.repeat(1000)}.pdf`, shown: `${'長'.repeat(196)}.pdf` },
@@ -199,8 +198,28 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
       expect(row.objectId).to.match(/^f[0-9a-f]{32}$/);
       const list = await b.get('/files?box=sent');
       expect(list.text).to.not.contain('<img src=x');
-      if (n.sent.startsWith('<img')) expect(list.text).to.contain('&lt;img src=x onerror=alert(1)&gt;.pdf');
+      if (n.sent.startsWith('<img')) expect(list.text).to.contain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;.pdf');
     }
+  });
+
+  it('malformed multipart (raw NUL in a part header, cut boundary, missing name) → 400, nothing stored, the process stays up', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const before = await StoredFile.count();
+    const nul = await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'a\u0000b.pdf', data: pdfBytes() }]);
+    expect(nul.status).to.equal(400);
+    const token = await b.csrf('/files');
+    const boundary = 'XyZ123';
+    const cut = `--${boundary}\r\nContent-Disposition: form-data; name="direction"\r\n\r\nto_firm\r\n--${boundary}\r\nContent-Disposition: form-data; name="category"\r\n\r\nother\r\n--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="x.pdf"\r\n\r\n%PDF-1.7 truncated`;
+    const res = await b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json').set('Content-Type', `multipart/form-data; boundary=${boundary}`).send(cut);
+    expect(res.status).to.equal(400);
+    const noName = `--${boundary}\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--${boundary}--\r\n`;
+    const res2 = await b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json').set('Content-Type', `multipart/form-data; boundary=${boundary}`).send(noName);
+    expect(res2.status).to.equal(400);
+    expect(await StoredFile.count()).to.equal(before);
+    expect((await b.get('/files')).status).to.equal(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await h.booted.services.sweeper.run(Date.now() + 3_600_000)).to.deep.include({ orphans: 0 });
   });
 
   it('a stored file with one byte flipped or cut short is refused as corrupt, with nothing sent, and logged', async () => {

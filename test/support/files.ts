@@ -6,9 +6,10 @@ export function pdfBytes(size = 2000): Buffer {
   return Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
 }
 
+/** A real 1×1 PNG, padded after its IEND chunk. */
 export function pngBytes(size = 1000): Buffer {
-  const head = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
-  return Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+  return Buffer.concat([png, Buffer.alloc(Math.max(0, size - png.length))]);
 }
 
 export const htmlBytes = () => Buffer.from('<!doctype html><html><body><script>alert(document.cookie)</script></body></html>');

@@ -8,6 +8,8 @@ function wantsJson(req: Request): boolean {
   return req.path.startsWith('/api/') || req.path === '/healthz' || (req.accepts(['html', 'json']) === 'json');
 }
 
+const MULTER_LIMITS = new Set(['LIMIT_FILE_SIZE', 'LIMIT_FILE_COUNT', 'LIMIT_PART_COUNT', 'LIMIT_FIELD_COUNT', 'LIMIT_FIELD_VALUE', 'LIMIT_FIELD_KEY']);
+
 /** Whether the database could not be reached (then: 503, nothing written). */
 function isDatabaseDown(err: unknown): boolean {
   if (err instanceof ConnectionError || err instanceof TimeoutError) return true;
@@ -22,6 +24,9 @@ function toAppError(err: unknown, logger: Logger, req: Request): AppError {
   if (err instanceof AppError) return err;
   const e = err as { code?: string; type?: string; status?: number; statusCode?: number };
   if (e?.code === 'EBADCSRFTOKEN') return new AppError(403, 'error.csrf');
+  if ((err as Error)?.name === 'MulterError') return MULTER_LIMITS.has(String(e.code)) ? new PayloadTooLarge() : new BadRequest();
+  // busboy's words for a multipart body it cannot parse (cut boundary, bad part header …)
+  if (err instanceof Error && /^(Malformed part header|Unexpected end of (form|file)|Multipart: Boundary not found|Malformed urlencoded form)/.test(err.message)) return new BadRequest();
   if (e?.type === 'entity.too.large' || e?.status === 413) return new PayloadTooLarge();
   if (e?.type?.startsWith('entity.') || e?.type === 'encoding.unsupported' || e?.type === 'parameters.too.many') return new BadRequest();
   if (isDatabaseDown(err)) {
