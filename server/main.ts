@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { ConfigError } from './config';
 import { boot, configFromEnvironment, sealMessage } from './boot';
 import { createApp } from './app';
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
 
   const portal = createApp(services, { sessionSecret: booted.sessionSecret });
   const server = portal.app.listen(config.port, config.host, () => {
-    log.info(`Akatsuki Portal listening on http://${config.host}:${config.port} (public URL ${config.publicUrl})`);
+    const { port } = server.address() as AddressInfo;
+    log.info(`Akatsuki Portal listening on http://${config.host}:${port} (public URL ${config.publicUrl})`);
   });
 
   // Leftovers of uploads a crash interrupted go at start, then every 10 minutes.

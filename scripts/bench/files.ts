@@ -58,6 +58,7 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Pr
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('exit', (code) => reject(new Error(`process exited (${code}):\n${out}`)));
+    setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`process did not get ready in 60 s:\n${out}`)); }, 60_000).unref();
   });
 }
 
@@ -141,7 +142,7 @@ export async function benchFiles(mib: number): Promise<FileFigures> {
   try {
     // The portal: a fresh DATA_DIR with one client admin, then the real server in its own process.
     const dataDir = path.join(work, 'portal');
-    const env = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', UPLOAD_MAX_FILE_MB: String(mib + 16), UPLOAD_MAX_REQUEST_MB: String(mib + 32) };
+    const env = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', UPLOAD_MAX_FILE_MB: String(mib + 16), UPLOAD_MAX_REQUEST_MB: String(mib + 32) };
     const booted = await boot(loadConfig(env), { logger: pino({ level: 'silent' }) });
     const who = await makeBenchUser(booted);
     await booted.close();
