@@ -162,11 +162,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const target = await req.uploadTarget;
       await files.commitUpload(actorOf(req), req.user!, target, uploads);
       const back = target.clientId && req.user!.role !== 'client_admin' && req.user!.role !== 'employee' ? `/files?box=sent&client=${target.clientId}` : '/files?box=sent';
+      flash(req, 'ok', 'files.sent');
       if (req.accepts(['html', 'json']) === 'json') {
         res.json({ ok: true, count: uploads.length, redirect: back });
         return;
       }
-      flash(req, 'ok', 'files.sent');
       res.redirect(303, back);
     },
 

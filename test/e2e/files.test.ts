@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Browser } from 'playwright-core';
+import { createHarness, dialectName, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { pdfBytes, pngBytes } from '../support/files';
+import { CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, watchProblems } from '../support/chromium';
+import { User } from '../../server/db/models';
+import { currentTotp } from '../../server/auth/totp';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone, the firm downloads one`, function () {
+  let browser: Browser | undefined;
+  let h: Harness | undefined;
+  let portal: Awaited<ReturnType<typeof listen>> | undefined;
+  let hr: MadeUser;
+  let staff: MadeUser;
+
+  before(async function () {
+    // Needs Debian's Chromium (never a downloaded browser); skipped visibly without it, CI installs it.
+    if (!chromiumAvailable()) {
+      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
+      this.skip();
+    }
+    h = await createHarness();
+    const client = await makeClient(h, { code: 'E2E', name: '株式会社いろは' });
+    hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 花子' });
+    staff = await makeUser(h, { role: 'firm_staff', name: '担当 太郎' });
+    await assign(h, client.id, staff.user.id);
+    portal = await listen(h.portal.app);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.close();
+    await h?.close();
+  });
+
+  it('uploads with a progress bar per file on a phone, and the firm downloads one intact', async () => {
+    const phone = VIEWPORTS.find((v) => v.phone)!;
+    const context = await browser!.newContext({ ...phone.context, baseURL: portal!.baseUrl });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const problems = await watchProblems(page);
+    await page.goto('/login');
+    await page.getByLabel('メールアドレス').fill(hr.email);
+    await page.getByLabel('パスワード').fill(hr.password);
+    await page.getByRole('button', { name: 'ログイン' }).tap();
+    await page.waitForURL((u) => u.pathname === '/home');
+
+    await page.goto('/files');
+    expect(await page.locator('h1').first().innerText()).to.equal('ファイルのやりとり');
+    const a = pdfBytes(400_000);
+    const b = pngBytes(300_000);
+    await page.setInputFiles('[data-file-input]', [
+      { name: '雇用契約書.pdf', mimeType: 'application/pdf', buffer: a },
+      { name: '在留カード.png', mimeType: 'image/png', buffer: b },
+    ]);
+    await page.selectOption('select[name="category"]', 'procedure');
+    await page.fill('textarea[name="comment"]', '4月入社の2名分です');
+    const bars = page.locator('[data-upload-list] progress');
+    expect(await bars.count()).to.equal(2);
+    expect(await page.locator('[data-upload-list]').innerText()).to.contain('雇用契約書.pdf').and.contain('在留カード.png');
+    const o = await horizontalOverflow(page);
+    expect(o.scrollWidth, `too wide: ${o.wide.join(', ')}`).to.be.at.most(o.innerWidth);
+    await page.screenshot({ path: artifactPath('phone-upload-chosen.png'), fullPage: true });
+
+    // A slow uplink (like a phone's), so the bars can be seen moving one file after the other.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 300 * 1024 });
+    await page.getByRole('button', { name: '送信する' }).tap();
+    // The first file's bar fills while the second has not started.
+    await page.waitForFunction(() => {
+      const p = document.querySelectorAll('[data-upload-list] progress') as NodeListOf<HTMLProgressElement>;
+      return p.length === 2 && p[0]!.value > 0 && p[1]!.value === 0;
+    });
+    await page.screenshot({ path: artifactPath('phone-upload-progress.png'), fullPage: true });
+    await page.waitForURL((u) => u.pathname === '/files' && u.searchParams.get('box') === 'sent', { timeout: 30_000 });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const list = await page.locator('[data-testid="file-list"]').innerText();
+    expect(list).to.contain('雇用契約書.pdf').and.contain('在留カード.png');
+    expect(await page.locator('.banner-ok').innerText()).to.equal('ファイルを送信しました。');
+    await page.screenshot({ path: artifactPath('phone-upload-done.png'), fullPage: true });
+    expect(problems.take()).to.deep.equal([]);
+    await context.close();
+
+    // The firm's side, on a desktop: sign in with TOTP, open the file, download it.
+    const desk = await browser!.newContext({ ...VIEWPORTS[0]!.context, baseURL: portal!.baseUrl, acceptDownloads: true });
+    desk.setDefaultTimeout(15_000);
+    const p2 = await desk.newPage();
+    await p2.goto('/login');
+    await p2.getByLabel('メールアドレス').fill(staff.email);
+    await p2.getByLabel('パスワード').fill(staff.password);
+    await p2.getByRole('button', { name: 'ログイン' }).click();
+    await User.update({ totpLastStep: null }, { where: { id: staff.user.id } });
+    await p2.getByLabel('確認コード').fill(await currentTotp(staff.totpSecret!));
+    await p2.getByRole('button', { name: '確認する' }).click();
+    await p2.waitForURL((u) => u.pathname === '/home');
+    await p2.goto('/files?box=received');
+    await p2.getByRole('link', { name: '雇用契約書.pdf' }).click();
+    expect(await p2.locator('main').innerText()).to.contain('4月入社の2名分です').and.contain('人事 花子');
+    const [download] = await Promise.all([p2.waitForEvent('download'), p2.locator('[data-testid="download"]').click()]);
+    expect(download.suggestedFilename()).to.equal('雇用契約書.pdf');
+    const saved = fs.readFileSync((await download.path())!);
+    expect(sha(saved)).to.equal(sha(a));
+    await p2.screenshot({ path: artifactPath('desktop-file-detail.png'), fullPage: true });
+    await desk.close();
+  });
+});
