@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../server/config';
 import { boot, type Booted } from '../../server/boot';
 import { createApp, type PortalApp } from '../../server/app';
+import type { StorageAdapter } from '../../storage-adapters';
 import { TestSmtp } from './smtp';
 
 /** The suites run on SQLite by default and on MySQL/MariaDB when DATABASE_URL is set (a fresh database per harness). */
@@ -39,7 +40,7 @@ async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<
 }
 
 /** A fresh portal: its own data folder, database, master key and SMTP server. */
-export async function createHarness(env: Record<string, string> = {}, opts: { dataDir?: string; keepDatabase?: { url: string }; logger?: Logger } = {}): Promise<Harness> {
+export async function createHarness(env: Record<string, string> = {}, opts: { dataDir?: string; keepDatabase?: { url: string }; logger?: Logger; storage?: (config: Config) => StorageAdapter } = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-test-'));
   const smtp = new TestSmtp();
   const smtpUrl = await smtp.start();
@@ -49,7 +50,7 @@ export async function createHarness(env: Record<string, string> = {}, opts: { da
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const booted = await boot(config, { logger: opts.logger ?? pino({ level: 'silent' }) });
+  const booted = await boot(config, { logger: opts.logger ?? pino({ level: 'silent' }), storage: opts.storage?.(config) });
   const portal = createApp(booted.services, { sessionSecret: booted.sessionSecret });
   return {
     config, booted, portal, smtp, dataDir,
