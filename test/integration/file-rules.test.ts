@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { Readable } from 'node:stream';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { pdfBytes } from '../support/files';
+import { createStorage, type StorageAdapter } from '../../storage-adapters';
+import { AuditEvent, PendingObjectDeletion, StoredFile, type Client } from '../../server/db/models';
+
+async function upload(b: TestBrowser, fields: Record<string, string>, name: string) {
+  const token = await b.csrf('/files');
+  let req = b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json');
+  for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
+  return req.attach('files', pdfBytes(5000), { filename: name });
+}
+
+describe('Files holding My Numbers: staff open them only after re-authentication, with a purpose', () => {
+  let h: Harness;
+  let client: Client;
+  let hr: MadeUser;
+  let staff: MadeUser;
+  let fileId: string;
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h);
+    hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(hr);
+    expect((await upload(b, { direction: 'to_firm', category: 'identity', containsMyNumber: 'on' }, '個人番号カード.pdf')).status).to.equal(200);
+    fileId = (await StoredFile.findOne({ where: { displayName: '個人番号カード.pdf' } }))!.id;
+  });
+  after(async () => { await h.close(); });
+
+  it('is refused without re-authentication (403), without a purpose (400), and opened with one, the purpose logged', async () => {
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    const page = await s.get(`/files/${fileId}`);
+    expect(page.text).to.contain('マイナンバーが含まれています').and.contain('再認証して開く');
+    expect((await s.get(`/files/${fileId}/download`)).status).to.equal(403);
+    expect((await s.post(`/files/${fileId}/download`, { purpose: 'withholding_slip', office: 'tax_office' }, `/files/${fileId}`)).status).to.equal(403);
+    expect((await s.reauth(staff)).status).to.equal(303);
+    expect((await s.post(`/files/${fileId}/download`, {}, `/files/${fileId}`)).status).to.equal(400);
+    expect((await s.post(`/files/${fileId}/download`, { purpose: 'made_up', office: 'tax_office' }, `/files/${fileId}`)).status).to.equal(400);
+    expect(await AuditEvent.count({ where: { operation: 'file.download', targetId: fileId } })).to.equal(0);
+    const ok = await s.post(`/files/${fileId}/download`, { purpose: 'social_insurance_acquire', office: 'pension_office' }, `/files/${fileId}`);
+    expect(ok.status).to.equal(200);
+    expect(ok.headers['content-disposition']).to.match(/^attachment;/);
+    const row = (await AuditEvent.findOne({ where: { operation: 'file.download', targetId: fileId } }))!;
+    expect(row.purpose).to.equal('social_insurance_acquire');
+    expect(row.office).to.equal('pension_office');
+  });
+
+  it('the client admin who sent it opens it without those steps', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(hr);
+    expect((await b.get(`/files/${fileId}/download`)).status).to.equal(200);
+  });
+
+  it('staff may set a retention date; a client user may not', async () => {
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '2033-03-31' }, `/files/${fileId}`)).status).to.equal(303);
+    expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
+    expect((await s.post(`/files/${fileId}/retention`, { retentionDate: 'next year' }, `/files/${fileId}`)).status).to.equal(400);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(hr);
+    expect((await b.post(`/files/${fileId}/retention`, { retentionDate: '2040-01-01' }, `/files/${fileId}`)).status).to.equal(403);
+    expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
+  });
+});
+
+describe('The storage sweeper', () => {
+  let h: Harness;
+  let failDeletes = false;
+  before(async () => {
+    h = await createHarness({}, {
+      storage: (config) => {
+        const real: StorageAdapter = createStorage(config);
+        return { ...real, async delete(id) { if (failDeletes) throw new Error('storage unreachable'); return real.delete(id); } };
+      },
+    });
+  });
+  after(async () => { await h.close(); });
+
+  it('removes objects no live file points to (once old enough), keeps live ones', async () => {
+    const storage = h.booted.services.storage;
+    const client = await makeClient(h);
+    const hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(hr);
+    await upload(b, { direction: 'to_firm', category: 'other' }, 'live.pdf');
+    const live = (await StoredFile.findOne({ where: { displayName: 'live.pdf' } }))!;
+    await storage.write('forphan0000000000000000000000001', Readable.from([Buffer.from('left by a crash')]));
+    expect((await h.booted.services.sweeper.run()).orphans).to.equal(0);
+    const later = Date.now() + (h.config.sweepAfterMinutes + 1) * 60_000;
+    expect((await h.booted.services.sweeper.run(later)).orphans).to.equal(1);
+    expect(await storage.stat('forphan0000000000000000000000001')).to.equal(null);
+    expect(await storage.stat(live.objectId)).to.not.equal(null);
+  });
+
+  it('retries an object delete that failed, until it succeeds', async () => {
+    const storage = h.booted.services.storage;
+    const hr = await makeUser(h, { role: 'client_admin', clientId: (await makeClient(h)).id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(hr);
+    await upload(b, { direction: 'to_firm', category: 'other' }, 'stuck.pdf');
+    const file = (await StoredFile.findOne({ where: { displayName: 'stuck.pdf' } }))!;
+    failDeletes = true;
+    expect((await b.post(`/files/${file.id}/delete`, {}, `/files/${file.id}`)).status).to.equal(303);
+    expect((await StoredFile.findByPk(file.id))!.wrappedKey).to.equal(null);
+    expect(await PendingObjectDeletion.count({ where: { objectId: file.objectId } })).to.equal(1);
+    expect(await storage.stat(file.objectId)).to.not.equal(null);
+    expect((await h.booted.services.sweeper.run(Date.now() + 120_000)).retried).to.equal(0);
+    expect((await PendingObjectDeletion.findByPk(file.objectId))!.attempts).to.equal(2);
+    failDeletes = false;
+    expect((await h.booted.services.sweeper.run(Date.now() + 3_600_000)).retried).to.equal(1);
+    expect(await storage.stat(file.objectId)).to.equal(null);
+    expect(await PendingObjectDeletion.count()).to.equal(0);
+  });
+});
