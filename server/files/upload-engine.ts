@@ -58,6 +58,9 @@ export function encryptingStorage(d: {
         // whose failure makes storage.write reject and leave nothing behind.
         file.stream.on('error', (err) => encrypt.destroy(err));
         sniffer.on('error', (err) => encrypt.destroy(err));
+        // The storage adapter may still be opening its file when an error arrives: it reads the error
+        // from the destroyed stream then, and this listener keeps it from being an uncaught exception.
+        encrypt.on('error', () => {});
         file.stream.pipe(sniffer).pipe(encrypt);
         await d.storage.write(objectId, encrypt);
         const result = await encrypt.done;

@@ -74,10 +74,12 @@ describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone,
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 300 * 1024 });
     await page.getByRole('button', { name: '送信する' }).tap();
     // The first file's bar fills while the second has not started.
-    await page.waitForFunction(`(() => {
-      const p = document.querySelectorAll('[data-upload-list] progress');
-      return p.length === 2 && p[0].value > 0 && p[1].value === 0;
-    })()`);
+    await page.waitForFunction(() => {
+      // Runs in the page (no DOM types here): the first bar has moved, the second not yet.
+      const p = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ value: number }> } })
+        .document.querySelectorAll('[data-upload-list] progress');
+      return p.length === 2 && p[0]!.value > 0 && p[1]!.value === 0;
+    });
     await page.screenshot({ path: artifactPath('phone-upload-progress.png'), fullPage: true });
     await page.waitForURL((u) => u.pathname === '/files' && u.searchParams.get('box') === 'sent', { timeout: 30_000 });
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });

@@ -42,6 +42,7 @@ function failingStorage(root: string, failAfter: number): StorageAdapter {
           cb(null, chunk);
         },
       });
+      tap.on('error', () => {}); // surfaces through real.write, which reads the destroyed stream
       (body as NodeJS.ReadableStream).pipe(tap);
       return real.write(id, tap);
     },
