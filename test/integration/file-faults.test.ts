@@ -9,19 +9,14 @@ import { Transform } from 'node:stream';
 import { createHarness, sharedDatabase, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { pdfBytes } from '../support/files';
+import { pdfBytes, uploadFiles, downloadFile } from '../support/files';
 import { envFor, ROOT } from '../support/run-cli';
 import { createStorage, type StorageAdapter } from '../../storage-adapters';
 import { AuditEvent, StoredFile } from '../../server/db/models';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function upload(b: TestBrowser, files: { name: string; data: Buffer }[]) {
-  const token = await b.csrf('/files');
-  let req = b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json').field('direction', 'to_firm').field('category', 'other');
-  for (const f of files) req = req.attach('files', f.data, { filename: f.name });
-  return req;
-}
+const upload = (b: TestBrowser, files: { name: string; data: Buffer }[]) => uploadFiles(b, { direction: 'to_firm', category: 'other' }, files);
 
 /** Everything under the storage folder (objects and temps). */
 function storedFiles(dir: string): string[] {
@@ -69,7 +64,7 @@ describe('Faults during uploads: nothing lost, nothing half-visible', () => {
     expect(storedFiles(h.config.storageDir)).to.deep.equal(before);
     expect(await AuditEvent.count({ where: { operation: 'file.upload' } })).to.equal(1);
     const file = (await StoredFile.findOne({ where: { displayName: 'small.pdf' } }))!;
-    const down = await b.agent.get(`/files/${file.id}/download`).buffer(true).parse((r, cb) => { const c: Buffer[] = []; r.on('data', (d: Buffer) => c.push(d)); r.on('end', () => cb(null, Buffer.concat(c))); });
+    const down = await downloadFile(b, file.id);
     expect(sha(down.body as Buffer)).to.equal(sha(small));
   });
 
@@ -202,7 +197,7 @@ describe('Faults: the portal process is killed mid-upload', () => {
           await new Promise((r) => setTimeout(r, 50));
         }
         const id = /href="\/files\/([0-9a-f-]{36})"/.exec(list.text)![1]!;
-        const down = await sb.agent.get(`/files/${id}/download`).buffer(true).parse((r, cb) => { const c: Buffer[] = []; r.on('data', (d: Buffer) => c.push(d)); r.on('end', () => cb(null, Buffer.concat(c))); });
+        const down = await downloadFile(sb, id);
         expect(down.status).to.equal(200);
         expect(sha(down.body as Buffer)).to.equal(sha(earlier));
       } finally {

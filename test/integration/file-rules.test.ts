@@ -3,16 +3,11 @@ import { Readable } from 'node:stream';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { pdfBytes } from '../support/files';
+import { pdfBytes, uploadFiles } from '../support/files';
 import { createStorage, type StorageAdapter } from '../../storage-adapters';
 import { AuditEvent, PendingObjectDeletion, StoredFile, type Client } from '../../server/db/models';
 
-async function upload(b: TestBrowser, fields: Record<string, string>, name: string) {
-  const token = await b.csrf('/files');
-  let req = b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json');
-  for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
-  return req.attach('files', pdfBytes(5000), { filename: name });
-}
+const upload = (b: TestBrowser, fields: Record<string, string>, name: string) => uploadFiles(b, fields, [{ name, data: pdfBytes(5000) }]);
 
 describe('Files holding My Numbers: staff open them only after re-authentication, with a purpose', () => {
   let h: Harness;

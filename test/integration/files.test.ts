@@ -6,7 +6,7 @@ import type { Response } from 'supertest';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { pdfBytes, pngBytes, htmlBytes, svgBytes } from '../support/files';
+import { pdfBytes, pngBytes, htmlBytes, svgBytes, uploadFiles, downloadFile } from '../support/files';
 import { AuditEvent, Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -15,19 +15,8 @@ function binary(res: Response): Buffer {
   return res.body as Buffer;
 }
 
-async function upload(b: TestBrowser, fields: Record<string, string>, files: { name: string; data: Buffer }[]) {
-  const token = await b.csrf('/files');
-  let req = b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json');
-  for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
-  for (const f of files) req = req.attach('files', f.data, { filename: f.name, contentType: 'application/octet-stream' });
-  return req;
-}
-
-const download = (b: TestBrowser, id: string) => b.agent.get(`/files/${id}/download`).buffer(true).parse((res, cb) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-});
+const upload = uploadFiles;
+const download = downloadFile;
 
 describe('File exchange: client → firm, firm → client / employee / all', () => {
   let h: Harness;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { pdfBytes } from '../support/files';
+import { pdfBytes, downloadFile } from '../support/files';
 import { radosgwUnavailable, startRadosgw, type Radosgw } from '../support/radosgw';
 import { StoredFile } from '../../server/db/models';
 
@@ -49,7 +49,7 @@ describe('The portal on S3 (a real radosgw): files go up and come back intact', 
 
     const s = new TestBrowser(h!.portal.app);
     await s.login(staff);
-    const down = await s.agent.get(`/files/${file.id}/download`).buffer(true).parse((r, cb) => { const c: Buffer[] = []; r.on('data', (d: Buffer) => c.push(d)); r.on('end', () => cb(null, Buffer.concat(c))); });
+    const down = await downloadFile(s, file.id);
     expect(down.status).to.equal(200);
     expect(sha(down.body as Buffer)).to.equal(sha(data));
     expect((await s.get('/healthz')).body).to.include({ storage: 'ok' });
