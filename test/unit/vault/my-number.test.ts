@@ -1,0 +1,42 @@
+import { expect } from 'chai';
+import { checkDigit, maskNumber, normaliseNumber, parseMyNumber } from '../../../server/vault/my-number';
+
+describe('vault/my-number: the 12-digit number and its check digit', () => {
+  it('accepts 123456789018 and refuses 123456789019 (the example the domain gives)', () => {
+    expect(parseMyNumber('123456789018')).to.deep.equal({ ok: true, number: '123456789018' });
+    expect(parseMyNumber('123456789019')).to.deep.equal({ ok: false, problem: 'vault.number.checkDigit' });
+  });
+
+  it('computes the check digit by the ordinance, including the r ≤ 1 → 0 case', () => {
+    expect(checkDigit('12345678901')).to.equal(8);
+    // Every check digit 0–9 is reached over a run of prefixes, and exactly one final digit is valid.
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const prefix = String(10_000_000_000 + i * 7919).slice(0, 11);
+      const d = checkDigit(prefix);
+      seen.add(d);
+      const valid = [...'0123456789'].filter((c) => parseMyNumber(prefix + c).ok);
+      expect(valid).to.deep.equal([String(d)]);
+    }
+    expect([...seen].sort()).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('converts full-width digits and drops the spaces and hyphens people type', () => {
+    expect(normaliseNumber('１２３４５６７８９０１８')).to.equal('123456789018');
+    expect(parseMyNumber('１２３４ ５６７８ ９０１８').ok).to.equal(true);
+    expect(parseMyNumber('1234-5678-9018').ok).to.equal(true);
+    expect(parseMyNumber('1234－5678ー9018').ok).to.equal(true);
+  });
+
+  it('says what is wrong: empty, not digits, wrong length', () => {
+    expect(parseMyNumber('')).to.deep.equal({ ok: false, problem: 'vault.number.empty' });
+    expect(parseMyNumber('12345678901a')).to.deep.equal({ ok: false, problem: 'vault.number.notDigits' });
+    expect(parseMyNumber('12345678901')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
+    expect(parseMyNumber('1234567890180')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
+    expect(parseMyNumber('１２３４５６７８９０１')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
+  });
+
+  it('masks all but the last two digits', () => {
+    expect(maskNumber('18')).to.equal('**********18');
+  });
+});
