@@ -5,7 +5,7 @@ import { systemContext } from '../../server/audit';
 import { User } from '../../server/db/models';
 
 /** A client admin (no TOTP) in a fresh bench instance, and a way to sign in over HTTP like a browser. */
-export async function makeBenchUser(booted: Booted) {
+export async function makeBenchUser(booted: Booted, agent: http.Agent) {
   const client = await booted.services.clients.create(systemContext('bench'), { code: 'BENCH', name: 'ベンチ株式会社', nameKana: null, requireAdminTotp: false });
   const password = 'bench password 123';
   await User.create({
@@ -16,7 +16,7 @@ export async function makeBenchUser(booted: Booted) {
     async login(port: number) {
       let cookie = '';
       const call = (method: string, path: string, body?: string) => new Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path, method, headers: {
+        const req = http.request({ agent, host: '127.0.0.1', port, path, method, headers: {
           ...(cookie ? { Cookie: cookie } : {}), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } : {}),
         } }, (res) => {
           const set = res.headers['set-cookie']?.find((c) => c.startsWith('akatsuki.sid='));
@@ -36,8 +36,7 @@ export async function makeBenchUser(booted: Booted) {
       return {
         headers: { Cookie: cookie, 'X-CSRF-Token': token(filesPage.text) },
         cookieOnly: { Cookie: cookie },
-        async latestFileId(p: number) {
-          void p;
+        async latestFileId() {
           const list = await call('GET', '/files?box=sent');
           const id = /href="\/files\/([0-9a-f-]{36})"/.exec(list.text)?.[1];
           if (!id) throw new Error('uploaded file not listed');

@@ -1,21 +1,31 @@
 /**
  * The file benchmark: a large file up and down through the portal's real routes over loopback,
- * against a bare Express + multer disk server and a bare node:http pipe, each in its own process.
+ * against a bare Express + multer disk server and a bare node:http pipe. Every server runs alone in
+ * its own process (started as `node --import tsx …`, so the pid we read /proc of is the server's),
+ * and every transfer is made by a small client process of its own (client.ts).
+ *
+ * For investigations (not needed for the figures):
+ *   BENCH_THREADS=1            CPU per thread of each server, the client's CPU, baseline RSS (stderr)
+ *   BENCH_SERVER_OUTPUT=1      the servers' stdout/stderr passed through to stderr
+ *   BENCH_PORTAL_NODE_ARGS=…   extra node/V8 flags for the portal process, e.g. "--trace-gc"
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { loadConfig } from '../../server/config';
 import { boot } from '../../server/boot';
 import { makeBenchUser } from './bench-user';
+import type { ClientResult } from './client';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-const CHUNK = 1 << 20;
+/**
+ * One agent for the bench's own requests (signing in), destroyed at the end. (Node's global agent
+ * keeps sockets alive since Node 19; they are unref'd, but closing our own leaves nothing to chance.)
+ */
+const agent = new http.Agent({ keepAlive: true });
 
 export interface FileFigures {
   file_mib: number;
@@ -30,36 +40,63 @@ export interface FileFigures {
   upload_peak_rss_mib: number;
   download_peak_rss_mib: number;
   rss_growth_mib: number;
+  /** CPU seconds (user + system, all threads) each server used for the transfer. */
+  upload_cpu_s: number;
+  upload_multer_disk_cpu_s: number;
+  download_cpu_s: number;
+  download_plain_cpu_s: number;
 }
 
-/** A payload of `bytes` that starts like a PDF (the portal checks types), streamed from one reused random buffer. */
-function* payload(bytes: number): Generator<Buffer> {
-  const block = randomBytes(CHUNK);
-  Buffer.from('%PDF-1.7\n').copy(block);
-  let left = bytes;
-  let first = true;
-  while (left > 0) {
-    const n = Math.min(left, CHUNK);
-    yield first || n < CHUNK ? Buffer.from(block.subarray(0, n)) : block;
-    if (first) { Buffer.from('%XXX-1.7\n').copy(block); first = false; }
-    left -= n;
-  }
-}
+interface Server { child: ChildProcess; match: RegExpMatchArray; pid: number }
 
-function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+/**
+ * Starts `node --import tsx <script> …` directly, so the child's pid is the server itself.
+ * (`node_modules/.bin/tsx <script>` runs the script in a second, grandchild node process: its pid
+ * was the wrapper's, /proc figures were the wrapper's, and killing the wrapper left the real
+ * server running as an orphan holding our stdout/stderr pipes — the bench then never exited.)
+ * Resolves once stdout matches `ready`; `pidOf(match)` names the pid the server reports itself,
+ * which must be the child's.
+ */
+function startProcess(script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, pidOf: (m: RegExpMatchArray) => number, nodeArgs: string[] = []): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) { child.stdout!.off('data', onData); resolve({ child, match: m }); }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('exit', (code) => reject(new Error(`process exited (${code}):\n${out}`)));
-    setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`process did not get ready in 60 s:\n${out}`)); }, 60_000).unref();
+    let ok = false;
+    // Keep reading both pipes for the server's whole life (a full pipe would stall its logger); keep a tail for errors.
+    const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
+    child.stdout!.on('data', (d: Buffer) => {
+      keep(d);
+      const m = ok ? null : ready.exec(out);
+      if (!m) return;
+      ok = true;
+      clearTimeout(timer);
+      const reported = pidOf(m);
+      if (reported !== child.pid) {
+        child.kill('SIGKILL');
+        reject(new Error(`${script}: the server reports pid ${reported}, but the spawned process is ${child.pid}`));
+        return;
+      }
+      resolve({ child, match: m, pid: child.pid });
+    });
+    child.stderr!.on('data', keep);
+    if (process.env.BENCH_SERVER_OUTPUT) for (const s of [child.stdout!, child.stderr!]) s.pipe(process.stderr, { end: false });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => { if (!ok) { clearTimeout(timer); reject(new Error(`${script} exited (${code ?? signal}):\n${out}`)); } });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${script} did not get ready in 60 s:\n${out}`)); }, 60_000);
   });
+}
+
+/** Ends a server (SIGTERM, SIGKILL after 5 s) and waits until its process is gone and its pipes are closed. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  child.stdout?.destroy();
+  child.stderr?.destroy();
 }
 
 /** Peak and current resident memory of a process, from /proc (VmHWM is the high-water mark). */
@@ -69,125 +106,160 @@ function memory(pid: number): { rssMib: number; peakMib: number } {
   return { rssMib: kb('VmRSS') / 1024, peakMib: kb('VmHWM') / 1024 };
 }
 
+/** CPU seconds (user, system; all threads) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): { user: number; sys: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hz = 100; // USER_HZ: 100 on every Linux platform Node supports
+  return { user: Number(fields[11]) / hz, sys: Number(fields[12]) / hz };
+}
+
+/** Runs `fn` and reports the CPU seconds the server `pid` used meanwhile. */
+async function withCpu<T>(pid: number, fn: () => Promise<T>): Promise<[T, number]> {
+  const threads = () => new Map(fs.readdirSync(`/proc/${pid}/task`).map((t) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [`${t} ${name}`, [Number(f[11]) / 100, Number(f[12]) / 100]] as const;
+  }));
+  const t0 = process.env.BENCH_THREADS ? threads() : null;
+  const a = cpuSeconds(pid);
+  const r = await fn();
+  const b = cpuSeconds(pid);
+  if (t0) {
+    for (const [k, [u, sy]] of threads()) {
+      const [u0, s0] = t0.get(k) ?? [0, 0];
+      if (u - u0 + sy - s0 > 0.02) console.error(`  thread ${k.padEnd(24)} user ${(u - u0).toFixed(2)} sys ${(sy - s0).toFixed(2)}`);
+    }
+  }
+  return [r, b.user + b.sys - a.user - a.sys];
+}
+
 /** Resets VmHWM so the next peak is measured from now (Linux: write 5 to clear_refs). */
 function resetPeak(pid: number): void {
   try { fs.writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* not permitted: the peak then covers the whole run */ }
 }
 
-function multipartUpload(port: number, urlPath: string, fields: Record<string, string>, bytes: number, headers: Record<string, string>): Promise<{ status: number; seconds: number; body: string }> {
-  const boundary = `----akatsukibench${randomBytes(8).toString('hex')}`;
-  const pre = Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('')
-    + `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="bench.pdf"\r\nContent-Type: application/pdf\r\n\r\n`;
-  const post = `\r\n--${boundary}--\r\n`;
-  const length = Buffer.byteLength(pre) + bytes + Buffer.byteLength(post);
+/** One transfer by the client process (client.ts), which reports its own timing. */
+function runClient(spec: { kind: 'multipart' | 'raw' | 'download'; port: number; path: string; bytes?: number; fields?: Record<string, string>; headers?: Record<string, string> }): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', headers: {
-      ...headers, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(length), Accept: 'application/json',
-    } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, seconds: Number(process.hrtime.bigint() - started) / 1e9, body }));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/client.ts', JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench client (${spec.kind} ${spec.path}) failed: ${err || `exit ${code}`}`));
+      let r: ClientResult;
+      try { r = JSON.parse(out) as ClientResult; } catch { return reject(new Error(`bench client printed: ${out}${err}`)); }
+      if (process.env.BENCH_THREADS) console.error(`  client ${spec.kind} ${spec.path.slice(0, 16)}: ${r.seconds.toFixed(2)} s, CPU ${r.cpu.toFixed(2)} s`);
+      resolve(r);
     });
-    req.on('error', reject);
-    req.write(pre);
-    const chunks = payload(bytes);
-    const pump = () => {
-      for (let c = chunks.next(); !c.done; c = chunks.next()) {
-        if (!req.write(c.value)) { req.once('drain', pump); return; }
-      }
-      req.end(post);
-    };
-    pump();
-  });
-}
-
-function rawUpload(port: number, bytes: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', headers: { 'Content-Length': String(bytes) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(Number(process.hrtime.bigint() - started) / 1e9));
-    });
-    req.on('error', reject);
-    const chunks = payload(bytes);
-    const pump = () => {
-      for (let c = chunks.next(); !c.done; c = chunks.next()) {
-        if (!req.write(c.value)) { req.once('drain', pump); return; }
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
-function download(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: number; seconds: number }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => { bytes += d.length; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-    }).on('error', reject);
   });
 }
 
 const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-export async function benchFiles(mib: number): Promise<FileFigures> {
+/** The pid in the portal's "listening" log line (pino JSON carries the pid of the process that logged it). */
+const PORTAL_READY = /"pid":(\d+)[^\n]*listening on http:\/\/[^:]+:(\d+)/;
+/** servers.ts prints "PORT <port> PID <pid>". */
+const BASELINE_READY = /PORT (\d+) PID (\d+)/;
+
+export interface BenchOptions {
+  /** Measure the portal only (no baselines; their figures and the ratios are then 0). */
+  portalOnly?: boolean;
+  /** Write a V8 CPU profile of the portal process into this folder (node --cpu-prof). */
+  profileDir?: string;
+}
+
+export async function benchFiles(mib: number, opts: BenchOptions = {}): Promise<FileFigures> {
   const bytes = mib * 1024 * 1024;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-bench-'));
-  const children: ChildProcess[] = [];
+  const running = new Set<ChildProcess>();
+  // One server at a time: each runs alone on the 2 cores while it is measured, then is stopped.
+  const start = async (script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, pidOf: (m: RegExpMatchArray) => number, nodeArgs: string[] = []) => {
+    const s = await startProcess(script, args, env, ready, pidOf, nodeArgs);
+    running.add(s.child);
+    return s;
+  };
+  const stop = async (s: Server) => { await stopProcess(s.child); running.delete(s.child); };
   try {
     // The portal: a fresh DATA_DIR with one client admin, then the real server in its own process.
     const dataDir = path.join(work, 'portal');
     const env = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', UPLOAD_MAX_FILE_MB: String(mib + 16), UPLOAD_MAX_REQUEST_MB: String(mib + 32) };
     const booted = await boot(loadConfig(env), { logger: pino({ level: 'silent' }) });
-    const who = await makeBenchUser(booted);
+    const who = await makeBenchUser(booted, agent);
     await booted.close();
-    const portal = await startProcess(['server/main.ts'], { ...env, PORT: '0' }, /listening on http:\/\/[^:]+:(\d+)/);
-    children.push(portal.child);
-    const port = Number(portal.match[1]);
+    const nodeArgs = [
+      ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profileDir)}`] : []),
+      ...(process.env.BENCH_PORTAL_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+    ];
+    const portal = await start('server/main.ts', [], env, PORTAL_READY, (m) => Number(m[1]), nodeArgs);
+    const port = Number(portal.match[2]);
     const session = await who.login(port);
 
-    const start = memory(portal.child.pid!);
-    resetPeak(portal.child.pid!);
-    const up = await multipartUpload(port, '/files', { direction: 'to_firm', category: 'other' }, bytes, session.headers);
+    const rssStart = memory(portal.pid);
+    resetPeak(portal.pid);
+    const [up, upCpu] = await withCpu(portal.pid, () => runClient({ kind: 'multipart', port, path: '/files', fields: { direction: 'to_firm', category: 'other' }, bytes, headers: session.headers }));
     if (up.status !== 200) throw new Error(`portal upload failed: ${up.status} ${up.body}`);
-    const afterUpload = memory(portal.child.pid!);
-    const fileId = await session.latestFileId(port);
-    resetPeak(portal.child.pid!);
-    const down = await download(port, `/files/${fileId}/download`, session.cookieOnly);
+    const afterUpload = memory(portal.pid);
+    const fileId = await session.latestFileId();
+    resetPeak(portal.pid);
+    const [down, downCpu] = await withCpu(portal.pid, () => runClient({ kind: 'download', port, path: `/files/${fileId}/download`, headers: session.cookieOnly }));
     if (down.status !== 200 || down.bytes !== bytes) throw new Error(`portal download failed: ${down.status}, ${down.bytes} bytes`);
-    const afterDownload = memory(portal.child.pid!);
+    const afterDownload = memory(portal.pid);
+    await stop(portal);
+    const measured = (n: number) => (Number.isFinite(n) ? n : 0);
+    const none: ClientResult = { status: 0, seconds: Infinity, bytes: 0, body: '', cpu: 0 };
+    let multerUp = none;
+    let plainUp = none;
+    let plainDown = none;
+    let multerCpu = 0;
+    let plainDownCpu = 0;
+    if (!opts.portalOnly) {
+      const m = await start('scripts/bench/servers.ts', ['multer-disk', path.join(work, 'multer')], {}, BASELINE_READY, (x) => Number(x[2]));
+      const mStart = memory(m.pid);
+      resetPeak(m.pid);
+      [multerUp, multerCpu] = await withCpu(m.pid, () => runClient({ kind: 'multipart', port: Number(m.match[1]), path: '/upload', bytes }));
+      if (process.env.BENCH_THREADS) console.error(`  multer-disk RSS ${mStart.rssMib.toFixed(0)} → peak ${memory(m.pid).peakMib.toFixed(0)} MiB`);
+      if (multerUp.status !== 200) throw new Error(`multer-disk upload failed: ${multerUp.status} ${multerUp.body}`);
+      await stop(m);
 
-    const m = await startProcess(['scripts/bench/servers.ts', 'multer-disk', path.join(work, 'multer')], {}, /PORT (\d+)/);
-    children.push(m.child);
-    const multerUp = await multipartUpload(Number(m.match[1]), '/upload', {}, bytes, {});
-
-    const p = await startProcess(['scripts/bench/servers.ts', 'plain', path.join(work, 'plain')], {}, /PORT (\d+)/);
-    children.push(p.child);
-    const plainUp = await rawUpload(Number(p.match[1]), bytes);
-    const plainDown = await download(Number(p.match[1]), '/');
+      const p = await start('scripts/bench/servers.ts', ['plain', path.join(work, 'plain')], {}, BASELINE_READY, (x) => Number(x[2]));
+      plainUp = await runClient({ kind: 'raw', port: Number(p.match[1]), path: '/', bytes });
+      if (plainUp.status !== 200) throw new Error(`plain upload failed: ${plainUp.status} ${plainUp.body}`);
+      const pStart = memory(p.pid);
+      resetPeak(p.pid);
+      [plainDown, plainDownCpu] = await withCpu(p.pid, () => runClient({ kind: 'download', port: Number(p.match[1]), path: '/' }));
+      if (process.env.BENCH_THREADS) console.error(`  plain download RSS ${pStart.rssMib.toFixed(0)} → peak ${memory(p.pid).peakMib.toFixed(0)} MiB`);
+      if (plainDown.status !== 200 || plainDown.bytes !== bytes) throw new Error(`plain download failed: ${plainDown.status}, ${plainDown.bytes} bytes`);
+      await stop(p);
+    }
 
     const f: FileFigures = {
       file_mib: mib,
       upload_mb_s: round(mbps(bytes, up.seconds), 1),
       upload_multer_disk_mb_s: round(mbps(bytes, multerUp.seconds), 1),
-      upload_plain_mb_s: round(mbps(bytes, plainUp), 1),
-      upload_ratio_multer_disk: round(multerUp.seconds / up.seconds),
+      upload_plain_mb_s: round(mbps(bytes, plainUp.seconds), 1),
+      upload_ratio_multer_disk: round(measured(multerUp.seconds) / up.seconds),
       download_mb_s: round(mbps(bytes, down.seconds), 1),
       download_plain_mb_s: round(mbps(bytes, plainDown.seconds), 1),
-      download_ratio_plain: round(plainDown.seconds / down.seconds),
-      portal_rss_start_mib: round(start.rssMib, 1),
+      download_ratio_plain: round(measured(plainDown.seconds) / down.seconds),
+      portal_rss_start_mib: round(rssStart.rssMib, 1),
       upload_peak_rss_mib: round(afterUpload.peakMib, 1),
       download_peak_rss_mib: round(afterDownload.peakMib, 1),
-      rss_growth_mib: round(Math.max(afterUpload.peakMib, afterDownload.peakMib) - start.rssMib, 1),
+      rss_growth_mib: round(Math.max(afterUpload.peakMib, afterDownload.peakMib) - rssStart.rssMib, 1),
+      upload_cpu_s: round(upCpu),
+      upload_multer_disk_cpu_s: round(multerCpu),
+      download_cpu_s: round(downCpu),
+      download_plain_cpu_s: round(plainDownCpu),
     };
     return f;
   } finally {
-    for (const c of children) c.kill('SIGKILL');
+    await Promise.all([...running].map((c) => stopProcess(c)));
+    agent.destroy();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,7 @@
 /**
- * `npm run bench [-- --mib N] [-- --json FILE]`: speed figures, never asserted in tests.
+ * `npm run bench [-- --mib N] [--json FILE] [--portal-only] [--profile DIR]`: speed figures, never asserted in tests.
+ *   --portal-only  skip the baseline servers (their figures and the ratios read 0)
+ *   --profile DIR  write a V8 CPU profile of the portal process (node --cpu-prof) into DIR
  * Targets (issue 3): encrypted upload ≥ 0.75 × Express+multer to disk; download ≥ 0.75 × a plain
  * file stream; the portal's memory grows by less than 100 MiB for a 1 GiB file.
  */
@@ -15,7 +17,7 @@ async function main() {
   const mib = Number(arg('mib') ?? 1024);
   const figures: Record<string, number> = {};
   console.log(`File exchange, ${mib} MiB over loopback (each server in its own process):`);
-  const f = await benchFiles(mib);
+  const f = await benchFiles(mib, { portalOnly: process.argv.includes('--portal-only'), profileDir: arg('profile') });
   Object.assign(figures, f);
   const row = (label: string, value: string, target = '') => console.log(`  ${label.padEnd(44)} ${value.padStart(10)}  ${target}`);
   row('portal upload (multer → type check → AES-GCM → storage)', `${f.upload_mb_s} MB/s`);
@@ -25,6 +27,8 @@ async function main() {
   row('portal download (storage → verify → decrypt)', `${f.download_mb_s} MB/s`);
   row('plain file stream download', `${f.download_plain_mb_s} MB/s`);
   row('download ratio portal / plain', `${f.download_ratio_plain}`, `target ≥ 0.75 ${f.download_ratio_plain >= 0.75 ? 'OK' : 'MISSED'}`);
+  row('server CPU s, upload portal / multer-disk', `${f.upload_cpu_s} / ${f.upload_multer_disk_cpu_s}`);
+  row('server CPU s, download portal / plain', `${f.download_cpu_s} / ${f.download_plain_cpu_s}`);
   row('portal RSS at start', `${f.portal_rss_start_mib} MiB`);
   row('portal peak RSS during upload / download', `${f.upload_peak_rss_mib} / ${f.download_peak_rss_mib} MiB`);
   row('portal RSS growth (peak − start)', `${f.rss_growth_mib} MiB`, `target < 100 ${f.rss_growth_mib < 100 ? 'OK' : 'MISSED'}`);

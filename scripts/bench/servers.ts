@@ -2,7 +2,8 @@
  * Baseline servers for the file benchmark, each run in its own process so its figures are its own:
  *   multer-disk  Express + multer disk storage, the unencrypted upload path the portal must keep up with
  *   plain        node:http piping the request body to a file, and a file stream back for downloads
- * Usage: tsx scripts/bench/servers.ts <multer-disk|plain> <dir>   (prints the port on stdout)
+ * Usage: node --import tsx scripts/bench/servers.ts <multer-disk|plain> <dir>
+ *   (prints "PORT <port> PID <pid>" on stdout; the bench checks the pid is the process it spawned)
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -35,4 +36,5 @@ if (kind === 'multer-disk') {
     }
   }).listen(0, '127.0.0.1');
 }
-server.on('listening', () => console.log(`PORT ${(server.address() as AddressInfo).port}`));
+server.on('listening', () => console.log(`PORT ${(server.address() as AddressInfo).port} PID ${process.pid}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -7,7 +7,7 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
 import { CATEGORIES, Employee, type Category, type StoredFile } from '../../db/models';
-import { CorruptObject } from '../../crypto/segment-cipher';
+import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import { resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
 import { contentDisposition } from '../../files/names';
@@ -103,13 +103,24 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       'Content-Security-Policy': "default-src 'none'; sandbox",
       'Cache-Control': 'no-store',
     });
-    if (first) res.write(first);
     body.on('error', (err) => {
       // Headers are out: cut the connection so the browser reports a failed download, never a short file.
       res.destroy();
       if (err instanceof CorruptObject) void files.recordCorrupt(ctx, file, err.reason).catch(() => {});
     });
-    body.pipe(res);
+    // Like body.pipe(res), but each verified chunk is freed as soon as the socket has taken it (the
+    // decryptor's chunks are its own): a 1 GiB download otherwise leaves 1 GiB of dead buffers to
+    // the garbage collector. And a client that goes away stops the decryption and the file read.
+    if (first === null) {
+      res.end(); // an empty file: the stream has ended already
+      return;
+    }
+    const send = (chunk: Buffer) => res.write(chunk, (err) => { if (!err && ownsChunks(body)) releaseChunk(chunk); });
+    body.on('data', (chunk: Buffer) => { if (!send(chunk)) body.pause(); });
+    res.on('drain', () => body.resume());
+    body.once('end', () => res.end());
+    res.once('close', () => { if (!body.readableEnded) body.destroy(); });
+    if (send(first)) body.resume();
   }
 
   return {
