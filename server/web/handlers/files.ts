@@ -11,6 +11,7 @@ import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-ci
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import { resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
 import { contentDisposition } from '../../files/names';
+import { PAGE_SIZE } from '../../files/file-service';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { presentClient } from '../../presenters/client';
@@ -135,7 +136,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         files: rows.map((f) => presentFile(f, req.lang, { read: read.has(f.id) })),
         total, box: q.box, page: q.page,
         prevPage: q.page > 1 ? q.page - 1 : null,
-        nextPage: q.page * 50 < total ? q.page + 1 : null,
+        nextPage: q.page * PAGE_SIZE < total ? q.page + 1 : null,
         isFirm,
         canSendToFirm: !isFirm,
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
