@@ -33,7 +33,9 @@ function toAppError(err: unknown, logger: Logger, req: Request): AppError {
     logger.error({ err: { message: (err as Error).message }, reqId: req.id }, 'database unavailable');
     return new ServiceUnavailable();
   }
-  logger.error({ err, reqId: req.id }, 'unhandled error');
+  // Name, message and stack only: database errors carry the statement and its values (`sql`, `parameters`).
+  const e2 = err as Error;
+  logger.error({ err: { type: e2?.name, message: e2?.message, stack: e2?.stack }, reqId: req.id }, 'unhandled error');
   return new AppError(500, 'error.internal');
 }
 
