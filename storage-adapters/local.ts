@@ -44,7 +44,7 @@ function ownsChunks(body: unknown): boolean {
 /** Frees a chunk now (detaches its ArrayBuffer), if it spans a whole one; see segment-cipher.ts releaseChunk. */
 function releaseChunk(buf: Buffer): void {
   const ab = buf.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer; detached?: boolean };
-  if (typeof ab.transfer !== 'function' || buf.length < 16 * 1024 || ab.detached) return;
+  if (typeof ab.transfer !== 'function' || buf.length < 1024 || ab.detached) return;
   if (buf.byteOffset === 0 && buf.byteLength === ab.byteLength && !(ab instanceof SharedArrayBuffer)) ab.transfer(0);
 }
 

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --mib N] [--json FILE] [--portal-only] [--profile DIR]`: speed figures, never asserted in tests.
+ * `npm run bench [-- --mib N] [--runs N] [--json FILE] [--portal-only] [--profile DIR]`: speed figures, never asserted in tests.
+ *   --runs N       runs of each transfer, the median kept (default 3)
  *   --portal-only  skip the baseline servers (their figures and the ratios read 0)
  *   --profile DIR  write a V8 CPU profile of the portal process (node --cpu-prof) into DIR
  * Targets (issue 3): encrypted upload ≥ 0.75 × Express+multer to disk; download ≥ 0.75 × a plain
@@ -16,8 +17,9 @@ function arg(name: string): string | undefined {
 async function main() {
   const mib = Number(arg('mib') ?? 1024);
   const figures: Record<string, number> = {};
-  console.log(`File exchange, ${mib} MiB over loopback (each server in its own process):`);
-  const f = await benchFiles(mib, { portalOnly: process.argv.includes('--portal-only'), profileDir: arg('profile') });
+  const runs = Number(arg('runs') ?? 3);
+  console.log(`File exchange, ${mib} MiB over loopback (each server in its own process; median of ${runs} runs):`);
+  const f = await benchFiles(mib, { portalOnly: process.argv.includes('--portal-only'), profileDir: arg('profile'), runs });
   Object.assign(figures, f);
   const row = (label: string, value: string, target = '') => console.log(`  ${label.padEnd(44)} ${value.padStart(10)}  ${target}`);
   row('portal upload (multer → type check → AES-GCM → storage)', `${f.upload_mb_s} MB/s`);

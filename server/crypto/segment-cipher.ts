@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type Hash, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DecryptionFailed, KEY_BYTES } from './aead';
 
@@ -35,6 +35,8 @@ export const MAX_ID_BYTES = 1024;
 /** magic 4 + version 1 + algorithm 1 + segment size 4 + key version 4 + wrapped key length 2. */
 export const HEADER_FIXED_BYTES = 16;
 const MAX_SEGMENTS = 0x1_0000_0000; // the counter is a uint32
+/** Pieces a held record is kept in (views on the input) before it is copied together instead. */
+const MAX_RECORD_PARTS = 8;
 const NONCE_BYTES = NONCE_PREFIX_BYTES + 4 + 1;
 
 export type CorruptReason =
@@ -151,8 +153,8 @@ export function ownsChunks(stream: unknown): boolean {
   return Boolean(s && s[OWNED_CHUNKS] === true && typeof s.listenerCount === 'function' && s.listenerCount('data') <= 1);
 }
 
-/** Chunks smaller than this are left to the garbage collector: releasing them saves nothing measurable. */
-const RELEASE_MIN_BYTES = 16 * 1024;
+/** Smaller chunks are left to the garbage collector. (The small piece of a record cut between two reads is above this: ≈16 MB of them per GiB.) */
+const RELEASE_MIN_BYTES = 1024;
 const canTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
 
 /**
@@ -257,6 +259,21 @@ function checkKey(key: unknown): asserts key is Buffer {
   if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new TypeError('the data key must be a 32-byte Buffer');
 }
 
+/** The last `n` bytes of a record held in pieces (a view when the last piece has them all). */
+function lastBytes(parts: Buffer[], n: number): Buffer {
+  const tail = parts[parts.length - 1]!;
+  if (tail.length >= n) return tail.subarray(tail.length - n);
+  const out = Buffer.alloc(n);
+  let at = n;
+  for (let i = parts.length - 1; i >= 0 && at > 0; i--) {
+    const p = parts[i]!;
+    const take = Math.min(at, p.length);
+    p.copy(out, at - take, p.length - take);
+    at -= take;
+  }
+  return out;
+}
+
 /** A copy in a Buffer of its own (Buffer.from would cut a small one from the shared pool). */
 function ownCopy(b: Buffer): Buffer {
   const out = Buffer.allocUnsafeSlow(b.length);
@@ -275,7 +292,7 @@ function settleable<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject
 
 class SegmentEncryptor extends Transform implements EncryptStream {
   readonly [OWNED_CHUNKS] = true;
-  private readonly key: Buffer;
+  private readonly key: KeyObject; // imported once: a cipher per segment from a raw Buffer key re-imports it each time (≈4× slower setup)
   private readonly header: Buffer;
   private readonly aad: Buffer;
   private readonly nonce: Buffer;
@@ -298,7 +315,7 @@ class SegmentEncryptor extends Transform implements EncryptStream {
     const noncePrefix = randomBytes(NONCE_PREFIX_BYTES);
     this.header = encodeHeader({ segmentSize: this.segmentSize, keyVersion: o.keyVersion, wrappedKey: o.wrappedKey, noncePrefix });
     this.aad = segmentAad(this.header, o.clientId, o.fileId);
-    this.key = Buffer.from(o.dataKey);
+    this.key = createSecretKey(o.dataKey);
     this.nonce = Buffer.alloc(NONCE_BYTES);
     noncePrefix.copy(this.nonce, 0);
     this.seg = Buffer.allocUnsafe(this.segmentSize);
@@ -388,13 +405,21 @@ class SegmentDecryptor extends Transform implements DecryptStream {
   private readonly hash: Hash | null;
   private headerBuf: Buffer | null = Buffer.alloc(0); // header bytes gathered so far; null once parsed
   private header: ObjectHeader | null = null;
-  private key: Buffer | null = null;
+  private key: KeyObject | null = null;
   private aad: Buffer | null = null;
   private readonly nonce = Buffer.alloc(NONCE_BYTES);
   private source: unknown = null; // the stream piped in, if any: its chunks are released when it owns them
-  private rec: Buffer | null = null; // the held-back record (ciphertext ‖ tag) of the current segment
-  private recLen = 0;
+  /*
+   * The held-back record (ciphertext ‖ tag) of the current segment, as views on the input chunks it
+   * came in (no copy: a record usually spans two chunks of a file read); copied into `rec` instead
+   * when it arrives in many small pieces. `pinned`: input chunks kept while a view points into them.
+   */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private copying = false; // this record is being gathered in `rec`
+  private rec: Buffer | null = null;
   private recSize = 0;
+  private pinned: Buffer[] = [];
   private index = 0;
   private plaintextBytes = 0;
   private finished: DecryptResult | null = null;
@@ -418,16 +443,47 @@ class SegmentDecryptor extends Transform implements DecryptStream {
     this.once('close', () => { if (!this.finished) this.settle.reject(new Error('the decrypt stream closed before its end')); });
   }
 
-  /** Destroyed before its end (a client gone, a corrupt object): the stream piped in is read by nobody else, so close it too (a file handle, a connection). */
+  /**
+   * Destroyed before its end (a client gone, a corrupt object): a stream piped in with .pipe() (not
+   * pipeline(), which closes it itself) and read by nobody else is closed too, so its file handle or
+   * connection does not wait for the garbage collector. Only once the current I/O callbacks are
+   * done (setImmediate): a source destroyed from inside this destroy, or on the next tick, left
+   * stream.pipeline() waiting forever, while pipeline() has closed its streams by then.
+   */
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
     const src = this.source as { destroyed?: boolean; destroy?: () => void; listenerCount?: (e: string) => number } | null;
-    if (src && !src.destroyed && typeof src.destroy === 'function' && (src.listenerCount?.('data') ?? 0) <= 1) src.destroy();
+    if (src && typeof src.destroy === 'function') {
+      setImmediate(() => {
+        if (!src.destroyed && (src.listenerCount?.('data') ?? 0) === 0) src.destroy!();
+      });
+    }
     cb(err);
   }
 
   /** Done with an input chunk: frees it now if it came from a stream that owns its chunks and only feeds us. */
   private doneWith(chunk: Buffer): void {
     if (ownsChunks(this.source)) releaseChunk(chunk);
+  }
+
+  /** At the end: no part is held any more. */
+  private unpinAll(): void {
+    for (const c of this.pinned) releaseChunk(c);
+    this.pinned = [];
+  }
+
+  /**
+   * After a chunk was consumed: frees the input chunks no part of the held record points into
+   * (from a source that owns its chunks and only feeds us; those still pointed into wait).
+   */
+  private unpin(chunk: Buffer): void {
+    if (!ownsChunks(this.source)) return;
+    this.pinned.push(chunk);
+    const inUse = this.parts.map((p) => p.buffer);
+    this.pinned = this.pinned.filter((c) => {
+      if (inUse.includes(c.buffer)) return true;
+      releaseChunk(c);
+      return false;
+    });
   }
 
   result(): DecryptResult {
@@ -438,8 +494,8 @@ class SegmentDecryptor extends Transform implements DecryptStream {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
       if (this.key) {
-        this.consume(chunk); // copies what it keeps: the chunk is not needed afterwards
-        this.doneWith(chunk);
+        this.consume(chunk);
+        this.unpin(chunk);
         cb();
         return;
       }
@@ -461,9 +517,10 @@ class SegmentDecryptor extends Transform implements DecryptStream {
     try {
       if (!this.key) throw new CorruptObject('truncated-header');
       const last = this.finishLast();
+      this.unpinAll();
       // The last segment is authentic; its plaintext still waits until the whole file's SHA-256 is
       // checked, so a mismatch ends the stream before its end, never after a complete body.
-      this.hash?.update(last);
+      for (const pt of last) this.hash?.update(pt);
       const sha256 = this.hash ? this.hash.digest('hex') : null;
       if (this.expectedSha256 !== null && sha256 !== this.expectedSha256) throw new CorruptObject('sha256-mismatch');
       this.emit1(last, false);
@@ -480,11 +537,10 @@ class SegmentDecryptor extends Transform implements DecryptStream {
     const install = (key: Buffer) => {
       checkKey(key);
       this.header = header;
-      this.key = Buffer.from(key);
+      this.key = createSecretKey(key);
       this.aad = segmentAad(header.bytes, this.clientId, this.fileId);
       header.noncePrefix.copy(this.nonce, 0);
       this.recSize = header.segmentSize + TAG_BYTES;
-      this.rec = Buffer.allocUnsafe(this.recSize);
     };
     const fail = (err: unknown) => cb(err instanceof DecryptionFailed ? new CorruptObject('data-key') : (err as Error));
     let got: Buffer | Promise<Buffer>;
@@ -509,31 +565,53 @@ class SegmentDecryptor extends Transform implements DecryptStream {
   /** Body bytes: whole records are opened as soon as a byte after them shows they are not the last. */
   private consume(chunk: Buffer): void {
     const size = this.recSize;
-    const rec = this.rec!;
     let off = 0;
     while (off < chunk.length) {
-      if (this.recLen === size) {
-        this.recLen = 0;
-        this.openNotLast(rec);
-      }
-      if (this.recLen === 0 && chunk.length - off > size) {
-        this.openNotLast(chunk.subarray(off, off + size));
+      if (this.partsLen === size) this.openNotLast(this.takeRecord());
+      if (this.partsLen === 0 && chunk.length - off > size) {
+        this.openNotLast([chunk.subarray(off, off + size)]);
         off += size;
         continue;
       }
-      const n = Math.min(size - this.recLen, chunk.length - off);
-      chunk.copy(rec, this.recLen, off, off + n);
-      this.recLen += n;
+      const n = Math.min(size - this.partsLen, chunk.length - off);
+      this.hold(chunk.subarray(off, off + n));
       off += n;
     }
   }
 
+  /** Adds a piece to the held record: as a view, or a copy once it came in too many pieces. */
+  private hold(piece: Buffer): void {
+    if (!this.copying && this.parts.length >= MAX_RECORD_PARTS) {
+      // Many small chunks (a byte-by-byte source): gather this record in one buffer instead.
+      this.rec ??= Buffer.allocUnsafe(this.recSize);
+      let at = 0;
+      for (const p of this.parts) at += p.copy(this.rec, at);
+      this.parts = [this.rec.subarray(0, at)];
+      this.copying = true;
+    }
+    if (this.copying) {
+      piece.copy(this.rec!, this.partsLen);
+      this.parts = [this.rec!.subarray(0, this.partsLen + piece.length)];
+    } else {
+      this.parts.push(piece);
+    }
+    this.partsLen += piece.length;
+  }
+
+  /** The held record's pieces, and the hold emptied for the next one. */
+  private takeRecord(): Buffer[] {
+    const parts = this.parts;
+    this.parts = [];
+    this.partsLen = 0;
+    this.copying = false;
+    return parts;
+  }
+
   /** At the end: the held record must be the last segment; returns its verified plaintext (not yet emitted). */
-  private finishLast(): Buffer {
-    if (this.recLen < TAG_BYTES) throw new CorruptObject('truncated', this.index);
-    const record = this.rec!.subarray(0, this.recLen);
-    const full = this.recLen === this.recSize;
-    this.recLen = 0;
+  private finishLast(): Buffer[] {
+    if (this.partsLen < TAG_BYTES) throw new CorruptObject('truncated', this.index);
+    const full = this.partsLen === this.recSize;
+    const record = this.takeRecord();
     const pt = this.tryOpen(record, true);
     if (pt) return pt;
     // An authentic non-last segment where the object ends: cut at a segment boundary.
@@ -542,7 +620,7 @@ class SegmentDecryptor extends Transform implements DecryptStream {
   }
 
   /** Opens a full record that more bytes follow, so it is not the last; names the cause if it fails. */
-  private openNotLast(record: Buffer): void {
+  private openNotLast(record: Buffer[]): void {
     const pt = this.tryOpen(record, false);
     if (pt) { this.emit1(pt); return; }
     // The last segment (a full one) with bytes appended after it.
@@ -550,17 +628,27 @@ class SegmentDecryptor extends Transform implements DecryptStream {
     throw new CorruptObject('segment-auth', this.index);
   }
 
-  /** The plaintext if the record authenticates as segment `index` with this last flag; null otherwise. */
-  private tryOpen(record: Buffer, last: boolean): Buffer | null {
+  /**
+   * The plaintext (one piece per piece of the record) if the record authenticates as segment
+   * `index` with this last flag; null otherwise.
+   */
+  private tryOpen(record: Buffer[], last: boolean): Buffer[] | null {
     if (this.index >= MAX_SEGMENTS) throw new CorruptObject('too-many-segments', this.index);
     this.nonce.writeUInt32BE(this.index, NONCE_PREFIX_BYTES);
     this.nonce[NONCE_BYTES - 1] = last ? 1 : 0;
-    const ctLen = record.length - TAG_BYTES;
+    let ctLen = -TAG_BYTES;
+    for (const p of record) ctLen += p.length;
     const decipher = createDecipheriv('aes-256-gcm', this.key!, this.nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(this.aad!);
-    decipher.setAuthTag(record.subarray(ctLen));
+    decipher.setAuthTag(lastBytes(record, TAG_BYTES));
     // update() hands back plaintext before the tag is checked: keep it here until final() succeeded.
-    const pt = decipher.update(record.subarray(0, ctLen));
+    const pt: Buffer[] = [];
+    for (let i = 0, left = ctLen; left > 0; i++) {
+      const p = record[i]!;
+      const piece = p.length <= left ? p : p.subarray(0, left);
+      pt.push(decipher.update(piece));
+      left -= piece.length;
+    }
     try {
       decipher.final();
     } catch {
@@ -570,11 +658,13 @@ class SegmentDecryptor extends Transform implements DecryptStream {
   }
 
   /** Passes on a verified segment's plaintext (hashing it first unless the caller already did). */
-  private emit1(pt: Buffer, hash = true): void {
+  private emit1(pt: Buffer[], hash = true): void {
     this.index++;
-    this.plaintextBytes += pt.length;
-    if (hash) this.hash?.update(pt);
-    if (pt.length > 0) this.push(pt);
+    for (const piece of pt) {
+      this.plaintextBytes += piece.length;
+      if (hash) this.hash?.update(piece);
+      if (piece.length > 0) this.push(piece);
+    }
   }
 }
 
