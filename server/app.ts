@@ -10,7 +10,7 @@ import { User } from './db/models';
 import { NotFound, TooManyRequests } from './errors';
 import { translate, type Lang } from './i18n';
 import { routeTable, type RouteDef } from './web/routes';
-import { requireAccess, requireKeys, requireReauth } from './web/middleware/guards';
+import { requireAccess, requireApiToken, requireKeys, requireReauth, requireReauthLogged } from './web/middleware/guards';
 import { sessionLifetime, sessionMiddleware } from './web/middleware/session';
 import { errorHandler } from './web/middleware/error-handler';
 import { requestLog } from './web/middleware/request-log';
@@ -80,16 +80,18 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit }));
   const routes = routeTable(services, passport, (req) => isRequestValid(req));
   const sealedGuard = requireKeys(services);
+  const apiToken = requireApiToken(services);
   const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit });
   const mount = (def: RouteDef) => {
     const chain: RequestHandler[] = [];
     if (!def.whenSealed) chain.push(sealedGuard);
     if (def.authLimit) chain.push(authLimit);
     chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
+    if (def.access === 'apiToken') chain.push(apiToken);
     if (def.before) chain.push(...def.before);
     // Multipart bodies are read by the upload engine, which checks the token itself before storing anything.
     if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);
-    if (def.reauth) chain.push(requireReauth);
+    if (def.reauth) chain.push(def.deniedAs ? requireReauthLogged(services, def.deniedAs) : requireReauth);
     chain.push(def.handler);
     app[def.method](def.path, ...chain);
   };

@@ -30,6 +30,13 @@ export interface Config {
   uploadMaxFiles: number;
   /** leftovers of interrupted uploads older than this are swept */
   sweepAfterMinutes: number;
+  /** how long a revealed My Number stays on screen */
+  revealSeconds: number;
+  /** more reveals than this by one user within revealBurstWindowSeconds are refused and alerted */
+  revealBurstMax: number;
+  revealBurstWindowSeconds: number;
+  /** how long a one-time registration link (payee, employee sheet) stays valid */
+  vaultLinkDays: number;
 }
 
 export interface S3Settings {
@@ -77,6 +84,10 @@ const schema = z.object({
   UPLOAD_MAX_REQUEST_MB: int(1, 1024 * 1024).default(4096),
   UPLOAD_MAX_FILES: int(1, 100).default(20),
   SWEEP_AFTER_MINUTES: int(0, 7 * 24 * 60).default(60),
+  REVEAL_SECONDS: int(1, 600).default(60),
+  REVEAL_BURST_MAX: int(1, 100_000).default(30),
+  REVEAL_BURST_WINDOW_SECONDS: int(1, 3600).default(60),
+  VAULT_LINK_DAYS: int(1, 90).default(14),
   STORAGE: z.enum(['local', 's3'], { message: 'local or s3' }).default('local'),
   S3_ENDPOINT: z.url({ protocol: /^https?$/, message: 'an http(s) URL such as https://s3.example.jp' }).optional(),
   S3_REGION: z.string().regex(/^[a-z0-9-]{1,40}$/, 'a region name such as us-east-1').default('us-east-1'),
@@ -148,5 +159,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     uploadMaxRequestBytes: e.UPLOAD_MAX_REQUEST_MB * 1024 * 1024,
     uploadMaxFiles: e.UPLOAD_MAX_FILES,
     sweepAfterMinutes: e.SWEEP_AFTER_MINUTES,
+    revealSeconds: e.REVEAL_SECONDS,
+    revealBurstMax: e.REVEAL_BURST_MAX,
+    revealBurstWindowSeconds: e.REVEAL_BURST_WINDOW_SECONDS,
+    vaultLinkDays: e.VAULT_LINK_DAYS,
   };
 }

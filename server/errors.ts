@@ -58,3 +58,7 @@ export class CorruptFile extends AppError {
 export class MailUnavailable extends AppError {
   constructor() { super(503, 'error.mailUnavailable'); }
 }
+/** A form field holds a value that clashes with stored data (e.g. a My Number already held for someone else). */
+export class FieldConflict extends AppError {
+  constructor(messageKey: string, readonly fieldErrors: Record<string, string>) { super(409, messageKey); }
+}

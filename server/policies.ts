@@ -13,6 +13,8 @@ export const roleRules = {
   firmAdmin: ['firm_admin'],
   /** a client company's administrator: their own users */
   clientAdmin: ['client_admin'],
+  /** an employee of a client: their own numbers (じぶんで登録) */
+  employee: ['employee'],
 } as const;
 
 export type RoleRule = keyof typeof roleRules;

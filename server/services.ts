@@ -12,6 +12,10 @@ import { ClientKeys } from './clients/client-keys';
 import { ClientService } from './clients/client-service';
 import { FileService } from './files/file-service';
 import { FileSweeper } from './files/sweeper';
+import { PeopleService } from './vault/people-service';
+import { VaultService } from './vault/vault-service';
+import { VaultLinks } from './vault/links';
+import { ApiTokens } from './vault/api-tokens';
 import type { StorageAdapter } from '../storage-adapters';
 
 export interface Services {
@@ -29,6 +33,10 @@ export interface Services {
   storage: StorageAdapter;
   files: FileService;
   sweeper: FileSweeper;
+  people: PeopleService;
+  vault: VaultService;
+  vaultLinks: VaultLinks;
+  apiTokens: ApiTokens;
 }
 
 /** Wires the real services together; tests may pass their own mailer. */
@@ -37,6 +45,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const audit = new AuditLog(d.sequelize);
   const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: new LoginThrottle(), config: d.config });
   const clientKeys = new ClientKeys(d.keys);
+  const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
   return {
     ...d,
     mailer,
@@ -48,5 +57,9 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
     files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, mailer, logger: d.logger, config: d.config }),
     sweeper: new FileSweeper({ storage: d.storage, logger: d.logger, ageMs: d.config.sweepAfterMinutes * 60_000 }),
+    people: new PeopleService({ sequelize: d.sequelize, audit }),
+    vault,
+    vaultLinks: new VaultLinks({ sequelize: d.sequelize, audit, keys: d.keys, mailer, vault, config: d.config }),
+    apiTokens: new ApiTokens({ sequelize: d.sequelize, audit }),
   };
 }

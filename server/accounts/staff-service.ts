@@ -15,7 +15,8 @@ export class StaffService {
   }
 
   listActiveStaff(): Promise<User[]> {
-    return User.findAll({ where: { role: 'firm_staff', disabledAt: null }, order: [['name', 'ASC']] });
+    // Firm admins can be assigned too: who may open a client's numbers is exactly its assignment list.
+    return User.findAll({ where: { role: ['firm_admin', 'firm_staff'], disabledAt: null }, order: [['name', 'ASC']] });
   }
 
   async create(ctx: ActorContext, input: { email: string; name: string; role: 'firm_admin' | 'firm_staff' }): Promise<User> {

@@ -84,7 +84,7 @@ export class ClientService {
   async assignStaff(ctx: ActorContext, client: Client, staffUserId: string): Promise<void> {
     await this.d.sequelize.transaction(async (tx) => {
       const staff = isUuid(staffUserId) ? await User.findByPk(staffUserId, { transaction: tx }) : null;
-      if (!staff || staff.role !== 'firm_staff' || staff.disabledAt) throw new BadRequest('assignment.notStaff', { userId: 'assignment.notStaff' });
+      if (!staff || (staff.role !== 'firm_staff' && staff.role !== 'firm_admin') || staff.disabledAt) throw new BadRequest('assignment.notStaff', { userId: 'assignment.notStaff' });
       if (await StaffAssignment.findOne({ where: { clientId: client.id, userId: staff.id }, transaction: tx })) return;
       await StaffAssignment.create({ clientId: client.id, userId: staff.id }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'assignment.create', result: 'allowed', clientId: client.id, targetKind: 'user', targetId: staff.id, targetLabel: staff.name });

@@ -2,6 +2,7 @@ import { Umzug, SequelizeStorage } from 'umzug';
 import type { QueryInterface, Sequelize } from 'sequelize';
 import * as m0001 from './migrations/0001-foundation';
 import * as m0002 from './migrations/0002-files';
+import * as m0003 from './migrations/0003-vault';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -12,6 +13,7 @@ export interface Migration {
 const MIGRATIONS: [string, Migration][] = [
   ['0001-foundation', m0001],
   ['0002-files', m0002],
+  ['0003-vault', m0003],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -13,6 +13,12 @@ import { langHandler } from './handlers/lang';
 import { firmClientHandlers, firmStaffHandlers } from './handlers/firm-clients';
 import { clientUserHandlers } from './handlers/client-users';
 import { fileHandlers } from './handlers/files';
+import { clientVaultHandlers } from './handlers/client-vault';
+import { firmVaultHandlers } from './handlers/firm-vault';
+import { selfVaultHandlers } from './handlers/self-vault';
+import { vaultLinkHandlers } from './handlers/vault-links';
+import { apiHandlers } from './handlers/api';
+import { apiTokenHandlers } from './handlers/api-tokens';
 
 export interface RouteDef {
   method: 'get' | 'post';
@@ -31,6 +37,8 @@ export interface RouteDef {
   sessionless?: boolean;
   /** a multipart upload: the handler checks the CSRF token once the form's first fields are read */
   multipart?: boolean;
+  /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
+  deniedAs?: string;
   /** middleware run after the access checks and before the handler (e.g. a Content-Length check) */
   before?: RequestHandler[];
   handler: RequestHandler;
@@ -47,6 +55,12 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const staff = firmStaffHandlers(services);
   const clientUsers = clientUserHandlers(services);
   const files = fileHandlers(services, csrfValid);
+  const clientVault = clientVaultHandlers(services, csrfValid);
+  const firmVault = firmVaultHandlers(services);
+  const selfVault = selfVaultHandlers(services, csrfValid);
+  const links = vaultLinkHandlers(services);
+  const api = apiHandlers(services);
+  const apiTokens = apiTokenHandlers(services);
 
   return [
     { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services) },
@@ -106,5 +120,45 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, handler: files.downloadWithPurpose },
     { method: 'post', path: '/files/:fileId/delete', access: 'signedIn', handler: files.remove },
     { method: 'post', path: '/files/:fileId/retention', access: 'firm', handler: files.retention },
+
+    // The My Number vault: the client's side (people, 代理登録, import, confirmation, one-time links, 照合)
+    { method: 'get', path: '/client/people', access: 'clientAdmin', handler: clientVault.list },
+    { method: 'post', path: '/client/people/employees', access: 'clientAdmin', handler: clientVault.addEmployee },
+    { method: 'post', path: '/client/people/employees/:employeeId/dependants', access: 'clientAdmin', handler: clientVault.addDependant },
+    { method: 'post', path: '/client/people/employees/:employeeId/leave', access: 'clientAdmin', handler: clientVault.setLeave },
+    { method: 'post', path: '/client/people/payees', access: 'clientAdmin', handler: clientVault.addPayee },
+    { method: 'get', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.showRegister },
+    { method: 'post', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.register },
+    { method: 'post', path: '/client/people/:kind/:personId/link', access: 'clientAdmin', handler: clientVault.createLink },
+    { method: 'post', path: '/client/numbers/:recordId/confirm', access: 'clientAdmin', handler: clientVault.confirm },
+    { method: 'post', path: '/client/numbers/:recordId/check', access: 'clientAdmin', handler: clientVault.check },
+    { method: 'get', path: '/client/numbers/import', access: 'clientAdmin', handler: clientVault.showImport },
+    { method: 'get', path: '/client/numbers/import/template.csv', access: 'clientAdmin', handler: clientVault.template },
+    { method: 'post', path: '/client/numbers/import', access: 'clientAdmin', multipart: true, handler: clientVault.importCsv },
+
+    // じぶんで登録: an employee's own and dependants' numbers, with the card's photo
+    { method: 'get', path: '/me/numbers', access: 'employee', handler: selfVault.show },
+    { method: 'post', path: '/me/numbers', access: 'employee', multipart: true, handler: selfVault.register },
+    { method: 'post', path: '/me/dependants', access: 'employee', handler: selfVault.addDependant },
+    { method: 'post', path: '/me/numbers/:recordId/confirm', access: 'employee', handler: selfVault.confirm },
+
+    // one-time links for payees and employees without an account (token in the link, code handed over apart)
+    { method: 'get', path: '/r/:token', access: 'public', authLimit: true, handler: links.show },
+    { method: 'post', path: '/r/:token', access: 'public', authLimit: true, handler: links.submit },
+
+    // the firm's side: masked list, 照合, reveal / print / export after re-authentication with a purpose
+    { method: 'get', path: '/firm/clients/:clientId/numbers', access: 'firm', handler: firmVault.list },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/check', access: 'firm', handler: firmVault.check },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/reveal', access: 'firm', reauth: true, deniedAs: 'vault.reveal', handler: firmVault.reveal },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/print', access: 'firm', reauth: true, deniedAs: 'vault.print', handler: firmVault.print },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/export', access: 'firm', reauth: true, deniedAs: 'vault.export', handler: firmVault.exportCsv },
+
+    // authorised applications (payroll, labour software): tokens made by the firm admin
+    { method: 'get', path: '/firm/api-tokens', access: 'firmAdmin', handler: apiTokens.list },
+    { method: 'post', path: '/firm/api-tokens', access: 'firmAdmin', reauth: true, handler: apiTokens.create },
+    { method: 'post', path: '/firm/api-tokens/:tokenId/revoke', access: 'firmAdmin', handler: apiTokens.revoke },
+    { method: 'get', path: '/api/openapi.json', access: 'public', sessionless: true, handler: api.openapi },
+    { method: 'get', path: '/api/v1/clients/:clientId/people', access: 'apiToken', sessionless: true, handler: api.people },
+    { method: 'get', path: '/api/v1/clients/:clientId/numbers/:recordId', access: 'apiToken', sessionless: true, handler: api.number },
   ];
 }

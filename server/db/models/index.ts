@@ -3,11 +3,13 @@ import { initUserModels } from './user';
 import { initClientModels } from './client';
 import { initAuditModels } from './audit';
 import { initFileModels } from './file';
+import { initVaultModels } from './vault';
 
 export * from './user';
 export * from './client';
 export * from './audit';
 export * from './file';
+export * from './vault';
 
 /** Binds every model class to one Sequelize instance (models are module-level, one database per process). */
 export function initModels(sequelize: Sequelize): void {
@@ -15,4 +17,5 @@ export function initModels(sequelize: Sequelize): void {
   initClientModels(sequelize);
   initAuditModels(sequelize);
   initFileModels(sequelize);
+  initVaultModels(sequelize);
 }

@@ -2,8 +2,10 @@ import type { Request, RequestHandler } from 'express';
 import { Forbidden, ReauthRequired, Sealed, Unauthenticated } from '../../errors';
 import { roleAllows, type RoleRule } from '../../policies';
 import type { Services } from '../../services';
+import { actorOf } from '../context';
 
-export type Access = 'public' | RoleRule;
+/** 'public', 'apiToken' (a bearer token of an authorised application, no session) or a role rule */
+export type Access = 'public' | 'apiToken' | RoleRule;
 
 export function reauthActive(req: Request): boolean {
   return typeof req.session?.reauthUntil === 'number' && req.session.reauthUntil > Date.now();
@@ -18,7 +20,7 @@ const loginRedirect = (req: Request, reason?: string) =>
  */
 export function requireAccess(access: Access, opts: { duringEnrolment?: boolean } = {}): RequestHandler {
   return (req, res, next) => {
-    if (access === 'public') return next();
+    if (access === 'public' || access === 'apiToken') return next();
     if (!req.user) {
       if (req.method === 'GET') return res.redirect(303, loginRedirect(req, res.locals.sessionExpired ? 'expired' : undefined));
       throw new Unauthenticated();
@@ -38,6 +40,35 @@ export const requireReauth: RequestHandler = (req, res, next) => {
   if (req.method === 'GET') return res.redirect(303, `/reauth?next=${encodeURIComponent(req.originalUrl)}`);
   throw new ReauthRequired();
 };
+
+/**
+ * Like requireReauth, for vault routes: a refusal is also written to the log (who tried to open
+ * which client's numbers without a live re-authentication). If that row cannot be written the
+ * request is still refused.
+ */
+export function requireReauthLogged(services: Pick<Services, 'vault'>, operation: string): RequestHandler {
+  return async (req, _res, next) => {
+    if (reauthActive(req)) return next();
+    const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
+    await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication').catch(() => {});
+    throw new ReauthRequired();
+  };
+}
+
+/** Routes for authorised applications: a live bearer token, or 401 (JSON) before anything else is read. */
+export function requireApiToken(services: Pick<Services, 'apiTokens'>): RequestHandler {
+  return async (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const secret = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const scope = secret ? await services.apiTokens.authenticate(secret) : null;
+    if (!scope) {
+      res.set('WWW-Authenticate', 'Bearer realm="akatsuki"');
+      throw new Unauthenticated();
+    }
+    res.locals.apiScope = scope;
+    next();
+  };
+}
 
 /** Without a valid master key, routes that could need a key answer 503 before anything is read or written. */
 export function requireKeys(services: Pick<Services, 'keys'>): RequestHandler {

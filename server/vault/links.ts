@@ -1,0 +1,108 @@
+import { createHmac, randomInt } from 'node:crypto';
+import { Op, type Sequelize } from 'sequelize';
+import type { AuditLog, ActorContext } from '../audit';
+import type { Keys } from '../crypto/keys';
+import type { Config } from '../config';
+import type { Mailer } from '../mail/mailer';
+import { Dependant, VaultInvitation } from '../db/models';
+import { newToken, safeEqualHex, sha256Hex } from '../crypto/tokens';
+import { BadRequest, FieldConflict, NotFound } from '../errors';
+import { translate, type Lang } from '../i18n';
+import { findPerson, type Person } from './people';
+import type { NumberInput, VaultService } from './vault-service';
+
+/** Wrong codes a link takes before it dies: 10^8 codes against 5 tries. */
+export const MAX_CODE_ATTEMPTS = 5;
+
+export interface LiveLink { invitation: VaultInvitation; person: Person; dependants: Dependant[] }
+
+/**
+ * One-time registration links: for a payee, or an employee without a portal account (the printed
+ * sheet). The link carries a random token; a separate 8-digit code (handed over another way) must
+ * be typed too. Only keyed hashes of both are stored. A link works once, then it is dead.
+ */
+export class VaultLinks {
+  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; keys: Keys; mailer: Mailer; vault: VaultService; config: Pick<Config, 'publicUrl' | 'vaultLinkDays'> }) {}
+
+  private codeHash(code: string): string {
+    return createHmac('sha256', this.d.keys.ring().derive('vault-link-code')).update(code).digest('hex');
+  }
+
+  async create(ctx: ActorContext, person: Person, createdBy: string | null, mail: { to: string; lang: Lang } | null): Promise<{ url: string; code: string; expiresAt: Date }> {
+    if (person.kind === 'dependant') throw new BadRequest();
+    const token = newToken();
+    const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
+    const expiresAt = new Date(Date.now() + this.d.config.vaultLinkDays * 24 * 3600_000);
+    const url = `${this.d.config.publicUrl}/r/${token}`;
+    await this.d.sequelize.transaction(async (tx) => {
+      // A new link replaces any earlier one for the person.
+      await VaultInvitation.update({ usedAt: new Date() }, { where: { clientId: person.clientId, personKind: person.kind, personId: person.id, usedAt: null }, transaction: tx });
+      await VaultInvitation.create({
+        clientId: person.clientId, personKind: person.kind, personId: person.id, tokenHash: sha256Hex(token), codeHash: this.codeHash(code),
+        expiresAt, usedAt: null, createdBy,
+      }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'vault.link.create', result: 'allowed', clientId: person.clientId, targetKind: person.kind, targetId: person.id,
+        targetLabel: this.d.vault.auditLabel(person), detail: mail ? 'mailed' : 'sheet',
+      });
+    });
+    // The mail carries the link only; the code goes another way (on screen for the admin to hand over).
+    if (mail) {
+      await this.d.mailer.send({
+        to: mail.to,
+        subject: translate(mail.lang, 'mail.vaultLink.subject'),
+        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays }),
+      });
+    }
+    return { url, code, expiresAt };
+  }
+
+  /** The live link for a token, or null: unknown, used, expired and worn out all look the same. */
+  async find(token: string): Promise<LiveLink | null> {
+    if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return null;
+    const invitation = await VaultInvitation.findOne({
+      where: { tokenHash: sha256Hex(token), usedAt: null, expiresAt: { [Op.gt]: new Date() }, failedAttempts: { [Op.lt]: MAX_CODE_ATTEMPTS } },
+    });
+    if (!invitation) return null;
+    const person = await findPerson(invitation.clientId, invitation.personKind, invitation.personId).catch(() => null);
+    if (!person) return null;
+    const dependants = person.kind === 'employee'
+      ? await Dependant.findAll({ where: { clientId: person.clientId, employeeId: person.id }, order: [['createdAt', 'ASC']] })
+      : [];
+    return { invitation, person, dependants };
+  }
+
+  /**
+   * Registers through a link: the code is checked, then the person's number (and, on an employee's
+   * sheet, any dependants' numbers given) and the link's use land in one transaction.
+   */
+  async submit(ctx: ActorContext, token: string, code: string, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
+    const link = await this.find(token);
+    if (!link) throw new NotFound();
+    const typed = code.replace(/\D/g, '');
+    if (!safeEqualHex(this.codeHash(typed), link.invitation.codeHash)) {
+      await this.d.sequelize.transaction(async (tx) => {
+        await VaultInvitation.increment('failedAttempts', { where: { id: link.invitation.id }, transaction: tx });
+        await this.d.audit.record(tx, ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });
+      });
+      throw new BadRequest('vault.link.wrongCode', { code: 'vault.link.wrongCode' });
+    }
+    await this.d.sequelize.transaction(async (tx) => {
+      const [used] = await VaultInvitation.update({ usedAt: new Date() }, { where: { id: link.invitation.id, usedAt: null }, transaction: tx });
+      if (used !== 1) throw new NotFound();
+      await this.d.vault.register(ctx, link.person, own, { source: 'link', confirmedByPerson: true, registeredBy: null }, tx);
+      for (const dep of link.dependants) {
+        const input = dependants.get(dep.id);
+        if (!input) continue;
+        const person = await findPerson(link.person.clientId, 'dependant', dep.id, tx);
+        try {
+          await this.d.vault.register(ctx, person, input, { source: 'link', confirmedByPerson: true, registeredBy: null }, tx);
+        } catch (err) {
+          // Name the dependant's own field, so the form shows the message beside it.
+          if (err instanceof BadRequest || err instanceof FieldConflict) throw new BadRequest(err.messageKey, { [`dep_${dep.id}`]: err.messageKey });
+          throw err;
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import type { Sequelize } from 'sequelize';
+import type { ActorContext, AuditLog } from '../audit';
+import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, type PayeeKind } from '../db/models';
+import { BadRequest, NotFound } from '../errors';
+import { defaultDeletionDate } from './retention';
+
+export interface EmployeeInput {
+  employeeCode: string;
+  name: string;
+  nameKana: string | null;
+  departmentId: string | null;
+  establishmentId: string | null;
+  hireDate: string | null;
+  leaveDate: string | null;
+}
+
+export interface DependantInput { name: string; nameKana: string | null; relationship: string }
+export interface PayeeInput { code: string; name: string; nameKana: string | null; kind: PayeeKind }
+
+const UUID = /^[0-9a-f-]{36}$/i;
+
+/** The people whose numbers a client keeps: employees, their dependants, and payees. */
+export class PeopleService {
+  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
+
+  private async checkPlaces(clientId: string, input: Pick<EmployeeInput, 'departmentId' | 'establishmentId'>): Promise<void> {
+    if (input.departmentId && !(UUID.test(input.departmentId) && await Department.count({ where: { id: input.departmentId, clientId } }))) {
+      throw new BadRequest('form.invalid', { departmentId: 'form.invalid' });
+    }
+    if (input.establishmentId && !(UUID.test(input.establishmentId) && await Establishment.count({ where: { id: input.establishmentId, clientId } }))) {
+      throw new BadRequest('form.invalid', { establishmentId: 'form.invalid' });
+    }
+  }
+
+  async addEmployee(ctx: ActorContext, clientId: string, input: EmployeeInput): Promise<Employee> {
+    await this.checkPlaces(clientId, input);
+    return this.d.sequelize.transaction(async (tx) => {
+      if (await Employee.count({ where: { clientId, employeeCode: input.employeeCode }, transaction: tx })) {
+        throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
+      }
+      const e = await Employee.create({ clientId, ...input, userId: null }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}` });
+      return e;
+    });
+  }
+
+  async employee(clientId: string, employeeId: string): Promise<Employee> {
+    const e = UUID.test(employeeId) ? await Employee.findOne({ where: { id: employeeId, clientId } }) : null;
+    if (!e) throw new NotFound();
+    return e;
+  }
+
+  /**
+   * Records the leave date; the 削除予定日 of the employee's and dependants' numbers follows it
+   * (7 years after), unless a date was set by hand before.
+   */
+  async setLeaveDate(ctx: ActorContext, clientId: string, employeeId: string, leaveDate: string | null): Promise<void> {
+    const e = await this.employee(clientId, employeeId);
+    await this.d.sequelize.transaction(async (tx) => {
+      await e.update({ leaveDate }, { transaction: tx });
+      const dependantIds = (await Dependant.findAll({ where: { clientId, employeeId: e.id }, transaction: tx })).map((d) => d.id);
+      const deletionDate = defaultDeletionDate({ leaveDate });
+      await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'employee', personId: e.id }, transaction: tx });
+      if (dependantIds.length) await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'dependant', personId: dependantIds }, transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'person.leave', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`, detail: leaveDate ?? 'cleared' });
+    });
+  }
+
+  async addDependant(ctx: ActorContext, clientId: string, employeeId: string, input: DependantInput): Promise<Dependant> {
+    const e = await this.employee(clientId, employeeId);
+    return this.d.sequelize.transaction(async (tx) => {
+      const d = await Dependant.create({ clientId, employeeId: e.id, ...input }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'dependant', targetId: d.id, targetLabel: `${e.employeeCode} ${e.name} > ${d.name}` });
+      return d;
+    });
+  }
+
+  async addPayee(ctx: ActorContext, clientId: string, input: PayeeInput): Promise<Payee> {
+    return this.d.sequelize.transaction(async (tx) => {
+      if (await Payee.count({ where: { clientId, code: input.code }, transaction: tx })) throw new BadRequest('people.codeTaken', { code: 'people.codeTaken' });
+      const p = await Payee.create({ clientId, ...input }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'payee', targetId: p.id, targetLabel: `${p.code} ${p.name}` });
+      return p;
+    });
+  }
+}

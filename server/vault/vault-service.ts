@@ -1,0 +1,230 @@
+import { Op, type Sequelize, type Transaction } from 'sequelize';
+import type { Logger } from 'pino';
+import type { AuditLog, ActorContext } from '../audit';
+import type { ClientKeys } from '../clients/client-keys';
+import type { Config } from '../config';
+import type { Mailer } from '../mail/mailer';
+import { ClientKey, NumberRecord, StaffAssignment, type NumberSource, type NumberStatus, type User } from '../db/models';
+import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
+import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
+import type { Office, Procedure } from '../domain/purposes';
+import { parseMyNumber } from './my-number';
+import { findPerson, listPeople, type Person } from './people';
+import { defaultDeletionDate } from './retention';
+import { RevealGuard } from './reveal-guard';
+
+export interface Purpose { purpose: Procedure; office: Office }
+
+export interface NumberInput {
+  number: string;
+  issueDate: string | null;
+}
+
+export interface RegisterOptions {
+  source: NumberSource;
+  /** the person confirmed the number themselves while registering it */
+  confirmedByPerson?: boolean;
+  idFileId?: string | null;
+  registeredBy: string | null;
+}
+
+export type RevealOperation = 'vault.reveal' | 'vault.print' | 'vault.export' | 'vault.api.read';
+
+export interface Revealed { person: Person; record: NumberRecord; number: string }
+
+export interface ListedPerson { person: Person; record: NumberRecord | null }
+
+export const VAULT_PAGE_SIZE = 50;
+
+const REGISTER_OPERATION: Record<NumberSource, string> = {
+  self: 'vault.register.self', proxy: 'vault.register.proxy', link: 'vault.register.link', import: 'vault.register.import',
+};
+
+const ownerOf = (r: Pick<NumberRecord, 'clientId' | 'personKind' | 'personId' | 'keyVersion'>): NumberOwner =>
+  ({ clientId: r.clientId, personKind: r.personKind, personId: r.personId, keyVersion: r.keyVersion });
+
+/** Parses a typed number, or a 400 naming the field and what is wrong. */
+export function numberOrFail(input: string, field = 'number'): string {
+  const parsed = parseMyNumber(input);
+  if (!parsed.ok) throw new BadRequest(parsed.problem, { [field]: parsed.problem });
+  return parsed.number;
+}
+
+/**
+ * The My Number vault: numbers sealed under the client's number key, found by a keyed blind
+ * index, shown masked everywhere; opened only for an assigned member of the firm with a purpose,
+ * and only after the audit row of that access has been committed.
+ */
+export class VaultService {
+  readonly guard: RevealGuard;
+
+  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; mailer: Mailer; logger: Logger; config: Config }) {
+    this.guard = new RevealGuard(d);
+  }
+
+  /** The blind index of a number under every index-key version the client has, newest first. */
+  private async indexes(clientId: string, number: string, tx?: Transaction): Promise<{ current: { version: number; value: string }; all: string[] }> {
+    const versions = await ClientKey.findAll({ where: { clientId, purpose: 'index', destroyedAt: null }, order: [['version', 'DESC']], transaction: tx });
+    if (versions.length === 0) throw new Error('client has no live index key');
+    const values: { version: number; value: string }[] = [];
+    for (const v of versions) values.push({ version: v.version, value: blindIndex(await this.d.clientKeys.version(clientId, 'index', v.version, tx), number) });
+    return { current: values[0]!, all: values.map((v) => v.value) };
+  }
+
+  /** Whether a number is already held for someone else of the client (a My Number belongs to one person). */
+  private async heldByOther(person: Person, indexValues: string[], tx?: Transaction): Promise<boolean> {
+    const clash = await NumberRecord.findOne({
+      where: {
+        clientId: person.clientId, blindIndex: { [Op.in]: indexValues },
+        [Op.not]: { personKind: person.kind, personId: person.id },
+      },
+      transaction: tx,
+    });
+    return clash !== null;
+  }
+
+  /**
+   * Registers (or replaces) a person's number. A replaced number loses its confirmations. Runs in
+   * the caller's transaction when given one, so a registration and its ID image land together.
+   */
+  async register(ctx: ActorContext, person: Person, input: NumberInput, opts: RegisterOptions, outer?: Transaction): Promise<NumberRecord> {
+    const number = numberOrFail(input.number);
+    const work = async (tx: Transaction) => {
+      const idx = await this.indexes(person.clientId, number, tx);
+      if (await this.heldByOther(person, idx.all, tx)) throw new FieldConflict('vault.number.duplicate', { number: 'vault.number.duplicate' });
+      const key = await this.d.clientKeys.current(person.clientId, 'numbers', tx);
+      const existing = await NumberRecord.findOne({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id }, transaction: tx, lock: tx.LOCK.UPDATE });
+      const now = new Date();
+      const status: NumberStatus = opts.confirmedByPerson ? 'person_confirmed' : 'registered';
+      const fields = {
+        keyVersion: key.version,
+        indexVersion: idx.current.version,
+        sealedNumber: sealNumber(key.key, { clientId: person.clientId, personKind: person.kind, personId: person.id, keyVersion: key.version }, number),
+        blindIndex: idx.current.value,
+        lastTwo: number.slice(-2),
+        issueDate: input.issueDate,
+        source: opts.source,
+        status,
+        personConfirmedAt: opts.confirmedByPerson ? now : null,
+        adminConfirmedAt: null,
+        idFileId: opts.idFileId ?? existing?.idFileId ?? null,
+        deletionDate: existing?.deletionDate ?? defaultDeletionDate(person),
+        registeredBy: opts.registeredBy,
+      };
+      const record = existing
+        ? await existing.update(fields, { transaction: tx })
+        : await NumberRecord.create({ clientId: person.clientId, personKind: person.kind, personId: person.id, ...fields }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: existing ? 'vault.update' : REGISTER_OPERATION[opts.source], result: 'allowed', clientId: person.clientId,
+        targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person), detail: opts.source,
+      });
+      return record;
+    };
+    return outer ? work(outer) : this.d.sequelize.transaction(work);
+  }
+
+  /** `社員コード 名前` for the log: the person, never the number. */
+  auditLabel(person: Person): string {
+    return [person.employeeCode, person.label].filter(Boolean).join(' ');
+  }
+
+  async recordOf(person: Person, tx?: Transaction): Promise<NumberRecord | null> {
+    return NumberRecord.findOne({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id }, transaction: tx });
+  }
+
+  /** A number record of the client with its person, or NotFound. */
+  async getRecord(clientId: string, recordId: string): Promise<{ record: NumberRecord; person: Person }> {
+    if (!/^[0-9a-f-]{36}$/i.test(recordId)) throw new NotFound();
+    const record = await NumberRecord.findOne({ where: { id: recordId, clientId } });
+    if (!record || !record.sealedNumber) throw new NotFound();
+    return { record, person: await findPerson(clientId, record.personKind, record.personId) };
+  }
+
+  /** The person or the client's admin confirms the stored number is right (本人確認 / 管理者確認). */
+  async confirm(ctx: ActorContext, clientId: string, recordId: string, by: 'person' | 'admin'): Promise<void> {
+    const { record, person } = await this.getRecord(clientId, recordId);
+    await this.d.sequelize.transaction(async (tx) => {
+      const now = new Date();
+      const personConfirmedAt = by === 'person' ? now : record.personConfirmedAt;
+      const adminConfirmedAt = by === 'admin' ? now : record.adminConfirmedAt;
+      await record.update({ personConfirmedAt, adminConfirmedAt, status: adminConfirmedAt ? 'admin_confirmed' : 'person_confirmed' }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: `vault.confirm.${by}`, result: 'allowed', clientId, targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person),
+      });
+    });
+  }
+
+  /** The client's people with their records, filtered and paged, for the masked lists. */
+  async list(clientId: string, filter: { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
+    const people = await listPeople(clientId, filter);
+    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } } });
+    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+    let rows = people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
+    if (filter.status === 'missing') rows = rows.filter((r) => !r.record);
+    else if (filter.status) rows = rows.filter((r) => r.record?.status === filter.status);
+    return { rows: rows.slice((page - 1) * VAULT_PAGE_SIZE, page * VAULT_PAGE_SIZE), total: rows.length };
+  }
+
+  /**
+   * 照合: whether a typed number is the stored one, answered through the blind index so the stored
+   * number is never opened. Logged either way (match or not).
+   */
+  async check(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<boolean> {
+    const number = numberOrFail(typed, 'typed');
+    const { record, person } = await this.getRecord(clientId, recordId);
+    await this.guard.check(ctx, clientId, 'vault.check');
+    const key = await this.d.clientKeys.version(clientId, 'index', record.indexVersion);
+    const matches = blindIndex(key, number) === record.blindIndex;
+    await this.d.audit.recordAlone(ctx, {
+      operation: 'vault.check', result: 'allowed', clientId, targetKind: person.kind, targetId: person.id,
+      targetLabel: this.auditLabel(person), detail: matches ? 'match' : 'mismatch',
+    });
+    return matches;
+  }
+
+  /**
+   * Only firm members assigned to the client may open its numbers (the firm admin too: the list
+   * of who may reveal is the assignment list). A refusal is logged and answered 403.
+   */
+  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null): Promise<void> {
+    const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+    const assigned = isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+    if (assigned) return;
+    await this.d.audit.recordAlone(ctx, {
+      operation, result: 'denied', clientId, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null, detail: 'not assigned',
+    });
+    throw new Forbidden('vault.notAssigned');
+  }
+
+  /** Records a refusal decided before the vault was reached (no re-authentication, no purpose). */
+  async recordDenied(ctx: ActorContext, clientId: string | null, operation: string, reason: string, purpose: Partial<Purpose> | null = null): Promise<void> {
+    await this.d.audit.recordAlone(ctx, {
+      operation, result: 'denied', clientId, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null, detail: reason,
+    });
+  }
+
+  /**
+   * Opens numbers for a purpose: every number is decrypted first, then one audit row per person
+   * is committed, and only then are the numbers handed back. If the rows cannot be written, the
+   * numbers never leave this method (fail closed). The caller has checked who may do this.
+   */
+  async open(ctx: ActorContext, clientId: string, recordIds: string[], purpose: Purpose, operation: RevealOperation): Promise<Revealed[]> {
+    if (recordIds.length === 0) throw new BadRequest('vault.noneSelected');
+    if (operation === 'vault.reveal' || operation === 'vault.api.read') await this.guard.check(ctx, clientId, operation, recordIds.length);
+    const opened: Revealed[] = [];
+    for (const id of recordIds) {
+      const { record, person } = await this.getRecord(clientId, id);
+      const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion);
+      opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber!) });
+    }
+    await this.d.sequelize.transaction(async (tx) => {
+      for (const o of opened) {
+        await this.d.audit.record(tx, ctx, {
+          operation, result: 'allowed', clientId, targetKind: o.person.kind, targetId: o.person.id,
+          targetLabel: this.auditLabel(o.person), purpose: purpose.purpose, office: purpose.office,
+        });
+      }
+    });
+    return opened;
+  }
+}
