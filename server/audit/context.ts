@@ -4,7 +4,7 @@ import type { Role } from '../db/models';
 export interface ActorContext {
   actorId: string | null;
   actorName: string | null;
-  actorRole: Role | 'system' | null;
+  actorRole: Role | 'system' | 'api' | null;
   ip: string | null;
   userAgent: string | null;
   /** the screen or API that carried the action, e.g. 'web:/login' or 'cli:audit:verify' */
