@@ -16,8 +16,32 @@
     tick();
   }
 
+  // A revealed My Number: count down, then remove the digits from the page (not merely hide them).
+  function startRevealTimer(box) {
+    var left = Number(box.getAttribute('data-hide-after')) || 60;
+    var out = box.querySelector('.reveal-left');
+    var gone = document.querySelector('.revealed-gone');
+    var until = Date.now() + left * 1000;
+    function tick() {
+      var s = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      if (out) out.textContent = String(s);
+      if (s === 0) {
+        box.parentNode.removeChild(box);
+        if (gone) gone.hidden = false;
+        return;
+      }
+      setTimeout(tick, 250);
+    }
+    tick();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     var banner = document.querySelector('[data-reauth-until]');
     if (banner) startReauthTimer(banner);
+    var revealed = document.querySelector('[data-hide-after]');
+    if (revealed) startRevealTimer(revealed);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-print]'), function (b) {
+      b.addEventListener('click', function () { window.print(); });
+    });
   });
 })();

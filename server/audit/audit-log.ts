@@ -46,7 +46,7 @@ export class AuditLog {
       targetId: cut(entry.targetId, 64),
       targetLabel: cut(entry.targetLabel, 200),
       operation: cut(entry.operation, 40)!,
-      channel: cut(ctx.channel, 40)!,
+      channel: cut(ctx.channel, 100)!,
       ip: cut(ctx.ip, 64),
       userAgent: cut(ctx.userAgent, 255),
       purpose: cut(entry.purpose, 100),

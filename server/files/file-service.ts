@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type WhereOptions } from 'sequelize';
+import { Op, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -48,31 +48,39 @@ export class FileService {
     if (uploads.length === 0) throw new BadRequest('files.noFiles', { files: 'files.noFiles' });
     let batch: FileBatch;
     try {
-      batch = await this.d.sequelize.transaction(async (tx) => {
-        const b = await FileBatch.create({
-          clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
-          senderId: sender.id, senderName: sender.name, comment: target.comment,
-        }, { transaction: tx });
-        for (const u of uploads) {
-          await StoredFile.create({
-            id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
-            senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
-            size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
-            containsMyNumber: target.containsMyNumber, retentionDate: null, status: 'ready', deletedAt: null, deletedBy: null,
-          }, { transaction: tx });
-          await this.d.audit.record(tx, ctx, {
-            operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,
-            targetLabel: u.displayName, detail: `${target.direction} ${target.category} ${u.size}B`,
-          });
-        }
-        return b;
-      });
+      batch = await this.d.sequelize.transaction((tx) => this.insertUploads(tx, ctx, sender, target, uploads));
     } catch (err) {
-      await Promise.allSettled(uploads.map((u) => this.d.storage.delete(u.objectId)));
+      await this.discardUploads(uploads);
       throw err;
     }
     await this.notify(target, uploads.length);
     return batch;
+  }
+
+  /** The rows of a sending in the caller's transaction, so it can land together with other rows (a number and its card image). */
+  async insertUploads(tx: Transaction, ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
+    const b = await FileBatch.create({
+      clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
+      senderId: sender.id, senderName: sender.name, comment: target.comment,
+    }, { transaction: tx });
+    for (const u of uploads) {
+      await StoredFile.create({
+        id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
+        senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
+        size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
+        containsMyNumber: target.containsMyNumber, retentionDate: null, status: 'ready', deletedAt: null, deletedBy: null,
+      }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,
+        targetLabel: u.displayName, detail: `${target.direction} ${target.category} ${u.size}B`,
+      });
+    }
+    return b;
+  }
+
+  /** Removes stored objects whose rows did not land (the sweeper catches any that cannot be removed now). */
+  async discardUploads(uploads: EncryptedUpload[]): Promise<void> {
+    await Promise.allSettled(uploads.map((u) => this.d.storage.delete(u.objectId)));
   }
 
   async list(user: User, f: ListFilter): Promise<{ rows: StoredFile[]; total: number }> {

@@ -31,7 +31,10 @@ const NAV: NavItem[] = [
   { href: '/home', labelKey: 'nav.home', rule: 'signedIn' },
   { href: '/firm/clients', labelKey: 'nav.clients', rule: 'firm' },
   { href: '/firm/staff', labelKey: 'nav.staff', rule: 'firmAdmin' },
+  { href: '/firm/api-tokens', labelKey: 'nav.apiTokens', rule: 'firmAdmin' },
   { href: '/files', labelKey: 'nav.files', rule: 'signedIn' },
+  { href: '/client/people', labelKey: 'nav.people', rule: 'clientAdmin' },
+  { href: '/me/numbers', labelKey: 'nav.myNumbers', rule: 'employee' },
   { href: '/client/users', labelKey: 'nav.clientUsers', rule: 'clientAdmin' },
   { href: '/account', labelKey: 'nav.account', rule: 'signedIn' },
 ];

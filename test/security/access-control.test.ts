@@ -27,6 +27,9 @@ const EXPECTED_PUBLIC = [
   'POST /password/reset/:token',
   'GET /password/set/:token', // invitation link
   'POST /password/set/:token',
+  'GET /r/:token', // one-time registration link for a person without an account: token in the link, code handed over apart
+  'POST /r/:token',
+  'GET /api/openapi.json', // the API's description only, no data
 ].sort();
 
 const key = (r: { method: string; path: string }) => `${r.method.toUpperCase()} ${r.path}`;
@@ -68,7 +71,7 @@ describe('Security: access control and tenancy', () => {
       expect([...mounted].sort()).to.deep.equal(routes.map(key).sort());
       expect(new Set(mounted).size).to.equal(mounted.length);
       // Every route names a known access rule.
-      for (const r of routes) expect(r.access === 'public' || r.access in roleRules, key(r)).to.equal(true);
+      for (const r of routes) expect(r.access === 'public' || r.access === 'apiToken' || r.access in roleRules, key(r)).to.equal(true);
     });
 
     it('the public routes are exactly the expected list', () => {
@@ -79,7 +82,7 @@ describe('Security: access control and tenancy', () => {
   describe('without a session', () => {
     it('every non-public GET redirects to /login (303) and every non-public POST is 401, before the CSRF check', async () => {
       const b = fresh();
-      const guarded = routes.filter((r) => r.access !== 'public');
+      const guarded = routes.filter((r) => r.access !== 'public' && r.access !== 'apiToken');
       expect(guarded.length).to.be.greaterThan(20);
       for (const r of guarded) {
         const path = fillPath(r.path);
@@ -95,6 +98,19 @@ describe('Security: access control and tenancy', () => {
         }
       }
     });
+
+    it('every API route answers 401 JSON with WWW-Authenticate without a bearer token, even to a signed-in browser', async () => {
+      const api = routes.filter((r) => r.access === 'apiToken');
+      expect(api.length).to.be.greaterThan(0);
+      for (const b of [fresh(), browsers.firm_admin]) {
+        for (const r of api) {
+          const res = await b.agent[r.method](fillPath(r.path, { clientId: clientA.id })).set('Authorization', 'Basic Zm9vOmJhcg==');
+          expect(res.status, key(r)).to.equal(401);
+          expect(res.headers['www-authenticate'], key(r)).to.match(/^Bearer /);
+          expect(res.body.error.code, key(r)).to.equal('error.unauthenticated');
+        }
+      }
+    });
   });
 
   describe('roles', () => {
@@ -102,7 +118,7 @@ describe('Security: access control and tenancy', () => {
       let checked = 0;
       const auditBefore = await AuditEvent.count({ where: { result: 'allowed' } });
       for (const r of routes) {
-        if (r.access === 'public') continue;
+        if (r.access === 'public' || r.access === 'apiToken') continue;
         const allowed = roleRules[r.access] as readonly Role[];
         for (const role of ROLES.filter((x) => !allowed.includes(x))) {
           const b = browsers[role];
@@ -296,8 +312,8 @@ describe('Security: access control and tenancy', () => {
       const before = await tableCounts(h.booted.sequelize);
       expect(before.User).to.be.greaterThan(0);
       for (const r of posts) {
-        const b = r.access === 'public' ? fresh() : browsers[allowedRole(r.access)];
-        if (r.access === 'public') await b.get('/login'); // a session exists, just no token sent
+        const b = r.access === 'public' || r.access === 'apiToken' ? fresh() : browsers[allowedRole(r.access)];
+        if (r.access === 'public' || r.access === 'apiToken') await b.get('/login'); // a session exists, just no token sent
         const path = fillPath(r.path, { clientId: clientA.id, userId: users.employee.user.id });
         const body = { email: users.employee.email, password: users.employee.password, lang: 'en', name: 'x', role: 'employee', code: '123456' };
         // A multipart route gets what a cross-site form would send it: a file.

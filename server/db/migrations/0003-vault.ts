@@ -75,11 +75,16 @@ export async function up(qi: QueryInterface): Promise<void> {
   });
   await qi.addIndex('api_tokens', ['token_hash'], { unique: true, name: 'api_tokens_hash' });
 
+  // Route paths of the vault are longer than the 40 characters first allowed for the channel.
+  // SQLite does not enforce a VARCHAR length (and Sequelize would rebuild the table, dropping its indexes).
+  if (qi.sequelize.getDialect() !== 'sqlite') await qi.changeColumn('audit_events', 'channel', str(100));
+
   // The reveal-burst check counts a user's recent reveals in the log itself (no per-process counter).
   await qi.addIndex('audit_events', ['actor_id', 'operation', 'at'], { name: 'audit_events_actor_op_at' });
 }
 
 export async function down(qi: QueryInterface): Promise<void> {
+  if (qi.sequelize.getDialect() !== 'sqlite') await qi.changeColumn('audit_events', 'channel', str(40));
   await qi.removeIndex('audit_events', 'audit_events_actor_op_at');
   for (const table of ['api_tokens', 'vault_invitations', 'number_records', 'payees']) await qi.dropTable(table);
 }

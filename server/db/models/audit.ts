@@ -52,7 +52,7 @@ export function initAuditModels(sequelize: Sequelize): void {
     targetId: { type: DataTypes.STRING(64), allowNull: true },
     targetLabel: { type: DataTypes.STRING(200), allowNull: true },
     operation: { type: DataTypes.STRING(40), allowNull: false },
-    channel: { type: DataTypes.STRING(40), allowNull: false },
+    channel: { type: DataTypes.STRING(100), allowNull: false },
     ip: { type: DataTypes.STRING(64), allowNull: true },
     userAgent: { type: DataTypes.STRING(255), allowNull: true },
     purpose: { type: DataTypes.STRING(100), allowNull: true },

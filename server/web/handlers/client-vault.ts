@@ -1,9 +1,214 @@
 import type { Request, Response } from 'express';
+import multer from 'multer';
 import type { Services } from '../../services';
-import { NotFound } from '../../errors';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { parseForm, email, type FieldErrors } from '../forms';
+import { checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
+import { vaultListData } from '../vault-list';
+import { AppError, BadRequest, FieldConflict } from '../../errors';
+import { Establishment, PAYEE_KINDS, PERSON_KINDS, type Client, type PersonKind } from '../../db/models';
+import { findPerson } from '../../vault/people';
+import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
+import { presentRecord } from '../../presenters/vault';
+import { presentClient } from '../../presenters/client';
+import { formatDateTime } from '../../presenters/format';
+import QRCode from 'qrcode';
+import { z } from 'zod';
 
-// Placeholder: being built.
-export function clientVaultHandlers(_services: Services, _csrfValid: unknown) {
-  const missing = (_req: Request, _res: Response) => { throw new NotFound(); };
-  return { list: missing, addEmployee: missing, addDependant: missing, setLeave: missing, addPayee: missing, showRegister: missing, register: missing, createLink: missing, confirm: missing, check: missing, showImport: missing, template: missing, importCsv: missing };
+const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
+const linkForm = z.object({ email: z.union([z.literal(''), email]).optional().transform((v) => v || null) });
+
+function kindOf(value: unknown): PersonKind {
+  return (PERSON_KINDS as readonly string[]).includes(String(value)) ? (value as PersonKind) : 'employee';
 }
+
+/** A refusal the form can show beside its field (400 or 409), or null for anything else. */
+export function formErrors(err: unknown): FieldErrors | null {
+  if (err instanceof BadRequest || err instanceof FieldConflict) {
+    return Object.keys(err.fieldErrors).length ? err.fieldErrors : { _form: err.messageKey };
+  }
+  return null;
+}
+
+/**
+ * The client admin's vault screens: the masked list, people, 代理登録 one at a time or by CSV,
+ * 管理者確認, one-time links for payees and employees without an account, and 照合.
+ */
+export function clientVaultHandlers(services: Services, csrfValid: (req: Request) => boolean) {
+  const { vault, people } = services;
+  const importUpload = multer({ storage: multer.memoryStorage(), limits: { fileSize: IMPORT_MAX_BYTES, files: 1, fields: 5 } }).single('file');
+
+  const clientOf = async (req: Request): Promise<Client> => services.clients.getFor(req.user!, req.user!.clientId!);
+
+  async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const client = await clientOf(req);
+    const establishments = await Establishment.findAll({ where: { clientId: client.id }, order: [['name', 'ASC']] });
+    page(req, res, 'vault/client-list', {
+      title: 'vault.title',
+      client: presentClient(client),
+      ...(await vaultListData(services, req, client.id)),
+      establishments: establishments.map((e) => ({ id: e.id, name: e.name })),
+      relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
+      payeeKinds: PAYEE_KINDS.map((k) => ({ value: k, labelKey: `people.payeeKind.${k}` })),
+      ...extra,
+    }, status);
+  }
+
+  /** Runs a form's action; on a refusal the list is shown again with the errors beside the form. */
+  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, okKey: string, back = '/client/people') {
+    try {
+      await action();
+    } catch (err) {
+      const errors = formErrors(err);
+      if (!errors) throw err;
+      return showList(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body, open: formName }, (err as AppError).status);
+    }
+    flash(req, 'ok', okKey);
+    res.redirect(303, back);
+  }
+
+  async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
+    const client = await clientOf(req);
+    const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
+    const record = await vault.recordOf(person);
+    page(req, res, 'vault/register', {
+      title: 'vault.register.title',
+      person: { kind: person.kind, id: person.id, label: person.label, employeeCode: person.employeeCode, kindKey: `vault.kind.${person.kind}` },
+      record: record?.sealedNumber ? presentRecord(record, req.lang) : null,
+      // The typed number is never echoed back into the page: a refused number is typed again.
+      values: { issueDate: (req.body as Record<string, string> | undefined)?.issueDate ?? record?.issueDate ?? '' },
+      errors,
+    }, status);
+  }
+
+  return {
+    list: (req: Request, res: Response) => showList(req, res),
+
+    async addEmployee(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'employee', async () => {
+        const f = parseForm(employeeForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.addEmployee(actorOf(req), client.id, f.data);
+      }, 'people.saved');
+    },
+
+    async addDependant(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'dependant', async () => {
+        const f = parseForm(dependantForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
+      }, 'people.saved');
+    },
+
+    async setLeave(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'leave', async () => {
+        const f = parseForm(leaveForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.setLeaveDate(actorOf(req), client.id, String(req.params.employeeId), f.data.leaveDate);
+      }, 'people.saved');
+    },
+
+    async addPayee(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'payee', async () => {
+        const f = parseForm(payeeForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.addPayee(actorOf(req), client.id, f.data);
+      }, 'people.saved');
+    },
+
+    showRegister: (req: Request, res: Response) => showRegisterForm(req, res),
+
+    /** 代理登録: the client admin types a person's number. */
+    async register(req: Request, res: Response) {
+      const client = await clientOf(req);
+      const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
+      const f = parseForm(numberForm, req.body);
+      if (!f.ok) return showRegisterForm(req, res, f.errors, 400);
+      try {
+        await vault.register(actorOf(req), person, f.data, { source: 'proxy', registeredBy: req.user!.id });
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return showRegisterForm(req, res, errors, (err as AppError).status);
+      }
+      flash(req, 'ok', 'vault.registered');
+      res.redirect(303, '/client/people');
+    },
+
+    /** A one-time link (and its code) for a payee or an employee: shown once, as a sheet to print or hand over. */
+    async createLink(req: Request, res: Response) {
+      const client = await clientOf(req);
+      const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
+      const f = parseForm(linkForm, req.body);
+      if (!f.ok) throw new BadRequest('form.email', f.errors);
+      const made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email, lang: req.lang } : null);
+      page(req, res, 'vault/link-sheet', {
+        title: 'vault.link.title',
+        client: presentClient(client),
+        person: { label: person.label, kindKey: `vault.kind.${person.kind}` },
+        url: made.url,
+        code: made.code,
+        mailed: Boolean(f.data.email),
+        expiresAt: formatDateTime(made.expiresAt, req.lang),
+        qr: await QRCode.toDataURL(made.url, { margin: 1, width: 200 }),
+      });
+    },
+
+    async confirm(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await vault.confirm(actorOf(req), client.id, String(req.params.recordId), 'admin');
+      flash(req, 'ok', 'vault.confirmed');
+      res.redirect(303, '/client/people');
+    },
+
+    /** 照合: the answer is shown on the list; the stored number never is. */
+    async check(req: Request, res: Response) {
+      const client = await clientOf(req);
+      const f = checkForm.parse(req.body ?? {});
+      try {
+        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.typed);
+        return showList(req, res, { checkResult: { recordId: req.params.recordId, matches } });
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return showList(req, res, { checkResult: { recordId: req.params.recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
+      }
+    },
+
+    async showImport(req: Request, res: Response) {
+      page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024 });
+    },
+
+    template(_req: Request, res: Response) {
+      res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="mynumber-import.csv"' });
+      res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(IMPORT_TEMPLATE, 'utf8')]));
+    },
+
+    /** The file is read into memory only (never written to disk) and wiped once parsed. */
+    async importCsv(req: Request, res: Response) {
+      await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
+        // A request without a valid token is refused as such, whatever else is wrong with its body.
+        .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
+      const file = (req as Request & { file?: Express.Multer.File }).file;
+      try {
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
+        const client = await clientOf(req);
+        const report = await importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), client.id, req.user!.id, file.buffer);
+        page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, report });
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, errors }, (err as AppError).status);
+      } finally {
+        file?.buffer.fill(0);
+      }
+    },
+  };
+}
+

@@ -1,9 +1,135 @@
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import type { Services } from '../../services';
-import { NotFound } from '../../errors';
+import { actorOf } from '../context';
+import { page } from '../render';
+import { parseForm } from '../forms';
+import { checkForm, purposeForm } from '../vault-forms';
+import { vaultListData } from '../vault-list';
+import { reauthActive } from '../middleware/guards';
+import { formErrors } from './client-vault';
+import { AppError, BadRequest, NotFound } from '../../errors';
+import { presentClient } from '../../presenters/client';
+import { formatDateTime } from '../../presenters/format';
+import { groupDigits } from '../../presenters/vault';
+import { toCsv } from '../../vault/csv';
+import type { Purpose, RevealOperation } from '../../vault/vault-service';
+import { translate } from '../../i18n';
+import { PROCEDURES, OFFICES } from '../../domain/purposes';
 
-// Placeholder: being built.
-export function firmVaultHandlers(_services: Services) {
-  const missing = (_req: Request, _res: Response) => { throw new NotFound(); };
-  return { list: missing, check: missing, reveal: missing, print: missing, exportCsv: missing };
+const UUID = /^[0-9a-f-]{36}$/i;
+const selection = z.object({
+  ids: z.union([z.string(), z.array(z.string())]).optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((id) => UUID.test(id)).slice(0, 500)),
+});
+
+/** The firm's vault screens: the masked list, 照合, and reveal / print / CSV after re-authentication with a purpose. */
+export function firmVaultHandlers(services: Services) {
+  const { vault } = services;
+
+  async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const client = await services.clients.getFor(req.user!, String(req.params.clientId));
+    page(req, res, 'vault/firm-list', {
+      title: 'vault.title',
+      client: presentClient(client),
+      ...(await vaultListData(services, req, client.id)),
+      listAction: `/firm/clients/${client.id}/numbers`,
+      reauthActive: reauthActive(req),
+      ...extra,
+    }, status);
+  }
+
+  /**
+   * The checks every opening shares, in order: the user is assigned to the client (else 403,
+   * logged: for firm members a client's existence is no secret), then purpose and office are
+   * given (else 400, logged).
+   */
+  async function purposeFor(req: Request, operation: RevealOperation): Promise<{ clientId: string; purpose: Purpose }> {
+    const clientId = String(req.params.clientId);
+    if (!UUID.test(clientId)) throw new NotFound();
+    const f = parseForm(purposeForm, req.body);
+    const ctx = actorOf(req);
+    // Only listed values reach the log: a free-text field could carry anything, a number included.
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
+    await vault.assertMayReveal(ctx, req.user!, clientId, operation, f.ok ? f.data : known);
+    if (!f.ok) {
+      await vault.recordDenied(ctx, clientId, operation, 'no purpose', known);
+      throw new BadRequest(Object.values(f.errors)[0] ?? 'vault.purposeRequired', f.errors);
+    }
+    return { clientId, purpose: f.data };
+  }
+
+  const labels = (req: Request, p: Purpose) => ({
+    purposeLabel: translate(req.lang, `purpose.${p.purpose}`), officeLabel: translate(req.lang, `office.${p.office}`),
+  });
+
+  return {
+    list: (req: Request, res: Response) => showList(req, res),
+
+    async check(req: Request, res: Response) {
+      const client = await services.clients.getFor(req.user!, String(req.params.clientId));
+      const f = checkForm.parse(req.body ?? {});
+      try {
+        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.typed);
+        return showList(req, res, { checkResult: { recordId: req.params.recordId, matches } });
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return showList(req, res, { checkResult: { recordId: req.params.recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
+      }
+    },
+
+    /** One number, shown for REVEAL_SECONDS: the page hides it itself and a refresh goes back to the list. */
+    async reveal(req: Request, res: Response) {
+      const { clientId, purpose } = await purposeFor(req, 'vault.reveal');
+      const [opened] = await vault.open(actorOf(req), clientId, [String(req.params.recordId)], purpose, 'vault.reveal');
+      const client = await services.clients.getFor(req.user!, clientId);
+      // Without the page's script the browser still leaves the page when the time is up.
+      res.set('Refresh', `${services.config.revealSeconds}; url=/firm/clients/${clientId}/numbers`);
+      page(req, res, 'vault/reveal', {
+        title: 'vault.reveal.title',
+        client: presentClient(client),
+        person: { label: opened!.person.label, employeeCode: opened!.person.employeeCode },
+        number: groupDigits(opened!.number),
+        seconds: services.config.revealSeconds,
+        ...labels(req, purpose),
+        at: formatDateTime(new Date(), req.lang),
+      });
+    },
+
+    /** A procedure's set of people on one printable page (logged as 印刷, one row per person). */
+    async print(req: Request, res: Response) {
+      const { clientId, purpose } = await purposeFor(req, 'vault.print');
+      const { ids } = selection.parse(req.body ?? {});
+      const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.print');
+      const client = await services.clients.getFor(req.user!, clientId);
+      page(req, res, 'vault/print', {
+        title: 'vault.print.title',
+        client: presentClient(client),
+        rows: opened.map((o) => ({ employeeCode: o.person.employeeCode, label: o.person.label, number: groupDigits(o.number), issueDate: o.record.issueDate ?? '' })),
+        ...labels(req, purpose),
+        at: formatDateTime(new Date(), req.lang),
+        operator: req.user!.name,
+      });
+    },
+
+    /** CSV for payroll software: the same rules as a reveal, one audit row per person, formula-safe cells. */
+    async exportCsv(req: Request, res: Response) {
+      const { clientId, purpose } = await purposeFor(req, 'vault.export');
+      const { ids } = selection.parse(req.body ?? {});
+      const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.export');
+      const t = (k: string) => translate(req.lang, k);
+      const csv = toCsv(
+        [t('vault.csv.employeeCode'), t('vault.csv.name'), t('vault.csv.kind'), t('vault.csv.relationship'), t('vault.csv.number'), t('vault.csv.issueDate')],
+        opened.map((o) => [o.person.employeeCode, o.person.label, t(`vault.kind.${o.person.kind}`), o.person.dependant?.relationship ? t(`people.relationship.${o.person.dependant.relationship}`) : '', o.number, o.record.issueDate]),
+      );
+      res.status(200).set({
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="mynumber-${purpose.purpose}.csv"`,
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      }).send(csv);
+    },
+  };
 }

@@ -1,9 +1,155 @@
 import type { Request, Response } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
 import type { Services } from '../../services';
-import { NotFound } from '../../errors';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { parseForm, checkbox, type FieldErrors } from '../forms';
+import { dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
+import { formErrors } from './client-vault';
+import { AppError, BadRequest, NotFound } from '../../errors';
+import { Dependant, Employee, type User } from '../../db/models';
+import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
+import type { UploadTarget } from '../../files/upload-target';
+import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
+import { findPerson, type Person } from '../../vault/people';
+import { presentRecord } from '../../presenters/vault';
+import { translate } from '../../i18n';
 
-// Placeholder: being built.
-export function selfVaultHandlers(_services: Services, _csrfValid: unknown) {
-  const missing = (_req: Request, _res: Response) => { throw new NotFound(); };
-  return { show: missing, register: missing, addDependant: missing, confirm: missing };
+const ID_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
+const selfForm = numberForm.extend({
+  person: z.string().max(64).default('self'),
+  confirm: checkbox,
+});
+
+type SelfRequest = Request & { uploadTarget?: Promise<UploadTarget> };
+
+async function employeeOf(user: User): Promise<Employee | null> {
+  return user.clientId ? Employee.findOne({ where: { userId: user.id, clientId: user.clientId } }) : null;
+}
+
+/**
+ * じぶんで登録: an employee, usually on a phone, reads the purpose of use, types their own and
+ * their dependants' numbers, adds a photo of the card (stored as an encrypted file of the client)
+ * and confirms. A number and its photo land together or not at all.
+ */
+export function selfVaultHandlers(services: Services, csrfValid: (req: Request) => boolean) {
+  const { vault } = services;
+  const upload = multer({
+    storage: encryptingStorage({
+      storage: services.storage,
+      clientKeys: services.clientKeys,
+      target: (req: SelfRequest) => (req.uploadTarget ??= (async (): Promise<UploadTarget> => {
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        const employee = await employeeOf(req.user!);
+        if (!employee) throw new NotFound();
+        return { direction: 'to_firm', clientId: employee.clientId, employeeId: employee.id, category: 'identity', comment: null, containsMyNumber: true };
+      })()),
+    }),
+    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: 2, fields: 10, fieldSize: 1000 },
+    defParamCharset: 'utf8',
+  }).array('files', 2);
+
+  async function show(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const employee = await employeeOf(req.user!);
+    if (!employee) return page(req, res, 'vault/self', { title: 'vault.self.title', noEmployee: true }, status);
+    const self = await findPerson(employee.clientId, 'employee', employee.id);
+    const dependants = await Dependant.findAll({ where: { clientId: employee.clientId, employeeId: employee.id }, order: [['createdAt', 'ASC']] });
+    const entries = [self, ...(await Promise.all(dependants.map((d) => findPerson(employee.clientId, 'dependant', d.id))))];
+    const withRecords = await Promise.all(entries.map(async (p) => {
+      const record = await vault.recordOf(p);
+      return {
+        key: p.kind === 'employee' ? 'self' : p.id,
+        label: p.kind === 'employee' ? translate(req.lang, 'vault.self.me') : p.dependant!.name,
+        relationshipKey: p.dependant ? `people.relationship.${p.dependant.relationship}` : null,
+        record: record?.sealedNumber ? presentRecord(record, req.lang) : null,
+        needsMyConfirmation: Boolean(record?.sealedNumber && !record.personConfirmedAt),
+      };
+    }));
+    page(req, res, 'vault/self', {
+      title: 'vault.self.title',
+      people: withRecords,
+      relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
+      accept: ['image/*', ...ACCEPTED_EXTENSIONS.filter((e) => ['pdf', 'jpg', 'jpeg', 'png', 'heic'].includes(e)).map((e) => `.${e}`)].join(','),
+      ...extra,
+    }, status);
+  }
+
+  /** For the progress-bar script a JSON answer; for a plain form post the page again with the message beside the field. */
+  async function refuse(req: Request, res: Response, errors: FieldErrors, status: number, personKey: string) {
+    if (req.accepts(['html', 'json']) === 'json') {
+      const key = Object.values(errors)[0] ?? 'error.badRequest';
+      res.status(status).json({ ok: false, error: { message: translate(req.lang, key) } });
+      return;
+    }
+    return show(req, res, { errors, errorFor: personKey }, status);
+  }
+
+  async function personFor(employee: Employee, key: string): Promise<Person> {
+    if (key === 'self') return findPerson(employee.clientId, 'employee', employee.id);
+    const person = await findPerson(employee.clientId, 'dependant', key);
+    if (person.dependant?.employeeId !== employee.id) throw new NotFound();
+    return person;
+  }
+
+  return {
+    show: (req: Request, res: Response) => show(req, res),
+
+    async register(req: SelfRequest, res: Response) {
+      await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
+      const uploads = (req.files as unknown as EncryptedUpload[] | undefined) ?? [];
+      // No file part: the engine never checked the token, so check it here.
+      if (!req.uploadTarget && !csrfValid(req)) throw new AppError(403, 'error.csrf');
+      const f = parseForm(selfForm, req.body);
+      const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
+      try {
+        const employee = await employeeOf(req.user!);
+        if (!employee) throw new NotFound();
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
+        const person = await personFor(employee, f.data.person);
+        const target = req.uploadTarget ? await req.uploadTarget : null;
+        const ctx = actorOf(req);
+        await services.sequelize.transaction(async (tx) => {
+          const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
+          await vault.register(ctx, person, f.data, {
+            source: 'self', confirmedByPerson: true, idFileId: batch ? uploads[0]!.fileId : null, registeredBy: req.user!.id,
+          }, tx);
+        });
+      } catch (err) {
+        await services.files.discardUploads(uploads);
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return refuse(req, res, errors, (err as AppError).status, personKey);
+      }
+      flash(req, 'ok', 'vault.registered');
+      if (req.accepts(['html', 'json']) === 'json') {
+        res.json({ ok: true, redirect: '/me/numbers' });
+        return;
+      }
+      res.redirect(303, '/me/numbers');
+    },
+
+    async addDependant(req: Request, res: Response) {
+      const employee = await employeeOf(req.user!);
+      if (!employee) throw new NotFound();
+      const f = parseForm(dependantForm, req.body);
+      if (!f.ok) return show(req, res, { dependantErrors: f.errors, dependantValues: req.body }, 400);
+      await services.people.addDependant(actorOf(req), employee.clientId, employee.id, f.data);
+      flash(req, 'ok', 'people.saved');
+      res.redirect(303, '/me/numbers');
+    },
+
+    /** 本人確認 of a number the client admin typed in for the employee. */
+    async confirm(req: Request, res: Response) {
+      const employee = await employeeOf(req.user!);
+      if (!employee) throw new NotFound();
+      const { person } = await vault.getRecord(employee.clientId, String(req.params.recordId));
+      const mine = person.kind === 'employee' ? person.id === employee.id : person.dependant?.employeeId === employee.id;
+      if (!mine) throw new NotFound();
+      await vault.confirm(actorOf(req), employee.clientId, String(req.params.recordId), 'person');
+      flash(req, 'ok', 'vault.confirmed');
+      res.redirect(303, '/me/numbers');
+    },
+  };
 }

@@ -1,9 +1,74 @@
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import type { Services } from '../../services';
-import { NotFound } from '../../errors';
+import { actorOf } from '../context';
+import { page } from '../render';
+import { checkbox, type FieldErrors } from '../forms';
+import { optionalDate } from '../vault-forms';
+import { formErrors } from './client-vault';
+import { AppError, BadRequest, NotFound } from '../../errors';
+import { Client } from '../../db/models';
+import type { NumberInput } from '../../vault/vault-service';
+import type { LiveLink } from '../../vault/links';
 
-// Placeholder: being built.
-export function vaultLinkHandlers(_services: Services) {
-  const missing = (_req: Request, _res: Response) => { throw new NotFound(); };
-  return { show: missing, submit: missing };
+const linkForm = z.object({
+  code: z.string().max(20).default(''),
+  number: z.string().max(100).default(''),
+  issueDate: optionalDate.catch(null),
+  confirm: checkbox,
+}).passthrough();
+
+/**
+ * The public page of a one-time link (支払先, or an employee's printed sheet): the purpose of use,
+ * the code handed over apart from the link, the numbers. Unknown, used and expired links all
+ * answer the same 404, so a link's state is not revealed.
+ */
+export function vaultLinkHandlers(services: Services) {
+  async function show(req: Request, res: Response, link: LiveLink, errors: FieldErrors = {}, status = 200) {
+    const client = await Client.findByPk(link.person.clientId);
+    page(req, res, 'vault/link', {
+      title: 'vault.link.pageTitle',
+      clientName: client?.name ?? '',
+      personName: link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name,
+      dependants: link.dependants.map((d) => ({ id: d.id, name: d.name, relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
+      token: req.params.token,
+      errors,
+    }, status);
+  }
+
+  const liveLink = async (req: Request): Promise<LiveLink> => {
+    const link = await services.vaultLinks.find(String(req.params.token));
+    if (!link) throw new AppError(404, 'vault.link.dead');
+    return link;
+  };
+
+  return {
+    async show(req: Request, res: Response) {
+      res.set('Referrer-Policy', 'no-referrer');
+      await show(req, res, await liveLink(req));
+    },
+
+    async submit(req: Request, res: Response) {
+      const link = await liveLink(req);
+      const f = linkForm.parse(req.body ?? {});
+      if (!f.confirm) return show(req, res, link, { confirm: 'vault.self.confirmRequired' }, 400);
+      const dependants = new Map<string, NumberInput>();
+      for (const d of link.dependants) {
+        const typed = (req.body as Record<string, unknown>)[`dep_${d.id}`];
+        if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
+      }
+      try {
+        await services.vaultLinks.submit(actorOf(req), String(req.params.token), f.code, { number: f.number, issueDate: f.issueDate }, dependants);
+      } catch (err) {
+        if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        // A wrong code may have worn the link out: then say so instead of showing the form again.
+        const still = await services.vaultLinks.find(String(req.params.token));
+        if (!still) throw new AppError(404, 'vault.link.dead');
+        return show(req, res, still, errors, (err as BadRequest).status);
+      }
+      page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle' });
+    },
+  };
 }

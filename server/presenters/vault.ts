@@ -1,0 +1,46 @@
+import type { Department, NumberRecord } from '../db/models';
+import type { Lang } from '../i18n';
+import { maskNumber } from '../vault/my-number';
+import type { ListedPerson } from '../vault/vault-service';
+import { formatDateTime } from './format';
+
+/** A row of the masked lists (CCI style): department, code, person, issue date, masked number, confirmations. */
+export function presentListedPerson(row: ListedPerson, departments: Map<string, Department>, lang: Lang) {
+  const { person, record } = row;
+  const dept = person.departmentId ? departments.get(person.departmentId) : undefined;
+  return {
+    kind: person.kind,
+    personId: person.id,
+    kindKey: `vault.kind.${person.kind}`,
+    departmentCode: dept?.code ?? '',
+    departmentName: dept?.name ?? '',
+    employeeCode: person.employeeCode ?? '',
+    label: person.label,
+    isDependant: person.kind === 'dependant',
+    relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,
+    leaveDate: person.leaveDate ?? '',
+    canLink: person.kind !== 'dependant',
+    record: record ? presentRecord(record, lang) : null,
+  };
+}
+
+export function presentRecord(r: NumberRecord, lang: Lang) {
+  return {
+    id: r.id,
+    masked: maskNumber(r.lastTwo ?? '**'),
+    issueDate: r.issueDate ?? '',
+    statusKey: `vault.status.${r.status}`,
+    sourceKey: `vault.source.${r.source}`,
+    personConfirmed: Boolean(r.personConfirmedAt),
+    adminConfirmed: Boolean(r.adminConfirmedAt),
+    hasImage: Boolean(r.idFileId),
+    idFileId: r.idFileId,
+    deletionDate: r.deletionDate ?? '',
+    registeredAt: formatDateTime(r.createdAt, lang),
+  };
+}
+
+/** 1234 5678 9018: how a revealed number is read aloud and typed into a form. */
+export function groupDigits(n: string): string {
+  return n.replace(/(\d{4})(?=\d)/g, '$1 ');
+}

@@ -1,0 +1,34 @@
+import type { Request } from 'express';
+import type { Services } from '../services';
+import { departmentsOf } from '../vault/people';
+import { VAULT_PAGE_SIZE } from '../vault/vault-service';
+import { presentListedPerson } from '../presenters/vault';
+import { listFilter } from './vault-forms';
+import { PROCEDURES, OFFICES } from '../domain/purposes';
+import { NUMBER_STATUSES } from '../db/models';
+
+/** The masked list of a client's people and numbers with its filters and paging, for either side. */
+export async function vaultListData(services: Services, req: Request, clientId: string) {
+  const q = listFilter.parse(req.query);
+  const departments = await departmentsOf(clientId);
+  const byId = new Map(departments.map((d) => [d.id, d]));
+  const { rows, total } = await services.vault.list(clientId, {
+    departmentId: q.department && byId.has(q.department) ? q.department : undefined,
+    employeeCode: q.code || undefined, name: q.name || undefined, status: q.status,
+  }, q.page);
+  const query = (page: number) => new URLSearchParams({
+    ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
+    ...(q.name ? { name: q.name } : {}), ...(q.status ? { status: q.status } : {}), page: String(page),
+  }).toString();
+  return {
+    rows: rows.map((r) => presentListedPerson(r, byId, req.lang)),
+    total,
+    filter: q,
+    departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
+    statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
+    prevQuery: q.page > 1 ? query(q.page - 1) : null,
+    nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
+    procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
+    offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
+  };
+}

@@ -1,0 +1,248 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser, csrfIn } from '../support/browser';
+import { pngBytes } from '../support/files';
+import { AuditEvent, Dependant, Employee, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { checkDigit } from '../../server/vault/my-number';
+
+/** A valid My Number from an 11-digit seed. */
+export function validNumber(seed: number): string {
+  const first = String(seed).padStart(11, '0').slice(-11);
+  return `${first}${checkDigit(first)}`;
+}
+
+const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
+
+describe('Vault screens: people, 代理登録, 照合, one-time links, じぶんで登録, reveal / print / CSV', () => {
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let employeeUser: MadeUser;
+  let staff: MadeUser;
+  let unassigned: MadeUser;
+  let admin: TestBrowser;
+  let employeeId: string;
+  let recordId: string;
+  const ichiro = validNumber(11112222333);
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'V001', name: '株式会社ボールト' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 担当' });
+    employeeUser = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, name: '山田 一郎' });
+    staff = await makeUser(h, { role: 'firm_staff', name: '担当 職員' });
+    unassigned = await makeUser(h, { role: 'firm_staff', name: '別 職員' });
+    await assign(h, client.id, staff.user.id);
+    admin = new TestBrowser(h.portal.app);
+    await admin.login(clientAdmin);
+  });
+  after(async () => { await h.close(); });
+
+  it('the client admin adds an employee, a dependant and a payee; the list shows them as not registered', async () => {
+    let res = await admin.post('/client/people/employees', { employeeCode: 'E001', name: '山田 一郎', nameKana: 'ヤマダ イチロウ', hireDate: '2020-04-01' }, '/client/people');
+    expect(res.status, res.text).to.equal(303);
+    const emp = await Employee.findOne({ where: { clientId: client.id, employeeCode: 'E001' } });
+    employeeId = emp!.id;
+    await emp!.update({ userId: employeeUser.user.id });
+    res = await admin.post(`/client/people/employees/${employeeId}/dependants`, { name: '山田 花子', relationship: 'spouse' }, '/client/people');
+    expect(res.status).to.equal(303);
+    res = await admin.post('/client/people/payees', { code: 'P001', name: '=HYPERLINK("x") 講師', kind: 'lecturer' }, '/client/people');
+    expect(res.status).to.equal(303);
+    res = await admin.post('/client/people/employees', { employeeCode: 'E001', name: '重複' }, '/client/people');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('このコードは既に使われています。');
+    const list = await admin.get('/client/people');
+    expect(list.text).to.contain('山田 一郎 &gt; 山田 花子');
+    expect(list.text.match(/未登録/g)?.length).to.be.greaterThanOrEqual(3);
+  });
+
+  it('代理登録 accepts full-width digits, refuses a wrong check digit beside the field, and flags a duplicate', async () => {
+    const path = `/client/people/employee/${employeeId}/number`;
+    let res = await admin.post(path, { number: '123456789019' }, path);
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('検査用数字が一致しません');
+    expect(res.text).not.to.contain('123456789019');
+    expect(await NumberRecord.count()).to.equal(0);
+    const fullWidth = ichiro.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    res = await admin.post(path, { number: fullWidth, issueDate: '2016-01-01' }, path);
+    expect(res.status, res.text).to.equal(303);
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    expect(rec!.source).to.equal('proxy');
+    expect(rec!.lastTwo).to.equal(ichiro.slice(-2));
+    recordId = rec!.id;
+    const dep = await Dependant.findOne({ where: { employeeId } });
+    const depPath = `/client/people/dependant/${dep!.id}/number`;
+    res = await admin.post(depPath, { number: ichiro }, depPath);
+    expect(res.status).to.equal(409);
+    expect(res.text).to.contain('別の方に既に登録されています');
+    const list = await admin.get('/client/people');
+    expect(list.text).to.contain(`**********${ichiro.slice(-2)}`);
+    expect(list.text).not.to.contain(ichiro);
+    expect((await lastAudit('vault.register.proxy'))!.targetLabel).to.equal('E001 山田 一郎');
+  });
+
+  it('照合 answers matches / does not match without showing the number, and logs both', async () => {
+    let res = await admin.post(`/client/numbers/${recordId}/check`, { typed: ichiro }, '/client/people');
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('一致しました。');
+    res = await admin.post(`/client/numbers/${recordId}/check`, { typed: validNumber(99998888777) }, '/client/people');
+    expect(res.text).to.contain('一致しません。');
+    expect(res.text).not.to.contain(validNumber(99998888777));
+    const rows = await AuditEvent.findAll({ where: { operation: 'vault.check' }, order: [['seq', 'ASC']] });
+    expect(rows.map((r) => r.detail)).to.deep.equal(['match', 'mismatch']);
+  });
+
+  it('the client admin confirms a number (管理者確認)', async () => {
+    const res = await admin.post(`/client/numbers/${recordId}/confirm`, {}, '/client/people');
+    expect(res.status).to.equal(303);
+    expect((await NumberRecord.findByPk(recordId))!.status).to.equal('admin_confirmed');
+  });
+
+  it('a payee registers through a one-time link and code; the link then is dead', async () => {
+    const payee = await Payee.findOne({ where: { clientId: client.id, code: 'P001' } });
+    const sheet = await admin.post(`/client/people/payee/${payee!.id}/link`, { email: 'lecturer@example.jp' }, '/client/people');
+    expect(sheet.status).to.equal(200);
+    const url = /data-testid="link-url">([^<]+)</.exec(sheet.text)![1]!;
+    const code = /data-testid="link-code">(\d{8})</.exec(sheet.text)![1]!;
+    const mail = await h.smtp.lastTo('lecturer@example.jp');
+    expect(mail.text).to.contain(url);
+    expect(mail.text).not.to.contain(code);
+    const path = new URL(url).pathname;
+    const visitor = new TestBrowser(h.portal.app);
+    const page = await visitor.get(path);
+    expect(page.status).to.equal(200);
+    const number = validNumber(55556666777);
+    let res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(page.text), code: '00000000', number, confirm: 'on' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('確認コードが正しくありません');
+    res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), code, number, confirm: 'on' });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.text).to.contain('ご提供ありがとうございました');
+    const rec = await NumberRecord.findOne({ where: { personKind: 'payee', personId: payee!.id } });
+    expect(rec!.source).to.equal('link');
+    const again = await visitor.get(path);
+    expect(again.status).to.equal(404);
+    expect(again.text).to.contain('このURLは使えません');
+  });
+
+  it('an employee registers a dependant\'s number with a card image; number and image land together, encrypted', async () => {
+    const emp = new TestBrowser(h.portal.app);
+    await emp.login(employeeUser);
+    const page = await emp.get('/me/numbers');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('利用目的のお知らせ');
+    const dep = await Dependant.findOne({ where: { employeeId } });
+    const token = csrfIn(page.text);
+    const image = pngBytes(4000);
+    const number = validNumber(22223333444);
+    // Without the confirmation tick: refused, nothing stored (not even the image).
+    let res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('person', dep!.id).field('number', number).attach('files', image, { filename: 'card.png', contentType: 'image/png' });
+    expect(res.status).to.equal(400);
+    expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('person', dep!.id).field('number', number).field('confirm', 'on').attach('files', image, { filename: 'card.png', contentType: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.body).to.deep.include({ ok: true });
+    const rec = await NumberRecord.findOne({ where: { personKind: 'dependant', personId: dep!.id } });
+    expect(rec!.status).to.equal('person_confirmed');
+    const file = await StoredFile.findByPk(rec!.idFileId!);
+    expect(file!.containsMyNumber).to.equal(true);
+    expect(file!.employeeId).to.equal(employeeId);
+    // An employee cannot register for another employee's dependant.
+    const stranger = await Employee.create({ clientId: client.id, employeeCode: 'E999', name: '他人', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const strangerDep = await Dependant.create({ clientId: client.id, employeeId: stranger.id, name: '他人の家族', nameKana: null, relationship: 'child' });
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('person', strangerDep.id).field('number', validNumber(31313131313)).field('confirm', 'on');
+    expect(res.status).to.equal(404);
+  });
+
+  describe('firm staff', () => {
+    let b: TestBrowser;
+    const listPath = () => `/firm/clients/${client.id}/numbers`;
+    const purpose = { purpose: 'withholding_slip', office: 'tax_office' };
+
+    before(async () => {
+      b = new TestBrowser(h.portal.app);
+      await b.login(staff);
+    });
+
+    it('see the masked list of an assigned client', async () => {
+      const res = await b.get(listPath());
+      expect(res.status).to.equal(200);
+      expect(res.text).to.contain(`**********${ichiro.slice(-2)}`);
+      expect(res.text).not.to.contain(ichiro);
+    });
+
+    it('cannot reveal without re-authentication (403, logged)', async () => {
+      const res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
+      expect(res.status).to.equal(403);
+      const row = await lastAudit('vault.reveal');
+      expect(row!.result).to.equal('denied');
+      expect(row!.detail).to.equal('no re-authentication');
+    });
+
+    it('cannot reveal without a purpose (400, logged)', async () => {
+      await b.reauth(staff);
+      const res = await b.post(`${listPath()}/${recordId}/reveal`, { purpose: 'withholding_slip' }, listPath());
+      expect(res.status).to.equal(400);
+      expect(res.text).to.contain('提出先を選んでください。');
+      const row = await lastAudit('vault.reveal');
+      expect(row!.result).to.equal('denied');
+      expect(row!.detail).to.equal('no purpose');
+    });
+
+    it('reveal: the number shows with the purpose, leaves after the time, and its audit row is there first', async () => {
+      const res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
+      expect(res.status).to.equal(200);
+      expect(res.text).to.contain(ichiro.replace(/(\d{4})(?=\d)/g, '$1 '));
+      expect(res.headers.refresh).to.equal(`60; url=${listPath()}`);
+      expect(res.headers['cache-control']).to.contain('no-store');
+      const row = await lastAudit('vault.reveal');
+      expect(row!.result).to.equal('allowed');
+      expect([row!.purpose, row!.office]).to.deep.equal(['withholding_slip', 'tax_office']);
+      expect(row!.targetLabel).to.equal('E001 山田 一郎');
+    });
+
+    it('print and CSV export: one audit row per person, formula-safe cells', async () => {
+      const records = await NumberRecord.findAll({ where: { clientId: client.id } });
+      const ids = records.map((r) => r.id);
+      const before = await AuditEvent.count({ where: { operation: 'vault.export', result: 'allowed' } });
+      const token = await b.csrf(listPath());
+      const res = await b.agent.post(`${listPath()}/export`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=payment_record&office=tax_office&${ids.map((id) => `ids=${id}`).join('&')}`);
+      expect(res.status, res.text).to.equal(200);
+      expect(res.headers['content-type']).to.contain('text/csv');
+      const csv = res.text;
+      expect(csv).to.contain(ichiro);
+      expect(csv).to.contain(`"'=HYPERLINK(""x"") 講師"`);
+      expect(await AuditEvent.count({ where: { operation: 'vault.export', result: 'allowed' } })).to.equal(before + ids.length);
+      const printed = await b.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=municipality&ids=${recordId}`);
+      expect(printed.status).to.equal(200);
+      expect((await lastAudit('vault.print'))!.office).to.equal('municipality');
+    });
+
+    it('re-authentication in one session does not count in another', async () => {
+      const other = new TestBrowser(h.portal.app);
+      await other.login(staff);
+      const res = await other.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
+      expect(res.status).to.equal(403);
+    });
+
+    it('unassigned staff are refused (403, logged); an assignment removed takes effect at once', async () => {
+      const u = new TestBrowser(h.portal.app);
+      await u.login(unassigned);
+      await u.reauth(unassigned);
+      let res = await u.post(`${listPath()}/${recordId}/reveal`, purpose, '/account');
+      expect(res.status).to.equal(403);
+      let row = await lastAudit('vault.reveal');
+      expect([row!.result, row!.actorId, row!.detail]).to.deep.equal(['denied', unassigned.user.id, 'not assigned']);
+      await h.booted.services.clients.unassignStaff({ actorId: null, actorName: 'test', actorRole: 'system', ip: null, userAgent: null, channel: 'test' }, client, staff.user.id);
+      res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, '/account');
+      expect(res.status).to.equal(403);
+      row = await lastAudit('vault.reveal');
+      expect([row!.result, row!.actorId]).to.deep.equal(['denied', staff.user.id]);
+      await assign(h, client.id, staff.user.id);
+    });
+  });
+});
