@@ -4,6 +4,7 @@ import type { ActorContext, AuditLog } from '../audit';
 import { Dependant, Employee } from '../db/models';
 import { FieldConflict, BadRequest } from '../errors';
 import { parseMyNumber } from './my-number';
+import { calendarDate } from '../domain/dates';
 import { findPerson } from './people';
 import type { VaultService } from './vault-service';
 
@@ -29,14 +30,9 @@ function decode(bytes: Buffer): string {
   }
 }
 
-const DATE = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/;
-
-function isoDate(v: string): string | null | undefined {
-  if (!v) return null;
-  const m = DATE.exec(v);
-  if (!m) return undefined;
-  const iso = `${m[1]}-${m[2]!.padStart(2, '0')}-${m[3]!.padStart(2, '0')}`;
-  return Number.isNaN(Date.parse(iso)) ? undefined : iso;
+/** The issue date of a line: null when blank, undefined when it is not a real calendar day. */
+function issueDateOf(v: string): string | null | undefined {
+  return v ? (calendarDate(v) ?? undefined) : null;
 }
 
 /**
@@ -69,7 +65,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
       const reject = (problem: string) => rejected.push({ line, employeeCode, problem });
       const parsed = parseMyNumber(row[at.number] ?? '');
       if (!parsed.ok) { reject(parsed.problem); continue; }
-      const issueDate = isoDate(at.issueDate >= 0 ? row[at.issueDate] ?? '' : '');
+      const issueDate = issueDateOf(at.issueDate >= 0 ? row[at.issueDate] ?? '' : '');
       if (issueDate === undefined) { reject('vault.import.badDate'); continue; }
       if (seen.has(parsed.number)) { reject('vault.import.duplicateInFile'); continue; }
       const employee = await Employee.findOne({ where: { clientId, employeeCode }, transaction: tx });

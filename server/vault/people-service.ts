@@ -52,7 +52,7 @@ export class PeopleService {
 
   /**
    * Records the leave date; the 削除予定日 of the employee's and dependants' numbers follows it
-   * (7 years after), unless a date was set by hand before.
+   * (7 years after). Changing dates by hand belongs to the retention screens, which come later.
    */
   async setLeaveDate(ctx: ActorContext, clientId: string, employeeId: string, leaveDate: string | null): Promise<void> {
     const e = await this.employee(clientId, employeeId);

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { PAYEE_KINDS, NUMBER_STATUSES } from '../db/models';
 import { PROCEDURES, OFFICES } from '../domain/purposes';
 import { optionalText, text } from './forms';
+import { calendarDate } from '../domain/dates';
 
 /** yyyy-mm-dd as a date input sends it, or nothing. */
 export const optionalDate = z.string().trim().optional()
   .transform((v) => (v ? v : null))
-  .refine((v) => v === null || (/^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v))), 'form.date');
+  .refine((v) => v === null || (/^\d{4}-\d{2}-\d{2}$/.test(v) && calendarDate(v) === v), 'form.date');
 
 export const RELATIONSHIPS = ['spouse', 'child', 'father', 'mother', 'other'] as const;
 
