@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { boot, configFromEnvironment, sealMessage } from '../server/boot';
 import { ConfigError } from '../server/config';
 import { pino } from 'pino';
+import { Op } from 'sequelize';
+import { Client, NumberRecord } from '../server/db/models';
 
 /**
  * The operator's commands: `npm run cli -- <command>`. Each later feature adds its commands here,
@@ -59,6 +61,19 @@ program.command('keys:status')
         process.exitCode = 1;
       } else {
         console.log(`OK: master key ${b.services.config.masterKeyFile} matches this database.`);
+      }
+    });
+  });
+
+program.command('vault:status')
+  .description('count the My Numbers held per client and status (counts only, never a number)')
+  .action(async () => {
+    await withPortal(async () => {
+      const clients = await Client.findAll({ order: [['code', 'ASC']] });
+      for (const c of clients) {
+        const rows = await NumberRecord.findAll({ where: { clientId: c.id, sealedNumber: { [Op.ne]: null } }, attributes: ['status'] });
+        const by = (s: string) => rows.filter((r) => r.status === s).length;
+        console.log(`${c.code}\tnumbers=${rows.length}\tregistered=${by('registered')}\tperson_confirmed=${by('person_confirmed')}\tadmin_confirmed=${by('admin_confirmed')}`);
       }
     });
   });

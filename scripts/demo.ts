@@ -4,7 +4,10 @@ import { boot, configFromEnvironment } from '../server/boot';
 import { systemContext } from '../server/audit';
 import { hashPassword } from '../server/auth/passwords';
 import { newTotpSecret } from '../server/auth/totp';
-import { Department, Dependant, Employee, Establishment, Firm, User, type Role } from '../server/db/models';
+import { Department, Dependant, Employee, Establishment, Firm, Payee, User, type Client, type Role } from '../server/db/models';
+import type { ActorContext } from '../server/audit';
+import { checkDigit } from '../server/vault/my-number';
+import { listPeople } from '../server/vault/people';
 
 /**
  * `npm run demo`: a demo firm in DATA_DIR (two client companies with establishments, departments,
@@ -26,9 +29,9 @@ const CLIENTS: DemoClient[] = [
     establishments: [{ name: '本社', address: '東京都港区芝浦1-1-1' }, { name: '横浜営業所', address: '神奈川県横浜市中区山下町2-2' }],
     departments: [{ code: '100', name: '総務部' }, { code: '200', name: '営業部' }, { code: '300', name: '物流部' }],
     employees: [
-      { code: 'M0001', name: '山田 太郎', kana: 'ヤマダ タロウ', dept: '100', hire: '2015-04-01', dependants: [{ name: '山田 花子', kana: 'ヤマダ ハナコ', rel: '配偶者' }, { name: '山田 一郎', kana: 'ヤマダ イチロウ', rel: '子' }] },
+      { code: 'M0001', name: '山田 太郎', kana: 'ヤマダ タロウ', dept: '100', hire: '2015-04-01', dependants: [{ name: '山田 花子', kana: 'ヤマダ ハナコ', rel: 'spouse' }, { name: '山田 一郎', kana: 'ヤマダ イチロウ', rel: 'child' }] },
       { code: 'M0002', name: '鈴木 次郎', kana: 'スズキ ジロウ', dept: '200', hire: '2018-10-01' },
-      { code: 'M0003', name: '高橋 美咲', kana: 'タカハシ ミサキ', dept: '200', hire: '2020-04-01', dependants: [{ name: '高橋 健', kana: 'タカハシ ケン', rel: '子' }] },
+      { code: 'M0003', name: '高橋 美咲', kana: 'タカハシ ミサキ', dept: '200', hire: '2020-04-01', dependants: [{ name: '高橋 健', kana: 'タカハシ ケン', rel: 'child' }] },
       { code: 'M0004', name: '伊藤 誠', kana: 'イトウ マコト', dept: '300', hire: '2012-07-01', leave: '2024-03-31' },
     ],
   },
@@ -37,13 +40,23 @@ const CLIENTS: DemoClient[] = [
     establishments: [{ name: '本社工場', address: '埼玉県川口市本町3-3-3' }],
     departments: [{ code: 'A', name: '製造課' }, { code: 'B', name: '管理課' }],
     employees: [
-      { code: 'S001', name: '渡辺 健一', kana: 'ワタナベ ケンイチ', dept: 'A', hire: '2010-04-01', dependants: [{ name: '渡辺 由美', kana: 'ワタナベ ユミ', rel: '配偶者' }] },
+      { code: 'S001', name: '渡辺 健一', kana: 'ワタナベ ケンイチ', dept: 'A', hire: '2010-04-01', dependants: [{ name: '渡辺 由美', kana: 'ワタナベ ユミ', rel: 'spouse' }] },
       { code: 'S002', name: '中村 さくら', kana: 'ナカムラ サクラ', dept: 'B', hire: '2022-01-10' },
     ],
   },
 ];
 
 const password = () => `demo-${randomBytes(9).toString('base64url')}`;
+
+/** A made-up number with a valid check digit; random, never printed. */
+function demoNumber(): string {
+  const first = Array.from(randomBytes(11), (b) => String(b % 10)).join('');
+  return `${first}${checkDigit(first)}`;
+}
+
+const asUser = (u: User, channel: string): ActorContext => ({
+  actorId: u.id, actorName: u.name, actorRole: u.role, ip: '127.0.0.1', userAgent: 'demo', channel,
+});
 
 async function main() {
   const config = configFromEnvironment();
@@ -70,6 +83,27 @@ async function main() {
       }
       logins.push({ role, email, password: pw, totp: secret });
       return user;
+    }
+
+    /**
+     * Every demo person gets a number (one payee left to register through a one-time link), some
+     * confirmed; then a few past accesses by the assigned staff member, so the log is not empty.
+     */
+    async function demoVault(client: Client, staffUser: User, employeeUser: User) {
+      const people = await listPeople(client.id);
+      const records = [];
+      for (const [n, p] of people.entries()) {
+        if (p.kind === 'payee' && n === people.length - 1 && client.code === 'SAKURA') continue;
+        const self = p.employee?.userId === employeeUser.id && p.kind === 'employee';
+        const record = await services.vault.register(self ? asUser(employeeUser, 'web:/me/numbers') : ctx, p, { number: demoNumber(), issueDate: '2016-01-01' }, {
+          source: self ? 'self' : 'proxy', confirmedByPerson: self, registeredBy: self ? employeeUser.id : null,
+        });
+        if (n % 2 === 0) await services.vault.confirm(ctx, client.id, record.id, 'admin');
+        records.push(record);
+      }
+      const staffCtx = asUser(staffUser, 'web:/firm/clients/:clientId/numbers/:recordId/reveal');
+      await services.vault.open(staffCtx, client.id, records.slice(0, 2).map((r) => r.id), { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
+      await services.vault.open({ ...staffCtx, channel: 'web:/firm/clients/:clientId/numbers/print' }, client.id, records.slice(0, 3).map((r) => r.id), { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.print');
     }
 
     await Firm.create({ id: 1, name: FIRM_NAME });
@@ -100,6 +134,8 @@ async function main() {
       const first = c.employees[0]!;
       const empUser = await person('employee', first.name, `${first.code.toLowerCase()}@${domain}.example`, client.id, false);
       await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
+      await Payee.create({ clientId: client.id, code: `P${i + 1}01`, name: i === 0 ? '小林 弁護士' : '加藤 講師', nameKana: null, kind: i === 0 ? 'expert' : 'lecturer' });
+      await demoVault(client, staff[i]!, empUser);
     }
 
     console.log(`\n暁ポータル demo loaded into ${config.dataDir}`);
@@ -111,6 +147,8 @@ async function main() {
       console.log(`  ${l.role.padEnd(12)} ${l.email.padEnd(28)} ${l.password}`);
       if (l.totp) console.log(`  ${''.padEnd(12)} TOTP key for your authenticator app: ${l.totp}`);
     }
+    console.log('\nMy Numbers: made-up numbers with valid check digits are registered for every demo person (never printed);');
+    console.log('the assigned staff member can reveal them after re-authentication, with a purpose and submission office.');
     console.log('\nFirm roles sign in with password + the 6-digit code from an authenticator app holding the TOTP key above.');
   } finally {
     await booted.close();

@@ -20,6 +20,13 @@ describe('npm run demo', () => {
       expect(new Set(logins.map((m) => m[3])).size).to.equal(7);
       expect(out.stdout.match(/TOTP key for your authenticator app: [A-Z2-7]{32}/g)).to.have.length(3);
 
+      // Numbers for every demo person but one payee, and none of them printed.
+      expect(out.stdout).not.to.match(/\d{12}/);
+      const vault = await runScript('scripts/cli.ts', ['vault:status'], env);
+      expect(vault.code, vault.stderr).to.equal(0);
+      expect(vault.stdout).to.match(/^MINATO\tnumbers=8\tregistered=4\tperson_confirmed=0\tadmin_confirmed=4$/m);
+      expect(vault.stdout).to.match(/^SAKURA\tnumbers=3\t/m);
+
       const verify = await runScript('scripts/cli.ts', ['audit:verify'], env);
       expect(verify.code).to.equal(0);
       expect(verify.stdout).to.match(/OK: audit chain intact, \d+ rows/);

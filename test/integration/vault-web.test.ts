@@ -3,7 +3,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
-import { AuditEvent, Dependant, Employee, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Dependant, Employee, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
 import { checkDigit } from '../../server/vault/my-number';
 
 /** A valid My Number from an 11-digit seed. */
@@ -220,6 +220,19 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const printed = await b.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=municipality&ids=${recordId}`);
       expect(printed.status).to.equal(200);
       expect((await lastAudit('vault.print'))!.office).to.equal('municipality');
+    });
+
+    it('after the re-authentication window the reveal is refused (403, logged)', async () => {
+      // Move this session's window into the past, as if REAUTH_MINUTES had gone by.
+      const sid = decodeURIComponent(b.cookie()!).replace(/^s:/, '').split('.')[0]!;
+      const row = await SessionRow.findByPk(sid);
+      const data = JSON.parse(row!.data) as { reauthUntil: number };
+      expect(data.reauthUntil).to.be.greaterThan(Date.now());
+      await row!.update({ data: JSON.stringify({ ...data, reauthUntil: Date.now() - 1000 }) });
+      const res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
+      expect(res.status).to.equal(403);
+      expect((await lastAudit('vault.reveal'))!.result).to.equal('denied');
+      await b.reauth(staff);
     });
 
     it('re-authentication in one session does not count in another', async () => {
