@@ -85,14 +85,14 @@ export function firmVaultHandlers(services: Services) {
       const { clientId, purpose } = await purposeFor(req, 'vault.reveal');
       const [opened] = await vault.open(actorOf(req), clientId, [String(req.params.recordId)], purpose, 'vault.reveal');
       const client = await services.clients.getFor(req.user!, clientId);
-      // Without the page's script the browser still leaves the page when the time is up.
-      res.set('Refresh', `${services.config.revealSeconds}; url=/firm/clients/${clientId}/numbers`);
       page(req, res, 'vault/reveal', {
         title: 'vault.reveal.title',
         client: presentClient(client),
         person: { label: opened!.person.label, employeeCode: opened!.person.employeeCode },
         number: groupDigits(opened!.number),
         seconds: services.config.revealSeconds,
+        // Without the page's script the browser still leaves the page when the time is up.
+        noscriptRefresh: `${services.config.revealSeconds}; url=/firm/clients/${clientId}/numbers`,
         ...labels(req, purpose),
         at: formatDateTime(new Date(), req.lang),
       });

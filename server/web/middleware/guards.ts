@@ -3,6 +3,7 @@ import { Forbidden, ReauthRequired, Sealed, Unauthenticated } from '../../errors
 import { roleAllows, type RoleRule } from '../../policies';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
+import { PROCEDURES, OFFICES } from '../../domain/purposes';
 
 /** 'public', 'apiToken' (a bearer token of an authorised application, no session) or a role rule */
 export type Access = 'public' | 'apiToken' | RoleRule;
@@ -50,7 +51,10 @@ export function requireReauthLogged(services: Pick<Services, 'vault'>, operation
   return async (req, _res, next) => {
     if (reauthActive(req)) return next();
     const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
-    await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication').catch(() => {});
+    // The purpose and office the form named, when they are on the lists (free text never reaches the log).
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const purpose = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
+    await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose).catch(() => {});
     throw new ReauthRequired();
   };
 }
