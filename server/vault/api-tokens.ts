@@ -1,6 +1,6 @@
 import { Op, type Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
-import { ApiToken, Client } from '../db/models';
+import { ApiToken, Client, StaffAssignment, User } from '../db/models';
 import { newToken, sha256Hex } from '../crypto/tokens';
 import { BadRequest, NotFound } from '../errors';
 import { PROCEDURES, type Procedure } from '../domain/purposes';
@@ -26,6 +26,9 @@ export class ApiTokens {
     if (!Number.isInteger(input.days) || input.days < 1 || input.days > MAX_TOKEN_DAYS) throw new BadRequest('api.daysInvalid', { days: 'api.daysInvalid' });
     const clients = await Client.count({ where: { id: { [Op.in]: input.clientIds } } });
     if (clients !== new Set(input.clientIds).size) throw new BadRequest('api.clientsRequired', { clientIds: 'api.clientsRequired' });
+    // Nobody hands an application more than they may open themselves: only clients they are assigned to.
+    const assigned = await StaffAssignment.count({ where: { userId: createdBy, clientId: { [Op.in]: input.clientIds } } });
+    if (assigned !== new Set(input.clientIds).size) throw new BadRequest('api.clientsNotAssigned', { clientIds: 'api.clientsNotAssigned' });
     const secret = `${TOKEN_PREFIX}${newToken()}`;
     const token = await this.d.sequelize.transaction(async (tx) => {
       const t = await ApiToken.create({
@@ -50,6 +53,14 @@ export class ApiTokens {
       await t.update({ revokedAt: t.revokedAt ?? new Date() }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'api.token.revoke', result: 'allowed', targetKind: 'api_token', targetId: t.id, targetLabel: t.name });
     });
+  }
+
+  /** Whether the token's maker is still enabled and assigned to the client (checked on every read). */
+  async makerMayStillRead(token: ApiToken, clientId: string): Promise<boolean> {
+    if (!token.createdBy) return false;
+    const maker = await User.findByPk(token.createdBy);
+    if (!maker || maker.disabledAt || (maker.role !== 'firm_admin' && maker.role !== 'firm_staff')) return false;
+    return (await StaffAssignment.count({ where: { userId: maker.id, clientId } })) > 0;
   }
 
   /** The live token for a presented secret, or null (unknown, revoked and expired look the same). */

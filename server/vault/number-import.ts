@@ -1,9 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import type { Sequelize } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
-import { Dependant, Employee } from '../db/models';
+import { Dependant, Employee, NumberRecord } from '../db/models';
 import { FieldConflict, BadRequest } from '../errors';
-import { parseMyNumber } from './my-number';
+import { normaliseNumber, parseMyNumber } from './my-number';
 import { calendarDate } from '../domain/dates';
 import { findPerson } from './people';
 import type { VaultService } from './vault-service';
@@ -40,43 +40,79 @@ function issueDateOf(v: string): string | null | undefined {
  * registered together in one transaction, rejected lines come back with their line number and
  * reason (never the number). The file itself is only ever held in memory, and wiped after.
  */
+/** Lines per file: the import holds the log's lock while it runs, so a file is kept to a size that runs in seconds. */
+export const IMPORT_MAX_LINES = 2000;
+
+/** A cell shown back in the report only when it cannot be (part of) a number typed in the wrong column. */
+function shownCode(value: string): string {
+  return /^[A-Za-z0-9_-]{1,30}$/.test(value) && !/\d{10,}/.test(value) ? value : '';
+}
+
+/** What Excel does to 12-digit cells, named so the HR person knows what to fix. */
+function numberProblem(raw: string): string | null {
+  if (/\d[.,]?\d*E\+\d+/i.test(raw)) return 'vault.import.excelExponent';
+  const parsed = parseMyNumber(raw);
+  if (parsed.ok) return null;
+  if (parsed.problem === 'vault.number.length' && /^\d{9,11}$/.test(normaliseNumber(raw))) return 'vault.import.leadingZero';
+  return parsed.problem;
+}
+
+/**
+ * 代理登録 by file, for a first migration: each line is checked on its own; good lines are
+ * registered together in one transaction, rejected lines come back with their line number and
+ * reason (never the number). A person who already has a number is not overwritten (that is a
+ * correction, made one at a time). The file itself is only ever held in memory, and wiped after.
+ */
 export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; vault: VaultService }, ctx: ActorContext, clientId: string, registeredBy: string, bytes: Buffer): Promise<ImportReport> {
-  let rows: string[][];
+  let parsed: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parse(decode(bytes), { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true }) as string[][];
+    parsed = parse(decode(bytes), { bom: true, skip_empty_lines: true, skip_records_with_empty_values: true, relax_column_count: true, trim: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch {
     throw new BadRequest('vault.import.unreadable', { file: 'vault.import.unreadable' });
   } finally {
     bytes.fill(0);
   }
-  const header = rows.shift() ?? [];
+  const header = parsed.shift()?.record ?? [];
   const col = (names: readonly string[]) => header.findIndex((h) => names.includes(h));
   const at = { employeeCode: col(COLUMNS.employeeCode), dependant: col(COLUMNS.dependant), issueDate: col(COLUMNS.issueDate), number: col(COLUMNS.number) };
   if (at.employeeCode < 0 || at.number < 0) throw new BadRequest('vault.import.header', { file: 'vault.import.header' });
-  if (rows.length === 0) throw new BadRequest('vault.import.empty', { file: 'vault.import.empty' });
+  if (parsed.length === 0) throw new BadRequest('vault.import.empty', { file: 'vault.import.empty' });
+  if (parsed.length > IMPORT_MAX_LINES) throw new BadRequest('vault.import.tooMany', { file: 'vault.import.tooMany' });
+
+  // Matched in code, not by the database's collation (MySQL would take e001 for E001, SQLite not).
+  const employees = new Map((await Employee.findAll({ where: { clientId } })).map((e) => [e.employeeCode, e]));
+  const dependants = await Dependant.findAll({ where: { clientId } });
+  const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] })).map((r) => `${r.personKind}:${r.personId}`));
 
   const rejected: ImportRejection[] = [];
   let imported = 0;
-  const seen = new Set<string>();
+  const seenNumbers = new Set<string>();
+  const seenPeople = new Set<string>();
   await d.sequelize.transaction(async (tx) => {
-    for (const [i, row] of rows.entries()) {
-      const line = i + 2;
+    for (const { record: row, info } of parsed) {
+      const line = info.lines;
       const employeeCode = row[at.employeeCode] ?? '';
-      const reject = (problem: string) => rejected.push({ line, employeeCode, problem });
-      const parsed = parseMyNumber(row[at.number] ?? '');
-      if (!parsed.ok) { reject(parsed.problem); continue; }
+      const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), problem });
+      const raw = row[at.number] ?? '';
+      const problem = numberProblem(raw);
+      if (problem) { reject(problem); continue; }
+      const number = normaliseNumber(raw);
       const issueDate = issueDateOf(at.issueDate >= 0 ? row[at.issueDate] ?? '' : '');
       if (issueDate === undefined) { reject('vault.import.badDate'); continue; }
-      if (seen.has(parsed.number)) { reject('vault.import.duplicateInFile'); continue; }
-      const employee = await Employee.findOne({ where: { clientId, employeeCode }, transaction: tx });
+      if (seenNumbers.has(number)) { reject('vault.import.duplicateInFile'); continue; }
+      const employee = employees.get(employeeCode);
       if (!employee) { reject('vault.import.unknownEmployee'); continue; }
       const dependantName = at.dependant >= 0 ? (row[at.dependant] ?? '') : '';
-      const dependant = dependantName ? await Dependant.findOne({ where: { clientId, employeeId: employee.id, name: dependantName }, transaction: tx }) : null;
+      const dependant = dependantName ? dependants.find((x) => x.employeeId === employee.id && x.name === dependantName) : null;
       if (dependantName && !dependant) { reject('vault.import.unknownDependant'); continue; }
+      const key = dependant ? `dependant:${dependant.id}` : `employee:${employee.id}`;
+      if (seenPeople.has(key)) { reject('vault.import.personTwice'); continue; }
+      if (held.has(key)) { reject('vault.import.alreadyRegistered'); continue; }
       const person = await findPerson(clientId, dependant ? 'dependant' : 'employee', dependant ? dependant.id : employee.id, tx);
       try {
-        await d.vault.register(ctx, person, { number: parsed.number, issueDate }, { source: 'import', registeredBy }, tx);
-        seen.add(parsed.number);
+        await d.vault.register(ctx, person, { number, issueDate }, { source: 'import', registeredBy }, tx);
+        seenNumbers.add(number);
+        seenPeople.add(key);
         imported++;
       } catch (err) {
         if (err instanceof FieldConflict || err instanceof BadRequest) { reject(err.messageKey); continue; }

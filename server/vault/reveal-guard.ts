@@ -1,38 +1,68 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Mailer } from '../mail/mailer';
 import type { Config } from '../config';
-import { AuditEvent, Client, User } from '../db/models';
+import { AuditEvent, AuditHead, Client, User } from '../db/models';
 import { TooManyRequests } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 
-/** Operations that show or test a stored number, counted together against one user's burst limit. */
+/** Operations that show or test one stored number, counted together against one actor's burst limit. */
 export const GUARDED_OPERATIONS = ['vault.reveal', 'vault.check', 'vault.api.read'];
 
+/** Thrown inside a transaction when the burst limit is reached, so the transaction writes nothing. */
+export class BurstExceeded extends Error {}
+
 /**
- * Throttles a burst of reveals by one actor. The count comes from the audit log itself, so every
- * instance of the portal sees the same count and nothing lives in process memory. The first
- * refusal in a window raises an alert to the firm admins and the client's admins.
+ * Throttles a burst of reveals by one actor. The count comes from the audit log itself, read while
+ * the log's head row is locked — the same lock every audit write takes — so parallel requests on
+ * any instance see each other's rows and nothing lives in process memory. The first refusal in a
+ * window raises one alert to the firm admins and the client's admins.
  */
 export class RevealGuard {
   constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; mailer: Mailer; logger: Logger; config: Pick<Config, 'revealBurstMax' | 'revealBurstWindowSeconds' | 'publicUrl'> }) {}
 
-  async check(ctx: ActorContext, clientId: string, operation: string, count = 1): Promise<void> {
-    if (!ctx.actorId) return;
-    const windowMs = this.d.config.revealBurstWindowSeconds * 1000;
-    const since = new Date(Date.now() - windowMs);
+  private since(): Date {
+    return new Date(Date.now() - this.d.config.revealBurstWindowSeconds * 1000);
+  }
+
+  /** Whether `count` more openings fit in the window; call inside the transaction that will write their rows. */
+  async fits(tx: Transaction, ctx: ActorContext, count: number): Promise<boolean> {
+    if (!ctx.actorId) return true;
+    await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
     const recent = await AuditEvent.count({
-      where: { actorId: ctx.actorId, operation: { [Op.in]: GUARDED_OPERATIONS }, result: 'allowed', at: { [Op.gte]: since } },
+      where: { actorId: ctx.actorId, operation: { [Op.in]: GUARDED_OPERATIONS }, result: 'allowed', at: { [Op.gte]: this.since() } },
+      transaction: tx,
     });
-    if (recent + count <= this.d.config.revealBurstMax) return;
-    const alerted = await AuditEvent.count({ where: { actorId: ctx.actorId, operation: 'vault.burst', at: { [Op.gte]: since } } });
-    await this.d.audit.recordAlone(ctx, {
-      operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,
-      detail: `burst: ${recent} in ${this.d.config.revealBurstWindowSeconds}s`,
+    return recent + count <= this.d.config.revealBurstMax;
+  }
+
+  /** Runs `work` only if it fits; otherwise records the refusal (and the alert, once per window) and throws 429. */
+  async within<T>(ctx: ActorContext, clientId: string, operation: string, count: number, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.d.sequelize.transaction(async (tx) => {
+        if (!(await this.fits(tx, ctx, count))) throw new BurstExceeded();
+        return work(tx);
+      });
+    } catch (err) {
+      if (!(err instanceof BurstExceeded)) throw err;
+      await this.refuse(ctx, clientId, operation);
+      throw new TooManyRequests(this.d.config.revealBurstWindowSeconds);
+    }
+  }
+
+  /** A refusal for this burst: the first in the window is the 'vault.burst' row and the alert. */
+  async refuse(ctx: ActorContext, clientId: string, operation: string): Promise<void> {
+    const first = await this.d.sequelize.transaction(async (tx) => {
+      await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
+      const alerted = await AuditEvent.count({ where: { actorId: ctx.actorId, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,
+        detail: `burst: more than ${this.d.config.revealBurstMax} in ${this.d.config.revealBurstWindowSeconds}s`,
+      });
+      return alerted === 0;
     });
-    if (!alerted) await this.alert(ctx, clientId);
-    throw new TooManyRequests(this.d.config.revealBurstWindowSeconds);
+    if (first) await this.alert(ctx, clientId);
   }
 
   /** The notice names who and when, never a person or a number. A mail failure is logged, not fatal. */

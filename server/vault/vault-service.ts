@@ -4,14 +4,14 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { ClientKey, NumberRecord, StaffAssignment, type NumberSource, type NumberStatus, type User } from '../db/models';
+import { AuditHead, ClientKey, NumberRecord, StaffAssignment, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
 import { findPerson, listPeople, type Person } from './people';
 import { defaultDeletionDate } from './retention';
-import { RevealGuard } from './reveal-guard';
+import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
 export interface Purpose { purpose: Procedure; office: Office }
 
@@ -90,6 +90,9 @@ export class VaultService {
   async register(ctx: ActorContext, person: Person, input: NumberInput, opts: RegisterOptions, outer?: Transaction): Promise<NumberRecord> {
     const number = numberOrFail(input.number);
     const work = async (tx: Transaction) => {
+      // The log's head first: registrations for one person (a double tap) then run one after the
+      // other instead of racing to insert the same row.
+      await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
       const idx = await this.indexes(person.clientId, number, tx);
       if (await this.heldByOther(person, idx.all, tx)) throw new FieldConflict('vault.number.duplicate', { number: 'vault.number.duplicate' });
       const key = await this.d.clientKeys.current(person.clientId, 'numbers', tx);
@@ -107,7 +110,8 @@ export class VaultService {
         status,
         personConfirmedAt: opts.confirmedByPerson ? now : null,
         adminConfirmedAt: null,
-        idFileId: opts.idFileId ?? existing?.idFileId ?? null,
+        // A card image belongs to the number it shows: a different number drops the old image.
+        idFileId: opts.idFileId ?? (existing?.blindIndex === idx.current.value ? existing.idFileId : null),
         deletionDate: existing?.deletionDate ?? defaultDeletionDate(person),
         registeredBy: opts.registeredBy,
       };
@@ -172,13 +176,12 @@ export class VaultService {
   async check(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<boolean> {
     const number = numberOrFail(typed, 'typed');
     const { record, person } = await this.getRecord(clientId, recordId);
-    await this.guard.check(ctx, clientId, 'vault.check');
     const key = await this.d.clientKeys.version(clientId, 'index', record.indexVersion);
     const matches = blindIndex(key, number) === record.blindIndex;
-    await this.d.audit.recordAlone(ctx, {
+    await this.guard.within(ctx, clientId, 'vault.check', 1, (tx) => this.d.audit.record(tx, ctx, {
       operation: 'vault.check', result: 'allowed', clientId, targetKind: person.kind, targetId: person.id,
       targetLabel: this.auditLabel(person), detail: matches ? 'match' : 'mismatch',
-    });
+    }));
     return matches;
   }
 
@@ -210,14 +213,16 @@ export class VaultService {
    */
   async open(ctx: ActorContext, clientId: string, recordIds: string[], purpose: Purpose, operation: RevealOperation): Promise<Revealed[]> {
     if (recordIds.length === 0) throw new BadRequest('vault.noneSelected');
-    if (operation === 'vault.reveal' || operation === 'vault.api.read') await this.guard.check(ctx, clientId, operation, recordIds.length);
     const opened: Revealed[] = [];
     for (const id of recordIds) {
       const { record, person } = await this.getRecord(clientId, id);
       const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion);
       opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber!) });
     }
-    await this.d.sequelize.transaction(async (tx) => {
+    // Single reveals count one each; a print or export counts as one request, so a user stopped for
+    // a burst cannot carry on through it, while a payroll export of many people stays possible.
+    const counted = GUARDED_OPERATIONS.includes(operation) ? opened.length : 1;
+    await this.guard.within(ctx, clientId, operation, counted, async (tx) => {
       for (const o of opened) {
         await this.d.audit.record(tx, ctx, {
           operation, result: 'allowed', clientId, targetKind: o.person.kind, targetId: o.person.id,

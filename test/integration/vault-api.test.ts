@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createHarness, type Harness } from '../support/harness';
-import { makeClient, makeUser, type MadeUser } from '../support/factories';
+import { assign, makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { ApiToken, AuditEvent, AuditHead, type Client, type NumberRecord, SessionRow } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
@@ -82,6 +82,9 @@ describe('Vault API for authorised applications', () => {
     await b.login(admin);
     clientA = await makeClient(h, { name: '株式会社あおば' });
     clientB = await makeClient(h, { name: '株式会社しらかば' });
+    // The maker of a token must be assigned to every client it names.
+    await assign(h, clientA.id, admin.user.id);
+    await assign(h, clientB.id, admin.user.id);
     recordA = (await employeeWithNumber(clientA, 'E001', NUMBER_A))!;
     await employeeWithNumber(clientA, 'E002', null);
     recordB = (await employeeWithNumber(clientB, 'B001', NUMBER_B))!;
@@ -265,6 +268,27 @@ describe('Vault API for authorised applications', () => {
     // With the head back, the same request works and the chain still holds.
     expect((await api(numberUrl(clientA.id, recordA.id))).body.number).to.equal(NUMBER_A);
     expect((await h.booted.services.audit.verify()).ok).to.equal(true);
+  });
+
+  it('a token is only as good as its maker: clients the maker is not assigned to are refused, at creation and at every read', async () => {
+    const clientC = await makeClient(h, { name: '株式会社みずなら' });
+    await b.reauth(admin);
+    const refused = await postCreate({ name: '別ソフト', clientIds: [clientC.id], purposes: ['withholding_slip'], days: '30' });
+    expect(refused.status).to.equal(400);
+    expect(refused.text).to.contain(translate('ja', 'api.clientsNotAssigned'));
+    expect(await ApiToken.count({ where: { name: '別ソフト' } })).to.equal(0);
+
+    const ctx = { actorId: null, actorName: 'test', actorRole: 'system' as const, ip: null, userAgent: null, channel: 'test' };
+    await h.booted.services.clients.unassignStaff(ctx, clientA, admin.user.id);
+    try {
+      const res = await api(numberUrl(clientA.id, recordA.id));
+      expect(res.status).to.equal(403);
+      expect(res.text).to.not.contain(NUMBER_A);
+      expect(await lastAudit()).to.include({ operation: 'vault.api.read', result: 'denied', detail: 'token maker not assigned' });
+    } finally {
+      await assign(h, clientA.id, admin.user.id);
+    }
+    expect((await api(numberUrl(clientA.id, recordA.id))).status).to.equal(200);
   });
 
   it('no number and no token secret reached the log', () => {

@@ -97,6 +97,10 @@ export function apiHandlers(services: Services) {
       }
       const purpose = query.data;
       if (!scope.purposes.has(purpose.purpose)) throw await refused(ctx, clientId, OPERATION.number, 'purpose not in token scope', purpose, new Forbidden('api.purposeNotAllowed'));
+      // A token is only as good as its maker: still enabled and still assigned to the client.
+      if (!(await services.apiTokens.makerMayStillRead(scope.token, clientId))) {
+        throw await refused(ctx, clientId, OPERATION.number, 'token maker not assigned', purpose, new Forbidden('vault.notAssigned'));
+      }
       // open() commits the audit row before it returns the number: no row, no number.
       const [{ record, person, number }] = await services.vault.open(ctx, clientId, [String(req.params.recordId)], purpose, 'vault.api.read') as [Revealed];
       res.set('Cache-Control', 'no-store');

@@ -169,9 +169,10 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     /** 照合: the answer is shown on the list; the stored number never is. */
     async check(req: Request, res: Response) {
       const client = await clientOf(req);
-      const f = checkForm.parse(req.body ?? {});
+      const f = checkForm.safeParse(req.body ?? {});
       try {
-        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.typed);
+        // Anything too long to be a number is refused the same way as a malformed one.
+        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.success ? f.data.typed : 'x');
         return showList(req, res, { checkResult: { recordId: req.params.recordId, matches } });
       } catch (err) {
         const errors = formErrors(err);

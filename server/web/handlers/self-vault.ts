@@ -5,7 +5,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm, checkbox, type FieldErrors } from '../forms';
-import { dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
+import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Dependant, Employee, type User } from '../../db/models';
@@ -140,14 +140,29 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       res.redirect(303, '/me/numbers');
     },
 
-    /** 本人確認 of a number the client admin typed in for the employee. */
+    /**
+     * 本人確認 of a number the client admin typed in: the employee types their number again and it
+     * is confirmed only if it matches (a masked number cannot be checked by looking at it).
+     */
     async confirm(req: Request, res: Response) {
       const employee = await employeeOf(req.user!);
       if (!employee) throw new NotFound();
-      const { person } = await vault.getRecord(employee.clientId, String(req.params.recordId));
+      const recordId = String(req.params.recordId);
+      const { person } = await vault.getRecord(employee.clientId, recordId);
       const mine = person.kind === 'employee' ? person.id === employee.id : person.dependant?.employeeId === employee.id;
       if (!mine) throw new NotFound();
-      await vault.confirm(actorOf(req), employee.clientId, String(req.params.recordId), 'person');
+      const typed = checkForm.safeParse(req.body ?? {});
+      const personKey = person.kind === 'employee' ? 'self' : person.id;
+      try {
+        if (!typed.success) throw new BadRequest('vault.number.length', { typed: 'vault.number.length' });
+        const matches = await vault.check(actorOf(req), employee.clientId, recordId, typed.data.typed);
+        if (!matches) return show(req, res, { confirmErrors: { typed: 'vault.self.confirmMismatch' }, confirmFor: personKey }, 400);
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return show(req, res, { confirmErrors: { typed: errors.typed ?? errors._form }, confirmFor: personKey }, (err as AppError).status);
+      }
+      await vault.confirm(actorOf(req), employee.clientId, recordId, 'person');
       flash(req, 'ok', 'vault.confirmed');
       res.redirect(303, '/me/numbers');
     },

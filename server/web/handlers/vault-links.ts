@@ -14,7 +14,7 @@ import type { LiveLink } from '../../vault/links';
 const linkForm = z.object({
   code: z.string().max(20).default(''),
   number: z.string().max(100).default(''),
-  issueDate: optionalDate.catch(null),
+  issueDate: z.string().max(20).optional(),
   confirm: checkbox,
 }).passthrough();
 
@@ -50,7 +50,11 @@ export function vaultLinkHandlers(services: Services) {
 
     async submit(req: Request, res: Response) {
       const link = await liveLink(req);
-      const f = linkForm.parse(req.body ?? {});
+      const parsed = linkForm.safeParse(req.body ?? {});
+      if (!parsed.success) return show(req, res, link, { _form: 'form.invalid' }, 400);
+      const f = parsed.data;
+      const issueDate = optionalDate.safeParse(f.issueDate);
+      if (!issueDate.success) return show(req, res, link, { issueDate: 'form.date' }, 400);
       if (!f.confirm) return show(req, res, link, { confirm: 'vault.self.confirmRequired' }, 400);
       const dependants = new Map<string, NumberInput>();
       for (const d of link.dependants) {
@@ -58,7 +62,7 @@ export function vaultLinkHandlers(services: Services) {
         if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
       }
       try {
-        await services.vaultLinks.submit(actorOf(req), String(req.params.token), f.code, { number: f.number, issueDate: f.issueDate }, dependants);
+        await services.vaultLinks.submit(actorOf(req), String(req.params.token), f.code, { number: f.number, issueDate: issueDate.data }, dependants);
       } catch (err) {
         if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
         const errors = formErrors(err);
