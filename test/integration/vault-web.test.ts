@@ -259,3 +259,81 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     });
   });
 });
+
+describe('Vault screens: corrections found in review', () => {
+  let h: Harness;
+  let client: Client;
+  let admin: TestBrowser;
+  let clientAdmin: MadeUser;
+  let employeeUser: MadeUser;
+  let employeeId: string;
+
+  before(async () => {
+    h = await createHarness({ REVEAL_BURST_MAX: '2' });
+    client = await makeClient(h, { code: 'R001' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    employeeUser = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    admin = new TestBrowser(h.portal.app);
+    await admin.login(clientAdmin);
+    employeeId = (await Employee.create({ clientId: client.id, employeeCode: 'A1', name: '本人 確子', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: employeeUser.user.id })).id;
+    await Employee.create({ clientId: client.id, employeeCode: 'A2', name: '二番 目', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+  });
+  after(async () => { await h.close(); });
+
+  it('the CSV import names the real line, explains Excel\'s damage, never shows a number, and does not overwrite', async () => {
+    const first = validNumber(70000000001);
+    const csv = [
+      '社員コード,扶養家族名,発行日,マイナンバー',
+      `A1,,,${first}`,
+      '',
+      ',,,',
+      'A2,,,1.23457E+11',
+      `${validNumber(70000000002)},,,`,
+      `A1,,,${validNumber(70000000003)}`,
+    ].join('\r\n');
+    const token = await admin.csrf('/client/numbers/import');
+    const res = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(csv), { filename: 'a.csv', contentType: 'text/csv' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('1件を登録しました。登録できなかった行: 3件');
+    expect(res.text).to.match(/<td>5<\/td><td>A2<\/td><td>[^<]*指数表示/);
+    expect(res.text).to.match(/<td>6<\/td><td><\/td><td>個人番号を入力してください。/);
+    expect(res.text).to.match(/<td>7<\/td><td>A1<\/td><td>同じ人の行がファイル内に2つあります。/);
+    expect(res.text).not.to.contain(validNumber(70000000002));
+    const again = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(`社員コード,マイナンバー\r\nA1,${validNumber(70000000004)}\r\n`), { filename: 'b.csv', contentType: 'text/csv' });
+    expect(again.text).to.contain('この方の番号は既に登録されています');
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    expect(rec!.lastTwo).to.equal(first.slice(-2));
+  });
+
+  it('本人確認 of a number the admin typed needs the employee to type it again, and a different one is not confirmed', async () => {
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    const emp = new TestBrowser(h.portal.app);
+    await emp.login(employeeUser);
+    let res = await emp.post(`/me/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000009) }, '/me/numbers');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('登録内容と一致しません');
+    expect((await NumberRecord.findByPk(rec!.id))!.personConfirmedAt).to.equal(null);
+    res = await emp.post(`/me/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000001) }, '/me/numbers');
+    expect(res.status).to.equal(303);
+    expect((await NumberRecord.findByPk(rec!.id))!.status).to.equal('person_confirmed');
+  });
+
+  it('a user stopped for a burst of reveals cannot carry on by printing or exporting', async () => {
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    await b.reauth(staff);
+    const list = `/firm/clients/${client.id}/numbers`;
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    const purpose = { purpose: 'withholding_slip', office: 'tax_office' };
+    expect((await b.post(`${list}/${rec!.id}/reveal`, purpose, list)).status).to.equal(200);
+    expect((await b.post(`${list}/${rec!.id}/reveal`, purpose, list)).status).to.equal(200);
+    expect((await b.post(`${list}/${rec!.id}/reveal`, purpose, list)).status).to.equal(429);
+    const printed = await b.post(`${list}/print`, { ...purpose, ids: rec!.id }, list);
+    expect(printed.status).to.equal(429);
+    expect(printed.text).not.to.contain(validNumber(70000000001).slice(0, 4) + ' ');
+    expect(await AuditEvent.count({ where: { operation: 'vault.burst' } })).to.equal(1);
+    expect(await AuditEvent.count({ where: { operation: 'vault.print', result: 'allowed' } })).to.equal(0);
+  });
+});
