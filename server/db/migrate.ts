@@ -3,6 +3,7 @@ import type { QueryInterface, Sequelize } from 'sequelize';
 import * as m0001 from './migrations/0001-foundation';
 import * as m0002 from './migrations/0002-files';
 import * as m0003 from './migrations/0003-vault';
+import * as m0004 from './migrations/0004-reports';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -14,6 +15,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['0001-foundation', m0001],
   ['0002-files', m0002],
   ['0003-vault', m0003],
+  ['0004-reports', m0004],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -4,12 +4,14 @@ import { initClientModels } from './client';
 import { initAuditModels } from './audit';
 import { initFileModels } from './file';
 import { initVaultModels } from './vault';
+import { initReportModels } from './report';
 
 export * from './user';
 export * from './client';
 export * from './audit';
 export * from './file';
 export * from './vault';
+export * from './report';
 
 /** Binds every model class to one Sequelize instance (models are module-level, one database per process). */
 export function initModels(sequelize: Sequelize): void {
@@ -18,4 +20,5 @@ export function initModels(sequelize: Sequelize): void {
   initAuditModels(sequelize);
   initFileModels(sequelize);
   initVaultModels(sequelize);
+  initReportModels(sequelize);
 }
