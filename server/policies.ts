@@ -13,6 +13,8 @@ export const roleRules = {
   firmAdmin: ['firm_admin'],
   /** a client company's administrator: their own users */
   clientAdmin: ['client_admin'],
+  /** who reads the access log: the firm (its clients) and a client's admin (their own company) */
+  logViewers: ['firm_admin', 'firm_staff', 'client_admin'],
   /** an employee of a client: their own numbers (じぶんで登録) */
   employee: ['employee'],
 } as const;

@@ -33,6 +33,7 @@ const NAV: NavItem[] = [
   { href: '/firm/staff', labelKey: 'nav.staff', rule: 'firmAdmin' },
   { href: '/firm/api-tokens', labelKey: 'nav.apiTokens', rule: 'firmAdmin' },
   { href: '/files', labelKey: 'nav.files', rule: 'signedIn' },
+  { href: '/audit', labelKey: 'nav.log', rule: 'logViewers' },
   { href: '/client/people', labelKey: 'nav.people', rule: 'clientAdmin' },
   { href: '/me/numbers', labelKey: 'nav.myNumbers', rule: 'employee' },
   { href: '/client/users', labelKey: 'nav.clientUsers', rule: 'clientAdmin' },

@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net';
 /** A real SMTP server in-process: the portal sends over TCP, the test reads the parsed messages. */
 export class TestSmtp {
   readonly messages: ParsedMail[] = [];
+  /** While true, every message is refused with a temporary failure (451), as a struggling server would. */
+  refusing = false;
+  refused = 0;
   private server: SMTPServer;
   port = 0;
 
@@ -13,6 +16,11 @@ export class TestSmtp {
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
+      onMailFrom: (_address, _session, callback) => {
+        if (!this.refusing) return callback();
+        this.refused++;
+        callback(Object.assign(new Error('Mail system busy, try again later'), { responseCode: 451 }));
+      },
       onData: (stream, _session, callback) => {
         simpleParser(stream).then((mail) => { this.messages.push(mail); callback(); }, callback);
       },

@@ -22,7 +22,12 @@ export async function up(qi: QueryInterface): Promise<void> {
     period_start: { type: DataTypes.DATEONLY, allowNull: false },
     period_end: { type: DataTypes.DATEONLY, allowNull: false },
     status: str(10),
-    file_id: { ...uuid(true), references: { model: 'files', key: 'id' } },
+    // The PDF, sealed like a file of the client (its own data key, wrapped under the client's file key).
+    object_id: str(100, true),
+    key_version: { type: DataTypes.INTEGER, allowNull: true },
+    wrapped_key: str(255, true),
+    sha256: str(64, true),
+    size: { type: DataTypes.INTEGER, allowNull: true },
     events: { type: DataTypes.INTEGER, allowNull: true },
     head_seq: { type: DataTypes.BIGINT, allowNull: true },
     head_hash: str(64, true),

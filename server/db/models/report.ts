@@ -21,7 +21,11 @@ export class AccessReport extends Model<InferAttributes<AccessReport>, InferCrea
   declare periodStart: string;
   declare periodEnd: string;
   declare status: ReportStatus;
-  declare fileId: string | null;
+  declare objectId: string | null;
+  declare keyVersion: number | null;
+  declare wrappedKey: string | null;
+  declare sha256: string | null;
+  declare size: number | null;
   declare events: number | null;
   declare headSeq: number | null;
   declare headHash: string | null;
@@ -69,7 +73,11 @@ export function initReportModels(sequelize: Sequelize): void {
     periodStart: { type: DataTypes.DATEONLY, allowNull: false },
     periodEnd: { type: DataTypes.DATEONLY, allowNull: false },
     status: { type: DataTypes.STRING(10), allowNull: false },
-    fileId: { type: DataTypes.UUID, allowNull: true },
+    objectId: { type: DataTypes.STRING(100), allowNull: true },
+    keyVersion: { type: DataTypes.INTEGER, allowNull: true },
+    wrappedKey: { type: DataTypes.STRING(255), allowNull: true },
+    sha256: { type: DataTypes.STRING(64), allowNull: true },
+    size: { type: DataTypes.INTEGER, allowNull: true },
     events: { type: DataTypes.INTEGER, allowNull: true },
     headSeq: { type: DataTypes.BIGINT, allowNull: true },
     headHash: { type: DataTypes.STRING(64), allowNull: true },

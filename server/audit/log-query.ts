@@ -1,0 +1,96 @@
+import { Op, type WhereOptions } from 'sequelize';
+import { AuditEvent, Dependant, Employee, Payee, StaffAssignment, type User } from '../db/models';
+import { calendarDate } from '../domain/dates';
+
+export const LOG_PAGE_SIZE = 50;
+export const LOG_SORTS = ['at', 'operation', 'actor', 'result'] as const;
+export type LogSort = (typeof LOG_SORTS)[number];
+const SORT_COLUMN: Record<LogSort, string> = { at: 'at', operation: 'operation', actor: 'actorName', result: 'result' };
+
+export interface LogFilter {
+  clientId?: string;
+  from?: string;
+  to?: string;
+  departmentId?: string;
+  employeeCode?: string;
+  name?: string;
+  operation?: string;
+  operator?: string;
+  result?: 'allowed' | 'denied' | 'error';
+  sort: LogSort;
+  desc: boolean;
+}
+
+const JST = 9 * 3600_000;
+const dayStart = (iso: string) => new Date(Date.parse(`${iso}T00:00:00Z`) - JST);
+
+/**
+ * The clients a user may read the log of: all (firm admin), the assigned ones (staff), their own
+ * (client admin); null means every client. Employees have no log view.
+ */
+export async function logScope(user: User): Promise<string[] | null> {
+  if (user.role === 'firm_admin') return null;
+  if (user.role === 'firm_staff') return (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
+  if (user.role === 'client_admin' && user.clientId) return [user.clientId];
+  return [];
+}
+
+/** The people (and their dependants) an employee code or a department names, as audit target ids. */
+async function targetIds(clientIds: string[] | null, f: LogFilter): Promise<string[] | null> {
+  if (!f.employeeCode && !f.departmentId) return null;
+  const scope = clientIds ? { clientId: { [Op.in]: clientIds } } : {};
+  const employees = await Employee.findAll({
+    where: { ...scope, ...(f.employeeCode ? { employeeCode: f.employeeCode } : {}), ...(f.departmentId ? { departmentId: f.departmentId } : {}) },
+    attributes: ['id'],
+  });
+  const ids = employees.map((e) => e.id);
+  const dependants = ids.length ? await Dependant.findAll({ where: { employeeId: { [Op.in]: ids } }, attributes: ['id'] }) : [];
+  const payees = f.employeeCode && !f.departmentId ? await Payee.findAll({ where: { ...scope, code: f.employeeCode }, attributes: ['id'] }) : [];
+  return [...ids, ...dependants.map((d) => d.id), ...payees.map((p) => p.id)];
+}
+
+/**
+ * The WHERE of a filtered log, always inside the user's scope. A % or _ typed into a text filter
+ * only widens the match within that scope.
+ */
+export async function logWhere(user: User, f: LogFilter): Promise<WhereOptions<AuditEvent>> {
+  const scope = await logScope(user);
+  const and: WhereOptions<AuditEvent>[] = [];
+  let clientIds = scope;
+  if (f.clientId) clientIds = scope === null || scope.includes(f.clientId) ? [f.clientId] : [];
+  if (clientIds !== null) and.push({ clientId: { [Op.in]: clientIds } });
+  const from = f.from ? calendarDate(f.from) : null;
+  const to = f.to ? calendarDate(f.to) : null;
+  if (from) and.push({ at: { [Op.gte]: dayStart(from) } });
+  if (to) and.push({ at: { [Op.lt]: new Date(dayStart(to).getTime() + 24 * 3600_000) } });
+  const targets = await targetIds(clientIds, f);
+  if (targets) and.push({ targetId: { [Op.in]: targets.length ? targets : ['-'] } });
+  if (f.name) and.push({ targetLabel: { [Op.like]: `%${f.name}%` } });
+  if (f.operation) and.push({ operation: f.operation });
+  if (f.operator) and.push({ actorName: { [Op.like]: `%${f.operator}%` } });
+  if (f.result) and.push({ result: f.result });
+  return { [Op.and]: and };
+}
+
+export async function queryLog(user: User, f: LogFilter, page: number, pageSize = LOG_PAGE_SIZE): Promise<{ rows: AuditEvent[]; total: number }> {
+  const where = await logWhere(user, f);
+  const [rows, total] = await Promise.all([
+    AuditEvent.findAll({ where, order: [[SORT_COLUMN[f.sort], f.desc ? 'DESC' : 'ASC'], ['seq', f.desc ? 'DESC' : 'ASC']], limit: pageSize, offset: (page - 1) * pageSize }),
+    AuditEvent.count({ where }),
+  ]);
+  return { rows, total };
+}
+
+/** Every row of a filtered log, in batches, for the downloads (at most `cap`). */
+export async function* allLogRows(user: User, f: LogFilter, cap = 100_000): AsyncGenerator<AuditEvent> {
+  const where = await logWhere(user, f);
+  let seen = 0;
+  for (let offset = 0; seen < cap; offset += 1000) {
+    const rows = await AuditEvent.findAll({ where, order: [[SORT_COLUMN[f.sort], f.desc ? 'DESC' : 'ASC'], ['seq', f.desc ? 'DESC' : 'ASC']], limit: 1000, offset });
+    for (const r of rows) {
+      if (seen++ >= cap) return;
+      yield r;
+    }
+    if (rows.length < 1000) return;
+  }
+}

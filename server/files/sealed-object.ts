@@ -1,0 +1,53 @@
+import { Readable } from 'node:stream';
+import type { StorageAdapter } from '../../storage-adapters';
+import type { ClientKeys } from '../clients/client-keys';
+import { newDataKey, unwrapDataKey } from '../crypto/key-ring';
+import { createDecryptStream, createEncryptStream, CorruptObject } from '../crypto/segment-cipher';
+import { objectIdFor } from './upload-engine';
+
+/** Where a sealed object lives and how to open it; the wrapped key is the database's to keep. */
+export interface SealedObject {
+  objectId: string;
+  keyVersion: number;
+  wrappedKey: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Stores bytes the portal made itself (a report PDF) the way uploads are stored: a data key of its
+ * own, wrapped under the client's file key and bound to `kind` and `id`, AES-256-GCM segments.
+ */
+export async function storeSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, clientId: string, kind: string, id: string, bytes: Uint8Array): Promise<SealedObject> {
+  const { version, key: fileKey } = await d.clientKeys.current(clientId, 'files');
+  const { key: dataKey, wrapped } = newDataKey(fileKey, { clientId, keyVersion: version, kind, id });
+  const encrypt = createEncryptStream({ dataKey, keyVersion: version, wrappedKey: wrapped, clientId, fileId: id });
+  const objectId = objectIdFor(id);
+  const written = d.storage.write(objectId, encrypt);
+  Readable.from([Buffer.from(bytes)]).pipe(encrypt);
+  await written;
+  const result = await encrypt.done;
+  return { objectId, keyVersion: version, wrappedKey: wrapped.toString('base64'), sha256: result.sha256, size: result.plaintextBytes };
+}
+
+/** The plaintext of a sealed object, verified segment by segment and against its SHA-256. */
+export async function openSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, clientId: string, kind: string, id: string, o: SealedObject): Promise<Readable> {
+  const fileKey = await d.clientKeys.version(clientId, 'files', o.keyVersion);
+  const stored = Buffer.from(o.wrappedKey, 'base64');
+  const decrypt = createDecryptStream({
+    clientId, fileId: id, expectedSha256: o.sha256,
+    unwrapKey: (header) => {
+      if (!header.wrappedKey.equals(stored)) throw new CorruptObject('data-key');
+      return unwrapDataKey(fileKey, { clientId, keyVersion: o.keyVersion, kind, id }, stored);
+    },
+  });
+  const source = await d.storage.read(o.objectId);
+  source.on('error', (err) => decrypt.destroy(err));
+  return source.pipe(decrypt);
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,36 @@
+import { Cron } from 'croner';
+import type { Logger } from 'pino';
+import type { ReportService } from '../reports/report-service';
+import type { MailOutbox } from '../mail/outbox';
+
+/**
+ * The portal's timed jobs, in its own process. Each is safe on several instances at once: a report
+ * is claimed by inserting its row, a queued mail by a conditional update. `protect` keeps one
+ * instance from overlapping itself when a run is slow.
+ */
+export class Scheduler {
+  private jobs: Cron[] = [];
+
+  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; logger: Logger }) {}
+
+  start(opts: { reportCron?: string; outboxCron?: string } = {}): void {
+    const run = (name: string, fn: () => Promise<unknown>) => async () => {
+      try {
+        await fn();
+      } catch (err) {
+        this.d.logger.error({ job: name, err: { message: (err as Error).message } }, 'scheduled job failed');
+      }
+    };
+    const reports = run('access-reports', () => this.d.reports.runDue());
+    // The 1st of each month at 06:00 Japan time, for the month (or quarter, or year) just ended.
+    this.jobs.push(new Cron(opts.reportCron ?? '0 6 1 * *', { timezone: 'Asia/Tokyo', protect: true }, reports));
+    this.jobs.push(new Cron(opts.outboxCron ?? '*/30 * * * * *', { protect: true }, run('mail-outbox', () => this.d.outbox.deliverDue())));
+    // Periods missed while the portal was down are caught up at start.
+    void reports();
+  }
+
+  stop(): void {
+    for (const j of this.jobs) j.stop();
+    this.jobs = [];
+  }
+}

@@ -1,0 +1,60 @@
+import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
+import type { Logger } from 'pino';
+import type { Mailer } from './mailer';
+import { OutboxMail } from '../db/models';
+
+export interface QueuedMail { dedupeKey: string; to: string; subject: string; text: string }
+
+/** 1, 2, 4 … minutes, at most an hour: a mail server that is down for a day gets ~30 tries. */
+export function backoffMs(attempts: number): number {
+  return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
+}
+
+const LOCK_MS = 2 * 60_000;
+
+/**
+ * Mail that must arrive even if the mail server is down when it is due (report notices): kept in
+ * the database, sent by whichever instance claims it first, retried with back-off. A row is
+ * claimed by a conditional update, so two instances never send the same row at the same time; a
+ * dedupe key makes queueing the same notice twice a no-op.
+ */
+export class MailOutbox {
+  constructor(private readonly d: { mailer: Mailer; logger: Logger }) {}
+
+  async enqueue(mail: QueuedMail, tx?: Transaction): Promise<void> {
+    try {
+      await OutboxMail.create({
+        dedupeKey: mail.dedupeKey, toAddress: mail.to, subject: mail.subject, body: mail.text,
+        nextAt: new Date(), lockedUntil: null, sentAt: null, lastError: null,
+      }, { transaction: tx });
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintError)) throw err;
+    }
+  }
+
+  /** Sends what is due; returns how many were sent. */
+  async deliverDue(now = new Date()): Promise<number> {
+    const due = await OutboxMail.findAll({
+      where: { sentAt: null, nextAt: { [Op.lte]: now }, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: now } }] },
+      order: [['nextAt', 'ASC']], limit: 20,
+    });
+    let sent = 0;
+    for (const row of due) {
+      const [claimed] = await OutboxMail.update({ lockedUntil: new Date(now.getTime() + LOCK_MS) }, {
+        where: { id: row.id, sentAt: null, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: now } }] },
+      });
+      if (claimed !== 1) continue;
+      try {
+        await this.d.mailer.send({ to: row.toAddress, subject: row.subject, text: row.body });
+        await OutboxMail.update({ sentAt: new Date(), lockedUntil: null, attempts: row.attempts + 1, lastError: null }, { where: { id: row.id } });
+        sent++;
+      } catch (err) {
+        const attempts = row.attempts + 1;
+        const message = (err as Error).message.slice(0, 300);
+        await OutboxMail.update({ attempts, lockedUntil: null, nextAt: new Date(now.getTime() + backoffMs(attempts)), lastError: message }, { where: { id: row.id } });
+        this.d.logger.warn({ attempts, err: { message } }, 'queued mail not sent; will retry');
+      }
+    }
+    return sent;
+  }
+}

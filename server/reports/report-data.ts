@@ -1,0 +1,94 @@
+import { Op } from 'sequelize';
+import { AuditEvent, Client, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
+import type { Period } from './periods';
+
+/** 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. */
+export function maskName(label: string): string {
+  return label.split(/(\s+)/).map((part) => (/^\s*$/.test(part) || part === '>' ? part : `${[...part][0]}${'＊'.repeat([...part].length - 1)}`)).join('');
+}
+
+/** `E001 山田 太郎 > 山田 花子` → `E001 山＊ 太＊ > 山＊ 花＊` (the code stays, the names are masked). */
+export function maskPersonLabel(label: string | null): string {
+  if (!label) return '';
+  const m = /^([A-Za-z0-9_-]+)\s+(.*)$/.exec(label);
+  return m ? `${m[1]} ${maskName(m[2]!)}` : maskName(label);
+}
+
+export interface ReportRow {
+  at: Date;
+  operator: string;
+  person: string;
+  operation: string;
+  purpose: string | null;
+  office: string | null;
+  result: string;
+  channel: string;
+}
+
+export interface ReportData {
+  client: { code: string; name: string };
+  period: Period;
+  rows: ReportRow[];
+  byDate: Map<string, number>;
+  byPerson: Map<string, number>;
+  byOperator: Map<string, number>;
+  byOffice: Map<string, number>;
+  disposals: ReportRow[];
+  numbersByStatus: Map<string, number>;
+  filesByCategory: Map<string, number>;
+  staff: { name: string; mayReveal: boolean }[];
+  head: { seq: number; hash: string } | null;
+}
+
+/** What counts as "touching the client's data": the vault, files, people, and any denial. */
+const DATA_OPERATIONS = [/^vault\./, /^file\./, /^person\./, /^disposal\./, /^report\.download$/];
+
+const jstDay = (d: Date) => new Date(d.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+
+/** Everything one client's access report for one period says, read from the log and the current holdings. */
+export async function collectReportData(clientId: string, period: Period): Promise<ReportData> {
+  const client = await Client.findByPk(clientId);
+  if (!client) throw new Error('client not found');
+  const events: AuditRow[] = await AuditEvent.findAll({
+    where: { clientId, at: { [Op.gte]: period.start, [Op.lt]: period.end } },
+    order: [['seq', 'ASC']],
+  });
+  const rows: ReportRow[] = [];
+  const byDate = new Map<string, number>();
+  const byPerson = new Map<string, number>();
+  const byOperator = new Map<string, number>();
+  const byOffice = new Map<string, number>();
+  for (const e of events) {
+    if (!DATA_OPERATIONS.some((r) => r.test(e.operation)) && e.result !== 'denied') continue;
+    const row: ReportRow = {
+      at: e.at, operator: e.actorName ?? '', person: maskPersonLabel(e.targetKind === 'file' ? null : e.targetLabel),
+      operation: e.operation, purpose: e.purpose, office: e.office, result: e.result, channel: e.channel,
+    };
+    rows.push(row);
+    bump(byDate, jstDay(e.at));
+    if (row.person) bump(byPerson, row.person);
+    bump(byOperator, row.operator || '—');
+    if (e.office) bump(byOffice, e.office);
+  }
+  const [records, files, assignments, head] = await Promise.all([
+    NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, createdAt: { [Op.lt]: period.end } }, attributes: ['status'] }),
+    StoredFile.findAll({ where: { clientId, status: 'ready', createdAt: { [Op.lt]: period.end } }, attributes: ['category'] }),
+    StaffAssignment.findAll({ where: { clientId } }),
+    AuditEvent.findOne({ where: { at: { [Op.lt]: period.end } }, order: [['seq', 'DESC']], attributes: ['seq', 'hash'] }),
+  ]);
+  const numbersByStatus = new Map<string, number>();
+  for (const r of records) bump(numbersByStatus, r.status);
+  const filesByCategory = new Map<string, number>();
+  for (const f of files) bump(filesByCategory, f.category);
+  const staffUsers = assignments.length ? await User.findAll({ where: { id: { [Op.in]: assignments.map((a) => a.userId) } }, order: [['name', 'ASC']] }) : [];
+  return {
+    client: { code: client.code, name: client.name },
+    period, rows, byDate, byPerson, byOperator, byOffice,
+    disposals: rows.filter((r) => r.operation.startsWith('disposal.')),
+    numbersByStatus, filesByCategory,
+    // Every assigned, enabled member of the firm may reveal (after re-authentication, with a purpose).
+    staff: staffUsers.map((u) => ({ name: u.name, mayReveal: !u.disabledAt })),
+    head: head ? { seq: Number(head.seq), hash: head.hash } : null,
+  };
+}

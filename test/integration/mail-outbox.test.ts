@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import pino from 'pino';
+import { createHarness, type Harness } from '../support/harness';
+import { OutboxMail } from '../../server/db/models';
+import { MailOutbox, backoffMs } from '../../server/mail/outbox';
+
+describe('Mail outbox: a notice that must arrive once, whatever the mail server does', () => {
+  let h: Harness;
+  let outbox: MailOutbox;
+
+  before(async () => {
+    h = await createHarness();
+    outbox = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }) });
+  });
+  after(async () => { await h.close(); });
+
+  it('a server that refuses, then accepts, yields exactly one message; retries back off', async () => {
+    await outbox.enqueue({ dedupeKey: 'notice:1', to: 'hr@example.jp', subject: 'report ready', text: 'link only' });
+    await outbox.enqueue({ dedupeKey: 'notice:1', to: 'hr@example.jp', subject: 'report ready', text: 'link only' });
+    expect(await OutboxMail.count()).to.equal(1);
+
+    h.smtp.refusing = true;
+    const t0 = new Date();
+    expect(await outbox.deliverDue(t0)).to.equal(0);
+    expect(h.smtp.refused).to.equal(1);
+    let row = (await OutboxMail.findOne())!;
+    expect(row.attempts).to.equal(1);
+    expect(row.sentAt).to.equal(null);
+    expect(row.nextAt.getTime()).to.equal(t0.getTime() + backoffMs(1));
+    expect(row.lastError).to.equal('error.mailUnavailable');
+
+    // Not due yet: nothing is tried.
+    expect(await outbox.deliverDue(new Date(t0.getTime() + 1000))).to.equal(0);
+    expect(h.smtp.refused).to.equal(1);
+
+    const t1 = new Date(t0.getTime() + backoffMs(1));
+    expect(await outbox.deliverDue(t1)).to.equal(0);
+    row = (await OutboxMail.findOne())!;
+    expect(row.attempts).to.equal(2);
+    expect(row.nextAt.getTime()).to.equal(t1.getTime() + backoffMs(2));
+
+    h.smtp.refusing = false;
+    const t2 = new Date(t1.getTime() + backoffMs(2));
+    expect(await outbox.deliverDue(t2)).to.equal(1);
+    expect(await outbox.deliverDue(new Date(t2.getTime() + 24 * 3600_000))).to.equal(0);
+    expect(h.smtp.messages.filter((m) => m.subject === 'report ready')).to.have.length(1);
+    row = (await OutboxMail.findOne())!;
+    expect(row.sentAt).to.be.instanceOf(Date);
+  });
+
+  it('two instances delivering at once send a queued mail once', async () => {
+    await outbox.enqueue({ dedupeKey: 'notice:2', to: 'hr2@example.jp', subject: 'twice?', text: 'x' });
+    const other = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }) });
+    const now = new Date(Date.now() + 48 * 3600_000);
+    const [a, b] = await Promise.all([outbox.deliverDue(now), other.deliverDue(now)]);
+    expect(a + b).to.equal(1);
+    expect(h.smtp.messages.filter((m) => m.subject === 'twice?')).to.have.length(1);
+  });
+
+  it('back-off doubles from a minute up to an hour', () => {
+    expect([1, 2, 3, 6, 7, 20].map(backoffMs)).to.deep.equal([60_000, 120_000, 240_000, 1_920_000, 3_600_000, 3_600_000]);
+  });
+});
