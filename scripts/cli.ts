@@ -3,7 +3,10 @@ import { boot, configFromEnvironment, sealMessage } from '../server/boot';
 import { ConfigError } from '../server/config';
 import { pino } from 'pino';
 import { Op } from 'sequelize';
-import { Client, NumberRecord } from '../server/db/models';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AccessReport, Client, NumberRecord } from '../server/db/models';
+import { parsePeriod } from '../server/reports/periods';
 
 /**
  * The operator's commands: `npm run cli -- <command>`. Each later feature adds its commands here,
@@ -75,6 +78,27 @@ program.command('vault:status')
         const by = (s: string) => rows.filter((r) => r.status === s).length;
         console.log(`${c.code}\tnumbers=${rows.length}\tregistered=${by('registered')}\tperson_confirmed=${by('person_confirmed')}\tadmin_confirmed=${by('admin_confirmed')}`);
       }
+    });
+  });
+
+program.command('report:run')
+  .description('build one client\'s access report for a period (e.g. 2026-10, 2026-Q3, 2026) and write its PDF')
+  .requiredOption('--client <code>', 'the client\'s code')
+  .requiredOption('--period <period>', '2026-10 (month), 2026-Q3 (quarter) or 2026 (year)')
+  .option('--out <file>', 'where to write the PDF (default: DATA_DIR/reports/<code>-<period>.pdf)')
+  .action(async (opts: { client: string; period: string; out?: string }) => {
+    await withPortal(async (b) => {
+      const period = parsePeriod(opts.period);
+      if (!period) throw new Error(`not a period: ${opts.period} (use 2026-10, 2026-Q3 or 2026)`);
+      const client = await Client.findOne({ where: { code: opts.client } });
+      if (!client) throw new Error(`no client with code ${opts.client}`);
+      const built = await b.services.reports.build(client.id, period);
+      const report = await AccessReport.findOne({ where: { clientId: client.id, period: period.key, status: 'ready' } });
+      if (!report) throw new Error(built ? 'the report was not stored' : 'another process is building this report right now; try again in a minute');
+      const out = path.resolve(opts.out ?? path.join(b.services.config.dataDir, 'reports', `${client.code}-${period.key}.pdf`));
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+      fs.writeFileSync(out, await b.services.reports.read(report), { mode: 0o600 });
+      console.log(out);
     });
   });
 

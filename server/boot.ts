@@ -49,6 +49,7 @@ export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mai
     services, sequelize, sessionSecret,
     close: async () => {
       services.sweeper.stop();
+      services.scheduler.stop();
       await sequelize.close();
     },
   };

@@ -37,6 +37,8 @@ export interface Config {
   revealBurstWindowSeconds: number;
   /** how long a one-time registration link (payee, employee sheet) stays valid */
   vaultLinkDays: number;
+  /** The identity PDFs are signed with: the firm's PKCS#12 file, or (null) a self-signed one made at first use. */
+  pdfSigning: { p12File: string | null; p12Password: string };
 }
 
 export interface S3Settings {
@@ -94,6 +96,8 @@ const schema = z.object({
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name: 3–63 lowercase letters, digits, dots and hyphens').optional(),
   S3_ACCESS_KEY_ID: z.string().regex(/^\S+$/, 'an access key id without spaces').optional(),
   S3_SECRET_ACCESS_KEY: z.string().regex(/^\S+$/, 'a secret access key without spaces').optional(),
+  PDF_SIGNING_P12: z.string().min(1).optional(),
+  PDF_SIGNING_P12_PASSWORD: z.string().optional(),
   S3_PREFIX: z.string().regex(/^\/*[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/*$/, 'a key prefix such as akatsuki or akatsuki/prod (letters, digits, . _ - and /)')
     .refine((v) => !v.split('/').some((seg) => seg === '.' || seg === '..'), 'a key prefix without . or .. segments')
     .optional(),
@@ -117,6 +121,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     for (const [name, what] of Object.entries(S3_REQUIRED)) {
       if (cleaned[name] === undefined) problems.push(`${name}: required when STORAGE=s3 (${what})`);
     }
+  }
+  if (cleaned.PDF_SIGNING_P12_PASSWORD !== undefined && cleaned.PDF_SIGNING_P12 === undefined) {
+    problems.push('PDF_SIGNING_P12_PASSWORD: set, but PDF_SIGNING_P12 (the PKCS#12 file it opens) is not');
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -163,5 +170,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     revealBurstMax: e.REVEAL_BURST_MAX,
     revealBurstWindowSeconds: e.REVEAL_BURST_WINDOW_SECONDS,
     vaultLinkDays: e.VAULT_LINK_DAYS,
+    pdfSigning: {
+      p12File: e.PDF_SIGNING_P12 ? path.resolve(cwd, e.PDF_SIGNING_P12) : null,
+      p12Password: e.PDF_SIGNING_P12_PASSWORD ?? '',
+    },
   };
 }

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
 
   // Leftovers of uploads a crash interrupted go at start, then every 10 minutes.
   services.sweeper.start(10 * 60_000);
+  // Access reports (claimed per client and period, so several instances run each once) and queued mail.
+  if (!services.keys.sealed) services.scheduler.start();
 
   if (!services.keys.sealed && (await services.setup.needsSetup())) {
     const token = await services.setup.newSetupLink();

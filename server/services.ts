@@ -16,6 +16,11 @@ import { PeopleService } from './vault/people-service';
 import { VaultService } from './vault/vault-service';
 import { VaultLinks } from './vault/links';
 import { ApiTokens } from './vault/api-tokens';
+import { MailOutbox } from './mail/outbox';
+import { ReportService } from './reports/report-service';
+import { PdfService } from './reports/pdf-service';
+import { Scheduler } from './jobs/scheduler';
+import type { Lang } from './i18n';
 import type { StorageAdapter } from '../storage-adapters';
 
 export interface Services {
@@ -37,6 +42,11 @@ export interface Services {
   vault: VaultService;
   vaultLinks: VaultLinks;
   apiTokens: ApiTokens;
+  outbox: MailOutbox;
+  pdf: PdfService;
+  reports: ReportService;
+  scheduler: Scheduler;
+  renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
 }
 
 /** Wires the real services together; tests may pass their own mailer. */
@@ -45,6 +55,12 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const audit = new AuditLog(d.sequelize);
   const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: new LoginThrottle(), config: d.config });
   const clientKeys = new ClientKeys(d.keys);
+  const outbox = new MailOutbox({ mailer, logger: d.logger });
+  const pdf = new PdfService({ keys: d.keys, config: d.config });
+  const reports = new ReportService({
+    sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
+    render: (data) => pdf.accessReport(data),
+  });
   const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
   return {
     ...d,
@@ -61,5 +77,10 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     vault,
     vaultLinks: new VaultLinks({ sequelize: d.sequelize, audit, keys: d.keys, mailer, vault, config: d.config }),
     apiTokens: new ApiTokens({ sequelize: d.sequelize, audit }),
+    outbox,
+    pdf,
+    reports,
+    scheduler: new Scheduler({ reports, outbox, logger: d.logger }),
+    renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),
   };
 }

@@ -26,7 +26,7 @@ export class Scheduler {
     this.jobs.push(new Cron(opts.reportCron ?? '0 6 1 * *', { timezone: 'Asia/Tokyo', protect: true }, reports));
     this.jobs.push(new Cron(opts.outboxCron ?? '*/30 * * * * *', { protect: true }, run('mail-outbox', () => this.d.outbox.deliverDue())));
     // Periods missed while the portal was down are caught up at start.
-    void reports();
+    void reports().then(() => this.d.logger.info('access reports: start-up run finished'));
   }
 
   stop(): void {

@@ -170,7 +170,8 @@ export interface JapaneseFonts {
  * file: tens of KB instead of 5.4 MB per weight). `onMissing` hears of every replaced character.
  */
 export async function embedJapaneseFonts(doc: PDFDocument, onMissing?: (char: string) => void): Promise<JapaneseFonts> {
-  doc.registerFontkit(fontkitForPdfLib);
+  // pdf-lib types its fontkit parameter after fontkit 1's full API; it uses only what fontkit 2 has.
+  doc.registerFontkit(fontkitForPdfLib as unknown as Parameters<PDFDocument['registerFontkit']>[0]);
   const embed = async (weight: FontWeight, psName: string) => {
     const [bytes, charset] = await Promise.all([loadFontBytes(weight), fontCharacterSet(weight)]);
     const pdfFont = await doc.embedFont(bytes, { subset: true, customName: `${subsetTag()}+${psName}` });

@@ -34,6 +34,7 @@ const NAV: NavItem[] = [
   { href: '/firm/api-tokens', labelKey: 'nav.apiTokens', rule: 'firmAdmin' },
   { href: '/files', labelKey: 'nav.files', rule: 'signedIn' },
   { href: '/audit', labelKey: 'nav.log', rule: 'logViewers' },
+  { href: '/reports', labelKey: 'nav.reports', rule: 'clientAdmin' },
   { href: '/client/people', labelKey: 'nav.people', rule: 'clientAdmin' },
   { href: '/me/numbers', labelKey: 'nav.myNumbers', rule: 'employee' },
   { href: '/client/users', labelKey: 'nav.clientUsers', rule: 'clientAdmin' },

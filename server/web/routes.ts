@@ -19,6 +19,8 @@ import { selfVaultHandlers } from './handlers/self-vault';
 import { vaultLinkHandlers } from './handlers/vault-links';
 import { apiHandlers } from './handlers/api';
 import { apiTokenHandlers } from './handlers/api-tokens';
+import { auditLogHandlers } from './handlers/audit-log';
+import { reportHandlers } from './handlers/reports';
 
 export interface RouteDef {
   method: 'get' | 'post';
@@ -61,6 +63,8 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const links = vaultLinkHandlers(services);
   const api = apiHandlers(services);
   const apiTokens = apiTokenHandlers(services);
+  const log = auditLogHandlers(services);
+  const reports = reportHandlers(services);
 
   return [
     { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services) },
@@ -152,6 +156,14 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/reveal', access: 'firm', reauth: true, deniedAs: 'vault.reveal', handler: firmVault.reveal },
     { method: 'post', path: '/firm/clients/:clientId/numbers/print', access: 'firm', reauth: true, deniedAs: 'vault.print', handler: firmVault.print },
     { method: 'post', path: '/firm/clients/:clientId/numbers/export', access: 'firm', reauth: true, deniedAs: 'vault.export', handler: firmVault.exportCsv },
+
+    // 操作履歴 and 取扱状況報告書
+    { method: 'get', path: '/audit', access: 'logViewers', handler: log.list },
+    { method: 'get', path: '/audit.csv', access: 'logViewers', handler: log.csv },
+    { method: 'get', path: '/audit.pdf', access: 'logViewers', handler: log.pdf },
+    { method: 'get', path: '/reports', access: 'logViewers', handler: reports.list },
+    { method: 'get', path: '/reports/:reportId/download', access: 'logViewers', handler: reports.download },
+    { method: 'post', path: '/firm/clients/:clientId/report-schedule', access: 'firmAdmin', handler: reports.schedule },
 
     // authorised applications (payroll, labour software): tokens made by the firm admin
     { method: 'get', path: '/firm/api-tokens', access: 'firmAdmin', handler: apiTokens.list },

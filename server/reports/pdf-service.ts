@@ -1,0 +1,43 @@
+import type { Keys } from '../crypto/keys';
+import type { Config } from '../config';
+import { Firm } from '../db/models';
+import { PdfSigner } from '../pdf/signing-identity';
+import type { Lang } from '../i18n';
+import { translate } from '../i18n';
+import { ReportDocument } from '../pdf/document';
+import type { ReportData } from './report-data';
+import { renderAccessReport } from './report-pdf';
+
+/** The firm's PDFs: laid out, then signed with the firm's identity (made once, shared through the database). */
+export class PdfService {
+  private signer: Promise<PdfSigner> | null = null;
+
+  constructor(private readonly d: { keys: Keys; config: Config }) {}
+
+  async firmName(): Promise<string> {
+    return (await Firm.findByPk(1))?.name ?? '暁ポータル';
+  }
+
+  private signerOf(): Promise<PdfSigner> {
+    this.signer ??= PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() }).catch((err: unknown) => {
+      this.signer = null;
+      throw err;
+    });
+    return this.signer;
+  }
+
+  async accessReport(data: ReportData): Promise<Uint8Array> {
+    const firm = await this.firmName();
+    const pdf = await renderAccessReport(data, firm, 'ja');
+    return (await this.signerOf()).sign(pdf, { reason: translate('ja', 'report.pdf.signReason'), name: firm, location: 'Japan', contactInfo: this.d.config.publicUrl });
+  }
+
+  /** The filtered access log as a table, signed like the reports. */
+  async logTable(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array> {
+    const firm = await this.firmName();
+    const doc = await ReportDocument.create({ title: translate(lang, 'log.title'), firmName: firm, lang });
+    doc.title(translate(lang, 'log.title'));
+    doc.table({ columns: header.map((h, i) => ({ header: h, width: [2.2, 2, 2, 2.4, 2, 2.2, 1.6, 1, 1, 1.8][i] ?? 1 })), rows, fontSize: 6.5 });
+    return (await this.signerOf()).sign(await doc.finish(), { reason: translate(lang, 'log.title'), name: firm, location: 'Japan', contactInfo: this.d.config.publicUrl });
+  }
+}

@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { AuditEvent, Department, Employee, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext, type ActorContext } from '../../server/audit';
+import { checkDigit } from '../../server/vault/my-number';
+
+const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
+
+describe('操作履歴: the access log view, its filters, paging and downloads', () => {
+  let h: Harness;
+  let a: Client;
+  let b: Client;
+  let adminA: MadeUser;
+  let adminB: MadeUser;
+  let staff: MadeUser;
+  let browserA: TestBrowser;
+  let browserStaff: TestBrowser;
+  const numbers: string[] = [];
+
+  before(async function () {
+    this.timeout(30_000);
+    h = await createHarness({ REVEAL_BURST_MAX: '1000' });
+    a = await makeClient(h, { code: 'LA', name: '株式会社エー' });
+    b = await makeClient(h, { code: 'LB', name: '株式会社ビー' });
+    adminA = await makeUser(h, { role: 'client_admin', clientId: a.id, totp: false });
+    adminB = await makeUser(h, { role: 'client_admin', clientId: b.id, totp: false });
+    staff = await makeUser(h, { role: 'firm_staff', name: '担当 花子' });
+    await assign(h, a.id, staff.user.id);
+    const svc = h.booted.services;
+    const dept = await Department.create({ clientId: a.id, code: '100', name: '総務部' });
+    const staffCtx: ActorContext = { actorId: staff.user.id, actorName: '担当 花子', actorRole: 'firm_staff', ip: '127.0.0.1', userAgent: 't', channel: 'web:test' };
+    for (let i = 0; i < 60; i++) {
+      const e = await Employee.create({ clientId: a.id, employeeCode: `E${String(i).padStart(3, '0')}`, name: `社員 ${i}号`, nameKana: null, departmentId: i < 10 ? dept.id : null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+      const n = valid(50000000000 + i * 13);
+      numbers.push(n);
+      const rec = await svc.vault.register(systemContext('test'), await findPerson(a.id, 'employee', e.id), { number: n, issueDate: null }, { source: 'proxy', registeredBy: null });
+      await svc.vault.open(staffCtx, a.id, [rec.id], { purpose: 'withholding_slip', office: i % 2 ? 'tax_office' : 'municipality' }, 'vault.reveal');
+    }
+    const eb = await Employee.create({ clientId: b.id, employeeCode: 'B001', name: '他社 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    await svc.vault.register(systemContext('test'), await findPerson(b.id, 'employee', eb.id), { number: valid(60000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+    browserA = new TestBrowser(h.portal.app);
+    await browserA.login(adminA);
+    browserStaff = new TestBrowser(h.portal.app);
+    await browserStaff.login(staff);
+  });
+  after(async () => { await h.close(); });
+
+  const rowsIn = (html: string) => (html.match(/<tr(?: class="denied")?>\s*<td>/g) ?? []).length;
+
+  it('the client admin sees their own company only, 50 rows a page, with masked people and no number', async () => {
+    const res = await browserA.get('/audit');
+    expect(res.status).to.equal(200);
+    const own = await AuditEvent.count({ where: { clientId: a.id } });
+    expect(own).to.be.greaterThan(120);
+    expect(res.text).to.contain(`${own}件`);
+    expect(rowsIn(res.text)).to.equal(50);
+    expect(res.text).to.contain('社＊ 5＊＊');
+    for (const n of numbers) expect(res.text).not.to.contain(n);
+    const last = await browserA.get('/audit?page=3');
+    expect(rowsIn(last.text)).to.equal(own - 100);
+    expect(res.text).not.to.contain('B001');
+  });
+
+  it('a client admin asking for another client\'s rows gets nothing', async () => {
+    const res = await browserA.get(`/audit?client=${b.id}`);
+    expect(res.status).to.equal(200);
+    expect(rowsIn(res.text)).to.equal(0);
+    const other = new TestBrowser(h.portal.app);
+    await other.login(adminB);
+    const own = await other.get(`/audit?client=${a.id}`);
+    expect(rowsIn(own.text)).to.equal(0);
+    expect(own.text).not.to.contain('E001');
+  });
+
+  it('filters: operation, employee code (exact), department, name (partial), operator, result, period', async () => {
+    const q = async (qs: string) => {
+      const res = await browserStaff.get(`/audit?client=${a.id}&${qs}`);
+      expect(res.status).to.equal(200);
+      return /(\d+)件/.exec(res.text)![1];
+    };
+    expect(await q('operation=vault.reveal')).to.equal('60');
+    expect(await q('code=E007')).to.equal('2');
+    expect(await q('code=E00')).to.equal('0');
+    expect(await q(`department=${(await Department.findOne())!.id}`)).to.equal('20');
+    expect(await q('name=' + encodeURIComponent('5号'))).to.equal('12');
+    expect(await q('operator=' + encodeURIComponent('担当'))).to.equal('60');
+    expect(await q('result=denied')).to.equal('0');
+    expect(await q('from=2000-01-01&to=2000-12-31')).to.equal('0');
+    const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+    expect(await q(`from=${today}&to=${today}`)).to.equal(String(await AuditEvent.count({ where: { clientId: a.id } })));
+  });
+
+  it('sorting is on a fixed set of columns only; anything else falls back to time', async () => {
+    const byOp = await browserStaff.get(`/audit?client=${a.id}&sort=operation&dir=asc`);
+    expect(byOp.status).to.equal(200);
+    const odd = await browserStaff.get(`/audit?client=${a.id}&sort=ip;drop&dir=x`);
+    expect(odd.status).to.equal(200);
+    expect(odd.text).to.contain(`${await AuditEvent.count({ where: { clientId: a.id } })}件`);
+  });
+
+  it('the CSV download holds the filtered rows (formula-safe, masked) and is itself logged', async () => {
+    const res = await browserStaff.get(`/audit.csv?client=${a.id}&operation=vault.reveal`);
+    expect(res.status).to.equal(200);
+    expect(res.headers['content-type']).to.contain('text/csv');
+    const lines = res.text.trim().split('\r\n');
+    expect(lines).to.have.length(61);
+    for (const n of numbers) expect(res.text).not.to.contain(n);
+    const row = await AuditEvent.findOne({ where: { operation: 'log.export.csv' }, order: [['seq', 'DESC']] });
+    expect([row!.actorId, row!.clientId, row!.detail]).to.deep.equal([staff.user.id, a.id, '60 rows']);
+  });
+});

@@ -1,0 +1,150 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { envFor, runScript } from '../support/run-cli';
+import { AccessReport, AuditEvent, Employee, Firm, OutboxMail, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext, type ActorContext } from '../../server/audit';
+import { checkDigit } from '../../server/vault/my-number';
+import { collectReportData } from '../../server/reports/report-data';
+import { parsePeriod, periodContaining } from '../../server/reports/periods';
+
+const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
+const pdftotext = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
+const pdfsig = (file: string) => { try { return execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8'); } catch (e) { return String((e as { stdout?: Buffer }).stdout ?? ''); } };
+
+describe('取扱状況報告書: access reports, their PDF, signature, schedule and notice', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let staff: MadeUser;
+  const numbers: string[] = [];
+
+  before(async () => {
+    h = await createHarness({ REVEAL_BURST_MAX: '1000' });
+    const svc = h.booted.services;
+    await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
+    client = await makeClient(h, { code: 'RP01', name: '株式会社レポート' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, email: 'hr@report.example' });
+    staff = await makeUser(h, { role: 'firm_staff', name: '佐藤 職員' });
+    const other = await makeUser(h, { role: 'firm_staff', name: '田中 職員' });
+    await assign(h, client.id, staff.user.id);
+    await assign(h, client.id, other.user.id);
+    const ctxOf = (u: MadeUser, name: string): ActorContext => ({ actorId: u.user.id, actorName: name, actorRole: 'firm_staff', ip: '127.0.0.1', userAgent: 't', channel: 'web:test' });
+    for (let i = 0; i < 4; i++) {
+      const e = await Employee.create({ clientId: client.id, employeeCode: `R${i}`, name: `山田 太郎${i}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+      numbers.push(valid(81000000000 + i * 101));
+      const rec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
+      // 佐藤: 2 reveals per person at the tax office; 田中: 1 at the pension office.
+      await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
+      await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'salary_payment_report', office: 'tax_office' }, 'vault.reveal');
+      await svc.vault.open(ctxOf(other, '田中 職員'), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
+    }
+  });
+  after(async () => { await h.close(); });
+
+  it('the data: every access listed with masked people, totals by person, operator and office, holdings, staff, chain head', async () => {
+    const period = periodContaining('monthly', new Date());
+    const data = await collectReportData(client.id, period);
+    const reveals = data.rows.filter((r) => r.operation === 'vault.reveal');
+    expect(reveals).to.have.length(12);
+    expect(data.byOperator.get('佐藤 職員')).to.equal(8);
+    expect(data.byOperator.get('田中 職員')).to.equal(4);
+    expect(data.byOffice.get('tax_office')).to.equal(8);
+    expect(data.byOffice.get('pension_office')).to.equal(4);
+    expect(data.byPerson.get('R0 山＊ 太＊＊')).to.equal(4); // registration + 3 reveals
+    expect(data.numbersByStatus.get('registered')).to.equal(4);
+    expect(data.staff.map((s) => s.name)).to.deep.equal(['佐藤 職員', '田中 職員']);
+    const head = await AuditEvent.findOne({ order: [['seq', 'DESC']] });
+    expect(data.head).to.deep.equal({ seq: Number(head!.seq), hash: head!.hash });
+    expect(JSON.stringify(data.rows)).not.to.contain('山田');
+  });
+
+  let pdf: Buffer;
+
+  it('the PDF: the expected lines in Japanese, no unmasked number, a signature pdfsig accepts and a one-byte change breaks', async () => {
+    const period = periodContaining('monthly', new Date());
+    expect(await h.booted.services.reports.build(client.id, period)).to.equal(true);
+    expect(await h.booted.services.reports.build(client.id, period)).to.equal(false);
+    const report = (await AccessReport.findOne({ where: { clientId: client.id, period: period.key } }))!;
+    expect(report.status).to.equal('ready');
+    pdf = await h.booted.services.reports.read(report);
+    const text = pdftotext(pdf);
+    expect(text).to.contain('マイナンバー等取扱状況報告書');
+    expect(text).to.contain('株式会社レポート');
+    expect(text).to.contain('佐藤 職員');
+    expect(text).to.contain('R0 山＊ 太＊＊');
+    expect(text).to.contain(report.headHash!);
+    expect(text).to.match(/1\s*\/\s*\d+/);
+    expect(text).to.contain('暁社会保険労務士事務所');
+    for (const n of numbers) expect(text.replace(/\s/g, '')).not.to.contain(n);
+    const file = path.join(h.dataDir, 'report.pdf');
+    fs.writeFileSync(file, pdf);
+    expect(pdfsig(file)).to.contain('Signature is Valid.');
+    const tampered = Buffer.from(pdf);
+    const at = 200; // inside the first objects, well within the signed byte range
+    tampered[at] = tampered[at]! ^ 0x01;
+    const bad = path.join(h.dataDir, 'tampered.pdf');
+    fs.writeFileSync(bad, tampered);
+    expect(pdfsig(bad)).not.to.contain('Signature is Valid.');
+  });
+
+  it('the client admin lists and downloads it (logged); the notice mail is queued once and carries nothing personal', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const list = await b.get('/reports');
+    expect(list.status).to.equal(200);
+    const id = /\/reports\/([0-9a-f-]{36})\/download/.exec(list.text)![1]!;
+    const dl = await b.agent.get(`/reports/${id}/download`).buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });
+    expect(dl.status).to.equal(200);
+    expect(dl.headers['content-type']).to.equal('application/pdf');
+    expect((dl.body as Buffer).equals(pdf)).to.equal(true);
+    expect(await AuditEvent.count({ where: { operation: 'report.download', actorId: clientAdmin.user.id } })).to.equal(1);
+    const queued = await OutboxMail.findAll({ where: { toAddress: 'hr@report.example' } });
+    expect(queued).to.have.length(1);
+    await h.booted.services.outbox.deliverDue();
+    const mail = await h.smtp.lastTo('hr@report.example');
+    expect(mail.subject).to.contain('取扱状況報告書');
+    expect(mail.text).to.contain('http://portal.test/reports');
+    expect(mail.text).not.to.contain('山田');
+    expect(mail.attachments).to.have.length(0);
+    // Another client's admin cannot reach it.
+    const otherClient = await makeClient(h, { code: 'RP02' });
+    const stranger = await makeUser(h, { role: 'client_admin', clientId: otherClient.id, totp: false });
+    const sb = new TestBrowser(h.portal.app);
+    await sb.login(stranger);
+    expect((await sb.get(`/reports/${id}/download`)).status).to.equal(404);
+  });
+
+  it('missed months are caught up: a portal down since August builds September and October on its next run', async () => {
+    const late = await makeClient(h, { code: 'RP03', name: '株式会社キャッチアップ' });
+    await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-08-20T00:00:00Z'), late.id] });
+    const svc = h.booted.services.reports;
+    await svc.runDue(new Date('2026-09-10T00:00:00Z'));
+    expect((await AccessReport.findAll({ where: { clientId: late.id } })).map((r) => r.period)).to.deep.equal(['2026-08']);
+    await svc.runDue(new Date('2026-11-02T00:00:00Z'));
+    expect((await AccessReport.findAll({ where: { clientId: late.id }, order: [['period', 'ASC']] })).map((r) => r.period)).to.deep.equal(['2026-08', '2026-09', '2026-10']);
+    expect(parsePeriod('2026-10')).to.not.equal(null);
+  });
+
+  it('two portal processes on one database build one report per client and period', async () => {
+    const twin = await makeClient(h, { code: 'RP04', name: '株式会社ふたご' });
+    await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-09-15T00:00:00Z'), twin.id] });
+    const env = (port: number) => envFor(h, { PORT: String(port), LOG_LEVEL: 'info', SMTP_URL: `smtp://127.0.0.1:${h.smtp.port}` });
+    const done = /access reports: start-up run finished/;
+    const [p1, p2] = await Promise.all([
+      runScript('server/main.ts', [], env(39111), { untilOutput: done, timeoutMs: 50_000 }),
+      runScript('server/main.ts', [], env(39112), { untilOutput: done, timeoutMs: 50_000 }),
+    ]);
+    expect(p1.stdout + p1.stderr).to.match(done);
+    expect(p2.stdout + p2.stderr).to.match(done);
+    const rows = await AccessReport.findAll({ where: { clientId: twin.id }, order: [['period', 'ASC']] });
+    expect(rows.map((r) => [r.period, r.status])).to.deep.equal([['2026-09', 'ready'], ['2026-10', 'ready']]);
+    expect(await AuditEvent.count({ where: { operation: 'report.build', clientId: twin.id } })).to.equal(2);
+  });
+});
