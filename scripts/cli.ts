@@ -98,6 +98,7 @@ program.command('report:run')
       const out = path.resolve(opts.out ?? path.join(b.services.config.dataDir, 'reports', `${client.code}-${period.key}.pdf`));
       fs.mkdirSync(path.dirname(out), { recursive: true });
       fs.writeFileSync(out, await b.services.reports.read(report), { mode: 0o600 });
+      console.error(built ? 'built now' : 'already built (written out as it was issued)');
       console.log(out);
     });
   });

@@ -8,6 +8,7 @@ import { Department, Dependant, Employee, Establishment, Firm, Payee, User, type
 import type { ActorContext } from '../server/audit';
 import { checkDigit } from '../server/vault/my-number';
 import { listPeople } from '../server/vault/people';
+import { periodContaining, previousPeriod } from '../server/reports/periods';
 
 /**
  * `npm run demo`: a demo firm in DATA_DIR (two client companies with establishments, departments,
@@ -136,7 +137,10 @@ async function main() {
       await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
       await Payee.create({ clientId: client.id, code: `P${i + 1}01`, name: i === 0 ? '小林 弁護士' : '加藤 講師', nameKana: null, kind: i === 0 ? 'expert' : 'lecturer' });
       await demoVault(client, staff[i]!, empUser);
+      // Last month's access report, finished and signed, so the report list is not empty.
+      await services.reports.build(client.id, previousPeriod(periodContaining('monthly', new Date())));
     }
+    await services.outbox.deliverDue();
 
     console.log(`\n暁ポータル demo loaded into ${config.dataDir}`);
     console.log(`Start it with:  DATA_DIR=${process.env.DATA_DIR ?? 'data'} npm start   then open ${config.publicUrl}/login\n`);
@@ -149,6 +153,7 @@ async function main() {
     }
     console.log('\nMy Numbers: made-up numbers with valid check digits are registered for every demo person (never printed);');
     console.log('the assigned staff member can reveal them after re-authentication, with a purpose and submission office.');
+    console.log('Access reports: last month\'s report for each client is ready under 報告書 (the client admin) and the client page (the firm).');
     console.log('\nFirm roles sign in with password + the 6-digit code from an authenticator app holding the TOTP key above.');
   } finally {
     await booted.close();

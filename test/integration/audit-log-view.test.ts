@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
@@ -110,5 +111,19 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     for (const n of numbers) expect(res.text).not.to.contain(n);
     const row = await AuditEvent.findOne({ where: { operation: 'log.export.csv' }, order: [['seq', 'DESC']] });
     expect([row!.actorId, row!.clientId, row!.detail]).to.deep.equal([staff.user.id, a.id, '60 rows']);
+  });
+
+  it('the PDF download holds the same rows in Japanese, signed, and is logged', async () => {
+    const res = await browserStaff.agent.get(`/audit.pdf?client=${a.id}&operation=vault.reveal`).buffer(true)
+      .parse((r, cb) => { const c: Buffer[] = []; r.on('data', (x: Buffer) => c.push(x)); r.on('end', () => cb(null, Buffer.concat(c))); });
+    expect(res.status).to.equal(200);
+    expect(res.headers['content-type']).to.equal('application/pdf');
+    const text = execFileSync('pdftotext', ['-layout', '-', '-'], { input: res.body as Buffer }).toString('utf8');
+    expect(text).to.contain('操作履歴');
+    expect(text).to.contain('E007 社＊ 7＊');
+    expect((text.match(/閲覧/g) ?? []).length).to.be.greaterThanOrEqual(60);
+    for (const n of numbers) expect(text.replace(/\s/g, '')).not.to.contain(n);
+    const row = await AuditEvent.findOne({ where: { operation: 'log.export.pdf' }, order: [['seq', 'DESC']] });
+    expect(row!.detail).to.equal('60 rows');
   });
 });

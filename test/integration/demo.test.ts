@@ -5,6 +5,13 @@ import path from 'node:path';
 import { sharedDatabase } from '../support/harness';
 import { runScript } from '../support/run-cli';
 
+/** Last month in Japan time, as report:run names it (2026-10). */
+function lastMonth(): string {
+  const jst = new Date(Date.now() + 9 * 3600_000);
+  const d = new Date(Date.UTC(jst.getUTCFullYear(), jst.getUTCMonth() - 1, 1));
+  return d.toISOString().slice(0, 7);
+}
+
 describe('npm run demo', () => {
   it('loads a demo firm into DATA_DIR and prints how to sign in, with the client codes; refuses a folder that has users', async function () {
     this.timeout(60_000);
@@ -26,6 +33,13 @@ describe('npm run demo', () => {
       expect(vault.code, vault.stderr).to.equal(0);
       expect(vault.stdout).to.match(/^MINATO\tnumbers=8\tregistered=4\tperson_confirmed=0\tadmin_confirmed=4$/m);
       expect(vault.stdout).to.match(/^SAKURA\tnumbers=3\t/m);
+
+      // A finished report for last month per client; report:run writes one out as a PDF.
+      const report = await runScript('scripts/cli.ts', ['report:run', '--client', 'MINATO', '--period', lastMonth()], env);
+      expect(report.code, report.stderr).to.equal(0);
+      expect(report.stderr).to.contain('already built');
+      const pdfPath = report.stdout.trim();
+      expect(fs.readFileSync(pdfPath).subarray(0, 5).toString()).to.equal('%PDF-');
 
       const verify = await runScript('scripts/cli.ts', ['audit:verify'], env);
       expect(verify.code).to.equal(0);
