@@ -112,7 +112,6 @@ const WORDS = {
   en: { noRows: 'No entries', noData: 'No data' },
 } as const;
 
-
 const numberFormat = new Intl.NumberFormat('ja-JP', { maximumFractionDigits: 2 });
 
 interface PageState {

@@ -59,6 +59,10 @@ function signatureLength(key: SigningKey): number {
 export async function signPdf(pdfBytes: Uint8Array, key: SigningKey, meta: SignatureMeta): Promise<Uint8Array> {
   // Whole seconds: /M and the CMS signingTime then agree exactly.
   const signingTime = new Date(Math.floor((meta.signingTime ?? new Date()).getTime() / 1000) * 1000);
+  // pdf-lib rewrites the whole file, which would break a signature already in it.
+  if (/\/ByteRange\s*\[/.test(Buffer.from(pdfBytes.buffer, pdfBytes.byteOffset, pdfBytes.byteLength).toString('latin1'))) {
+    throw new Error('signPdf: the PDF is already signed');
+  }
   const doc = await PDFDocument.load(pdfBytes, { updateMetadata: false });
   pdflibAddPlaceholder({
     pdfDoc: doc,

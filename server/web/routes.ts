@@ -41,6 +41,8 @@ export interface RouteDef {
   multipart?: boolean;
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
+  /** a GET that writes an audit row of the read itself (a download of the log or a report), and nothing else */
+  logsReads?: boolean;
   /** middleware run after the access checks and before the handler (e.g. a Content-Length check) */
   before?: RequestHandler[];
   handler: RequestHandler;
@@ -159,10 +161,10 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     // 操作履歴 and 取扱状況報告書
     { method: 'get', path: '/audit', access: 'logViewers', handler: log.list },
-    { method: 'get', path: '/audit.csv', access: 'logViewers', handler: log.csv },
-    { method: 'get', path: '/audit.pdf', access: 'logViewers', handler: log.pdf },
+    { method: 'get', path: '/audit.csv', access: 'logViewers', logsReads: true, handler: log.csv },
+    { method: 'get', path: '/audit.pdf', access: 'logViewers', logsReads: true, handler: log.pdf },
     { method: 'get', path: '/reports', access: 'logViewers', handler: reports.list },
-    { method: 'get', path: '/reports/:reportId/download', access: 'logViewers', handler: reports.download },
+    { method: 'get', path: '/reports/:reportId/download', access: 'logViewers', logsReads: true, handler: reports.download },
     { method: 'post', path: '/firm/clients/:clientId/report-schedule', access: 'firmAdmin', handler: reports.schedule },
 
     // authorised applications (payroll, labour software): tokens made by the firm admin

@@ -109,6 +109,12 @@ describe('Signed PDFs: a CMS signature that pdfsig accepts, with Japanese names'
     expect(await verifySignedPdf(early)).to.include({ valid: false, problem: 'signed outside the certificate\'s validity period' });
   });
 
+  it('an already signed PDF is not signed again (re-saving would break the first signature)', async () => {
+    let error: unknown;
+    try { await signPdf(signed, key, { reason: REASON }); } catch (err) { error = err; }
+    expect(String(error)).to.contain('already signed');
+  });
+
   it('an unsigned PDF is not valid', async () => {
     expect(await verifySignedPdf(await sampleDocument())).to.include({ valid: false });
   });

@@ -284,7 +284,8 @@ describe('Security: access control and tenancy', () => {
     }
 
     it('every GET route, as a firm admin (also re-authenticated), as every other role and signed out, writes no audit rows and no users', async () => {
-      const gets = routes.filter((r) => r.method === 'get');
+      // Downloads of the log and of reports record the read itself (below); every other GET writes nothing.
+      const gets = routes.filter((r) => r.method === 'get' && !r.logsReads);
       expect(gets.length).to.be.greaterThan(10);
       await browsers.firm_admin.reauth(users.firm_admin);
       const sweepers: [string, SecBrowser][] = [['firm_admin', browsers.firm_admin], ...ROLES.filter((r) => r !== 'firm_admin').map((r) => [r, browsers[r]] as [string, SecBrowser]), ['anonymous', fresh()]];
@@ -303,6 +304,25 @@ describe('Security: access control and tenancy', () => {
       expect(await snapshot()).to.deep.equal(before);
       // The firm admin really saw the pages (not just redirects).
       expect((await browsers.firm_admin.get(`/firm/clients/${clientA.id}`)).status).to.equal(200);
+    });
+  });
+
+  describe('GETs that log the read', () => {
+    it('write audit rows of the read only (nothing else changes), and only for a signed-in reader', async () => {
+      const logged = routes.filter((r) => r.logsReads);
+      expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /reports/:reportId/download']);
+      // The firm's signing identity is made on first use; make it before counting.
+      await h.booted.services.renderLogPdf(['x'], [], 'ja');
+      const before = await tableCounts(h.booted.sequelize);
+      const anonymous = fresh();
+      for (const r of logged) expect((await anonymous.get(fillPath(r.path))).status, key(r)).to.equal(303);
+      expect(await tableCounts(h.booted.sequelize)).to.deep.equal(before);
+      for (const r of logged.filter((x) => x.path.startsWith('/audit'))) {
+        expect((await browsers.client_admin.get(r.path)).status, key(r)).to.equal(200);
+      }
+      const after = await tableCounts(h.booted.sequelize);
+      expect({ ...after, AuditEvent: before.AuditEvent }).to.deep.equal(before);
+      expect(after.AuditEvent).to.equal(before.AuditEvent + 2);
     });
   });
 

@@ -122,5 +122,5 @@ export function auditLogHandlers(services: Services) {
 export const LOG_OPERATIONS = [
   'vault.reveal', 'vault.print', 'vault.export', 'vault.api.read', 'vault.check', 'vault.register.self', 'vault.register.proxy',
   'vault.register.link', 'vault.register.import', 'vault.update', 'vault.confirm.person', 'vault.confirm.admin', 'vault.burst',
-  'file.upload', 'file.download', 'file.delete', 'report.download', 'log.export.csv', 'log.export.pdf', 'auth.login', 'auth.reauth',
+  'file.upload', 'file.download', 'file.delete', 'report.download', 'log.export.csv', 'log.export.pdf',
 ];
