@@ -144,10 +144,14 @@ export async function benchLogPage(opts: { mysqlUrl: string; rows?: number; log?
     const client = clients[7]!;
     const month = parsePeriod(MONTH)!;
     const plain: LogFilter = { clientId: client.id, from: month.startDate, to: month.endDate, sort: 'at', desc: true };
+    // The employee: the person of the newest employee row in that month (so the filter finds some).
+    const newest = await queryLog(firmAdmin, { ...plain, operation: 'vault.reveal' }, 1);
+    const code = newest.rows.find((r) => r.targetKind === 'employee')?.targetLabel?.split(' ')[0];
+    if (!code) throw new Error('no employee row in the measured month');
     const cases: [string, LogFilter][] = [
       ['plain', plain],
       ['operation', { ...plain, operation: 'vault.reveal' }],
-      ['employee', { ...plain, employeeCode: employeeCode(42) }],
+      ['employee', { ...plain, employeeCode: code }],
     ];
     const timings: Record<string, number> = {};
     let monthRows = 0;

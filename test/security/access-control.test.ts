@@ -322,7 +322,7 @@ describe('Security: access control and tenancy', () => {
       }
       const after = await tableCounts(h.booted.sequelize);
       expect({ ...after, AuditEvent: before.AuditEvent }).to.deep.equal(before);
-      expect(after.AuditEvent).to.equal(before.AuditEvent + 2);
+      expect(after.AuditEvent).to.equal(before.AuditEvent! + 2);
     });
   });
 

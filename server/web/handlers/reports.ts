@@ -33,6 +33,8 @@ export function reportHandlers(services: Services) {
 
   return {
     async list(req: Request, res: Response) {
+      // The firm picks the client first (its page links here with ?client=).
+      if (req.user!.role !== 'client_admin' && !req.query.client) return res.redirect(303, '/firm/clients');
       const client = await clientFor(req);
       const schedule = await reports.scheduleOf(client.id);
       page(req, res, 'reports/list', {
