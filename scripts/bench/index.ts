@@ -63,10 +63,10 @@ async function main() {
     console.log(`Access report, one client's month with ${events} events (portal in-process on SQLite; median of 3 months):`);
     const r = await benchReport({ events });
     Object.assign(figures, r);
-    row('report build (collect → PDF → sign → seal, store)', `${r.report_build_s} s`, `target < 2 ${r.report_build_s < 2 ? 'OK' : 'MISSED'}`);
-    row('  min / max of the 3 builds', `${r.report_build_min_s} / ${r.report_build_max_s} s`);
-    row('  of which reading the log / PDF + signing', `${r.report_collect_s} / ${r.report_render_sign_s} s`);
-    row('first build of the process (makes the signer)', `${r.report_first_build_s} s`);
+    row('report build (collect → PDF → sign → seal, store)', `${r.report_build_s.toFixed(2)} s`, `target < 2 ${r.report_build_s < 2 ? 'OK' : 'MISSED'}`);
+    row('  min / max of the 3 builds', `${r.report_build_min_s.toFixed(2)} / ${r.report_build_max_s.toFixed(2)} s`);
+    row('  of which reading the log / PDF + signing', `${r.report_collect_s.toFixed(2)} / ${r.report_render_sign_s.toFixed(2)} s`);
+    row('first build of the process (makes the signer)', `${r.report_first_build_s.toFixed(2)} s`);
     row('report PDF pages / size', `${r.report_pdf_pages} / ${r.report_pdf_kib} KiB`);
 
     const mysqlUrl = arg('mysql') ?? process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
@@ -80,9 +80,9 @@ async function main() {
       Object.assign(figures, g);
       const ok = (ms: number) => `target < 100 ${ms < 100 ? 'OK' : 'MISSED'}`;
       row(`table filled (${g.log_clients} clients × 12 months)`, `${g.log_fill_s} s`);
-      row(`log page 1 + count (${g.log_month_rows} rows in the month)`, `${g.log_page_ms} ms`, ok(g.log_page_ms));
-      row('  with an operation filter', `${g.log_page_operation_ms} ms`, ok(g.log_page_operation_ms));
-      row('  with an employee code filter', `${g.log_page_employee_ms} ms`, ok(g.log_page_employee_ms));
+      row(`log page 1 + count (${g.log_month_rows} rows in the month)`, `${g.log_page_ms.toFixed(1)} ms`, ok(g.log_page_ms));
+      row('  with an operation filter', `${g.log_page_operation_ms.toFixed(1)} ms`, ok(g.log_page_operation_ms));
+      row('  with an employee code filter', `${g.log_page_employee_ms.toFixed(1)} ms`, ok(g.log_page_employee_ms));
       console.log('  query plans (EXPLAIN):');
       for (const line of l.explain) console.log(`    ${line}`);
     }

@@ -14,8 +14,11 @@ export class PdfService {
 
   constructor(private readonly d: { keys: Keys; config: Config }) {}
 
+  /** The firm's name; before first-run setup there is none, and nothing may be signed in a made-up name. */
   async firmName(): Promise<string> {
-    return (await Firm.findByPk(1))?.name ?? '暁ポータル';
+    const firm = await Firm.findByPk(1);
+    if (!firm) throw new Error('the firm has not been set up yet');
+    return firm.name;
   }
 
   private signerOf(): Promise<PdfSigner> {

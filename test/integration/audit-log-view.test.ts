@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { AuditEvent, Department, Employee, type Client } from '../../server/db/models';
+import { AuditEvent, Department, Employee, Firm, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { checkDigit } from '../../server/vault/my-number';
@@ -24,6 +24,7 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
   before(async function () {
     this.timeout(30_000);
     h = await createHarness({ REVEAL_BURST_MAX: '1000' });
+    await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
     a = await makeClient(h, { code: 'LA', name: '株式会社エー' });
     b = await makeClient(h, { code: 'LB', name: '株式会社ビー' });
     adminA = await makeUser(h, { role: 'client_admin', clientId: a.id, totp: false });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { SecBrowser, fillPath, inlineProblems, ja, proxiedHarness, renderedPages, tableCounts } from '../support/security';
-import { AuditEvent, Client, RecoveryCode, StaffAssignment, User, OneTimeToken, Establishment, Department } from '../../server/db/models';
+import { AuditEvent, Client, Firm, RecoveryCode, StaffAssignment, User, OneTimeToken, Establishment, Department } from '../../server/db/models';
 import { roleRules, type RoleRule } from '../../server/policies';
 import { ROLES, type Role } from '../../server/db/models';
 import type { RouteDef } from '../../server/web/routes';
@@ -46,6 +46,7 @@ describe('Security: access control and tenancy', () => {
 
   before(async () => {
     h = await proxiedHarness();
+    await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
     routes = h.portal.routes;
     clientA = await makeClient(h, { name: '株式会社A' });
     clientB = await makeClient(h, { name: '株式会社B' });

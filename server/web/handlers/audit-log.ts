@@ -69,7 +69,8 @@ export function auditLogHandlers(services: Services) {
     const clients = await clientsFor(req);
     const byId = new Map(clients.map((c) => [c.id, c]));
     const rows: ReturnType<typeof presentLogRow>[] = [];
-    for await (const e of allLogRows(req.user!, f)) rows.push(presentLogRow(e, req.lang, byId));
+    // A PDF is laid out in the request (pdf-lib blocks while it works): it holds the first 10,000 rows, the CSV all.
+    for await (const e of allLogRows(req.user!, f, format === 'pdf' ? 10_000 : 100_000)) rows.push(presentLogRow(e, req.lang, byId));
     await services.audit.recordAlone(actorOf(req), {
       operation: `log.export.${format}`, result: 'allowed', clientId: f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null), detail: `${rows.length} rows`,
     });
