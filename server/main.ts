@@ -21,6 +21,13 @@ async function main(): Promise<void> {
   if (services.keys.notice) log.warn(services.keys.notice);
   if (services.keys.sealed) log.error(sealMessage(services.keys, config));
 
+  try {
+    await services.pdf.checkSigning();
+  } catch (err) {
+    console.error(`Akatsuki Portal could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
   const portal = createApp(services, { sessionSecret: booted.sessionSecret });
   const server = portal.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;

@@ -21,6 +21,11 @@ export class PdfService {
     return firm.name;
   }
 
+  /** At start-up: a configured PKCS#12 file that cannot be read stops the portal with a clear message. */
+  async checkSigning(): Promise<void> {
+    if (this.d.config.pdfSigning.p12File) await this.signerOf();
+  }
+
   private signerOf(): Promise<PdfSigner> {
     this.signer ??= PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() }).catch((err: unknown) => {
       this.signer = null;
