@@ -2,9 +2,15 @@ import type { Lang } from '../i18n';
 
 const TZ = 'Asia/Tokyo';
 
+// Making a formatter is slow (a 10,000-row report spent most of its time on it): one per language.
+const FORMATTERS: Record<Lang, Intl.DateTimeFormat> = {
+  ja: new Intl.DateTimeFormat('ja-JP', { timeZone: TZ, dateStyle: 'medium', timeStyle: 'short' }),
+  en: new Intl.DateTimeFormat('en-GB', { timeZone: TZ, dateStyle: 'medium', timeStyle: 'short' }),
+};
+
 export function formatDateTime(d: Date | null | undefined, lang: Lang): string {
   if (!d) return '';
-  return new Intl.DateTimeFormat(lang === 'ja' ? 'ja-JP' : 'en-GB', { timeZone: TZ, dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  return FORMATTERS[lang].format(d);
 }
 
 export function formatBytes(n: number): string {

@@ -174,7 +174,7 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
         }
 
         // The PDF of this month, through the browser's own download.
-        const before = await AuditEvent.count({ where: { operation: 'report.download', actorId: admin.user.id } });
+        const downloadsBefore = await AuditEvent.count({ where: { operation: 'report.download', actorId: admin.user.id } });
         const link = rows.filter({ hasText: label }).getByTestId('report-download');
         expect(await link.innerText()).to.match(/^PDF（.+）$/);
         const [download] = await Promise.all([page.waitForEvent('download'), press(link)]);
@@ -199,7 +199,7 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
 
         // The download is an audit row of its own: who, which client, which report.
         const logged = await AuditEvent.findAll({ where: { operation: 'report.download', actorId: admin.user.id }, order: [['seq', 'ASC']] });
-        expect(logged).to.have.length(before + 1);
+        expect(logged).to.have.length(downloadsBefore + 1);
         const row = logged[logged.length - 1]!;
         expect([row.result, row.clientId, row.targetKind, row.targetId, row.targetLabel]).to.deep.equal(['allowed', client.id, 'report', report.id, current.key]);
 

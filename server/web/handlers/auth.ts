@@ -6,7 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
 import { safeNext } from '../forms';
-import { SESSION_COOKIE, passwordVersion } from '../middleware/session';
+import { SESSION_COOKIE, passwordVersion, saveSession } from '../middleware/session';
 import { reauthActive } from '../middleware/guards';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
@@ -41,6 +41,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
     req.session.startedAt = Date.now();
     req.session.lastSeenAt = Date.now();
     req.session.passwordAt = passwordVersion(user);
+    await saveSession(req);
     res.redirect(303, next ?? '/home');
   }
 
@@ -158,6 +159,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
       await regenerate(req);
       Object.assign(req.session, { passport: pp, startedAt, passwordAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
+      await saveSession(req);
       res.redirect(303, next ?? '/account');
     },
   };

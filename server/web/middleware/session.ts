@@ -68,3 +68,11 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
     });
   };
 }
+
+/**
+ * Writes the session now. Before a redirect that follows a sign-in or re-authentication, so the
+ * browser's next request cannot arrive before the session it needs has been stored.
+ */
+export function saveSession(req: import('express').Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
