@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001-foundation';
 import * as m0002 from './migrations/0002-files';
 import * as m0003 from './migrations/0003-vault';
 import * as m0004 from './migrations/0004-reports';
+import * as m0005 from './migrations/0005-disposal';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -16,6 +17,7 @@ const MIGRATIONS: [string, Migration][] = [
   ['0002-files', m0002],
   ['0003-vault', m0003],
   ['0004-reports', m0004],
+  ['0005-disposal', m0005],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -1,7 +1,7 @@
 import { Op } from 'sequelize';
 import type { Logger } from 'pino';
 import type { StorageAdapter, StoredObject } from '../../storage-adapters';
-import { AccessReport, PendingObjectDeletion, StoredFile } from '../db/models';
+import { AccessReport, DisposalCertificate, PendingObjectDeletion, StoredFile } from '../db/models';
 
 export interface SweepReport { incomplete: number; orphans: number; retried: number }
 
@@ -22,10 +22,11 @@ export class FileSweeper {
     let batch: StoredObject[] = [];
     const flush = async () => {
       const ids = batch.map((o) => o.id);
-      // Live objects: ready files, and the PDFs of access reports (sealed objects without a file row).
+      // Live objects: ready files, and the PDFs of access reports and certificates (sealed objects without a file row).
       const live = new Set([
         ...(await StoredFile.findAll({ where: { objectId: { [Op.in]: ids }, status: 'ready' }, attributes: ['objectId'] })).map((f) => f.objectId),
         ...(await AccessReport.findAll({ where: { objectId: { [Op.in]: ids } }, attributes: ['objectId'] })).map((r) => r.objectId!),
+        ...(await DisposalCertificate.findAll({ where: { objectId: { [Op.in]: ids } }, attributes: ['objectId'] })).map((c) => c.objectId),
       ]);
       for (const o of batch) {
         if (live.has(o.id)) continue;

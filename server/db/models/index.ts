@@ -5,6 +5,7 @@ import { initAuditModels } from './audit';
 import { initFileModels } from './file';
 import { initVaultModels } from './vault';
 import { initReportModels } from './report';
+import { initDisposalModels } from './disposal';
 
 export * from './user';
 export * from './client';
@@ -12,6 +13,7 @@ export * from './audit';
 export * from './file';
 export * from './vault';
 export * from './report';
+export * from './disposal';
 
 /** Binds every model class to one Sequelize instance (models are module-level, one database per process). */
 export function initModels(sequelize: Sequelize): void {
@@ -21,4 +23,5 @@ export function initModels(sequelize: Sequelize): void {
   initFileModels(sequelize);
   initVaultModels(sequelize);
   initReportModels(sequelize);
+  initDisposalModels(sequelize);
 }

@@ -1,0 +1,310 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Op, UniqueConstraintError, type Sequelize } from 'sequelize';
+import type { Logger } from 'pino';
+import type { AuditLog, ActorContext } from '../audit';
+import type { ClientKeys } from '../clients/client-keys';
+import type { Config } from '../config';
+import type { StorageAdapter } from '../../storage-adapters';
+import type { MailOutbox } from '../mail/outbox';
+import {
+  Client, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile, User, type DisposalItemState,
+} from '../db/models';
+import { BadRequest, Conflict, Forbidden, NotFound } from '../errors';
+import { translate, isLang, DEFAULT_LANG } from '../i18n';
+import { findPerson } from '../vault/people';
+import { maskPersonLabel } from '../reports/report-data';
+import { storeSealed, openSealed, readAll } from '../files/sealed-object';
+import { certificateFingerprint, type CertificateData } from './certificate-data';
+
+const INSTANCE = `${hostname()}:${process.pid}`;
+/** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
+const STALE_CLAIM_MS = 5 * 60_000;
+const FIRM_OWNER = 'firm';
+const SOFTWARE = 'Akatsuki Portal (暁ポータル) 0.1.0';
+
+export type ItemRef = { kind: 'number' | 'file'; id: string };
+
+/** What is recorded about an item before it goes: enough for the certificate, nothing of the data. */
+interface ItemFacts {
+  clientId: string; itemKind: 'number' | 'file'; itemId: string; objectId: string | null; employeeCode: string | null;
+  maskedLabel: string; dataKind: string; deletionDate: string | null; due: boolean;
+}
+
+const todayJst = () => new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+
+/** Thrown by a test hook to stop a disposal at a given step, the way a killed process would. */
+export class DisposalInterrupted extends Error {}
+
+/**
+ * 廃棄: a request names what goes and why; a different person, the firm admin, approves; execution
+ * destroys key material (number ciphertext and blind index; a file's wrapped data key), deletes
+ * stored objects, verifies that nothing remains, and only then issues the one certificate of the
+ * request. Every step is an audit row and a recorded state, so a process killed anywhere resumes.
+ */
+export class DisposalService {
+  constructor(private readonly d: {
+    sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox; logger: Logger;
+    config: Pick<Config, 'publicUrl'>; firmName(): Promise<string>;
+    renderCertificate(data: CertificateData): Promise<Uint8Array>;
+    /** test hook: called with each step's name; throwing DisposalInterrupted stops there */
+    checkpoint?: (step: string) => void;
+  }) {}
+
+  private step(name: string): void {
+    this.d.checkpoint?.(name);
+  }
+
+  /** The items of a client that can be disposed of: numbers still held, files still ready. */
+  private async describe(clientId: string, ref: ItemRef): Promise<ItemFacts> {
+    if (!/^[0-9a-f-]{36}$/i.test(ref.id)) throw new NotFound();
+    const today = todayJst();
+    if (ref.kind === 'number') {
+      const r = await NumberRecord.findOne({ where: { id: ref.id, clientId, sealedNumber: { [Op.ne]: null } } });
+      if (!r) throw new NotFound();
+      const person = await findPerson(clientId, r.personKind, r.personId).catch(() => null);
+      return {
+        clientId, itemKind: 'number', itemId: r.id, objectId: null, employeeCode: person?.employeeCode ?? null,
+        maskedLabel: maskPersonLabel(person?.label ?? '') || '—', dataKind: `number.${r.personKind}`, deletionDate: r.deletionDate,
+        due: Boolean(r.deletionDate && r.deletionDate <= today),
+      };
+    }
+    const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
+    if (!f) throw new NotFound();
+    return {
+      clientId, itemKind: 'file', itemId: f.id, objectId: f.objectId, employeeCode: null, maskedLabel: f.displayName.slice(0, 200),
+      dataKind: `file.${f.category}`, deletionDate: f.retentionDate, due: Boolean(f.retentionDate && f.retentionDate <= today),
+    };
+  }
+
+  /** A request by a client admin (their own company) or the firm; items already in an open request are refused. */
+  async request(ctx: ActorContext, user: User, clientId: string, what: ItemRef[] | 'client', reason: string): Promise<DisposalRequest> {
+    if (!reason.trim()) throw new BadRequest('disposal.reasonRequired', { reason: 'disposal.reasonRequired' });
+    const refs: ItemRef[] = what === 'client'
+      ? [
+          ...(await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['id'] })).map((r) => ({ kind: 'number' as const, id: r.id })),
+          ...(await StoredFile.findAll({ where: { clientId, status: 'ready' }, attributes: ['id'] })).map((f) => ({ kind: 'file' as const, id: f.id })),
+        ]
+      : what;
+    if (what !== 'client' && refs.length === 0) throw new BadRequest('disposal.noneSelected');
+    const items: ItemFacts[] = [];
+    for (const ref of refs) items.push(await this.describe(clientId, ref));
+    return this.d.sequelize.transaction(async (tx) => {
+      const open = await DisposalItem.count({
+        where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
+        include: [], transaction: tx,
+      });
+      if (open) throw new Conflict('disposal.alreadyRequested');
+      const req = await DisposalRequest.create({
+        clientId, scope: what === 'client' ? 'client' : 'items', reason: reason.trim().slice(0, 500), early: what === 'client' || items.some((i) => !i.due),
+        status: 'requested', requestedBy: user.id, requestedByName: user.name, requestedAt: new Date(),
+        approvedBy: null, approvedByName: null, approvedAt: null, claimedBy: null, claimedAt: null, executedAt: null,
+      }, { transaction: tx });
+      for (const { due: _due, ...i } of items) await DisposalItem.create({ ...i, requestId: req.id, state: 'pending', erasedAt: null, verifiedAt: null }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'disposal.request', result: 'allowed', clientId, targetKind: 'disposal', targetId: req.id,
+        detail: `${req.scope} ${items.length} items${req.early ? ' early' : ''}`,
+      });
+      return req;
+    });
+  }
+
+  /** Only the firm admin approves, and never their own request (誤削除防止: two people). */
+  async approve(ctx: ActorContext, approver: User, requestId: string): Promise<void> {
+    const req = await DisposalRequest.findByPk(requestId);
+    if (!req) throw new NotFound();
+    const refuse = async (why: string, err: Error) => {
+      await this.d.audit.recordAlone(ctx, { operation: 'disposal.approve', result: 'denied', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: why });
+      throw err;
+    };
+    if (approver.role !== 'firm_admin') await refuse('not firm admin', new Forbidden('disposal.approverRole'));
+    if (approver.id === req.requestedBy) await refuse('own request', new Forbidden('disposal.ownRequest'));
+    await this.d.sequelize.transaction(async (tx) => {
+      const [n] = await DisposalRequest.update({ status: 'approved', approvedBy: approver.id, approvedByName: approver.name, approvedAt: new Date() },
+        { where: { id: req.id, status: 'requested' }, transaction: tx });
+      if (n !== 1) throw new Conflict('disposal.notPending');
+      await this.d.audit.record(tx, ctx, { operation: 'disposal.approve', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: req.early ? 'early' : 'due' });
+    });
+  }
+
+  /** Claims an approved (or abandoned) request for this process; false when another holds a live claim. */
+  private async claim(requestId: string): Promise<boolean> {
+    const now = new Date();
+    const [n] = await DisposalRequest.update({ status: 'executing', claimedBy: INSTANCE, claimedAt: now }, {
+      where: { id: requestId, [Op.or]: [{ status: 'approved' }, { status: 'executing', claimedAt: { [Op.lt]: new Date(now.getTime() - STALE_CLAIM_MS) } }, { status: 'executing', claimedBy: INSTANCE }] },
+    });
+    return n === 1;
+  }
+
+  /** Runs (or resumes) a request to its certificate. Safe to call again at any point. */
+  async execute(requestId: string): Promise<DisposalCertificate | null> {
+    const existing = await DisposalCertificate.findOne({ where: { requestId } });
+    if (existing) return existing;
+    if (!(await this.claim(requestId))) return null;
+    const req = (await DisposalRequest.findByPk(requestId))!;
+    const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:disposal' };
+    const items = await DisposalItem.findAll({ where: { requestId }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
+    await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
+    if (req.scope === 'client') await this.destroyClientKeys(ctx, req);
+    await this.deleteObjects(ctx, req, items);
+    await this.verify(ctx, req, await DisposalItem.findAll({ where: { requestId } }));
+    return this.issueCertificate(ctx, req);
+  }
+
+  /** Key material first, one transaction per batch: ciphertext, blind index, wrapped data keys go. */
+  private async erase(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 500) {
+      const batch = items.slice(i, i + 500);
+      await this.d.sequelize.transaction(async (tx) => {
+        const numbers = batch.filter((x) => x.itemKind === 'number').map((x) => x.itemId);
+        const files = batch.filter((x) => x.itemKind === 'file').map((x) => x.itemId);
+        if (numbers.length) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: numbers }, clientId: req.clientId }, transaction: tx });
+        if (files.length) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: files }, clientId: req.clientId }, transaction: tx });
+        await DisposalItem.update({ state: 'erased', erasedAt: new Date() }, { where: { id: { [Op.in]: batch.map((x) => x.id) } }, transaction: tx });
+        await this.d.audit.record(tx, ctx, { operation: 'disposal.erase', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${numbers.length} numbers, ${files.length} files` });
+      });
+      this.step('erased-batch');
+    }
+  }
+
+  /** Offboarding: the client's own keys are destroyed too, so nothing sealed under them can ever open again. */
+  private async destroyClientKeys(ctx: ActorContext, req: DisposalRequest): Promise<void> {
+    await this.d.sequelize.transaction(async (tx) => {
+      const [n] = await ClientKey.update({ wrappedKey: null, destroyedAt: new Date() }, { where: { clientId: req.clientId, destroyedAt: null }, transaction: tx });
+      if (n) await this.d.audit.record(tx, ctx, { operation: 'disposal.keys', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${n} client keys destroyed` });
+    });
+    this.step('keys-destroyed');
+  }
+
+  private async deleteObjects(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
+    let deleted = 0;
+    // Items erased just now were read before: their state is read again so a resumed run sees them.
+    for (const item of await DisposalItem.findAll({ where: { id: { [Op.in]: items.map((x) => x.id) }, state: 'erased' } })) {
+      if (item.objectId) await this.d.storage.delete(item.objectId);
+      await DisposalItem.update({ state: 'deleted' }, { where: { id: item.id, state: 'erased' } });
+      deleted++;
+    }
+    if (deleted) await this.d.audit.recordAlone(ctx, { operation: 'disposal.delete', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${deleted} items` });
+    this.step('objects-deleted');
+  }
+
+  /** Checks each item is really gone (no ciphertext, no index, no key; no object) before any certificate. */
+  private async verify(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
+    const problems: string[] = [];
+    for (const item of items.filter((x) => x.state !== 'verified')) {
+      let gone: boolean;
+      if (item.itemKind === 'number') {
+        const r = await NumberRecord.findByPk(item.itemId);
+        gone = !r || (r.sealedNumber === null && r.blindIndex === null);
+      } else {
+        const f = await StoredFile.findByPk(item.itemId);
+        gone = (!f || f.wrappedKey === null) && (!item.objectId || (await this.d.storage.stat(item.objectId)) === null);
+      }
+      if (!gone) { problems.push(item.id); continue; }
+      await DisposalItem.update({ state: 'verified' as DisposalItemState, verifiedAt: new Date() }, { where: { id: item.id } });
+    }
+    if (req.scope === 'client' && (await ClientKey.count({ where: { clientId: req.clientId, wrappedKey: { [Op.ne]: null } } })) > 0) problems.push('client keys');
+    if (problems.length) {
+      await this.d.audit.recordAlone(ctx, { operation: 'disposal.verify', result: 'error', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${problems.length} items not gone` });
+      throw new Error(`disposal ${req.id}: ${problems.length} items are not gone yet; it will be retried`);
+    }
+    await this.d.audit.recordAlone(ctx, { operation: 'disposal.verify', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${items.length} items verified gone` });
+    this.step('verified');
+  }
+
+  /** DC-2026-000123: the next number of the year; the unique index settles a race between instances. */
+  private async nextNumber(year: number): Promise<string> {
+    const prefix = `DC-${year}-`;
+    const last = await DisposalCertificate.findOne({ where: { number: { [Op.like]: `${prefix}%` } }, order: [['number', 'DESC']] });
+    const n = last ? Number(last.number.slice(prefix.length)) + 1 : 1;
+    return `${prefix}${String(n).padStart(6, '0')}`;
+  }
+
+  private async issueCertificate(ctx: ActorContext, req: DisposalRequest): Promise<DisposalCertificate> {
+    for (let attempt = 0; ; attempt++) {
+      const existing = await DisposalCertificate.findOne({ where: { requestId: req.id } });
+      if (existing) return existing;
+      const issuedAt = new Date();
+      const number = await this.nextNumber(Number(todayJst().slice(0, 4)));
+      const data = await this.certificateData(req, number, issuedAt);
+      const pdf = await this.d.renderCertificate(data);
+      const id = randomUUID();
+      const sealed = await storeSealed({ storage: this.d.storage, clientKeys: this.firmKeys() }, FIRM_OWNER, 'certificate', id, pdf);
+      this.step('certificate-stored');
+      try {
+        const cert = await this.d.sequelize.transaction(async (tx) => {
+          const c = await DisposalCertificate.create({
+            id, number, requestId: req.id, clientId: req.clientId, issuedAt, sha256: sealed.sha256, objectId: sealed.objectId,
+            keyVersion: sealed.keyVersion, wrappedKey: sealed.wrappedKey, size: sealed.size,
+          }, { transaction: tx });
+          await DisposalRequest.update({ status: 'executed', executedAt: new Date() }, { where: { id: req.id }, transaction: tx });
+          await this.d.audit.record(tx, ctx, { operation: 'disposal.certificate', result: 'allowed', clientId: req.clientId, targetKind: 'certificate', targetId: id, targetLabel: number, detail: data.fingerprint });
+          for (const r of await this.recipients(req.clientId)) {
+            await this.d.outbox.enqueue({
+              dedupeKey: `certificate:${id}:${r.email}`, to: r.email,
+              subject: translate(r.lang, 'mail.certificate.subject', { number }),
+              text: translate(r.lang, 'mail.certificate.body', { number, link: `${this.d.config.publicUrl}/certificates` }),
+            }, tx);
+          }
+          return c;
+        });
+        return cert;
+      } catch (err) {
+        await this.d.storage.delete(sealed.objectId).catch(() => {});
+        if (err instanceof UniqueConstraintError && attempt < 5) continue; // another instance issued it, or took the number
+        throw err;
+      }
+    }
+  }
+
+  /** The firm's own file key seals certificates: they outlive the client's keys (offboarding destroys those). */
+  private firmKeys(): ClientKeys {
+    const keys = this.d.clientKeys;
+    return {
+      current: (_owner: string) => keys.currentFileKey(null),
+      version: (_owner: string, _purpose: string, version: number) => keys.fileKeyVersion(null, version),
+    } as unknown as ClientKeys;
+  }
+
+  async certificateData(req: DisposalRequest, number: string, issuedAt: Date): Promise<CertificateData> {
+    const client = await Client.findByPk(req.clientId);
+    const items = await DisposalItem.findAll({ where: { requestId: req.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
+    const firmName = await this.d.firmName();
+    const disposedOn = new Date(issuedAt.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+    const base = {
+      number, issuedAt, client: { code: client?.code ?? '', name: client?.name ?? '' }, firmName,
+      items: items.map((i) => ({
+        employeeCode: i.employeeCode, maskedLabel: i.maskedLabel, dataKind: translate('ja', `disposal.kind.${i.dataKind}`),
+        reason: req.early ? req.reason : translate('ja', 'disposal.reason.due'), disposedOn,
+      })),
+      operator: req.requestedByName, approver: req.approvedByName ?? '', wholeClient: req.scope === 'client',
+      method: translate('ja', 'disposal.method'), category: 'Purge（暗号学的消去 / cryptographic erase）',
+      verification: translate('ja', 'disposal.verification'), software: SOFTWARE, backups: translate('ja', 'disposal.backups'),
+    };
+    const fingerprint = certificateFingerprint(base);
+    return { ...base, fingerprint, verifyUrl: `${this.d.config.publicUrl}/verify?number=${number}&sha256=${fingerprint}` };
+  }
+
+  private async recipients(clientId: string): Promise<{ email: string; lang: 'ja' | 'en' }[]> {
+    const admins = await User.findAll({ where: { clientId, role: 'client_admin', disabledAt: null } });
+    return admins.filter((a) => a.passwordHash).map((a) => ({ email: a.email, lang: isLang(a.lang) ? a.lang as 'ja' | 'en' : DEFAULT_LANG }));
+  }
+
+  /** At start and now and then: finish whatever a killed process left approved or half done. */
+  async resumeAll(): Promise<number> {
+    let done = 0;
+    for (const r of await DisposalRequest.findAll({ where: { status: { [Op.in]: ['approved', 'executing'] } } })) {
+      try {
+        if (await this.execute(r.id)) done++;
+      } catch (err) {
+        if (err instanceof DisposalInterrupted) throw err;
+        this.d.logger.error({ requestId: r.id, err: { message: (err as Error).message } }, 'disposal could not finish; will retry');
+      }
+    }
+    return done;
+  }
+
+  async certificatePdf(cert: DisposalCertificate): Promise<Buffer> {
+    return readAll(await openSealed({ storage: this.d.storage, clientKeys: this.firmKeys() }, FIRM_OWNER, 'certificate', cert.id, cert));
+  }
+}

@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { envFor, runScript } from '../support/run-cli';
+import { disposalService } from '../support/disposal';
+import { pngBytes, uploadFiles } from '../support/files';
+import { TestBrowser } from '../support/browser';
+import { Op } from 'sequelize';
+import { AuditEvent, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, Employee, NumberRecord, StoredFile, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext, type ActorContext } from '../../server/audit';
+import { checkDigit } from '../../server/vault/my-number';
+import type { DisposalService } from '../../server/disposal/disposal-service';
+
+const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
+const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
+
+/** Every value of every row of every table, as one string per table. */
+async function dump(h: Harness): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const qi = h.booted.sequelize.getQueryInterface();
+  for (const t of (await qi.showAllTables()) as (string | { tableName: string })[]) {
+    const name = typeof t === 'string' ? t : t.tableName;
+    const [rows] = await h.booted.sequelize.query(`SELECT * FROM ${h.booted.sequelize.getQueryInterface().quoteIdentifier(name)}`);
+    out.set(name, JSON.stringify(rows));
+  }
+  return out;
+}
+
+describe('廃棄: requests, approval by someone else, crypto-erasure, verification, one certificate', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let firmAdmin: MadeUser;
+  let otherAdmin: MadeUser;
+  let staff: MadeUser;
+  let svc: DisposalService;
+
+  async function numbersFor(c: Client, n: number, leaveDate: string | null, seed: number): Promise<NumberRecord[]> {
+    const out: NumberRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = await Employee.create({ clientId: c.id, employeeCode: `D${seed}${i}`, name: `廃棄 対象${i}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate, userId: null });
+      out.push(await h.booted.services.vault.register(systemContext('test'), await findPerson(c.id, 'employee', e.id), { number: valid(seed * 1000 + i * 7 + 12345678), issueDate: null }, { source: 'proxy', registeredBy: null }));
+    }
+    return out;
+  }
+
+  before(async () => {
+    h = await createHarness();
+    svc = disposalService(h.booted);
+    client = await makeClient(h, { code: 'DS01', name: '株式会社廃棄' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長' });
+    otherAdmin = await makeUser(h, { role: 'firm_admin', name: '副所長' });
+    staff = await makeUser(h, { role: 'firm_staff' });
+  });
+  after(async () => { await h.close(); });
+
+  it('only the firm admin approves, never the requester; early disposal is marked; nothing happens before approval', async () => {
+    const records = await numbersFor(client, 2, null, 11);
+    const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, client.id, records.map((r) => ({ kind: 'number' as const, id: r.id })), '退職者の番号の廃棄');
+    expect(req.early).to.equal(true);
+    expect(await svc.execute(req.id)).to.equal(null);
+    expect((await NumberRecord.findByPk(records[0]!.id))!.sealedNumber).to.not.equal(null);
+    let err = await svc.approve(ctxOf(staff), staff.user, req.id).catch((e: unknown) => e);
+    expect((err as { messageKey?: string }).messageKey).to.equal('disposal.approverRole');
+    const own = await svc.request(ctxOf(firmAdmin), firmAdmin.user, client.id, [{ kind: 'number', id: (await numbersFor(client, 1, null, 12))[0]!.id }], '誤登録');
+    err = await svc.approve(ctxOf(firmAdmin), firmAdmin.user, own.id).catch((e: unknown) => e);
+    expect((err as { messageKey?: string }).messageKey).to.equal('disposal.ownRequest');
+    expect(await AuditEvent.count({ where: { operation: 'disposal.approve', result: 'denied' } })).to.equal(2);
+    const dup = await svc.request(ctxOf(clientAdmin), clientAdmin.user, client.id, [{ kind: 'number', id: records[0]!.id }], 'again').catch((e: unknown) => e);
+    expect((dup as { messageKey?: string }).messageKey).to.equal('disposal.alreadyRequested');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('approved');
+  });
+
+  it('execution leaves no ciphertext, index or key of the disposed items anywhere, keeps the tombstones and issues exactly one certificate', async () => {
+    const req = (await DisposalRequest.findOne({ where: { status: 'approved' } }))!;
+    const items = await DisposalItem.findAll({ where: { requestId: req.id } });
+    const before = await NumberRecord.findAll({ where: { id: items.map((i) => i.itemId) } });
+    const secrets = before.flatMap((r) => [r.sealedNumber!, r.blindIndex!]);
+    const cert = await svc.execute(req.id);
+    expect(cert!.number).to.match(/^DC-\d{4}-000001$/);
+    for (const [table, rows] of await dump(h)) for (const s of secrets) expect(rows.includes(s), `${table} still holds key material`).to.equal(false);
+    const after = await NumberRecord.findAll({ where: { id: items.map((i) => i.itemId) } });
+    for (const r of after) expect([r.sealedNumber, r.blindIndex, r.lastTwo]).to.deep.equal([null, null, null]);
+    expect((await DisposalItem.findAll({ where: { requestId: req.id } })).map((i) => i.state)).to.deep.equal(['verified', 'verified']);
+    const tomb = (await DisposalItem.findOne({ where: { requestId: req.id } }))!;
+    expect([tomb.maskedLabel, tomb.dataKind]).to.deep.equal(['廃＊ 対＊＊', 'number.employee']);
+    expect(tomb.employeeCode).to.match(/^D11\d$/);
+    const ops = (await AuditEvent.findAll({ where: { targetId: req.id }, order: [['seq', 'ASC']] })).map((e) => e.operation);
+    expect(ops).to.include.members(['disposal.request', 'disposal.approve', 'disposal.erase', 'disposal.verify']);
+    expect(await svc.execute(req.id)).to.deep.include({ number: cert!.number });
+    expect(await DisposalCertificate.count({ where: { requestId: req.id } })).to.equal(1);
+    expect((await svc.certificatePdf(cert!)).toString()).to.contain(cert!.number);
+  });
+
+  it('a file\'s data key and object go, and the check is against storage itself', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const res = await uploadFiles(b, { direction: 'to_firm', category: 'identity' }, [{ name: 'card.png', data: pngBytes(3000) }]);
+    expect(res.status).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { clientId: client.id, category: 'identity' } }))!;
+    const wrapped = file.wrappedKey!;
+    expect(await h.booted.services.storage.stat(file.objectId)).to.not.equal(null);
+    const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, client.id, [{ kind: 'file', id: file.id }], '本人確認書類の廃棄');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    expect(await svc.execute(req.id)).to.not.equal(null);
+    expect(await h.booted.services.storage.stat(file.objectId)).to.equal(null);
+    for (const [table, rows] of await dump(h)) expect(rows.includes(wrapped), `${table} still holds the data key`).to.equal(false);
+  });
+
+  for (const step of ['erased-batch', 'objects-deleted', 'verified', 'certificate-stored']) {
+    it(`a process killed at "${step}" finishes on the next run with exactly one certificate`, async () => {
+      const records = await numbersFor(client, 3, '2015-03-31', 20 + step.length);
+      const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, client.id, records.map((r) => ({ kind: 'number' as const, id: r.id })), '保存期間満了');
+      await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+      const env = envFor(h);
+      const killed = await runScript('test/support/disposal-child.ts', [req.id, step], env, { timeoutMs: 40_000 });
+      // Died by the signal (tsx reports its child's SIGKILL as 137).
+      expect([null, 137], killed.stderr).to.include(killed.code);
+      expect(killed.stdout).to.contain(`step ${step}`);
+      expect(await DisposalCertificate.count({ where: { requestId: req.id } })).to.equal(0);
+      // The claim of the dead process goes stale; the next run (at start-up) takes it over.
+      await DisposalRequest.update({ claimedAt: new Date(Date.now() - 10 * 60_000) }, { where: { id: req.id } });
+      const resumed = await runScript('test/support/disposal-child.ts', [req.id], env, { timeoutMs: 40_000 });
+      expect(resumed.code, resumed.stderr).to.equal(0);
+      expect(resumed.stdout).to.match(/certificate DC-\d{4}-\d{6}/);
+      expect(await DisposalCertificate.count({ where: { requestId: req.id } })).to.equal(1);
+      expect((await DisposalItem.findAll({ where: { requestId: req.id } })).every((i) => i.state === 'verified')).to.equal(true);
+      expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('executed');
+    });
+  }
+
+  it('offboarding a whole client destroys its keys too, with one certificate for everything', async () => {
+    const gone = await makeClient(h, { code: 'DS02', name: '株式会社解約' });
+    await numbersFor(gone, 3, null, 31);
+    const req = await svc.request(ctxOf(otherAdmin), otherAdmin.user, gone.id, 'client', '顧問契約の終了');
+    expect(req.scope).to.equal('client');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    const cert = await svc.execute(req.id);
+    expect(cert).to.not.equal(null);
+    expect(await ClientKey.count({ where: { clientId: gone.id, wrappedKey: { [Op.ne]: null } } })).to.equal(0);
+    expect(await NumberRecord.count({ where: { clientId: gone.id, sealedNumber: { [Op.ne]: null } } })).to.equal(0);
+    // The certificate stays readable: it is sealed under the firm's key, not the destroyed client keys.
+    expect((await svc.certificatePdf(cert!)).toString()).to.contain(cert!.number);
+  });
+});
