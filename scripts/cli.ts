@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { Op } from 'sequelize';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AccessReport, Client, NumberRecord } from '../server/db/models';
+import { AccessReport, Client, DisposalCertificate, NumberRecord } from '../server/db/models';
+import { checkCertificateFile } from '../server/disposal/verify-certificate';
 import { parsePeriod } from '../server/reports/periods';
 
 /**
@@ -100,6 +101,44 @@ program.command('report:run')
       fs.writeFileSync(out, await b.services.reports.read(report), { mode: 0o600 });
       console.error(built ? 'built now' : 'already built (written out as it was issued)');
       console.log(out);
+    });
+  });
+
+program.command('certificate:list')
+  .description('print the disposal certificates issued (number, issue time, client code, fingerprint)')
+  .action(async () => {
+    await withPortal(async () => {
+      const clients = new Map((await Client.findAll()).map((c) => [c.id, c.code]));
+      for (const c of await DisposalCertificate.findAll({ order: [['number', 'ASC']] })) {
+        console.log(`${c.number}\t${c.issuedAt.toISOString()}\t${clients.get(c.clientId) ?? '-'}\t${c.fingerprint}`);
+      }
+    });
+  });
+
+program.command('certificate:export')
+  .description('write one disposal certificate out as the client downloads it')
+  .argument('<number>', 'e.g. DC-2026-000001')
+  .argument('<file>', 'where to write the PDF')
+  .action(async (number: string, file: string) => {
+    await withPortal(async (b) => {
+      const cert = await DisposalCertificate.findOne({ where: { number } });
+      if (!cert) throw new Error(`no certificate ${number}`);
+      fs.writeFileSync(path.resolve(file), await b.services.disposal.certificatePdf(cert));
+      console.log(path.resolve(file));
+    });
+  });
+
+program.command('certificate:verify')
+  .description('check a certificate PDF offline: exits 0 only when it is genuine')
+  .argument('<file>', 'the certificate PDF')
+  .action(async (file: string) => {
+    await withPortal(async (b) => {
+      const answer = await checkCertificateFile(fs.readFileSync(path.resolve(file)), {
+        findBySha256: async (hex) => DisposalCertificate.findOne({ where: { sha256: hex } }),
+        trustedCertificatePem: await b.services.pdf.trustedCertificatePem(),
+      });
+      console.log(answer === 'genuine' ? 'genuine' : answer === 'not_genuine' ? 'NOT genuine' : 'unknown');
+      if (answer !== 'genuine') process.exitCode = 1;
     });
   });
 

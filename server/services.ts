@@ -20,6 +20,7 @@ import { MailOutbox } from './mail/outbox';
 import { ReportService } from './reports/report-service';
 import { PdfService } from './reports/pdf-service';
 import { Scheduler } from './jobs/scheduler';
+import { DisposalService } from './disposal/disposal-service';
 import type { Lang } from './i18n';
 import type { StorageAdapter } from '../storage-adapters';
 
@@ -46,6 +47,7 @@ export interface Services {
   pdf: PdfService;
   reports: ReportService;
   scheduler: Scheduler;
+  disposal: DisposalService;
   renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
 }
 
@@ -60,6 +62,10 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const reports = new ReportService({
     sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
     render: (data) => pdf.accessReport(data),
+  });
+  const disposal = new DisposalService({
+    sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
+    firmName: () => pdf.firmName(), renderCertificate: (data) => pdf.certificate(data),
   });
   const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
   return {
@@ -80,7 +86,8 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     outbox,
     pdf,
     reports,
-    scheduler: new Scheduler({ reports, outbox, logger: d.logger }),
+    scheduler: new Scheduler({ reports, outbox, disposal, logger: d.logger }),
+    disposal,
     renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),
   };
 }

@@ -109,15 +109,19 @@ function loadSealFont(): Promise<fontkit.Font> {
 
 interface PathCommand { command: string; args: number[] }
 
-/** One glyph's outline as PDF path operators, scaled to `size` with its em box's top left at (x, top). */
-function glyphPath(font: fontkit.Font, ch: string, x: number, top: number, size: number): string {
+/**
+ * One glyph's outline as PDF path operators, drawn in a `w` × `h` box whose top left is at
+ * (x, top): the em square is stretched to the box, as seal engravers stretch characters to fill it.
+ */
+function glyphPath(font: fontkit.Font, ch: string, x: number, top: number, w: number, h: number): string {
   const glyph = font.glyphForCodePoint(ch.codePointAt(0)!) as fontkit.Glyph & { path: { commands: PathCommand[] } };
-  const s = size / font.unitsPerEm;
-  // Centre the glyph in a square cell (full-width glyphs are already one em wide).
-  const dx = x + (size - glyph.advanceWidth * s) / 2;
-  const baseline = top - size * ASCENT;
-  const px = (v: number) => n(dx + v * s);
-  const py = (v: number) => n(baseline + v * s);
+  const sx = w / font.unitsPerEm;
+  const sy = h / font.unitsPerEm;
+  // Centre the glyph in its box (full-width glyphs are already one em wide).
+  const dx = x + (w - glyph.advanceWidth * sx) / 2;
+  const baseline = top - h * ASCENT;
+  const px = (v: number) => n(dx + v * sx);
+  const py = (v: number) => n(baseline + v * sy);
   let out = '';
   let cx = 0;
   let cy = 0;
@@ -248,12 +252,12 @@ class Sheet {
 interface Column { header: string; width: number; align?: 'left' | 'center' }
 
 const COLUMNS: readonly Column[] = [
-  { header: 'No.', width: 24, align: 'center' },
-  { header: '社員コード', width: 54 },
-  { header: '氏名（一部伏字）', width: 66 },
-  { header: 'データの種類', width: 80 },
-  { header: '理由', width: 90 },
-  { header: '廃棄日', width: 52, align: 'center' },
+  { header: 'No.', width: 22, align: 'center' },
+  { header: '社員コード', width: 50 },
+  { header: '氏名（一部伏字）', width: 73 },
+  { header: 'データの種類', width: 88 },
+  { header: '理由', width: 109 },
+  { header: '廃棄日', width: 51, align: 'center' },
   { header: '方法', width: 0 },
 ];
 
@@ -374,18 +378,18 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
       ['使用ソフトウェア', data.software],
       ['バックアップ', data.backups],
     ];
-    const size = 8;
-    const lh = size * 1.55;
-    const labelW = 86;
-    const pad = 4;
+    const size = 7.5;
+    const lh = size * 1.5;
+    const labelW = 84;
+    const pad = 3;
     const cells = rows.map(([label, value]) => ({ label, lines: s.wrap(value || '—', size, WIDTH - labelW - 2 * pad) }));
     const heights = cells.map((c) => c.lines.length * lh + 2 * pad);
     // The heading stays with the first row; the whole record stays together when it fits a page.
-    const total = 20 + heights.reduce((a, b) => a + b, 0);
-    s.ensure(Math.min(total, 20 + heights[0]!));
+    const total = 18 + heights.reduce((a, b) => a + b, 0);
+    s.ensure(Math.min(total, 18 + heights[0]!));
     if (total <= FIRST_TOP - BOTTOM) s.ensure(total);
-    s.textTop('消去の記録（NIST SP 800-88 に基づく項目）', MX, s.y, 9.5, 16, { font: bold });
-    s.y -= 20;
+    s.textTop('消去の記録（NIST SP 800-88 に基づく項目）', MX, s.y, 9, 15, { font: bold });
+    s.y -= 18;
     s.line(MX, s.y, RIGHT, s.y, LINE, 0.6);
     cells.forEach((c, i) => {
       const h = heights[i]!;
@@ -402,14 +406,16 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
 
   // ——— operator, approver, issuer ———
   {
-    const boxW = 128;
+    const boxW = 116;
+    const gap = 10;
     const labelH = 15;
-    const boxH = 46;
-    const height = Math.max(boxH, 70) + 6;
+    const boxH = 44;
+    const sealSize = 58;
+    const height = sealSize + 6;
     s.ensure(height);
     const top = s.y;
     for (const [i, [label, name]] of ([['実施者', data.operator], ['承認者', data.approver]] as const).entries()) {
-      const x = MX + i * (boxW + 12);
+      const x = MX + i * (boxW + gap);
       s.fillRect(x, top - labelH, boxW, labelH, LABEL_FILL);
       s.strokeRect(x, top - boxH, boxW, boxH, INK, 0.7);
       s.line(x, top - labelH, x + boxW, top - labelH, INK, 0.5);
@@ -417,60 +423,65 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
       s.textTop(s.truncate(name || '—', 11, boxW - 14), x + 7, top - labelH, 11, boxH - labelH);
     }
     // The issuer: the firm's name, and a seal-style mark of it (drawn as outlines, so text tools read the name once).
-    const sealSize = 62;
-    const issuerX = MX + 2 * (boxW + 12) + 8;
-    const nameW = RIGHT - sealSize - 10 - issuerX;
+    const sealChars = sealCharacters(bold.fit(data.firmName));
+    const issuerX = MX + 2 * (boxW + gap) + 12;
+    const nameW = RIGHT - (sealChars ? sealSize + 10 : 0) - issuerX;
     s.textTop('発行者', issuerX, top, 8, 12, { color: MUTED });
     let y = top - 14;
-    for (const line of s.wrap(data.firmName, 13, nameW, bold)) {
-      s.textTop(line, issuerX, y, 13, 19, { font: bold });
-      y -= 19;
+    // One line when the name allows (down to 10 points), wrapped beyond that.
+    const nameSize = Math.max(10, Math.min(13, nameW / s.width(data.firmName, 1, bold)));
+    for (const line of s.wrap(data.firmName, nameSize, nameW, bold)) {
+      s.textTop(line, issuerX, y, nameSize, nameSize * 1.45, { font: bold });
+      y -= nameSize * 1.45;
     }
     s.textTop('（電子署名により発行）', issuerX, y - 2, 7.5, 12, { color: MUTED });
-    drawSeal(s, seal, bold.fit(data.firmName), RIGHT - sealSize, top - 2, sealSize);
-    s.y -= height + 12;
+    if (sealChars) drawSeal(s, seal, sealChars, RIGHT - sealSize, top - 2, sealSize);
+    s.y = Math.min(top - height, y - 14) - 12;
   }
 
   // ——— how to check it: QR, URL, fingerprint; at the foot of the last page ———
   {
     const pad = 10;
-    const qrSize = 92;
+    const qrSize = 80;
     const textX = MX + pad + qrSize + 14;
     const textW = RIGHT - pad - textX;
-    const explain = s.wrap('本証明書には当事務所の電子署名が付与されています。QRコードまたは下記のURLから検証ページを開き、本PDFをアップロードするか、証明書番号とSHA-256（下記）を入力して、発行された証明書であることを確認できます。', 8, textW);
-    const urlSize = Math.max(6, Math.min(8, (textW / s.width(data.verifyUrl, 1)) * 0.98));
-    const urlLines = s.wrap(data.verifyUrl, urlSize, textW);
-    const textH = 16 + 13 + explain.length * 12.5 + 4 + urlLines.length * (urlSize * 1.5) + 4 + 12 + 12;
-    const h = Math.max(qrSize, textH) + 2 * pad;
+    const explain = s.wrap(`${VERIFY_NOTE}本証明書には当事務所の電子署名が付与されています。QRコードまたは下記のURLの検証ページで、本PDFをアップロードするか証明書番号とSHA-256を入力すると、当事務所が発行した証明書であることを確認できます。`, 8, textW);
+    const urlLabel = 'URL：';
+    const urlX = MX + pad + s.width(urlLabel, 8);
+    const urlW = RIGHT - pad - urlX;
+    const urlSize = Math.max(6, Math.min(8, (urlW / s.width(data.verifyUrl, 1)) * 0.98));
+    const urlLines = s.wrap(data.verifyUrl, urlSize, urlW);
+    const urlLh = Math.max(12, urlSize * 1.5);
+    const upperH = Math.max(qrSize, 17 + explain.length * 12.5 + 2 + 12);
+    const h = pad + upperH + 6 + urlLines.length * urlLh + 12 + pad;
     s.ensure(h + 8);
-    // Pinned to the foot of the page when there is room, like the example certificate.
+    // Pinned to the foot of the page, like the example certificate.
     const top = BOTTOM + h;
     s.strokeRect(MX, BOTTOM, WIDTH, h, LINE, 0.6);
     const qrY = top - pad - qrSize;
     s.image('Qr', qr.ref, MX + pad, qrY, qrSize, qrSize);
     s.link(data.verifyUrl, MX + pad, qrY, qrSize, qrSize);
     let y = top - pad;
-    s.textTop('真正性の確認', textX, y, 10, 16, { font: bold });
-    y -= 16;
-    s.textTop(VERIFY_NOTE, textX, y, 8, 13, { font: bold, color: MUTED });
-    y -= 13;
+    s.textTop('真正性の確認', textX, y, 10, 17, { font: bold });
+    y -= 17;
     for (const line of explain) {
       s.textTop(line, textX, y, 8, 12.5);
       y -= 12.5;
     }
-    y -= 4;
+    y -= 2;
+    s.textTop(`証明書番号：${data.number}`, textX, y, 8, 12, { font: bold });
+    // Under the QR code, across the box: the URL and the fingerprint.
+    y = top - pad - upperH - 6;
     const urlTop = y;
+    s.textTop(urlLabel, MX + pad, y, 8, urlLh, { color: MUTED });
     for (const line of urlLines) {
-      s.textTop(line, textX, y, urlSize, urlSize * 1.5, { color: LINK });
-      y -= urlSize * 1.5;
+      s.textTop(line, urlX, y, urlSize, urlLh, { color: LINK });
+      y -= urlLh;
     }
-    s.link(data.verifyUrl, textX, y, textW, urlTop - y);
-    y -= 4;
-    s.textTop(`証明書番号：${data.number}`, textX, y, 8, 12);
-    y -= 12;
+    s.link(data.verifyUrl, urlX, y, urlW, urlTop - y);
     const label = 'SHA-256：';
-    s.textTop(label, textX, y, 8, 12);
-    s.mono(data.fingerprint, textX + s.width(label, 8), y - (12 - 7.5) / 2 - 7.5 * ASCENT, 7.5);
+    s.textTop(label, MX + pad, y, 8, 12, { color: MUTED });
+    s.mono(data.fingerprint, MX + pad + s.width(label, 8), y - (12 - 7.5) / 2 - 7.5 * ASCENT, 7.5);
     s.y = BOTTOM;
   }
 
@@ -529,16 +540,22 @@ function drawItems(s: Sheet, items: readonly CertificateItem[], reasonCell: (r: 
     });
   };
   let segmentTop = 0;
+  let headerBottom = 0;
   const header = () => {
     segmentTop = s.y;
     s.fillRect(MX, s.y - headerH, WIDTH, headerH, HEADER_FILL);
     headerCells.forEach((lines, i) => cellLines(lines, i, s.y, bold));
     s.line(MX, s.y, RIGHT, s.y, INK, 0.8);
     s.y -= headerH;
+    headerBottom = s.y;
     s.line(MX, s.y, RIGHT, s.y, INK, 0.6);
   };
   const closeSegment = () => {
-    for (const x of [...xs, RIGHT]) s.line(x, segmentTop, x, s.y, x === MX || x === RIGHT ? INK : LINE, x === MX || x === RIGHT ? 0.8 : 0.4);
+    for (const x of [...xs, RIGHT]) {
+      const outer = x === MX || x === RIGHT;
+      // With no rows the note spans the table: column rules stop at the header.
+      s.line(x, segmentTop, x, outer || items.length > 0 ? s.y : headerBottom, outer ? INK : LINE, outer ? 0.8 : 0.4);
+    }
     s.line(MX, s.y, RIGHT, s.y, INK, 0.8);
   };
 
@@ -578,29 +595,30 @@ function drawItems(s: Sheet, items: readonly CertificateItem[], reasonCell: (r: 
 
 /**
  * A square seal-style mark (角印) of the firm's name followed by 印, read top to bottom in columns
- * from the right, drawn in red as glyph outlines. Names too long to read in 62 points get none.
+ * from the right, drawn in red as glyph outlines. Names too long to read in the seal get none.
  */
-function drawSeal(s: Sheet, font: fontkit.Font, firmName: string, x: number, top: number, size: number): void {
+function sealCharacters(firmName: string): string[] | null {
   const chars = Array.from(firmName.replace(/[\s　]/g, '')).filter((ch) => ch !== '〓');
-  if (!chars.length) return;
+  if (!chars.length) return null;
   if (chars.at(-1) !== '印') chars.push('印');
-  if (chars.length > 30) return;
+  return chars.length > 30 ? null : chars;
+}
+
+function drawSeal(s: Sheet, font: fontkit.Font, chars: readonly string[], x: number, top: number, size: number): void {
   const cols = Math.ceil(Math.sqrt(chars.length));
   const rows = Math.ceil(chars.length / cols);
   const inset = 6;
-  const cell = (size - 2 * inset) / Math.max(cols, rows);
-  const glyph = cell * 0.92;
-  const gridW = cols * cell;
-  const gridH = rows * cell;
-  const x0 = x + (size - gridW) / 2;
-  const y0 = top - (size - gridH) / 2;
+  const cellW = (size - 2 * inset) / cols;
+  const cellH = (size - 2 * inset) / rows;
+  const gw = cellW * 0.94;
+  const gh = cellH * 0.94;
   let paths = '';
   chars.forEach((ch, i) => {
     const col = Math.floor(i / rows);
     const row = i % rows;
-    const cx = x0 + gridW - (col + 1) * cell + (cell - glyph) / 2;
-    const cy = y0 - row * cell - (cell - glyph) / 2;
-    paths += glyphPath(font, ch, cx, cy, glyph);
+    const cx = x + size - inset - (col + 1) * cellW + (cellW - gw) / 2;
+    const cy = top - inset - row * cellH - (cellH - gh) / 2;
+    paths += glyphPath(font, ch, cx, cy, gw, gh);
   });
   s.ops.push(`q ${rgb(SEAL)} RG 2.2 w ${n(x + 1.1)} ${n(top - size + 1.1)} ${n(size - 2.2)} ${n(size - 2.2)} re S 0.6 w ${n(x + 4)} ${n(top - size + 4)} ${n(size - 8)} ${n(size - 8)} re S ${rgb(SEAL)} rg ${paths}f Q\n`);
 }

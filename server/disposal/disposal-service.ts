@@ -234,7 +234,7 @@ export class DisposalService {
       try {
         const cert = await this.d.sequelize.transaction(async (tx) => {
           const c = await DisposalCertificate.create({
-            id, number, requestId: req.id, clientId: req.clientId, issuedAt, sha256: sealed.sha256, objectId: sealed.objectId,
+            id, number, requestId: req.id, clientId: req.clientId, issuedAt, sha256: sealed.sha256, fingerprint: data.fingerprint, objectId: sealed.objectId,
             keyVersion: sealed.keyVersion, wrappedKey: sealed.wrappedKey, size: sealed.size,
           }, { transaction: tx });
           await DisposalRequest.update({ status: 'executed', executedAt: new Date() }, { where: { id: req.id }, transaction: tx });
@@ -307,4 +307,19 @@ export class DisposalService {
   async certificatePdf(cert: DisposalCertificate): Promise<Buffer> {
     return readAll(await openSealed({ storage: this.d.storage, clientKeys: this.firmKeys() }, FIRM_OWNER, 'certificate', cert.id, cert));
   }
+}
+
+/** 削除予定日 of a number: brought forward, moved, or cancelled (予定解除, null), always with a reason; logged. */
+export async function changeDeletionDate(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, recordId: string, date: string | null, reason: string): Promise<void> {
+  if (!reason.trim()) throw new BadRequest('disposal.reasonRequired', { reason: 'disposal.reasonRequired' });
+  const r = /^[0-9a-f-]{36}$/i.test(recordId) ? await NumberRecord.findOne({ where: { id: recordId, clientId, sealedNumber: { [Op.ne]: null } } }) : null;
+  if (!r) throw new NotFound();
+  await d.sequelize.transaction(async (tx) => {
+    const before = r.deletionDate;
+    await r.update({ deletionDate: date }, { transaction: tx });
+    await d.audit.record(tx, ctx, {
+      operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId,
+      detail: `${before ?? '—'} → ${date ?? '—'}: ${reason.trim()}`.slice(0, 500),
+    });
+  });
 }

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { ReportService } from '../reports/report-service';
 import type { MailOutbox } from '../mail/outbox';
+import type { DisposalService } from '../disposal/disposal-service';
 
 /**
  * The portal's timed jobs, in its own process. Each is safe on several instances at once: a report
@@ -11,7 +12,7 @@ import type { MailOutbox } from '../mail/outbox';
 export class Scheduler {
   private jobs: Cron[] = [];
 
-  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; logger: Logger }) {}
+  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; disposal: DisposalService; logger: Logger }) {}
 
   start(opts: { reportCron?: string; outboxCron?: string } = {}): void {
     const run = (name: string, fn: () => Promise<unknown>) => async () => {
@@ -25,6 +26,10 @@ export class Scheduler {
     // The 1st of each month at 06:00 Japan time, for the month (or quarter, or year) just ended.
     this.jobs.push(new Cron(opts.reportCron ?? '0 6 1 * *', { timezone: 'Asia/Tokyo', protect: true }, reports));
     this.jobs.push(new Cron(opts.outboxCron ?? '*/30 * * * * *', { protect: true }, run('mail-outbox', () => this.d.outbox.deliverDue())));
+    // Approved disposals a killed process left unfinished are resumed at start and every 5 minutes.
+    const disposals = run('disposals', () => this.d.disposal.resumeAll());
+    this.jobs.push(new Cron('*/5 * * * *', { protect: true }, disposals));
+    void disposals();
     // Periods missed while the portal was down are caught up at start.
     void reports().then(() => this.d.logger.info('access reports: start-up run finished'));
   }

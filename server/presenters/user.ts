@@ -35,6 +35,8 @@ const NAV: NavItem[] = [
   { href: '/files', labelKey: 'nav.files', rule: 'signedIn' },
   { href: '/audit', labelKey: 'nav.log', rule: 'logViewers' },
   { href: '/reports', labelKey: 'nav.reports', rule: 'clientAdmin' },
+  { href: '/disposal', labelKey: 'nav.disposal', rule: 'clientAdmin' },
+  { href: '/disposal/approvals', labelKey: 'nav.approvals', rule: 'firmAdmin' },
   { href: '/client/people', labelKey: 'nav.people', rule: 'clientAdmin' },
   { href: '/me/numbers', labelKey: 'nav.myNumbers', rule: 'employee' },
   { href: '/client/users', labelKey: 'nav.clientUsers', rule: 'clientAdmin' },

@@ -7,6 +7,8 @@ import { translate } from '../i18n';
 import { ReportDocument } from '../pdf/document';
 import type { ReportData } from './report-data';
 import { renderAccessReport } from './report-pdf';
+import { renderCertificate } from '../disposal/certificate-pdf';
+import type { CertificateData } from '../disposal/certificate-data';
 
 /** The firm's PDFs: laid out, then signed with the firm's identity (made once, shared through the database). */
 export class PdfService {
@@ -38,6 +40,17 @@ export class PdfService {
     const firm = await this.firmName();
     const pdf = await renderAccessReport(data, firm, 'ja');
     return (await this.signerOf()).sign(pdf, { reason: translate('ja', 'report.pdf.signReason'), name: firm, location: 'Japan', contactInfo: this.d.config.publicUrl });
+  }
+
+  /** A 廃棄・削除証明書, signed. */
+  async certificate(data: CertificateData): Promise<Uint8Array> {
+    const pdf = await renderCertificate(data);
+    return (await this.signerOf()).sign(pdf, { reason: '廃棄・削除証明書', name: data.firmName, location: 'Japan', contactInfo: this.d.config.publicUrl });
+  }
+
+  /** The certificate the firm signs with, which a verification must find on a genuine file. */
+  async trustedCertificatePem(): Promise<string> {
+    return (await (await this.signerOf()).identity()).certificatePem;
   }
 
   /** The filtered access log as a table, signed like the reports. */

@@ -21,6 +21,7 @@ import { apiHandlers } from './handlers/api';
 import { apiTokenHandlers } from './handlers/api-tokens';
 import { auditLogHandlers } from './handlers/audit-log';
 import { reportHandlers } from './handlers/reports';
+import { disposalHandlers } from './handlers/disposal';
 
 export interface RouteDef {
   method: 'get' | 'post';
@@ -67,6 +68,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const apiTokens = apiTokenHandlers(services);
   const log = auditLogHandlers(services);
   const reports = reportHandlers(services);
+  const disposal = disposalHandlers(services, csrfValid);
 
   return [
     { method: 'get', path: '/healthz', access: 'public', whenSealed: true, sessionless: true, handler: healthHandler(services) },
@@ -166,6 +168,17 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/reports', access: 'logViewers', handler: reports.list },
     { method: 'get', path: '/reports/:reportId/download', access: 'logViewers', logsReads: true, handler: reports.download },
     { method: 'post', path: '/firm/clients/:clientId/report-schedule', access: 'firmAdmin', handler: reports.schedule },
+
+    // 廃棄: retention dates, requests, approval by the firm admin, certificates, public verification
+    { method: 'get', path: '/disposal', access: 'logViewers', handler: disposal.list },
+    { method: 'post', path: '/disposal/numbers/:recordId/date', access: 'logViewers', handler: disposal.changeDate },
+    { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
+    { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
+    { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, handler: disposal.approve },
+    { method: 'get', path: '/certificates', access: 'logViewers', handler: disposal.certificates },
+    { method: 'get', path: '/certificates/:certificateId/download', access: 'logViewers', logsReads: true, handler: disposal.download },
+    { method: 'get', path: '/verify', access: 'public', authLimit: true, handler: disposal.showVerify },
+    { method: 'post', path: '/verify', access: 'public', authLimit: true, multipart: true, handler: disposal.verify },
 
     // authorised applications (payroll, labour software): tokens made by the firm admin
     { method: 'get', path: '/firm/api-tokens', access: 'firmAdmin', handler: apiTokens.list },

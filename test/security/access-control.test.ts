@@ -30,6 +30,8 @@ const EXPECTED_PUBLIC = [
   'GET /r/:token', // one-time registration link for a person without an account: token in the link, code handed over apart
   'POST /r/:token',
   'GET /api/openapi.json', // the API's description only, no data
+  'GET /verify', // certificate check: answers genuine / not genuine / unknown, nothing else (rate-limited)
+  'POST /verify',
 ].sort();
 
 const key = (r: { method: string; path: string }) => `${r.method.toUpperCase()} ${r.path}`;
@@ -311,7 +313,7 @@ describe('Security: access control and tenancy', () => {
   describe('GETs that log the read', () => {
     it('write audit rows of the read only (nothing else changes), and only for a signed-in reader', async () => {
       const logged = routes.filter((r) => r.logsReads);
-      expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /reports/:reportId/download']);
+      expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /certificates/:certificateId/download', 'GET /reports/:reportId/download']);
       // The firm's signing identity is made on first use; make it before counting.
       await h.booted.services.renderLogPdf(['x'], [], 'ja');
       const before = await tableCounts(h.booted.sequelize);

@@ -53,6 +53,7 @@ export async function up(qi: QueryInterface): Promise<void> {
     client_id: uuid(),
     issued_at: time(false),
     sha256: str(64),
+    fingerprint: str(64),
     object_id: str(100),
     key_version: { type: DataTypes.INTEGER, allowNull: false },
     wrapped_key: str(255),

@@ -47,6 +47,8 @@ export class DisposalCertificate extends Model<InferAttributes<DisposalCertifica
   declare issuedAt: Date;
   /** of the signed PDF file */
   declare sha256: string;
+  /** of the certificate's facts, printed on it and in its QR link */
+  declare fingerprint: string;
   declare objectId: string;
   declare keyVersion: number;
   declare wrappedKey: string;
@@ -98,6 +100,7 @@ export function initDisposalModels(sequelize: Sequelize): void {
     clientId: { type: DataTypes.UUID, allowNull: false },
     issuedAt: date(false),
     sha256: str(64),
+    fingerprint: str(64),
     objectId: str(100),
     keyVersion: { type: DataTypes.INTEGER, allowNull: false },
     wrappedKey: str(255),

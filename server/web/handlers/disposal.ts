@@ -1,0 +1,162 @@
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import type { Services } from '../../services';
+import { actorOf } from '../context';
+import { flash, page } from '../render';
+import { optionalDate } from '../vault-forms';
+import { AppError, BadRequest } from '../../errors';
+import { Client, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
+import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
+import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
+import { listPeople } from '../../vault/people';
+import { maskNumber } from '../../vault/my-number';
+import { formatDateTime } from '../../presenters/format';
+import { presentClient } from '../../presenters/client';
+import { translate } from '../../i18n';
+
+const UUID = /^[0-9a-f-]{36}$/i;
+const ids = z.union([z.string(), z.array(z.string())]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((x) => /^(number|file):[0-9a-f-]{36}$/i.test(x)).slice(0, 20_000));
+const requestForm = z.object({ items: ids, reason: z.string().trim().max(500).default(''), whole: z.literal('on').optional() });
+const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
+
+/** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
+export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
+  const { disposal } = services;
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 10 * 1024 * 1024, files: 1, fields: 5 } }).single('file');
+
+  const clientFor = (req: Request) => services.clients.getFor(req.user!, req.user!.role === 'client_admin' ? req.user!.clientId! : String(req.query.client ?? req.params.clientId ?? req.body?.clientId ?? ''));
+
+  async function retentionList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    if (req.user!.role !== 'client_admin' && !req.query.client && !req.body?.clientId) return res.redirect(303, '/firm/clients');
+    const client = await clientFor(req);
+    const people = await listPeople(client.id);
+    const records = await NumberRecord.findAll({ where: { clientId: client.id, sealedNumber: { [Op.ne]: null } } });
+    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+    const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
+    const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+    page(req, res, 'disposal/list', {
+      title: 'disposal.title',
+      client: presentClient(client),
+      numbers: people.map((p) => ({ p, r: byPerson.get(`${p.kind}:${p.id}`) })).filter((x) => x.r).map(({ p, r }) => ({
+        id: r!.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r!.issueDate ?? '', masked: maskNumber(r!.lastTwo ?? '**'),
+        leaveDate: p.leaveDate ?? '', deletionDate: r!.deletionDate ?? '', due: Boolean(r!.deletionDate && r!.deletionDate <= today),
+      })),
+      files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
+      pending: (await DisposalRequest.findAll({ where: { clientId: client.id, status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'DESC']] }))
+        .map((r) => ({ id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early })),
+      isFirmAdmin: req.user!.role === 'firm_admin',
+      ...extra,
+    }, status);
+  }
+
+  return {
+    list: (req: Request, res: Response) => retentionList(req, res),
+
+    async changeDate(req: Request, res: Response) {
+      const client = await clientFor(req);
+      const f = dateForm.safeParse(req.body ?? {});
+      if (!f.success) return retentionList(req, res, { dateError: 'form.date' }, 400);
+      try {
+        await changeDeletionDate(services, actorOf(req), client.id, String(req.params.recordId), f.data.date, f.data.reason);
+      } catch (err) {
+        if (err instanceof BadRequest) return retentionList(req, res, { dateError: err.messageKey }, 400);
+        throw err;
+      }
+      flash(req, 'ok', f.data.date ? 'disposal.dateChanged' : 'disposal.dateCancelled');
+      res.redirect(303, `/disposal?client=${client.id}`);
+    },
+
+    async request(req: Request, res: Response) {
+      const client = await clientFor(req);
+      const f = requestForm.parse(req.body ?? {});
+      const refs: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
+      try {
+        await disposal.request(actorOf(req), req.user!, client.id, f.whole && req.user!.role !== 'client_admin' ? 'client' : refs, f.reason);
+      } catch (err) {
+        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return retentionList(req, res, { requestError: err.messageKey }, err.status);
+        throw err;
+      }
+      flash(req, 'ok', 'disposal.requested');
+      res.redirect(303, `/disposal?client=${client.id}`);
+    },
+
+    /** The firm admin's queue of requests waiting for approval, across clients. */
+    async approvals(req: Request, res: Response) {
+      const rows = await DisposalRequest.findAll({ where: { status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'ASC']] });
+      const clients = new Map((await Client.findAll()).map((c) => [c.id, c]));
+      const counts = new Map<string, number>();
+      for (const i of await DisposalItem.findAll({ where: { requestId: { [Op.in]: rows.map((r) => r.id) } }, attributes: ['requestId'] })) counts.set(i.requestId, (counts.get(i.requestId) ?? 0) + 1);
+      page(req, res, 'disposal/approvals', {
+        title: 'disposal.approvals',
+        requests: rows.map((r) => ({
+          id: r.id, client: `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`, scopeKey: `disposal.scope.${r.scope}`,
+          items: counts.get(r.id) ?? 0, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+          statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id,
+        })),
+      });
+    },
+
+    /** Approval runs the disposal at once; a process that dies on the way is resumed by the schedule. */
+    async approve(req: Request, res: Response) {
+      const id = String(req.params.requestId);
+      if (!UUID.test(id)) throw new BadRequest();
+      await disposal.approve(actorOf(req), req.user!, id);
+      const cert = await disposal.execute(id).catch((err: unknown) => {
+        services.logger.error({ requestId: id, err: { message: (err as Error).message } }, 'disposal did not finish; it will be resumed');
+        return null;
+      });
+      flash(req, 'ok', cert ? 'disposal.executed' : 'disposal.approved');
+      res.redirect(303, '/disposal/approvals');
+    },
+
+    async certificates(req: Request, res: Response) {
+      const clientId = req.user!.role === 'client_admin' ? req.user!.clientId! : req.query.client && UUID.test(String(req.query.client)) ? String(req.query.client) : null;
+      if (req.user!.role === 'firm_staff' && !clientId) return res.redirect(303, '/firm/clients');
+      if (clientId) await services.clients.getFor(req.user!, clientId);
+      const where = clientId ? { clientId } : {};
+      const certs = await DisposalCertificate.findAll({ where, order: [['issuedAt', 'DESC']] });
+      const clients = new Map((await Client.findAll()).map((c) => [c.id, c]));
+      page(req, res, 'disposal/certificates', {
+        title: 'disposal.certificates',
+        certificates: certs.map((c) => ({ id: c.id, number: c.number, client: clients.get(c.clientId)?.name ?? '', issuedAt: formatDateTime(c.issuedAt, req.lang), fingerprint: c.fingerprint })),
+      });
+    },
+
+    async download(req: Request, res: Response) {
+      const id = String(req.params.certificateId);
+      const cert = UUID.test(id) ? await DisposalCertificate.findByPk(id) : null;
+      if (!cert) throw new AppError(404, 'error.notFound');
+      await services.clients.getFor(req.user!, cert.clientId).catch(() => { throw new AppError(404, 'error.notFound'); });
+      await services.audit.recordAlone(actorOf(req), { operation: 'certificate.download', result: 'allowed', clientId: cert.clientId, targetKind: 'certificate', targetId: cert.id, targetLabel: cert.number });
+      const pdf = await disposal.certificatePdf(cert);
+      res.status(200).set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `attachment; filename="${cert.number}.pdf"`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' }).send(pdf);
+    },
+
+    /** Public: genuine, not genuine or unknown — nothing else about the certificate. */
+    showVerify(req: Request, res: Response) {
+      page(req, res, 'disposal/verify', { title: 'verify.title', number: typeof req.query.number === 'string' ? req.query.number.slice(0, 20) : '', sha256: typeof req.query.sha256 === 'string' ? req.query.sha256.slice(0, 64) : '' });
+    },
+
+    async verify(req: Request, res: Response) {
+      await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
+        .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
+      if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+      const file = (req as Request & { file?: Express.Multer.File }).file;
+      let answer;
+      if (file) {
+        answer = await checkCertificateFile(file.buffer, {
+          findBySha256: async (hex) => DisposalCertificate.findOne({ where: { sha256: hex } }),
+          trustedCertificatePem: await services.pdf.trustedCertificatePem(),
+        });
+      } else {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        answer = await checkCertificateNumber(String(body.number ?? ''), String(body.sha256 ?? ''), {
+          findByNumber: async (n) => DisposalCertificate.findOne({ where: { number: n } }),
+        });
+      }
+      page(req, res, 'disposal/verify', { title: 'verify.title', answer, answerKey: `verify.answer.${answer}`, answerText: translate(req.lang, `verify.answer.${answer}`) });
+    },
+  };
+}

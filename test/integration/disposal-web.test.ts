@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { TestBrowser, csrfIn } from '../support/browser';
+import { envFor, runScript } from '../support/run-cli';
+import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext } from '../../server/audit';
+import { checkDigit } from '../../server/vault/my-number';
+
+const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
+const binary = (r: { buffer(v: boolean): { parse(fn: (res: NodeJS.ReadableStream, cb: (e: Error | null, b: Buffer) => void) => void): Promise<{ status: number; body: Buffer; headers: Record<string, string> }> } }) =>
+  r.buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });
+
+describe('廃棄 screens: request → approval by the firm admin → certificate; the public check and the CLI', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let firmAdmin: MadeUser;
+  let recordIds: string[] = [];
+  const numbers: string[] = [];
+  let pdf: Buffer;
+  let certNumber: string;
+
+  before(async () => {
+    h = await createHarness();
+    await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
+    client = await makeClient(h, { code: 'DW01', name: '株式会社はいき' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長' });
+    for (let i = 0; i < 3; i++) {
+      const e = await Employee.create({ clientId: client.id, employeeCode: `W${i}`, name: `退職 者${i}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2016-03-31', userId: null });
+      numbers.push(valid(73620000000 + i * 917));
+      const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
+      recordIds.push(r.id);
+    }
+  });
+  after(async () => { await h.close(); });
+
+  it('the client admin sees deletion dates (leave + 7 years), moves one with a reason, and the change is logged', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const list = await b.get('/disposal');
+    expect(list.status).to.equal(200);
+    expect(list.text).to.contain('2023-03-31');
+    for (const n of numbers) expect(list.text).not.to.contain(n);
+    let res = await b.post(`/disposal/numbers/${recordIds[2]}/date`, { date: '', reason: '' }, '/disposal');
+    expect(res.status).to.equal(400);
+    res = await b.post(`/disposal/numbers/${recordIds[2]}/date`, { date: '', reason: '再雇用のため保管を継続' }, '/disposal');
+    expect(res.status).to.equal(303);
+    expect((await NumberRecord.findByPk(recordIds[2]))!.deletionDate).to.equal(null);
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.cancel' } }))!.detail).to.contain('再雇用のため保管を継続');
+  });
+
+  it('request → approval (re-authenticated firm admin) → certificate; the client admin downloads a signed PDF', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const token = await b.csrf('/disposal');
+    const res = await b.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('保存期間満了')}&items=number:${recordIds[0]}&items=number:${recordIds[1]}`);
+    expect(res.status, res.text).to.equal(303);
+    const req = (await DisposalRequest.findOne())!;
+    const admin = new TestBrowser(h.portal.app);
+    await admin.login(firmAdmin);
+    expect((await admin.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status).to.equal(403);
+    await admin.reauth(firmAdmin);
+    expect((await admin.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status).to.equal(303);
+    const cert = (await DisposalCertificate.findOne({ where: { requestId: req.id } }))!;
+    certNumber = cert.number;
+    for (const id of recordIds.slice(0, 2)) expect((await NumberRecord.findByPk(id))!.sealedNumber).to.equal(null);
+    const list = await b.get('/certificates');
+    expect(list.text).to.contain(cert.number);
+    const dl = await binary(b.agent.get(`/certificates/${cert.id}/download`));
+    expect(dl.status).to.equal(200);
+    pdf = dl.body;
+    const file = path.join(h.dataDir, 'cert.pdf');
+    fs.writeFileSync(file, pdf);
+    const sig = execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(sig).to.contain('Signature is Valid.');
+    const text = execFileSync('pdftotext', ['-layout', file, '-']).toString();
+    expect(text).to.contain('廃棄・削除証明書').and.contain(cert.number).and.contain('暗号鍵の消去およびデータの削除（復元不可能）');
+    for (const n of numbers) expect(text.replace(/\s/g, '')).not.to.contain(n);
+    // Someone else's client admin cannot fetch it.
+    const other = await makeClient(h, { code: 'DW02' });
+    const stranger = new TestBrowser(h.portal.app);
+    await stranger.login(await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false }));
+    expect((await stranger.get(`/certificates/${cert.id}/download`)).status).to.equal(404);
+  });
+
+  it('the public page answers genuine for the file and for number + fingerprint, not genuine for a tampered copy, unknown otherwise', async () => {
+    const v = new TestBrowser(h.portal.app);
+    const form = await v.get('/verify');
+    expect(form.status).to.equal(200);
+    const ask = async (fields: Record<string, string>, file?: Buffer) => {
+      const token = csrfIn((await v.get('/verify')).text);
+      let r = v.agent.post('/verify').field('_csrf', token);
+      for (const [k, val] of Object.entries(fields)) r = r.field(k, val);
+      if (file) r = r.attach('file', file, { filename: 'c.pdf', contentType: 'application/pdf' });
+      const res = await r;
+      return /data-testid="verify-answer">([^<]+)</.exec(res.text)?.[1];
+    };
+    expect(await ask({}, pdf)).to.equal('真正な証明書です。');
+    const tampered = Buffer.from(pdf);
+    tampered[300] = tampered[300]! ^ 0x01;
+    expect(await ask({}, tampered)).to.not.equal('真正な証明書です。');
+    const cert = (await DisposalCertificate.findOne({ where: { number: certNumber } }))!;
+    expect(await ask({ number: cert.number, sha256: cert.fingerprint })).to.equal('真正な証明書です。');
+    expect(await ask({ number: cert.number, sha256: 'a'.repeat(64) })).to.equal('真正な証明書ではありません（改変されているか、記録と一致しません）。');
+    expect(await ask({ number: 'DC-1999-000001', sha256: cert.fingerprint })).to.equal('確認できませんでした（記録にありません）。');
+  });
+
+  it('certificate:list, certificate:export and certificate:verify (exit 0 only when genuine)', async () => {
+    const env = envFor(h);
+    const list = await runScript('scripts/cli.ts', ['certificate:list'], env);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.contain(certNumber);
+    const out = path.join(h.dataDir, 'exported.pdf');
+    const exp = await runScript('scripts/cli.ts', ['certificate:export', certNumber, out], env);
+    expect(exp.code, exp.stderr).to.equal(0);
+    expect(fs.readFileSync(out).equals(pdf)).to.equal(true);
+    const ok = await runScript('scripts/cli.ts', ['certificate:verify', out], env);
+    expect([ok.code, ok.stdout.trim()]).to.deep.equal([0, 'genuine']);
+    const bad = Buffer.from(pdf);
+    bad[300] = bad[300]! ^ 0x01;
+    fs.writeFileSync(out, bad);
+    const no = await runScript('scripts/cli.ts', ['certificate:verify', out], env);
+    expect(no.code).to.equal(1);
+  });
+});
