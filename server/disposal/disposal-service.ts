@@ -71,8 +71,11 @@ export class DisposalService {
     }
     const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
     if (!f) throw new NotFound();
+    // A file's name may carry a person's name: the certificate names the employee masked, or the file by its id.
+    const owner = f.employeeId ? await findPerson(clientId, 'employee', f.employeeId).catch(() => null) : null;
     return {
-      clientId, itemKind: 'file', itemId: f.id, objectId: f.objectId, employeeCode: null, maskedLabel: f.displayName.slice(0, 200),
+      clientId, itemKind: 'file', itemId: f.id, objectId: f.objectId, employeeCode: owner?.employeeCode ?? null,
+      maskedLabel: owner ? maskPersonLabel(owner.label) : `ID ${f.id.slice(0, 8)}`,
       dataKind: `file.${f.category}`, deletionDate: f.retentionDate, due: Boolean(f.retentionDate && f.retentionDate <= today),
     };
   }

@@ -12,8 +12,9 @@ import { systemContext } from '../../server/audit';
 import { checkDigit } from '../../server/vault/my-number';
 
 const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
-const binary = (r: { buffer(v: boolean): { parse(fn: (res: NodeJS.ReadableStream, cb: (e: Error | null, b: Buffer) => void) => void): Promise<{ status: number; body: Buffer; headers: Record<string, string> }> } }) =>
-  r.buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const binary = async (r: any): Promise<{ status: number; body: Buffer }> =>
+  r.buffer(true).parse((res: NodeJS.ReadableStream, cb: (e: Error | null, b: Buffer) => void) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });
 
 describe('廃棄 screens: request → approval by the firm admin → certificate; the public check and the CLI', function () {
   this.timeout(90_000);
