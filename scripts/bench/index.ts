@@ -1,28 +1,34 @@
 /**
- * `npm run bench [-- --mib N] [--runs N] [--json FILE] [--portal-only] [--profile DIR] [--only files|reports] [--skip-files]`:
+ * `npm run bench [-- --mib N] [--runs N] [--json FILE] [--portal-only] [--profile DIR] [--only files|reports|disposal] [--skip-files]`:
  * speed figures, never asserted in tests.
  *   --runs N       runs of each transfer, the median kept (default 3)
  *   --portal-only  skip the baseline servers (their figures and the ratios read 0)
  *   --profile DIR  write a V8 CPU profile of the portal process (node --cpu-prof) into DIR
  *   --only files   only the file exchange (the 1 GiB transfers)
- *   --only reports only the report and log figures (no file transfer); same as --skip-files
+ *   --only reports only the report and log figures (no file transfer)
+ *   --only disposal only the disposal figure (run last by default, after the reports part)
  *   --skip-files   everything but the file exchange
  *   --mysql URL    the MySQL/MariaDB server for the log figure, a fresh database is made on it and
  *                  dropped after (default $BENCH_MYSQL_URL or mysql://root@127.0.0.1:3306/); when it
  *                  is unreachable that figure is skipped with a message, the rest still runs
  *   --log-rows N   rows in audit_events for the log figure (default 1000000)
  *   --report-events N  events in each month of the access report figure (default 10000)
+ *   --disposal-numbers N  numbers disposed of in the disposal figure (default 10000)
  * Targets (issue 3): encrypted upload ≥ 0.75 × Express+multer to disk; download ≥ 0.75 × a plain
  * file stream; the portal's memory grows by less than 100 MiB for a 1 GiB file.
  * Reports: one client's access report for a month with 10,000 events is built (services.reports.build:
  * collect → PDF → sign → seal and store) in < 2 s; the /audit page's first page of one client's month
  * (queryLog with its count) answers in < 100 ms with 1,000,000 rows in audit_events on MariaDB.
+ * Disposal: 10,000 numbers of one client are disposed of, certificate included (services.disposal:
+ * request → approve by another person → execute: erase, delete, verify, signed certificate PDF), in
+ * < 60 s on SQLite; afterwards no record of the client holds a ciphertext and exactly one certificate exists.
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { benchFiles } from './files';
 import { benchReport } from './reports';
 import { benchLogPage } from './log-page';
+import { benchDisposal } from './disposal';
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -36,9 +42,10 @@ async function main() {
   const figures: Record<string, number> = {};
   const runs = Number(arg('runs') ?? 3);
   const only = arg('only');
-  if (only !== undefined && only !== 'files' && only !== 'reports') throw new Error('--only takes files or reports');
-  const runFiles = only !== 'reports' && !process.argv.includes('--skip-files');
-  const runReports = only !== 'files';
+  if (only !== undefined && only !== 'files' && only !== 'reports' && only !== 'disposal') throw new Error('--only takes files, reports or disposal');
+  const runFiles = (only === undefined || only === 'files') && !process.argv.includes('--skip-files');
+  const runReports = only === undefined || only === 'reports';
+  const runDisposal = only === undefined || only === 'disposal';
   const row = (label: string, value: string, target = '') => console.log(`  ${label.padEnd(44)} ${value.padStart(10)}  ${target}`);
   if (runFiles) {
     console.log(`File exchange, ${mib} MiB over loopback (each server in its own process; median of ${runs} runs):`);
@@ -89,6 +96,29 @@ async function main() {
     const took = round((performance.now() - started) / 1000, 1);
     figures.reports_bench_s = took;
     console.log(`  (reports part took ${took} s)`);
+  }
+  if (runDisposal) {
+    const started = performance.now();
+    const numbers = Number(arg('disposal-numbers') ?? 10_000);
+    console.log(`Disposal of ${numbers} numbers of one client, certificate included (portal in-process on SQLite):`);
+    const { figures: d, sql } = await benchDisposal({ numbers });
+    Object.assign(figures, d);
+    const okIf = (good: boolean) => (good ? 'OK' : 'MISSED');
+    row('disposal (request → approve → execute)', `${d.disposal_total_s.toFixed(2)} s`, `target < 60 ${okIf(d.disposal_total_s < 60)}`);
+    row('  request / approve / execute', `${d.disposal_request_s.toFixed(2)} / ${d.disposal_approve_s.toFixed(3)} / ${d.disposal_execute_s.toFixed(2)} s`);
+    row('  execute: erase/delete/verify/certificate', `${d.disposal_erase_s.toFixed(2)} / ${d.disposal_delete_s.toFixed(2)} / ${d.disposal_verify_s.toFixed(2)} / ${d.disposal_certificate_s.toFixed(2)} s`);
+    row('certificate PDF pages / size', `${d.disposal_certificate_pages} / ${d.disposal_certificate_kib} KiB`);
+    row('numbers of the client still sealed afterwards', `${d.disposal_numbers_left}`, `must be 0 ${okIf(d.disposal_numbers_left === 0)}`);
+    row('disposal certificates in the database', `${d.disposal_certificates}`, `must be 1 ${okIf(d.disposal_certificates === 1)}`);
+    row('(not timed) signing identity made / data seeded', `${d.disposal_signer_s.toFixed(2)} / ${d.disposal_seed_s} s`);
+    console.log(`  SQL of the timed steps (${d.disposal_sql_statements} statements; the kinds taking ≥ 1% of the total or run ≥ ${numbers} times):`);
+    for (const l of [...sql].sort((a, b) => b.ms - a.ms)) {
+      if (l.ms < 10 * d.disposal_total_s && l.count < numbers) continue;
+      console.log(`    ${l.step.padEnd(8)} ${l.kind.padEnd(34)} ${String(l.count).padStart(6)} × ${(l.ms / l.count).toFixed(3).padStart(7)} ms = ${(l.ms / 1000).toFixed(2).padStart(6)} s`);
+    }
+    const took = round((performance.now() - started) / 1000, 1);
+    figures.disposal_bench_s = took;
+    console.log(`  (disposal part took ${took} s)`);
   }
   const json = arg('json');
   if (json) {

@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import type { StorageAdapter } from '../../storage-adapters';
 import type { MailOutbox } from '../mail/outbox';
 import {
-  Client, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile, User, type DisposalItemState,
+  Client, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, RetentionRule, StoredFile, User, type DisposalItemState,
 } from '../db/models';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
@@ -291,6 +291,35 @@ export class DisposalService {
   private async recipients(clientId: string): Promise<{ email: string; lang: 'ja' | 'en' }[]> {
     const admins = await User.findAll({ where: { clientId, role: 'client_admin', disabledAt: null } });
     return admins.filter((a) => a.passwordHash).map((a) => ({ email: a.email, lang: isLang(a.lang) ? a.lang as 'ja' | 'en' : DEFAULT_LANG }));
+  }
+
+  /**
+   * The daily job: for clients that allowed it (their standing approval), items whose deletion date
+   * has come are disposed of without a request by a person; each client gets one certificate a day.
+   */
+  async runAutomatic(now = new Date()): Promise<number> {
+    const today = new Date(now.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+    let certificates = 0;
+    for (const rule of await RetentionRule.findAll({ where: { autoDispose: true } })) {
+      const numbers = await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id'] });
+      const files = await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id'] });
+      const open = new Set((await DisposalItem.findAll({ where: { clientId: rule.clientId, state: { [Op.ne]: 'verified' } }, attributes: ['itemId'] })).map((i) => i.itemId));
+      const refs: ItemRef[] = [
+        ...numbers.filter((r) => !open.has(r.id)).map((r) => ({ kind: 'number' as const, id: r.id })),
+        ...files.filter((f) => !open.has(f.id)).map((f) => ({ kind: 'file' as const, id: f.id })),
+      ];
+      if (refs.length === 0) continue;
+      const system = { id: null, name: translate('ja', 'disposal.automatic') } as unknown as User;
+      const ctx: ActorContext = { actorId: null, actorName: system.name, actorRole: 'system', ip: null, userAgent: null, channel: 'job:auto-disposal' };
+      const req = await this.request(ctx, system, rule.clientId, refs, translate('ja', 'disposal.reason.due'));
+      if (req.early) continue; // only due items go without a person's approval (never the case here, but never by mistake)
+      await this.d.sequelize.transaction(async (tx) => {
+        await DisposalRequest.update({ status: 'approved', approvedBy: null, approvedByName: translate('ja', 'disposal.standingApproval'), approvedAt: new Date() }, { where: { id: req.id, status: 'requested' }, transaction: tx });
+        await this.d.audit.record(tx, ctx, { operation: 'disposal.approve', result: 'allowed', clientId: rule.clientId, targetKind: 'disposal', targetId: req.id, detail: 'standing approval of the client (automatic disposal)' });
+      });
+      if (await this.execute(req.id)) certificates++;
+    }
+    return certificates;
   }
 
   /** At start and now and then: finish whatever a killed process left approved or half done. */

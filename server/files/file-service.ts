@@ -13,6 +13,7 @@ import { BadRequest, CorruptFile, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { isRecipientSide, visibleFilesWhere } from './visibility';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
+import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
 
 export interface FileDeps {
@@ -59,6 +60,9 @@ export class FileService {
 
   /** The rows of a sending in the caller's transaction, so it can land together with other rows (a number and its card image). */
   async insertUploads(tx: Transaction, ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
+    // A category with a retention rule gets its deletion date at once.
+    const years = target.clientId ? (await rulesOf(target.clientId)).fileYears[target.category] : undefined;
+    const retentionDate = years ? addYears(new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10), years) : null;
     const b = await FileBatch.create({
       clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
       senderId: sender.id, senderName: sender.name, comment: target.comment,
@@ -68,7 +72,7 @@ export class FileService {
         id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
         senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
         size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
-        containsMyNumber: target.containsMyNumber, retentionDate: null, status: 'ready', deletedAt: null, deletedBy: null,
+        containsMyNumber: target.containsMyNumber, retentionDate, status: 'ready', deletedAt: null, deletedBy: null,
       }, { transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,

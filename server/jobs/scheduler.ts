@@ -30,6 +30,8 @@ export class Scheduler {
     const disposals = run('disposals', () => this.d.disposal.resumeAll());
     this.jobs.push(new Cron('*/5 * * * *', { protect: true }, disposals));
     void disposals();
+    // Due items of clients that allowed it, every day at 02:00 Japan time.
+    this.jobs.push(new Cron('0 2 * * *', { timezone: 'Asia/Tokyo', protect: true }, run('auto-disposal', () => this.d.disposal.runAutomatic())));
     // Periods missed while the portal was down are caught up at start.
     void reports().then(() => this.d.logger.info('access reports: start-up run finished'));
   }

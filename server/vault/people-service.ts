@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, type PayeeKind } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
-import { defaultDeletionDate } from './retention';
+import { addYears, rulesOf } from '../disposal/retention-rules';
 
 export interface EmployeeInput {
   employeeCode: string;
@@ -59,7 +59,7 @@ export class PeopleService {
     await this.d.sequelize.transaction(async (tx) => {
       await e.update({ leaveDate }, { transaction: tx });
       const dependantIds = (await Dependant.findAll({ where: { clientId, employeeId: e.id }, transaction: tx })).map((d) => d.id);
-      const deletionDate = defaultDeletionDate({ leaveDate });
+      const deletionDate = leaveDate ? addYears(leaveDate, (await rulesOf(clientId)).numberYears) : null;
       await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'employee', personId: e.id }, transaction: tx });
       if (dependantIds.length) await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'dependant', personId: dependantIds }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.leave', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`, detail: leaveDate ?? 'cleared' });

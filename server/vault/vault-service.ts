@@ -10,7 +10,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
 import { findPerson, listPeople, type Person } from './people';
-import { defaultDeletionDate } from './retention';
+import { deletionDateFor } from '../disposal/retention-rules';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
 export interface Purpose { purpose: Procedure; office: Office }
@@ -112,7 +112,7 @@ export class VaultService {
         adminConfirmedAt: null,
         // A card image belongs to the number it shows: a different number drops the old image.
         idFileId: opts.idFileId ?? (existing?.blindIndex === idx.current.value ? existing.idFileId : null),
-        deletionDate: existing?.deletionDate ?? defaultDeletionDate(person),
+        deletionDate: existing?.deletionDate ?? await deletionDateFor(person),
         registeredBy: opts.registeredBy,
       };
       const record = existing

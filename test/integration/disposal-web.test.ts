@@ -130,4 +130,39 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const no = await runScript('scripts/cli.ts', ['certificate:verify', out], env);
     expect(no.code).to.equal(1);
   });
+
+  it('retention rules: years per kind, set on the screen and logged; leave dates and payees follow them', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    let res = await b.post('/disposal/rules', { numberYears: '0', payeeYears: '7' }, '/disposal');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('年数は1〜50の整数で入力してください。');
+    res = await b.post('/disposal/rules', { numberYears: '5', payeeYears: '3', file_identity: '1' }, '/disposal');
+    expect(res.status).to.equal(303);
+    const e = await Employee.create({ clientId: client.id, employeeCode: 'W9', name: '規則 確認', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const rec = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(73629999001), issueDate: null }, { source: 'proxy', registeredBy: null });
+    expect(rec.deletionDate).to.equal(null);
+    await h.booted.services.people.setLeaveDate(systemContext('test'), client.id, e.id, '2024-03-31');
+    expect((await NumberRecord.findByPk(rec.id))!.deletionDate).to.equal('2029-03-31');
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.rules' }, order: [['seq', 'DESC']] }))!.detail).to.contain('numbers 5y');
+  });
+
+  it('automatic disposal: only for a client that allowed it, only items whose date has come, with its own certificate', async () => {
+    const svc = h.booted.services.disposal;
+    const before = await DisposalCertificate.count();
+    expect(await svc.runAutomatic()).to.equal(0); // not allowed yet
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    await b.post('/disposal/rules', { numberYears: '7', payeeYears: '7', autoDispose: 'on' }, '/disposal');
+    // Due: the record whose schedule was cancelled earlier gets a date in the past; the W9 record (2029) is not due.
+    await NumberRecord.update({ deletionDate: '2020-01-01' }, { where: { id: recordIds[2] } });
+    expect(await svc.runAutomatic()).to.equal(1);
+    expect((await NumberRecord.findByPk(recordIds[2]))!.sealedNumber).to.equal(null);
+    expect(await NumberRecord.count({ where: { clientId: client.id, deletionDate: '2029-03-31' } })).to.equal(1);
+    expect((await NumberRecord.findOne({ where: { clientId: client.id, deletionDate: '2029-03-31' } }))!.sealedNumber).to.not.equal(null);
+    expect(await DisposalCertificate.count()).to.equal(before + 1);
+    const req = (await DisposalRequest.findOne({ order: [['requestedAt', 'DESC']] }))!;
+    expect([req.approvedBy, req.approvedByName, req.early]).to.deep.equal([null, '顧問先の事前承認（自動廃棄）', false]);
+    expect(await svc.runAutomatic()).to.equal(0);
+  });
 });

@@ -5,6 +5,18 @@ const str = (len: number, allowNull = false) => ({ type: DataTypes.STRING(len), 
 const time = (allowNull = true) => ({ type: DataTypes.DATE(3), allowNull });
 
 export async function up(qi: QueryInterface): Promise<void> {
+  // How long a client keeps what: numbers N years after the person left, payees' numbers N years
+  // after registration, files per category N years after upload; and whether due items may be
+  // disposed of by the daily job without a request (the client's standing approval).
+  await qi.createTable('retention_rules', {
+    client_id: { ...uuid(), primaryKey: true, references: { model: 'clients', key: 'id' } },
+    number_years: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 7 },
+    payee_years: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 7 },
+    file_years: { type: DataTypes.TEXT, allowNull: true },
+    auto_dispose: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    updated_at: time(false),
+  });
+
   // A request to dispose of items (or of a whole client): requested, approved by someone else, executed.
   await qi.createTable('disposal_requests', {
     id: { ...uuid(), primaryKey: true },
@@ -65,5 +77,5 @@ export async function up(qi: QueryInterface): Promise<void> {
 }
 
 export async function down(qi: QueryInterface): Promise<void> {
-  for (const table of ['disposal_certificates', 'disposal_items', 'disposal_requests']) await qi.dropTable(table);
+  for (const table of ['disposal_certificates', 'disposal_items', 'disposal_requests', 'retention_rules']) await qi.dropTable(table);
 }

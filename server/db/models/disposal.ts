@@ -1,5 +1,15 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
 
+export class RetentionRule extends Model<InferAttributes<RetentionRule>, InferCreationAttributes<RetentionRule>> {
+  declare clientId: string;
+  declare numberYears: number;
+  declare payeeYears: number;
+  /** JSON: { category: years } for the categories that have a rule */
+  declare fileYears: string | null;
+  declare autoDispose: boolean;
+  declare updatedAt: CreationOptional<Date>;
+}
+
 export type DisposalStatus = 'requested' | 'approved' | 'executing' | 'executed' | 'rejected';
 export type DisposalItemState = 'pending' | 'erased' | 'deleted' | 'verified';
 
@@ -59,6 +69,15 @@ const str = (len: number, allowNull = false) => ({ type: DataTypes.STRING(len), 
 const date = (allowNull = true) => ({ type: DataTypes.DATE(3), allowNull });
 
 export function initDisposalModels(sequelize: Sequelize): void {
+  RetentionRule.init({
+    clientId: { type: DataTypes.UUID, primaryKey: true },
+    numberYears: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 7 },
+    payeeYears: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 7 },
+    fileYears: { type: DataTypes.TEXT, allowNull: true },
+    autoDispose: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    updatedAt: DataTypes.DATE(3),
+  }, { sequelize, tableName: 'retention_rules', createdAt: false });
+
   DisposalRequest.init({
     id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
     clientId: { type: DataTypes.UUID, allowNull: false },

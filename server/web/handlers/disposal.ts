@@ -9,6 +9,8 @@ import { optionalDate } from '../vault-forms';
 import { AppError, BadRequest } from '../../errors';
 import { Client, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
+import { rulesOf, saveRules } from '../../disposal/retention-rules';
+import { CATEGORIES, type Category } from '../../db/models';
 import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
 import { listPeople } from '../../vault/people';
 import { maskNumber } from '../../vault/my-number';
@@ -47,6 +49,10 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       pending: (await DisposalRequest.findAll({ where: { clientId: client.id, status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'DESC']] }))
         .map((r) => ({ id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early })),
       isFirmAdmin: req.user!.role === 'firm_admin',
+      rules: await (async () => {
+        const r = await rulesOf(client.id);
+        return { ...r, files: CATEGORIES.map((c) => ({ category: c, labelKey: `files.category.${c}`, years: r.fileYears[c] ?? '' })) };
+      })(),
       ...extra,
     }, status);
   }
@@ -65,6 +71,22 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         throw err;
       }
       flash(req, 'ok', f.data.date ? 'disposal.dateChanged' : 'disposal.dateCancelled');
+      res.redirect(303, `/disposal?client=${client.id}`);
+    },
+
+    async saveRules(req: Request, res: Response) {
+      const client = await clientFor(req);
+      const body = (req.body ?? {}) as Record<string, string>;
+      const int = (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v.trim()) ? Number(v) : NaN);
+      const fileYears: Partial<Record<Category, number>> = {};
+      for (const c of CATEGORIES) if (typeof body[`file_${c}`] === 'string' && body[`file_${c}`]!.trim()) fileYears[c] = int(body[`file_${c}`]);
+      try {
+        await saveRules(services, actorOf(req), client.id, { numberYears: int(body.numberYears), payeeYears: int(body.payeeYears), fileYears, autoDispose: body.autoDispose === 'on' });
+      } catch (err) {
+        if (err instanceof BadRequest) return retentionList(req, res, { rulesError: err.messageKey }, 400);
+        throw err;
+      }
+      flash(req, 'ok', 'retention.saved');
       res.redirect(303, `/disposal?client=${client.id}`);
     },
 

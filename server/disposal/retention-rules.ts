@@ -1,0 +1,44 @@
+import type { Sequelize } from 'sequelize';
+import type { ActorContext, AuditLog } from '../audit';
+import { CATEGORIES, RetentionRule, type Category } from '../db/models';
+import { BadRequest } from '../errors';
+
+export interface Rules { numberYears: number; payeeYears: number; fileYears: Partial<Record<Category, number>>; autoDispose: boolean }
+
+export const DEFAULT_RULES: Rules = { numberYears: 7, payeeYears: 7, fileYears: {}, autoDispose: false };
+
+/** yyyy-mm-dd plus whole years (29 February rolls to 1 March, keeping the full period). */
+export function addYears(isoDay: string, years: number): string {
+  const [y, m, d] = isoDay.split('-').map(Number);
+  return new Date(Date.UTC(y! + years, m! - 1, d!)).toISOString().slice(0, 10);
+}
+
+export async function rulesOf(clientId: string): Promise<Rules> {
+  const r = await RetentionRule.findByPk(clientId);
+  if (!r) return DEFAULT_RULES;
+  let fileYears: Rules['fileYears'] = {};
+  try { fileYears = r.fileYears ? JSON.parse(r.fileYears) as Rules['fileYears'] : {}; } catch { fileYears = {}; }
+  return { numberYears: r.numberYears, payeeYears: r.payeeYears, fileYears, autoDispose: r.autoDispose };
+}
+
+/** Saves a client's rules (each 1–50 years), logged. Dates already set are not moved: that is done item by item. */
+export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, rules: Rules): Promise<void> {
+  const years = (n: number) => Number.isInteger(n) && n >= 1 && n <= 50;
+  if (!years(rules.numberYears) || !years(rules.payeeYears) || Object.entries(rules.fileYears).some(([c, n]) => !CATEGORIES.includes(c as Category) || !years(n!))) {
+    throw new BadRequest('retention.yearsInvalid', { years: 'retention.yearsInvalid' });
+  }
+  await d.sequelize.transaction(async (tx) => {
+    await RetentionRule.upsert({ clientId, numberYears: rules.numberYears, payeeYears: rules.payeeYears, fileYears: JSON.stringify(rules.fileYears), autoDispose: rules.autoDispose }, { transaction: tx });
+    await d.audit.record(tx, ctx, {
+      operation: 'retention.rules', result: 'allowed', clientId,
+      detail: `numbers ${rules.numberYears}y after leaving, payees ${rules.payeeYears}y, files ${JSON.stringify(rules.fileYears)}, auto ${rules.autoDispose ? 'on' : 'off'}`,
+    });
+  });
+}
+
+/** 削除予定日 of a new number: N years after the person left (none while employed), or after a payee's registration. */
+export async function deletionDateFor(person: { clientId: string; kind: string; leaveDate: string | null }, today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10)): Promise<string | null> {
+  const rules = await rulesOf(person.clientId);
+  if (person.kind === 'payee') return addYears(today, rules.payeeYears);
+  return person.leaveDate ? addYears(person.leaveDate, rules.numberYears) : null;
+}
