@@ -4,7 +4,7 @@ import { boot, configFromEnvironment } from '../server/boot';
 import { systemContext } from '../server/audit';
 import { hashPassword } from '../server/auth/passwords';
 import { newTotpSecret } from '../server/auth/totp';
-import { Department, Dependant, Employee, Establishment, Firm, Payee, User, type Client, type Role } from '../server/db/models';
+import { Department, Dependant, Employee, Establishment, Firm, NumberRecord, Payee, User, type Client, type Role } from '../server/db/models';
 import type { ActorContext } from '../server/audit';
 import { checkDigit } from '../server/vault/my-number';
 import { listPeople } from '../server/vault/people';
@@ -69,6 +69,7 @@ async function main() {
       throw new Error(`${config.dataDir} already holds users. Run the demo into a fresh folder, e.g. DATA_DIR=data-demo npm run demo`);
     }
     const ctx = systemContext('cli:demo');
+    const certificates: string[] = [];
     const logins: { role: string; email: string; password: string; totp: string | null }[] = [];
 
     async function person(role: Role, name: string, email: string, clientId: string | null, withTotp: boolean) {
@@ -108,7 +109,7 @@ async function main() {
     }
 
     await Firm.create({ id: 1, name: FIRM_NAME });
-    await person('firm_admin', '暁 所長', 'admin@akatsuki.example', null, true);
+    const firmAdmin = await person('firm_admin', '暁 所長', 'admin@akatsuki.example', null, true);
     const staff = [
       await person('firm_staff', '佐藤 職員', 'sato@akatsuki.example', null, true),
       await person('firm_staff', '田中 職員', 'tanaka@akatsuki.example', null, true),
@@ -131,12 +132,22 @@ async function main() {
       }
       await services.clients.assignStaff(ctx, client, staff[i]!.id);
       const domain = c.code.toLowerCase();
-      await person('client_admin', `${c.name} 人事担当`, `hr@${domain}.example`, client.id, false);
+      const clientAdmin = await person('client_admin', `${c.name} 人事担当`, `hr@${domain}.example`, client.id, false);
       const first = c.employees[0]!;
       const empUser = await person('employee', first.name, `${first.code.toLowerCase()}@${domain}.example`, client.id, false);
       await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
       await Payee.create({ clientId: client.id, code: `P${i + 1}01`, name: i === 0 ? '小林 弁護士' : '加藤 講師', nameKana: null, kind: i === 0 ? 'expert' : 'lecturer' });
       await demoVault(client, staff[i]!, empUser);
+      // One executed disposal with its certificate: the number of the employee who left, brought forward.
+      const leaver = c.employees.find((e) => e.leave);
+      if (leaver) {
+        const emp = (await Employee.findOne({ where: { clientId: client.id, employeeCode: leaver.code } }))!;
+        const record = (await NumberRecord.findOne({ where: { clientId: client.id, personKind: 'employee', personId: emp.id } }))!;
+        const req = await services.disposal.request(asUser(clientAdmin, 'web:/disposal/requests'), clientAdmin, client.id, [{ kind: 'number', id: record.id }], '退職後の手続きがすべて完了したため');
+        await services.disposal.approve(asUser(firmAdmin, 'web:/disposal/requests/:requestId/approve'), firmAdmin, req.id);
+        const cert = await services.disposal.execute(req.id);
+        certificates.push(cert!.number);
+      }
       // Last month's access report, finished and signed, so the report list is not empty.
       await services.reports.build(client.id, previousPeriod(periodContaining('monthly', new Date())));
     }
@@ -153,6 +164,7 @@ async function main() {
     }
     console.log('\nMy Numbers: made-up numbers with valid check digits are registered for every demo person (never printed);');
     console.log('the assigned staff member can reveal them after re-authentication, with a purpose and submission office.');
+    console.log(`Disposal: one executed disposal with its certificate (${certificates.join(', ')}); see 廃棄 and 廃棄・削除証明書.`);
     console.log('Access reports: last month\'s report for each client is ready under 報告書 (the client admin) and the client page (the firm).');
     console.log('\nFirm roles sign in with password + the 6-digit code from an authenticator app holding the TOTP key above.');
   } finally {

@@ -31,7 +31,8 @@ describe('npm run demo', () => {
       expect(out.stdout).not.to.match(/\d{12}/);
       const vault = await runScript('scripts/cli.ts', ['vault:status'], env);
       expect(vault.code, vault.stderr).to.equal(0);
-      expect(vault.stdout).to.match(/^MINATO\tnumbers=8\tregistered=4\tperson_confirmed=0\tadmin_confirmed=4$/m);
+      // MINATO: 8 people, one number (the leaver's) disposed of.
+      expect(vault.stdout).to.match(/^MINATO\tnumbers=7\t/m);
       expect(vault.stdout).to.match(/^SAKURA\tnumbers=3\t/m);
 
       // A finished report for last month per client; report:run writes one out as a PDF.
@@ -40,6 +41,17 @@ describe('npm run demo', () => {
       expect(report.stderr).to.contain('already built');
       const pdfPath = report.stdout.trim();
       expect(fs.readFileSync(pdfPath).subarray(0, 5).toString()).to.equal('%PDF-');
+
+      // One executed disposal, its certificate listed and genuine.
+      const certs = await runScript('scripts/cli.ts', ['certificate:list'], env);
+      expect(certs.code, certs.stderr).to.equal(0);
+      const number = /^(DC-\d{4}-\d{6})\t/m.exec(certs.stdout)?.[1];
+      expect(number, certs.stdout).to.match(/^DC-\d{4}-000001$/);
+      expect(out.stdout).to.contain(number!);
+      const certFile = path.join(dataDir, 'cert.pdf');
+      expect((await runScript('scripts/cli.ts', ['certificate:export', number!, certFile], env)).code).to.equal(0);
+      const verified = await runScript('scripts/cli.ts', ['certificate:verify', certFile], env);
+      expect([verified.code, verified.stdout.trim()]).to.deep.equal([0, 'genuine']);
 
       const verify = await runScript('scripts/cli.ts', ['audit:verify'], env);
       expect(verify.code).to.equal(0);
