@@ -12,7 +12,7 @@ import {
 } from '../db/models';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { findPerson } from '../vault/people';
+import { listPeople, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
@@ -56,13 +56,13 @@ export class DisposalService {
   }
 
   /** The items of a client that can be disposed of: numbers still held, files still ready. */
-  private async describe(clientId: string, ref: ItemRef): Promise<ItemFacts> {
+  private async describe(clientId: string, ref: ItemRef, people: Map<string, Person>): Promise<ItemFacts> {
     if (!/^[0-9a-f-]{36}$/i.test(ref.id)) throw new NotFound();
     const today = todayJst();
     if (ref.kind === 'number') {
       const r = await NumberRecord.findOne({ where: { id: ref.id, clientId, sealedNumber: { [Op.ne]: null } } });
       if (!r) throw new NotFound();
-      const person = await findPerson(clientId, r.personKind, r.personId).catch(() => null);
+      const person = people.get(`${r.personKind}:${r.personId}`) ?? null;
       return {
         clientId, itemKind: 'number', itemId: r.id, objectId: null, employeeCode: person?.employeeCode ?? null,
         maskedLabel: maskPersonLabel(person?.label ?? '') || '—', dataKind: `number.${r.personKind}`, deletionDate: r.deletionDate,
@@ -72,7 +72,7 @@ export class DisposalService {
     const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
     if (!f) throw new NotFound();
     // A file's name may carry a person's name: the certificate names the employee masked, or the file by its id.
-    const owner = f.employeeId ? await findPerson(clientId, 'employee', f.employeeId).catch(() => null) : null;
+    const owner = f.employeeId ? people.get(`employee:${f.employeeId}`) ?? null : null;
     return {
       clientId, itemKind: 'file', itemId: f.id, objectId: f.objectId, employeeCode: owner?.employeeCode ?? null,
       maskedLabel: owner ? maskPersonLabel(owner.label) : `ID ${f.id.slice(0, 8)}`,
@@ -90,8 +90,10 @@ export class DisposalService {
         ]
       : what;
     if (what !== 'client' && refs.length === 0) throw new BadRequest('disposal.noneSelected');
+    // Everyone of the client once, rather than a lookup per item (an offboarding can hold thousands).
+    const people = new Map((await listPeople(clientId)).map((p) => [`${p.kind}:${p.id}`, p]));
     const items: ItemFacts[] = [];
-    for (const ref of refs) items.push(await this.describe(clientId, ref));
+    for (const ref of refs) items.push(await this.describe(clientId, ref, people));
     return this.d.sequelize.transaction(async (tx) => {
       const open = await DisposalItem.count({
         where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
@@ -180,31 +182,34 @@ export class DisposalService {
   }
 
   private async deleteObjects(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
-    let deleted = 0;
     // Items erased just now were read before: their state is read again so a resumed run sees them.
-    for (const item of await DisposalItem.findAll({ where: { id: { [Op.in]: items.map((x) => x.id) }, state: 'erased' } })) {
-      if (item.objectId) await this.d.storage.delete(item.objectId);
-      await DisposalItem.update({ state: 'deleted' }, { where: { id: item.id, state: 'erased' } });
-      deleted++;
+    const erased = await DisposalItem.findAll({ where: { id: { [Op.in]: items.map((x) => x.id) }, state: 'erased' } });
+    for (const item of erased.filter((x) => x.objectId)) await this.d.storage.delete(item.objectId!);
+    for (let i = 0; i < erased.length; i += 500) {
+      await DisposalItem.update({ state: 'deleted' }, { where: { id: { [Op.in]: erased.slice(i, i + 500).map((x) => x.id) }, state: 'erased' } });
     }
-    if (deleted) await this.d.audit.recordAlone(ctx, { operation: 'disposal.delete', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${deleted} items` });
+    if (erased.length) await this.d.audit.recordAlone(ctx, { operation: 'disposal.delete', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${erased.length} items` });
     this.step('objects-deleted');
   }
 
   /** Checks each item is really gone (no ciphertext, no index, no key; no object) before any certificate. */
   private async verify(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
     const problems: string[] = [];
-    for (const item of items.filter((x) => x.state !== 'verified')) {
-      let gone: boolean;
-      if (item.itemKind === 'number') {
-        const r = await NumberRecord.findByPk(item.itemId);
-        gone = !r || (r.sealedNumber === null && r.blindIndex === null);
-      } else {
-        const f = await StoredFile.findByPk(item.itemId);
-        gone = (!f || f.wrappedKey === null) && (!item.objectId || (await this.d.storage.stat(item.objectId)) === null);
+    const open = items.filter((x) => x.state !== 'verified');
+    for (let i = 0; i < open.length; i += 500) {
+      const batch = open.slice(i, i + 500);
+      const numberIds = batch.filter((x) => x.itemKind === 'number').map((x) => x.itemId);
+      const fileIds = batch.filter((x) => x.itemKind === 'file').map((x) => x.itemId);
+      // Still holding key material: a number with ciphertext or index, a file with its wrapped key.
+      const heldNumbers = new Set((await NumberRecord.findAll({ where: { id: { [Op.in]: numberIds }, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] }, attributes: ['id'] })).map((r) => r.id));
+      const heldFiles = new Set((await StoredFile.findAll({ where: { id: { [Op.in]: fileIds }, wrappedKey: { [Op.ne]: null } }, attributes: ['id'] })).map((f) => f.id));
+      const gone: string[] = [];
+      for (const item of batch) {
+        const held = item.itemKind === 'number' ? heldNumbers.has(item.itemId) : heldFiles.has(item.itemId) || (item.objectId !== null && (await this.d.storage.stat(item.objectId)) !== null);
+        if (held) problems.push(item.id);
+        else gone.push(item.id);
       }
-      if (!gone) { problems.push(item.id); continue; }
-      await DisposalItem.update({ state: 'verified' as DisposalItemState, verifiedAt: new Date() }, { where: { id: item.id } });
+      if (gone.length) await DisposalItem.update({ state: 'verified' as DisposalItemState, verifiedAt: new Date() }, { where: { id: { [Op.in]: gone } } });
     }
     if (req.scope === 'client' && (await ClientKey.count({ where: { clientId: req.clientId, wrappedKey: { [Op.ne]: null } } })) > 0) problems.push('client keys');
     if (problems.length) {
