@@ -175,7 +175,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/disposal/rules', access: 'logViewers', handler: disposal.saveRules },
     { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
     { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
-    { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, handler: disposal.approve },
+    { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, deniedAs: 'disposal.approve', handler: disposal.approve },
     { method: 'get', path: '/certificates', access: 'logViewers', handler: disposal.certificates },
     { method: 'get', path: '/certificates/:certificateId/download', access: 'logViewers', logsReads: true, handler: disposal.download },
     { method: 'get', path: '/verify', access: 'public', authLimit: true, handler: disposal.showVerify },

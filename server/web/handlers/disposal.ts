@@ -6,6 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { optionalDate } from '../vault-forms';
+import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest } from '../../errors';
 import { Client, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
@@ -112,6 +113,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       for (const i of await DisposalItem.findAll({ where: { requestId: { [Op.in]: rows.map((r) => r.id) } }, attributes: ['requestId'] })) counts.set(i.requestId, (counts.get(i.requestId) ?? 0) + 1);
       page(req, res, 'disposal/approvals', {
         title: 'disposal.approvals',
+        reauthActive: reauthActive(req),
         requests: rows.map((r) => ({
           id: r.id, client: `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`, scopeKey: `disposal.scope.${r.scope}`,
           items: counts.get(r.id) ?? 0, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
