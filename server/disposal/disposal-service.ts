@@ -55,20 +55,9 @@ export class DisposalService {
     this.d.checkpoint?.(name);
   }
 
-  /** The items of a client that can be disposed of: numbers still held, files still ready. */
-  private async describe(clientId: string, ref: ItemRef, people: Map<string, Person>): Promise<ItemFacts> {
-    if (!/^[0-9a-f-]{36}$/i.test(ref.id)) throw new NotFound();
+  /** A file of a client that can be disposed of (still ready). */
+  private async describeFile(clientId: string, ref: ItemRef, people: Map<string, Person>): Promise<ItemFacts> {
     const today = todayJst();
-    if (ref.kind === 'number') {
-      const r = await NumberRecord.findOne({ where: { id: ref.id, clientId, sealedNumber: { [Op.ne]: null } } });
-      if (!r) throw new NotFound();
-      const person = people.get(`${r.personKind}:${r.personId}`) ?? null;
-      return {
-        clientId, itemKind: 'number', itemId: r.id, objectId: null, employeeCode: person?.employeeCode ?? null,
-        maskedLabel: maskPersonLabel(person?.label ?? '') || '—', dataKind: `number.${r.personKind}`, deletionDate: r.deletionDate,
-        due: Boolean(r.deletionDate && r.deletionDate <= today),
-      };
-    }
     const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
     if (!f) throw new NotFound();
     // A file's name may carry a person's name: the certificate names the employee masked, or the file by its id.
@@ -78,6 +67,27 @@ export class DisposalService {
       maskedLabel: owner ? maskPersonLabel(owner.label) : `ID ${f.id.slice(0, 8)}`,
       dataKind: `file.${f.category}`, deletionDate: f.retentionDate, due: Boolean(f.retentionDate && f.retentionDate <= today),
     };
+  }
+
+  /** describe() for a chunk: numbers and files read with one query each; any id not found is a 404. */
+  private async describeMany(clientId: string, refs: ItemRef[], people: Map<string, Person>): Promise<ItemFacts[]> {
+    if (refs.some((r) => !/^[0-9a-f-]{36}$/i.test(r.id))) throw new NotFound();
+    const numberIds = refs.filter((r) => r.kind === 'number').map((r) => r.id);
+    const records = new Map((numberIds.length ? await NumberRecord.findAll({ where: { id: { [Op.in]: numberIds }, clientId, sealedNumber: { [Op.ne]: null } } }) : []).map((r) => [r.id, r]));
+    const today = todayJst();
+    const out: ItemFacts[] = [];
+    for (const ref of refs) {
+      if (ref.kind === 'file') { out.push(await this.describeFile(clientId, ref, people)); continue; }
+      const r = records.get(ref.id);
+      if (!r) throw new NotFound();
+      const person = people.get(`${r.personKind}:${r.personId}`) ?? null;
+      out.push({
+        clientId, itemKind: 'number', itemId: r.id, objectId: null, employeeCode: person?.employeeCode ?? null,
+        maskedLabel: maskPersonLabel(person?.label ?? '') || '—', dataKind: `number.${r.personKind}`, deletionDate: r.deletionDate,
+        due: Boolean(r.deletionDate && r.deletionDate <= today),
+      });
+    }
+    return out;
   }
 
   /** A request by a client admin (their own company) or the firm; items already in an open request are refused. */
@@ -90,10 +100,10 @@ export class DisposalService {
         ]
       : what;
     if (what !== 'client' && refs.length === 0) throw new BadRequest('disposal.noneSelected');
-    // Everyone of the client once, rather than a lookup per item (an offboarding can hold thousands).
+    // Everyone of the client once, and the items in chunks, rather than a lookup per item (an offboarding can hold thousands).
     const people = new Map((await listPeople(clientId)).map((p) => [`${p.kind}:${p.id}`, p]));
     const items: ItemFacts[] = [];
-    for (const ref of refs) items.push(await this.describe(clientId, ref, people));
+    for (let i = 0; i < refs.length; i += 1000) items.push(...await this.describeMany(clientId, refs.slice(i, i + 1000), people));
     return this.d.sequelize.transaction(async (tx) => {
       const open = await DisposalItem.count({
         where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
@@ -105,7 +115,9 @@ export class DisposalService {
         status: 'requested', requestedBy: user.id, requestedByName: user.name, requestedAt: new Date(),
         approvedBy: null, approvedByName: null, approvedAt: null, claimedBy: null, claimedAt: null, executedAt: null,
       }, { transaction: tx });
-      for (const { due: _due, ...i } of items) await DisposalItem.create({ ...i, requestId: req.id, state: 'pending', erasedAt: null, verifiedAt: null }, { transaction: tx });
+      for (let i = 0; i < items.length; i += 1000) {
+        await DisposalItem.bulkCreate(items.slice(i, i + 1000).map(({ due: _due, ...x }) => ({ ...x, requestId: req.id, state: 'pending' as const, erasedAt: null, verifiedAt: null })), { transaction: tx });
+      }
       await this.d.audit.record(tx, ctx, {
         operation: 'disposal.request', result: 'allowed', clientId, targetKind: 'disposal', targetId: req.id,
         detail: `${req.scope} ${items.length} items${req.early ? ' early' : ''}`,
