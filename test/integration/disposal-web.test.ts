@@ -57,6 +57,22 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect((await AuditEvent.findOne({ where: { operation: 'retention.cancel' } }))!.detail).to.contain('再雇用のため保管を継続');
   });
 
+  it('the list filters by code, name, due and no date; bringing a date forward is logged with its reason', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const rows = (html: string) => (html.match(/name="items" value="number:/g) ?? []).length;
+    expect(rows((await b.get('/disposal')).text)).to.equal(3);
+    expect(rows((await b.get('/disposal?code=W1')).text)).to.equal(1);
+    expect(rows((await b.get('/disposal?code=W')).text)).to.equal(0);
+    expect(rows((await b.get(`/disposal?name=${encodeURIComponent('者1')}`)).text)).to.equal(1);
+    expect(rows((await b.get('/disposal?due=1')).text)).to.equal(2);
+    expect(rows((await b.get('/disposal?noDate=1')).text)).to.equal(1);
+    const res = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: '2022-12-31', reason: '手続き完了のため前倒し' }, '/disposal');
+    expect(res.status).to.equal(303);
+    expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal('2022-12-31');
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.change' }, order: [['seq', 'DESC']] }))!.detail).to.equal('2023-03-31 → 2022-12-31: 手続き完了のため前倒し');
+  });
+
   it('request → approval (re-authenticated firm admin) → certificate; the client admin downloads a signed PDF', async () => {
     const b = new TestBrowser(h.portal.app);
     await b.login(clientAdmin);

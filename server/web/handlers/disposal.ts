@@ -8,7 +8,7 @@ import { flash, page } from '../render';
 import { optionalDate } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest } from '../../errors';
-import { Client, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
+import { Client, Department, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
 import { CATEGORIES, type Category } from '../../db/models';
@@ -23,6 +23,13 @@ const UUID = /^[0-9a-f-]{36}$/i;
 const ids = z.union([z.string(), z.array(z.string())]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((x) => /^(number|file):[0-9a-f-]{36}$/i.test(x)).slice(0, 20_000));
 const requestForm = z.object({ items: ids, reason: z.string().trim().max(500).default(''), whole: z.literal('on').optional() });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
+const filterForm = z.object({
+  department: z.string().regex(UUID).optional().catch(undefined),
+  code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
+  name: z.string().trim().max(100).optional().catch(undefined).transform((v) => v || undefined),
+  due: z.literal('1').optional().catch(undefined),
+  noDate: z.literal('1').optional().catch(undefined),
+});
 
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
@@ -34,7 +41,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
   async function retentionList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     if (req.user!.role !== 'client_admin' && !req.query.client && !req.body?.clientId) return res.redirect(303, '/firm/clients');
     const client = await clientFor(req);
-    const people = await listPeople(client.id);
+    const q = filterForm.parse(req.query);
+    const departments = await Department.findAll({ where: { clientId: client.id }, order: [['code', 'ASC']] });
+    const people = await listPeople(client.id, { departmentId: q.department && departments.some((d) => d.id === q.department) ? q.department : undefined, employeeCode: q.code, name: q.name });
     const records = await NumberRecord.findAll({ where: { clientId: client.id, sealedNumber: { [Op.ne]: null } } });
     const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
     const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
@@ -42,7 +51,11 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     page(req, res, 'disposal/list', {
       title: 'disposal.title',
       client: presentClient(client),
-      numbers: people.map((p) => ({ p, r: byPerson.get(`${p.kind}:${p.id}`) })).filter((x) => x.r).map(({ p, r }) => ({
+      filter: q,
+      departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
+      numbers: people.map((p) => ({ p, r: byPerson.get(`${p.kind}:${p.id}`) })).filter((x) => x.r)
+        .filter(({ r }) => !q.due || Boolean(r!.deletionDate && r!.deletionDate <= today))
+        .filter(({ r }) => !q.noDate || !r!.deletionDate).map(({ p, r }) => ({
         id: r!.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r!.issueDate ?? '', masked: maskNumber(r!.lastTwo ?? '**'),
         leaveDate: p.leaveDate ?? '', deletionDate: r!.deletionDate ?? '', due: Boolean(r!.deletionDate && r!.deletionDate <= today),
       })),
