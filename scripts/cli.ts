@@ -142,6 +142,75 @@ program.command('certificate:verify')
     });
   });
 
+// Key rotation (server/crypto/rotation.ts). Imported here, so the commands above stay untouched.
+program.command('keys:rotate-master')
+  .description('rewrap everything under a new master key (portal stopped; resumable: run it again if interrupted)')
+  .requiredOption('--new-key-file <path>', 'the new master key: 64 hex digits (e.g. openssl rand -hex 32 > new.key; chmod 600 new.key)')
+  .action(async (opts: { newKeyFile: string }) => {
+    const { readMasterKey } = await import('../server/crypto/master-key');
+    const { rotateMasterKey, RotationError } = await import('../server/crypto/rotation');
+    const config = configFromEnvironment();
+    const newFile = path.resolve(opts.newKeyFile);
+    if (newFile === path.resolve(config.masterKeyFile)) throw new Error('--new-key-file is the current MASTER_KEY_FILE; give the new key in a file of its own');
+    const current = readMasterKey(config.masterKeyFile, false);
+    if (current.kind !== 'ok') throw new Error(`the current master key ${config.masterKeyFile} is ${current.kind === 'missing' ? 'missing' : 'unreadable'}`);
+    const next = readMasterKey(newFile, false);
+    if (next.kind !== 'ok') throw new Error(`the new master key ${newFile} is ${next.kind === 'missing' ? 'missing' : 'not 64 hex digits'}`);
+    await withPortal(async () => {
+      let result;
+      try {
+        result = await rotateMasterKey(current.keyRing, next.keyRing);
+      } catch (err) {
+        console.error(`NOT DONE: ${err instanceof RotationError ? err.message : err instanceof Error ? err.message : String(err)}`);
+        console.error('Nothing is lost: every row opens with the current or the new key. Fix the cause and run the same command again; it continues where it stopped. Do not start the portal in between.');
+        process.exitCode = 1;
+        return;
+      }
+      const r = result.rows;
+      console.log(`OK: master key rotated${result.keyCheck === 'already' ? ' (an earlier run had finished; checked again)' : ''}.`);
+      console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}); key-check value now matches the new key.`);
+      console.log('Next:');
+      console.log(`  1. Point MASTER_KEY_FILE at ${newFile} (or put it in place of ${config.masterKeyFile}, mode 0600), then start the portal.`);
+      console.log('  2. `npm run cli -- keys:status` must answer OK; with the old key the portal now starts sealed (wrong key).');
+      console.log('  3. Back up the new key; then destroy the old key file and every copy of it.');
+      console.log('Effects: every session ends (everyone signs in again, TOTP seeds stay valid); one-time registration link codes issued before now no longer match: issue new links.');
+    });
+  });
+
+program.command('keys:rotate-client')
+  .description('make a new version of a client\'s keys and re-seal its numbers / blind indexes under it (resumable, portal may run)')
+  .requiredOption('--client <code>', 'the client\'s code')
+  .option('--purpose <purpose>', 'files | numbers | index | all', 'all')
+  .action(async (opts: { client: string; purpose: string }) => {
+    const { rotateClientKey, RotationError } = await import('../server/crypto/rotation');
+    const { CLIENT_KEY_PURPOSES } = await import('../server/clients/client-keys');
+    const purposes = opts.purpose === 'all' ? CLIENT_KEY_PURPOSES : CLIENT_KEY_PURPOSES.filter((p) => p === opts.purpose);
+    if (purposes.length === 0) throw new Error(`not a purpose: ${opts.purpose} (files, numbers, index or all)`);
+    await withPortal(async (b) => {
+      if (b.services.keys.sealed) {
+        console.error(sealMessage(b.services.keys, b.services.config));
+        process.exitCode = 1;
+        return;
+      }
+      const client = await Client.findOne({ where: { code: opts.client } });
+      if (!client) throw new Error(`no client with code ${opts.client}`);
+      try {
+        for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys }, client.id, purposes)) {
+          const how = r.resumed ? 'finished the interrupted rotation to' : 'new';
+          if (r.purpose === 'files') {
+            console.log(`${client.code}\tfiles\t${how} version ${r.version}: new files use it; ${r.filesUnderOlderVersions} stored files stay under the version that encrypted them (kept to open them).`);
+          } else {
+            console.log(`${client.code}\t${r.purpose}\t${how} version ${r.version}: ${r.rewritten} ${r.purpose === 'numbers' ? 'numbers re-sealed' : 'blind indexes recomputed'}.`);
+          }
+        }
+      } catch (err) {
+        console.error(`NOT DONE: ${err instanceof RotationError ? err.message : err instanceof Error ? err.message : String(err)}`);
+        console.error('Every number and file still opens. Run the same command again: it finishes this rotation before making another version.');
+        process.exitCode = 1;
+      }
+    });
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof ConfigError ? err.message : `error: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(2);

@@ -3,9 +3,14 @@ import type { ActorContext, AuditLog } from '../audit';
 import { CATEGORIES, RetentionRule, type Category } from '../db/models';
 import { BadRequest } from '../errors';
 
-export interface Rules { numberYears: number; payeeYears: number; fileYears: Partial<Record<Category, number>>; autoDispose: boolean }
+/** fileYears: years per category; null = files of that category get no deletion date */
+export interface Rules { numberYears: number; payeeYears: number; fileYears: Partial<Record<Category, number | null>>; autoDispose: boolean }
 
-export const DEFAULT_RULES: Rules = { numberYears: 7, payeeYears: 7, fileYears: {}, autoDispose: false };
+/** Seven years for everything unless the client's rules say otherwise (the longest 法定保存期間 of the forms involved). */
+const DEFAULT_YEARS = 7;
+const defaultFiles = (): Rules['fileYears'] => Object.fromEntries(CATEGORIES.map((c) => [c, DEFAULT_YEARS]));
+
+export const DEFAULT_RULES: Rules = { numberYears: DEFAULT_YEARS, payeeYears: DEFAULT_YEARS, fileYears: defaultFiles(), autoDispose: false };
 
 /** yyyy-mm-dd plus whole years (29 February rolls to 1 March, keeping the full period). */
 export function addYears(isoDay: string, years: number): string {
@@ -16,15 +21,15 @@ export function addYears(isoDay: string, years: number): string {
 export async function rulesOf(clientId: string): Promise<Rules> {
   const r = await RetentionRule.findByPk(clientId);
   if (!r) return DEFAULT_RULES;
-  let fileYears: Rules['fileYears'] = {};
-  try { fileYears = r.fileYears ? JSON.parse(r.fileYears) as Rules['fileYears'] : {}; } catch { fileYears = {}; }
-  return { numberYears: r.numberYears, payeeYears: r.payeeYears, fileYears, autoDispose: r.autoDispose };
+  let stored: Rules['fileYears'] = {};
+  try { stored = r.fileYears ? JSON.parse(r.fileYears) as Rules['fileYears'] : {}; } catch { stored = {}; }
+  return { numberYears: r.numberYears, payeeYears: r.payeeYears, fileYears: { ...defaultFiles(), ...stored }, autoDispose: r.autoDispose };
 }
 
 /** Saves a client's rules (each 1–50 years), logged. Dates already set are not moved: that is done item by item. */
 export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, rules: Rules): Promise<void> {
   const years = (n: number) => Number.isInteger(n) && n >= 1 && n <= 50;
-  if (!years(rules.numberYears) || !years(rules.payeeYears) || Object.entries(rules.fileYears).some(([c, n]) => !CATEGORIES.includes(c as Category) || !years(n!))) {
+  if (!years(rules.numberYears) || !years(rules.payeeYears) || Object.entries(rules.fileYears).some(([c, n]) => !CATEGORIES.includes(c as Category) || (n !== null && !years(n!)))) {
     throw new BadRequest('retention.yearsInvalid', { years: 'retention.yearsInvalid' });
   }
   await d.sequelize.transaction(async (tx) => {

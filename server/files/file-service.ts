@@ -60,7 +60,7 @@ export class FileService {
 
   /** The rows of a sending in the caller's transaction, so it can land together with other rows (a number and its card image). */
   async insertUploads(tx: Transaction, ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
-    // A category with a retention rule gets its deletion date at once.
+    // Files get their deletion date at once from the client's rule for the category (7 years unless set otherwise).
     const years = target.clientId ? (await rulesOf(target.clientId)).fileYears[target.category] : undefined;
     const retentionDate = years ? addYears(new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10), years) : null;
     const b = await FileBatch.create({

@@ -6,10 +6,12 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
-import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, type Client } from '../../server/db/models';
+import { pdfBytes, pngBytes, uploadFiles } from '../support/files';
+import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, StoredFile, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import { checkDigit } from '../../server/vault/my-number';
+import { addYears } from '../../server/disposal/retention-rules';
 
 const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -161,6 +163,12 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     await h.booted.services.people.setLeaveDate(systemContext('test'), client.id, e.id, '2024-03-31');
     expect((await NumberRecord.findByPk(rec.id))!.deletionDate).to.equal('2029-03-31');
     expect((await AuditEvent.findOne({ where: { operation: 'retention.rules' }, order: [['seq', 'DESC']] }))!.detail).to.contain('numbers 5y');
+    // Files take their date from the rule of their category at once; a blank category gets none.
+    await uploadFiles(b, { direction: 'to_firm', category: 'identity' }, [{ name: 'id.png', data: pngBytes(2000) }]);
+    await uploadFiles(b, { direction: 'to_firm', category: 'procedure' }, [{ name: 'form.pdf', data: pdfBytes(2000) }]);
+    const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+    expect((await StoredFile.findOne({ where: { clientId: client.id, category: 'identity' } }))!.retentionDate).to.equal(addYears(today, 1));
+    expect((await StoredFile.findOne({ where: { clientId: client.id, category: 'procedure' } }))!.retentionDate).to.equal(null);
   });
 
   it('automatic disposal: only for a client that allowed it, only items whose date has come, with its own certificate', async () => {

@@ -92,8 +92,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const client = await clientFor(req);
       const body = (req.body ?? {}) as Record<string, string>;
       const int = (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v.trim()) ? Number(v) : NaN);
-      const fileYears: Partial<Record<Category, number>> = {};
-      for (const c of CATEGORIES) if (typeof body[`file_${c}`] === 'string' && body[`file_${c}`]!.trim()) fileYears[c] = int(body[`file_${c}`]);
+      // Blank means: files of this category get no deletion date.
+      const fileYears: Partial<Record<Category, number | null>> = {};
+      for (const c of CATEGORIES) fileYears[c] = typeof body[`file_${c}`] === 'string' && body[`file_${c}`]!.trim() ? int(body[`file_${c}`]) : null;
       try {
         await saveRules(services, actorOf(req), client.id, { numberYears: int(body.numberYears), payeeYears: int(body.payeeYears), fileYears, autoDispose: body.autoDispose === 'on' });
       } catch (err) {
