@@ -196,8 +196,10 @@ program.command('keys:rotate-client')
       if (!client) throw new Error(`no client with code ${opts.client}`);
       try {
         for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys }, client.id, purposes)) {
-          const how = r.resumed ? 'finished the interrupted rotation to' : 'new';
-          if (r.purpose === 'files') {
+          const how = r.state === 'resumed' ? 'finished the interrupted rotation to' : 'new';
+          if (r.state === 'unchanged') {
+            console.log(`${client.code}\t${r.purpose}\tunchanged (version ${r.version}): this run finished an interrupted rotation; run the command again for a new version.`);
+          } else if (r.purpose === 'files') {
             console.log(`${client.code}\tfiles\t${how} version ${r.version}: new files use it; ${r.filesUnderOlderVersions} stored files stay under the version that encrypted them (kept to open them).`);
           } else {
             console.log(`${client.code}\t${r.purpose}\t${how} version ${r.version}: ${r.rewritten} ${r.purpose === 'numbers' ? 'numbers re-sealed' : 'blind indexes recomputed'}.`);

@@ -14,6 +14,11 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from './number-c
  * done — then opened with the old key and sealed under the new one, written only if the row still
  * holds what was read. The key-check value is switched last: it is the commit mark, so the portal
  * starts with the new key only once everything is rewrapped, and with the old key is sealed after.
+ * The portal is meant to be stopped meanwhile: it reads client keys from the database on every use,
+ * so a running portal (old key) cannot open rows already rewrapped. Two derived keys cannot be
+ * carried over and simply change with the master key: the session-cookie secret (every session
+ * ends, and a TOTP enrolment pending in a session with it) and the HMAC key of one-time
+ * registration link codes ('vault-link-code': codes issued before no longer match; issue new links).
  *
  * Client key: a new version becomes current; numbers are re-sealed and blind indexes recomputed
  * under it row by row (the row's own keyVersion / indexVersion says where it is, and the old
@@ -138,8 +143,11 @@ export async function rotateMasterKey(oldRing: KeyRing, newRing: KeyRing, hooks:
 export interface ClientRotationResult {
   purpose: ClientKeyPurpose;
   version: number;
-  /** true when an earlier, interrupted run had made this version and this run finished it */
-  resumed: boolean;
+  /**
+   * new: this run made the version; resumed: an interrupted run had made it and this run finished
+   * it; unchanged: nothing to finish for this purpose while another one was being finished.
+   */
+  state: 'new' | 'resumed' | 'unchanged';
   /** rows re-sealed (numbers) or re-indexed (index) now */
   rewritten: number;
   /** files: stored files still under an older version (they stay readable under it) */
@@ -161,8 +169,9 @@ function lagging(clientId: string, purpose: 'numbers' | 'index', version: number
 }
 
 /**
- * Rotates the given purposes of one client's keys. A purpose with rows still under an older version
- * than its newest (a run killed halfway) is finished first, without making yet another version.
+ * Rotates the given purposes of one client's keys. When a requested purpose still has rows under an
+ * older version than its newest (a run killed halfway), this run only finishes that rotation and
+ * makes no new version of any purpose; run it again afterwards for another rotation.
  *
  * Files: an object's header names its key version and carries its wrapped data key, and the header
  * is part of every segment's associated data; downloads check the header's wrapped key against the
@@ -173,17 +182,33 @@ function lagging(clientId: string, purpose: 'numbers' | 'index', version: number
 export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: ClientKeys }, clientId: string, purposes: ClientKeyPurpose[], hooks: RotationHooks = {}): Promise<ClientRotationResult[]> {
   const results: ClientRotationResult[] = [];
   let written = 0;
+  // A run that finds an interrupted one only finishes it: no purpose gets a new version this time.
+  let resuming = false;
   for (const purpose of purposes) {
-    let version = await currentVersion(clientId, purpose);
-    const resumed = purpose !== 'files' && await NumberRecord.count({ where: lagging(clientId, purpose, version) }) > 0;
-    if (!resumed) version = await d.sequelize.transaction((tx) => d.clientKeys.rotate(clientId, purpose, tx));
+    if (purpose !== 'files' && await NumberRecord.count({ where: lagging(clientId, purpose, await currentVersion(clientId, purpose)) }) > 0) resuming = true;
+  }
+  // Otherwise every new version is made first, together, so that a run killed at any later point
+  // leaves rows behind in every purpose it has not finished, and the next run finishes them all.
+  if (!resuming) {
+    await d.sequelize.transaction(async (tx) => {
+      for (const purpose of purposes) await d.clientKeys.rotate(clientId, purpose, tx);
+    });
+  }
+  for (const purpose of purposes) {
+    const version = await currentVersion(clientId, purpose);
+    const lags = purpose !== 'files' && await NumberRecord.count({ where: lagging(clientId, purpose, version) }) > 0;
+    const state: ClientRotationResult['state'] = !resuming ? 'new' : lags ? 'resumed' : 'unchanged';
 
     if (purpose === 'files') {
       const older = await StoredFile.count({ where: { clientId, wrappedKey: { [Op.ne]: null }, keyVersion: { [Op.lt]: version } } });
-      results.push({ purpose, version, resumed, rewritten: 0, filesUnderOlderVersions: older });
+      results.push({ purpose, version, state, rewritten: 0, filesUnderOlderVersions: older });
       continue;
     }
 
+    if (state === 'unchanged') {
+      results.push({ purpose, version, state, rewritten: 0 });
+      continue;
+    }
     const target = await d.clientKeys.version(clientId, purpose, version);
     const keys = new Map<number, Buffer>();
     const numbersKey = async (v: number) => {
@@ -224,7 +249,7 @@ export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: Cli
     }
     const left = await NumberRecord.count({ where: lagging(clientId, purpose, version) });
     if (left > 0) throw new RotationError(`${left} ${purpose} rows kept changing during the rotation; run the command again`);
-    results.push({ purpose, version, resumed, rewritten });
+    results.push({ purpose, version, state, rewritten });
   }
   return results;
 }

@@ -1,0 +1,263 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createHarness, sharedDatabase, type Harness } from '../support/harness';
+import { assign, makeClient, makeUser, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { downloadFile, pdfBytes, pngBytes, sha256, uploadFiles } from '../support/files';
+import { actorOf, makeEmployee, PURPOSE, rejects, validNumber } from '../support/vault';
+import { envFor, runScript } from '../support/run-cli';
+import { ClientKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
+import { systemContext } from '../../server/audit';
+import { KeyRing } from '../../server/crypto/key-ring';
+import { rotateClientKey, rotateMasterKey } from '../../server/crypto/rotation';
+import { currentTotp } from '../../server/auth/totp';
+import type { Person } from '../../server/vault/people';
+
+const CLI = 'scripts/cli.ts';
+const sys = systemContext('test:rotation');
+
+/** A client with numbers for `count` employees and two files sent by its admin; what to compare against later. */
+async function seed(h: Harness, code: string, count: number) {
+  const client = await makeClient(h, { code });
+  const admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+  const staff = await makeUser(h, { role: 'firm_staff' });
+  await assign(h, client.id, staff.user.id);
+  const numbers = new Map<string, string>();
+  const people: Person[] = [];
+  for (let i = 0; i < count; i++) {
+    const { person } = await makeEmployee(client.id);
+    const number = validNumber(1000 + i + count * code.length);
+    const record = await h.booted.services.vault.register(sys, person, { number, issueDate: null }, { source: 'proxy', confirmedByPerson: false, registeredBy: null });
+    numbers.set(record.id, number);
+    people.push(person);
+  }
+  const b = new TestBrowser(h.portal.app);
+  await b.login(admin);
+  const sent = [{ name: 'a.pdf', data: pdfBytes(200_000) }, { name: 'b.png', data: pngBytes(3000) }];
+  const res = await uploadFiles(b, { direction: 'to_firm', category: 'procedure' }, sent);
+  expect(res.status, res.text).to.equal(200);
+  const files = new Map<string, string>();
+  for (const f of await StoredFile.findAll({ where: { clientId: client.id } })) files.set(f.id, f.sha256);
+  expect(files.size).to.equal(2);
+  return { client, admin, staff, numbers, people, files };
+}
+
+async function numbersOpen(h: Harness, clientId: string, numbers: Map<string, string>, as: MadeUser): Promise<void> {
+  const opened = await h.booted.services.vault.open(actorOf(as.user), clientId, [...numbers.keys()], PURPOSE, 'vault.print');
+  expect(opened).to.have.length(numbers.size);
+  for (const o of opened) expect(o.number, o.record.id).to.equal(numbers.get(o.record.id));
+}
+
+async function filesOpen(h: Harness, admin: MadeUser, files: Map<string, string>): Promise<void> {
+  const b = new TestBrowser(h.portal.app);
+  await b.login(admin);
+  for (const [id, digest] of files) {
+    const res = await downloadFile(b, id);
+    expect(res.status, id).to.equal(200);
+    expect(sha256(res.body as Buffer), id).to.equal(digest);
+  }
+}
+
+const versionsOf = async (clientId: string, purpose: string) =>
+  (await ClientKey.findAll({ where: { clientId, purpose }, order: [['version', 'ASC']] })).map((k) => k.version);
+
+describe('Key rotation: a client\'s keys', () => {
+  let h: Harness;
+  before(async () => { h = await createHarness(); });
+  after(async () => { await h.close(); });
+
+  it('keys:rotate-client makes new versions, re-seals numbers and indexes; every number and file opens, new files use the new version', async () => {
+    const s = await seed(h, 'R001', 4);
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+
+    const run = await runScript(CLI, ['keys:rotate-client', '--client', 'R001'], envFor(h), { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.contain('numbers\tnew version 2: 4 numbers re-sealed');
+    expect(run.stdout).to.contain('index\tnew version 2: 4 blind indexes recomputed');
+    expect(run.stdout).to.contain('files\tnew version 2');
+    for (const n of s.numbers.values()) expect(run.stdout + run.stderr).not.to.contain(n);
+
+    for (const p of ['files', 'numbers', 'index']) expect(await versionsOf(s.client.id, p), p).to.deep.equal([1, 2]);
+    const records = await NumberRecord.findAll({ where: { clientId: s.client.id } });
+    expect(records.map((r) => [r.keyVersion, r.indexVersion])).to.deep.equal(records.map(() => [2, 2]));
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+    await filesOpen(h, s.admin, s.files);
+
+    // Duplicates are still found through the recomputed index.
+    const { person } = await makeEmployee(s.client.id);
+    await rejects(() => h.booted.services.vault.register(sys, person, { number: [...s.numbers.values()][0]!, issueDate: null }, { source: 'proxy', confirmedByPerson: false, registeredBy: null }), Error);
+
+    // A new file is encrypted under version 2 and downloads; the old ones stay under version 1.
+    const b = new TestBrowser(h.portal.app);
+    await b.login(s.admin);
+    const data = pdfBytes(5000);
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'other' }, [{ name: 'new.pdf', data }])).status).to.equal(200);
+    const fresh = await StoredFile.findOne({ where: { clientId: s.client.id, displayName: 'new.pdf' } });
+    expect(fresh!.keyVersion).to.equal(2);
+    expect(sha256((await downloadFile(b, fresh!.id)).body as Buffer)).to.equal(sha256(data));
+    for (const id of s.files.keys()) expect((await StoredFile.findByPk(id))!.keyVersion).to.equal(1);
+  });
+
+  it('a run killed halfway leaves everything readable, and running it again finishes the same version', async () => {
+    const s = await seed(h, 'R002', 6);
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys };
+    const killAfter = (n: number) => ({ afterRow: (_step: string, written: number) => { if (written >= n) throw new Error('killed'); } });
+
+    await rejects(() => rotateClientKey(d, s.client.id, ['numbers', 'index'], killAfter(3)), Error);
+    const half = await NumberRecord.findAll({ where: { clientId: s.client.id } });
+    expect(half.filter((r) => r.keyVersion === 2)).to.have.length(3);
+    expect(half.filter((r) => r.keyVersion === 1)).to.have.length(3);
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+    await filesOpen(h, s.admin, s.files);
+
+    // Second attempt dies inside the index step.
+    await rejects(() => rotateClientKey(d, s.client.id, ['numbers', 'index'], killAfter(5)), Error);
+    const mid = await NumberRecord.findAll({ where: { clientId: s.client.id } });
+    expect(mid.every((r) => r.keyVersion === 2)).to.equal(true);
+    expect(mid.filter((r) => r.indexVersion === 2).length).to.be.within(1, 5);
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+
+    const done = await rotateClientKey(d, s.client.id, ['numbers', 'index']);
+    expect(done.map((r) => [r.purpose, r.version, r.state])).to.deep.equal([['numbers', 2, 'unchanged'], ['index', 2, 'resumed']]);
+    expect(await versionsOf(s.client.id, 'numbers')).to.deep.equal([1, 2]);
+    expect(await versionsOf(s.client.id, 'index')).to.deep.equal([1, 2]);
+    const after = await NumberRecord.findAll({ where: { clientId: s.client.id } });
+    expect(after.map((r) => [r.keyVersion, r.indexVersion])).to.deep.equal(after.map(() => [2, 2]));
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+    await filesOpen(h, s.admin, s.files);
+
+    // Nothing lags any more: the next run makes version 3.
+    const again = await rotateClientKey(d, s.client.id, ['numbers']);
+    expect(again[0]).to.include({ version: 3, state: 'new', rewritten: 6 });
+    await numbersOpen(h, s.client.id, s.numbers, s.staff);
+  });
+
+  it('refuses an unknown client or purpose', async () => {
+    const unknown = await runScript(CLI, ['keys:rotate-client', '--client', 'NOPE'], envFor(h), { timeoutMs: 60_000 });
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.contain('no client with code NOPE');
+    const purpose = await runScript(CLI, ['keys:rotate-client', '--client', 'R001', '--purpose', 'nope'], envFor(h), { timeoutMs: 60_000 });
+    expect(purpose.code).to.equal(2);
+    expect(purpose.stderr).to.contain('not a purpose');
+  });
+});
+
+describe('Key rotation: the master key', () => {
+  let dataDir: string;
+  let db: Awaited<ReturnType<typeof sharedDatabase>>;
+  let s: Awaited<ReturnType<typeof seed>>;
+  let firmAdmin: MadeUser;
+  let template: { id: string; sha256: string };
+  let signingSecret: Buffer;
+  const reopen = (env: Record<string, string> = {}) => createHarness(env, { dataDir, keepDatabase: db.url ? { url: db.url } : undefined });
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-rotate-'));
+    db = await sharedDatabase();
+    const h = await reopen();
+    try {
+      s = await seed(h, 'M001', 3);
+      firmAdmin = await makeUser(h, { role: 'firm_admin' });
+      // A file for all clients: its data key is wrapped under the firm's key.
+      const b = new TestBrowser(h.portal.app);
+      await b.login(firmAdmin);
+      const res = await uploadFiles(b, { direction: 'to_all', category: 'templates' }, [{ name: 'ひな形.pdf', data: pdfBytes(4000) }]);
+      expect(res.status, res.text).to.equal(200);
+      const row = await StoredFile.findOne({ where: { clientId: null } });
+      template = { id: row!.id, sha256: row!.sha256 };
+      // A sealed PDF signing key (any bytes: the rotation only rewraps it).
+      signingSecret = randomBytes(64);
+      await SigningIdentity.create({ id: 1, source: 'generated', certificatePem: '-', privateKeySealed: h.booted.services.keys.ring().sealSecret('pdf-signing', '1', signingSecret) });
+    } finally { await h.close(); }
+  });
+  after(async () => {
+    await db.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const writeKey = (name: string) => {
+    const file = path.join(dataDir, name);
+    const hex = randomBytes(32).toString('hex');
+    fs.writeFileSync(file, `${hex}\n`, { mode: 0o600 });
+    return { file, hex, ring: new KeyRing(Buffer.from(hex, 'hex')) };
+  };
+  const oldHex = () => fs.readFileSync(path.join(dataDir, 'master.key'), 'utf8').trim();
+  const env = (h: Pick<Harness, 'config'>) => envFor(h);
+
+  it('a run killed halfway resumes; then keys:rotate-master finishes; the old key is never printed and the next steps are', async () => {
+    const next = writeKey('new.key');
+    const oldRing = new KeyRing(Buffer.from(oldHex(), 'hex'));
+    // Killed after 4 rows, in-process (the portal is stopped): the old key still matches the key check.
+    const h0 = await reopen();
+    try {
+      await rejects(() => rotateMasterKey(oldRing, next.ring, { afterRow: (_s, n) => { if (n >= 2) throw new Error('killed'); } }), Error);
+      expect(oldRing.matchesKeyCheckValue((await KeyCheck.findByPk(1))!.kcv)).to.equal(true);
+      const keys = await ClientKey.findAll();
+      const underNew = keys.filter((k) => { try { next.ring.unwrapClientKey(k.clientId, k.purpose as 'files', k.version, k.wrappedKey!); return true; } catch { return false; } });
+      expect(underNew).to.have.length(2);
+    } finally { await h0.close(); }
+
+    const config = { config: { dataDir, databaseUrl: db.url, masterKeyIsEmbedded: true, masterKeyFile: path.join(dataDir, 'master.key') } } as unknown as Harness;
+    const run = await runScript(CLI, ['keys:rotate-master', '--new-key-file', next.file], env(config), { timeoutMs: 60_000 });
+    expect(run.code, run.stdout + run.stderr).to.equal(0);
+    expect(run.stdout).to.contain('OK: master key rotated');
+    expect(run.stdout).to.contain('client keys rewrapped 1 (already done 2), firm keys 1 (0), TOTP seeds 2 (0), PDF signing key 1 (0)');
+    expect(run.stdout).to.contain(`Point MASTER_KEY_FILE at ${next.file}`);
+    expect(run.stdout).to.contain('every session ends');
+    const out = (run.stdout + run.stderr).toLowerCase();
+    expect(out).not.to.contain(oldHex().toLowerCase());
+    expect(out).not.to.contain(next.hex);
+
+    // Run again: nothing left to do, still OK.
+    const again = await runScript(CLI, ['keys:rotate-master', '--new-key-file', next.file], env(config), { timeoutMs: 60_000 });
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.contain('an earlier run had finished');
+    expect(again.stdout).to.match(/client keys rewrapped 0 \(already done 3\)/);
+
+    // Booted with the new key: unsealed; numbers, files (client's and firm's), TOTP sign-in, the signing key.
+    const h = await reopen({ MASTER_KEY_FILE: next.file });
+    try {
+      expect(h.booted.services.keys.sealed).to.equal(false);
+      await numbersOpen(h, s.client.id, s.numbers, s.staff);
+      await filesOpen(h, s.admin, s.files);
+      const b = new TestBrowser(h.portal.app);
+      await b.login(firmAdmin); // password + TOTP with the seed the test kept
+      const res = await downloadFile(b, template.id);
+      expect(res.status).to.equal(200);
+      expect(sha256(res.body as Buffer)).to.equal(template.sha256);
+      await User.update({ totpLastStep: null }, { where: { id: s.staff.user.id } });
+      const staffUser = (await User.findByPk(s.staff.user.id))!;
+      expect(await h.booted.services.accounts.verifySecondFactor(staffUser, await currentTotp(s.staff.totpSecret!))).to.equal('totp');
+      const identity = await SigningIdentity.findByPk(1);
+      expect(h.booted.services.keys.ring().openSecret('pdf-signing', '1', identity!.privateKeySealed).equals(signingSecret)).to.equal(true);
+    } finally { await h.close(); }
+
+    // Booted with the old key: sealed, the wrong key detected.
+    const old = await reopen();
+    try {
+      expect(old.booted.services.keys.sealed).to.equal(true);
+      expect(old.booted.services.keys.sealReason).to.equal('wrong-key');
+    } finally { await old.close(); }
+  });
+
+  it('refuses a new key file that is missing, malformed or the current key', async () => {
+    const h = { config: { dataDir, databaseUrl: db.url, masterKeyIsEmbedded: false, masterKeyFile: path.join(dataDir, 'new.key') } } as unknown as Harness;
+    const same = await runScript(CLI, ['keys:rotate-master', '--new-key-file', path.join(dataDir, 'new.key')], env(h), { timeoutMs: 60_000 });
+    expect(same.code).to.equal(2);
+    expect(same.stderr).to.contain('is the current MASTER_KEY_FILE');
+    fs.writeFileSync(path.join(dataDir, 'bad.key'), 'not hex');
+    const bad = await runScript(CLI, ['keys:rotate-master', '--new-key-file', path.join(dataDir, 'bad.key')], env(h), { timeoutMs: 60_000 });
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain('not 64 hex digits');
+    // A key that matches nothing: the current key no longer matches either (it was rotated away from).
+    const other = writeKey('other.key');
+    const wrongCurrent = { config: { ...h.config, masterKeyFile: path.join(dataDir, 'master.key') } } as unknown as Harness;
+    const refused = await runScript(CLI, ['keys:rotate-master', '--new-key-file', other.file], env(wrongCurrent), { timeoutMs: 60_000 });
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain('is not the key this database was encrypted with');
+  });
+});
+
