@@ -34,6 +34,10 @@ async function main(): Promise<void> {
     log.info(`Akatsuki Portal listening on http://${config.host}:${port} (public URL ${config.publicUrl})`);
   });
 
+  // Node cuts a request whose body takes longer than 5 minutes: a 2 GiB upload over a slow line
+  // needs longer. Headers must still arrive within headersTimeout (60 s), which stops slow-header attacks.
+  server.requestTimeout = 2 * 60 * 60_000;
+
   // Leftovers of uploads a crash interrupted go at start, then every 10 minutes.
   services.sweeper.start(10 * 60_000);
   // Access reports (claimed per client and period, so several instances run each once) and queued mail.

@@ -178,10 +178,12 @@ function suite(label: string, setup: (this: Mocha.Context) => Promise<Setup | nu
     let recordId: string;
     let twinId: string;
     const number = validNumber(4242);
+    let s3 = false;
 
     before(async function () {
       const s = await setup.call(this);
       if (!s) return;
+      s3 = s.env.STORAGE === 's3';
       h = await createHarness(s.env);
       await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
       const client = await makeClient(h, { code: 'MI01', name: '株式会社ふたつ' });
@@ -253,6 +255,9 @@ function suite(label: string, setup: (this: Mocha.Context) => Promise<Setup | nu
       expect(up.status, up.text).to.equal(200);
       const file = (await StoredFile.findOne({ where: { displayName: `賃金台帳-${label}.pdf` } }))!;
       expect(file.status).to.equal('ready');
+      // The object is in the one shared storage (seen from a third process, the test's own).
+      expect(h!.booted.services.storage.kind).to.equal(s3 ? 's3' : 'local');
+      expect(await h!.booted.services.storage.stat(file.objectId)).to.not.equal(null);
       const down = await firm.download(b!, file.id);
       expect(down.status).to.equal(200);
       expect(sha256(down.body as Buffer)).to.equal(sha256(data));
