@@ -26,6 +26,8 @@ export interface CannonFigures {
   /** 2xx responses a second */
   rps2xx: number;
   count: number;
+  /** requests written; sent − count were still in flight when the run stopped */
+  sent: number;
   ok: number;
   statuses: Record<string, number>;
   errors: number;
@@ -38,7 +40,7 @@ export interface CannonFigures {
 }
 
 interface Client { _connect: () => void; setRequests(r: CannonRequest[]): void }
-type Run = (opts: Record<string, unknown>, cb: (err: Error | null, result: { errors: number; timeouts: number; duration: number }) => void) => EventEmitter;
+type Run = (opts: Record<string, unknown>, cb: (err: Error | null, result: { errors: number; timeouts: number; duration: number; requests: { sent: number } }) => void) => EventEmitter;
 const autocannon = createRequire(import.meta.url)('autocannon') as Run;
 
 /** Makes one autocannon client connect from `localAddress` (it calls net.connect(port, host) itself). */
@@ -79,7 +81,7 @@ export function cannon(o: CannonOptions): Promise<CannonFigures> {
       latencies.sort((a, b) => a - b);
       const ok = Object.entries(statuses).filter(([s]) => s.startsWith('2')).reduce((n, [, c]) => n + c, 0);
       resolve({
-        rps: latencies.length / window, rps2xx: ok / window, count: latencies.length, ok, statuses, errors: result.errors, timeouts: result.timeouts,
+        rps: latencies.length / window, rps2xx: ok / window, count: latencies.length, sent: result.requests.sent, ok, statuses, errors: result.errors, timeouts: result.timeouts,
         p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), max: latencies.at(-1) ?? NaN, seconds: window,
       });
     });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import type { Config } from '../config';
 
@@ -32,7 +33,27 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteF
   await sequelize.query('PRAGMA journal_mode = WAL');
   await sequelize.query('PRAGMA busy_timeout = 5000');
   await sequelize.query('PRAGMA foreign_keys = ON');
+  queueTransactions(sequelize);
   return sequelize;
+}
+
+/**
+ * SQLite has one writer, and Sequelize gives every transaction a connection of its own: under load
+ * concurrent transactions then wait on the file lock and fail after busy_timeout (503s). Queuing
+ * them in the process instead lets each run at once when its turn comes. A transaction started
+ * inside another one's callback is not queued (it would wait for itself).
+ */
+function queueTransactions(sequelize: Sequelize): void {
+  const inside = new AsyncLocalStorage<true>();
+  const original = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  let tail: Promise<unknown> = Promise.resolve();
+  (sequelize as unknown as { transaction: (...args: unknown[]) => Promise<unknown> }).transaction = (...args: unknown[]) => {
+    if (!args.some((a) => typeof a === 'function') || inside.getStore()) return original(...args);
+    const run = () => inside.run(true, () => original(...args));
+    const result = tail.then(run, run);
+    tail = result.catch(() => undefined);
+    return result;
+  };
 }
 
 export function isMysql(sequelize: Sequelize): boolean {
