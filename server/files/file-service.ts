@@ -9,7 +9,7 @@ import type { Mailer } from '../mail/mailer';
 import { Client, Employee, FileBatch, FileRead, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
 import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
-import { BadRequest, CorruptFile, Forbidden, NotFound } from '../errors';
+import { BadRequest, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { isRecipientSide, visibleFilesWhere } from './visibility';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';

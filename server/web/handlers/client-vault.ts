@@ -31,6 +31,23 @@ export function formErrors(err: unknown): FieldErrors | null {
   return null;
 }
 
+type ShowList = (req: Request, res: Response, extra?: Record<string, unknown>, status?: number) => Promise<unknown>;
+
+/** 照合 for either side's list: the answer (or why the typed value is refused) is shown on the list; the stored number never is. */
+export async function checkOnList(services: Services, req: Request, res: Response, clientId: string, showList: ShowList): Promise<void> {
+  const f = checkForm.safeParse(req.body ?? {});
+  const recordId = String(req.params.recordId);
+  try {
+    // Anything too long to be a number is refused the same way as a malformed one.
+    const matches = await services.vault.check(actorOf(req), clientId, recordId, f.success ? f.data.typed : 'x');
+    await showList(req, res, { checkResult: { recordId, matches } });
+  } catch (err) {
+    const errors = formErrors(err);
+    if (!errors) throw err;
+    await showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
+  }
+}
+
 /**
  * The client admin's vault screens: the masked list, people, 代理登録 one at a time or by CSV,
  * 管理者確認, one-time links for payees and employees without an account, and 照合.
@@ -166,19 +183,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       res.redirect(303, '/client/people');
     },
 
-    /** 照合: the answer is shown on the list; the stored number never is. */
     async check(req: Request, res: Response) {
-      const client = await clientOf(req);
-      const f = checkForm.safeParse(req.body ?? {});
-      try {
-        // Anything too long to be a number is refused the same way as a malformed one.
-        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.success ? f.data.typed : 'x');
-        return showList(req, res, { checkResult: { recordId: req.params.recordId, matches } });
-      } catch (err) {
-        const errors = formErrors(err);
-        if (!errors) throw err;
-        return showList(req, res, { checkResult: { recordId: req.params.recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
-      }
+      await checkOnList(services, req, res, (await clientOf(req)).id, showList);
     },
 
     async showImport(req: Request, res: Response) {

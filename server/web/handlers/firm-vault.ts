@@ -4,11 +4,11 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
 import { parseForm } from '../forms';
-import { checkForm, purposeForm } from '../vault-forms';
+import { purposeForm } from '../vault-forms';
 import { vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
-import { formErrors } from './client-vault';
-import { AppError, BadRequest, NotFound } from '../../errors';
+import { checkOnList } from './client-vault';
+import { BadRequest, NotFound } from '../../errors';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { groupDigits } from '../../presenters/vault';
@@ -69,16 +69,7 @@ export function firmVaultHandlers(services: Services) {
 
     async check(req: Request, res: Response) {
       const client = await services.clients.getFor(req.user!, String(req.params.clientId));
-      const f = checkForm.safeParse(req.body ?? {});
-      try {
-        // Anything too long to be a number is refused the same way as a malformed one.
-        const matches = await vault.check(actorOf(req), client.id, String(req.params.recordId), f.success ? f.data.typed : 'x');
-        return showList(req, res, { checkResult: { recordId: req.params.recordId, matches } });
-      } catch (err) {
-        const errors = formErrors(err);
-        if (!errors) throw err;
-        return showList(req, res, { checkResult: { recordId: req.params.recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
-      }
+      await checkOnList(services, req, res, client.id, showList);
     },
 
     /** One number, shown for REVEAL_SECONDS: the page hides it itself and a refresh goes back to the list. */
