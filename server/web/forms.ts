@@ -25,6 +25,15 @@ export const optionalText = (max: number) =>
 export const email = z.string({ message: 'form.required' }).trim().min(1, 'form.required').max(190, 'form.tooLong')
   .pipe(z.email({ message: 'form.email' }));
 
+/** The values of a group of checkboxes: absent when none is ticked, a string for one, an array for several. */
+export function asList(v: unknown): string[] {
+  return v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
+/** Ticked values that match `pattern`, at most `max` (anything else is dropped, never an error). */
+export const tickedValues = (pattern: RegExp, max: number) =>
+  z.unknown().transform((v) => asList(v).filter((x) => pattern.test(x)).slice(0, max));
+
 export const checkbox = z.union([z.literal('on'), z.literal('1'), z.literal('true')]).optional().transform((v) => v !== undefined);
 
 /** Only a path on this site: an open redirect would let a link send users to a look-alike site. */

@@ -5,17 +5,17 @@ import type { ApiToken, Client } from '../../db/models';
 import type { Lang } from '../../i18n';
 import { PROCEDURES } from '../../domain/purposes';
 import { MAX_TOKEN_DAYS } from '../../vault/api-tokens';
-import { BadRequest } from '../../errors';
 import { formatDateTime } from '../../presenters/format';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
-import { parseForm, text } from '../forms';
+import { formErrors } from './client-vault';
+import { asList, parseForm, text } from '../forms';
 
 const DEFAULT_DAYS = 90;
 
 /** A group of checkboxes: absent when none is ticked, a string for one, an array for several. */
 const ticked = <T extends z.ZodType<string>>(item: T, message: string) => z.preprocess(
-  (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]),
+  asList,
   z.array(item, { message }).min(1, message).max(1000, message),
 );
 
@@ -25,8 +25,6 @@ const tokenForm = z.object({
   purposes: ticked(z.enum(PROCEDURES, { message: 'api.purposesRequired' }), 'api.purposesRequired'),
   days: z.coerce.number({ message: 'api.daysInvalid' }).int('api.daysInvalid').min(1, 'api.daysInvalid').max(MAX_TOKEN_DAYS, 'api.daysInvalid'),
 });
-
-const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 function presentToken(t: ApiToken, clients: Map<string, Client>, lang: Lang, now: number) {
   const revoked = Boolean(t.revokedAt);
@@ -83,7 +81,8 @@ export function apiTokenHandlers(services: Services) {
         const { token, secret } = await services.apiTokens.create(actorOf(req), req.user!.id, form.data);
         return await show(req, res, { created: { name: token.name, secret } });
       } catch (err) {
-        if (err instanceof BadRequest) return show(req, res, { errors: Object.keys(err.fieldErrors).length ? err.fieldErrors : { _form: err.messageKey }, values: body }, 400);
+        const errors = formErrors(err);
+        if (errors) return show(req, res, { errors, values: body }, 400);
         throw err;
       }
     },

@@ -8,10 +8,11 @@ import { OFFICES, PROCEDURES } from '../../domain/purposes';
 import { maskNumber } from '../../vault/my-number';
 import { AppError, BadRequest, Forbidden } from '../../errors';
 import { openApiDocument } from '../api/openapi';
+import { actorOf } from '../context';
 
 const UUID = /^[0-9a-f-]{36}$/i;
 
-// The audit log's channel column holds 40 characters: the route paths with their :param names would be cut.
+// Fixed names per endpoint: the log groups API reads by endpoint, whatever the ids in the path.
 const CHANNEL = { people: 'api:/api/v1/clients/*/people', number: 'api:/api/v1/clients/*/numbers/*' } as const;
 const OPERATION = { people: 'vault.api.list', number: 'vault.api.read' } as const;
 
@@ -23,14 +24,7 @@ const purposeQuery = z.object({
 
 /** The application behind the bearer token, named in the audit log as the actor. */
 function apiActor(req: Request, scope: TokenScope, channel: string): ActorContext {
-  return {
-    actorId: scope.token.id,
-    actorName: `API: ${scope.token.name}`,
-    actorRole: 'api',
-    ip: req.ip ?? null,
-    userAgent: req.get('user-agent')?.slice(0, 255) ?? null,
-    channel,
-  };
+  return { ...actorOf(req), actorId: scope.token.id, actorName: `API: ${scope.token.name}`, actorRole: 'api', channel };
 }
 
 /** The API for the firm's authorised applications; every route behind requireApiToken except the document. */

@@ -6,6 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { optionalDate } from '../vault-forms';
+import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest } from '../../errors';
 import { Client, Department, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
@@ -20,8 +21,7 @@ import { presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 
 const UUID = /^[0-9a-f-]{36}$/i;
-const ids = z.union([z.string(), z.array(z.string())]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((x) => /^(number|file):[0-9a-f-]{36}$/i.test(x)).slice(0, 20_000));
-const requestForm = z.object({ items: ids, reason: z.string().trim().max(500).default(''), whole: z.literal('on').optional() });
+const requestForm = z.object({ items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''), whole: z.literal('on').optional() });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),

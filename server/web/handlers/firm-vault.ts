@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
-import { parseForm } from '../forms';
+import { parseForm, tickedValues } from '../forms';
 import { purposeForm } from '../vault-forms';
 import { vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
@@ -18,10 +18,7 @@ import { translate } from '../../i18n';
 import { PROCEDURES, OFFICES } from '../../domain/purposes';
 
 const UUID = /^[0-9a-f-]{36}$/i;
-const selection = z.object({
-  ids: z.union([z.string(), z.array(z.string())]).optional()
-    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((id) => UUID.test(id)).slice(0, 500)),
-});
+const selection = z.object({ ids: tickedValues(UUID, 500) });
 
 /** The firm's vault screens: the masked list, 照合, and reveal / print / CSV after re-authentication with a purpose. */
 export function firmVaultHandlers(services: Services) {
