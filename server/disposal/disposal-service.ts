@@ -20,7 +20,6 @@ import { certificateFingerprint, type CertificateData } from './certificate-data
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
 const STALE_CLAIM_MS = 5 * 60_000;
-const FIRM_OWNER = 'firm';
 const SOFTWARE = 'Akatsuki Portal (暁ポータル) 0.1.0';
 
 export type ItemRef = { kind: 'number' | 'file'; id: string };
@@ -249,7 +248,8 @@ export class DisposalService {
       const data = await this.certificateData(req, number, issuedAt);
       const pdf = await this.d.renderCertificate(data);
       const id = randomUUID();
-      const sealed = await storeSealed({ storage: this.d.storage, clientKeys: this.firmKeys() }, FIRM_OWNER, 'certificate', id, pdf);
+      // Sealed under the firm's own key (null): a certificate outlives an offboarded client's keys.
+      const sealed = await storeSealed(this.d, null, 'certificate', id, pdf);
       this.step('certificate-stored');
       try {
         const cert = await this.d.sequelize.transaction(async (tx) => {
@@ -275,15 +275,6 @@ export class DisposalService {
         throw err;
       }
     }
-  }
-
-  /** The firm's own file key seals certificates: they outlive the client's keys (offboarding destroys those). */
-  private firmKeys(): ClientKeys {
-    const keys = this.d.clientKeys;
-    return {
-      current: (_owner: string) => keys.currentFileKey(null),
-      version: (_owner: string, _purpose: string, version: number) => keys.fileKeyVersion(null, version),
-    } as unknown as ClientKeys;
   }
 
   async certificateData(req: DisposalRequest, number: string, issuedAt: Date): Promise<CertificateData> {
@@ -354,7 +345,7 @@ export class DisposalService {
   }
 
   async certificatePdf(cert: DisposalCertificate): Promise<Buffer> {
-    return readAll(await openSealed({ storage: this.d.storage, clientKeys: this.firmKeys() }, FIRM_OWNER, 'certificate', cert.id, cert));
+    return readAll(await openSealed(this.d, null, 'certificate', cert.id, cert));
   }
 }
 

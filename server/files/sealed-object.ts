@@ -3,7 +3,7 @@ import type { StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
 import { newDataKey, unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, createEncryptStream, CorruptObject } from '../crypto/segment-cipher';
-import { objectIdFor } from './upload-engine';
+import { FIRM_KEY_OWNER, objectIdFor } from './upload-engine';
 
 /** Where a sealed object lives and how to open it; the wrapped key is the database's to keep. */
 export interface SealedObject {
@@ -15,11 +15,13 @@ export interface SealedObject {
 }
 
 /**
- * Stores bytes the portal made itself (a report PDF) the way uploads are stored: a data key of its
- * own, wrapped under the client's file key and bound to `kind` and `id`, AES-256-GCM segments.
+ * Stores bytes the portal made itself (a report or certificate PDF) the way uploads are stored: a
+ * data key of its own, wrapped under the file key of `owner` (a client's id, or null for the firm's
+ * own key) and bound to `kind` and `id`, AES-256-GCM segments.
  */
-export async function storeSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, clientId: string, kind: string, id: string, bytes: Uint8Array): Promise<SealedObject> {
-  const { version, key: fileKey } = await d.clientKeys.current(clientId, 'files');
+export async function storeSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, owner: string | null, kind: string, id: string, bytes: Uint8Array): Promise<SealedObject> {
+  const { version, key: fileKey } = await d.clientKeys.currentFileKey(owner);
+  const clientId = owner ?? FIRM_KEY_OWNER;
   const { key: dataKey, wrapped } = newDataKey(fileKey, { clientId, keyVersion: version, kind, id });
   const encrypt = createEncryptStream({ dataKey, keyVersion: version, wrappedKey: wrapped, clientId, fileId: id });
   const objectId = objectIdFor(id);
@@ -31,8 +33,9 @@ export async function storeSealed(d: { storage: StorageAdapter; clientKeys: Clie
 }
 
 /** The plaintext of a sealed object, verified segment by segment and against its SHA-256. */
-export async function openSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, clientId: string, kind: string, id: string, o: SealedObject): Promise<Readable> {
-  const fileKey = await d.clientKeys.version(clientId, 'files', o.keyVersion);
+export async function openSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, owner: string | null, kind: string, id: string, o: SealedObject): Promise<Readable> {
+  const fileKey = await d.clientKeys.fileKeyVersion(owner, o.keyVersion);
+  const clientId = owner ?? FIRM_KEY_OWNER;
   const stored = Buffer.from(o.wrappedKey, 'base64');
   const decrypt = createDecryptStream({
     clientId, fileId: id, expectedSha256: o.sha256,
