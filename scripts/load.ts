@@ -20,8 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
+import { freshMysqlDatabase } from './support/fresh-mysql';
 import { startHello, startPortal, stopProcess, rssMib, sampleRss, sampleMachine, type Server } from './load/proc';
 import { Session, loopback, uploadFile } from './load/http';
 import { cannon, type CannonFigures } from './load/cannon';
@@ -66,14 +65,9 @@ async function main() {
     const env: Record<string, string> = { DATA_DIR: path.join(work, 'portal'), PORT: '0', LOG_LEVEL: 'info', REVEAL_BURST_MAX: '100000' };
     const mysqlUrl = arg('mysql');
     if (mysqlUrl) {
-      const base = new URL(mysqlUrl);
-      const name = `akatsuki_load_${randomBytes(4).toString('hex')}`;
-      const admin = await mysql.createConnection({ host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username), password: decodeURIComponent(base.password) });
-      await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-      const url = new URL(base.toString());
-      url.pathname = `/${name}`;
-      env.DATABASE_URL = url.toString();
-      dropDb = async () => { await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {}); await admin.end(); };
+      const db = await freshMysqlDatabase(mysqlUrl, 'akatsuki_load_');
+      env.DATABASE_URL = db.url;
+      dropDb = () => db.drop().catch(() => {});
     }
     const db = mysqlUrl ? `MariaDB/MySQL at ${new URL(mysqlUrl).host}` : 'SQLite';
     console.log(`Akatsuki Portal under load — loopback, the portal in its own process (${db}), ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);

@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../server/config';
 import { boot } from '../../server/boot';
 import { makeBenchUser } from './bench-user';
+import { startServer, stopServer, type StartedServer } from '../support/server-process';
 import type { ClientResult } from './client';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -49,57 +50,7 @@ export interface FileFigures {
   download_plain_cpu_s: number;
 }
 
-interface Server { child: ChildProcess; match: RegExpMatchArray; pid: number }
-
-/**
- * Starts `node --import tsx <script> …` directly, so the child's pid is the server itself.
- * (`node_modules/.bin/tsx <script>` runs the script in a second, grandchild node process: its pid
- * was the wrapper's, /proc figures were the wrapper's, and killing the wrapper left the real
- * server running as an orphan holding our stdout/stderr pipes — the bench then never exited.)
- * Resolves once stdout matches `ready`; `pidOf(match)` names the pid the server reports itself,
- * which must be the child's.
- */
-function startProcess(script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, pidOf: (m: RegExpMatchArray) => number, nodeArgs: string[] = []): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let ok = false;
-    // Keep reading both pipes for the server's whole life (a full pipe would stall its logger); keep a tail for errors.
-    const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
-    child.stdout!.on('data', (d: Buffer) => {
-      keep(d);
-      const m = ok ? null : ready.exec(out);
-      if (!m) return;
-      ok = true;
-      clearTimeout(timer);
-      const reported = pidOf(m);
-      if (reported !== child.pid) {
-        child.kill('SIGKILL');
-        reject(new Error(`${script}: the server reports pid ${reported}, but the spawned process is ${child.pid}`));
-        return;
-      }
-      resolve({ child, match: m, pid: child.pid });
-    });
-    child.stderr!.on('data', keep);
-    if (process.env.BENCH_SERVER_OUTPUT) for (const s of [child.stdout!, child.stderr!]) s.pipe(process.stderr, { end: false });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => { if (!ok) { clearTimeout(timer); reject(new Error(`${script} exited (${code ?? signal}):\n${out}`)); } });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${script} did not get ready in 60 s:\n${out}`)); }, 60_000);
-  });
-}
-
-/** Ends a server (SIGTERM, SIGKILL after 5 s) and waits until its process is gone and its pipes are closed. */
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-}
+type Server = StartedServer;
 
 /** Peak and current resident memory of a process, from /proc (VmHWM is the high-water mark). */
 function memory(pid: number): { rssMib: number; peakMib: number } {
@@ -201,11 +152,11 @@ export async function benchFiles(mib: number, opts: BenchOptions = {}): Promise<
   const running = new Set<ChildProcess>();
   // One server at a time: each runs alone on the 2 cores while it is measured, then is stopped.
   const start = async (script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, pidOf: (m: RegExpMatchArray) => number, nodeArgs: string[] = []) => {
-    const s = await startProcess(script, args, env, ready, pidOf, nodeArgs);
+    const s = await startServer(script, { args, env, ready, pidOf, nodeArgs, echoEnv: 'BENCH_SERVER_OUTPUT' });
     running.add(s.child);
     return s;
   };
-  const stop = async (s: Server) => { await stopProcess(s.child); running.delete(s.child); };
+  const stop = async (s: Server) => { await stopServer(s.child, 5_000); running.delete(s.child); };
   try {
     // The portal: a fresh DATA_DIR with one client admin, then the real server in its own process.
     const dataDir = path.join(work, 'portal');
@@ -291,7 +242,7 @@ export async function benchFiles(mib: number, opts: BenchOptions = {}): Promise<
     };
     return f;
   } finally {
-    await Promise.all([...running].map((c) => stopProcess(c)));
+    await Promise.all([...running].map((c) => stopServer(c, 5_000)));
     agent.destroy();
     fs.rmSync(work, { recursive: true, force: true });
   }

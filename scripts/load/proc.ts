@@ -3,12 +3,10 @@
  * `node --import tsx <script>` so the child's pid is the server itself (see scripts/bench/files.ts),
  * and what /proc says about it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startServer, stopServer } from '../support/server-process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-
-export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export interface Server { child: ChildProcess; pid: number; port: number }
 
@@ -17,53 +15,17 @@ export const PORTAL_READY = /"pid":(\d+)[^\n]*listening on http:\/\/[^:]+:(\d+)/
 /** hello.ts prints "PORT <port> PID <pid>". */
 export const HELLO_READY = /PORT (\d+) PID (\d+)/;
 
-/**
- * Starts a server process and resolves once stdout matches `ready` (pid and port taken from the
- * match); its output keeps being read for its whole life (a full pipe would stall its logger).
- */
-export function startProcess(script: string, env: NodeJS.ProcessEnv, ready: RegExp, ids: (m: RegExpMatchArray) => { pid: number; port: number }): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let ok = false;
-    const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
-    child.stdout!.on('data', (d: Buffer) => {
-      keep(d);
-      const m = ok ? null : ready.exec(out);
-      if (!m) return;
-      ok = true;
-      clearTimeout(timer);
-      const { pid, port } = ids(m);
-      if (pid !== child.pid) {
-        child.kill('SIGKILL');
-        reject(new Error(`${script}: the server reports pid ${pid}, but the spawned process is ${child.pid}`));
-        return;
-      }
-      resolve({ child, pid, port });
-    });
-    child.stderr!.on('data', keep);
-    if (process.env.LOAD_SERVER_OUTPUT) for (const s of [child.stdout!, child.stderr!]) s.pipe(process.stderr, { end: false });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => { if (!ok) { clearTimeout(timer); reject(new Error(`${script} exited (${code ?? signal}):\n${out}`)); } });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${script} did not get ready in 60 s:\n${out}`)); }, 60_000);
-  });
+/** Starts a server process (see startServer) and reads its pid and port from its ready line. */
+async function startProcess(script: string, env: NodeJS.ProcessEnv, ready: RegExp, ids: (m: RegExpMatchArray) => { pid: number; port: number }): Promise<Server> {
+  const s = await startServer(script, { env, ready, pidOf: (m) => ids(m).pid, echoEnv: 'LOAD_SERVER_OUTPUT' });
+  return { child: s.child, pid: s.pid, port: ids(s.match).port };
 }
 
 export const startPortal = (env: NodeJS.ProcessEnv) => startProcess('server/main.ts', env, PORTAL_READY, (m) => ({ pid: Number(m[1]), port: Number(m[2]) }));
 export const startHello = () => startProcess('scripts/load/hello.ts', {}, HELLO_READY, (m) => ({ pid: Number(m[2]), port: Number(m[1]) }));
 
 /** Ends a server (SIGTERM, SIGKILL after 8 s) and waits until it is gone. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-}
+export const stopProcess = (child: ChildProcess) => stopServer(child);
 
 /** Resident memory of a process now, MiB (VmRSS). */
 export function rssMib(pid: number): number {

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
+import { freshMysqlDatabase } from '../../scripts/support/fresh-mysql';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../server/config';
 import { boot, type Booted } from '../../server/boot';
@@ -23,28 +22,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = new URL(TEST_DATABASE_URL!);
-  const name = `akatsuki_t_${randomBytes(5).toString('hex')}`;
-  const admin = await mysql.createConnection({ host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username), password: decodeURIComponent(base.password) });
-  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  const url = new URL(base.toString());
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await admin.end();
-    },
-  };
-}
 
 /** A fresh portal: its own data folder, database, master key and SMTP server. */
 export async function createHarness(env: Record<string, string> = {}, opts: { dataDir?: string; keepDatabase?: { url: string }; logger?: Logger; storage?: (config: Config) => StorageAdapter } = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-test-'));
   const smtp = new TestSmtp();
   const smtpUrl = await smtp.start();
-  const db = opts.keepDatabase ? { url: opts.keepDatabase.url, drop: async () => {} } : TEST_DATABASE_URL ? await freshMysqlDatabase() : null;
+  const db = opts.keepDatabase ? { url: opts.keepDatabase.url, drop: async () => {} } : TEST_DATABASE_URL ? await freshMysqlDatabase(TEST_DATABASE_URL, 'akatsuki_t_') : null;
   const config = loadConfig({
     NODE_ENV: 'test', DATA_DIR: dataDir, SMTP_URL: smtpUrl, PUBLIC_URL: 'http://portal.test', LOG_LEVEL: 'silent',
     ...(db ? { DATABASE_URL: db.url } : {}),
@@ -67,5 +51,5 @@ export async function createHarness(env: Record<string, string> = {}, opts: { da
 /** For tests that restart the portal on the same data (sealed start): the database URL to reuse. */
 export async function sharedDatabase(): Promise<{ url: string | null; drop: () => Promise<void> }> {
   if (!TEST_DATABASE_URL) return { url: null, drop: async () => {} };
-  return freshMysqlDatabase();
+  return freshMysqlDatabase(TEST_DATABASE_URL, 'akatsuki_t_');
 }
