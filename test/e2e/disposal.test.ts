@@ -5,28 +5,23 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { createHarness, dialectName, type Harness } from '../support/harness';
+import { pdfText } from '../support/pdf';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import {
   CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems, type Viewport,
+  jaText,
 } from '../support/chromium';
 import { AuditEvent, DisposalCertificate, DisposalItem, DisposalRequest, Employee, Firm, NumberRecord, User, type Client } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
-import ja from '../../server/i18n/locales/ja.json';
+import { numberFrom as valid } from '../support/vault';
 
-/** The messages as the people here read them (the locale file is flat: dotted keys). */
-const t = (key: string): string => {
-  const text = (ja as Record<string, string>)[key];
-  if (typeof text !== 'string') throw new Error(`no Japanese text for ${key}`);
-  return text;
-};
+/** The messages as the people here read them. */
+const t = jaText;
 
-/** A valid My Number from a seed (the check digit as the ordinance gives it). */
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 /** The text of a PDF file as poppler reads it (poppler-utils, which .ci/run installs). */
-const pdftotext = (file: string) => execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-']).toString('utf8');
+const pdftotext = (file: string) => pdfText(fs.readFileSync(file));
 /** What poppler says of the file's signatures (pdfsig exits non-zero for some files it still reports on). */
 const pdfsig = (file: string) => {
   try {

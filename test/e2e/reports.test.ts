@@ -6,28 +6,23 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { createHarness, dialectName, type Harness } from '../support/harness';
+import { pdfText } from '../support/pdf';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import {
   CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems,
+  jaText,
 } from '../support/chromium';
 import { AccessReport, AuditEvent, Employee, Firm, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 import { periodContaining, periodLabel, previousPeriod, type Period } from '../../server/reports/periods';
-import ja from '../../server/i18n/locales/ja.json';
 
-/** The messages as the client admin reads them (the locale file is flat: dotted keys). */
-const t = (key: string): string => {
-  const text = (ja as Record<string, string>)[key];
-  if (typeof text !== 'string') throw new Error(`no Japanese text for ${key}`);
-  return text;
-};
+/** The messages as the people here read them. */
+const t = jaText;
 
-/** A valid My Number from a seed (the check digit as the ordinance gives it). */
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 /** The text of a PDF file as poppler reads it (poppler-utils, which .ci/run installs). */
-const pdftotext = (file: string) => execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-']).toString('utf8');
+const pdftotext = (file: string) => pdfText(fs.readFileSync(file));
 
 /**
  * What a page reports as broken, less one thing that is not: the browser's own fetch of the

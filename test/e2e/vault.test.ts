@@ -8,20 +8,16 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { pngBytes } from '../support/files';
 import {
   CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems,
+  jaText,
 } from '../support/chromium';
 import { AuditEvent, Dependant, Employee, NumberRecord, StoredFile, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { checkDigit } from '../../server/vault/my-number';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
-import ja from '../../server/i18n/locales/ja.json';
 
-/** The messages as the employee reads them (the locale file is flat: dotted keys). */
-const t = (key: string): string => {
-  const text = (ja as Record<string, string>)[key];
-  if (typeof text !== 'string') throw new Error(`no Japanese text for ${key}`);
-  return text;
-};
+/** The messages as the people here read them. */
+const t = jaText;
 
 /** A valid My Number from its first 11 digits (the check digit as the ordinance gives it). */
 const valid = (first11: string) => `${first11}${checkDigit(first11)}`;

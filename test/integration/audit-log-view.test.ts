@@ -6,9 +6,8 @@ import { TestBrowser } from '../support/browser';
 import { AuditEvent, Department, Employee, Firm, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 
 describe('操作履歴: the access log view, its filters, paging and downloads', () => {
   let h: Harness;

@@ -10,10 +10,9 @@ import { pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, StoredFile, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 import { addYears } from '../../server/disposal/retention-rules';
 
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const binary = async (r: any): Promise<{ status: number; body: Buffer }> =>
   r.buffer(true).parse((res: NodeJS.ReadableStream, cb: (e: Error | null, b: Buffer) => void) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });

@@ -9,10 +9,9 @@ import { Op } from 'sequelize';
 import { AuditEvent, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, Employee, NumberRecord, StoredFile, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 import type { DisposalService } from '../../server/disposal/disposal-service';
 
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
 
 /** Every value of every row of every table, as one string per table. */

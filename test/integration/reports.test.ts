@@ -9,11 +9,10 @@ import { envFor, runScript } from '../support/run-cli';
 import { AccessReport, AuditEvent, Employee, Firm, OutboxMail, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 import { collectReportData } from '../../server/reports/report-data';
 import { parsePeriod, periodContaining } from '../../server/reports/periods';
 
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 const pdftotext = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
 const pdfsig = (file: string) => { try { return execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8'); } catch (e) { return String((e as { stdout?: Buffer }).stdout ?? ''); } };
 

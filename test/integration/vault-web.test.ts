@@ -4,13 +4,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
 import { AuditEvent, Dependant, Employee, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
-import { checkDigit } from '../../server/vault/my-number';
-
-/** A valid My Number from an 11-digit seed. */
-export function validNumber(seed: number): string {
-  const first = String(seed).padStart(11, '0').slice(-11);
-  return `${first}${checkDigit(first)}`;
-}
+import { numberFrom as validNumber } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 

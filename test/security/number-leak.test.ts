@@ -9,10 +9,9 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
 import { Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
-import { checkDigit } from '../../server/vault/my-number';
+import { numberFrom as valid } from '../support/vault';
 import type { RouteDef } from '../../server/web/routes';
 
-const valid = (seed: number) => { const f = String(seed).padStart(11, '0'); return `${f}${checkDigit(f)}`; };
 const fullWidth = (n: string) => n.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
 const grouped = (n: string) => n.replace(/(\d{4})(?=\d)/g, '$1 ');
 

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import ja from '../../server/i18n/locales/ja.json';
 
 /**
  * Browser tests use the system's Debian Chromium; nothing is ever downloaded. Where it is not
@@ -118,4 +119,11 @@ export async function smallTouchTargets(page: Page): Promise<string[]> {
     }
     return small;
   })()`);
+}
+
+/** The Japanese text of a message key as the person on the page reads it; a missing key fails the test. */
+export function jaText(key: string): string {
+  const text = (ja as Record<string, string>)[key];
+  if (typeof text !== 'string') throw new Error(`no Japanese text for ${key}`);
+  return text;
 }

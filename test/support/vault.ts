@@ -13,6 +13,12 @@ export function validNumber(seed: number): string {
   return `${first11}${checkDigit(first11)}`;
 }
 
+/** A valid My Number whose first 11 digits are the seed itself (zero-padded): seeds chosen by a test stay readable. */
+export function numberFrom(seed: number): string {
+  const first11 = String(seed).padStart(11, '0').slice(-11);
+  return `${first11}${checkDigit(first11)}`;
+}
+
 /** The same number with a wrong check digit. */
 export function wrongCheckDigit(number: string): string {
   return `${number.slice(0, 11)}${(Number(number[11]) + 1) % 10}`;
