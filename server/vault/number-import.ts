@@ -1,11 +1,11 @@
 import { parse } from 'csv-parse/sync';
 import { Op, type Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
-import { Dependant, Employee, NumberRecord } from '../db/models';
+import { NumberRecord } from '../db/models';
 import { FieldConflict, BadRequest } from '../errors';
 import { normaliseNumber, parseMyNumber } from './my-number';
 import { calendarDate } from '../domain/dates';
-import { findPerson } from './people';
+import { listPeople } from './people';
 import type { VaultService } from './vault-service';
 
 /** The columns of an import file, in Japanese (as the template has them) or English. */
@@ -80,8 +80,9 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
   if (parsed.length > IMPORT_MAX_LINES) throw new BadRequest('vault.import.tooMany', { file: 'vault.import.tooMany' });
 
   // Matched in code, not by the database's collation (MySQL would take e001 for E001, SQLite not).
-  const employees = new Map((await Employee.findAll({ where: { clientId } })).map((e) => [e.employeeCode, e]));
-  const dependants = await Dependant.findAll({ where: { clientId } });
+  const people = await listPeople(clientId);
+  const employees = new Map(people.filter((p) => p.kind === 'employee').map((p) => [p.employeeCode!, p]));
+  const dependants = new Map(people.filter((p) => p.kind === 'dependant').map((p) => [`${p.employee!.id}|${p.dependant!.name}`, p]));
   const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] })).map((r) => `${r.personKind}:${r.personId}`));
 
   const rejected: ImportRejection[] = [];
@@ -103,12 +104,12 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
       const employee = employees.get(employeeCode);
       if (!employee) { reject('vault.import.unknownEmployee'); continue; }
       const dependantName = at.dependant >= 0 ? (row[at.dependant] ?? '') : '';
-      const dependant = dependantName ? dependants.find((x) => x.employeeId === employee.id && x.name === dependantName) : null;
+      const dependant = dependantName ? dependants.get(`${employee.id}|${dependantName}`) : null;
       if (dependantName && !dependant) { reject('vault.import.unknownDependant'); continue; }
       const key = dependant ? `dependant:${dependant.id}` : `employee:${employee.id}`;
       if (seenPeople.has(key)) { reject('vault.import.personTwice'); continue; }
       if (held.has(key)) { reject('vault.import.alreadyRegistered'); continue; }
-      const person = await findPerson(clientId, dependant ? 'dependant' : 'employee', dependant ? dependant.id : employee.id, tx);
+      const person = dependant ?? employee;
       try {
         await d.vault.register(ctx, person, { number, issueDate }, { source: 'import', registeredBy }, tx);
         seenNumbers.add(number);
