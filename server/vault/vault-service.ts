@@ -34,6 +34,8 @@ export interface Revealed { person: Person; record: NumberRecord; number: string
 
 export interface ListedPerson { person: Person; record: NumberRecord | null }
 
+export interface ListFilter { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }
+
 export const VAULT_PAGE_SIZE = 50;
 
 const REGISTER_OPERATION: Record<NumberSource, string> = {
@@ -159,14 +161,19 @@ export class VaultService {
   }
 
   /** The client's people with their records, filtered and paged, for the masked lists. */
-  async list(clientId: string, filter: { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
+  async list(clientId: string, filter: ListFilter, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
+    const rows = await this.listAll(clientId, filter);
+    return { rows: rows.slice((page - 1) * VAULT_PAGE_SIZE, page * VAULT_PAGE_SIZE), total: rows.length };
+  }
+
+  /** Every matching person with their record (or null), in list order. */
+  async listAll(clientId: string, filter: ListFilter): Promise<ListedPerson[]> {
     const people = await listPeople(clientId, filter);
     const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } } });
     const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
-    let rows = people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
-    if (filter.status === 'missing') rows = rows.filter((r) => !r.record);
-    else if (filter.status) rows = rows.filter((r) => r.record?.status === filter.status);
-    return { rows: rows.slice((page - 1) * VAULT_PAGE_SIZE, page * VAULT_PAGE_SIZE), total: rows.length };
+    const rows = people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
+    if (filter.status === 'missing') return rows.filter((r) => !r.record);
+    return filter.status ? rows.filter((r) => r.record?.status === filter.status) : rows;
   }
 
   /**

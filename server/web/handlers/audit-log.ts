@@ -4,9 +4,10 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
 import { allLogRows, LOG_PAGE_SIZE, LOG_SORTS, logScope, queryLog, type LogFilter } from '../../audit/log-query';
-import { Client, Department, type AuditEvent } from '../../db/models';
+import { Client, type AuditEvent } from '../../db/models';
 import { Op } from 'sequelize';
 import { formatDateTime } from '../../presenters/format';
+import { departmentsOf } from '../../vault/people';
 import { toCsv } from '../../vault/csv';
 import { translate, type Lang } from '../../i18n';
 import { maskPersonLabel } from '../../reports/report-data';
@@ -86,7 +87,7 @@ export function auditLogHandlers(services: Services) {
       const clients = await clientsFor(req);
       const byId = new Map(clients.map((c) => [c.id, c]));
       const { rows, total } = await queryLog(req.user!, f, p);
-      const departments = f.clientId ? await Department.findAll({ where: { clientId: f.clientId }, order: [['code', 'ASC']] }) : [];
+      const departments = f.clientId ? await departmentsOf(f.clientId) : [];
       const qs = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
       page(req, res, 'audit/log', {
         title: 'log.title',

@@ -9,14 +9,13 @@ import { optionalDate } from '../vault-forms';
 import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest } from '../../errors';
-import { Client, Department, DisposalCertificate, DisposalItem, DisposalRequest, NumberRecord, StoredFile } from '../../db/models';
+import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
-import { CATEGORIES, type Category } from '../../db/models';
 import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
-import { listPeople } from '../../vault/people';
 import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
+import { departmentsOf } from '../../vault/people';
 import { presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 
@@ -42,10 +41,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     if (req.user!.role !== 'client_admin' && !req.query.client && !req.body?.clientId) return res.redirect(303, '/firm/clients');
     const client = await clientFor(req);
     const q = filterForm.parse(req.query);
-    const departments = await Department.findAll({ where: { clientId: client.id }, order: [['code', 'ASC']] });
-    const people = await listPeople(client.id, { departmentId: q.department && departments.some((d) => d.id === q.department) ? q.department : undefined, employeeCode: q.code, name: q.name });
-    const records = await NumberRecord.findAll({ where: { clientId: client.id, sealedNumber: { [Op.ne]: null } } });
-    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+    const departments = await departmentsOf(client.id);
+    const listed = await services.vault.listAll(client.id, { departmentId: q.department && departments.some((d) => d.id === q.department) ? q.department : undefined, employeeCode: q.code, name: q.name });
     const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
     const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
     page(req, res, 'disposal/list', {
@@ -53,11 +50,11 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       client: presentClient(client),
       filter: q,
       departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
-      numbers: people.map((p) => ({ p, r: byPerson.get(`${p.kind}:${p.id}`) })).filter((x) => x.r)
-        .filter(({ r }) => !q.due || Boolean(r!.deletionDate && r!.deletionDate <= today))
-        .filter(({ r }) => !q.noDate || !r!.deletionDate).map(({ p, r }) => ({
-        id: r!.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r!.issueDate ?? '', masked: maskNumber(r!.lastTwo ?? '**'),
-        leaveDate: p.leaveDate ?? '', deletionDate: r!.deletionDate ?? '', due: Boolean(r!.deletionDate && r!.deletionDate <= today),
+      numbers: listed.flatMap(({ person: p, record: r }) => (r ? [{ p, r }] : []))
+        .filter(({ r }) => !q.due || Boolean(r.deletionDate && r.deletionDate <= today))
+        .filter(({ r }) => !q.noDate || !r.deletionDate).map(({ p, r }) => ({
+        id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
+        leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
       })),
       files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
       pending: (await DisposalRequest.findAll({ where: { clientId: client.id, status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'DESC']] }))
