@@ -134,11 +134,12 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
   it('two portal processes on one database build one report per client and period', async () => {
     const twin = await makeClient(h, { code: 'RP04', name: '株式会社ふたご' });
     await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-09-15T00:00:00Z'), twin.id] });
-    const env = (port: number) => envFor(h, { PORT: String(port), LOG_LEVEL: 'info', SMTP_URL: `smtp://127.0.0.1:${h.smtp.port}` });
+    // Port 0: each process takes a free port (fixed ones collided with other processes on a busy machine).
+    const env = () => envFor(h, { PORT: '0', LOG_LEVEL: 'info', SMTP_URL: `smtp://127.0.0.1:${h.smtp.port}` });
     const done = /access reports: start-up run finished/;
     const [p1, p2] = await Promise.all([
-      runScript('server/main.ts', [], env(39111), { untilOutput: done, timeoutMs: 50_000 }),
-      runScript('server/main.ts', [], env(39112), { untilOutput: done, timeoutMs: 50_000 }),
+      runScript('server/main.ts', [], env(), { untilOutput: done, timeoutMs: 50_000 }),
+      runScript('server/main.ts', [], env(), { untilOutput: done, timeoutMs: 50_000 }),
     ]);
     expect(p1.stdout + p1.stderr).to.match(done);
     expect(p2.stdout + p2.stderr).to.match(done);
