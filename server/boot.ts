@@ -50,6 +50,7 @@ export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mai
     close: async () => {
       services.sweeper.stop();
       services.scheduler.stop();
+      await services.loginThrottle.close();
       await sequelize.close();
     },
   };

@@ -4,7 +4,7 @@ import type { Config } from './config';
 import { AuditLog } from './audit';
 import type { Keys } from './crypto/keys';
 import { createMailer, type Mailer } from './mail/mailer';
-import { LoginThrottle } from './auth/login-throttle';
+import { LoginThrottle, databaseCounters } from './auth/login-throttle';
 import { AccountService } from './accounts/account-service';
 import { SetupService } from './accounts/setup-service';
 import { StaffService } from './accounts/staff-service';
@@ -49,13 +49,15 @@ export interface Services {
   scheduler: Scheduler;
   disposal: DisposalService;
   renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
+  loginThrottle: LoginThrottle;
 }
 
 /** Wires the real services together; tests may pass their own mailer. */
 export function createServices(d: { config: Config; sequelize: Sequelize; keys: Keys; logger: Logger; storage: StorageAdapter; mailer?: Mailer }): Services {
   const mailer = d.mailer ?? createMailer(d.config);
   const audit = new AuditLog(d.sequelize);
-  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: new LoginThrottle(), config: d.config });
+  const loginThrottle = new LoginThrottle(databaseCounters(d.sequelize, d.config));
+  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: loginThrottle, config: d.config });
   const clientKeys = new ClientKeys(d.keys);
   const outbox = new MailOutbox({ mailer, logger: d.logger });
   const pdf = new PdfService({ keys: d.keys, config: d.config });
@@ -72,6 +74,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     ...d,
     mailer,
     audit,
+    loginThrottle,
     accounts,
     setup: new SetupService({ sequelize: d.sequelize, audit }),
     staff: new StaffService({ sequelize: d.sequelize, accounts }),

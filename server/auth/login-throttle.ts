@@ -1,20 +1,54 @@
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { createHash } from 'node:crypto';
+import sqlite3 from 'sqlite3';
+import type { Sequelize } from 'sequelize';
+import { RateLimiterMySQL, RateLimiterSQLite, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequests } from '../errors';
+import { isMysql } from '../db/database';
+import type { Config } from '../config';
 
 const ACCOUNT_IP_FAILURES = 5;
 const IP_FAILURES = 100;
+const TABLE = 'rate_limits';
+
+type LimiterOptions = { keyPrefix: string; points: number; duration: number };
+
+/**
+ * Where the counters live: the portal's own database (table `rate_limits`, made by a migration), so
+ * every instance on it counts the same failures and a restart forgets nothing. On SQLite the store
+ * gets a connection of its own: the library's statements must not run inside the portal's queued
+ * transactions on the shared one.
+ */
+export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sqliteFile'>): { make(o: LimiterOptions): RateLimiterAbstract; close(): Promise<void> } {
+  if (isMysql(sequelize)) {
+    return {
+      make: (o) => new RateLimiterMySQL({ ...o, storeClient: sequelize, storeType: 'sequelize', dbName: sequelize.config.database, tableName: TABLE, tableCreated: true, clearExpiredByTimeout: true }),
+      close: async () => undefined,
+    };
+  }
+  const db = new sqlite3.Database(config.sqliteFile);
+  db.configure('busyTimeout', 5000);
+  return {
+    make: (o) => new RateLimiterSQLite({ ...o, storeClient: db, storeType: 'sqlite3', tableName: TABLE, tableCreated: true, clearExpiredByTimeout: true }),
+    close: () => new Promise((resolve) => db.close(() => resolve())),
+  };
+}
 
 /**
  * Failed sign-ins are counted per (account, IP) and per IP. There is deliberately no per-account
  * counter across all IPs: that would let a stranger lock a real user out by guessing wrong.
  */
 export class LoginThrottle {
-  private readonly perAccountAndIp = new RateLimiterMemory({ keyPrefix: 'login_acct_ip', points: ACCOUNT_IP_FAILURES, duration: 15 * 60 });
-  private readonly perIp = new RateLimiterMemory({ keyPrefix: 'login_ip', points: IP_FAILURES, duration: 60 * 60 });
+  private readonly perAccountAndIp: RateLimiterAbstract;
+  private readonly perIp: RateLimiterAbstract;
+
+  constructor(private readonly counters: ReturnType<typeof databaseCounters>) {
+    this.perAccountAndIp = counters.make({ keyPrefix: 'login_acct_ip', points: ACCOUNT_IP_FAILURES, duration: 15 * 60 });
+    this.perIp = counters.make({ keyPrefix: 'login_ip', points: IP_FAILURES, duration: 60 * 60 });
+  }
 
   /** Throws TooManyRequests (with the seconds to wait) when either counter is spent. */
   async check(account: string, ip: string): Promise<void> {
-    const [a, b] = await Promise.all([this.perAccountAndIp.get(key(account, ip)), this.perIp.get(ip)]);
+    const [a, b] = await Promise.all([this.perAccountAndIp.get(key(account, ip)), this.perIp.get(hashed(ip))]);
     const spent: RateLimiterRes[] = [];
     if (a && a.consumedPoints >= ACCOUNT_IP_FAILURES) spent.push(a);
     if (b && b.consumedPoints >= IP_FAILURES) spent.push(b);
@@ -22,12 +56,18 @@ export class LoginThrottle {
   }
 
   async fail(account: string, ip: string): Promise<void> {
-    await Promise.all([this.perAccountAndIp.penalty(key(account, ip), 1), this.perIp.penalty(ip, 1)]);
+    await Promise.all([this.perAccountAndIp.penalty(key(account, ip), 1), this.perIp.penalty(hashed(ip), 1)]);
   }
 
   async succeed(account: string, ip: string): Promise<void> {
     await this.perAccountAndIp.delete(key(account, ip));
   }
+
+  close(): Promise<void> {
+    return this.counters.close();
+  }
 }
 
-const key = (account: string, ip: string) => `${account.trim().toLowerCase()}|${ip}`;
+// The table keeps hashes only: which addresses and IPs failed to sign in is nobody's business.
+const hashed = (s: string) => createHash('sha256').update(s).digest('hex');
+const key = (account: string, ip: string) => hashed(`${account.trim().toLowerCase()}|${ip}`);

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { UniqueConstraintError } from 'sequelize';
 import { KeyCheck } from '../db/models';
 import { Sealed } from '../errors';
 import type { KeyRing } from './key-ring';
@@ -37,7 +38,15 @@ export class Keys {
     if (stored) {
       return read.keyRing.matchesKeyCheckValue(stored.kcv) ? Keys.unsealed(read.keyRing) : Keys.sealed('wrong-key');
     }
-    await KeyCheck.create({ id: 1, kcv: read.keyRing.makeKeyCheckValue(), createdAt: new Date() });
+    try {
+      await KeyCheck.create({ id: 1, kcv: read.keyRing.makeKeyCheckValue(), createdAt: new Date() });
+    } catch (err) {
+      // Another instance starting at the same moment wrote it first: its key must be this one.
+      if (!(err instanceof UniqueConstraintError)) throw err;
+      const theirs = await KeyCheck.findByPk(1);
+      if (!theirs || !read.keyRing.matchesKeyCheckValue(theirs.kcv)) return Keys.sealed('wrong-key');
+      return Keys.unsealed(read.keyRing);
+    }
     return Keys.unsealed(read.keyRing, read.generated
       ? `A new master key was written to ${config.masterKeyFile} (mode 0600). Back it up: without it no encrypted data can be read.`
       : null);

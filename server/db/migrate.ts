@@ -1,10 +1,12 @@
 import { Umzug, SequelizeStorage } from 'umzug';
 import type { QueryInterface, Sequelize } from 'sequelize';
+import { isMysql } from './database';
 import * as m0001 from './migrations/0001-foundation';
 import * as m0002 from './migrations/0002-files';
 import * as m0003 from './migrations/0003-vault';
 import * as m0004 from './migrations/0004-reports';
 import * as m0005 from './migrations/0005-disposal';
+import * as m0006 from './migrations/0006-rate-limits';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -12,12 +14,13 @@ export interface Migration {
 }
 
 /** Listed by hand rather than globbed, so the set of migrations is part of the code and is type-checked. */
-const MIGRATIONS: [string, Migration][] = [
+export const MIGRATIONS: [string, Migration][] = [
   ['0001-foundation', m0001],
   ['0002-files', m0002],
   ['0003-vault', m0003],
   ['0004-reports', m0004],
   ['0005-disposal', m0005],
+  ['0006-rate-limits', m0006],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {
@@ -33,7 +36,34 @@ export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {
   });
 }
 
+/**
+ * Brings the schema up to date. Several instances may start at once (a deploy): on MySQL they take
+ * turns under a named lock, held by a transaction's connection while the migrations run on others.
+ * SQLite has no such lock across processes; there a collision with another process shows up as a
+ * failure, and the migrations are tried again (for up to 30 s) until the other has finished them.
+ */
 export async function migrate(sequelize: Sequelize): Promise<string[]> {
-  const done = await migrator(sequelize).up();
-  return done.map((m) => m.name);
+  const m = migrator(sequelize);
+  if (isMysql(sequelize)) {
+    return sequelize.transaction(async (transaction) => {
+      const [[got]] = await sequelize.query("SELECT GET_LOCK('akatsuki_migrations', 120) AS got", { transaction }) as [{ got: number | null }[], unknown];
+      if (Number(got?.got) !== 1) throw new Error('another instance has been migrating the database for 2 minutes; try again');
+      try {
+        return (await m.up()).map((x) => x.name);
+      } finally {
+        await sequelize.query("SELECT RELEASE_LOCK('akatsuki_migrations')", { transaction });
+      }
+    });
+  }
+  const ran: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      ran.push(...(await m.up()).map((x) => x.name));
+      return ran;
+    } catch (err) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if ((await m.pending()).length === 0) return ran;
+      if (attempt >= 30) throw err;
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -6,7 +7,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { Op } from 'sequelize';
-import { createHarness, type Harness } from '../support/harness';
+import { createHarness, sharedDatabase, type Harness } from '../support/harness';
+import { MIGRATIONS } from '../../server/db/migrate';
 import { assign, makeClient, makeUser, type MadeUser } from '../support/factories';
 import { envFor, ROOT } from '../support/run-cli';
 import { csrfIn } from '../support/browser';
@@ -301,6 +303,20 @@ function suite(label: string, setup: (this: Mocha.Context) => Promise<Setup | nu
       expect(rows.map((r) => r.result)).to.deep.equal(['denied', 'allowed', 'allowed', 'denied', 'denied']);
     });
 
+    it('the sign-in throttle is shared: wrong passwords on A and B add up, and the sixth try is refused on both', async () => {
+      const u = await makeUser(h!, { role: 'client_admin', clientId, totp: false, email: 'guessed@mi01.example' });
+      const v = new Visitor();
+      const statuses: number[] = [];
+      for (const at of [a!, b!, a!, b!, a!, b!]) {
+        statuses.push((await v.post(at, '/login', { email: u.email, password: 'not the password' }, { at, path: '/login' })).status);
+      }
+      expect(statuses).to.deep.equal([401, 401, 401, 401, 401, 429]);
+      // Even the right password waits now, on either instance: the count is in the database, not in A or B.
+      for (const at of [a!, b!]) {
+        expect((await v.post(at, '/login', { email: u.email, password: u.password }, { at, path: '/login' })).status, at.name).to.equal(429);
+      }
+    });
+
     if (opts.jobs) {
       it('scheduled jobs run once per period: one access report per client and period, each notice mailed once', async function () {
         this.timeout(90_000);
@@ -354,4 +370,38 @@ describe('Several instances on one database and one storage (two server/main.ts 
     };
   }, { jobs: false });
   after(async () => { await gw?.stop(); });
+});
+
+describe('Two instances started at the same moment on an empty database (a first deploy)', function () {
+  this.timeout(120_000);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  after(async () => { for (const c of cleanup.reverse()) await c(); });
+
+  it('they take turns migrating and writing the key check, and both come up unsealed on one schema', async () => {
+    const db = await sharedDatabase();
+    cleanup.push(db.drop);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-deploy-'));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const key = path.join(dir, 'master.key');
+    fs.writeFileSync(key, randomBytes(32).toString('hex'), { mode: 0o600 });
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dir, MASTER_KEY_FILE: key, LOG_LEVEL: 'info',
+      ...(db.url ? { DATABASE_URL: db.url } : {}),
+    };
+    const both = await Promise.all([startInstance('A', env), startInstance('B', env)]);
+    cleanup.push(() => Promise.all(both.map((i) => i.stop())).then(() => undefined));
+    for (const i of both) {
+      const health = await request(i.url).get('/healthz');
+      expect(health.status, `${i.name}: ${i.output()}`).to.equal(200);
+      expect(health.body).to.include({ database: 'ok', sealed: false });
+      expect((await request(i.url).get('/login')).status, i.name).to.equal(200);
+    }
+    const output = both.map((i) => i.output()).join('\n');
+    expect(output).to.not.match(/could not start|"level":50/);
+    // Every migration ran exactly once: one row each in umzug's table.
+    const probe = await createHarness({}, { dataDir: dir, keepDatabase: db.url ? { url: db.url } : undefined });
+    cleanup.push(() => probe.close());
+    const [rows] = await probe.booted.sequelize.query('SELECT name FROM schema_migrations ORDER BY name') as [{ name: string }[], unknown];
+    expect(rows.map((r) => r.name)).to.deep.equal(MIGRATIONS.map(([name]) => name));
+  });
 });

@@ -11,7 +11,7 @@ import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
 import { collectReportData } from '../../server/reports/report-data';
-import { parsePeriod, periodContaining } from '../../server/reports/periods';
+import { parsePeriod, periodContaining, previousPeriod } from '../../server/reports/periods';
 
 const pdftotext = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
 const pdfsig = (file: string) => { try { return execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8'); } catch (e) { return String((e as { stdout?: Buffer }).stdout ?? ''); } };
@@ -133,7 +133,10 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
 
   it('two portal processes on one database build one report per client and period', async () => {
     const twin = await makeClient(h, { code: 'RP04', name: '株式会社ふたご' });
-    await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-09-15T00:00:00Z'), twin.id] });
+    // Relative to today, so the test means the same in any month: the client began mid-month two months ago.
+    const lastMonth = previousPeriod(periodContaining('monthly', new Date()));
+    const monthBefore = previousPeriod(lastMonth);
+    await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date(monthBefore.start.getTime() + 14 * 86400_000), twin.id] });
     // Port 0: each process takes a free port (fixed ones collided with other processes on a busy machine).
     const env = () => envFor(h, { PORT: '0', LOG_LEVEL: 'info', SMTP_URL: `smtp://127.0.0.1:${h.smtp.port}` });
     const done = /access reports: start-up run finished/;
@@ -141,10 +144,9 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
       runScript('server/main.ts', [], env(), { untilOutput: done, timeoutMs: 50_000 }),
       runScript('server/main.ts', [], env(), { untilOutput: done, timeoutMs: 50_000 }),
     ]);
-    expect(p1.stdout + p1.stderr).to.match(done);
-    expect(p2.stdout + p2.stderr).to.match(done);
+    for (const p of [p1, p2]) expect(p.stdout + p.stderr, `exit ${p.code}: ${p.stderr.slice(-2000)}`).to.match(done);
     const rows = await AccessReport.findAll({ where: { clientId: twin.id }, order: [['period', 'ASC']] });
-    expect(rows.map((r) => [r.period, r.status])).to.deep.equal([['2026-09', 'ready'], ['2026-10', 'ready']]);
+    expect(rows.map((r) => [r.period, r.status])).to.deep.equal([[monthBefore.key, 'ready'], [lastMonth.key, 'ready']]);
     expect(await AuditEvent.count({ where: { operation: 'report.build', clientId: twin.id } })).to.equal(2);
   });
 });
