@@ -8,6 +8,7 @@ import path from 'node:path';
 import { AccessReport, Client, DisposalCertificate, NumberRecord } from '../server/db/models';
 import { checkCertificateFile } from '../server/disposal/verify-certificate';
 import { parsePeriod } from '../server/reports/periods';
+import { backupDatabase } from '../server/backup/database-backup';
 
 /**
  * The operator's commands: `npm run cli -- <command>`. Each later feature adds its commands here,
@@ -54,6 +55,14 @@ program.command('setup:link')
       }
       console.log(`${b.services.config.publicUrl}/setup/${await b.services.setup.newSetupLink()}  (valid 1 hour, one use)`);
     });
+  });
+
+program.command('backup:database')
+  .argument('<file>', 'where to write the copy (must not exist)')
+  .description('a consistent copy of the database while the portal runs (SQLite: VACUUM INTO; MySQL: mariadb-dump --single-transaction)')
+  .action(async (file: string) => {
+    await backupDatabase(configFromEnvironment(), path.resolve(file));
+    console.log(`database copied to ${path.resolve(file)}`);
   });
 
 program.command('keys:status')

@@ -43,6 +43,8 @@ export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mai
   const logger = opts.logger ?? createLogger(config);
   const storage = opts.storage ?? createStorage(config);
   const services = createServices({ config, sequelize, keys, logger, storage, mailer: opts.mailer });
+  // Before anything is served or read: a restored backup must not bring back what was disposed of.
+  await services.erasureLedger.reapply().catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'erasure ledger could not be read at start; retried every 5 minutes'));
   // Derived from the master key so all instances agree; while sealed nobody can sign in anyway.
   const sessionSecret = keys.sealed ? randomBytes(32) : keys.ring().derive('session-cookie');
   return {

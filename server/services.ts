@@ -20,6 +20,7 @@ import { MailOutbox } from './mail/outbox';
 import { ReportService } from './reports/report-service';
 import { PdfService } from './reports/pdf-service';
 import { Scheduler } from './jobs/scheduler';
+import { ErasureLedger } from './disposal/erasure-ledger';
 import { DisposalService } from './disposal/disposal-service';
 import type { Lang } from './i18n';
 import type { StorageAdapter } from '../storage-adapters';
@@ -47,6 +48,7 @@ export interface Services {
   pdf: PdfService;
   reports: ReportService;
   scheduler: Scheduler;
+  erasureLedger: ErasureLedger;
   disposal: DisposalService;
   renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
   loginThrottle: LoginThrottle;
@@ -65,9 +67,10 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
     render: (data) => pdf.accessReport(data),
   });
+  const erasureLedger = new ErasureLedger({ sequelize: d.sequelize, storage: d.storage, keys: d.keys, audit, logger: d.logger });
   const disposal = new DisposalService({
     sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
-    firmName: () => pdf.firmName(), renderCertificate: (data) => pdf.certificate(data),
+    firmName: () => pdf.firmName(), renderCertificate: (data) => pdf.certificate(data), ledger: erasureLedger,
   });
   const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
   return {
@@ -89,7 +92,8 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     outbox,
     pdf,
     reports,
-    scheduler: new Scheduler({ reports, outbox, disposal, logger: d.logger }),
+    erasureLedger,
+    scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, logger: d.logger }),
     disposal,
     renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),
   };

@@ -33,8 +33,8 @@ export interface StorageAdapter {
   /** Idempotent: deleting an absent object succeeds. */
   delete(id: string): Promise<void>;
   stat(id: string): Promise<StoredObject | null>;
-  /** Every complete object, for sweepers (in no particular order). */
-  list(): AsyncIterable<StoredObject>;
+  /** Every complete object (whose id starts with `prefix`, when given), for sweepers, in no particular order. */
+  list(prefix?: string): AsyncIterable<StoredObject>;
   /** Removes leftovers of writes that never finished (temp files / incomplete multipart uploads) older than `olderThanMs`; returns how many. */
   sweepIncomplete(olderThanMs: number): Promise<number>;
 }

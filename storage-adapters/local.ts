@@ -223,7 +223,7 @@ export function createLocalStorage(root: string): StorageAdapter {
       }
     },
 
-    async *list(): AsyncGenerator<StoredObject> {
+    async *list(prefix = ''): AsyncGenerator<StoredObject> {
       const subdirs = async (dir: string) => {
         try {
           return (await fs.readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && FAN.test(d.name)).map((d) => d.name);
@@ -232,8 +232,10 @@ export function createLocalStorage(root: string): StorageAdapter {
           throw err;
         }
       };
-      for (const a of await subdirs(root)) {
-        for (const b of await subdirs(path.join(root, a))) {
+      // The fan-out folders are the id's first four characters: a prefix narrows the walk to them.
+      const under = (name: string, from: number) => name.startsWith(prefix.slice(from, from + 2)) || prefix.slice(from, from + 2).startsWith(name);
+      for (const a of (await subdirs(root)).filter((n) => under(n, 0))) {
+        for (const b of (await subdirs(path.join(root, a))).filter((n) => under(n, 2))) {
           const dir = path.join(root, a, b);
           let names: string[];
           try {
@@ -243,7 +245,7 @@ export function createLocalStorage(root: string): StorageAdapter {
             throw err;
           }
           for (const name of names) {
-            if (!isObjectId(name) || name.slice(0, 2) !== a || name.slice(2, 4) !== b) continue;
+            if (!isObjectId(name) || name.slice(0, 2) !== a || name.slice(2, 4) !== b || !name.startsWith(prefix)) continue;
             try {
               const st = await fs.stat(path.join(dir, name));
               if (st.isFile()) yield { id: name, size: st.size, modifiedAt: st.mtime };

@@ -135,10 +135,10 @@ export function createS3Storage(options: S3StorageOptions): StorageAdapter {
       }
     },
 
-    async *list(): AsyncGenerator<StoredObject> {
+    async *list(prefix = ''): AsyncGenerator<StoredObject> {
       let ContinuationToken: string | undefined;
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: keyPrefix || undefined, ContinuationToken }));
+        const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: keyPrefix + prefix || undefined, ContinuationToken }));
         for (const o of page.Contents ?? []) {
           const id = idOf(o.Key);
           // Keys the portal did not make (deeper "folders", other names) are not its objects.

@@ -16,6 +16,7 @@ import { listPeople, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
+import type { ErasureLedger } from './erasure-ledger';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
@@ -46,6 +47,7 @@ export class DisposalService {
     sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox; logger: Logger;
     config: Pick<Config, 'publicUrl'>; firmName(): Promise<string>;
     renderCertificate(data: CertificateData): Promise<Uint8Array>;
+    ledger: ErasureLedger;
     /** test hook: called with each step's name; throwing DisposalInterrupted stops there */
     checkpoint?: (step: string) => void;
   }) {}
@@ -80,11 +82,17 @@ export class DisposalService {
       const r = records.get(ref.id);
       if (!r) throw new NotFound();
       const person = people.get(`${r.personKind}:${r.personId}`) ?? null;
-      out.push({
+      const facts: ItemFacts = {
         clientId, itemKind: 'number', itemId: r.id, objectId: null, employeeCode: person?.employeeCode ?? null,
         maskedLabel: maskPersonLabel(person?.label ?? '') || '—', dataKind: `number.${r.personKind}`, deletionDate: r.deletionDate,
         due: Boolean(r.deletionDate && r.deletionDate <= today),
-      });
+      };
+      out.push(facts);
+      // The photographed card shows the number too: it goes with the number, on the number's date.
+      if (r.idFileId && !refs.some((x) => x.kind === 'file' && x.id === r.idFileId)) {
+        const photo = await this.describeFile(clientId, { kind: 'file', id: r.idFileId }, people).catch((err: unknown) => { if (err instanceof NotFound) return null; throw err; });
+        if (photo) out.push({ ...photo, deletionDate: facts.deletionDate, due: facts.due });
+      }
     }
     return out;
   }
@@ -160,6 +168,12 @@ export class DisposalService {
     const req = (await DisposalRequest.findByPk(requestId))!;
     const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:disposal' };
     const items = await DisposalItem.findAll({ where: { requestId }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
+    await this.d.ledger.record({
+      requestId: req.id, clientId: req.clientId, scope: req.scope === 'client' ? 'client' : 'items',
+      numbers: items.filter((i) => i.itemKind === 'number').map((i) => i.itemId),
+      files: items.filter((i) => i.itemKind === 'file').map((i) => ({ id: i.itemId, objectId: i.objectId })),
+    });
+    this.step('ledger-written');
     await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
     if (req.scope === 'client') await this.destroyClientKeys(ctx, req);
     await this.deleteObjects(ctx, req, items);

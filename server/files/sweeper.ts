@@ -2,6 +2,7 @@ import { Op } from 'sequelize';
 import type { Logger } from 'pino';
 import type { StorageAdapter, StoredObject } from '../../storage-adapters';
 import { AccessReport, DisposalCertificate, PendingObjectDeletion, StoredFile } from '../db/models';
+import { LEDGER_PREFIX } from '../disposal/erasure-ledger';
 
 export interface SweepReport { incomplete: number; orphans: number; retried: number }
 
@@ -37,6 +38,8 @@ export class FileSweeper {
     };
     for await (const o of this.d.storage.list()) {
       if (now - o.modifiedAt.getTime() < this.d.ageMs) continue;
+      // The erasure ledger has no row in the database by design (it must outlive a restored one).
+      if (o.id.startsWith(LEDGER_PREFIX)) continue;
       batch.push(o);
       if (batch.length >= 500) await flush();
     }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ReportService } from '../reports/report-service';
 import type { MailOutbox } from '../mail/outbox';
 import type { DisposalService } from '../disposal/disposal-service';
+import type { ErasureLedger } from '../disposal/erasure-ledger';
 
 /**
  * The portal's timed jobs, in its own process. Each is safe on several instances at once: a report
@@ -12,7 +13,7 @@ import type { DisposalService } from '../disposal/disposal-service';
 export class Scheduler {
   private jobs: Cron[] = [];
 
-  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; disposal: DisposalService; logger: Logger }) {}
+  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; disposal: DisposalService; ledger: ErasureLedger; logger: Logger }) {}
 
   start(opts: { reportCron?: string; outboxCron?: string } = {}): void {
     const run = (name: string, fn: () => Promise<unknown>) => async () => {
@@ -26,8 +27,9 @@ export class Scheduler {
     // The 1st of each month at 06:00 Japan time, for the month (or quarter, or year) just ended.
     this.jobs.push(new Cron(opts.reportCron ?? '0 6 1 * *', { timezone: 'Asia/Tokyo', protect: true }, reports));
     this.jobs.push(new Cron(opts.outboxCron ?? '*/30 * * * * *', { protect: true }, run('mail-outbox', () => this.d.outbox.deliverDue())));
-    // Approved disposals a killed process left unfinished are resumed at start and every 5 minutes.
-    const disposals = run('disposals', () => this.d.disposal.resumeAll());
+    // Approved disposals a killed process left unfinished are resumed at start and every 5 minutes,
+    // and whatever a restored backup brought back of finished ones is erased again.
+    const disposals = run('disposals', async () => { await this.d.ledger.reapply(); await this.d.disposal.resumeAll(); });
     this.jobs.push(new Cron('*/5 * * * *', { protect: true }, disposals));
     void disposals();
     // Due items of clients that allowed it, every day at 02:00 Japan time.

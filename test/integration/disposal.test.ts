@@ -110,7 +110,7 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     for (const [table, rows] of await dump(h)) expect(rows.includes(wrapped), `${table} still holds the data key`).to.equal(false);
   });
 
-  for (const step of ['erased-batch', 'objects-deleted', 'verified', 'certificate-stored']) {
+  for (const step of ['ledger-written', 'erased-batch', 'objects-deleted', 'verified', 'certificate-stored']) {
     it(`a process killed at "${step}" finishes on the next run with exactly one certificate`, async () => {
       const records = await numbersFor(client, 3, '2015-03-31', 20 + step.length);
       const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, client.id, records.map((r) => ({ kind: 'number' as const, id: r.id })), '保存期間満了');

@@ -176,6 +176,23 @@ function contract(fixture: () => Fixture) {
     expect(all.has(ids[2]!)).to.equal(true);
   });
 
+  it('list(prefix): only the objects whose id starts with it, for prefixes shorter and longer than the fan-out', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const ours = [`xq${tag}-a1b2c3`, `xq${tag}-a1ffff`, `xq${tag}-b00000`];
+    const others = [`xr${tag}-a1b2c3`, newId()];
+    for (const id of [...ours, ...others]) await storage.write(id, randomBody(10).stream);
+    const listed = async (prefix: string) => {
+      const seen: string[] = [];
+      for await (const o of storage.list(prefix)) seen.push(o.id);
+      return seen.sort();
+    };
+    expect(await listed(`xq${tag}`)).to.deep.equal([...ours].sort());
+    expect(await listed(`xq${tag}-a1`)).to.deep.equal(ours.slice(0, 2).sort());
+    expect(await listed('x'), 'a one-character prefix').to.include.members([...ours, others[0]!]);
+    expect(await listed('x')).to.not.include(others[1]!);
+    expect(await listed(`xq${tag}-zz`)).to.deep.equal([]);
+  });
+
   it('delete: removes the object and is idempotent', async () => {
     const id = await roundTrip(10);
     await storage.delete(id);

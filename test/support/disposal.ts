@@ -13,7 +13,7 @@ export function disposalService(booted: Booted, stopAt?: (step: string) => void)
   const s = booted.services;
   return new DisposalService({
     sequelize: s.sequelize, audit: s.audit, clientKeys: s.clientKeys, storage: s.storage, outbox: s.outbox, logger: pino({ level: 'silent' }),
-    config: s.config, firmName: async () => '暁社会保険労務士事務所', renderCertificate: textCertificate, checkpoint: stopAt,
+    config: s.config, firmName: async () => '暁社会保険労務士事務所', renderCertificate: textCertificate, checkpoint: stopAt, ledger: s.erasureLedger,
   });
 }
 

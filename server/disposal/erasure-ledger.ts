@@ -1,0 +1,103 @@
+import { Readable } from 'node:stream';
+import { createHmac } from 'node:crypto';
+import { Op, type Sequelize } from 'sequelize';
+import type { Logger } from 'pino';
+import type { AuditLog, ActorContext } from '../audit';
+import type { Keys } from '../crypto/keys';
+import type { StorageAdapter } from '../../storage-adapters';
+import { ClientKey, NumberRecord, StoredFile } from '../db/models';
+import { readAll } from '../files/sealed-object';
+import { safeEqualHex } from '../crypto/tokens';
+
+/** Ledger objects' ids start with this; the storage sweeper leaves them alone. */
+export const LEDGER_PREFIX = 'erasure-ledger-';
+
+/** What one disposal destroys, by id only: no name, no number, no key. */
+export interface LedgerEntry {
+  v: 1;
+  requestId: string;
+  clientId: string;
+  scope: 'items' | 'client';
+  numbers: string[];
+  files: { id: string; objectId: string | null }[];
+  at: string;
+}
+
+const SYSTEM: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:disposal' };
+
+/**
+ * A backup taken before a disposal still holds what the disposal destroyed: restoring it would bring
+ * the items back. So each disposal is first written to this ledger, one object per request in the
+ * storage (shared by every instance, and never restored from a backup nor deleted), MAC'd under a
+ * key derived from the master key. At every start the portal erases again whatever the database
+ * or the storage holds of an entry: after a restore, the disposed items stay unreadable.
+ */
+export class ErasureLedger {
+  constructor(private readonly d: { sequelize: Sequelize; storage: StorageAdapter; keys: Keys; audit: AuditLog; logger: Logger }) {}
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.d.keys.ring().derive('erasure-ledger')).update(body).digest('hex');
+  }
+
+  /** Written before anything is erased, so a restore can never predate the entry and follow the erasure. */
+  async record(entry: Omit<LedgerEntry, 'v' | 'at'>): Promise<void> {
+    const body = JSON.stringify({ v: 1, ...entry, at: new Date().toISOString() } satisfies LedgerEntry);
+    const doc = JSON.stringify({ body, mac: this.mac(body) });
+    await this.d.storage.write(`${LEDGER_PREFIX}${entry.requestId}`, Readable.from([Buffer.from(doc)]));
+  }
+
+  async entries(): Promise<LedgerEntry[]> {
+    const out: LedgerEntry[] = [];
+    for await (const o of this.d.storage.list(LEDGER_PREFIX)) {
+      const raw = (await readAll(await this.d.storage.read(o.id))).toString('utf8');
+      const doc = JSON.parse(raw) as { body: string; mac: string };
+      // An entry not made with this master key is not obeyed (it could only serve to destroy data).
+      if (typeof doc.body !== 'string' || typeof doc.mac !== 'string' || !safeEqualHex(this.mac(doc.body), doc.mac)) {
+        this.d.logger.error({ object: o.id }, 'erasure ledger: an entry failed its check and was ignored');
+        continue;
+      }
+      out.push(JSON.parse(doc.body) as LedgerEntry);
+    }
+    return out;
+  }
+
+  /** Erases again what a restored database or storage holds of any ledger entry; returns how many entries needed it. */
+  async reapply(): Promise<number> {
+    if (this.d.keys.sealed) return 0;
+    let reapplied = 0;
+    for (const e of await this.entries()) {
+      const held = await this.heldOf(e);
+      if (!held.numbers.length && !held.files.length && !held.objects.length && !held.clientKeys) continue;
+      await this.d.sequelize.transaction(async (tx) => {
+        if (held.numbers.length) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: held.numbers } }, transaction: tx });
+        if (held.files.length) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: held.files } }, transaction: tx });
+        if (held.clientKeys) await ClientKey.update({ wrappedKey: null, destroyedAt: new Date() }, { where: { clientId: e.clientId, wrappedKey: { [Op.ne]: null } }, transaction: tx });
+        await this.d.audit.record(tx, SYSTEM, {
+          operation: 'disposal.reapply', result: 'allowed', clientId: e.clientId, targetKind: 'disposal', targetId: e.requestId,
+          detail: `restored data erased again: ${held.numbers.length} numbers, ${held.files.length} files, ${held.objects.length} objects${held.clientKeys ? ', client keys' : ''}`,
+        });
+      });
+      for (const id of held.objects) await this.d.storage.delete(id);
+      reapplied++;
+    }
+    if (reapplied) this.d.logger.warn({ reapplied }, 'erasure ledger: restored data of earlier disposals was erased again');
+    return reapplied;
+  }
+
+  private async heldOf(e: LedgerEntry): Promise<{ numbers: string[]; files: string[]; objects: string[]; clientKeys: boolean }> {
+    const everything = e.scope === 'client';
+    const numbers = (await NumberRecord.findAll({
+      where: { ...(everything ? { clientId: e.clientId } : { id: { [Op.in]: e.numbers } }), [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] },
+      attributes: ['id'],
+    })).map((r) => r.id);
+    const fileRows = await StoredFile.findAll({
+      where: { ...(everything ? { clientId: e.clientId } : { id: { [Op.in]: e.files.map((f) => f.id) } }), wrappedKey: { [Op.ne]: null } },
+      attributes: ['id', 'objectId'],
+    });
+    const objectIds = new Set([...e.files.map((f) => f.objectId), ...fileRows.map((f) => f.objectId)].filter((x): x is string => Boolean(x)));
+    const objects: string[] = [];
+    for (const id of objectIds) if (await this.d.storage.stat(id)) objects.push(id);
+    const clientKeys = everything && (await ClientKey.count({ where: { clientId: e.clientId, wrappedKey: { [Op.ne]: null } } })) > 0;
+    return { numbers, files: fileRows.map((f) => f.id), objects, clientKeys };
+  }
+}
