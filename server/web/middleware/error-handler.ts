@@ -14,9 +14,9 @@ const MULTER_LIMITS = new Set(['LIMIT_FILE_SIZE', 'LIMIT_FILE_COUNT', 'LIMIT_PAR
 function isDatabaseDown(err: unknown): boolean {
   if (err instanceof ConnectionError || err instanceof TimeoutError) return true;
   // Sequelize's own words once its pool is gone (shutting down, or lost for good).
-  if (err instanceof Error && /connection manager was closed/i.test(err.message)) return true;
+  if (err instanceof Error && /connection manager was closed|connection is in closed state|SQLITE_MISUSE: Database is closed/i.test(err.message)) return true;
   const code = (err as { parent?: { code?: string }; code?: string })?.parent?.code ?? (err as { code?: string })?.code;
-  return ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR'].includes(String(code));
+  return ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR'].includes(String(code));
 }
 
 /** Maps any error to a status and a message in the UI language; an unknown error shows no detail. */
