@@ -106,6 +106,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const visitor = new TestBrowser(h.portal.app);
     const page = await visitor.get(path);
     expect(page.status).to.equal(200);
+    // Before the code, the holder of the link sees the name masked only.
+    expect(page.text).to.contain('講＊');
+    expect(page.text).not.to.contain('HYPERLINK');
     const number = validNumber(55556666777);
     let res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(page.text), code: '00000000', number, confirm: 'on' });
     expect(res.status).to.equal(400);

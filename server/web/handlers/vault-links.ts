@@ -10,6 +10,7 @@ import { AppError, BadRequest, NotFound } from '../../errors';
 import { Client } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
 import type { LiveLink } from '../../vault/links';
+import { maskName } from '../../reports/report-data';
 
 const linkForm = z.object({
   code: z.string().max(20).default(''),
@@ -29,8 +30,10 @@ export function vaultLinkHandlers(services: Services) {
     page(req, res, 'vault/link', {
       title: 'vault.link.pageTitle',
       clientName: client?.name ?? '',
-      personName: link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name,
-      dependants: link.dependants.map((d) => ({ id: d.id, name: d.name, relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
+      // Whoever holds the link, the code not yet typed: names masked (山＊ 太＊), enough for the
+      // person to recognise their own family, nothing for someone who only intercepted the mail.
+      personName: maskName(link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name),
+      dependants: link.dependants.map((d) => ({ id: d.id, name: maskName(d.name), relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
       token: req.params.token,
       errors,
     }, status);
