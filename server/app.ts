@@ -74,6 +74,8 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   const [helmetMw, noStore] = securityHeaders(config.publicUrl.startsWith('https://'));
   app.use(helmetMw!);
   app.use(express.static(path.join(ROOT, 'public'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
+  // The passkey pages' browser helper, served from the package itself (no copy to keep in step).
+  app.use('/vendor/simplewebauthn', express.static(path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
   app.use(noStore!);
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
   app.use(express.json({ limit: '64kb' }));

@@ -21,6 +21,7 @@ import { ReportService } from './reports/report-service';
 import { PdfService } from './reports/pdf-service';
 import { Scheduler } from './jobs/scheduler';
 import { ErasureLedger } from './disposal/erasure-ledger';
+import { PasskeyService } from './auth/passkeys';
 import { DisposalService } from './disposal/disposal-service';
 import type { Lang } from './i18n';
 import type { StorageAdapter } from '../storage-adapters';
@@ -49,6 +50,7 @@ export interface Services {
   reports: ReportService;
   scheduler: Scheduler;
   erasureLedger: ErasureLedger;
+  passkeys: PasskeyService;
   disposal: DisposalService;
   renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
   loginThrottle: LoginThrottle;
@@ -93,6 +95,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     pdf,
     reports,
     erasureLedger,
+    passkeys: new PasskeyService({ sequelize: d.sequelize, audit, config: d.config }),
     scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, logger: d.logger }),
     disposal,
     renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),

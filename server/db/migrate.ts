@@ -7,6 +7,7 @@ import * as m0003 from './migrations/0003-vault';
 import * as m0004 from './migrations/0004-reports';
 import * as m0005 from './migrations/0005-disposal';
 import * as m0006 from './migrations/0006-rate-limits';
+import * as m0007 from './migrations/0007-passkeys';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -21,6 +22,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0004-reports', m0004],
   ['0005-disposal', m0005],
   ['0006-rate-limits', m0006],
+  ['0007-passkeys', m0007],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

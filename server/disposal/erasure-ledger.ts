@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { StorageAdapter } from '../../storage-adapters';
-import { ClientKey, NumberRecord, StoredFile } from '../db/models';
+import { ClientKey, DisposalRequest, NumberRecord, StoredFile } from '../db/models';
 import { readAll } from '../files/sealed-object';
 import { safeEqualHex } from '../crypto/tokens';
 
@@ -33,6 +33,9 @@ const SYSTEM: ActorContext = { actorId: null, actorName: 'system', actorRole: 's
  * or the storage holds of an entry: after a restore, the disposed items stay unreadable.
  */
 export class ErasureLedger {
+  /** Entries found clean since this process started: a restore needs a restart, so they stay clean. */
+  private readonly clean = new Set<string>();
+
   constructor(private readonly d: { sequelize: Sequelize; storage: StorageAdapter; keys: Keys; audit: AuditLog; logger: Logger }) {}
 
   private mac(body: string): string {
@@ -65,12 +68,22 @@ export class ErasureLedger {
   async reapply(): Promise<number> {
     if (this.d.keys.sealed) return 0;
     let reapplied = 0;
+    const listed = [];
+    for await (const o of this.d.storage.list(LEDGER_PREFIX)) listed.push(o.id);
+    if (listed.every((id) => this.clean.has(id.slice(LEDGER_PREFIX.length)))) return 0;
     for (const e of await this.entries()) {
+      if (this.clean.has(e.requestId)) continue;
+      // A disposal still under way is finished by its own resumption, not here.
+      const underWay = await DisposalRequest.findOne({ where: { id: e.requestId, status: { [Op.in]: ['approved', 'executing'] } }, attributes: ['id'] });
+      if (underWay) continue;
       const held = await this.heldOf(e);
-      if (!held.numbers.length && !held.files.length && !held.objects.length && !held.clientKeys) continue;
+      if (!held.numbers.length && !held.files.length && !held.objects.length && !held.clientKeys) {
+        this.clean.add(e.requestId);
+        continue;
+      }
       await this.d.sequelize.transaction(async (tx) => {
-        if (held.numbers.length) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: held.numbers } }, transaction: tx });
-        if (held.files.length) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: held.files } }, transaction: tx });
+        for (const c of chunks(held.numbers, 1000)) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: c } }, transaction: tx });
+        for (const c of chunks(held.files, 1000)) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: c } }, transaction: tx });
         if (held.clientKeys) await ClientKey.update({ wrappedKey: null, destroyedAt: new Date() }, { where: { clientId: e.clientId, wrappedKey: { [Op.ne]: null } }, transaction: tx });
         await this.d.audit.record(tx, SYSTEM, {
           operation: 'disposal.reapply', result: 'allowed', clientId: e.clientId, targetKind: 'disposal', targetId: e.requestId,
@@ -86,18 +99,26 @@ export class ErasureLedger {
 
   private async heldOf(e: LedgerEntry): Promise<{ numbers: string[]; files: string[]; objects: string[]; clientKeys: boolean }> {
     const everything = e.scope === 'client';
-    const numbers = (await NumberRecord.findAll({
-      where: { ...(everything ? { clientId: e.clientId } : { id: { [Op.in]: e.numbers } }), [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] },
-      attributes: ['id'],
-    })).map((r) => r.id);
-    const fileRows = await StoredFile.findAll({
-      where: { ...(everything ? { clientId: e.clientId } : { id: { [Op.in]: e.files.map((f) => f.id) } }), wrappedKey: { [Op.ne]: null } },
-      attributes: ['id', 'objectId'],
-    });
+    // By the client for an offboarding, else by id in chunks (an entry may name ten thousand items).
+    const scopes = <T>(ids: T[]) => (everything ? [{ clientId: e.clientId }] : chunks(ids, 1000).map((c) => ({ id: { [Op.in]: c } })));
+    const numbers: string[] = [];
+    for (const where of scopes(e.numbers)) {
+      numbers.push(...(await NumberRecord.findAll({ where: { ...where, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] }, attributes: ['id'] })).map((r) => r.id));
+    }
+    const fileRows: StoredFile[] = [];
+    for (const where of scopes(e.files.map((f) => f.id))) {
+      fileRows.push(...await StoredFile.findAll({ where: { ...where, wrappedKey: { [Op.ne]: null } }, attributes: ['id', 'objectId'] }));
+    }
     const objectIds = new Set([...e.files.map((f) => f.objectId), ...fileRows.map((f) => f.objectId)].filter((x): x is string => Boolean(x)));
     const objects: string[] = [];
     for (const id of objectIds) if (await this.d.storage.stat(id)) objects.push(id);
     const clientKeys = everything && (await ClientKey.count({ where: { clientId: e.clientId, wrappedKey: { [Op.ne]: null } } })) > 0;
     return { numbers, files: fileRows.map((f) => f.id), objects, clientKeys };
   }
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }

@@ -7,6 +7,7 @@ import { authHandlers } from './handlers/auth';
 import { setupHandlers } from './handlers/setup';
 import { passwordHandlers } from './handlers/password';
 import { accountHandlers } from './handlers/account';
+import { passkeyHandlers } from './handlers/passkeys';
 import { homeHandlers } from './handlers/home';
 import { healthHandler } from './handlers/health';
 import { langHandler } from './handlers/lang';
@@ -55,6 +56,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const setup = setupHandlers(services);
   const password = passwordHandlers(services);
   const account = accountHandlers(services);
+  const passkeys = passkeyHandlers(services);
   const home = homeHandlers(services);
   const firm = firmClientHandlers(services);
   const staff = firmStaffHandlers(services);
@@ -99,6 +101,12 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.showTotp },
     { method: 'post', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.enrolTotp },
     { method: 'post', path: '/account/password', access: 'signedIn', reauth: true, handler: account.changePassword },
+    // passkeys: adding or removing one needs a live re-authentication; using one is a re-authentication
+    { method: 'get', path: '/account/passkeys/options', access: 'signedIn', reauth: true, handler: passkeys.registrationOptions },
+    { method: 'post', path: '/account/passkeys', access: 'signedIn', reauth: true, handler: passkeys.register },
+    { method: 'post', path: '/account/passkeys/:passkeyId/delete', access: 'signedIn', reauth: true, handler: passkeys.remove },
+    { method: 'get', path: '/reauth/passkey/options', access: 'signedIn', handler: passkeys.reauthOptions },
+    { method: 'post', path: '/reauth/passkey', access: 'signedIn', authLimit: true, handler: passkeys.reauth },
 
     { method: 'get', path: '/firm/clients', access: 'firm', handler: firm.list },
     { method: 'post', path: '/firm/clients', access: 'firmAdmin', handler: firm.create },

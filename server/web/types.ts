@@ -29,6 +29,8 @@ declare module 'express-session' {
     /** TOTP seed being enrolled, sealed under a key derived from the master key */
     totpPending: string;
     flash: { kind: 'ok' | 'error'; key: string };
+    /** the WebAuthn challenge this session was last given (registration or re-authentication) */
+    passkeyChallenge: string;
   }
 }
 

@@ -129,6 +129,8 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
       expect(await DisposalCertificate.count({ where: { requestId: req.id } })).to.equal(1);
       expect((await DisposalItem.findAll({ where: { requestId: req.id } })).every((i) => i.state === 'verified')).to.equal(true);
       expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('executed');
+      // The erasure ledger left it to the resumption (it re-applies only finished or unknown disposals).
+      expect(await AuditEvent.count({ where: { operation: 'disposal.reapply', targetId: req.id } })).to.equal(0);
     });
   }
 

@@ -24,6 +24,19 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
 
 }
 
+/** A WebAuthn credential for re-authentication: its id and public key, never anything secret. */
+export class Passkey extends Model<InferAttributes<Passkey>, InferCreationAttributes<Passkey>> {
+  declare id: CreationOptional<string>;
+  declare userId: string;
+  declare credentialId: string;
+  declare publicKey: string;
+  declare counter: number;
+  declare transports: string | null;
+  declare name: string;
+  declare createdAt: CreationOptional<Date>;
+  declare lastUsedAt: Date | null;
+}
+
 export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCreationAttributes<RecoveryCode>> {
   declare id: CreationOptional<number>;
   declare userId: string;
@@ -75,6 +88,17 @@ export function initUserModels(sequelize: Sequelize): void {
     updatedAt: DataTypes.DATE(3),
   }, { sequelize, tableName: 'users' });
 
+  Passkey.init({
+    id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
+    userId: { type: DataTypes.UUID, allowNull: false },
+    credentialId: { type: DataTypes.STRING(512), allowNull: false },
+    publicKey: { type: DataTypes.TEXT, allowNull: false },
+    counter: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
+    transports: { type: DataTypes.STRING(200), allowNull: true },
+    name: { type: DataTypes.STRING(100), allowNull: false },
+    createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    lastUsedAt: { type: DataTypes.DATE(3), allowNull: true },
+  }, { sequelize, tableName: 'passkeys', updatedAt: false });
   RecoveryCode.init({
     id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
     userId: { type: DataTypes.UUID, allowNull: false },

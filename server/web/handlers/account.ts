@@ -17,6 +17,9 @@ const changePasswordForm = z.object({
 }).refine((f) => f.password === f.confirm, { message: 'password.mismatch', path: ['confirm'] });
 
 /** The signed-in user's own account: TOTP enrolment, recovery codes, password. */
+/** The browser helper first, then the page's own script (both deferred, so run in this order). */
+export const PASSKEY_SCRIPTS = ['/vendor/simplewebauthn/index.umd.min.js', '/js/passkey.js'];
+
 export function accountHandlers(services: Services) {
   const { accounts } = services;
 
@@ -37,10 +40,13 @@ export function accountHandlers(services: Services) {
   return {
     async show(req: Request, res: Response) {
       const user = req.user!;
+      const day = (d: Date | null) => (d ? new Date(d.getTime() + 9 * 3600_000).toISOString().slice(0, 10) : null);
       page(req, res, 'account/account', {
         title: 'account.title',
         user: presentUser(user),
         recoveryLeft: user.totpEnabledAt ? await accounts.remainingRecoveryCodes(user) : null,
+        passkeys: (await services.passkeys.listOf(user)).map((p) => ({ id: p.id, name: p.name, created: day(p.createdAt), lastUsed: day(p.lastUsedAt) })),
+        scripts: PASSKEY_SCRIPTS,
       });
     },
 

@@ -10,6 +10,7 @@ import { SESSION_COOKIE, passwordVersion, saveSession } from '../middleware/sess
 import { reauthActive } from '../middleware/guards';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
+import { PASSKEY_SCRIPTS } from './account';
 
 /** The second step must follow the first within this time. */
 const PENDING_LOGIN_MS = 5 * 60 * 1000;
@@ -26,6 +27,22 @@ const codeForm = z.object({ code: z.string().max(32).default(''), recovery: z.st
 
 function regenerate(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+/** Whether the re-authentication page offers "use a passkey" (only to someone who has one). */
+async function passkeyChoice(services: Services, user: User): Promise<{ hasPasskey: boolean; scripts?: string[] }> {
+  const has = (await services.passkeys.listOf(user)).length > 0;
+  return has ? { hasPasskey: true, scripts: PASSKEY_SCRIPTS } : { hasPasskey: false };
+}
+
+/** A re-authentication succeeded (password + TOTP, or a passkey): logged, then this session only, under a new id. */
+export async function grantReauth(req: Request, services: Services, method: string): Promise<void> {
+  const user = req.user!;
+  await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
+  const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
+  await regenerate(req);
+  Object.assign(req.session, { passport: pp, startedAt, passwordAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
+  await saveSession(req);
 }
 
 export function authHandlers(services: Services, passport: InstanceType<typeof Passport>) {
@@ -125,11 +142,11 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       res.redirect(303, '/login?reason=loggedOut');
     },
 
-    showReauth(req: Request, res: Response) {
+    async showReauth(req: Request, res: Response) {
       const user = req.user!;
       page(req, res, 'auth/reauth', {
         title: 'auth.reauth.title', next: safeNext(req.query.next), needsCode: Boolean(user.totpEnabledAt), active: reauthActive(req),
-        minutes: services.config.reauthMinutes,
+        minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
       });
     },
 
@@ -152,14 +169,10 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         await accounts.recordFailure(user.email, ip);
         await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
         return page(req, res, 'auth/reauth', {
-          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: 'auth.reauthFailed', minutes: services.config.reauthMinutes,
+          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: 'auth.reauthFailed', minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
         }, 401);
       }
-      await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
-      const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
-      await regenerate(req);
-      Object.assign(req.session, { passport: pp, startedAt, passwordAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
-      await saveSession(req);
+      await grantReauth(req, services, method);
       res.redirect(303, next ?? '/account');
     },
   };
