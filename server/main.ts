@@ -43,10 +43,15 @@ async function main(): Promise<void> {
   // Access reports (claimed per client and period, so several instances run each once) and queued mail.
   if (!services.keys.sealed) services.scheduler.start();
 
-  if (!services.keys.sealed && (await services.setup.needsSetup())) {
-    const token = await services.setup.newSetupLink();
-    // Printed to the console only (never through the logger, whose lines may be shipped elsewhere).
-    console.log(`\n  初期設定 / first-run setup (valid for 1 hour, one use):\n  ${config.publicUrl}/setup/${token}\n`);
+  try {
+    if (!services.keys.sealed && (await services.setup.needsSetup())) {
+      const token = await services.setup.newSetupLink();
+      // Printed to the console only (never through the logger, whose lines may be shipped elsewhere).
+      console.log(`\n  初期設定 / first-run setup (valid for 1 hour, one use):\n  ${config.publicUrl}/setup/${token}\n`);
+    }
+  } catch (err) {
+    // The portal is up and serving; a busy or briefly unreachable database must not stop it over a link.
+    log.warn({ err: { message: (err as Error).message } }, 'no first-run setup link now; `npm run cli -- setup:link` makes one');
   }
 
   const stop = () => {
