@@ -13,6 +13,8 @@
  *      (autocannon overallRate 50, 10 connections), the portal started with REVEAL_BURST_MAX=100000.
  *      Targets: p95 < 100 ms; 'vault.reveal' 'allowed' audit rows = 200 responses.
  *      (ceiling: the same session's GET of the numbers list at the same rate)
+ *   --parts a,b,c  which of the three to run (all by default)
+ *   --cpu-prof DIR  the portal writes a V8 CPU profile there when it stops (open it in Chrome's DevTools)
  *   --mysql URL  run on MariaDB/MySQL: a fresh database is made on that server and dropped after
  *                (e.g. mysql://root@127.0.0.1:3306/); SQLite in the DATA_DIR otherwise.
  * LOAD_SERVER_OUTPUT=1 passes the servers' output through to stderr.
@@ -39,6 +41,8 @@ const revealSeconds = Number(arg('reveal-seconds') ?? 10);
 const REVEAL_RATE = 50;
 const REVEAL_CONNECTIONS = 10;
 const PAGES = ['/home', '/files', '/client/people'];
+const parts = new Set((arg('parts') ?? 'a,b,c').split(','));
+const cpuProf = arg('cpu-prof');
 
 const rows: string[][] = [];
 const f1 = (n: number) => n.toFixed(1);
@@ -92,7 +96,7 @@ async function main() {
     await stopProcess(hello.child);
     running.delete(hello);
 
-    const portal = await startPortal(env);
+    const portal = await startPortal(env, cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`] : []);
     running.add(portal);
     const idleRss = rssMib(portal.pid);
     const sessions: Session[] = [];
@@ -121,57 +125,61 @@ async function main() {
     row('a. portal RSS before / peak in the run', `${f1(rssBeforePages)} / ${f1(pagesPeak)} MiB`);
     row('a. machine while measured (portal / hello)', `load ${pagesMachine.loadMax.toFixed(2)}, CPU ${f1(pagesMachine.busyPct)} %`, '', `load ${helloMachine.loadMax.toFixed(2)}, CPU ${f1(helloMachine.busyPct)} %`);
 
-    // b. uploads in flight at once, each by its own session.
-    const tokens = await Promise.all(sessions.slice(0, uploads).map((s) => s.csrf('/files')));
-    const rssBeforeUploads = rssMib(portal.pid);
-    m = sampleMachine();
-    const rss = sampleRss(portal.pid, 100);
-    const upStarted = process.hrtime.bigint();
-    const results = await Promise.all(sessions.slice(0, uploads).map((s, i) => uploadFile(s, tokens[i]!, uploadMib * 1024 * 1024, `load-${i}.pdf`)));
-    const upSeconds = Number(process.hrtime.bigint() - upStarted) / 1e9;
-    const { peak, samples } = rss.stop();
-    const upMachine = m.stop();
-    const failed = results.filter((r) => r.status !== 200);
-    const mbps = (uploads * uploadMib * 1024 * 1024) / 1e6 / upSeconds;
-    row(`b. ${uploads} × ${uploadMib} MiB uploads at once: peak RSS`, `${f1(peak)} MiB`, '< 512 MiB', `idle ${f1(idleRss)} MiB, before ${f1(rssBeforeUploads)} MiB`, (peak / idleRss).toFixed(2), ok(peak < 512));
-    row('b. total time (all in, last response)', `${upSeconds.toFixed(1)} s`, '', `${f1(mbps)} MB/s together`, '', '');
-    row('b. uploads answered 200', `${uploads - failed.length} of ${uploads}`, `all`, `${samples} RSS samples`, '', ok(failed.length === 0));
-    row('b. machine while measured', `load ${upMachine.loadMax.toFixed(2)}, CPU ${f1(upMachine.busyPct)} %`);
-    if (failed.length) console.error(`failed uploads: ${failed.map((r) => `${r.status} ${r.body.slice(0, 200)}`).join('\n')}`);
+    if (parts.has('b')) {
+      // b. uploads in flight at once, each by its own session.
+      const tokens = await Promise.all(sessions.slice(0, uploads).map((s) => s.csrf('/files')));
+      const rssBeforeUploads = rssMib(portal.pid);
+      m = sampleMachine();
+      const rss = sampleRss(portal.pid, 100);
+      const upStarted = process.hrtime.bigint();
+      const results = await Promise.all(sessions.slice(0, uploads).map((s, i) => uploadFile(s, tokens[i]!, uploadMib * 1024 * 1024, `load-${i}.pdf`)));
+      const upSeconds = Number(process.hrtime.bigint() - upStarted) / 1e9;
+      const { peak, samples } = rss.stop();
+      const upMachine = m.stop();
+      const failed = results.filter((r) => r.status !== 200);
+      const mbps = (uploads * uploadMib * 1024 * 1024) / 1e6 / upSeconds;
+      row(`b. ${uploads} × ${uploadMib} MiB uploads at once: peak RSS`, `${f1(peak)} MiB`, '< 512 MiB', `idle ${f1(idleRss)} MiB, before ${f1(rssBeforeUploads)} MiB`, (peak / idleRss).toFixed(2), ok(peak < 512));
+      row('b. total time (all in, last response)', `${upSeconds.toFixed(1)} s`, '', `${f1(mbps)} MB/s together`, '', '');
+      row('b. uploads answered 200', `${uploads - failed.length} of ${uploads}`, `all`, `${samples} RSS samples`, '', ok(failed.length === 0));
+      row('b. machine while measured', `load ${upMachine.loadMax.toFixed(2)}, CPU ${f1(upMachine.busyPct)} %`);
+      if (failed.length) console.error(`failed uploads: ${failed.map((r) => `${r.status} ${r.body.slice(0, 200)}`).join('\n')}`);
 
-    // c. reveals: the staff member signs in (password + TOTP), re-authenticates, takes the list page's token.
-    const staff = new Session(portal.port, '127.0.0.250');
-    await staff.login(seeded.staff.email, PASSWORD, seeded.staff.totpSecret);
-    await staff.reauth(PASSWORD, seeded.staff.totpSecret);
-    const listPath = `/firm/clients/${seeded.clientId}/numbers`;
-    const token = await staff.csrf(listPath);
-    const body = new URLSearchParams({ _csrf: token, purpose: 'withholding_slip', office: 'tax_office' }).toString();
-    const revealHeaders = { cookie: staff.cookie, 'content-type': 'application/x-www-form-urlencoded' };
-    const reveals = seeded.recordIds.map((id) => ({ method: 'POST', path: `${listPath}/${id}/reveal`, headers: revealHeaders, body }));
-    const probe = await staff.request('POST', reveals[0]!.path, body);
-    if (probe.status !== 200) throw new Error(`a reveal after re-authentication answered ${probe.status}`);
-    // Ceiling: the same session reading the masked list at the same rate.
-    const ceilingFig = await cannon({ port: portal.port, connections: 10, duration: revealSeconds, overallRate: REVEAL_RATE,
-      perConnection: () => ({ requests: [{ path: listPath, headers: { cookie: staff.cookie } }], localAddress: '127.0.0.251' }) });
-    m = sampleMachine();
-    const revealFig = await cannon({ port: portal.port, connections: REVEAL_CONNECTIONS, duration: revealSeconds, overallRate: REVEAL_RATE,
-      perConnection: (i) => ({ requests: [...reveals.slice(i * 5), ...reveals.slice(0, i * 5)], localAddress: `127.0.0.${240 + i}` }) });
-    const revealMachine = m.stop();
-    const revealOk = (revealFig.statuses['200'] ?? 0) + 1; // + the probe
-    // at most one a connection (autocannon's own 'sent' also counts requests it queued but never wrote)
-    const cut = Math.min(REVEAL_CONNECTIONS, Math.max(0, revealFig.sent - revealFig.count));
-    // Requests still in flight when autocannon stopped may yet commit their audit row: let them finish.
-    await new Promise((r) => setTimeout(r, 7_000));
-    await stopProcess(portal.child);
-    running.delete(portal);
-    const audited = await countAllowedReveals(env);
-    row(`c. reveals at ${REVEAL_RATE}/s for ${revealSeconds} s: p95`, `${f1(revealFig.p95)} ms`, '< 100 ms', `list page p95 ${f1(ceilingFig.p95)} ms`, (revealFig.p95 / ceilingFig.p95).toFixed(2), ok(revealFig.p95 < 100));
-    row('c. reveal p50 / p99 / max', `${f1(revealFig.p50)} / ${f1(revealFig.p99)} / ${f1(revealFig.max)} ms`, '', `list p99 ${f1(ceilingFig.p99)} ms`);
-    row('c. reveal rate reached', `${f1(revealFig.rps)}/s`, `${REVEAL_RATE}/s`, '', '', ok(revealFig.rps >= REVEAL_RATE * 0.9));
-    row('c. reveal responses', statusText(revealFig), 'all 200', '', '', ok(revealFig.ok === revealFig.count && !revealFig.errors));
-    row("c. audit rows 'vault.reveal' 'allowed'", String(audited), `= ${revealOk} (200s, probe incl.)`, cut ? `≤ ${cut} cut off in flight at the end` : '', '',
-      audited === revealOk ? 'OK' : audited > revealOk && audited <= revealOk + cut ? 'OK (+ cut-off ones)' : 'MISMATCH');
-    row('c. machine while measured', `load ${revealMachine.loadMax.toFixed(2)}, CPU ${f1(revealMachine.busyPct)} %`);
+    }
+    if (parts.has('c')) {
+      // c. reveals: the staff member signs in (password + TOTP), re-authenticates, takes the list page's token.
+      const staff = new Session(portal.port, '127.0.0.250');
+      await staff.login(seeded.staff.email, PASSWORD, seeded.staff.totpSecret);
+      await staff.reauth(PASSWORD, seeded.staff.totpSecret);
+      const listPath = `/firm/clients/${seeded.clientId}/numbers`;
+      const token = await staff.csrf(listPath);
+      const body = new URLSearchParams({ _csrf: token, purpose: 'withholding_slip', office: 'tax_office' }).toString();
+      const revealHeaders = { cookie: staff.cookie, 'content-type': 'application/x-www-form-urlencoded' };
+      const reveals = seeded.recordIds.map((id) => ({ method: 'POST', path: `${listPath}/${id}/reveal`, headers: revealHeaders, body }));
+      const probe = await staff.request('POST', reveals[0]!.path, body);
+      if (probe.status !== 200) throw new Error(`a reveal after re-authentication answered ${probe.status}`);
+      // Ceiling: the same session reading the masked list at the same rate.
+      const ceilingFig = await cannon({ port: portal.port, connections: 10, duration: revealSeconds, overallRate: REVEAL_RATE,
+        perConnection: () => ({ requests: [{ path: listPath, headers: { cookie: staff.cookie } }], localAddress: '127.0.0.251' }) });
+      m = sampleMachine();
+      const revealFig = await cannon({ port: portal.port, connections: REVEAL_CONNECTIONS, duration: revealSeconds, overallRate: REVEAL_RATE,
+        perConnection: (i) => ({ requests: [...reveals.slice(i * 5), ...reveals.slice(0, i * 5)], localAddress: `127.0.0.${240 + i}` }) });
+      const revealMachine = m.stop();
+      const revealOk = (revealFig.statuses['200'] ?? 0) + 1; // + the probe
+      // at most one a connection (autocannon's own 'sent' also counts requests it queued but never wrote)
+      const cut = Math.min(REVEAL_CONNECTIONS, Math.max(0, revealFig.sent - revealFig.count));
+      // Requests still in flight when autocannon stopped may yet commit their audit row: let them finish.
+      await new Promise((r) => setTimeout(r, 7_000));
+      await stopProcess(portal.child);
+      running.delete(portal);
+      const audited = await countAllowedReveals(env);
+      row(`c. reveals at ${REVEAL_RATE}/s for ${revealSeconds} s: p95`, `${f1(revealFig.p95)} ms`, '< 100 ms', `list page p95 ${f1(ceilingFig.p95)} ms`, (revealFig.p95 / ceilingFig.p95).toFixed(2), ok(revealFig.p95 < 100));
+      row('c. reveal p50 / p99 / max', `${f1(revealFig.p50)} / ${f1(revealFig.p99)} / ${f1(revealFig.max)} ms`, '', `list p99 ${f1(ceilingFig.p99)} ms`);
+      row('c. reveal rate reached', `${f1(revealFig.rps)}/s`, `${REVEAL_RATE}/s`, '', '', ok(revealFig.rps >= REVEAL_RATE * 0.9));
+      row('c. reveal responses', statusText(revealFig), 'all 200', '', '', ok(revealFig.ok === revealFig.count && !revealFig.errors));
+      row("c. audit rows 'vault.reveal' 'allowed'", String(audited), `= ${revealOk} (200s, probe incl.)`, cut ? `≤ ${cut} cut off in flight at the end` : '', '',
+        audited === revealOk ? 'OK' : audited > revealOk && audited <= revealOk + cut ? 'OK (+ cut-off ones)' : 'MISMATCH');
+      row('c. machine while measured', `load ${revealMachine.loadMax.toFixed(2)}, CPU ${f1(revealMachine.busyPct)} %`);
+    }
     console.log('');
     printTable();
     console.log(`\n(load took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);

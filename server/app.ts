@@ -52,6 +52,9 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     },
   }));
   app.set('view engine', 'hbs');
+  // Express caches compiled templates only when NODE_ENV=production; without it every page re-reads
+  // and recompiles its layout, partials and view. Only a developer editing templates wants that.
+  app.set('view cache', process.env.NODE_ENV !== 'development');
   app.set('views', path.join(ROOT, 'views'));
 
   const passport = new Passport();

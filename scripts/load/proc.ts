@@ -16,12 +16,12 @@ export const PORTAL_READY = /"pid":(\d+)[^\n]*listening on http:\/\/[^:]+:(\d+)/
 export const HELLO_READY = /PORT (\d+) PID (\d+)/;
 
 /** Starts a server process (see startServer) and reads its pid and port from its ready line. */
-async function startProcess(script: string, env: NodeJS.ProcessEnv, ready: RegExp, ids: (m: RegExpMatchArray) => { pid: number; port: number }): Promise<Server> {
-  const s = await startServer(script, { env, ready, pidOf: (m) => ids(m).pid, echoEnv: 'LOAD_SERVER_OUTPUT' });
+async function startProcess(script: string, env: NodeJS.ProcessEnv, ready: RegExp, ids: (m: RegExpMatchArray) => { pid: number; port: number }, nodeArgs: string[] = []): Promise<Server> {
+  const s = await startServer(script, { env, ready, pidOf: (m) => ids(m).pid, echoEnv: 'LOAD_SERVER_OUTPUT', nodeArgs });
   return { child: s.child, pid: s.pid, port: ids(s.match).port };
 }
 
-export const startPortal = (env: NodeJS.ProcessEnv) => startProcess('server/main.ts', env, PORTAL_READY, (m) => ({ pid: Number(m[1]), port: Number(m[2]) }));
+export const startPortal = (env: NodeJS.ProcessEnv, nodeArgs: string[] = []) => startProcess('server/main.ts', env, PORTAL_READY, (m) => ({ pid: Number(m[1]), port: Number(m[2]) }), nodeArgs);
 export const startHello = () => startProcess('scripts/load/hello.ts', {}, HELLO_READY, (m) => ({ pid: Number(m[2]), port: Number(m[1]) }));
 
 /** Ends a server (SIGTERM, SIGKILL after 8 s) and waits until it is gone. */

@@ -40,20 +40,40 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteF
 /**
  * SQLite has one writer, and Sequelize gives every transaction a connection of its own: under load
  * concurrent transactions then wait on the file lock and fail after busy_timeout (503s). Queuing
- * them in the process instead lets each run at once when its turn comes. A transaction started
- * inside another one's callback is not queued (it would wait for itself).
+ * them in the process instead lets each run at once when its turn comes. A write outside any
+ * transaction (a session saved, a row updated on its own) joins the same queue: on the shared
+ * connection it would otherwise sleep in SQLite's busy handler while a transaction holds the lock.
+ * Anything started inside a queued transaction's callback is not queued (it would wait for itself).
  */
 function queueTransactions(sequelize: Sequelize): void {
   const inside = new AsyncLocalStorage<true>();
-  const original = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  type Fn = (...args: unknown[]) => Promise<unknown>;
+  const target = sequelize as unknown as { transaction: Fn; query: Fn };
+  const originalTransaction = target.transaction.bind(sequelize) as Fn;
+  const originalQuery = target.query.bind(sequelize) as Fn;
   let tail: Promise<unknown> = Promise.resolve();
-  (sequelize as unknown as { transaction: (...args: unknown[]) => Promise<unknown> }).transaction = (...args: unknown[]) => {
-    if (!args.some((a) => typeof a === 'function') || inside.getStore()) return original(...args);
-    const run = () => inside.run(true, () => original(...args));
+  const enqueue = (work: () => Promise<unknown>) => {
+    const run = () => inside.run(true, work);
     const result = tail.then(run, run);
     tail = result.catch(() => undefined);
     return result;
   };
+  target.transaction = (...args: unknown[]) => {
+    if (!args.some((a) => typeof a === 'function') || inside.getStore()) return originalTransaction(...args);
+    return enqueue(() => originalTransaction(...args));
+  };
+  target.query = (...args: unknown[]) => {
+    const [sql, options] = args as [unknown, { transaction?: unknown; type?: string } | undefined];
+    if (inside.getStore() || options?.transaction || !isWrite(sql, options?.type)) return originalQuery(...args);
+    return enqueue(() => originalQuery(...args));
+  };
+}
+
+const WRITE_TYPES = new Set(['INSERT', 'UPDATE', 'BULKUPDATE', 'BULKDELETE', 'DELETE', 'UPSERT']);
+function isWrite(sql: unknown, type: string | undefined): boolean {
+  if (type && WRITE_TYPES.has(type)) return true;
+  const text = typeof sql === 'string' ? sql : (sql as { query?: string } | null)?.query;
+  return typeof text === 'string' && /^\s*(insert|update|delete|replace)\b/i.test(text);
 }
 
 export function isMysql(sequelize: Sequelize): boolean {
