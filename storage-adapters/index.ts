@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { StorageSettings } from '../server/config';
 import { createLocalStorage } from './local';
-import { createS3Storage } from './s3';
 import { ObjectNotFound, InvalidObjectId, assertObjectId, isObjectId } from './ids';
 
 export { ObjectNotFound, InvalidObjectId, assertObjectId, isObjectId };
@@ -46,6 +45,25 @@ export function createStorage(config: { storageDir: string; storage?: StorageSet
     case 'local':
       return createLocalStorage(config.storageDir);
     case 's3':
-      return createS3Storage(settings);
+      return lazily('s3', () => import('./s3').then((m) => m.createS3Storage(settings)));
   }
+}
+
+/**
+ * An adapter whose module is loaded on first use: the AWS SDK holds ~30 MiB that a portal on
+ * local disk never needs, and createStorage stays synchronous for its callers.
+ */
+function lazily(kind: StorageAdapter['kind'], load: () => Promise<StorageAdapter>): StorageAdapter {
+  let loading: Promise<StorageAdapter> | null = null;
+  const real = () => (loading ??= load().catch((err: unknown) => { loading = null; throw err; }));
+  return {
+    kind,
+    check: async () => (await real()).check(),
+    write: async (id, body) => (await real()).write(id, body),
+    read: async (id) => (await real()).read(id),
+    delete: async (id) => (await real()).delete(id),
+    stat: async (id) => (await real()).stat(id),
+    async *list(prefix) { yield* (await real()).list(prefix); },
+    sweepIncomplete: async (olderThanMs) => (await real()).sweepIncomplete(olderThanMs),
+  };
 }

@@ -1,6 +1,5 @@
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON, type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Sequelize } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
@@ -9,6 +8,9 @@ import { Passkey, type User } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 
 const MAX_PER_USER = 10;
+
+/** Loaded on first use: the library and its dependencies hold ~25 MiB a process needs only once someone uses a passkey. */
+const webauthn = () => import('@simplewebauthn/server');
 
 /**
  * Passkeys (WebAuthn) as the other way to re-authenticate, instead of password + TOTP: the device
@@ -31,7 +33,7 @@ export class PasskeyService {
 
   async registrationOptions(user: User): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.listOf(user);
-    return generateRegistrationOptions({
+    return (await webauthn()).generateRegistrationOptions({
       rpName: '暁ポータル Akatsuki Portal', rpID: this.rpID,
       userName: user.email, userDisplayName: user.name, userID: new TextEncoder().encode(user.id),
       attestationType: 'none',
@@ -43,7 +45,7 @@ export class PasskeyService {
   async register(ctx: ActorContext, user: User, response: unknown, expectedChallenge: string | undefined, name: string): Promise<Passkey> {
     if (!expectedChallenge) throw new BadRequest('passkey.expired');
     if ((await Passkey.count({ where: { userId: user.id } })) >= MAX_PER_USER) throw new BadRequest('passkey.tooMany');
-    const verified = await verifyRegistrationResponse({
+    const verified = await (await webauthn()).verifyRegistrationResponse({
       response: response as RegistrationResponseJSON, expectedChallenge, expectedOrigin: this.origin, expectedRPID: this.rpID, requireUserVerification: true,
     }).catch(() => null);
     if (!verified?.verified) {
@@ -64,7 +66,7 @@ export class PasskeyService {
   async authenticationOptions(user: User): Promise<PublicKeyCredentialRequestOptionsJSON | null> {
     const keys = await this.listOf(user);
     if (!keys.length) return null;
-    return generateAuthenticationOptions({ rpID: this.rpID, userVerification: 'required', allowCredentials: keys.map((p) => ({ id: p.credentialId, transports: transportsOf(p) })) });
+    return (await webauthn()).generateAuthenticationOptions({ rpID: this.rpID, userVerification: 'required', allowCredentials: keys.map((p) => ({ id: p.credentialId, transports: transportsOf(p) })) });
   }
 
   /** True when the response is a fresh signature, by one of this user's passkeys, over this session's challenge. */
@@ -73,7 +75,7 @@ export class PasskeyService {
     if (!expectedChallenge || !r || typeof r.id !== 'string') return false;
     const key = await Passkey.findOne({ where: { userId: user.id, credentialId: r.id } });
     if (!key) return false;
-    const result = await verifyAuthenticationResponse({
+    const result = await (await webauthn()).verifyAuthenticationResponse({
       response: r as AuthenticationResponseJSON, expectedChallenge, expectedOrigin: this.origin, expectedRPID: this.rpID, requireUserVerification: true,
       credential: { id: key.credentialId, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: Number(key.counter), transports: transportsOf(key) },
     }).catch(() => null);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { verifySignedPdf, type SignedPdfCheck } from '../pdf/sign-pdf';
+import type { SignedPdfCheck } from '../pdf/sign-pdf';
 
 /**
  * Is this 廃棄・削除証明書 one the firm issued? Two ways to ask, for anyone holding a certificate:
@@ -78,6 +78,8 @@ export async function checkCertificateFile(bytes: Uint8Array, deps: CertificateF
 
   let check: SignedPdfCheck;
   try {
+    // pdf-lib loads with the first file checked, not with every process.
+    const { verifySignedPdf } = await import('../pdf/sign-pdf');
     check = await verifySignedPdf(bytes, { trusted });
   } catch (err) {
     // A damaged signature can trip the certificate parser: it is simply not a valid one.

@@ -1,14 +1,16 @@
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
 import { Firm } from '../db/models';
-import { PdfSigner } from '../pdf/signing-identity';
+import type { PdfSigner } from '../pdf/signing-identity';
 import type { Lang } from '../i18n';
 import { translate } from '../i18n';
-import { ReportDocument } from '../pdf/document';
 import type { ReportData } from './report-data';
-import { renderAccessReport } from './report-pdf';
-import { renderCertificate } from '../disposal/certificate-pdf';
 import type { CertificateData } from '../disposal/certificate-data';
+
+// pdf-lib, fontkit, the fonts and the signing code (~50 MiB) load when the first PDF is made, not in every process at start.
+const layout = () => import('../pdf/document');
+const reportLayout = () => import('./report-pdf');
+const certificateLayout = () => import('../disposal/certificate-pdf');
 
 /** The firm's PDFs: laid out, then signed with the firm's identity (made once, shared through the database). */
 export class PdfService {
@@ -29,7 +31,7 @@ export class PdfService {
   }
 
   private signerOf(): Promise<PdfSigner> {
-    this.signer ??= PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() }).catch((err: unknown) => {
+    this.signer ??= import('../pdf/signing-identity').then(({ PdfSigner }) => PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() })).catch((err: unknown) => {
       this.signer = null;
       throw err;
     });
@@ -38,13 +40,13 @@ export class PdfService {
 
   async accessReport(data: ReportData): Promise<Uint8Array> {
     const firm = await this.firmName();
-    const pdf = await renderAccessReport(data, firm, 'ja');
+    const pdf = await (await reportLayout()).renderAccessReport(data, firm, 'ja');
     return (await this.signerOf()).sign(pdf, { reason: translate('ja', 'report.pdf.signReason'), name: firm, location: 'Japan', contactInfo: this.d.config.publicUrl });
   }
 
   /** A 廃棄・削除証明書, signed. */
   async certificate(data: CertificateData): Promise<Uint8Array> {
-    const pdf = await renderCertificate(data);
+    const pdf = await (await certificateLayout()).renderCertificate(data);
     return (await this.signerOf()).sign(pdf, { reason: '廃棄・削除証明書', name: data.firmName, location: 'Japan', contactInfo: this.d.config.publicUrl });
   }
 
@@ -56,6 +58,7 @@ export class PdfService {
   /** The filtered access log as a table, signed like the reports. */
   async logTable(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array> {
     const firm = await this.firmName();
+    const { ReportDocument } = await layout();
     const doc = await ReportDocument.create({ title: translate(lang, 'log.title'), firmName: firm, lang });
     doc.title(translate(lang, 'log.title'));
     doc.table({ columns: header.map((h, i) => ({ header: h, width: [2.2, 2, 2, 2.4, 2, 2.2, 1.6, 1, 1, 1.8][i] ?? 1 })), rows, fontSize: 6.5 });

@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
@@ -30,7 +29,7 @@ export function accountHandlers(services: Services) {
     req.session.totpPending = started.sealedSecret;
     page(req, res, 'account/totp', {
       title: 'totp.enrol.title',
-      qr: await QRCode.toDataURL(started.uri, { margin: 1, width: 220 }),
+      qr: await (await import('qrcode')).default.toDataURL(started.uri, { margin: 1, width: 220 }),
       secret: started.secret.replace(/(.{4})/g, '$1 ').trim(),
       required: res.locals.mustEnrolTotp,
       error,

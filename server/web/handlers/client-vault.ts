@@ -13,7 +13,6 @@ import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
@@ -172,7 +171,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         code: made.code,
         mailed: Boolean(f.data.email),
         expiresAt: formatDateTime(made.expiresAt, req.lang),
-        qr: await QRCode.toDataURL(made.url, { margin: 1, width: 200 }),
+        qr: await (await import('qrcode')).default.toDataURL(made.url, { margin: 1, width: 200 }),
       });
     },
 
