@@ -19,6 +19,8 @@ import { chooseLang, viewLocals } from './web/middleware/locals';
 import './web/types';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
+/** What public/ holds: stylesheets, scripts, the icon. */
+const ASSET_PATH = /^\/(?:css\/|js\/|favicon\.svg$)/;
 
 /** Over a per-IP request limit: the portal's own 429 page (UI language, Retry-After), not the limiter's English text. */
 const overLimit: RateLimitOptions['handler'] = (req, _res, next, options) => {
@@ -76,7 +78,9 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   app.use(requestLog(services.logger));
   const [helmetMw, noStore] = securityHeaders(config.publicUrl.startsWith('https://'));
   app.use(helmetMw!);
-  app.use(express.static(path.join(ROOT, 'public'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
+  // Only asset paths reach the static handler: for any other path it would ask the disk first (a stat on every page).
+  const assets = express.static(path.join(ROOT, 'public'), { index: false, maxAge: '1h', dotfiles: 'ignore' });
+  app.use((req, res, next) => (ASSET_PATH.test(req.path) ? assets(req, res, next) : next()));
   // The passkey pages' browser helper, served from the package itself (no copy to keep in step).
   app.use('/vendor/simplewebauthn', express.static(path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
   app.use(noStore!);

@@ -86,6 +86,20 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       expect(samples[0]![1].text).to.contain(ja('auth.login.title'));
     });
 
+    it('the stylesheet, scripts and icon are served as files; nothing else under public/ and no path outside it', async () => {
+      const anon = new SecBrowser(h.portal.app);
+      const css = await anon.get('/css/portal.css');
+      expect(css.status).to.equal(200);
+      expect(String(css.headers['content-type'])).to.match(/^text\/css/);
+      const js = await anon.get('/js/portal.js');
+      expect(js.status).to.equal(200);
+      expect(String(js.headers['content-type'])).to.match(/javascript/);
+      expect((await anon.get('/favicon.svg')).status).to.equal(200);
+      for (const path of ['/portal.css', '/css/%2e%2e/%2e%2e/package.json', '/js/nope.js', '/js/'] ) {
+        expect((await anon.get(path)).status, path).to.equal(404);
+      }
+    });
+
     it('the language cookie is HttpOnly and SameSite=Lax', async () => {
       const b = new SecBrowser(h.portal.app);
       const res = await b.post('/lang', { lang: 'en', back: '/login' }, '/login');
