@@ -7,7 +7,7 @@ import { SigningIdentity } from '../db/models';
 import { selfSignedCertificate, certificateFields, fromPem, toPem } from './certificate';
 import type { SigningKey } from './cms-signer';
 import { loadPkcs12, Pkcs12Error } from './p12';
-import { signPdf, type SignatureMeta } from './sign-pdf';
+import type { SignatureMeta } from './sign-pdf';
 
 /**
  * Where the firm's signing key comes from: its own PKCS#12 file when PDF_SIGNING_P12 is set, or
@@ -81,6 +81,8 @@ export class PdfSigner {
   /** Signs a finished PDF with the firm's identity (see signPdf). */
   async sign(pdfBytes: Uint8Array, meta: SignatureMeta): Promise<Uint8Array> {
     const { key } = await this.load();
+    // pdf-lib and @signpdf load with the first signature, not in every process at start (sign-pdf holds no state).
+    const { signPdf } = await import('./sign-pdf');
     return signPdf(pdfBytes, key, meta);
   }
 

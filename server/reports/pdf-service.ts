@@ -1,13 +1,14 @@
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
 import { Firm } from '../db/models';
-import type { PdfSigner } from '../pdf/signing-identity';
+import { PdfSigner } from '../pdf/signing-identity';
 import type { Lang } from '../i18n';
 import { translate } from '../i18n';
 import type { ReportData } from './report-data';
 import type { CertificateData } from '../disposal/certificate-data';
 
-// pdf-lib, fontkit, the fonts and the signing code (~50 MiB) load when the first PDF is made, not in every process at start.
+// pdf-lib, fontkit and the fonts (~40 MiB) load when the first PDF is made, not in every process at start.
+// Only modules without state load this way (under the test runner a dynamic import can be a second copy of a module).
 const layout = () => import('../pdf/document');
 const reportLayout = () => import('./report-pdf');
 const certificateLayout = () => import('../disposal/certificate-pdf');
@@ -31,7 +32,7 @@ export class PdfService {
   }
 
   private signerOf(): Promise<PdfSigner> {
-    this.signer ??= import('../pdf/signing-identity').then(({ PdfSigner }) => PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() })).catch((err: unknown) => {
+    this.signer ??= PdfSigner.create({ keys: this.d.keys, config: this.d.config, firmName: () => this.firmName() }).catch((err: unknown) => {
       this.signer = null;
       throw err;
     });
