@@ -213,12 +213,53 @@ async function main() {
   const everything = runs.size === PARTS.length;
   const out = flag('no-out') ? undefined : arg('out') ?? (everything ? path.join(ROOT, 'docs/benchmarks.md') : undefined);
   if (out) {
-    const smaller = (Object.keys(SIZES) as (keyof typeof SIZES)[]).filter((k) => arg(k) !== undefined && size(k) < SIZES[k]);
+    const smaller: string[] = (Object.keys(SIZES) as (keyof typeof SIZES)[]).filter((k) => arg(k) !== undefined && size(k) < SIZES[k]);
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
     fs.writeFileSync(out, documentText({ startedAt, loadStart, loadEnd, table, databases, notes, skipped, smaller, partsRun: [...runs], missed, judgedRows }));
-    console.log(`table written to ${path.relative(process.cwd(), path.resolve(out)) || out}`);
+    console.log(`table written to ${path.resolve(out)}`);
+    // The README quotes the latest run of record: only when the default file was written (every part ran).
+    if (!arg('out')) updateReadme({ startedAt, table, smaller, missed, judgedRows });
   } else if (!flag('no-out')) {
     console.log('(not every part ran: docs/benchmarks.md left as it is; --out FILE writes this table elsewhere)');
+  }
+}
+
+/** The machine in one line: CPU model × count, memory, Node. */
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${[...new Set(cpus.map((c) => c.model.trim()))].join(', ')}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB memory, Node ${process.version}`;
+}
+
+/**
+ * Rewrites the README's two quoted blocks (between <!-- bench:summary --> … <!-- /bench:summary -->
+ * and <!-- bench:load --> … <!-- /bench:load -->) from this run: date, machine, the verdicts, and the
+ * load and soak rows. Nothing else of the README is touched; without the markers nothing is.
+ */
+function updateReadme(o: { startedAt: Date; table: TableRow[]; smaller: string[]; missed: number; judgedRows: number }) {
+  const file = path.join(ROOT, 'README.md');
+  let text = fs.readFileSync(file, 'utf8');
+  const when = `${o.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine()}`;
+  const smoke = o.smaller.length ? ' — **a smoke run at reduced sizes, not the figures of record**' : '';
+  const missed = o.table.filter((r) => r.verdict === 'MISSED');
+  const summary = [
+    `Latest run: ${when}${smoke}. ${o.judgedRows} figures with a target: ${o.judgedRows - o.missed} OK, ${o.missed} missed${missed.length ? ':' : '.'}`,
+    ...missed.map((r) => `- ${r.figure}: ${r.value} (target ${r.target}; ceiling ${r.ceiling}, ratio ${r.ratio}) — **missed**`),
+  ];
+  const loadRows = o.table.filter((r) => r.verdict !== 'info' && /^(load|soak)/.test(r.figure));
+  const load = loadRows.length
+    ? [`From the same run (${when}${smoke}):`, '', markdownTable(loadRows)]
+    : ['(the latest bench run did not include the load and soak parts)'];
+  let found = 0;
+  for (const [tag, body] of [['bench:summary', summary], ['bench:load', load]] as const) {
+    const re = new RegExp(`(<!-- ${tag} -->\n)[\\s\\S]*?(<!-- /${tag} -->)`);
+    if (re.test(text)) {
+      found++;
+      text = text.replace(re, (_m, a: string, b: string) => `${a}${body.join('\n')}\n${b}`);
+    }
+  }
+  if (found) {
+    fs.writeFileSync(file, text);
+    console.log(`README.md: ${found} quoted block(s) updated`);
   }
 }
 
