@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Op } from 'sequelize';
 import { PDFDocument } from 'pdf-lib';
 import { pino } from 'pino';
+import sqlite3 from 'sqlite3';
 import { loadConfig } from '../../server/config';
 import { boot } from '../../server/boot';
 import { systemContext, type ActorContext } from '../../server/audit';
@@ -50,6 +51,15 @@ export interface DisposalFigures {
   disposal_certificates: number;
   /** SQL statements run by the timed steps */
   disposal_sql_statements: number;
+  /**
+   * The ceiling: the same rows' ciphertexts and blind indexes erased by one bare SQL statement,
+   * `UPDATE number_records SET sealed_number = NULL, blind_index = NULL WHERE client_id = ?`, on a
+   * copy of the same database (VACUUM INTO, taken just before the timed steps; WAL as the portal
+   * runs it) through sqlite3 directly — no app code, no certificate, no audit rows.
+   */
+  disposal_bare_erase_s: number;
+  /** the same copy: merely reading the rows (SELECT id, sealed_number … WHERE client_id = ?), for orientation */
+  disposal_bare_read_s: number;
   /** making the firm's signing identity, once per database (not part of any figure) */
   disposal_signer_s: number;
   /** time to bulk-create the employees and sealed numbers (not part of any figure) */
@@ -121,6 +131,29 @@ export async function benchDisposal(opts: { numbers?: number } = {}): Promise<{ 
     const signerStart = performance.now();
     await svc.pdf.trustedCertificatePem();
     const signerS = (performance.now() - signerStart) / 1000;
+
+    // The ceiling, on a copy of the database as it stands now (the copy is removed with the folder).
+    const copy = path.join(work, 'bare-copy.sqlite');
+    await booted.sequelize.query(`VACUUM INTO '${copy.replace(/'/g, "''")}'`);
+    const bareDb = await new Promise<sqlite3.Database>((resolve, reject) => { const d = new sqlite3.Database(copy, (err) => (err ? reject(err) : resolve(d))); });
+    const run = (sql: string, params: unknown[] = []) => new Promise<number>((resolve, reject) => {
+      bareDb.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) { if (err) reject(err); else resolve(this.changes); });
+    });
+    const all = (sql: string, params: unknown[] = []) => new Promise<unknown[]>((resolve, reject) => { bareDb.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows))); });
+    let bareEraseS: number;
+    let bareReadS: number;
+    try {
+      await run('PRAGMA journal_mode = WAL');
+      const r0 = performance.now();
+      const read = await all('SELECT id, sealed_number, blind_index FROM number_records WHERE client_id = ?', [client.id]);
+      bareReadS = (performance.now() - r0) / 1000;
+      const e0 = performance.now();
+      const erased = await run('UPDATE number_records SET sealed_number = NULL, blind_index = NULL WHERE client_id = ?', [client.id]);
+      bareEraseS = (performance.now() - e0) / 1000;
+      if (read.length !== count || erased !== count) throw new Error(`the bare ceiling read ${read.length} and erased ${erased} rows, ${count} expected`);
+    } finally {
+      await new Promise<void>((resolve) => bareDb.close(() => resolve()));
+    }
 
     // The SQL census: sequelize.query wrapped for the timed steps only.
     const census = new Map<string, SqlLine>();
@@ -200,6 +233,8 @@ export async function benchDisposal(opts: { numbers?: number } = {}): Promise<{ 
         disposal_numbers_left: left,
         disposal_certificates: certificates,
         disposal_sql_statements: sql.reduce((n, l) => n + l.count, 0),
+        disposal_bare_erase_s: round(bareEraseS, 3),
+        disposal_bare_read_s: round(bareReadS, 3),
         disposal_signer_s: round(signerS),
         disposal_seed_s: round(seedS, 1),
       },

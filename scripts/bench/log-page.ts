@@ -34,6 +34,14 @@ export interface LogFigures {
   log_page_ms: number;
   log_page_operation_ms: number;
   log_page_employee_ms: number;
+  /**
+   * The ceilings: the same SQL statements on audit_events the call sends (its page SELECT … ORDER BY
+   * … LIMIT and its COUNT, run at once as the app runs them), sent as text straight through mysql2
+   * on its own pool — no Sequelize, no app code. Median of 5 after a warm-up.
+   */
+  log_page_bare_ms: number;
+  log_page_operation_bare_ms: number;
+  log_page_employee_bare_ms: number;
 }
 
 export type LogResult = { figures: LogFigures; explain: string[] } | { skipped: string };
@@ -154,6 +162,7 @@ export async function benchLogPage(opts: { mysqlUrl: string; rows?: number; log?
       ['employee', { ...plain, employeeCode: code }],
     ];
     const timings: Record<string, number> = {};
+    const bareTimings: Record<string, number> = {};
     let monthRows = 0;
     const explain: string[] = [];
     for (const [label, f] of cases) {
@@ -174,7 +183,18 @@ export async function benchLogPage(opts: { mysqlUrl: string; rows?: number; log?
       const before = options.logging;
       options.logging = (s: string) => { sent.push(s.replace(/^Executing \([^)]*\):\s*/, '')); };
       try { await queryLog(firmAdmin, f, 1); } finally { options.logging = before; }
-      for (const s of sent.filter((q) => /FROM `audit_events`/.test(q))) {
+      const statements = sent.filter((q) => /FROM `audit_events`/.test(q));
+      if (statements.length === 0) throw new Error(`the ${label} log page sent no statement on audit_events`);
+      const bare = () => Promise.all(statements.map((q) => pool!.query(q)));
+      await bare(); // warm-up
+      const bareMs: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now();
+        await bare();
+        bareMs.push(performance.now() - t0);
+      }
+      bareTimings[label] = median(bareMs);
+      for (const s of statements) {
         const [plan] = await pool.query(`EXPLAIN ${s}`) as unknown as [{ key: string | null; rows: number; Extra: string | null; type: string }[]];
         const what = /COUNT\(/i.test(s) ? 'count' : 'page ';
         explain.push(`${label.padEnd(9)} ${what}: ${plan.map((p) => `${p.type} on ${p.key ?? '(no index)'}, ~${p.rows} rows${p.Extra ? `, ${p.Extra}` : ''}`).join(' | ')}`);
@@ -189,6 +209,9 @@ export async function benchLogPage(opts: { mysqlUrl: string; rows?: number; log?
         log_page_ms: round(timings.plain!, 1),
         log_page_operation_ms: round(timings.operation!, 1),
         log_page_employee_ms: round(timings.employee!, 1),
+        log_page_bare_ms: round(bareTimings.plain!, 2),
+        log_page_operation_bare_ms: round(bareTimings.operation!, 2),
+        log_page_employee_bare_ms: round(bareTimings.employee!, 2),
       },
       explain,
     };

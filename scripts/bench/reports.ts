@@ -19,6 +19,9 @@ import { systemContext } from '../../server/audit';
 import { AccessReport, AuditEvent, AuditHead, Employee, Firm, User } from '../../server/db/models';
 import { parsePeriod, type Period } from '../../server/reports/periods';
 import { collectReportData } from '../../server/reports/report-data';
+import { translate } from '../../server/i18n';
+import { formatDateTime } from '../../server/presenters/format';
+import { barePdf, loadBareFonts } from './bare-pdf';
 import { employeeCode, fakeHashes, median, personName, prng, revealFields, round, spreadTimes, type Actor, type Person } from './fake-audit';
 
 export interface ReportFigures {
@@ -35,6 +38,13 @@ export interface ReportFigures {
   report_render_sign_s: number;
   report_pdf_pages: number;
   report_pdf_kib: number;
+  /**
+   * The ceiling: the same rows (the listing's 7 columns, as the report words them) laid out by
+   * pdf-lib alone, same font, unsigned (bare-pdf.ts): median of 3 after a warm-up, same process.
+   */
+  report_bare_pdf_s: number;
+  report_bare_pdf_pages: number;
+  report_bare_pdf_kib: number;
   /** time to bulk-insert the events (not part of any figure) */
   report_seed_s: number;
 }
@@ -119,6 +129,21 @@ export async function benchReport(opts: { events?: number } = {}): Promise<Repor
     await svc.pdf.accessReport(data);
     const c2 = performance.now();
 
+    // The ceiling: the listing's rows, worded as the report words them (not timed), by pdf-lib alone.
+    const t = (key: string) => translate('ja', key);
+    const header = ['log.col.at', 'log.col.operator', 'log.col.person', 'log.col.operation', 'log.col.purpose', 'log.col.office', 'log.col.result'].map(t);
+    const cells = data.rows.map((r) => [formatDateTime(r.at, 'ja'), r.operator, r.person, t(`op.${r.operation}`), r.purpose ? t(`purpose.${r.purpose}`) : '', r.office ? t(`office.${r.office}`) : '', t(`log.result.${r.result}`)]);
+    if (cells.length !== events) throw new Error(`the bare PDF would list ${cells.length} rows, ${events} expected`);
+    loadBareFonts();
+    await barePdf(header, cells); // warm-up
+    const bare: number[] = [];
+    let bareOut: { bytes: Uint8Array; pages: number } = { bytes: new Uint8Array(), pages: 0 };
+    for (let i = 0; i < 3; i++) {
+      const b0 = performance.now();
+      bareOut = await barePdf(header, cells);
+      bare.push((performance.now() - b0) / 1000);
+    }
+
     return {
       report_events: events,
       report_build_s: round(median(times)),
@@ -129,6 +154,9 @@ export async function benchReport(opts: { events?: number } = {}): Promise<Repor
       report_render_sign_s: round((c2 - c1) / 1000),
       report_pdf_pages: pages,
       report_pdf_kib: round(pdf.length / 1024, 1),
+      report_bare_pdf_s: round(median(bare)),
+      report_bare_pdf_pages: bareOut.pages,
+      report_bare_pdf_kib: round(bareOut.bytes.length / 1024, 1),
       report_seed_s: round(seedS, 1),
     };
   } finally {
