@@ -11,6 +11,8 @@ import type { CannonRequest } from './cannon';
 export interface PacedFigures {
   sent: number;
   count: number;
+  /** 2xx responses */
+  ok: number;
   statuses: Record<string, number>;
   errors: number;
   /** responses a second over the run */
@@ -21,7 +23,7 @@ export interface PacedFigures {
   max: number;
 }
 
-export async function paced(o: { port: number; rate: number; seconds: number; next: (i: number) => CannonRequest; localAddress?: string }): Promise<PacedFigures> {
+export async function paced(o: { port: number; rate: number; seconds: number; next: (i: number) => CannonRequest; localAddresses?: string[] }): Promise<PacedFigures> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -31,7 +33,7 @@ export async function paced(o: { port: number; rate: number; seconds: number; ne
   const start = performance.now();
   const one = (i: number, due: number) => new Promise<void>((resolve) => {
     const r = o.next(i);
-    const req = http.request({ agent, host: '127.0.0.1', port: o.port, localAddress: o.localAddress, method: r.method ?? 'GET', path: r.path, headers: { ...(r.headers ?? {}), ...(r.body ? { 'content-length': Buffer.byteLength(r.body) } : {}) } }, (res) => {
+    const req = http.request({ agent, host: '127.0.0.1', port: o.port, localAddress: o.localAddresses?.[i % o.localAddresses.length], method: r.method ?? 'GET', path: r.path, headers: { ...(r.headers ?? {}), ...(r.body ? { 'content-length': Buffer.byteLength(r.body) } : {}) } }, (res) => {
       res.resume();
       res.on('end', () => {
         latencies.push(performance.now() - due);
@@ -54,5 +56,6 @@ export async function paced(o: { port: number; rate: number; seconds: number; ne
   agent.destroy();
   const sorted = [...latencies].sort((a, b) => a - b);
   const pct = (p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
-  return { sent: total, count: latencies.length, statuses, errors, rps: latencies.length / seconds, p50: pct(50), p95: pct(95), p99: pct(99), max: sorted.at(-1) ?? 0 };
+  const ok = Object.entries(statuses).filter(([s]) => s.startsWith('2')).reduce((n, [, c]) => n + c, 0);
+  return { sent: total, count: latencies.length, ok, statuses, errors, rps: latencies.length / seconds, p50: pct(50), p95: pct(95), p99: pct(99), max: sorted.at(-1) ?? 0 };
 }
