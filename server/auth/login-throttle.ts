@@ -27,6 +27,14 @@ export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sql
   }
   const db = new sqlite3.Database(config.sqliteFile);
   db.configure('busyTimeout', 5000);
+  // The library reads its INSERT … RETURNING with get(), which stops after the first row: the
+  // statement is still running when it releases its savepoint, SQLite refuses the release, the
+  // library ignores that, and this connection keeps the write lock for good (every other writer then
+  // fails with SQLITE_BUSY). all() runs the statement to its end first.
+  type RowCallback = (err: Error | null, row?: unknown) => void;
+  (db as unknown as { get: (sql: string, params: unknown[], cb: RowCallback) => void }).get = (sql, params, cb) => {
+    db.all(sql, params, (err, rows) => cb(err, rows?.[0]));
+  };
   return {
     make: (o) => new RateLimiterSQLite({ ...o, storeClient: db, storeType: 'sqlite3', tableName: TABLE, tableCreated: true, clearExpiredByTimeout: true }),
     close: () => new Promise((resolve) => db.close(() => resolve())),
