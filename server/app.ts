@@ -1,6 +1,5 @@
 import path from 'node:path';
 import express, { type Express, type Request, type RequestHandler } from 'express';
-import { engine } from 'express-handlebars';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
@@ -11,11 +10,12 @@ import { NotFound, TooManyRequests } from './errors';
 import { translate, type Lang } from './i18n';
 import { routeTable, type RouteDef } from './web/routes';
 import { requireAccess, requireApiToken, requireKeys, requireReauth, requireReauthLogged } from './web/middleware/guards';
-import { sessionLifetime, sessionMiddleware } from './web/middleware/session';
+import { saveBeforeRedirect, sessionLifetime, sessionMiddleware } from './web/middleware/session';
 import { errorHandler } from './web/middleware/error-handler';
 import { requestLog } from './web/middleware/request-log';
 import { securityHeaders } from './web/middleware/security-headers';
 import { chooseLang, viewLocals } from './web/middleware/locals';
+import { viewEngine } from './web/view-engine';
 import './web/types';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -40,18 +40,14 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   const { config } = services;
   const app = express();
   app.disable('x-powered-by');
+  // Pages are never cached (no-store), so an ETag would only cost a hash of every page; assets keep theirs (express.static).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy ? 1 : false);
-  app.engine('hbs', engine({
-    extname: '.hbs',
-    defaultLayout: 'main',
-    layoutsDir: path.join(ROOT, 'views/layouts'),
-    partialsDir: path.join(ROOT, 'views/partials'),
-    helpers: {
-      t(key: string, options: { data: { root: { lang: Lang } }; hash: Record<string, unknown> }) {
-        return translate(options.data.root.lang ?? 'ja', key, options.hash);
-      },
-      eq: (a: unknown, b: unknown) => a === b,
+  app.engine('hbs', viewEngine(ROOT, {
+    t(key: string, options: { data: { root: { lang: Lang } }; hash: Record<string, unknown> }) {
+      return translate(options.data.root.lang ?? 'ja', key, options.hash);
     },
+    eq: (a: unknown, b: unknown) => a === b,
   }));
   app.set('view engine', 'hbs');
   // Express caches compiled templates only when NODE_ENV=production; without it every page re-reads
@@ -71,6 +67,8 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
 
   const sessions = sessionMiddleware({ sequelize: services.sequelize, config, secret: opts.sessionSecret });
   const { csrfSynchronisedProtection, generateToken, isRequestValid } = csrfSync({
+    // 256 random bits; the default 128 bytes made every form's hidden field 256 characters long.
+    size: 32,
     getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
     errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
   });
@@ -110,6 +108,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(sessionLifetime(config));
+  app.use(saveBeforeRedirect);
   app.use(chooseLang);
   app.use((req, _res, next) => {
     req.csrfToken = (overwrite?: boolean) => generateToken(req, overwrite);

@@ -38,6 +38,8 @@ function expectPageHeaders(res: Response, label: string) {
   expect(res.headers['x-content-type-options'], label).to.equal('nosniff');
   expect(res.headers['referrer-policy'], label).to.equal('no-referrer');
   expect(String(res.headers['cache-control']).split(',').map((s) => s.trim()), label).to.include('no-store');
+  // Never cached, so no ETag either (it would cost a hash of every page for nothing).
+  expect(res.headers.etag, `${label}: no ETag`).to.equal(undefined);
   expect(res.headers['x-frame-options'], label).to.equal('DENY');
   expect(res.headers, label).to.not.have.property('x-powered-by');
 }
@@ -91,6 +93,7 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       const css = await anon.get('/css/portal.css');
       expect(css.status).to.equal(200);
       expect(String(css.headers['content-type'])).to.match(/^text\/css/);
+      expect(css.headers.etag, 'assets keep their ETag').to.be.a('string');
       const js = await anon.get('/js/portal.js');
       expect(js.status).to.equal(200);
       expect(String(js.headers['content-type'])).to.match(/javascript/);

@@ -70,6 +70,23 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
 }
 
 /**
+ * Every redirect waits until the session is stored. express-session stores a changed session only
+ * as the response ends, after the headers have gone out; a browser follows a 303 as soon as it has
+ * the headers, so its next request could read the session from before (a sign-in that asks for the
+ * TOTP code sent the browser back to the login page now and then; a flash message went missing).
+ * A session that holds nothing (a visitor who is not signed in) is not stored, as before.
+ */
+export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]) => {
+    const s = req.session;
+    if (!s || Object.keys(s).every((k) => k === 'cookie')) return redirect(...args);
+    s.save((err) => (err ? next(err) : redirect(...args)));
+  }) as typeof res.redirect;
+  next();
+};
+
+/**
  * Writes the session now. Before a redirect that follows a sign-in or re-authentication, so the
  * browser's next request cannot arrive before the session it needs has been stored.
  */

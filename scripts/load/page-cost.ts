@@ -1,0 +1,64 @@
+/**
+ * CPU milliseconds the portal process spends on one page, per page (user + system time from
+ * /proc/<pid>/stat over a run of requests, divided by the requests). Unlike requests a second, this
+ * hardly moves when other machines share the host, so it is the figure to compare before and after
+ * a change. Usage: `npm run load:cost [-- --requests 600 --pages /home,/files,/client/people]`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startPortal, stopProcess } from './proc';
+import { Session, loopback } from './http';
+import { seed, PASSWORD } from './setup';
+
+const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
+
+/** user + system CPU time of a process so far, ms */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+async function measure(sessions: Session[], pid: number, pagePath: string, requests: number, concurrency: number): Promise<number> {
+  let next = 0;
+  const c0 = cpuMs(pid);
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    while (next < requests) {
+      next++;
+      const r = await sessions[w % sessions.length]!.request('GET', pagePath);
+      if (r.status !== 200) throw new Error(`GET ${pagePath}: ${r.status}`);
+    }
+  }));
+  return (cpuMs(pid) - c0) / requests;
+}
+
+async function main() {
+  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };
+  const requests = Number(arg('requests') ?? 600);
+  const pages = (arg('pages') ?? '/home,/files,/client/people').split(',');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-cost-'));
+  const env: Record<string, string> = { DATA_DIR: path.join(work, 'portal'), PORT: '0', LOG_LEVEL: 'info' };
+  if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+  const seeded = await seed(env, { admins: 4, numbers: 50 });
+  const portal = await startPortal(env);
+  try {
+    const sessions: Session[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = new Session(portal.port, loopback(i));
+      await s.login(seeded.admins[i]!, PASSWORD);
+      sessions.push(s);
+    }
+    for (const p of pages) await measure(sessions, portal.pid, p, Math.min(200, requests), 4); // warm-up: JIT, caches
+    for (const p of pages) {
+      const ms = await measure(sessions, portal.pid, p, requests, 4);
+      console.log(`${p.padEnd(20)} ${ms.toFixed(2)} ms CPU a page (${requests} requests)`);
+    }
+  } finally {
+    await stopProcess(portal.child);
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
