@@ -96,7 +96,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     reports,
     erasureLedger,
     passkeys: new PasskeyService({ sequelize: d.sequelize, audit, config: d.config }),
-    scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, logger: d.logger }),
+    scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, throttle: loginThrottle, logger: d.logger }),
     disposal,
     renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),
   };

@@ -11,6 +11,12 @@ const IP_FAILURES = 100;
 const TABLE = 'rate_limits';
 
 type LimiterOptions = { keyPrefix: string; points: number; duration: number };
+interface Counters {
+  make(o: LimiterOptions): RateLimiterAbstract;
+  /** Deletes the counters that expired before this time (ms). */
+  sweep(beforeMs: number): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * Where the counters live: the portal's own database (table `rate_limits`, made by a migration), so
@@ -18,10 +24,14 @@ type LimiterOptions = { keyPrefix: string; points: number; duration: number };
  * gets a connection of its own: the library's statements must not run inside the portal's queued
  * transactions on the shared one.
  */
-export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sqliteFile'>): { make(o: LimiterOptions): RateLimiterAbstract; close(): Promise<void> } {
+export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sqliteFile'>): Counters {
+  // The library's own expiry timer (clearExpiredByTimeout) fires every 5 minutes for as long as the
+  // process lives, also after the database is closed, and its rejection then ends the process; the
+  // portal's scheduler sweeps instead (Scheduler, 'sign-in-counters').
   if (isMysql(sequelize)) {
     return {
-      make: (o) => new RateLimiterMySQL({ ...o, storeClient: sequelize, storeType: 'sequelize', dbName: sequelize.config.database, tableName: TABLE, tableCreated: true, clearExpiredByTimeout: true }),
+      make: (o) => new RateLimiterMySQL({ ...o, storeClient: sequelize, storeType: 'sequelize', dbName: sequelize.config.database, tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false }),
+      sweep: async (beforeMs) => { await sequelize.query(`DELETE FROM ${TABLE} WHERE expire < ?`, { replacements: [beforeMs] }); },
       close: async () => undefined,
     };
   }
@@ -36,7 +46,8 @@ export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sql
     db.all(sql, params, (err, rows) => cb(err, rows?.[0]));
   };
   return {
-    make: (o) => new RateLimiterSQLite({ ...o, storeClient: db, storeType: 'sqlite3', tableName: TABLE, tableCreated: true, clearExpiredByTimeout: true }),
+    make: (o) => new RateLimiterSQLite({ ...o, storeClient: db, storeType: 'sqlite3', tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false }),
+    sweep: (beforeMs) => new Promise((resolve, reject) => db.run(`DELETE FROM ${TABLE} WHERE expire < ?`, [beforeMs], (err) => (err ? reject(err) : resolve()))),
     close: () => new Promise((resolve) => db.close(() => resolve())),
   };
 }
@@ -49,7 +60,7 @@ export class LoginThrottle {
   private readonly perAccountAndIp: RateLimiterAbstract;
   private readonly perIp: RateLimiterAbstract;
 
-  constructor(private readonly counters: ReturnType<typeof databaseCounters>) {
+  constructor(private readonly counters: Counters) {
     this.perAccountAndIp = counters.make({ keyPrefix: 'login_acct_ip', points: ACCOUNT_IP_FAILURES, duration: 15 * 60 });
     this.perIp = counters.make({ keyPrefix: 'login_ip', points: IP_FAILURES, duration: 60 * 60 });
   }
@@ -69,6 +80,11 @@ export class LoginThrottle {
 
   async succeed(account: string, ip: string): Promise<void> {
     await this.perAccountAndIp.delete(key(account, ip));
+  }
+
+  /** Expired counters are dead rows; the longest window is an hour, so an hour's margin is kept. */
+  sweepExpired(now = Date.now()): Promise<void> {
+    return this.counters.sweep(now - 60 * 60 * 1000);
   }
 
   close(): Promise<void> {

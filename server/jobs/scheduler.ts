@@ -4,6 +4,7 @@ import type { ReportService } from '../reports/report-service';
 import type { MailOutbox } from '../mail/outbox';
 import type { DisposalService } from '../disposal/disposal-service';
 import type { ErasureLedger } from '../disposal/erasure-ledger';
+import type { LoginThrottle } from '../auth/login-throttle';
 
 /**
  * The portal's timed jobs, in its own process. Each is safe on several instances at once: a report
@@ -13,7 +14,7 @@ import type { ErasureLedger } from '../disposal/erasure-ledger';
 export class Scheduler {
   private jobs: Cron[] = [];
 
-  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; disposal: DisposalService; ledger: ErasureLedger; logger: Logger }) {}
+  constructor(private readonly d: { reports: ReportService; outbox: MailOutbox; disposal: DisposalService; ledger: ErasureLedger; throttle: LoginThrottle; logger: Logger }) {}
 
   start(opts: { reportCron?: string; outboxCron?: string } = {}): void {
     const run = (name: string, fn: () => Promise<unknown>) => async () => {
@@ -34,6 +35,8 @@ export class Scheduler {
     void disposals();
     // Due items of clients that allowed it, every day at 02:00 Japan time.
     this.jobs.push(new Cron('0 2 * * *', { timezone: 'Asia/Tokyo', protect: true }, run('auto-disposal', () => this.d.disposal.runAutomatic())));
+    // Expired sign-in failure counters (any instance may sweep; deleting dead rows twice is harmless).
+    this.jobs.push(new Cron('*/10 * * * *', { protect: true }, run('sign-in-counters', () => this.d.throttle.sweepExpired())));
     // Periods missed while the portal was down are caught up at start.
     void reports().then(() => this.d.logger.info('access reports: start-up run finished'));
   }

@@ -27,4 +27,20 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
       await new Promise((resolve) => other.close(resolve));
     }
   });
+
+  it('the sweep deletes counters that expired over an hour ago and keeps the rest; the library runs no expiry timer of its own', async () => {
+    const { loginThrottle: throttle, sequelize } = h.booted.services;
+    await throttle.fail('sweep@example.jp', '192.0.2.77');
+    const now = Date.now();
+    await sequelize.query('UPDATE rate_limits SET expire = ? WHERE `key` LIKE ?', { replacements: [now - 2 * 3600_000, 'login_ip%'] });
+    await throttle.sweepExpired(now);
+    const rows = await sequelize.query<{ key: string }>('SELECT `key` FROM rate_limits', { type: QueryTypes.SELECT });
+    expect(rows.filter((r) => r.key.startsWith('login_ip')), 'expired per-IP counters').to.have.length(0);
+    expect(rows.filter((r) => r.key.startsWith('login_acct_ip')).length, 'live per-account counters').to.be.greaterThan(0);
+    // The library's own 5-minute expiry timer would fire after the database is closed and end the process.
+    const limiters = Object.values(throttle as unknown as Record<string, { _clearExpiredTimeoutId?: unknown }>).filter((v) => v && typeof v === 'object' && 'clearExpiredByTimeout' in v);
+    expect(limiters).to.have.length(2);
+    for (const l of limiters) expect(l._clearExpiredTimeoutId, 'expiry timer of the library').to.equal(undefined);
+  });
 });
+
