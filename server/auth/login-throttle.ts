@@ -26,8 +26,8 @@ interface Counters {
  */
 export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sqliteFile'>): Counters {
   // The library's own expiry timer (clearExpiredByTimeout) fires every 5 minutes for as long as the
-  // process lives, also after the database is closed, and its rejection then ends the process; the
-  // portal's scheduler sweeps instead (Scheduler, 'sign-in-counters').
+  // process lives, also after the database is closed; on SQLite its rejection then ends the process.
+  // The portal's scheduler sweeps instead (Scheduler, 'sign-in-counters').
   if (isMysql(sequelize)) {
     return {
       make: (o) => new RateLimiterMySQL({ ...o, storeClient: sequelize, storeType: 'sequelize', dbName: sequelize.config.database, tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false }),
@@ -82,7 +82,7 @@ export class LoginThrottle {
     await this.perAccountAndIp.delete(key(account, ip));
   }
 
-  /** Expired counters are dead rows; the longest window is an hour, so an hour's margin is kept. */
+  /** Expired counters are dead rows; the hour's margin is the one the library's own sweep kept. */
   sweepExpired(now = Date.now()): Promise<void> {
     return this.counters.sweep(now - 60 * 60 * 1000);
   }

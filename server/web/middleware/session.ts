@@ -70,21 +70,31 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
 }
 
 /**
- * Every redirect waits until the session is stored. express-session stores a changed session only
- * as the response ends, after the headers have gone out; a browser follows a 303 as soon as it has
- * the headers, so its next request could read the session from before (a sign-in that asks for the
+ * Every redirect waits until a changed session is stored. express-session stores it only as the
+ * response ends, after the headers have gone out; a browser follows a 303 as soon as it has the
+ * headers, so its next request could read the session from before (a sign-in that asks for the
  * TOTP code sent the browser back to the login page now and then; a flash message went missing).
- * A session that holds nothing (a visitor who is not signed in) is not stored, as before.
+ * An unchanged session is not written (as express-session would not), nor one holding only its
+ * cookie.
  */
 export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+  const idBefore = req.sessionID;
+  const before = req.session ? contentOf(req.session) : '';
   const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
   res.redirect = ((...args: unknown[]) => {
     const s = req.session;
-    if (!s || Object.keys(s).every((k) => k === 'cookie')) return redirect(...args);
-    s.save((err) => (err ? next(err) : redirect(...args)));
+    const content = s ? contentOf(s) : '';
+    if (!s || content === '{}' || (req.sessionID === idBefore && content === before)) return redirect(...args);
+    s.save((err) => {
+      if (res.headersSent) return; // something else answered meanwhile
+      if (err) return next(err);
+      try { redirect(...args); } catch (e) { next(e); }
+    });
   }) as typeof res.redirect;
   next();
 };
+
+const contentOf = (s: object) => JSON.stringify(s, (key, value: unknown) => (key === 'cookie' ? undefined : value));
 
 /**
  * Writes the session now. Before a redirect that follows a sign-in or re-authentication, so the
