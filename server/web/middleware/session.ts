@@ -73,7 +73,7 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
  * Every redirect waits until a changed session is stored. express-session stores it only as the
  * response ends, after the headers have gone out; a browser follows a 303 as soon as it has the
  * headers, so its next request could read the session from before (a sign-in that asks for the
- * TOTP code sent the browser back to the login page now and then; a flash message went missing).
+ * TOTP code sent the browser back to the login page now and then; a flash message could be lost).
  * An unchanged session is not written (as express-session would not), nor one holding only its
  * cookie.
  */
