@@ -19,6 +19,7 @@ import { loadConfig } from '../../server/config';
 import { boot } from '../../server/boot';
 import { makeBenchUser } from './bench-user';
 import { startServer, stopServer, type StartedServer } from '../support/server-process';
+import { cpuSeconds } from '../load/proc';
 import type { ClientResult } from './client';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -57,14 +58,6 @@ function memory(pid: number): { rssMib: number; peakMib: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rssMib: kb('VmRSS') / 1024, peakMib: kb('VmHWM') / 1024 };
-}
-
-/** CPU seconds (user, system; all threads) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): { user: number; sys: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const hz = 100; // USER_HZ: 100 on every Linux platform Node supports
-  return { user: Number(fields[11]) / hz, sys: Number(fields[12]) / hz };
 }
 
 /** Runs `fn` and reports the CPU seconds the server `pid` used meanwhile. */

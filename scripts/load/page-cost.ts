@@ -7,18 +7,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startPortal, stopProcess } from './proc';
+import { cpuSeconds, startPortal, stopProcess } from './proc';
 import { Session, loopback } from './http';
 import { seed, PASSWORD } from './setup';
 
-const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
-
 /** user + system CPU time of a process so far, ms */
-export function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+function cpuMs(pid: number): number {
+  const { user, sys } = cpuSeconds(pid);
+  return (user + sys) * 1000;
 }
 
 async function measure(sessions: Session[], pid: number, pagePath: string, requests: number, concurrency: number): Promise<number> {

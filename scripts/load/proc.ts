@@ -33,6 +33,15 @@ export function rssMib(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU seconds (user, system; all threads) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): { user: number; sys: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hz = 100; // USER_HZ: 100 on every Linux platform Node supports
+  return { user: Number(fields[11]) / hz, sys: Number(fields[12]) / hz };
+}
+
 /** Open file descriptors of a process (entries of /proc/<pid>/fd). */
 export function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;

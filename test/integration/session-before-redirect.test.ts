@@ -8,6 +8,9 @@ import { SessionRow } from '../../server/db/models';
 
 interface Head { status: number; location?: string; sidStoredAtHeaders: boolean; followedStatus: number }
 
+/** The Cookie header a browser would send back for these Set-Cookie lines. */
+const cookieHeader = (setCookie: string[] | undefined) => (setCookie ?? []).map((c) => c.split(';')[0]).join('; ');
+
 function get(url: string, cookie: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http.get(url, { headers: { cookie } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
@@ -25,10 +28,9 @@ function postAndLookAtHeaders(baseUrl: string, path: string, cookie: string, bod
       method: 'POST',
       headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
-      const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-      const sid = /akatsuki\.sid=s%3A([^.;]+)/.exec(cookies.join(';'))?.[1];
+      const cookieNow = cookieHeader(res.headers['set-cookie']);
+      const sid = /akatsuki\.sid=s%3A([^.;]+)/.exec(cookieNow)?.[1];
       const lookup = sid ? SessionRow.findByPk(sid).then((row) => row !== null) : Promise.resolve(false);
-      const cookieNow = cookies.map((c) => c.split(';')[0]).join('; ');
       const followed = res.headers.location ? get(`${baseUrl}${res.headers.location}`, cookieNow) : Promise.resolve(0);
       Promise.all([lookup, followed]).then(([stored, followedStatus]) => {
         res.resume();
@@ -65,7 +67,7 @@ describe(`A redirect leaves only after its session is stored (${dialectName})`, 
       http.get(`${server.baseUrl}/login`, (res) => {
         let html = '';
         res.setEncoding('utf8').on('data', (c) => { html += c; }).on('end', () => resolve({
-          cookie: ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; '), html,
+          cookie: cookieHeader(res.headers['set-cookie']), html,
         }));
       }).on('error', reject);
     });

@@ -24,7 +24,6 @@ export function wrongCheckDigit(number: string): string {
   return `${number.slice(0, 11)}${(Number(number[11]) + 1) % 10}`;
 }
 
-/** '123456789018' → '１２３４５６７８９０１８' */
 /**
  * Runs of 12 digits in a text, ids aside: a UUID's last group is 12 hex digits and is all digits
  * about once in 280 ids, which made "no 12-digit run" checks fail by chance.
@@ -33,6 +32,7 @@ export function twelveDigitRunsOutsideIds(text: string): string[] {
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>').match(/\d{12}/g) ?? [];
 }
 
+/** '123456789018' → '１２３４５６７８９０１８' */
 export function fullWidth(number: string): string {
   return number.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
 }

@@ -58,7 +58,6 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
     req.session.startedAt = Date.now();
     req.session.lastSeenAt = Date.now();
     req.session.passwordAt = passwordVersion(user);
-    await saveSession(req);
     res.redirect(303, next ?? '/home');
   }
 

@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { page } from '../render';
 import { email, parseForm, text } from '../forms';
 import { BadRequest, NotFound } from '../../errors';
-import { passwordVersion, saveSession } from '../middleware/session';
+import { passwordVersion } from '../middleware/session';
 
 const setupForm = z.object({
   firmName: text(200),
@@ -39,7 +39,6 @@ export function setupHandlers(services: Services) {
       req.session.startedAt = Date.now();
       req.session.lastSeenAt = Date.now();
       req.session.passwordAt = passwordVersion(user);
-      await saveSession(req);
       // Firm roles must have TOTP: the guard sends the new admin to enrolment before anything else.
       res.redirect(303, '/account/totp');
     },

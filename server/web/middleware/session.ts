@@ -97,8 +97,8 @@ export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
 const contentOf = (s: object) => JSON.stringify(s, (key, value: unknown) => (key === 'cookie' ? undefined : value));
 
 /**
- * Writes the session now. Before a redirect that follows a sign-in or re-authentication, so the
- * browser's next request cannot arrive before the session it needs has been stored.
+ * Writes the session now, for answers that are not redirects (those wait by themselves, see
+ * saveBeforeRedirect): e.g. the passkey steps, whose JSON the page acts on at once.
  */
 export function saveSession(req: import('express').Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
