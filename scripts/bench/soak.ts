@@ -5,6 +5,8 @@
  * default 20, not counted). Targets: RSS growth end − start < 50 MiB, descriptors within ±10 (the
  * ceilings: the start RSS and descriptors of the same run). Run by `npm run soak` and `npm run bench`.
  * Requests rotate over 16 loopback addresses (the portal allows 600 requests a minute per address).
+ * The portal runs with --trace-gc, so each line also shows the V8 heap after the last collection
+ * (used / committed): growth there is JavaScript objects, growth outside it native memory.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,6 +30,22 @@ export interface SoakResult { rows: TableRow[]; figures: Record<string, number>;
 
 const ADDRESSES = 16;
 
+/** Follows `--trace-gc` lines ("Scavenge 40.1 (45.3) -> 39.5 (46.3) MB, …"): the heap after the latest collection, MiB. */
+function lastHeap(stdout: NodeJS.ReadableStream): () => { used: number; committed: number } | null {
+  let latest: { used: number; committed: number } | null = null;
+  let tail = '';
+  stdout.on('data', (d: Buffer) => {
+    const text = tail + d.toString();
+    const lines = text.split('\n');
+    tail = lines.pop() ?? '';
+    for (const l of lines) {
+      const m = /-> ([\d.]+) \(([\d.]+)\) MB/.exec(l);
+      if (m) latest = { used: Number(m[1]), committed: Number(m[2]) };
+    }
+  });
+  return () => latest;
+}
+
 export async function benchSoak(o: SoakOptions = {}): Promise<SoakResult> {
   const loops = o.loops ?? 1000;
   const kib = o.kib ?? 256;
@@ -45,8 +63,9 @@ export async function benchSoak(o: SoakOptions = {}): Promise<SoakResult> {
     }
     const database = o.mysqlUrl ? `MariaDB/MySQL at ${new URL(o.mysqlUrl).host}` : 'SQLite';
     const seeded = await seed(env, { admins: 1, numbers: 0 });
-    portal = await startPortal(env);
+    portal = await startPortal(env, ['--trace-gc']);
     const { pid, port } = portal;
+    const heap = lastHeap(portal.child.stdout!);
     const first = new Session(port, loopback(0));
     await first.login(seeded.admins[0]!, PASSWORD);
     const token = await first.csrf('/files');
@@ -57,8 +76,9 @@ export async function benchSoak(o: SoakOptions = {}): Promise<SoakResult> {
     const line = (label: string, ms: number) => {
       const r = rssMib(pid);
       const f = fdCount(pid);
-      log(`  ${label.padEnd(10)} RSS ${r.toFixed(1).padStart(7)} MiB   fds ${String(f).padStart(4)}   ${(ms / 1000).toFixed(1).padStart(6)} s   load ${os.loadavg()[0]!.toFixed(2)}`);
-      return { r, f };
+      const h = heap();
+      log(`  ${label.padEnd(10)} RSS ${r.toFixed(1).padStart(7)} MiB   heap ${h ? `${f1(h.used)} / ${f1(h.committed)}` : '?'} MiB   fds ${String(f).padStart(4)}   ${(ms / 1000).toFixed(1).padStart(6)} s   load ${os.loadavg()[0]!.toFixed(2)}`);
+      return { r, f, h };
     };
     const loop = async (i: number) => {
       const s = at(i);
@@ -89,6 +109,7 @@ export async function benchSoak(o: SoakOptions = {}): Promise<SoakResult> {
     const rows: TableRow[] = [
       judged(`soak: ${loops} × (${kib} KiB up + down), RSS growth end − start`, `${sign(dr, f1(dr))} MiB (${f1(start.r)} → ${f1(end.r)})`, '< 50 MiB', `start RSS ${f1(start.r)} MiB`, ratioOf(dr, start.r), dr < 50),
       judged('soak: open file descriptors end − start', `${sign(df, String(df))} (${start.f} → ${end.f})`, 'within ±10', `start fds ${start.f}`, ratioOf(end.f, start.f), Math.abs(df) <= 10),
+      info('soak: V8 heap after GC, used / committed, start → end', start.h && end.h ? `${f1(start.h.used)} / ${f1(start.h.committed)} → ${f1(end.h.used)} / ${f1(end.h.committed)} MiB` : 'no GC line seen', 'the rest of RSS is native memory (buffers, SQLite, malloc)'),
       info('soak: loops done', `${loops} in ${seconds.toFixed(1)} s, ${(downloaded / 1024 / 1024).toFixed(0)} MiB down`, `RSS signed in, before the ${warmup} warm-up loops: ${f1(signedIn.r)} MiB`),
     ];
     const figures = {

@@ -4,6 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Mailer } from '../mail/mailer';
 import { Client, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
+import { ownClient } from '../clients/own-client';
 import { BadRequest, Conflict, NotFound } from '../errors';
 import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords';
 import { checkTotp, newTotpSecret, totpUri } from '../auth/totp';
@@ -80,7 +81,7 @@ export class AccountService {
   }
 
   async clientOf(user: User): Promise<Client | null> {
-    return user.clientId ? Client.findByPk(user.clientId) : null;
+    return ownClient(user);
   }
 
   async needsTotp(user: User): Promise<boolean> {

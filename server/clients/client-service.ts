@@ -3,6 +3,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import { Client, Department, Establishment, StaffAssignment, User, Employee, type Role } from '../db/models';
 import { Conflict, NotFound, BadRequest } from '../errors';
 import { mayAccessClient } from '../policies';
+import { ownClient } from './own-client';
 import type { AccountService } from '../accounts/account-service';
 import type { ClientKeys } from './client-keys';
 
@@ -24,13 +25,14 @@ export class ClientService {
       const ids = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
       return Client.findAll({ where: { id: { [Op.in]: ids } }, order: [['code', 'ASC']] });
     }
-    return user.clientId ? Client.findAll({ where: { id: user.clientId } }) : [];
+    const own = await ownClient(user);
+    return own ? [own] : [];
   }
 
   /** One client, or NotFound when it does not exist or the user may not see it (the two look alike). */
   async getFor(user: User, clientId: string): Promise<Client> {
     if (!isUuid(clientId) || !(await mayAccessClient(user, clientId))) throw new NotFound();
-    const client = await Client.findByPk(clientId);
+    const client = clientId === user.clientId ? await ownClient(user) : await Client.findByPk(clientId);
     if (!client) throw new NotFound();
     return client;
   }

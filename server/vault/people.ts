@@ -82,6 +82,24 @@ export async function listPeople(clientId: string, filter: { departmentId?: stri
   return name ? people.filter((p) => p.label.includes(name)) : people;
 }
 
+/** The people named by kind and id (all of one client), in the order given; ones not found are left out. */
+export async function peopleByIds(clientId: string, ids: { kind: PersonKind; id: string }[]): Promise<Person[]> {
+  const idsOf = (kind: PersonKind) => ids.filter((p) => p.kind === kind).map((p) => p.id);
+  const dependants = idsOf('dependant').length ? await Dependant.findAll({ where: { clientId, id: { [Op.in]: idsOf('dependant') } } }) : [];
+  const employeeIds = [...new Set([...idsOf('employee'), ...dependants.map((d) => d.employeeId)])];
+  const employees = employeeIds.length ? await Employee.findAll({ where: { clientId, id: { [Op.in]: employeeIds } } }) : [];
+  const payees = idsOf('payee').length ? await Payee.findAll({ where: { clientId, id: { [Op.in]: idsOf('payee') } } }) : [];
+  const employee = new Map(employees.map((e) => [e.id, e]));
+  const found = new Map<string, Person>();
+  for (const e of employees) found.set(`employee:${e.id}`, fromEmployee(e));
+  for (const d of dependants) {
+    const e = employee.get(d.employeeId);
+    if (e) found.set(`dependant:${d.id}`, fromDependant(e, d));
+  }
+  for (const p of payees) found.set(`payee:${p.id}`, fromPayee(p));
+  return ids.flatMap((p) => found.get(`${p.kind}:${p.id}`) ?? []);
+}
+
 export async function departmentsOf(clientId: string): Promise<Department[]> {
   return Department.findAll({ where: { clientId }, order: [['code', 'ASC']] });
 }

@@ -9,7 +9,8 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
-import { findPerson, listPeople, type Person } from './people';
+import { findPerson, listPeople, peopleByIds, type Person } from './people';
+import { pageOfPeople, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
@@ -34,7 +35,7 @@ export interface Revealed { person: Person; record: NumberRecord; number: string
 
 export interface ListedPerson { person: Person; record: NumberRecord | null }
 
-export interface ListFilter { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }
+export type ListFilter = PeopleFilter;
 
 export const VAULT_PAGE_SIZE = 50;
 
@@ -161,9 +162,15 @@ export class VaultService {
   }
 
   /** The client's people with their records, filtered and paged, for the masked lists. */
+  /** One page of the list (listAll's order), chosen in SQL: only that page's people and records are loaded. */
   async list(clientId: string, filter: ListFilter, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
-    const rows = await this.listAll(clientId, filter);
-    return { rows: rows.slice((page - 1) * VAULT_PAGE_SIZE, page * VAULT_PAGE_SIZE), total: rows.length };
+    const { ids, total } = await pageOfPeople(this.d.sequelize, clientId, filter, (page - 1) * VAULT_PAGE_SIZE, VAULT_PAGE_SIZE);
+    const people = await peopleByIds(clientId, ids);
+    const records = people.length
+      ? await NumberRecord.findAll({ where: { clientId, personId: { [Op.in]: people.map((p) => p.id) }, sealedNumber: { [Op.ne]: null } } })
+      : [];
+    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+    return { rows: people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null })), total };
   }
 
   /** Every matching person with their record (or null), in list order. */

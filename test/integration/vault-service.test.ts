@@ -8,7 +8,7 @@ import {
   scanDatabase, twelveDigitRunsOutsideIds, validNumber, wrongCheckDigit,
 } from '../support/vault';
 import { systemContext } from '../../server/audit';
-import { AuditEvent, AuditHead, Department, Employee, NumberRecord, StaffAssignment, type Client, type User } from '../../server/db/models';
+import { AuditEvent, AuditHead, Department, Dependant, Employee, NumberRecord, Payee, StaffAssignment, type Client, type User } from '../../server/db/models';
 import { blindIndex, openNumber } from '../../server/crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound, TooManyRequests } from '../../server/errors';
 import { VAULT_PAGE_SIZE } from '../../server/vault/vault-service';
@@ -328,6 +328,77 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       expect((await s.vault.list(client.id, { employeeCode: 'L00' }, 1)).total).to.equal(0);
       expect(codes((await s.vault.list(client.id, { departmentId: dept.id }, 1)).rows)).to.deep.equal(['佐藤 花子', '佐藤 一郎']);
       expect(codes((await s.vault.list(client.id, { departmentId: dept.id, status: 'registered' }, 1)).rows)).to.deep.equal(['佐藤 一郎']);
+    });
+  });
+
+  describe('list pages chosen in SQL', () => {
+    let client: Client;
+    let dept: Department;
+    before(async () => {
+      client = await makeClient(h, { name: '株式会社頁' });
+      dept = await Department.create({ clientId: client.id, code: 'D9', name: '営業部' });
+      // Codes out of creation order, dependants on some employees, payees whose names hold LIKE's wildcards.
+      for (let i = 0; i < 70; i++) {
+        const code = `K${String((i * 37) % 70).padStart(3, '0')}`;
+        const { employee, person } = await makeEmployee(client.id, { employeeCode: code, name: i % 9 === 0 ? `田中 ${i}` : `社員 ${i}`, departmentId: i % 4 === 0 ? dept.id : null });
+        if (i % 5 === 0) { await makeDependant(client.id, employee.id, `子 ${i}`); await makeDependant(client.id, employee.id, `田中 ${i} の子`); }
+        if (i % 3 === 0) {
+          const n = fresh();
+          stored.add(n);
+          const r = await s.vault.register(sys, person, { number: n, issueDate: null }, { source: 'proxy', registeredBy: null });
+          if (i % 6 === 0) await s.vault.confirm(sys, client.id, r.id, 'person');
+        }
+      }
+      for (const [code, name] of [['P02', '100%講師'], ['P01', '山_田'], ['P03', '講師!様'], ['P04', '田中 税理士']]) {
+        const { person } = await makePayee(client.id, { code, name });
+        if (code === 'P01') { const n = fresh(); stored.add(n); await s.vault.register(sys, person, { number: n, issueDate: null }, { source: 'proxy', registeredBy: null }); }
+      }
+    });
+
+    const keys = (rows: { person: { kind: string; id: string }; record: { id: string } | null }[]) => rows.map((r) => `${r.person.kind}:${r.person.id}:${r.record?.id ?? '-'}`);
+
+    it('every page, under every filter, is the matching slice of the whole list, and the total its length', async () => {
+      const filters = [
+        {}, { status: 'missing' as const }, { status: 'registered' as const }, { status: 'person_confirmed' as const }, { status: 'admin_confirmed' as const },
+        { departmentId: dept.id }, { departmentId: dept.id, status: 'missing' as const }, { name: '田中' }, { name: ' 田中 ' }, { name: '子' },
+        { name: '%' }, { name: '_' }, { name: '!' }, { name: '山_田' }, { name: '田中', status: 'registered' as const }, { employeeCode: 'K007' }, { employeeCode: 'P03' },
+      ];
+      let checked = 0;
+      for (const filter of filters) {
+        const whole = await s.vault.listAll(client.id, filter);
+        const pages = Math.max(1, Math.ceil(whole.length / VAULT_PAGE_SIZE));
+        for (let page = 1; page <= pages + 1; page++) {
+          const got = await s.vault.list(client.id, filter, page);
+          expect(got.total, JSON.stringify(filter)).to.equal(whole.length);
+          expect(keys(got.rows), `${JSON.stringify(filter)} page ${page}`).to.deep.equal(keys(whole.slice((page - 1) * VAULT_PAGE_SIZE, page * VAULT_PAGE_SIZE)));
+          checked += got.rows.length;
+        }
+      }
+      expect(checked).to.be.greaterThan(300);
+      expect((await s.vault.list(client.id, {}, 1)).total).to.equal(70 + 28 + 4);
+    });
+
+    it('loads only the people and numbers of the page asked for', async () => {
+      let built = 0;
+      const count = (found: unknown) => { built += Array.isArray(found) ? found.length : found ? 1 : 0; };
+      // one hook type for the four models (their instance types differ, the hook API does not)
+      const models = [Employee, Dependant, Payee, NumberRecord] as unknown as (typeof Employee)[];
+      for (const m of models) m.addHook('afterFind', 'count-list', count);
+      try {
+        const last = await s.vault.list(client.id, {}, 3); // 102 people: the last page holds two payees
+        expect(last.rows.map((r) => r.person.label)).to.deep.equal(['講師!様', '田中 税理士']);
+        // each person on the page, at most one number each, an employee for each dependant — not the 102 people and their numbers
+        expect(built).to.be.within(last.rows.length, 3 * last.rows.length);
+      } finally {
+        for (const m of models) m.removeHook('afterFind', 'count-list');
+      }
+    });
+
+    it('a wildcard typed in the name filter matches only itself', async () => {
+      const labels = async (name: string) => (await s.vault.list(client.id, { name }, 1)).rows.map((r) => r.person.label);
+      expect(await labels('%')).to.deep.equal(['100%講師']);
+      expect(await labels('_')).to.deep.equal(['山_田']);
+      expect(await labels('!')).to.deep.equal(['講師!様']);
     });
   });
 

@@ -1,0 +1,53 @@
+import { QueryTypes, type Sequelize } from 'sequelize';
+import type { NumberStatus, PersonKind } from '../db/models';
+
+export interface PeopleFilter { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }
+
+/** Which people one page of the list shows, in list order, and how many match in all. */
+export interface PeoplePage { ids: { kind: PersonKind; id: string }[]; total: number }
+
+/** LIKE's wildcards in a typed name match themselves ('!' is the escape: a backslash would mean different things to MySQL and SQLite). */
+const likeOf = (text: string) => `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+
+/**
+ * One page of a client's people — each employee followed by their dependants, then the payees,
+ * as listPeople orders them — chosen and counted in SQL, so a page costs the same for a client of
+ * fifty people as for one of five thousand (it used to load everyone and every record, then slice).
+ * The name matches anywhere in the label: an employee's name, or for a dependant either the
+ * employee's or their own.
+ */
+export async function pageOfPeople(sequelize: Sequelize, clientId: string, filter: PeopleFilter, offset: number, limit: number): Promise<PeoplePage> {
+  const r: Record<string, unknown> = { clientId, offset, limit };
+  const employeeWhere: string[] = [];
+  if (filter.departmentId) { employeeWhere.push('e.department_id = :departmentId'); r.departmentId = filter.departmentId; }
+  if (filter.employeeCode) { employeeWhere.push('e.employee_code = :code'); r.code = filter.employeeCode; }
+  const name = filter.name?.trim();
+  if (name) r.name = likeOf(name);
+  const and = (conds: string[]) => conds.map((c) => ` AND ${c}`).join('');
+  const nameIs = (column: string) => `${column} LIKE :name ESCAPE '!'`;
+
+  const parts = [
+    `SELECT 'employee' AS kind, e.id AS id, 0 AS grp, e.employee_code AS code, e.id AS owner, 0 AS sub, e.created_at AS at
+       FROM employees e WHERE e.client_id = :clientId${and(employeeWhere)}${name ? and([nameIs('e.name')]) : ''}`,
+    `SELECT 'dependant', d.id, 0, e.employee_code, e.id, 1, d.created_at
+       FROM dependants d JOIN employees e ON e.id = d.employee_id AND e.client_id = d.client_id
+       WHERE d.client_id = :clientId${and(employeeWhere)}${name ? and([`(${nameIs('e.name')} OR ${nameIs('d.name')})`]) : ''}`,
+  ];
+  // Payees belong to no department: a department filter leaves them out.
+  if (!filter.departmentId) {
+    parts.push(`SELECT 'payee', p.id, 1, p.code, p.id, 0, p.created_at
+       FROM payees p WHERE p.client_id = :clientId${filter.employeeCode ? ' AND p.code = :code' : ''}${name ? and([nameIs('p.name')]) : ''}`);
+  }
+  let from = `(${parts.join(' UNION ALL ')}) people`;
+  if (filter.status) {
+    from += ` LEFT JOIN number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL`;
+    if (filter.status === 'missing') from += ' WHERE r.id IS NULL';
+    else { from += ' WHERE r.status = :status'; r.status = filter.status; }
+  }
+  const [count] = await sequelize.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${from}`, { replacements: r, type: QueryTypes.SELECT });
+  const ids = await sequelize.query<{ kind: PersonKind; id: string }>(
+    `SELECT people.kind AS kind, people.id AS id FROM ${from} ORDER BY people.grp, people.code, people.owner, people.sub, people.at, people.id LIMIT :limit OFFSET :offset`,
+    { replacements: r, type: QueryTypes.SELECT },
+  );
+  return { ids: ids.map((row) => ({ kind: row.kind, id: row.id })), total: Number(count?.n ?? 0) };
+}
