@@ -19,7 +19,7 @@ import { loadConfig } from '../../server/config';
 import { boot } from '../../server/boot';
 import { makeBenchUser } from './bench-user';
 import { startServer, stopServer, type StartedServer } from '../support/server-process';
-import { cpuSeconds } from '../load/proc';
+import { cpuSeconds, PORTAL_NODE_FLAGS } from '../load/proc';
 import type { ClientResult } from './client';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -158,6 +158,7 @@ export async function benchFiles(mib: number, opts: BenchOptions = {}): Promise<
     const who = await makeBenchUser(booted, agent);
     await booted.close();
     const nodeArgs = [
+      ...PORTAL_NODE_FLAGS,
       ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profileDir)}`] : []),
       ...(process.env.BENCH_PORTAL_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
     ];
