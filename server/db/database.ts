@@ -47,10 +47,14 @@ const DDL = /^\s*(?:create|alter|drop)\b/i;
  * Sequelize's SQLite dialect asks `PRAGMA table_info` of a table before every SELECT from it, to
  * know which columns hold dates and booleans: one extra round trip to the database thread per
  * query (~0.18 ms of a ~0.6 ms primary-key read here, and a page makes several). The answer changes
- * only with the schema, so it is kept until a CREATE, ALTER or DROP passes through any connection.
+ * only with the schema, so it is kept until a CREATE, ALTER or DROP passes through any connection
+ * (an answer still in flight then is not kept). The schema changes only in migrations, which run
+ * before the portal serves.
  */
 function cacheColumnTypes(sequelize: Sequelize): void {
   const cache = new Map<string, unknown>();
+  let generation = 0;
+  const schemaChange = (sql: string) => { if (DDL.test(sql)) { cache.clear(); generation++; } };
   const wrapped = new WeakSet<object>();
   const manager = (sequelize as unknown as { connectionManager: { getConnection(o?: unknown): Promise<SqliteConnection> } }).connectionManager;
   const getConnection = manager.getConnection.bind(manager);
@@ -60,17 +64,18 @@ function cacheColumnTypes(sequelize: Sequelize): void {
     wrapped.add(conn);
     const { all, run, exec } = conn;
     conn.all = function (sql: string, ...rest: unknown[]) {
-      if (DDL.test(sql)) cache.clear();
+      schemaChange(sql);
       const cb = rest.at(-1) as Callback;
       if (!TABLE_INFO.test(sql) || typeof cb !== 'function') return all.call(this, sql, ...rest);
       if (cache.has(sql)) { process.nextTick(cb, null, cache.get(sql)); return this; }
+      const asked = generation;
       return all.call(this, sql, ...rest.slice(0, -1), (err: Error | null, rows?: unknown) => {
-        if (!err) cache.set(sql, rows);
+        if (!err && asked === generation) cache.set(sql, rows);
         cb(err, rows);
       });
     };
-    conn.run = function (sql: string, ...rest: unknown[]) { if (DDL.test(sql)) cache.clear(); return run.call(this, sql, ...rest); };
-    conn.exec = function (sql: string, ...rest: unknown[]) { if (DDL.test(sql)) cache.clear(); return exec.call(this, sql, ...rest); };
+    conn.run = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return run.call(this, sql, ...rest); };
+    conn.exec = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return exec.call(this, sql, ...rest); };
     return conn;
   };
 }

@@ -161,8 +161,10 @@ export class VaultService {
     });
   }
 
-  /** The client's people with their records, filtered and paged, for the masked lists. */
-  /** One page of the list (listAll's order), chosen in SQL: only that page's people and records are loaded. */
+  /**
+   * The client's people with their records, filtered and paged, for the masked lists: one page in
+   * listAll's order, chosen in SQL, so only that page's people and records are loaded.
+   */
   async list(clientId: string, filter: ListFilter, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
     const { ids, total } = await pageOfPeople(this.d.sequelize, clientId, filter, (page - 1) * VAULT_PAGE_SIZE, VAULT_PAGE_SIZE);
     const people = await peopleByIds(clientId, ids);
