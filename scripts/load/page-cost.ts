@@ -4,7 +4,8 @@
  * hardly moves when other machines share the host, so it is the figure to compare before and after
  * a change. Requests go over kept-alive connections, as a browser's and autocannon's do (a new
  * connection per request made /home cost 3.05 ms instead of 2.22 in back-to-back runs). Usage:
- * `npm run load:cost [-- --requests 600 --pages /home,/files,/client/people]`.
+ * `npm run load:cost [-- --requests 600 --pages /home,/files,/client/people --mysql URL]`
+ * (--mysql: a fresh database on that MariaDB/MySQL server, dropped after; SQLite otherwise).
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { cpuSeconds, startPortal, stopProcess } from './proc';
 import { Session, loopback } from './http';
 import { seed, PASSWORD } from './setup';
+import { freshMysqlDatabase } from '../support/fresh-mysql';
 
 /** user + system CPU time of a process so far, ms */
 function cpuMs(pid: number): number {
@@ -39,7 +41,9 @@ async function main() {
   const pages = (arg('pages') ?? '/home,/files,/client/people').split(',');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-cost-'));
   const env: Record<string, string> = { DATA_DIR: path.join(work, 'portal'), PORT: '0', LOG_LEVEL: 'info' };
-  if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+  const mysqlUrl = arg('mysql');
+  const db = mysqlUrl ? await freshMysqlDatabase(mysqlUrl, 'akatsuki_cost_') : null;
+  if (db) env.DATABASE_URL = db.url;
   const seeded = await seed(env, { admins: 12, numbers: 50 });
   const portal = await startPortal(env);
   try {
@@ -56,6 +60,7 @@ async function main() {
     }
   } finally {
     await stopProcess(portal.child);
+    await db?.drop();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
