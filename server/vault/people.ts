@@ -85,10 +85,12 @@ export async function listPeople(clientId: string, filter: { departmentId?: stri
 /** The people named by kind and id (all of one client), in the order given; ones not found are left out. */
 export async function peopleByIds(clientId: string, ids: { kind: PersonKind; id: string }[]): Promise<Person[]> {
   const idsOf = (kind: PersonKind) => ids.filter((p) => p.kind === kind).map((p) => p.id);
-  const dependants = idsOf('dependant').length ? await Dependant.findAll({ where: { clientId, id: { [Op.in]: idsOf('dependant') } } }) : [];
+  const dependantIds = idsOf('dependant');
+  const payeeIds = idsOf('payee');
+  const dependants = dependantIds.length ? await Dependant.findAll({ where: { clientId, id: { [Op.in]: dependantIds } } }) : [];
   const employeeIds = [...new Set([...idsOf('employee'), ...dependants.map((d) => d.employeeId)])];
   const employees = employeeIds.length ? await Employee.findAll({ where: { clientId, id: { [Op.in]: employeeIds } } }) : [];
-  const payees = idsOf('payee').length ? await Payee.findAll({ where: { clientId, id: { [Op.in]: idsOf('payee') } } }) : [];
+  const payees = payeeIds.length ? await Payee.findAll({ where: { clientId, id: { [Op.in]: payeeIds } } }) : [];
   const employee = new Map(employees.map((e) => [e.id, e]));
   const found = new Map<string, Person>();
   for (const e of employees) found.set(`employee:${e.id}`, fromEmployee(e));

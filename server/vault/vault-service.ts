@@ -168,21 +168,26 @@ export class VaultService {
   async list(clientId: string, filter: ListFilter, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
     const { ids, total } = await pageOfPeople(this.d.sequelize, clientId, filter, (page - 1) * VAULT_PAGE_SIZE, VAULT_PAGE_SIZE);
     const people = await peopleByIds(clientId, ids);
-    const records = people.length
-      ? await NumberRecord.findAll({ where: { clientId, personId: { [Op.in]: people.map((p) => p.id) }, sealedNumber: { [Op.ne]: null } } })
-      : [];
-    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
-    return { rows: people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null })), total };
+    return { rows: await this.withRecords(clientId, people, 'these'), total };
   }
 
   /** Every matching person with their record (or null), in list order. */
   async listAll(clientId: string, filter: ListFilter): Promise<ListedPerson[]> {
-    const people = await listPeople(clientId, filter);
-    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } } });
-    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
-    const rows = people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
+    const rows = await this.withRecords(clientId, await listPeople(clientId, filter), 'client');
     if (filter.status === 'missing') return rows.filter((r) => !r.record);
     return filter.status ? rows.filter((r) => r.record?.status === filter.status) : rows;
+  }
+
+  /**
+   * Each person with their sealed record, or null. The records are read for these people only (a
+   * page), or for the whole client when the whole list is asked (no id list of thousands).
+   */
+  private async withRecords(clientId: string, people: Person[], read: 'these' | 'client'): Promise<ListedPerson[]> {
+    if (people.length === 0) return [];
+    const these = read === 'these' ? { personId: { [Op.in]: people.map((p) => p.id) } } : {};
+    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, ...these } });
+    const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+    return people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
   }
 
   /**

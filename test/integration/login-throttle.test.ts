@@ -43,4 +43,3 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
     for (const l of limiters) expect(l._clearExpiredTimeoutId, 'expiry timer of the library').to.equal(undefined);
   });
 });
-

@@ -14,6 +14,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound, TooManyRequests } from 
 import { VAULT_PAGE_SIZE } from '../../server/vault/vault-service';
 import { findPerson } from '../../server/vault/people';
 import type { Services } from '../../server/services';
+import { rowsReadDuring } from '../support/rows-read';
 
 const sys = systemContext('test');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -379,19 +380,10 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
     });
 
     it('loads only the people and numbers of the page asked for', async () => {
-      let built = 0;
-      const count = (found: unknown) => { built += Array.isArray(found) ? found.length : found ? 1 : 0; };
-      // one hook type for the four models (their instance types differ, the hook API does not)
-      const models = [Employee, Dependant, Payee, NumberRecord] as unknown as (typeof Employee)[];
-      for (const m of models) m.addHook('afterFind', 'count-list', count);
-      try {
-        const last = await s.vault.list(client.id, {}, 3); // 102 people: the last page holds two payees
-        expect(last.rows.map((r) => r.person.label)).to.deep.equal(['講師!様', '田中 税理士']);
-        // each person on the page, at most one number each, an employee for each dependant — not the 102 people and their numbers
-        expect(built).to.be.within(last.rows.length, 3 * last.rows.length);
-      } finally {
-        for (const m of models) m.removeHook('afterFind', 'count-list');
-      }
+      const { result: last, rows: built } = await rowsReadDuring([Employee, Dependant, Payee, NumberRecord], () => s.vault.list(client.id, {}, 3)); // 102 people: the last page holds two payees
+      expect(last.rows.map((r) => r.person.label)).to.deep.equal(['講師!様', '田中 税理士']);
+      // each person on the page, at most one number each, an employee for each dependant — not the 102 people and their numbers
+      expect(built).to.be.within(last.rows.length, 3 * last.rows.length);
     });
 
     it('a wildcard typed in the name filter matches only itself', async () => {
