@@ -4,8 +4,9 @@
  * hardly moves when other machines share the host, so it is the figure to compare before and after
  * a change. Requests go over kept-alive connections, as a browser's and autocannon's do (a new
  * connection per request made /home cost 3.05 ms instead of 2.22 in back-to-back runs). Usage:
- * `npm run load:cost [-- --requests 600 --pages /home,/files,/client/people --mysql URL]`
- * (--mysql: a fresh database on that MariaDB/MySQL server, dropped after; SQLite otherwise).
+ * `npm run load:cost [-- --requests 600 --pages /home,/files,/client/people --mysql URL --cpu-prof DIR]`
+ * (--mysql: a fresh database on that MariaDB/MySQL server, dropped after; SQLite otherwise;
+ * --cpu-prof: the portal writes a V8 CPU profile into DIR when it stops).
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -45,7 +46,8 @@ async function main() {
   const db = mysqlUrl ? await freshMysqlDatabase(mysqlUrl, 'akatsuki_cost_') : null;
   if (db) env.DATABASE_URL = db.url;
   const seeded = await seed(env, { admins: 12, numbers: 50 });
-  const portal = await startPortal(env);
+  const profDir = arg('cpu-prof');
+  const portal = await startPortal(env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profDir)}`] : []);
   try {
     const sessions: Session[] = [];
     for (let i = 0; i < 12; i++) {

@@ -57,6 +57,14 @@ export async function findPerson(clientId: string, kind: PersonKind, id: string,
   throw new NotFound();
 }
 
+/** An employee of a client followed by their dependants (oldest first), or NotFound. */
+export async function employeeAndDependants(clientId: string, employeeId: string): Promise<Person[]> {
+  const e = UUID.test(employeeId) ? await Employee.findOne({ where: { id: employeeId, clientId } }) : null;
+  if (!e) throw new NotFound();
+  const dependants = await Dependant.findAll({ where: { clientId, employeeId: e.id }, order: [['createdAt', 'ASC']] });
+  return [fromEmployee(e), ...dependants.map((d) => fromDependant(e, d))];
+}
+
 /** Everyone of a client who can hold a number, in list order: each employee followed by their dependants, then payees. */
 export async function listPeople(clientId: string, filter: { departmentId?: string; employeeCode?: string; name?: string } = {}): Promise<Person[]> {
   const where: Record<string | symbol, unknown> = { clientId };

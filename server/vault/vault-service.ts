@@ -9,7 +9,7 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
-import { findPerson, listPeople, peopleByIds, type Person } from './people';
+import { employeeAndDependants, findPerson, listPeople, peopleByIds, type Person } from './people';
 import { pageOfPeople, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
@@ -169,6 +169,11 @@ export class VaultService {
     const { ids, total } = await pageOfPeople(this.d.sequelize, clientId, filter, (page - 1) * VAULT_PAGE_SIZE, VAULT_PAGE_SIZE);
     const people = await peopleByIds(clientId, ids);
     return { rows: await this.withRecords(clientId, people, 'these'), total };
+  }
+
+  /** An employee and their dependants, each with their record (or null): the employee's page and じぶんで登録. */
+  async household(clientId: string, employeeId: string): Promise<ListedPerson[]> {
+    return this.withRecords(clientId, await employeeAndDependants(clientId, employeeId), 'these');
   }
 
   /** Every matching person with their record (or null), in list order. */

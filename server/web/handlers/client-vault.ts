@@ -8,9 +8,9 @@ import { checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeFor
 import { vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, type Client, type PersonKind } from '../../db/models';
-import { findPerson } from '../../vault/people';
+import { departmentsOf, findPerson } from '../../vault/people';
 import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
-import { presentRecord } from '../../presenters/vault';
+import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { z } from 'zod';
@@ -65,24 +65,43 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       client: presentClient(client),
       ...(await vaultListData(services, req, client.id)),
       establishments: establishments.map((e) => ({ id: e.id, name: e.name })),
-      relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       payeeKinds: PAYEE_KINDS.map((k) => ({ value: k, labelKey: `people.payeeKind.${k}` })),
       ...extra,
     }, status);
   }
 
-  /** Runs a form's action; on a refusal the list is shown again with the errors beside the form. */
-  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, okKey: string, back = '/client/people') {
+  /** One employee with their dependants: adding a dependant and the leave date are done here. */
+  async function showEmployee(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const client = await clientOf(req);
+    const [employeeRow, ...dependantRows] = await vault.household(client.id, String(req.params.employeeId));
+    const departments = new Map((await departmentsOf(client.id)).map((d) => [d.id, d]));
+    const employee = employeeRow!.person.employee!;
+    page(req, res, 'vault/employee', {
+      title: 'people.employeePage',
+      employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
+      dependants: dependantRows.map((r) => ({ ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name })),
+      relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
+      ...extra,
+    }, status);
+  }
+
+  /**
+   * Runs a form's action; on a refusal the page it was sent from is shown again with the errors
+   * and the typed values beside the form, otherwise back to that page with a message.
+   */
+  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, back: { path: string; show: ShowList }) {
     try {
       await action();
     } catch (err) {
       const errors = formErrors(err);
       if (!errors) throw err;
-      return showList(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body, open: formName }, (err as AppError).status);
+      return back.show(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body }, (err as AppError).status);
     }
-    flash(req, 'ok', okKey);
-    res.redirect(303, back);
+    flash(req, 'ok', 'people.saved');
+    res.redirect(303, back.path);
   }
+  const toList = { path: '/client/people', show: showList };
+  const toEmployee = (req: Request) => ({ path: `/client/people/employees/${String(req.params.employeeId)}`, show: showEmployee });
 
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
     const client = await clientOf(req);
@@ -100,6 +119,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
 
   return {
     list: (req: Request, res: Response) => showList(req, res),
+    employee: (req: Request, res: Response) => showEmployee(req, res),
 
     async addEmployee(req: Request, res: Response) {
       const client = await clientOf(req);
@@ -107,7 +127,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(employeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.addEmployee(actorOf(req), client.id, f.data);
-      }, 'people.saved');
+      }, toList);
     },
 
     async addDependant(req: Request, res: Response) {
@@ -116,7 +136,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(dependantForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, 'people.saved');
+      }, toEmployee(req));
     },
 
     async setLeave(req: Request, res: Response) {
@@ -125,7 +145,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(leaveForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.setLeaveDate(actorOf(req), client.id, String(req.params.employeeId), f.data.leaveDate);
-      }, 'people.saved');
+      }, toEmployee(req));
     },
 
     async addPayee(req: Request, res: Response) {
@@ -134,7 +154,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(payeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.addPayee(actorOf(req), client.id, f.data);
-      }, 'people.saved');
+      }, toList);
     },
 
     showRegister: (req: Request, res: Response) => showRegisterForm(req, res),

@@ -8,7 +8,7 @@ import { parseForm, checkbox, type FieldErrors } from '../forms';
 import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
-import { Dependant, Employee, type User } from '../../db/models';
+import { Employee, type User } from '../../db/models';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import type { UploadTarget } from '../../files/upload-target';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
@@ -53,18 +53,12 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
   async function show(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const employee = await employeeOf(req.user!);
     if (!employee) return page(req, res, 'vault/self', { title: 'vault.self.title', noEmployee: true }, status);
-    const self = await findPerson(employee.clientId, 'employee', employee.id);
-    const dependants = await Dependant.findAll({ where: { clientId: employee.clientId, employeeId: employee.id }, order: [['createdAt', 'ASC']] });
-    const entries = [self, ...(await Promise.all(dependants.map((d) => findPerson(employee.clientId, 'dependant', d.id))))];
-    const withRecords = await Promise.all(entries.map(async (p) => {
-      const record = await vault.recordOf(p);
-      return {
-        key: p.kind === 'employee' ? 'self' : p.id,
-        label: p.kind === 'employee' ? translate(req.lang, 'vault.self.me') : p.dependant!.name,
-        relationshipKey: p.dependant ? `people.relationship.${p.dependant.relationship}` : null,
-        record: record?.sealedNumber ? presentRecord(record, req.lang) : null,
-        needsMyConfirmation: Boolean(record?.sealedNumber && !record.personConfirmedAt),
-      };
+    const withRecords = (await vault.household(employee.clientId, employee.id)).map(({ person: p, record }) => ({
+      key: p.kind === 'employee' ? 'self' : p.id,
+      label: p.kind === 'employee' ? translate(req.lang, 'vault.self.me') : p.dependant!.name,
+      relationshipKey: p.dependant ? `people.relationship.${p.dependant.relationship}` : null,
+      record: record ? presentRecord(record, req.lang) : null,
+      needsMyConfirmation: Boolean(record && !record.personConfirmedAt),
     }));
     page(req, res, 'vault/self', {
       title: 'vault.self.title',

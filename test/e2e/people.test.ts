@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createHarness, dialectName, type Harness } from '../support/harness';
+import { makeUser, makeClient } from '../support/factories';
+import {
+  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems, jaText,
+} from '../support/chromium';
+import { Dependant, Employee, NumberRecord } from '../../server/db/models';
+import { systemContext } from '../../server/audit';
+import { findPerson } from '../../server/vault/people';
+import { numberFrom } from '../support/vault';
+
+const t = jaText;
+
+describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's dependants and leave date on a phone`, function () {
+  let browser: Browser | undefined;
+  let h: Harness | undefined;
+  let portal: Awaited<ReturnType<typeof listen>> | undefined;
+  let context: BrowserContext | undefined;
+
+  before(async function () {
+    if (!chromiumAvailable()) {
+      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
+      this.skip();
+    }
+    h = await createHarness();
+    portal = await listen(h.portal.app);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await context?.close();
+    await browser?.close();
+    await portal?.close();
+    await h?.close();
+  });
+
+  it('from the list to the employee\'s page, a dependant added and a leave date set, every state fit for a phone', async () => {
+    const client = await makeClient(h!, { code: 'PPL', name: '株式会社ひとびと' });
+    const admin = await makeUser(h!, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 担当' });
+    const sys = systemContext('test');
+    const people = h!.booted.services.people;
+    const taro = await people.addEmployee(sys, client.id, { employeeCode: 'E001', name: '山田 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2018-04-01', leaveDate: null });
+    await people.addEmployee(sys, client.id, { employeeCode: 'E002', name: '鈴木 一郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    await h!.booted.services.vault.register(sys, await findPerson(client.id, 'employee', taro.id), { number: numberFrom(33334444555), issueDate: null }, { source: 'proxy', registeredBy: null });
+
+    context = await browser!.newContext({ ...VIEWPORTS.find((v) => v.phone)!.context, baseURL: portal!.baseUrl });
+    context.setDefaultTimeout(15_000);
+    const page: Page = await context.newPage();
+    const problems = await watchProblems(page);
+    async function phoneOk(name: string) {
+      expect(problems.take(), `${name}: console errors / CSP violations`).to.deep.equal([]);
+      const o = await horizontalOverflow(page);
+      expect(o.scrollWidth, `${name}: scrolls sideways on a phone (too wide: ${o.wide.join(', ')})`).to.be.at.most(o.innerWidth);
+      expect(await smallTouchTargets(page), `${name}: touch targets smaller than 44×44 px`).to.deep.equal([]);
+    }
+
+    await page.goto('/login');
+    await page.getByLabel('メールアドレス').fill(admin.email);
+    await page.getByLabel('パスワード').fill(admin.password);
+    await page.getByRole('button', { name: 'ログイン' }).tap();
+    await page.waitForURL((u) => u.pathname === '/home');
+    await page.goto('/client/people');
+    await phoneOk('people list');
+
+    // The row of 山田 太郎 leads to his page.
+    const row = page.getByTestId('vault-table').locator('tr', { hasText: '山田 太郎' });
+    await row.getByRole('link', { name: t('people.manage') }).tap();
+    await page.waitForURL((u) => u.pathname === `/client/people/employees/${taro.id}`);
+    expect(await page.locator('h1').innerText()).to.equal('E001 山田 太郎');
+    expect(await page.getByTestId('employee-facts').innerText()).to.contain('2018-04-01').and.contain(`**********${numberFrom(33334444555).slice(-2)}`);
+    expect(await page.locator('main').innerText()).to.contain(t('people.noDependants'));
+    await phoneOk('employee page');
+
+    // A dependant without a name: the browser's own check stops it; with one, it is stored and listed.
+    await page.getByLabel(t('people.nameKana')).fill('ヤマダ ハナコ');
+    await page.getByRole('button', { name: t('people.addDependant') }).tap();
+    expect(page.url()).to.match(/\/client\/people\/employees\/[0-9a-f-]{36}$/);
+    expect(await Dependant.count({ where: { employeeId: taro.id } })).to.equal(0);
+    await page.getByLabel(t('people.name')).fill('山田 花子');
+    await page.getByLabel(t('people.relationship')).selectOption({ label: t('people.relationship.spouse') });
+    await page.getByRole('button', { name: t('people.addDependant') }).tap();
+    await page.locator('.banner-ok').waitFor();
+    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('people.saved'));
+    const spouse = await Dependant.findOne({ where: { employeeId: taro.id } });
+    expect(spouse!.name).to.equal('山田 花子');
+    expect(spouse!.nameKana).to.equal('ヤマダ ハナコ');
+    const dependantRow = page.getByTestId('dependants').locator('tr', { hasText: '山田 花子' });
+    expect(await dependantRow.innerText()).to.contain(t('people.relationship.spouse')).and.contain(t('vault.status.missing'));
+    await phoneOk('with a dependant');
+
+    // The leave date: the numbers' deletion date follows it.
+    await page.getByLabel(t('people.leaveDate'), { exact: true }).fill('2026-03-31');
+    await page.getByRole('button', { name: t('common.save') }).tap();
+    await page.locator('.banner-ok').waitFor();
+    expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal('2026-03-31');
+    expect((await NumberRecord.findOne({ where: { personId: taro.id } }))!.deletionDate).to.equal('2033-03-31');
+    expect(await page.getByTestId('employee-facts').innerText()).to.contain('2026-03-31').and.contain('2033-03-31');
+    await phoneOk('leave date set');
+    await page.screenshot({ path: artifactPath('employee-page-phone.png'), fullPage: true });
+
+    // The dependant's number is registered from here.
+    await dependantRow.getByRole('link', { name: t('vault.action.register') }).tap();
+    await page.waitForURL((u) => u.pathname === `/client/people/dependant/${spouse!.id}/number`);
+    await phoneOk('register the dependant\'s number');
+  });
+});

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { systemContext } from '../../server/audit';
+import { AuditEvent, Dependant, Employee, NumberRecord, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { numberFrom as validNumber } from '../support/vault';
+
+/** The page of one employee (client admin): their dependants and numbers, adding a dependant, the leave date. */
+describe('The employee page: dependants and the leave date', () => {
+  let h: Harness;
+  let client: Client;
+  let other: Client;
+  let admin: TestBrowser;
+  let adminUser: MadeUser;
+  let taro: Employee;
+  let outsider: Employee;
+  const pageOf = (e: Employee) => `/client/people/employees/${e.id}`;
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'EP01', name: '株式会社社員頁' });
+    other = await makeClient(h, { code: 'EP02', name: '株式会社よそ' });
+    adminUser = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const sys = systemContext('test');
+    taro = await h.booted.services.people.addEmployee(sys, client.id, { employeeCode: 'E100', name: '頁 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2019-04-01', leaveDate: null });
+    outsider = await h.booted.services.people.addEmployee(sys, other.id, { employeeCode: 'X100', name: '他社 次郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    await h.booted.services.vault.register(sys, await findPerson(client.id, 'employee', taro.id), { number: validNumber(20000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+    admin = new TestBrowser(h.portal.app);
+    await admin.login(adminUser);
+  });
+  after(async () => { await h.close(); });
+
+  it('the list links each employee (not dependants or payees) to their page, which shows the masked number and no dependants yet', async () => {
+    const list = await admin.get('/client/people');
+    expect(list.status).to.equal(200);
+    expect(list.text).to.contain(`href="${pageOf(taro)}"`);
+    expect(list.text.match(/href="\/client\/people\/employees\/[0-9a-f-]{36}"/g)).to.have.length(1);
+    const res = await admin.get(pageOf(taro));
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('E100 頁 太郎').and.contain('2019-04-01');
+    expect(res.text).to.contain(`**********${validNumber(20000000001).slice(-2)}`);
+    expect(res.text).not.to.contain(validNumber(20000000001));
+    expect(res.text).to.contain('扶養家族はまだ登録されていません。');
+  });
+
+  it('adds a dependant and comes back to the page, which lists them as not registered with a link to register', async () => {
+    const res = await admin.post(`${pageOf(taro)}/dependants`, { name: '頁 花子', nameKana: 'ページ ハナコ', relationship: 'child' }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(pageOf(taro));
+    const d = await Dependant.findOne({ where: { employeeId: taro.id } });
+    expect(d!.name).to.equal('頁 花子');
+    expect(d!.relationship).to.equal('child');
+    const back = await admin.get(pageOf(taro));
+    expect(back.text).to.contain('登録しました。');
+    const table = back.text.slice(back.text.indexOf('data-testid="dependants"'));
+    expect(table).to.contain('頁 花子').and.contain('子').and.contain('未登録');
+    expect(table).to.contain(`href="/client/people/dependant/${d!.id}/number"`);
+  });
+
+  it('refuses a dependant without a name or relationship beside the fields (400), keeps what was typed, stores nothing', async () => {
+    const before = await Dependant.count();
+    const auditBefore = await AuditEvent.count({ where: { operation: 'person.create' } });
+    const res = await admin.post(`${pageOf(taro)}/dependants`, { name: '', nameKana: 'ナナシ', relationship: 'cousin' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('続柄を選んでください。');
+    expect(res.text).to.contain('value="ナナシ"');
+    expect(res.text).to.contain('E100 頁 太郎');
+    expect(await Dependant.count()).to.equal(before);
+    expect(await AuditEvent.count({ where: { operation: 'person.create' } })).to.equal(auditBefore);
+  });
+
+  it('sets the leave date (the numbers\' deletion date follows), refuses a bad date beside the field, and clears it', async () => {
+    let res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '2025-02-30' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('value="2025-02-30"');
+    expect(res.text).to.match(/class="field-error"[^>]*>[^<]+</);
+    expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal(null);
+
+    res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '2025-03-31' }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(pageOf(taro));
+    expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal('2025-03-31');
+    const record = await NumberRecord.findOne({ where: { personKind: 'employee', personId: taro.id } });
+    expect(record!.deletionDate).to.equal('2032-03-31');
+    const page = await admin.get(pageOf(taro));
+    expect(page.text).to.contain('value="2025-03-31"').and.contain('2032-03-31');
+
+    res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '' }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal(null);
+  });
+
+  it('another client\'s employee, a made-up id and a malformed one are not found, and nothing is changed', async () => {
+    for (const path of [pageOf(outsider), '/client/people/employees/00000000-0000-4000-8000-000000000000', '/client/people/employees/..%2Fpayees']) {
+      expect((await admin.get(path)).status, path).to.equal(404);
+    }
+    expect((await admin.post(`${pageOf(outsider)}/dependants`, { name: '侵入', relationship: 'spouse' }, pageOf(taro))).status).to.equal(404);
+    expect((await admin.post(`${pageOf(outsider)}/dependants`, { name: '', relationship: 'x' }, pageOf(taro))).status).to.equal(404);
+    expect((await admin.post(`${pageOf(outsider)}/leave`, { leaveDate: '2025-03-31' }, pageOf(taro))).status).to.equal(404);
+    expect(await Dependant.count({ where: { employeeId: outsider.id } })).to.equal(0);
+    expect((await Employee.findByPk(outsider.id))!.leaveDate).to.equal(null);
+  });
+
+  it('is the client admin\'s: an employee of the same client is refused, a visitor sent to sign in', async () => {
+    const employee = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    const asEmployee = new TestBrowser(h.portal.app);
+    await asEmployee.login(employee);
+    expect((await asEmployee.get(pageOf(taro))).status).to.equal(403);
+    expect((await new TestBrowser(h.portal.app).get(pageOf(taro))).status).to.be.oneOf([302, 303]);
+  });
+});
