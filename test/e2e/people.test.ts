@@ -99,9 +99,16 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await phoneOk('leave date set');
     await page.screenshot({ path: artifactPath('employee-page-phone.png'), fullPage: true });
 
-    // The dependant's number is registered from here.
+    // The dependant's number is registered from here, and the page comes back with it masked.
     await dependantRow.getByRole('link', { name: t('vault.action.register') }).tap();
     await page.waitForURL((u) => u.pathname === `/client/people/dependant/${spouse!.id}/number`);
     await phoneOk('register the dependant\'s number');
+    await page.getByTestId('number-input').fill(numberFrom(55556666777));
+    await page.getByRole('button', { name: t('vault.register.submit') }).tap();
+    await page.waitForURL((u) => u.pathname === `/client/people/employees/${taro.id}`);
+    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('vault.registered'));
+    expect(await dependantRow.innerText()).to.contain(`**********${numberFrom(55556666777).slice(-2)}`).and.not.contain(t('vault.status.missing'));
+    expect(await page.content()).not.to.contain(numberFrom(55556666777));
+    await phoneOk('dependant\'s number registered');
   });
 });

@@ -56,7 +56,7 @@ describe('The employee page: dependants and the leave date', () => {
     expect(back.text).to.contain('登録しました。');
     const table = back.text.slice(back.text.indexOf('data-testid="dependants"'));
     expect(table).to.contain('頁 花子').and.contain('子').and.contain('未登録');
-    expect(table).to.contain(`href="/client/people/dependant/${d!.id}/number"`);
+    expect(table).to.contain(`href="/client/people/dependant/${d!.id}/number?from=employee"`);
   });
 
   it('refuses a dependant without a name or relationship beside the fields (400), keeps what was typed, stores nothing', async () => {
@@ -90,6 +90,25 @@ describe('The employee page: dependants and the leave date', () => {
     res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '' }, pageOf(taro));
     expect(res.status).to.equal(303);
     expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal(null);
+  });
+
+  it('代理登録 opened from the employee\'s page goes back there (after a refusal too); from the list, back to the list', async () => {
+    const hanako = await Dependant.findOne({ where: { employeeId: taro.id } });
+    const form = `/client/people/dependant/${hanako!.id}/number`;
+    const fromPage = await admin.get(`${form}?from=employee`);
+    expect(fromPage.text).to.contain(`class="back-link" href="${pageOf(taro)}"`);
+    let res = await admin.post(form, { from: 'employee', number: '123456789019' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('name="from" value="employee"').and.contain(`href="${pageOf(taro)}"`);
+    res = await admin.post(form, { from: 'employee', number: validNumber(20000000002) }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(pageOf(taro));
+    expect((await admin.get(form)).text).to.contain('class="back-link" href="/client/people"');
+    res = await admin.post(form, { number: validNumber(20000000003) }, pageOf(taro));
+    expect(res.headers.location).to.equal('/client/people');
+    // Only ever this person's employee: anything else named in `from` is the list.
+    res = await admin.post(form, { from: 'https://evil.example/', number: validNumber(20000000004) }, pageOf(taro));
+    expect(res.headers.location).to.equal('/client/people');
   });
 
   it('another client\'s employee, a made-up id and a malformed one are not found, and nothing is changed', async () => {

@@ -8,7 +8,7 @@ import { checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeFor
 import { vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, type Client, type PersonKind } from '../../db/models';
-import { departmentsOf, findPerson } from '../../vault/people';
+import { departmentsOf, findPerson, type Person } from '../../vault/people';
 import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
@@ -103,12 +103,24 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   const toList = { path: '/client/people', show: showList };
   const toEmployee = (req: Request) => ({ path: `/client/people/employees/${String(req.params.employeeId)}`, show: showEmployee });
 
+  /**
+   * Where 代理登録 goes back to: the employee's page when it was opened from there (only ever that
+   * page of this person's employee, never an address taken from the request), else the list.
+   */
+  function registerReturn(req: Request, person: Person): { path: string; fromEmployee: boolean } {
+    const from = (req.method === 'GET' ? req.query.from : (req.body as Record<string, unknown> | undefined)?.from) === 'employee';
+    return from && person.employee
+      ? { path: `/client/people/employees/${person.employee.id}`, fromEmployee: true }
+      : { path: '/client/people', fromEmployee: false };
+  }
+
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
     const client = await clientOf(req);
     const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
     const record = await vault.recordOf(person);
     page(req, res, 'vault/register', {
       title: 'vault.register.title',
+      back: registerReturn(req, person),
       person: { kind: person.kind, id: person.id, label: person.label, employeeCode: person.employeeCode, kindKey: `vault.kind.${person.kind}` },
       record: record?.sealedNumber ? presentRecord(record, req.lang) : null,
       // The typed number is never echoed back into the page: a refused number is typed again.
@@ -173,7 +185,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         return showRegisterForm(req, res, errors, (err as AppError).status);
       }
       flash(req, 'ok', 'vault.registered');
-      res.redirect(303, '/client/people');
+      res.redirect(303, registerReturn(req, person).path);
     },
 
     /** A one-time link (and its code) for a payee or an employee: shown once, as a sheet to print or hand over. */
