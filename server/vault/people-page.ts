@@ -1,7 +1,18 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { NumberStatus, PersonKind } from '../db/models';
 
-export interface PeopleFilter { departmentId?: string; employeeCode?: string; name?: string; status?: NumberStatus | 'missing' }
+export interface PeopleFilter {
+  departmentId?: string;
+  employeeCode?: string;
+  name?: string;
+  status?: NumberStatus | 'missing';
+  /** only people holding a number (the retention list) */
+  withNumber?: boolean;
+  /** only numbers due for deletion on or before this day (YYYY-MM-DD) */
+  dueBy?: string;
+  /** only numbers with no deletion date */
+  noDeletionDate?: boolean;
+}
 
 /** Which people one page of the list shows, in list order, and how many match in all. */
 export interface PeoplePage { ids: { kind: PersonKind; id: string }[]; total: number }
@@ -17,7 +28,28 @@ const likeOf = (text: string) => `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
  * employee's or their own.
  */
 export async function pageOfPeople(sequelize: Sequelize, clientId: string, filter: PeopleFilter, offset: number, limit: number): Promise<PeoplePage> {
-  const r: Record<string, unknown> = { clientId, offset, limit };
+  const { from, replacements } = matching(clientId, filter);
+  const [count] = await sequelize.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${from}`, { replacements, type: QueryTypes.SELECT });
+  const ids = await sequelize.query<{ kind: PersonKind; id: string }>(
+    `SELECT people.kind AS kind, people.id AS id FROM ${from} ORDER BY people.grp, people.code, people.owner, people.sub, people.at, people.id LIMIT :limit OFFSET :offset`,
+    { replacements: { ...replacements, offset, limit }, type: QueryTypes.SELECT },
+  );
+  return { ids: ids.map((row) => ({ kind: row.kind, id: row.id })), total: Number(count?.n ?? 0) };
+}
+
+/** The ids of the numbers (records with a ciphertext) of every person the filter matches, on every page. */
+export async function recordIdsMatching(sequelize: Sequelize, clientId: string, filter: PeopleFilter): Promise<string[]> {
+  const { from, replacements } = matching(clientId, { ...filter, withNumber: true });
+  const rows = await sequelize.query<{ id: string }>(`SELECT r.id AS id FROM ${from}`, { replacements, type: QueryTypes.SELECT });
+  return rows.map((row) => row.id);
+}
+
+/**
+ * The FROM clause of the people a filter matches (alias `people`, and `r` for their number when
+ * the filter asks about numbers): employees, their dependants and payees in one UNION ALL.
+ */
+function matching(clientId: string, filter: PeopleFilter): { from: string; replacements: Record<string, unknown> } {
+  const r: Record<string, unknown> = { clientId };
   const employeeWhere: string[] = [];
   if (filter.departmentId) { employeeWhere.push('e.department_id = :departmentId'); r.departmentId = filter.departmentId; }
   if (filter.employeeCode) { employeeWhere.push('e.employee_code = :code'); r.code = filter.employeeCode; }
@@ -39,15 +71,13 @@ export async function pageOfPeople(sequelize: Sequelize, clientId: string, filte
        FROM payees p WHERE p.client_id = :clientId${filter.employeeCode ? ' AND p.code = :code' : ''}${name ? and([nameIs('p.name')]) : ''}`);
   }
   let from = `(${parts.join(' UNION ALL ')}) people`;
-  if (filter.status) {
-    from += ` LEFT JOIN number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL`;
-    if (filter.status === 'missing') from += ' WHERE r.id IS NULL';
-    else { from += ' WHERE r.status = :status'; r.status = filter.status; }
-  }
-  const [count] = await sequelize.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${from}`, { replacements: r, type: QueryTypes.SELECT });
-  const ids = await sequelize.query<{ kind: PersonKind; id: string }>(
-    `SELECT people.kind AS kind, people.id AS id FROM ${from} ORDER BY people.grp, people.code, people.owner, people.sub, people.at, people.id LIMIT :limit OFFSET :offset`,
-    { replacements: r, type: QueryTypes.SELECT },
-  );
-  return { ids: ids.map((row) => ({ kind: row.kind, id: row.id })), total: Number(count?.n ?? 0) };
+  const recordWhere: string[] = [];
+  if (filter.withNumber) recordWhere.push('r.id IS NOT NULL');
+  if (filter.status && filter.status !== 'missing') { recordWhere.push('r.status = :status'); r.status = filter.status; }
+  if (filter.dueBy) { recordWhere.push('r.deletion_date <= :dueBy'); r.dueBy = filter.dueBy; }
+  if (filter.noDeletionDate) recordWhere.push('r.deletion_date IS NULL');
+  const record = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL';
+  if (filter.status === 'missing') from += ` LEFT JOIN ${record} WHERE r.id IS NULL${and(recordWhere)}`;
+  else if (recordWhere.length) from += ` JOIN ${record} WHERE ${recordWhere.join(' AND ')}`;
+  return { from, replacements: r };
 }

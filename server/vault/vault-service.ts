@@ -9,8 +9,8 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
-import { employeeAndDependants, findPerson, listPeople, peopleByIds, type Person } from './people';
-import { pageOfPeople, type PeopleFilter } from './people-page';
+import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
+import { pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
@@ -162,35 +162,30 @@ export class VaultService {
   }
 
   /**
-   * The client's people with their records, filtered and paged, for the masked lists: one page in
-   * listAll's order, chosen in SQL, so only that page's people and records are loaded.
+   * The client's people with their records, filtered and paged, for the masked lists and the
+   * retention list: one page in listPeople's order, chosen in SQL, so only that page's people and
+   * records are loaded.
    */
   async list(clientId: string, filter: ListFilter, page: number): Promise<{ rows: ListedPerson[]; total: number }> {
     const { ids, total } = await pageOfPeople(this.d.sequelize, clientId, filter, (page - 1) * VAULT_PAGE_SIZE, VAULT_PAGE_SIZE);
     const people = await peopleByIds(clientId, ids);
-    return { rows: await this.withRecords(clientId, people, 'these'), total };
+    return { rows: await this.withRecords(clientId, people), total };
   }
 
   /** An employee and their dependants, each with their record (or null): the employee's page and じぶんで登録. */
   async household(clientId: string, employeeId: string): Promise<ListedPerson[]> {
-    return this.withRecords(clientId, await employeeAndDependants(clientId, employeeId), 'these');
+    return this.withRecords(clientId, await employeeAndDependants(clientId, employeeId));
   }
 
-  /** Every matching person with their record (or null), in list order. */
-  async listAll(clientId: string, filter: ListFilter): Promise<ListedPerson[]> {
-    const rows = await this.withRecords(clientId, await listPeople(clientId, filter), 'client');
-    if (filter.status === 'missing') return rows.filter((r) => !r.record);
-    return filter.status ? rows.filter((r) => r.record?.status === filter.status) : rows;
+  /** The ids of the numbers of every person the filter matches (all pages): "every one of these" in the retention list. */
+  async matchingRecordIds(clientId: string, filter: ListFilter): Promise<string[]> {
+    return recordIdsMatching(this.d.sequelize, clientId, filter);
   }
 
-  /**
-   * Each person with their sealed record, or null. The records are read for these people only (a
-   * page), or for the whole client when the whole list is asked (no id list of thousands).
-   */
-  private async withRecords(clientId: string, people: Person[], read: 'these' | 'client'): Promise<ListedPerson[]> {
+  /** Each person with their sealed record, or null; the records are read for these people only. */
+  private async withRecords(clientId: string, people: Person[]): Promise<ListedPerson[]> {
     if (people.length === 0) return [];
-    const these = read === 'these' ? { personId: { [Op.in]: people.map((p) => p.id) } } : {};
-    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, ...these } });
+    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, personId: { [Op.in]: people.map((p) => p.id) } } });
     const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
     return people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
   }

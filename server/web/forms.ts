@@ -32,7 +32,7 @@ export function asList(v: unknown): string[] {
 
 /** Ticked values that match `pattern`, at most `max` (anything else is dropped, never an error). */
 export const tickedValues = (pattern: RegExp, max: number) =>
-  z.unknown().transform((v) => asList(v).filter((x) => pattern.test(x)).slice(0, max));
+  z.unknown().optional().transform((v) => asList(v).filter((x) => pattern.test(x)).slice(0, max));
 
 export const checkbox = z.union([z.literal('on'), z.literal('1'), z.literal('true')]).optional().transform((v) => v !== undefined);
 

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { createHarness, dialectName, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import {
-  actorOf, auditRows, fullWidth, keyOf, makeDependant, makeEmployee, makePayee, PURPOSE, rejects, restoreAuditHead,
+  actorOf, auditRows, fullWidth, keyOf, makeDependant, makeEmployee, makePayee, PURPOSE, rejects, restoreAuditHead, wholeList,
   scanDatabase, twelveDigitRunsOutsideIds, validNumber, wrongCheckDigit,
 } from '../support/vault';
 import { systemContext } from '../../server/audit';
@@ -342,11 +342,21 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       for (let i = 0; i < 70; i++) {
         const code = `K${String((i * 37) % 70).padStart(3, '0')}`;
         const { employee, person } = await makeEmployee(client.id, { employeeCode: code, name: i % 9 === 0 ? `田中 ${i}` : `社員 ${i}`, departmentId: i % 4 === 0 ? dept.id : null });
-        if (i % 5 === 0) { await makeDependant(client.id, employee.id, `子 ${i}`); await makeDependant(client.id, employee.id, `田中 ${i} の子`); }
-        if (i % 3 === 0) {
+        const register = async (who: typeof person, deletionDate: string | null) => {
           const n = fresh();
           stored.add(n);
-          const r = await s.vault.register(sys, person, { number: n, issueDate: null }, { source: 'proxy', registeredBy: null });
+          const r = await s.vault.register(sys, who, { number: n, issueDate: null }, { source: 'proxy', registeredBy: null });
+          if (deletionDate) await r.update({ deletionDate });
+          return r;
+        };
+        if (i % 5 === 0) {
+          const child = await makeDependant(client.id, employee.id, `子 ${i}`);
+          await makeDependant(client.id, employee.id, `田中 ${i} の子`);
+          if (i % 10 === 0) await register(child.person, i % 20 === 0 ? '2024-03-31' : null);
+        }
+        // More than a page of numbers, deletion dates past, future (one on the day the tests ask about) and none.
+        if (i % 3 !== 1) {
+          const r = await register(person, i % 9 === 0 ? '2020-04-01' : i % 9 === 2 ? '2031-04-01' : i % 9 === 5 ? '2025-12-31' : null);
           if (i % 6 === 0) await s.vault.confirm(sys, client.id, r.id, 'person');
         }
       }
@@ -363,10 +373,14 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
         {}, { status: 'missing' as const }, { status: 'registered' as const }, { status: 'person_confirmed' as const }, { status: 'admin_confirmed' as const },
         { departmentId: dept.id }, { departmentId: dept.id, status: 'missing' as const }, { name: '田中' }, { name: ' 田中 ' }, { name: '子' },
         { name: '%' }, { name: '_' }, { name: '!' }, { name: '山_田' }, { name: '田中', status: 'registered' as const }, { employeeCode: 'K007' }, { employeeCode: 'P03' },
+        // the retention list's filters
+        { withNumber: true }, { withNumber: true, departmentId: dept.id }, { withNumber: true, name: '子' }, { dueBy: '2025-12-31' }, { dueBy: '2025-12-30' },
+        { dueBy: '2025-12-31', name: '田中' }, { noDeletionDate: true }, { noDeletionDate: true, status: 'person_confirmed' as const },
+        { dueBy: '2025-12-31', noDeletionDate: true }, { status: 'missing' as const, dueBy: '2099-01-01' }, { status: 'missing' as const, withNumber: true },
       ];
       let checked = 0;
       for (const filter of filters) {
-        const whole = await s.vault.listAll(client.id, filter);
+        const whole = await wholeList(client.id, filter);
         const pages = Math.max(1, Math.ceil(whole.length / VAULT_PAGE_SIZE));
         for (let page = 1; page <= pages + 1; page++) {
           const got = await s.vault.list(client.id, filter, page);
@@ -375,8 +389,21 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
           checked += got.rows.length;
         }
       }
-      expect(checked).to.be.greaterThan(300);
+      expect(checked).to.be.greaterThan(400);
+      // The oracle itself sees what the filters are about: numbers over more than a page, each kind of deletion date.
+      expect((await wholeList(client.id, { withNumber: true })).length).to.be.greaterThan(VAULT_PAGE_SIZE);
+      for (const f of [{ dueBy: '2025-12-31' }, { dueBy: '2025-12-30' }, { noDeletionDate: true }]) expect((await wholeList(client.id, f)).length, JSON.stringify(f)).to.be.greaterThan(5);
+      expect((await wholeList(client.id, { dueBy: '2025-12-31' })).length).to.be.greaterThan((await wholeList(client.id, { dueBy: '2025-12-30' })).length);
       expect((await s.vault.list(client.id, {}, 1)).total).to.equal(70 + 28 + 4);
+    });
+
+    it('names the numbers of every person a filter matches, on every page (the retention list\'s "all of these")', async () => {
+      for (const filter of [{}, { dueBy: '2025-12-31' }, { noDeletionDate: true, name: '田中' }, { departmentId: dept.id }, { status: 'missing' as const }]) {
+        const expected = (await wholeList(client.id, filter)).flatMap((r) => (r.record ? [r.record.id] : []));
+        expect((await s.vault.matchingRecordIds(client.id, filter)).sort(), JSON.stringify(filter)).to.deep.equal(expected.sort());
+      }
+      expect(await s.vault.matchingRecordIds(client.id, { status: 'missing' })).to.deep.equal([]);
+      expect((await s.vault.matchingRecordIds(client.id, {})).length).to.be.greaterThan(VAULT_PAGE_SIZE);
     });
 
     it('loads only the people and numbers of the page asked for', async () => {

@@ -217,6 +217,14 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const printed = await b.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=municipality&ids=${recordId}`);
       expect(printed.status).to.equal(200);
       expect((await lastAudit('vault.print'))!.office).to.equal('municipality');
+      // Nobody ticked: the message, not a server error, and nothing logged as opened.
+      const rowsBefore = await AuditEvent.count({ where: { result: 'allowed' } });
+      for (const action of ['print', 'export']) {
+        const none = await b.agent.post(`${listPath()}/${action}`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=municipality`);
+        expect(none.status, action).to.equal(400);
+        expect(none.text, action).to.contain('対象者を選んでください。');
+      }
+      expect(await AuditEvent.count({ where: { result: 'allowed' } })).to.equal(rowsBefore);
     });
 
     it('after the re-authentication window the reveal is refused (403, logged)', async () => {

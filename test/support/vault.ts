@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import type { Sequelize } from 'sequelize';
-import { AuditEvent, AuditHead, Dependant, Employee, Payee, type User } from '../../server/db/models';
+import { Op, type Sequelize } from 'sequelize';
+import { AuditEvent, AuditHead, Dependant, Employee, NumberRecord, Payee, type User } from '../../server/db/models';
 import type { ActorContext } from '../../server/audit';
 import { checkDigit } from '../../server/vault/my-number';
-import { findPerson, type Person } from '../../server/vault/people';
-import type { Purpose } from '../../server/vault/vault-service';
+import { findPerson, listPeople, type Person } from '../../server/vault/people';
+import type { ListedPerson, ListFilter, Purpose } from '../../server/vault/vault-service';
 import type { AppError } from '../../server/errors';
 
 /** A valid My Number made from a seed: 11 digits from the seed, then the check digit the ordinance gives. */
@@ -124,4 +124,19 @@ export async function scanDatabase(sequelize: Sequelize, needles: string[]): Pro
     }
   }
   return { tables, rows, hits };
+}
+
+/**
+ * The whole list the portal's pages are cut from, built in memory the slow and obvious way (every
+ * person, every number, filtered in JavaScript): the oracle the SQL paging is checked against.
+ */
+export async function wholeList(clientId: string, filter: ListFilter): Promise<ListedPerson[]> {
+  const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } } });
+  const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
+  return (await listPeople(clientId, filter))
+    .map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }))
+    .filter(({ record }) => (filter.status === 'missing' ? !record : !filter.status || record?.status === filter.status))
+    .filter(({ record }) => !(filter.withNumber || filter.dueBy || filter.noDeletionDate) || record)
+    .filter(({ record }) => !filter.dueBy || Boolean(record?.deletionDate && record.deletionDate <= filter.dueBy))
+    .filter(({ record }) => !filter.noDeletionDate || !record?.deletionDate);
 }

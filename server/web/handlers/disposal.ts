@@ -16,49 +16,74 @@ import { checkCertificateFile, checkCertificateNumber } from '../../disposal/ver
 import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
+import { VAULT_PAGE_SIZE, type ListFilter } from '../../vault/vault-service';
 import { presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 
 const UUID = /^[0-9a-f-]{36}$/i;
-const requestForm = z.object({ items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''), whole: z.literal('on').optional() });
-const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
   name: z.string().trim().max(100).optional().catch(undefined).transform((v) => v || undefined),
   due: z.literal('1').optional().catch(undefined),
   noDate: z.literal('1').optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(1_000_000).catch(1).default(1),
 });
+type RetentionFilter = z.infer<typeof filterForm>;
+// `allMatching`: every number the list's filter (sent again with the form) matches, on every page.
+const requestForm = z.object({
+  items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''),
+  whole: z.literal('on').optional(), allMatching: z.literal('on').optional(),
+});
+const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
+
+/** Today in Japan, as deletion dates are written. */
+const japanToday = () => new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
 
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
-  const { disposal } = services;
+  const { disposal, vault } = services;
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 10 * 1024 * 1024, files: 1, fields: 5 } }).single('file');
 
   const clientFor = (req: Request) => services.clients.getFor(req.user!, req.user!.role === 'client_admin' ? req.user!.clientId! : String(req.query.client ?? req.params.clientId ?? req.body?.clientId ?? ''));
 
+  /** The retention list's filter as the vault reads it: numbers only, a department of this client only. */
+  async function numbersFilter(clientId: string, q: RetentionFilter): Promise<ListFilter> {
+    const department = q.department && (await departmentsOf(clientId)).some((d) => d.id === q.department) ? q.department : undefined;
+    return { withNumber: true, departmentId: department, employeeCode: q.code, name: q.name, dueBy: q.due ? japanToday() : undefined, noDeletionDate: Boolean(q.noDate) };
+  }
+
   async function retentionList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     if (req.user!.role !== 'client_admin' && !req.query.client && !req.body?.clientId) return res.redirect(303, '/firm/clients');
     const client = await clientFor(req);
-    const q = filterForm.parse(req.query);
+    const firmSide = req.user!.role !== 'client_admin';
+    // A refused request shows the list as it was filtered when the form was sent.
+    const q = filterForm.parse(req.method === 'GET' ? req.query : req.body ?? {});
     const departments = await departmentsOf(client.id);
-    const listed = await services.vault.listAll(client.id, { departmentId: q.department && departments.some((d) => d.id === q.department) ? q.department : undefined, employeeCode: q.code, name: q.name });
+    const { rows, total } = await services.vault.list(client.id, await numbersFilter(client.id, q), q.page);
     const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
-    const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+    const today = japanToday();
+    const query = (page: number) => new URLSearchParams({
+      ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
+      ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),
+    }).toString();
     page(req, res, 'disposal/list', {
       title: 'disposal.title',
       client: presentClient(client),
       filter: q,
       departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
-      numbers: listed.flatMap(({ person: p, record: r }) => (r ? [{ p, r }] : []))
-        .filter(({ r }) => !q.due || Boolean(r.deletionDate && r.deletionDate <= today))
-        .filter(({ r }) => !q.noDate || !r.deletionDate).map(({ p, r }) => ({
+      numbers: rows.flatMap(({ person: p, record: r }) => (r ? [{
         id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
         leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
-      })),
+      }] : [])),
+      total,
+      morePages: total > VAULT_PAGE_SIZE,
+      prevQuery: q.page > 1 ? query(q.page - 1) : null,
+      nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
       files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
       pending: (await DisposalRequest.findAll({ where: { clientId: client.id, status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'DESC']] }))
         .map((r) => ({ id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early })),
+      firmSide,
       isFirmAdmin: req.user!.role === 'firm_admin',
       rules: await (async () => {
         const r = await rulesOf(client.id);
@@ -105,7 +130,12 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     async request(req: Request, res: Response) {
       const client = await clientFor(req);
       const f = requestForm.parse(req.body ?? {});
-      const refs: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
+      const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
+      // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
+      const refs: ItemRef[] = f.allMatching
+        ? [...(await vault.matchingRecordIds(client.id, await numbersFilter(client.id, filterForm.parse(req.body ?? {})))).map((id) => ({ kind: 'number' as const, id })),
+          ...ticked.filter((r) => r.kind === 'file')]
+        : ticked;
       try {
         await disposal.request(actorOf(req), req.user!, client.id, f.whole && req.user!.role !== 'client_admin' ? 'client' : refs, f.reason);
       } catch (err) {

@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { DisposalItem, DisposalRequest, Employee, NumberRecord, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext } from '../../server/audit';
+import { numberFrom } from '../support/vault';
+import { VAULT_PAGE_SIZE } from '../../server/vault/vault-service';
+
+/** The retention list of a client with more numbers than a page: paged in SQL, and "all of these" across pages. */
+describe('廃棄: the retention list in pages, and a request for every number a filter matches', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let staff: MadeUser;
+  const due: string[] = [];
+  const notDue: string[] = [];
+  const rows = (html: string) => (html.match(/name="items" value="number:/g) ?? []).length;
+  const unescape = (href: string) => href.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+  const linkNamed = (html: string, text: string) => {
+    const m = new RegExp(`<a href="(/disposal\\?[^"]+)">${text}</a>`).exec(html);
+    return m ? unescape(m[1]!) : null;
+  };
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'DP01', name: '株式会社たくさん' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    staff = await makeUser(h, { role: 'firm_staff', name: '担当 職員' });
+    await assign(h, client.id, staff.user.id);
+    // 55 left in 2016 (deletion date 2023: due), 6 still employed (no date), 3 left in 2024 (2031: not due).
+    const plan = [...Array(55).fill('2016-03-31'), ...Array(6).fill(null), ...Array(3).fill('2024-03-31')] as (string | null)[];
+    for (const [i, leaveDate] of plan.entries()) {
+      const e = await Employee.create({ clientId: client.id, employeeCode: `R${String(i).padStart(3, '0')}`, name: `保存 ${i}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate, userId: null });
+      const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numberFrom(61000000000 + i), issueDate: null }, { source: 'proxy', registeredBy: null });
+      (leaveDate === '2016-03-31' ? due : notDue).push(r.id);
+    }
+  });
+  after(async () => { await h.close(); });
+
+  it('shows a page at a time with the total, and the pager keeps the filter', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const first = await b.get('/disposal');
+    expect(rows(first.text)).to.equal(VAULT_PAGE_SIZE);
+    expect(first.text).to.contain('64件');
+    expect(linkNamed(first.text, '前へ')).to.equal(null);
+    const second = await b.get(linkNamed(first.text, '次へ')!);
+    expect(rows(second.text)).to.equal(64 - VAULT_PAGE_SIZE);
+    expect(linkNamed(second.text, '次へ')).to.equal(null);
+    expect(linkNamed(second.text, '前へ')).to.equal('/disposal?page=1');
+
+    const dueFirst = await b.get('/disposal?due=1');
+    expect(rows(dueFirst.text)).to.equal(VAULT_PAGE_SIZE);
+    expect(dueFirst.text).to.contain('55件');
+    const dueNext = linkNamed(dueFirst.text, '次へ')!;
+    expect(dueNext).to.equal('/disposal?due=1&page=2');
+    expect(rows((await b.get(dueNext)).text)).to.equal(5);
+    // Past the end: an empty page, not an error; a page that is no number: the first.
+    expect(rows((await b.get('/disposal?page=9')).text)).to.equal(0);
+    expect(rows((await b.get('/disposal?page=abc')).text)).to.equal(VAULT_PAGE_SIZE);
+  });
+
+  it('keeps the client for firm staff: in the filter form and in the pager', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    const first = await b.get(`/disposal?client=${client.id}&noDate=1`);
+    expect(first.status).to.equal(200);
+    expect(rows(first.text)).to.equal(6);
+    expect(first.text).to.contain(`<input type="hidden" name="client" value="${client.id}">`);
+    expect(first.text).to.contain(`href="/certificates?client=${client.id}"`);
+    const all = await b.get(`/disposal?client=${client.id}`);
+    const next = linkNamed(all.text, '次へ')!;
+    expect(next).to.equal(`/disposal?client=${client.id}&page=2`);
+    expect(rows((await b.get(next)).text)).to.equal(64 - VAULT_PAGE_SIZE);
+  });
+
+  it('nothing ticked, or "all of these" under a filter that matches nothing: refused with the message, nothing stored', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    for (const form of [{ reason: '保存期間満了' }, { allMatching: 'on', code: 'NONE', reason: '保存期間満了' }] as Record<string, string>[]) {
+      const res = await b.post('/disposal/requests', form, '/disposal');
+      expect(res.status, JSON.stringify(form)).to.equal(400);
+      expect(res.text).to.contain('廃棄するものを選んでください。');
+    }
+    expect(await DisposalRequest.count()).to.equal(0);
+    expect(await DisposalItem.count()).to.equal(0);
+  });
+
+  it('"all of these" under the due filter requests exactly the due numbers of every page, none early', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const list = await b.get('/disposal?due=1&page=2');
+    expect(list.text).to.contain('この条件に該当する55件すべてを対象にする');
+    const res = await b.post('/disposal/requests', { allMatching: 'on', due: '1', page: '2', reason: '保存期間満了' }, '/disposal?due=1&page=2');
+    expect(res.status, res.text).to.equal(303);
+    const req = (await DisposalRequest.findOne({ where: { clientId: client.id } }))!;
+    expect(req.early).to.equal(false);
+    const items = await DisposalItem.findAll({ where: { requestId: req.id } });
+    expect(items.map((i) => i.itemId).sort()).to.deep.equal([...due].sort());
+    expect(await NumberRecord.count({ where: { id: notDue } })).to.equal(notDue.length);
+    // The same again: already requested, refused as such.
+    const again = await b.post('/disposal/requests', { allMatching: 'on', due: '1', reason: '保存期間満了' }, '/disposal');
+    expect(again.status).to.equal(409);
+    expect(await DisposalRequest.count()).to.equal(1);
+  });
+});
