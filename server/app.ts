@@ -83,7 +83,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   app.use('/vendor/simplewebauthn', express.static(path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
   app.use(noStore!);
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
-  app.use(express.json({ limit: '64kb' }));
+  const jsonBody = express.json({ limit: '64kb' });
   app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit }));
   const routes = routeTable(services, passport, (req) => isRequestValid(req));
   const sealedGuard = requireKeys(services);
@@ -95,6 +95,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     if (def.authLimit) chain.push(authLimit);
     chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
     if (def.access === 'apiToken') chain.push(apiToken);
+    if (def.json) chain.push(jsonBody);
     if (def.before) chain.push(...def.before);
     // Multipart bodies are read by the upload engine, which checks the token itself before storing anything.
     if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);

@@ -41,6 +41,8 @@ export interface RouteDef {
   sessionless?: boolean;
   /** a multipart upload: the handler checks the CSRF token once the form's first fields are read */
   multipart?: boolean;
+  /** takes a JSON body (a page script's fetch); every other form is url-encoded, so no field can arrive as an object */
+  json?: boolean;
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
   /** a GET that writes an audit row of the read itself (a download of the log or a report), and nothing else */
@@ -103,10 +105,10 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/account/password', access: 'signedIn', reauth: true, handler: account.changePassword },
     // passkeys: adding or removing one needs a live re-authentication; using one is a re-authentication
     { method: 'get', path: '/account/passkeys/options', access: 'signedIn', reauth: true, handler: passkeys.registrationOptions },
-    { method: 'post', path: '/account/passkeys', access: 'signedIn', reauth: true, handler: passkeys.register },
+    { method: 'post', path: '/account/passkeys', access: 'signedIn', reauth: true, json: true, handler: passkeys.register },
     { method: 'post', path: '/account/passkeys/:passkeyId/delete', access: 'signedIn', reauth: true, handler: passkeys.remove },
     { method: 'get', path: '/reauth/passkey/options', access: 'signedIn', handler: passkeys.reauthOptions },
-    { method: 'post', path: '/reauth/passkey', access: 'signedIn', authLimit: true, handler: passkeys.reauth },
+    { method: 'post', path: '/reauth/passkey', access: 'signedIn', authLimit: true, json: true, handler: passkeys.reauth },
 
     { method: 'get', path: '/firm/clients', access: 'firm', handler: firm.list },
     { method: 'post', path: '/firm/clients', access: 'firmAdmin', handler: firm.create },

@@ -153,7 +153,10 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
     it('a malformed body is a Japanese 400, an oversized one a Japanese 413, neither shows parser internals', async () => {
       const b = new SecBrowser(h.portal.app);
       const token = await b.csrf('/login');
-      const bad = await b.agent.post('/login').set('Content-Type', 'application/json').set('Accept', 'text/html').send('{"email": "a@example.jp", "password": ');
+      // JSON is read only where a page script sends it (the passkey steps), so the broken JSON goes there.
+      const signedIn = new SecBrowser(h.portal.app);
+      await signedIn.login(users.employee);
+      const bad = await signedIn.agent.post('/reauth/passkey').set('Content-Type', 'application/json').set('Accept', 'text/html').send('{"id": "abc", "response": ');
       expect(bad.status).to.equal(400);
       expect(bad.text).to.contain(ja('error.badRequest'));
       expect(bad.text).to.not.match(/Unexpected|JSON|position/);
@@ -163,7 +166,7 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       expect(big.status).to.equal(413);
       expect(big.text).to.contain(ja('error.payloadTooLarge'));
       expect(leakProblems(big.text)).to.deep.equal([]);
-      // These fail before the session is read; the page still declares its language.
+      // The oversized one fails before the session is read; both pages declare their language.
       for (const res of [bad, big]) expect(res.text).to.contain('<html lang="ja">');
     });
 

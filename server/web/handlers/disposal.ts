@@ -33,7 +33,7 @@ type RetentionFilter = z.infer<typeof filterForm>;
 // `allMatching`: every number the list's filter (sent again with the form) matches, on every page.
 const requestForm = z.object({
   items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''),
-  whole: z.literal('on').optional(), allMatching: z.literal('on').optional(),
+  whole: z.literal('on').optional().catch(undefined), allMatching: z.literal('on').optional().catch(undefined),
 });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 
@@ -129,7 +129,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
 
     async request(req: Request, res: Response) {
       const client = await clientFor(req);
-      const f = requestForm.parse(req.body ?? {});
+      const parsed = requestForm.safeParse(req.body ?? {});
+      if (!parsed.success) return retentionList(req, res, { requestError: 'form.invalid' }, 400);
+      const f = parsed.data;
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
       const refs: ItemRef[] = f.allMatching

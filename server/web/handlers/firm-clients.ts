@@ -18,7 +18,8 @@ const clientSettingsForm = clientForm.omit({ code: true });
 const establishmentForm = z.object({ name: text(200), address: optionalText(300) });
 const departmentForm = z.object({ code: z.string({ message: 'form.required' }).trim().regex(/^[A-Za-z0-9_-]{1,20}$/, 'department.codeFormat'), name: text(200) });
 const clientUserForm = z.object({ name: text(100), email, role: z.enum(['client_admin', 'employee'], { message: 'form.invalid' }) });
-const assignForm = z.object({ userId: z.string().max(64).default('') });
+// Anything but one id (a list, a long string) is no selection, refused as such.
+const assignForm = z.object({ userId: z.string().max(64).catch('').default('') });
 
 /** The firm's screens for client companies: list, create, settings, establishments, departments, users, assignments. */
 export function firmClientHandlers(services: Services) {
