@@ -77,6 +77,30 @@ describe('Security: malformed form posts are refused, never a server error', fun
     expect(routes.filter((r) => r.json).map((r) => r.path).sort()).to.deep.equal(['/account/passkeys', '/reauth/passkey']);
   });
 
+  it('every page, asked with every field twice or too long in its query string, answers below 500', async () => {
+    const gets = h.portal.routes.filter((r) => r.method === 'get');
+    const queries = [
+      new URLSearchParams([...fields.flatMap((f): [string, string][] => [[f, '1'], [f, 'x']]), ['client', client.id]]).toString(),
+      // (150 characters each: the whole URL stays under Node's 16 KB header limit, so the page itself answers)
+      new URLSearchParams([...fields.map((f): [string, string] => [f, 'x'.repeat(150)]), ['client', client.id]]).toString(),
+    ];
+    const problems: string[] = [];
+    const statuses = new Map<number, number>();
+    for (const query of queries) {
+      for (const r of gets) {
+        const role: Role | null = r.access === 'public' || r.access === 'apiToken' ? null : r.access === 'signedIn' ? 'client_admin' : r.access === 'firm' ? 'firm_staff' : roleRules[r.access as keyof typeof roleRules][0];
+        const b = role ? browsers[role] : new SecBrowser(h.portal.app);
+        const res = await b.get(`${fillPath(r.path, params)}?${query}`);
+        if (res.status >= 500 || res.status === 431) problems.push(`${role ?? 'anonymous'} GET ${r.path}?${query.slice(0, 40)}… → ${res.status}`);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      }
+    }
+    expect(problems).to.deep.equal([]);
+    expect(gets.length).to.be.greaterThan(30);
+    // Most pages were shown, not merely refused.
+    expect(statuses.get(200) ?? 0, JSON.stringify([...statuses])).to.be.greaterThan(gets.length);
+  });
+
   for (const [label, type, body] of bodies) {
     it(`${label}: every form post answers below 500, a refusal with its message in Japanese`, async () => {
       const answered: string[] = [];
