@@ -80,7 +80,7 @@ describe('廃棄: the retention list in pages, and a request for every number a 
   it('nothing ticked, or "all of these" under a filter that matches nothing: refused with the message, nothing stored', async () => {
     const b = new TestBrowser(h.portal.app);
     await b.login(clientAdmin);
-    for (const form of [{ reason: '保存期間満了' }, { allMatching: 'on', code: 'NONE', reason: '保存期間満了' }] as Record<string, string>[]) {
+    for (const form of [{ reason: '保存期間満了' }, { allMatching: 'on', code: 'NONE', shownTotal: '0', reason: '保存期間満了' }] as Record<string, string>[]) {
       const res = await b.post('/disposal/requests', form, '/disposal');
       expect(res.status, JSON.stringify(form)).to.equal(400);
       expect(res.text).to.contain('廃棄するものを選んでください。');
@@ -93,8 +93,13 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     const b = new TestBrowser(h.portal.app);
     await b.login(clientAdmin);
     const list = await b.get('/disposal?due=1&page=2');
-    expect(list.text).to.contain('この条件に該当する55件すべてを対象にする');
-    const res = await b.post('/disposal/requests', { allMatching: 'on', due: '1', page: '2', reason: '保存期間満了' }, '/disposal?due=1&page=2');
+    expect(list.text).to.contain('この条件に該当する55件すべてを対象にする').and.contain('name="shownTotal" value="55"');
+    // The page said 54 (a number became due since): nothing is requested, the person is asked to look again.
+    const changed = await b.post('/disposal/requests', { allMatching: 'on', due: '1', shownTotal: '54', reason: '保存期間満了' }, '/disposal');
+    expect(changed.status).to.equal(409);
+    expect(changed.text).to.contain('この条件に該当する件数が、一覧を表示したときから変わりました。');
+    expect(await DisposalRequest.count()).to.equal(0);
+    const res = await b.post('/disposal/requests', { allMatching: 'on', due: '1', page: '2', shownTotal: '55', reason: '保存期間満了' }, '/disposal?due=1&page=2');
     expect(res.status, res.text).to.equal(303);
     const req = (await DisposalRequest.findOne({ where: { clientId: client.id } }))!;
     expect(req.early).to.equal(false);
@@ -102,7 +107,7 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     expect(items.map((i) => i.itemId).sort()).to.deep.equal([...due].sort());
     expect(await NumberRecord.count({ where: { id: notDue } })).to.equal(notDue.length);
     // The same again: already requested, refused as such.
-    const again = await b.post('/disposal/requests', { allMatching: 'on', due: '1', reason: '保存期間満了' }, '/disposal');
+    const again = await b.post('/disposal/requests', { allMatching: 'on', due: '1', shownTotal: '55', reason: '保存期間満了' }, '/disposal');
     expect(again.status).to.equal(409);
     expect(await DisposalRequest.count()).to.equal(1);
   });

@@ -34,6 +34,8 @@ type RetentionFilter = z.infer<typeof filterForm>;
 const requestForm = z.object({
   items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''),
   whole: z.literal('on').optional().catch(undefined), allMatching: z.literal('on').optional().catch(undefined),
+  // how many "all of these" meant on the page the person read
+  shownTotal: z.coerce.number().int().min(0).optional().catch(undefined),
 });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 
@@ -134,10 +136,10 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const f = parsed.data;
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
-      const refs: ItemRef[] = f.allMatching
-        ? [...(await vault.matchingRecordIds(client.id, await numbersFilter(client.id, filterForm.parse(req.body ?? {})))).map((id) => ({ kind: 'number' as const, id })),
-          ...ticked.filter((r) => r.kind === 'file')]
-        : ticked;
+      const matching = f.allMatching ? await vault.matchingRecordIds(client.id, await numbersFilter(client.id, filterForm.parse(req.body ?? {}))) : [];
+      // Disposal cannot be undone: if the numbers matching changed since the page was read, the person looks again.
+      if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged' }, 409);
+      const refs: ItemRef[] = f.allMatching ? [...matching.map((id) => ({ kind: 'number' as const, id })), ...ticked.filter((r) => r.kind === 'file')] : ticked;
       try {
         await disposal.request(actorOf(req), req.user!, client.id, f.whole && req.user!.role !== 'client_admin' ? 'client' : refs, f.reason);
       } catch (err) {
