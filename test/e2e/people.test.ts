@@ -62,9 +62,14 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await page.waitForURL((u) => u.pathname === '/home');
     await page.goto('/client/people');
     await phoneOk('people list');
+    await page.getByTestId('vault-table').screenshot({ path: artifactPath('people-list-phone.png') });
 
-    // The row of 山田 太郎 leads to his page.
+    // The row of 山田 太郎 leads to his page; on a phone each row is a card, its buttons on screen (not off to the right of a table).
     const row = page.getByTestId('vault-table').locator('tr', { hasText: '山田 太郎' });
+    for (const name of [t('vault.action.edit'), t('people.manage')]) {
+      const box = (await row.getByRole('link', { name }).boundingBox())!;
+      expect(box.x + box.width, name).to.be.at.most(VIEWPORTS.find((v) => v.phone)!.context.viewport!.width);
+    }
     await row.getByRole('link', { name: t('people.manage') }).tap();
     await page.waitForURL((u) => u.pathname === `/client/people/employees/${taro.id}`);
     expect(await page.locator('h1').innerText()).to.equal('E001 山田 太郎');
