@@ -20,6 +20,14 @@ export interface PayeeInput { code: string; name: string; nameKana: string | nul
 const UUID = /^[0-9a-f-]{36}$/i;
 
 /** The people whose numbers a client keeps: employees, their dependants, and payees. */
+/**
+ * A leave date before the hire date is a typing slip, and an expensive one: the deletion date
+ * follows the leave date, so the numbers would be due for disposal at once.
+ */
+function checkLeaveAfterHire(hireDate: string | null, leaveDate: string | null): void {
+  if (hireDate && leaveDate && leaveDate < hireDate) throw new BadRequest('people.leaveBeforeHire', { leaveDate: 'people.leaveBeforeHire' });
+}
+
 export class PeopleService {
   constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
 
@@ -34,6 +42,7 @@ export class PeopleService {
 
   async addEmployee(ctx: ActorContext, clientId: string, input: EmployeeInput): Promise<Employee> {
     await this.checkPlaces(clientId, input);
+    checkLeaveAfterHire(input.hireDate, input.leaveDate);
     return this.d.sequelize.transaction(async (tx) => {
       if (await Employee.count({ where: { clientId, employeeCode: input.employeeCode }, transaction: tx })) {
         throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
@@ -56,6 +65,7 @@ export class PeopleService {
    */
   async setLeaveDate(ctx: ActorContext, clientId: string, employeeId: string, leaveDate: string | null): Promise<void> {
     const e = await this.employee(clientId, employeeId);
+    checkLeaveAfterHire(e.hireDate, leaveDate);
     await this.d.sequelize.transaction(async (tx) => {
       await e.update({ leaveDate }, { transaction: tx });
       const dependantIds = (await Dependant.findAll({ where: { clientId, employeeId: e.id }, transaction: tx })).map((d) => d.id);

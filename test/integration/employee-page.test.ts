@@ -85,7 +85,18 @@ describe('The employee page: dependants and the leave date', () => {
     const record = await NumberRecord.findOne({ where: { personKind: 'employee', personId: taro.id } });
     expect(record!.deletionDate).to.equal('2032-03-31');
     const page = await admin.get(pageOf(taro));
-    expect(page.text).to.contain('value="2025-03-31"').and.contain('2032-03-31');
+    expect(page.text).to.contain('退職日を保存しました。').and.contain('value="2025-03-31"').and.contain('2032-03-31');
+
+    // Before the hire date (2019-04-01): a slip that would make the numbers due at once, refused beside the field.
+    res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '2009-03-31' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('退職日が入社日より前になっています。');
+    expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal('2025-03-31');
+    expect((await NumberRecord.findOne({ where: { personKind: 'employee', personId: taro.id } }))!.deletionDate).to.equal('2032-03-31');
+    res = await admin.post('/client/people/employees', { employeeCode: 'E101', name: '逆 順', hireDate: '2020-04-01', leaveDate: '2020-03-31' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('退職日が入社日より前になっています。');
+    expect(await Employee.count({ where: { employeeCode: 'E101' } })).to.equal(0);
 
     res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '' }, pageOf(taro));
     expect(res.status).to.equal(303);

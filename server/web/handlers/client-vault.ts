@@ -89,7 +89,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * Runs a form's action; on a refusal the page it was sent from is shown again with the errors
    * and the typed values beside the form, otherwise back to that page with a message.
    */
-  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, back: { path: string; show: ShowList }) {
+  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, back: { path: string; show: ShowList }, okKey = 'people.saved') {
     try {
       await action();
     } catch (err) {
@@ -97,7 +97,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       if (!errors) throw err;
       return back.show(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body }, (err as AppError).status);
     }
-    flash(req, 'ok', 'people.saved');
+    flash(req, 'ok', okKey);
     res.redirect(303, back.path);
   }
   const toList = { path: '/client/people', show: showList };
@@ -157,7 +157,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(leaveForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.setLeaveDate(actorOf(req), client.id, String(req.params.employeeId), f.data.leaveDate);
-      }, toEmployee(req));
+      }, toEmployee(req), 'people.leaveSaved');
     },
 
     async addPayee(req: Request, res: Response) {
