@@ -109,6 +109,15 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     // Before the code, the holder of the link sees the name masked only.
     expect(page.text).to.contain('講＊');
     expect(page.text).not.to.contain('HYPERLINK');
+    // A payee is told the payee's purpose of use, not an employee's.
+    const purposes = (html: string) => /data-testid="link-purposes">([\s\S]*?)<\/ul>/.exec(html)![1]!;
+    expect(purposes(page.text)).to.contain('報酬・料金等の支払調書の作成・提出').and.not.contain('源泉徴収票').and.not.contain('扶養控除等申告書');
+    // An employee's link (printed sheet) tells the employee's three purposes and not the payee's.
+    const employeeSheet = await admin.post(`/client/people/employee/${employeeId}/link`, {}, '/client/people');
+    const employeePage = await new TestBrowser(h.portal.app).get(new URL(/data-testid="link-url">([^<]+)</.exec(employeeSheet.text)![1]!).pathname);
+    expect(purposes(employeePage.text)).to.contain('源泉徴収票・給与支払報告書の作成と提出').and.contain('雇用保険・健康保険・厚生年金保険の届出')
+      .and.contain('扶養控除等申告書・国民年金第3号被保険者の届出').and.not.contain('支払調書');
+    expect(employeePage.text).to.contain('山＊ 一＊ 様');
     const number = validNumber(55556666777);
     let res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(page.text), code: '00000000', number, confirm: 'on' });
     expect(res.status).to.equal(400);

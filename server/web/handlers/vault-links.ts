@@ -34,6 +34,8 @@ export function vaultLinkHandlers(services: Services) {
       // person to recognise their own family, nothing for someone who only intercepted the mail.
       personName: maskName(link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name),
       dependants: link.dependants.map((d) => ({ id: d.id, name: maskName(d.name), relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
+      // The purposes told are the ones this person's number is collected for: a payee's payment records, an employee's payroll and insurance.
+      forPayee: link.person.kind === 'payee',
       token: req.params.token,
       errors,
     }, status);
