@@ -55,7 +55,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const path = `/client/people/employee/${employeeId}/number`;
     let res = await admin.post(path, { number: '123456789019' }, path);
     expect(res.status).to.equal(400);
-    expect(res.text).to.contain('検査用数字が一致しません');
+    expect(res.text).to.contain('マイナンバーが正しくありません。12桁をもう一度ご確認ください');
     expect(res.text).not.to.contain('123456789019');
     expect(await NumberRecord.count()).to.equal(0);
     const fullWidth = ichiro.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
@@ -310,7 +310,7 @@ describe('Vault screens: corrections found in review', () => {
     expect(res.status).to.equal(200);
     expect(res.text).to.contain('1件を登録しました。登録できなかった行: 3件');
     expect(res.text).to.match(/<td>5<\/td><td>A2<\/td><td>[^<]*指数表示/);
-    expect(res.text).to.match(/<td>6<\/td><td><\/td><td>個人番号を入力してください。/);
+    expect(res.text).to.match(/<td>6<\/td><td><\/td><td>マイナンバーを入力してください。/);
     expect(res.text).to.match(/<td>7<\/td><td>A1<\/td><td>同じ人の行がファイル内に2つあります。/);
     expect(res.text).not.to.contain(validNumber(70000000002));
     const again = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(`社員コード,マイナンバー\r\nA1,${validNumber(70000000004)}\r\n`), { filename: 'b.csv', contentType: 'text/csv' });
