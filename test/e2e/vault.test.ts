@@ -36,7 +36,8 @@ const WRONG_DIGIT = `${SELF_NUMBER.slice(0, 11)}${(Number(SELF_NUMBER[11]) + 1) 
  */
 const refusedLoad = (status: number, text: string, pathname: string) =>
   // (the paths here are letters, digits, '-' and '/': nothing to escape)
-  new RegExp(`^console error: Failed to load resource: the server responded with a status of ${status} \\(${text}\\) \\(http://127\\.0\\.0\\.1:\\d+${pathname}\\)$`);
+  // (a form's action may carry the fragment of the card it belongs to: #person-…)
+  new RegExp(`^console error: Failed to load resource: the server responded with a status of ${status} \\(${text}\\) \\(http://127\\.0\\.0\\.1:\\d+${pathname}(?:#[\\w-]+)?\\)$`);
 
 /**
  * What a page reports as broken, less one thing that is not: the browser's own fetch of the
@@ -257,6 +258,10 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     expect(plain.status()).to.equal(400);
     await page.waitForLoadState('load');
     expect((await page.getByTestId('person-self').locator('.field-error').innerText()).trim()).to.equal(t('vault.number.checkDigit'));
+    // The page opens at the person's card, so the message is on the first screen, not below the purpose notice.
+    const message = (await page.getByTestId('person-self').locator('.field-error').boundingBox())!;
+    expect(message.y, 'the message is on screen').to.be.at.least(0);
+    expect(message.y + message.height, 'the message is on the first screen').to.be.at.most(page.viewportSize()!.height);
     expect(await NumberRecord.count({ where: { clientId: client.id } }), 'still no number stored').to.equal(0);
     await phoneOk('wrong check digit (form)', [refusedLoad(400, 'Bad Request', '/me/numbers')]);
 
