@@ -1,6 +1,6 @@
-import type { Sequelize } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
-import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, type PayeeKind } from '../db/models';
+import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 
@@ -73,6 +73,34 @@ export class PeopleService {
       await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'employee', personId: e.id }, transaction: tx });
       if (dependantIds.length) await NumberRecord.update({ deletionDate }, { where: { clientId, personKind: 'dependant', personId: dependantIds }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.leave', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`, detail: leaveDate ?? 'cleared' });
+    });
+  }
+
+  /** The client's employee accounts not yet tied to an employee record: whom the employee's page may link. */
+  async unlinkedAccounts(clientId: string): Promise<User[]> {
+    const linked = (await Employee.findAll({ where: { clientId, userId: { [Op.ne]: null } }, attributes: ['userId'] })).map((e) => e.userId!);
+    return User.findAll({ where: { clientId, role: 'employee', disabledAt: null, ...(linked.length ? { id: { [Op.notIn]: linked } } : {}) }, order: [['name', 'ASC']] });
+  }
+
+  /**
+   * Ties an employee record to the portal account of the same person (or unties it, with null), so
+   * that they can register their own and their dependants' numbers (じぶんで登録). Only an employee
+   * account of the same client, and only one record per account.
+   */
+  async linkAccount(ctx: ActorContext, clientId: string, employeeId: string, userId: string | null): Promise<void> {
+    const e = await this.employee(clientId, employeeId);
+    await this.d.sequelize.transaction(async (tx) => {
+      let account: User | null = null;
+      if (userId) {
+        account = UUID.test(userId) ? await User.findOne({ where: { id: userId, clientId, role: 'employee', disabledAt: null }, transaction: tx }) : null;
+        if (!account) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
+        if (await Employee.count({ where: { clientId, userId, id: { [Op.ne]: e.id } }, transaction: tx })) throw new BadRequest('people.accountTaken', { userId: 'people.accountTaken' });
+      }
+      await e.update({ userId: account?.id ?? null }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'person.account', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`,
+        detail: account ? `linked ${account.email}` : 'unlinked',
+      });
     });
   }
 

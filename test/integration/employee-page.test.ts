@@ -122,6 +122,50 @@ describe('The employee page: dependants and the leave date', () => {
     expect(res.headers.location).to.equal('/client/people');
   });
 
+  it('links the employee\'s own account (only an unlinked employee account of this client), who can then register from their phone; unlinks it', async () => {
+    const own = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, name: '頁 太郎' });
+    const elsewhere = await makeUser(h, { role: 'employee', clientId: other.id, totp: false, name: '他社 社員' });
+    const colleague = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 同僚' });
+    const page = await admin.get(pageOf(taro));
+    const section = page.text.slice(page.text.indexOf('data-testid="employee-account"'));
+    expect(section).to.contain(`value="${own.user.id}"`).and.contain('頁 太郎');
+    for (const u of [elsewhere, colleague]) expect(section, u.user.name).not.to.contain(u.user.id);
+
+    const linkedBefore = (await Employee.findByPk(taro.id))!.userId;
+    for (const u of [elsewhere, colleague]) {
+      const res = await admin.post(`${pageOf(taro)}/account`, { userId: u.user.id }, pageOf(taro));
+      expect(res.status, u.user.name).to.equal(400);
+      expect(res.text).to.contain('このアカウントは選べません。');
+    }
+    expect((await admin.post(`${pageOf(taro)}/account`, { userId: '' }, pageOf(taro))).status).to.equal(400);
+    expect((await Employee.findByPk(taro.id))!.userId).to.equal(linkedBefore);
+
+    let res = await admin.post(`${pageOf(taro)}/account`, { userId: own.user.id }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect((await Employee.findByPk(taro.id))!.userId).to.equal(own.user.id);
+    expect((await AuditEvent.findOne({ where: { operation: 'person.account' }, order: [['seq', 'DESC']] }))!.detail).to.equal(`linked ${own.email}`);
+    const shown = await admin.get(pageOf(taro));
+    expect(shown.text).to.contain('アカウントの結び付けを保存しました。').and.contain(own.email);
+
+    // The same account for a second employee: refused, it is taken.
+    const jiro = await h.booted.services.people.addEmployee(systemContext('test'), client.id, { employeeCode: 'E102', name: '頁 次郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    expect((await admin.get(pageOf(jiro))).text).not.to.contain(`value="${own.user.id}"`);
+    res = await admin.post(`${pageOf(jiro)}/account`, { userId: own.user.id }, pageOf(jiro));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('既に別の社員に結び付けられています');
+
+    // じぶんで登録 now works for them: their own card and their dependant's.
+    const phone = new TestBrowser(h.portal.app);
+    await phone.login(own);
+    const self = await phone.get('/me/numbers');
+    expect(self.text).to.contain('data-testid="person-self"').and.contain('頁 花子');
+
+    res = await admin.post(`${pageOf(taro)}/account`, { unlink: 'on' }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect((await Employee.findByPk(taro.id))!.userId).to.equal(null);
+    expect((await phone.get('/me/numbers')).text).not.to.contain('data-testid="person-self"');
+  });
+
   it('another client\'s employee, a made-up id and a malformed one are not found, and nothing is changed', async () => {
     for (const path of [pageOf(outsider), '/client/people/employees/00000000-0000-4000-8000-000000000000', '/client/people/employees/..%2Fpayees']) {
       expect((await admin.get(path)).status, path).to.equal(404);

@@ -7,7 +7,7 @@ import { parseForm, email, type FieldErrors } from '../forms';
 import { checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
-import { Establishment, PAYEE_KINDS, PERSON_KINDS, type Client, type PersonKind } from '../../db/models';
+import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
 import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
@@ -76,9 +76,12 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     const [employeeRow, ...dependantRows] = await vault.household(client.id, String(req.params.employeeId));
     const departments = new Map((await departmentsOf(client.id)).map((d) => [d.id, d]));
     const employee = employeeRow!.person.employee!;
+    const linked = employee.userId ? await User.findOne({ where: { id: employee.userId, clientId: client.id } }) : null;
     page(req, res, 'vault/employee', {
       title: 'people.employeePage',
       employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
+      account: linked ? { name: linked.name, email: linked.email } : null,
+      accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}（${u.email}）` })),
       dependants: dependantRows.map((r) => ({ ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name })),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       ...extra,
@@ -158,6 +161,16 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.setLeaveDate(actorOf(req), client.id, String(req.params.employeeId), f.data.leaveDate);
       }, toEmployee(req), 'people.leaveSaved');
+    },
+
+    async linkAccount(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'account', async () => {
+        const userId = typeof req.body?.userId === 'string' ? req.body.userId : '';
+        // The unlink button sends no account; the link button must name one.
+        if (req.body?.unlink !== 'on' && !userId) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
+        await people.linkAccount(actorOf(req), client.id, String(req.params.employeeId), req.body?.unlink === 'on' ? null : userId);
+      }, toEmployee(req), 'people.accountSaved');
     },
 
     async addPayee(req: Request, res: Response) {
