@@ -99,7 +99,11 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     if (def.before) chain.push(...def.before);
     // Multipart bodies are read by the upload engine, which checks the token itself before storing anything.
     if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);
-    if (def.reauth) chain.push(def.deniedAs ? requireReauthLogged(services, def.deniedAs) : requireReauth);
+    if (def.reauth) {
+      const formPage = def.formPage;
+      const returnTo = formPage ? (req: Request) => formPage.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(req.params[name] ?? ''))) : undefined;
+      chain.push(def.deniedAs ? requireReauthLogged(services, def.deniedAs, returnTo) : requireReauth(returnTo));
+    }
     chain.push(def.handler);
     app[def.method](def.path, ...chain);
   };

@@ -25,7 +25,8 @@ export class Forbidden extends AppError {
   constructor(messageKey = 'error.forbidden') { super(403, messageKey); }
 }
 export class ReauthRequired extends AppError {
-  constructor() { super(403, 'error.reauthRequired'); }
+  /** @param returnTo the page to come back to once re-authenticated (the form's own page), if known */
+  constructor(readonly returnTo: string | null = null) { super(403, 'error.reauthRequired'); }
 }
 /** Used for other tenants' objects too, so their existence is not revealed. */
 export class NotFound extends AppError {

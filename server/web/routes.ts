@@ -43,6 +43,8 @@ export interface RouteDef {
   multipart?: boolean;
   /** takes a JSON body (a page script's fetch); every other form is url-encoded, so no field can arrive as an object */
   json?: boolean;
+  /** for a reauth post: the page its form is on (path with this route's params), where re-authentication comes back to */
+  formPage?: string;
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
   /** a GET that writes an audit row of the read itself (a download of the log or a report), and nothing else */
@@ -102,7 +104,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/account', access: 'signedIn', handler: account.show },
     { method: 'get', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.showTotp },
     { method: 'post', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.enrolTotp },
-    { method: 'post', path: '/account/password', access: 'signedIn', reauth: true, handler: account.changePassword },
+    { method: 'post', path: '/account/password', access: 'signedIn', reauth: true, formPage: '/account', handler: account.changePassword },
     // passkeys: adding or removing one needs a live re-authentication; using one is a re-authentication
     { method: 'get', path: '/account/passkeys/options', access: 'signedIn', reauth: true, handler: passkeys.registrationOptions },
     { method: 'post', path: '/account/passkeys', access: 'signedIn', reauth: true, json: true, handler: passkeys.register },
@@ -127,15 +129,15 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     { method: 'get', path: '/client/users', access: 'clientAdmin', handler: clientUsers.list },
     { method: 'post', path: '/client/users', access: 'clientAdmin', handler: clientUsers.create },
-    { method: 'post', path: '/client/users/:userId/disable', access: 'clientAdmin', reauth: true, handler: clientUsers.setDisabled(true) },
-    { method: 'post', path: '/client/users/:userId/enable', access: 'clientAdmin', reauth: true, handler: clientUsers.setDisabled(false) },
+    { method: 'post', path: '/client/users/:userId/disable', access: 'clientAdmin', reauth: true, formPage: '/client/users', handler: clientUsers.setDisabled(true) },
+    { method: 'post', path: '/client/users/:userId/enable', access: 'clientAdmin', reauth: true, formPage: '/client/users', handler: clientUsers.setDisabled(false) },
 
     { method: 'get', path: '/files', access: 'signedIn', handler: files.list },
     { method: 'get', path: '/files/send', access: 'firm', handler: files.showSend },
     { method: 'post', path: '/files', access: 'signedIn', multipart: true, before: [files.checkLength, files.receive], handler: files.commit },
     { method: 'get', path: '/files/:fileId', access: 'signedIn', handler: files.show },
     { method: 'get', path: '/files/:fileId/download', access: 'signedIn', handler: files.download },
-    { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, handler: files.downloadWithPurpose },
+    { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, formPage: '/files/:fileId', handler: files.downloadWithPurpose },
     { method: 'post', path: '/files/:fileId/delete', access: 'signedIn', handler: files.remove },
     { method: 'post', path: '/files/:fileId/retention', access: 'firm', handler: files.retention },
 
@@ -169,9 +171,9 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     // the firm's side: masked list, 照合, reveal / print / export after re-authentication with a purpose
     { method: 'get', path: '/firm/clients/:clientId/numbers', access: 'firm', handler: firmVault.list },
     { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/check', access: 'firm', handler: firmVault.check },
-    { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/reveal', access: 'firm', reauth: true, deniedAs: 'vault.reveal', handler: firmVault.reveal },
-    { method: 'post', path: '/firm/clients/:clientId/numbers/print', access: 'firm', reauth: true, deniedAs: 'vault.print', handler: firmVault.print },
-    { method: 'post', path: '/firm/clients/:clientId/numbers/export', access: 'firm', reauth: true, deniedAs: 'vault.export', handler: firmVault.exportCsv },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/reveal', access: 'firm', reauth: true, formPage: '/firm/clients/:clientId/numbers', deniedAs: 'vault.reveal', handler: firmVault.reveal },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/print', access: 'firm', reauth: true, formPage: '/firm/clients/:clientId/numbers', deniedAs: 'vault.print', handler: firmVault.print },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/export', access: 'firm', reauth: true, formPage: '/firm/clients/:clientId/numbers', deniedAs: 'vault.export', handler: firmVault.exportCsv },
 
     // 操作履歴 and 取扱状況報告書
     { method: 'get', path: '/audit', access: 'logViewers', handler: log.list },
@@ -187,7 +189,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/disposal/rules', access: 'logViewers', handler: disposal.saveRules },
     { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
     { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
-    { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, deniedAs: 'disposal.approve', handler: disposal.approve },
+    { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, formPage: '/disposal/approvals', deniedAs: 'disposal.approve', handler: disposal.approve },
     { method: 'get', path: '/certificates', access: 'logViewers', handler: disposal.certificates },
     { method: 'get', path: '/certificates/:certificateId/download', access: 'logViewers', logsReads: true, handler: disposal.download },
     { method: 'get', path: '/verify', access: 'public', authLimit: true, handler: disposal.showVerify },
@@ -195,7 +197,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     // authorised applications (payroll, labour software): tokens made by the firm admin
     { method: 'get', path: '/firm/api-tokens', access: 'firmAdmin', handler: apiTokens.list },
-    { method: 'post', path: '/firm/api-tokens', access: 'firmAdmin', reauth: true, handler: apiTokens.create },
+    { method: 'post', path: '/firm/api-tokens', access: 'firmAdmin', reauth: true, formPage: '/firm/api-tokens', handler: apiTokens.create },
     { method: 'post', path: '/firm/api-tokens/:tokenId/revoke', access: 'firmAdmin', handler: apiTokens.revoke },
     { method: 'get', path: '/api/openapi.json', access: 'public', sessionless: true, handler: api.openapi },
     { method: 'get', path: '/api/v1/clients/:clientId/people', access: 'apiToken', sessionless: true, handler: api.people },

@@ -271,17 +271,23 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
       return res;
     }
 
-    // Without re-authentication: 403, the message that says what to do, nothing erased.
+    // Without re-authentication the button waits (the notice says what to do).
+    const approveButton = page.getByTestId('approval-table').getByRole('button', { name: t('disposal.approve'), exact: true });
+    expect(await approveButton.isDisabled(), '承認して実行 waits for re-authentication').to.equal(true);
+    expect(await page.locator('main').innerText()).to.contain(t('disposal.reauthNotice'));
+    // A post made anyway (a page left open while the window closed): 403, nothing erased, and the way on comes back here.
+    await approveButton.evaluate((b) => (b as unknown as { disabled: boolean }).disabled = false);
     const refused = await approve();
     expect(refused.status()).to.equal(403);
     expect((await page.getByTestId('error-message').innerText()).trim()).to.equal(t('error.reauthRequired'));
-    expect(await page.getByRole('link', { name: t('error.goReauth') }).getAttribute('href')).to.match(/^\/reauth/);
+    expect(await page.getByRole('link', { name: t('error.goReauth') }).getAttribute('href')).to.equal('/reauth?next=%2Fdisposal%2Fapprovals');
     expect((await DisposalRequest.findByPk(requestId))!.status).to.equal('requested');
     for (const id of recordIds) expect((await NumberRecord.findByPk(id))!.sealedNumber, 'nothing erased before approval').to.be.a('string');
     await ok('refused without re-authentication', [refusedLoad(403, 'Forbidden', `/disposal/requests/${requestId}/approve`)]);
 
-    // Re-authenticate (password and a fresh code), back to the approvals.
-    await page.goto('/reauth?next=/disposal/approvals');
+    // Re-authenticate from the error page (password and a fresh code), back to the approvals.
+    await page.getByRole('link', { name: t('error.goReauth') }).click();
+    await page.waitForURL((u) => u.pathname === '/reauth');
     expect(await page.locator('h1').first().innerText()).to.equal(t('auth.reauth.title'));
     await page.getByLabel(t('auth.password')).fill(firmAdmin.password);
     await page.getByLabel(t('auth.code')).fill(await freshCode(firmAdmin));

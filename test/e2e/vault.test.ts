@@ -338,8 +338,8 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     await page.waitForURL((u) => u.pathname === '/home');
 
     /** On the masked list: purpose 源泉徴収票, office 税務署, then 表示 on the one row. */
-    async function pickAndReveal() {
-      await page.goto(list);
+    async function pickAndReveal(o: { reload?: boolean } = {}) {
+      if (o.reload !== false) await page.goto(list);
       const row = page.getByTestId('vault-table').locator('tbody tr').filter({ hasText: '佐藤 一郎' });
       expect(await row.getByTestId('masked-number').innerText()).to.equal(`**********${SELF_NUMBER.slice(-2)}`);
       await page.getByLabel(t('vault.purpose')).selectOption({ label: t('purpose.withholding_slip') });
@@ -352,15 +352,20 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
       return res;
     }
 
-    // Without re-authentication: refused, with the message that says what to do.
+    // Without re-authentication: the notice says what to do, and 表示 / 印刷 / CSV wait for it.
     await page.goto(list);
     expect((await page.locator('main').innerText())).to.contain(t('vault.firm.reauthNotice'));
     expect(await page.content()).not.to.contain(SELF_NUMBER).and.not.to.contain(grouped(SELF_NUMBER));
-    const refused = await pickAndReveal();
+    for (const name of [t('vault.action.reveal'), t('vault.action.print'), t('vault.action.export')]) {
+      expect(await page.getByRole('button', { name, exact: true }).isDisabled(), name).to.equal(true);
+    }
+    // A post made anyway (the page left open while the window closed): refused, and the way on comes back to the list.
+    await page.getByTestId('reveal').evaluate((b) => (b as unknown as { disabled: boolean }).disabled = false);
+    const refused = await pickAndReveal({ reload: false });
     expect(refused.status()).to.equal(403);
     expect((await page.getByTestId('error-message').innerText()).trim()).to.equal(t('error.reauthRequired'));
     expect(await page.content()).not.to.contain(grouped(SELF_NUMBER)).and.not.to.contain(SELF_NUMBER);
-    expect(await page.getByRole('link', { name: t('error.goReauth') }).getAttribute('href')).to.equal('/reauth');
+    expect(await page.getByRole('link', { name: t('error.goReauth') }).getAttribute('href')).to.equal(`/reauth?next=${encodeURIComponent(list)}`);
     const expected403 = refusedLoad(403, 'Forbidden', `${list}/${record.id}/reveal`);
     expect(pageProblems(problems).filter((p) => !expected403.test(p)), 'nothing but the 403 itself').to.deep.equal([]);
 

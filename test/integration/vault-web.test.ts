@@ -246,6 +246,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
       expect(res.status).to.equal(403);
       expect((await lastAudit('vault.reveal'))!.result).to.equal('denied');
+      // The way on: re-authenticate, then back to the list the form was on.
+      expect(res.text.replace(/&#x3D;/g, '=')).to.contain(`href="/reauth?next=${encodeURIComponent(listPath())}"`);
       await b.reauth(staff);
     });
 

@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
 import type { Logger } from 'pino';
-import { AppError, BadRequest, PayloadTooLarge, ServiceUnavailable, TooManyRequests } from '../../errors';
+import { AppError, BadRequest, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests } from '../../errors';
+import { safeNext } from '../forms';
 import { translate } from '../../i18n';
 
 function wantsJson(req: Request): boolean {
@@ -65,6 +66,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       status: appErr.status,
       message,
       showReauth: appErr.messageKey === 'error.reauthRequired',
+      // Re-authenticated, the person comes back to the form they were on (a path of this site only).
+      reauthHref: appErr instanceof ReauthRequired && appErr.returnTo && safeNext(appErr.returnTo) ? `/reauth?next=${encodeURIComponent(appErr.returnTo)}` : '/reauth',
       showLogin: appErr.status === 401,
       // The header's sign-out and language forms need a token too (none when the session itself failed).
       csrfToken: tokenFor(req),

@@ -36,18 +36,23 @@ export function requireAccess(access: Access, opts: { duringEnrolment?: boolean 
 }
 
 /** Sensitive actions: only within the re-authentication window of this very session. */
-export const requireReauth: RequestHandler = (req, res, next) => {
-  if (reauthActive(req)) return next();
-  if (req.method === 'GET') return res.redirect(303, `/reauth?next=${encodeURIComponent(req.originalUrl)}`);
-  throw new ReauthRequired();
-};
+/** Where a refused post's re-authentication comes back to: its form's page, for this request's ids. */
+export type ReturnTo = (req: Request) => string;
+
+export function requireReauth(returnTo?: ReturnTo): RequestHandler {
+  return (req, res, next) => {
+    if (reauthActive(req)) return next();
+    if (req.method === 'GET') return res.redirect(303, `/reauth?next=${encodeURIComponent(req.originalUrl)}`);
+    throw new ReauthRequired(returnTo?.(req) ?? null);
+  };
+}
 
 /**
  * Like requireReauth, for vault routes: a refusal is also written to the log (who tried to open
  * which client's numbers without a live re-authentication). If that row cannot be written the
  * request is still refused.
  */
-export function requireReauthLogged(services: Pick<Services, 'vault'>, operation: string): RequestHandler {
+export function requireReauthLogged(services: Pick<Services, 'vault'>, operation: string, returnTo?: ReturnTo): RequestHandler {
   return async (req, _res, next) => {
     if (reauthActive(req)) return next();
     const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
@@ -55,7 +60,7 @@ export function requireReauthLogged(services: Pick<Services, 'vault'>, operation
     const body = (req.body ?? {}) as Record<string, unknown>;
     const purpose = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
     await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose).catch(() => {});
-    throw new ReauthRequired();
+    throw new ReauthRequired(returnTo?.(req) ?? null);
   };
 }
 
