@@ -151,6 +151,24 @@ export class DisposalService {
     });
   }
 
+  /**
+   * The firm admin turns a request down (a mistaken or too broad selection) with a reason: nothing
+   * is erased, its items are released so they can be requested again, and the refusal is logged.
+   */
+  async reject(ctx: ActorContext, decider: User, requestId: string, reason: string): Promise<void> {
+    const req = await DisposalRequest.findByPk(requestId);
+    if (!req) throw new NotFound();
+    if (decider.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
+    const why = reason.trim();
+    if (!why) throw new BadRequest('disposal.rejectReasonRequired', { reason: 'disposal.rejectReasonRequired' });
+    await this.d.sequelize.transaction(async (tx) => {
+      const [n] = await DisposalRequest.update({ status: 'rejected' }, { where: { id: req.id, status: 'requested' }, transaction: tx });
+      if (n !== 1) throw new Conflict('disposal.notPending');
+      await DisposalItem.destroy({ where: { requestId: req.id }, transaction: tx });
+      await this.d.audit.record(tx, ctx, { operation: 'disposal.reject', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: why.slice(0, 400) });
+    });
+  }
+
   /** Claims an approved (or abandoned) request for this process; false when another holds a live claim. */
   private async claim(requestId: string): Promise<boolean> {
     const now = new Date();

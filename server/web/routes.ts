@@ -189,6 +189,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/disposal/rules', access: 'logViewers', handler: disposal.saveRules },
     { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
     { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
+    { method: 'post', path: '/disposal/requests/:requestId/reject', access: 'firmAdmin', handler: disposal.reject },
     { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, formPage: '/disposal/approvals', deniedAs: 'disposal.approve', handler: disposal.approve },
     { method: 'get', path: '/certificates', access: 'logViewers', handler: disposal.certificates },
     { method: 'get', path: '/certificates/:certificateId/download', access: 'logViewers', logsReads: true, handler: disposal.download },

@@ -253,13 +253,24 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
     const rows = page.getByTestId('approval-table').locator('tbody tr');
     expect(await rows.count()).to.equal(1);
     const cells = await rows.first().locator('td').allInnerTexts();
-    expect(cells.slice(0, 6).map((c) => c.trim())).to.deep.equal([
-      `DSP ${CLIENT_NAME}`, t('disposal.scope.items'), '2', REASON, cells[4]!.trim(), t('disposal.status.requested'),
+    const firstLine = (c: string) => c.trim().split('\n')[0]!.trim();
+    expect(cells.slice(0, 6).map(firstLine)).to.deep.equal([
+      `DSP ${CLIENT_NAME}`, t('disposal.scope.items'), '2', REASON, '人事 秋子', t('disposal.status.requested'),
     ]);
-    expect(cells[4]).to.contain('人事 秋子');
+    // What would be erased, before anything is approved: the two people, by code and masked name.
+    const listed = rows.first().getByTestId('request-items');
+    await listed.locator('summary').click();
+    const listedText = await listed.innerText();
+    for (const p of PEOPLE.slice(0, 2)) expect(listedText).to.contain(p.code);
+    expect(listedText).not.to.contain(PEOPLE[2]!.code);
+    for (const p of PEOPLE.slice(0, 2)) expect(listedText, 'names masked').not.to.contain(p.name);
     await noNumber(page, 'approvals');
     await ok('approvals');
     await page.screenshot({ path: artifactPath('disposal-approvals-desktop.png'), fullPage: true });
+
+    // 承認して実行 asks first, naming the client and how many items (the test answers OK).
+    const asked: string[] = [];
+    page.on('dialog', (d) => { asked.push(d.message()); void d.accept(); });
 
     /** 承認して実行 on the one row; the answer to the POST. */
     async function approve() {
@@ -297,6 +308,7 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
 
     // Now 承認して実行 erases the two numbers at once and issues the certificate.
     const done = await approve();
+    expect(asked.at(-1)).to.equal(t('disposal.approveConfirm').replace('{{client}}', `DSP ${CLIENT_NAME}`).replace('{{count}}', '2'));
     expect(done.status(), 'approved: 303 back to the approvals').to.equal(303);
     expect(new URL(page.url()).pathname).to.equal('/disposal/approvals');
     expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('disposal.executed'));

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { DisposalItem, DisposalRequest, Employee, NumberRecord, type Client } from '../../server/db/models';
+import { Op } from 'sequelize';
+import { AuditEvent, DisposalItem, DisposalRequest, Employee, NumberRecord, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import { numberFrom } from '../support/vault';
@@ -110,5 +111,41 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     const again = await b.post('/disposal/requests', { allMatching: 'on', due: '1', shownTotal: '55', reason: '保存期間満了' }, '/disposal');
     expect(again.status).to.equal(409);
     expect(await DisposalRequest.count()).to.equal(1);
+  });
+
+  it('the firm admin sees what a request holds (masked) and can turn it down with a reason; its numbers can be requested again', async () => {
+    const req = (await DisposalRequest.findOne({ where: { clientId: client.id, status: 'requested' } }))!;
+    const firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長' });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(firmAdmin);
+    const page = await b.get('/disposal/approvals');
+    const row = page.text.slice(page.text.indexOf(`data-testid="request-${req.id}"`));
+    expect(row).to.contain('対象を確認する（55件）').and.contain('R000 保＊').and.contain('R054 保＊');
+    expect(row).not.to.contain('保存 0');
+    expect(row).to.contain(`data-confirm="${client.code} ${client.name} の55件を廃棄します。`);
+
+    // The client admin cannot turn it down; the firm admin must say why.
+    const requester = new TestBrowser(h.portal.app);
+    await requester.login(clientAdmin);
+    expect((await requester.post(`/disposal/requests/${req.id}/reject`, { reason: '誤り' }, '/disposal')).status).to.equal(403);
+    let res = await b.post(`/disposal/requests/${req.id}/reject`, { reason: '  ' }, '/disposal/approvals');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('却下の理由を入力してください');
+    expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('requested');
+
+    res = await b.post(`/disposal/requests/${req.id}/reject`, { reason: '対象に在籍者が含まれているため' }, '/disposal/approvals');
+    expect(res.status).to.equal(303);
+    expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('rejected');
+    expect(await DisposalItem.count({ where: { requestId: req.id } })).to.equal(0);
+    expect(await NumberRecord.count({ where: { id: due, sealedNumber: { [Op.ne]: null } } })).to.equal(due.length);
+    const logged = (await AuditEvent.findOne({ where: { operation: 'disposal.reject' } }))!;
+    expect([logged.actorName, logged.detail, logged.targetId]).to.deep.equal(['所長', '対象に在籍者が含まれているため', req.id]);
+    expect((await b.post(`/disposal/requests/${req.id}/reject`, { reason: 'もう一度' }, '/disposal/approvals')).status).to.equal(409);
+    expect((await b.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status, 'a rejected request is never approved').to.be.oneOf([403, 409]);
+
+    // Free again: the same numbers can be requested anew.
+    res = await requester.post('/disposal/requests', { allMatching: 'on', due: '1', shownTotal: '55', reason: '保存期間満了（再申請）' }, '/disposal');
+    expect(res.status).to.equal(303);
+    expect(await DisposalRequest.count({ where: { clientId: client.id, status: 'requested' } })).to.equal(1);
   });
 });

@@ -8,7 +8,7 @@ import { flash, page } from '../render';
 import { optionalDate } from '../vault-forms';
 import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
-import { AppError, BadRequest } from '../../errors';
+import { AppError, BadRequest, NotFound } from '../../errors';
 import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
@@ -21,6 +21,8 @@ import { presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 
 const UUID = /^[0-9a-f-]{36}$/i;
+/** Items listed per request on the approvals page (the rest counted): enough to see what a selection holds. */
+const APPROVAL_ITEMS_SHOWN = 100;
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
@@ -95,6 +97,26 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     }, status);
   }
 
+  /** The firm admin's queue of requests waiting for approval, across clients. */
+  async function approvalsPage(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const rows = await DisposalRequest.findAll({ where: { status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'ASC']] });
+    const clients = new Map((await Client.findAll()).map((c) => [c.id, c]));
+    const requests = await Promise.all(rows.map(async (r) => {
+      // What would be erased, as the certificate will name it (masked): the first ones, and how many in all.
+      const items = await DisposalItem.findAll({ where: { requestId: r.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']], limit: APPROVAL_ITEMS_SHOWN });
+      const count = items.length < APPROVAL_ITEMS_SHOWN ? items.length : await DisposalItem.count({ where: { requestId: r.id } });
+      const client = `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`;
+      return {
+        id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+        statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
+        items: items.map((i) => ({ employeeCode: i.employeeCode ?? '', label: i.maskedLabel, kindKey: `disposal.kind.${i.dataKind}`, deletionDate: i.deletionDate ?? '' })),
+        more: count - items.length,
+        confirm: translate(req.lang, 'disposal.approveConfirm', { client, count }),
+      };
+    }));
+    page(req, res, 'disposal/approvals', { title: 'disposal.approvals', reauthActive: reauthActive(req), requests, ...extra }, status);
+  }
+
   return {
     list: (req: Request, res: Response) => retentionList(req, res),
 
@@ -150,21 +172,21 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       res.redirect(303, `/disposal?client=${client.id}`);
     },
 
-    /** The firm admin's queue of requests waiting for approval, across clients. */
-    async approvals(req: Request, res: Response) {
-      const rows = await DisposalRequest.findAll({ where: { status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'ASC']] });
-      const clients = new Map((await Client.findAll()).map((c) => [c.id, c]));
-      const counts = new Map<string, number>();
-      for (const i of await DisposalItem.findAll({ where: { requestId: { [Op.in]: rows.map((r) => r.id) } }, attributes: ['requestId'] })) counts.set(i.requestId, (counts.get(i.requestId) ?? 0) + 1);
-      page(req, res, 'disposal/approvals', {
-        title: 'disposal.approvals',
-        reauthActive: reauthActive(req),
-        requests: rows.map((r) => ({
-          id: r.id, client: `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`, scopeKey: `disposal.scope.${r.scope}`,
-          items: counts.get(r.id) ?? 0, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
-          statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id,
-        })),
-      });
+    approvals: (req: Request, res: Response) => approvalsPage(req, res),
+
+    /** A request turned down with a reason: nothing erased, its items free to be requested again. */
+    async reject(req: Request, res: Response) {
+      const id = String(req.params.requestId);
+      if (!UUID.test(id)) throw new NotFound();
+      const reason = typeof req.body?.reason === 'string' ? req.body.reason.slice(0, 400) : '';
+      try {
+        await disposal.reject(actorOf(req), req.user!, id, reason);
+      } catch (err) {
+        if (err instanceof BadRequest) return approvalsPage(req, res, { rejectError: err.messageKey, rejectFor: id }, 400);
+        throw err;
+      }
+      flash(req, 'ok', 'disposal.rejected');
+      res.redirect(303, '/disposal/approvals');
     },
 
     /** Approval runs the disposal at once; a process that dies on the way is resumed by the schedule. */
