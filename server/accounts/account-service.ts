@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Mailer } from '../mail/mailer';
-import { Client, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
+import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
 import { ownClient } from '../clients/own-client';
 import { BadRequest, Conflict, NotFound } from '../errors';
 import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords';
@@ -50,8 +50,11 @@ export class AccountService {
     }, { transaction: tx });
     const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
+    // Who invites them and for which company: a mail from a site they have never heard of would look like phishing.
+    const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name : (await Firm.findByPk(1, { transaction: tx }))?.name;
     // Sent after the rows are written; if the transaction then fails the link simply does not work.
-    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}` });
+    const lang = isLang(user.lang) ? user.lang : DEFAULT_LANG;
+    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}`, org: org || translate(lang, 'app.name'), inviter: ctx.actorName ?? '' });
     return user;
   }
 
@@ -221,7 +224,7 @@ export class AccountService {
     const lang = isLang(user.lang) ? user.lang : DEFAULT_LANG;
     await this.d.mailer.send({
       to: user.email,
-      subject: translate(lang, `${key}.subject`),
+      subject: translate(lang, `${key}.subject`, params),
       text: translate(lang, `${key}.body`, { name: user.name, ...params }),
     });
   }

@@ -10,7 +10,7 @@ import { Client, ClientKey, Department, Establishment, OneTimeToken, StaffAssign
 async function acceptInvite(h: Harness, email: string, password: string): Promise<{ b: TestBrowser }> {
   const b = new TestBrowser(h.portal.app);
   const mail = await h.smtp.lastTo(email);
-  expect(mail.subject).to.contain('アカウントのご案内');
+  expect(mail.subject).to.match(/^【暁ポータル】.+からのご招待$/);
   const link = linkIn(mail);
   expect(link).to.match(/^\/password\/set\/[A-Za-z0-9_-]{40,}$/);
   const form = await b.get(link);
@@ -84,6 +84,8 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
   it('invites a staff member who sets a password, must enrol TOTP, is assigned, and sees only assigned clients', async () => {
     const invited = await adminBrowser.post('/firm/staff', { name: '佐藤 職員', email: 'sato@example.jp', role: 'firm_staff' }, '/firm/staff');
     expect(invited.status).to.equal(303);
+    // (no firm name set up in this test: the mail names the portal instead)
+    expect((await h.smtp.lastTo('sato@example.jp')).subject).to.equal('【暁ポータル】暁ポータルからのご招待');
     const { b } = await acceptInvite(h, 'sato@example.jp', 'staff password 123');
     // Firm roles must enrol TOTP before anything else.
     const home = await b.get('/home');
@@ -122,7 +124,10 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     const suzuki = (await User.findOne({ where: { email: 'suzuki@kamome.example.jp' } }))!;
     expect(suzuki.clientId).to.equal(kamome.id);
     expect(suzuki.role).to.equal('employee');
-    expect((await h.smtp.lastTo('suzuki@kamome.example.jp')).text).to.contain('/password/set/');
+    // The mail says who invites them and for which company (a mail from an unknown site would look like phishing).
+    const mail = await h.smtp.lastTo('suzuki@kamome.example.jp');
+    expect(mail.subject).to.equal('【暁ポータル】株式会社かもめからのご招待');
+    expect(mail.text).to.contain('/password/set/').and.contain('株式会社かもめの山田 人事様が、暁ポータルにあなたのアカウントを作成しました。');
     const page = await b.get('/client/users');
     expect(page.text).to.contain('鈴木 一郎');
     expect((await b.get('/firm/clients')).status).to.equal(403);
