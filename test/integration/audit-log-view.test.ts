@@ -60,6 +60,8 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(rowsIn(res.text)).to.equal(50);
     expect(res.text).to.contain('社＊ 5＊＊');
     for (const n of numbers) expect(res.text).not.to.contain(n);
+    // Rows the portal itself wrote (here: the registrations) name it in Japanese, not as its internal 'system'.
+    expect(res.text).to.contain('<td>システム（自動処理） <small></small></td>').and.not.match(/<td>system\b/);
     const last = await browserA.get('/audit?page=3');
     expect(rowsIn(last.text)).to.equal(own - 100);
     expect(res.text).not.to.contain('B001');

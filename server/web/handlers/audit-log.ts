@@ -44,8 +44,9 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
   return {
     at: formatDateTime(e.at, lang),
     client: client ? `${client.code} ${client.name}` : '',
-    operator: e.actorName ?? '',
-    operatorRole: e.actorRole ? translate(lang, `role.${e.actorRole}`) : '',
+    // The portal's own jobs are logged as 'system': shown in the reader's language, once.
+    operator: e.actorRole === 'system' ? translate(lang, 'log.systemActor') : e.actorName ?? '',
+    operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
     person: e.targetKind === 'employee' || e.targetKind === 'dependant' || e.targetKind === 'payee' ? maskPersonLabel(e.targetLabel) : (e.targetLabel ?? ''),
     operation: translate(lang, `op.${e.operation}`),
     purpose: e.purpose ? translate(lang, `purpose.${e.purpose}`) : '',
