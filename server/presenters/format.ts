@@ -21,3 +21,9 @@ export function formatBytes(n: number): string {
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
+
+/** A size limit as people say it: whole gigabytes or megabytes (2 GB, not 2048 MB or 2.0 GB). */
+export function formatLimit(bytes: number): string {
+  const gib = 1024 ** 3;
+  return bytes >= gib && bytes % gib === 0 ? `${bytes / gib} GB` : `${Math.floor(bytes / 1024 / 1024)} MB`;
+}

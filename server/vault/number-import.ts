@@ -18,7 +18,7 @@ const COLUMNS = {
 
 export const IMPORT_TEMPLATE = '社員コード,扶養家族名,発行日,マイナンバー\r\n';
 
-export interface ImportRejection { line: number; employeeCode: string; problem: string }
+export interface ImportRejection { line: number; employeeCode: string; dependant: string; problem: string }
 export interface ImportReport { imported: number; rejected: ImportRejection[] }
 
 /** UTF-8 (with or without BOM) as written by most tools, else Shift_JIS as Excel saves "CSV" in Japan. */
@@ -46,6 +46,11 @@ export const IMPORT_MAX_LINES = 2000;
 /** A cell shown back in the report only when it cannot be (part of) a number typed in the wrong column. */
 function shownCode(value: string): string {
   return /^[A-Za-z0-9_-]{1,30}$/.test(value) && !/\d{10,}/.test(value) ? value : '';
+}
+
+/** A dependant's name as typed, so a refused dependant's line can be found; never anything with a long run of digits. */
+function shownName(value: string): string {
+  return value.length <= 100 && !/[0-9０-９]{6,}/.test(value) ? value : '';
 }
 
 /** What Excel does to 12-digit cells, named so the HR person knows what to fix. */
@@ -93,7 +98,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
     for (const { record: row, info } of parsed) {
       const line = info.lines;
       const employeeCode = row[at.employeeCode] ?? '';
-      const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), problem });
+      const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), dependant: at.dependant >= 0 ? shownName(row[at.dependant] ?? '') : '', problem });
       const raw = row[at.number] ?? '';
       const problem = numberProblem(raw);
       if (problem) { reject(problem); continue; }

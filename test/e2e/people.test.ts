@@ -63,6 +63,11 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await page.goto('/client/people');
     await phoneOk('people list');
     await page.getByTestId('vault-table').screenshot({ path: artifactPath('people-list-phone.png') });
+    // The CSV import page too: its file chooser is finger-sized.
+    await page.getByRole('link', { name: t('vault.import.title') }).tap();
+    await page.waitForURL((u) => u.pathname === '/client/numbers/import');
+    await phoneOk('CSV import page');
+    await page.goto('/client/people');
 
     // The row of 山田 太郎 leads to his page; on a phone each row is a card, its buttons on screen (not off to the right of a table).
     const row = page.getByTestId('vault-table').locator('tr', { hasText: '山田 太郎' });

@@ -75,12 +75,12 @@ describe('Vault: CSV import, one-time registration links', () => {
 
       expect(report.imported).to.equal(3);
       expect(report.rejected).to.deep.equal([
-        { line: 4, employeeCode: 'E002', problem: 'vault.number.checkDigit' },
-        { line: 5, employeeCode: 'E999', problem: 'vault.import.unknownEmployee' },
-        { line: 6, employeeCode: 'E002', problem: 'vault.import.unknownDependant' },
-        { line: 7, employeeCode: 'E003', problem: 'vault.import.badDate' },
-        { line: 8, employeeCode: 'E004', problem: 'vault.import.duplicateInFile' },
-        { line: 9, employeeCode: 'E005', problem: 'vault.number.duplicate' },
+        { line: 4, employeeCode: 'E002', dependant: '', problem: 'vault.number.checkDigit' },
+        { line: 5, employeeCode: 'E999', dependant: '', problem: 'vault.import.unknownEmployee' },
+        { line: 6, employeeCode: 'E002', dependant: '存在しない', problem: 'vault.import.unknownDependant' },
+        { line: 7, employeeCode: 'E003', dependant: '', problem: 'vault.import.badDate' },
+        { line: 8, employeeCode: 'E004', dependant: '', problem: 'vault.import.duplicateInFile' },
+        { line: 9, employeeCode: 'E005', dependant: '', problem: 'vault.number.duplicate' },
       ]);
       const text = JSON.stringify(report);
       for (const n of [n1, n2, n3, n4, n5, n6, bad, held]) {
@@ -121,7 +121,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes)).to.throw();
       const report = await run(client.id, bytes);
       stored.add(a).add(b);
-      expect(report).to.deep.equal({ imported: 2, rejected: [{ line: 4, employeeCode: 'S002', problem: 'vault.number.checkDigit' }] });
+      expect(report).to.deep.equal({ imported: 2, rejected: [{ line: 4, employeeCode: 'S002', dependant: '', problem: 'vault.number.checkDigit' }] });
       expect(await openOne(client.id, (await recordFor(emp.person))!.id)).to.equal(a);
       expect(await openOne(client.id, (await recordFor(dep.person))!.id)).to.equal(b);
       expect(bytes.every((x) => x === 0)).to.equal(true);
@@ -162,9 +162,17 @@ describe('Vault: CSV import, one-time registration links', () => {
       } finally {
         stored.add(a).add(b);
       }
-      expect(report!.rejected).to.deep.equal([{ line: 2, employeeCode: 'D001', problem: 'vault.import.badDate' }]);
+      expect(report!.rejected).to.deep.equal([{ line: 2, employeeCode: 'D001', dependant: '', problem: 'vault.import.badDate' }]);
       expect(report!.imported).to.equal(1);
       expect(await recordFor(emp.person)).to.equal(null);
+    });
+
+    it('names a refused dependant\'s line by the name typed, but never echoes a number typed into the name column', async () => {
+      await makeEmployee(client.id, { employeeCode: 'N001' });
+      const [a, b] = [fresh(), fresh()];
+      const report = await run(client.id, utf8Csv(['社員コード,扶養家族名,発行日,マイナンバー', `N001,佐藤 まだ居ない,,${a}`, `N001,${b},,${a}`]));
+      expect(report.rejected.map((r) => [r.line, r.employeeCode, r.dependant])).to.deep.equal([[2, 'N001', '佐藤 まだ居ない'], [3, 'N001', '']]);
+      expect(JSON.stringify(report)).not.to.contain(b.slice(0, 8));
     });
   });
 

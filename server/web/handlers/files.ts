@@ -15,6 +15,7 @@ import { PAGE_SIZE } from '../../files/file-service';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { presentClient } from '../../presenters/client';
+import { formatLimit } from '../../presenters/format';
 import { PROCEDURES, OFFICES } from '../../domain/purposes';
 import { reauthActive } from '../middleware/guards';
 
@@ -73,7 +74,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
       categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
       accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-      maxFileMb: Math.floor(config.uploadMaxFileBytes / 1024 / 1024),
+      maxFile: formatLimit(config.uploadMaxFileBytes),
       directions: client ? [
         { value: 'to_client', labelKey: 'files.direction.to_client', checked: true },
         { value: 'to_employee', labelKey: 'files.direction.to_employee', checked: false },
@@ -141,7 +142,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         canSendToFirm: !isFirm,
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
         accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-        maxFileMb: Math.floor(config.uploadMaxFileBytes / 1024 / 1024),
+        maxFile: formatLimit(config.uploadMaxFileBytes),
       });
     },
 
