@@ -113,6 +113,35 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     expect(await DisposalRequest.count()).to.equal(1);
   });
 
+  it('the whole client (end of contract): the firm admin only, in its own section, with the client code typed again', async () => {
+    const leaving = await makeClient(h, { code: 'BYE1', name: '株式会社おわり' });
+    const e = await Employee.create({ clientId: leaving.id, employeeCode: 'Z001', name: '終 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    await h.booted.services.vault.register(systemContext('test'), await findPerson(leaving.id, 'employee', e.id), { number: numberFrom(62000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const admin = new TestBrowser(h.portal.app);
+    await admin.login(await makeUser(h, { role: 'firm_admin', name: '所長 二' }));
+    const page = await admin.get(`/disposal?client=${leaving.id}`);
+    const section = page.text.slice(page.text.indexOf('data-testid="whole-client"'));
+    expect(section).to.contain('顧問先コード「BYE1」を入力してください');
+    // Not among the everyday form's boxes any more.
+    expect(page.text.slice(page.text.indexOf('id="disposal-request"'), page.text.indexOf('data-testid="whole-client"'))).not.to.contain('name="whole"');
+
+    const before = await DisposalRequest.count();
+    let res = await admin.post('/disposal/requests', { clientId: leaving.id, whole: 'on', reason: '顧問契約の終了', confirmCode: 'BYE2' }, `/disposal?client=${leaving.id}`);
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('顧問先コードが一致しません。');
+    const staffBrowser = new TestBrowser(h.portal.app);
+    await staffBrowser.login(staff);
+    await assign(h, leaving.id, staff.user.id);
+    res = await staffBrowser.post('/disposal/requests', { clientId: leaving.id, whole: 'on', reason: '顧問契約の終了', confirmCode: 'BYE1' }, `/disposal?client=${leaving.id}`);
+    expect(res.status).to.equal(403);
+    expect(await DisposalRequest.count()).to.equal(before);
+
+    res = await admin.post('/disposal/requests', { clientId: leaving.id, whole: 'on', reason: '顧問契約の終了', confirmCode: 'BYE1' }, `/disposal?client=${leaving.id}`);
+    expect(res.status).to.equal(303);
+    const req = (await DisposalRequest.findOne({ where: { clientId: leaving.id } }))!;
+    expect([req.scope, req.status, req.early]).to.deep.equal(['client', 'requested', true]);
+  });
+
   it('the firm admin sees what a request holds (masked) and can turn it down with a reason; its numbers can be requested again', async () => {
     const req = (await DisposalRequest.findOne({ where: { clientId: client.id, status: 'requested' } }))!;
     const firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長' });

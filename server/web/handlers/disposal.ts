@@ -8,7 +8,7 @@ import { flash, page } from '../render';
 import { optionalDate } from '../vault-forms';
 import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
-import { AppError, BadRequest, NotFound } from '../../errors';
+import { AppError, BadRequest, Forbidden, NotFound } from '../../errors';
 import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
@@ -36,6 +36,8 @@ type RetentionFilter = z.infer<typeof filterForm>;
 const requestForm = z.object({
   items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''),
   whole: z.literal('on').optional().catch(undefined), allMatching: z.literal('on').optional().catch(undefined),
+  // the whole client (end of contract): the client's code typed again, as a deliberate act
+  confirmCode: z.string().trim().max(30).optional().catch(undefined),
   // how many "all of these" meant on the page the person read
   shownTotal: z.coerce.number().int().min(0).optional().catch(undefined),
 });
@@ -156,6 +158,10 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const parsed = requestForm.safeParse(req.body ?? {});
       if (!parsed.success) return retentionList(req, res, { requestError: 'form.invalid' }, 400);
       const f = parsed.data;
+      if (f.whole) {
+        if (req.user!.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
+        if (f.confirmCode !== client.code) return retentionList(req, res, { wholeError: 'disposal.wholeCodeMismatch' }, 400);
+      }
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
       const matching = f.allMatching ? await vault.matchingRecordIds(client.id, await numbersFilter(client.id, filterForm.parse(req.body ?? {}))) : [];
@@ -163,9 +169,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged' }, 409);
       const refs: ItemRef[] = f.allMatching ? [...matching.map((id) => ({ kind: 'number' as const, id })), ...ticked.filter((r) => r.kind === 'file')] : ticked;
       try {
-        await disposal.request(actorOf(req), req.user!, client.id, f.whole && req.user!.role !== 'client_admin' ? 'client' : refs, f.reason);
+        await disposal.request(actorOf(req), req.user!, client.id, f.whole ? 'client' : refs, f.reason);
       } catch (err) {
-        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return retentionList(req, res, { requestError: err.messageKey }, err.status);
+        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return retentionList(req, res, { [f.whole ? 'wholeError' : 'requestError']: err.messageKey }, err.status);
         throw err;
       }
       flash(req, 'ok', 'disposal.requested');
