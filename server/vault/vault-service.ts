@@ -172,6 +172,11 @@ export class VaultService {
     return { rows: await this.withRecords(clientId, people), total };
   }
 
+  /** How many people a filter matches (what is left to do, on the home page). */
+  async count(clientId: string, filter: ListFilter): Promise<number> {
+    return (await pageOfPeople(this.d.sequelize, clientId, filter, 0, 0)).total;
+  }
+
   /** An employee and their dependants, each with their record (or null): the employee's page and じぶんで登録. */
   async household(clientId: string, employeeId: string): Promise<ListedPerson[]> {
     return this.withRecords(clientId, await employeeAndDependants(clientId, employeeId));

@@ -290,19 +290,20 @@ describe('Security: authentication', () => {
       // Make the held request one that saves its session (activity is recorded at most once a minute).
       await editSession(other.sid()!, (d) => { d.lastSeenAt = Date.now() - 2 * 60_000; });
 
-      const clients = h.booted.services.clients;
-      const original = clients.listFor;
+      // Held inside the request, after its session was read (the page's "is TOTP owed?" question).
+      const accounts = h.booted.services.accounts;
+      const original = accounts.needsTotp;
       let arrived!: () => void;
       let release!: () => void;
       const inHandler = new Promise<void>((r) => { arrived = r; });
       const gate = new Promise<void>((r) => { release = r; });
-      clients.listFor = async (user) => { arrived(); await gate; return original.call(clients, user); };
+      accounts.needsTotp = async (user) => { arrived(); await gate; return original.call(accounts, user); };
       let held: Promise<{ status: number }>;
       try {
         held = other.get('/home').then((r) => r);
         await inHandler;
       } finally {
-        clients.listFor = original;
+        accounts.needsTotp = original;
       }
       const newPassword = 'yet another long password';
       expect((await b.post('/account/password', { current: u.password, password: newPassword, confirm: newPassword })).status).to.equal(303);

@@ -2,22 +2,45 @@ import type { Request, Response } from 'express';
 import type { Services } from '../../services';
 import { page } from '../render';
 import { presentClient } from '../../presenters/client';
+import { Employee, type User } from '../../db/models';
 
 export function homeHandlers(services: Services) {
+  /** A client admin's open work on the numbers: who has none yet, which are not confirmed. */
+  async function clientAdminTodo(user: User) {
+    const count = (status: 'missing' | 'registered' | 'person_confirmed') => services.vault.count(user.clientId!, { status });
+    const [missing, unconfirmed, awaitingAdmin] = await Promise.all([count('missing'), count('registered'), count('person_confirmed')]);
+    return { missing, unconfirmed, awaitingAdmin, any: missing + unconfirmed + awaitingAdmin > 0 };
+  }
+
+  /** An employee's own: whose number (theirs, their dependants') is missing or waits for them to confirm it. */
+  async function employeeTodo(user: User) {
+    const employee = user.clientId ? await Employee.findOne({ where: { userId: user.id, clientId: user.clientId } }) : null;
+    if (!employee) return null;
+    const rows = await services.vault.household(employee.clientId, employee.id);
+    const missing = rows.filter((r) => !r.record).length;
+    const toConfirm = rows.filter((r) => r.record && !r.record.personConfirmedAt).length;
+    return { missing, toConfirm, any: missing + toConfirm > 0 };
+  }
+
   return {
     root(req: Request, res: Response) {
       res.redirect(303, req.user ? '/home' : '/login');
     },
 
-    /** What each role sees first: the firm its clients, a client admin their company, an employee their own page. */
+    /** What each role sees first: the firm its clients, a client admin what is left to do, an employee their own numbers. */
     async home(req: Request, res: Response) {
       const user = req.user!;
-      const clients = (await services.clients.listFor(user)).map(presentClient);
+      const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+      const isEmployee = user.role === 'employee';
       page(req, res, 'home', {
         title: 'home.title',
-        isFirm: user.role === 'firm_admin' || user.role === 'firm_staff',
+        isFirm,
         isClientAdmin: user.role === 'client_admin',
-        clients,
+        clients: isFirm ? (await services.clients.listFor(user)).map(presentClient) : [],
+        adminTodo: user.role === 'client_admin' ? await clientAdminTodo(user) : null,
+        ownTodo: isEmployee ? await employeeTodo(user) : null,
+        // Re-authentication guards the firm's and the client admin's sensitive steps; an employee has none.
+        showReauth: !isEmployee,
       });
     },
   };

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { systemContext } from '../../server/audit';
+import { Employee, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { makeDependant, numberFrom } from '../support/vault';
+
+/** The home page says what is left to do, for the role that has to do it, and leads there. */
+describe('Home: what is left to do', () => {
+  let h: Harness;
+  let client: Client;
+  let admin: MadeUser;
+  let employeeUser: MadeUser;
+  let recordIds: string[];
+  /** The to-do part of the page: from its list to the row of buttons under it. */
+  const todo = (html: string) => {
+    const at = html.indexOf('data-testid="home-todo"');
+    return at < 0 ? '' : html.slice(at, html.indexOf('class="row"', at));
+  };
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'HOME', name: '株式会社ほーむ' });
+    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    employeeUser = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    const sys = systemContext('test');
+    recordIds = [];
+    // Four employees: two with a number (one confirmed by the person), two without; the first is the signed-in employee, with a dependant.
+    for (let i = 0; i < 4; i++) {
+      const e = await Employee.create({ clientId: client.id, employeeCode: `H00${i}`, name: `家 ${i}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: i === 0 ? employeeUser.user.id : null });
+      if (i === 0) await makeDependant(client.id, e.id, '家 子');
+      if (i < 2) recordIds.push((await h.booted.services.vault.register(sys, await findPerson(client.id, 'employee', e.id), { number: numberFrom(63000000000 + i), issueDate: null }, { source: 'proxy', registeredBy: null })).id);
+    }
+    await h.booted.services.vault.confirm(sys, client.id, recordIds[1]!, 'person');
+  });
+  after(async () => { await h.close(); });
+
+  it('the client admin: people without a number, numbers nobody confirmed, numbers waiting for the admin — each a link to the list so filtered', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const home = await b.get('/home');
+    const list = todo(home.text);
+    expect(list).to.contain('<a href="/client/people?status=missing">マイナンバーが未登録の方: 3人</a>');
+    expect(list).to.contain('<a href="/client/people?status=registered">本人確認も管理者確認もまだの番号: 1件</a>');
+    expect(list).to.contain('<a href="/client/people?status=person_confirmed">本人確認済みで、管理者確認を待っている番号: 1件</a>');
+    // The links lead to exactly those people.
+    const missing = await b.get('/client/people?status=missing');
+    expect(missing.text).to.contain('3人');
+    // Once both are confirmed by the admin, one line is left.
+    for (const id of recordIds) await h.booted.services.vault.confirm(systemContext('test'), client.id, id, 'admin');
+    const after = todo((await b.get('/home')).text);
+    expect(after).to.contain('マイナンバーが未登録の方: 3人').and.not.contain('確認');
+    expect(home.text).to.contain('href="/reauth"');
+  });
+
+  it('the employee: whose numbers are missing or wait for them, and the way to register; no re-authentication link', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(employeeUser);
+    const home = await b.get('/home');
+    const list = todo(home.text);
+    // Their own number was registered by the company and is not confirmed by them; their dependant has none.
+    expect(list).to.contain('マイナンバーがまだ登録されていない方（ご本人・扶養家族）: 1人').and.contain('あなたの確認を待っているもの: 1件');
+    const main = home.text.slice(home.text.indexOf('<main'));
+    expect(main).to.contain('class="button primary" href="/me/numbers"');
+    expect(home.text).not.to.contain('href="/reauth"');
+  });
+
+  it('an employee whose account is tied to no employee record is told whom to ask', async () => {
+    const loose = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(loose);
+    const home = await b.get('/home');
+    expect(home.text).to.contain('社員情報とアカウントがまだ結び付いていません。');
+    expect(home.text.slice(home.text.indexOf('<main'))).not.to.contain('href="/me/numbers"');
+  });
+});
