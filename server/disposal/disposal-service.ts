@@ -17,6 +17,7 @@ import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
+import { japanDay } from '../domain/dates';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
@@ -31,7 +32,6 @@ interface ItemFacts {
   maskedLabel: string; dataKind: string; deletionDate: string | null; due: boolean;
 }
 
-const todayJst = () => new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
 
 /** Thrown by a test hook to stop a disposal at a given step, the way a killed process would. */
 export class DisposalInterrupted extends Error {}
@@ -58,7 +58,7 @@ export class DisposalService {
 
   /** A file of a client that can be disposed of (still ready). */
   private async describeFile(clientId: string, ref: ItemRef, people: Map<string, Person>): Promise<ItemFacts> {
-    const today = todayJst();
+    const today = japanDay();
     const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
     if (!f) throw new NotFound();
     // A file's name may carry a person's name: the certificate names the employee masked, or the file by its id.
@@ -75,7 +75,7 @@ export class DisposalService {
     if (refs.some((r) => !/^[0-9a-f-]{36}$/i.test(r.id))) throw new NotFound();
     const numberIds = refs.filter((r) => r.kind === 'number').map((r) => r.id);
     const records = new Map((numberIds.length ? await NumberRecord.findAll({ where: { id: { [Op.in]: numberIds }, clientId, sealedNumber: { [Op.ne]: null } } }) : []).map((r) => [r.id, r]));
-    const today = todayJst();
+    const today = japanDay();
     const out: ItemFacts[] = [];
     for (const ref of refs) {
       if (ref.kind === 'file') { out.push(await this.describeFile(clientId, ref, people)); continue; }
@@ -276,7 +276,7 @@ export class DisposalService {
       const existing = await DisposalCertificate.findOne({ where: { requestId: req.id } });
       if (existing) return existing;
       const issuedAt = new Date();
-      const number = await this.nextNumber(Number(todayJst().slice(0, 4)));
+      const number = await this.nextNumber(Number(japanDay().slice(0, 4)));
       const data = await this.certificateData(req, number, issuedAt);
       const pdf = await this.d.renderCertificate(data);
       const id = randomUUID();
@@ -313,7 +313,7 @@ export class DisposalService {
     const client = await Client.findByPk(req.clientId);
     const items = await DisposalItem.findAll({ where: { requestId: req.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
     const firmName = await this.d.firmName();
-    const disposedOn = new Date(issuedAt.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+    const disposedOn = japanDay(issuedAt);
     const base = {
       number, issuedAt, client: { code: client?.code ?? '', name: client?.name ?? '' }, firmName,
       items: items.map((i) => ({
@@ -338,7 +338,7 @@ export class DisposalService {
    * has come are disposed of without a request by a person; each client gets one certificate a day.
    */
   async runAutomatic(now = new Date()): Promise<number> {
-    const today = new Date(now.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+    const today = japanDay(now);
     let certificates = 0;
     for (const rule of await RetentionRule.findAll({ where: { autoDispose: true } })) {
       const numbers = await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id'] });

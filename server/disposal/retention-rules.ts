@@ -2,6 +2,7 @@ import type { Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { CATEGORIES, RetentionRule, type Category } from '../db/models';
 import { BadRequest } from '../errors';
+import { japanDay } from '../domain/dates';
 
 /** fileYears: years per category; null = files of that category get no deletion date */
 export interface Rules { numberYears: number; payeeYears: number; fileYears: Partial<Record<Category, number | null>>; autoDispose: boolean }
@@ -42,7 +43,7 @@ export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ct
 }
 
 /** 削除予定日 of a new number: N years after the person left (none while employed), or after a payee's registration. */
-export async function deletionDateFor(person: { clientId: string; kind: string; leaveDate: string | null }, today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10)): Promise<string | null> {
+export async function deletionDateFor(person: { clientId: string; kind: string; leaveDate: string | null }, today = japanDay()): Promise<string | null> {
   const rules = await rulesOf(person.clientId);
   if (person.kind === 'payee') return addYears(today, rules.payeeYears);
   return person.leaveDate ? addYears(person.leaveDate, rules.numberYears) : null;

@@ -10,3 +10,8 @@ export function calendarDate(value: string): string | null {
   if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
   return date.toISOString().slice(0, 10);
 }
+
+/** The calendar day in Japan (yyyy-mm-dd) at a moment, now by default: how dates are written and compared here. */
+export function japanDay(at: Date = new Date()): string {
+  return new Date(at.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+}

@@ -15,6 +15,7 @@ import { isRecipientSide, visibleFilesWhere } from './visibility';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
+import { japanDay } from '../domain/dates';
 
 export interface FileDeps {
   sequelize: Sequelize;
@@ -62,7 +63,7 @@ export class FileService {
   async insertUploads(tx: Transaction, ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
     // Files get their deletion date at once from the client's rule for the category (7 years unless set otherwise).
     const years = target.clientId ? (await rulesOf(target.clientId)).fileYears[target.category] : undefined;
-    const retentionDate = years ? addYears(new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10), years) : null;
+    const retentionDate = years ? addYears(japanDay(), years) : null;
     const b = await FileBatch.create({
       clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
       senderId: sender.id, senderName: sender.name, comment: target.comment,

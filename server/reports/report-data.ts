@@ -2,6 +2,7 @@ import { Op } from 'sequelize';
 import { AuditEvent, Client, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
 import type { Period } from './periods';
 import { translate } from '../i18n';
+import { japanDay } from '../domain/dates';
 
 /** 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. */
 export function maskName(label: string): string {
@@ -44,7 +45,6 @@ export interface ReportData {
 /** What counts as "touching the client's data": the vault, files, people, and any denial. */
 const DATA_OPERATIONS = [/^vault\./, /^file\./, /^person\./, /^disposal\./, /^report\.download$/];
 
-const jstDay = (d: Date) => new Date(d.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
 /** Everything one client's access report for one period says, read from the log and the current holdings. */
@@ -67,7 +67,7 @@ export async function collectReportData(clientId: string, period: Period): Promi
       operation: e.operation, purpose: e.purpose, office: e.office, result: e.result, channel: e.channel,
     };
     rows.push(row);
-    bump(byDate, jstDay(e.at));
+    bump(byDate, japanDay(e.at));
     if (row.person) bump(byPerson, row.person);
     bump(byOperator, row.operator || '—');
     if (e.office) bump(byOffice, e.office);

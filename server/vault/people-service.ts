@@ -19,7 +19,6 @@ export interface PayeeInput { code: string; name: string; nameKana: string | nul
 
 const UUID = /^[0-9a-f-]{36}$/i;
 
-/** The people whose numbers a client keeps: employees, their dependants, and payees. */
 /**
  * A leave date before the hire date is a typing slip, and an expensive one: the deletion date
  * follows the leave date, so the numbers would be due for disposal at once.
@@ -28,6 +27,7 @@ function checkLeaveAfterHire(hireDate: string | null, leaveDate: string | null):
   if (hireDate && leaveDate && leaveDate < hireDate) throw new BadRequest('people.leaveBeforeHire', { leaveDate: 'people.leaveBeforeHire' });
 }
 
+/** The people whose numbers a client keeps: employees, their dependants, and payees. */
 export class PeopleService {
   constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
 

@@ -36,6 +36,9 @@ export const payeeForm = z.object({
 
 export const leaveForm = z.object({ leaveDate: optionalDate });
 
+/** The employee's own account: one to link, or `unlink` (anything else than one id is no choice). */
+export const accountForm = z.object({ userId: z.string().max(64).catch('').default(''), unlink: z.literal('on').optional().catch(undefined) });
+
 /** The number itself is checked by the vault (one place for the rules and their messages). */
 export const numberForm = z.object({
   number: z.string().max(100, 'vault.number.length').default(''),

@@ -8,6 +8,7 @@ import { BadRequest } from '../../errors';
 import { reauthActive } from '../middleware/guards';
 import { presentUser } from '../../presenters/user';
 import { Firm } from '../../db/models';
+import { japanDay } from '../../domain/dates';
 
 const changePasswordForm = z.object({
   current: z.string().max(1024).default(''),
@@ -39,7 +40,7 @@ export function accountHandlers(services: Services) {
   return {
     async show(req: Request, res: Response) {
       const user = req.user!;
-      const day = (d: Date | null) => (d ? new Date(d.getTime() + 9 * 3600_000).toISOString().slice(0, 10) : null);
+      const day = (d: Date | null) => (d ? japanDay(d) : null);
       page(req, res, 'account/account', {
         title: 'account.title',
         user: presentUser(user),

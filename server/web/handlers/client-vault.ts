@@ -4,7 +4,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
-import { checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
+import { accountForm, checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
@@ -166,10 +166,10 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     async linkAccount(req: Request, res: Response) {
       const client = await clientOf(req);
       await orShowErrors(req, res, 'account', async () => {
-        const userId = typeof req.body?.userId === 'string' ? req.body.userId : '';
+        const f = accountForm.parse(req.body ?? {});
         // The unlink button sends no account; the link button must name one.
-        if (req.body?.unlink !== 'on' && !userId) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
-        await people.linkAccount(actorOf(req), client.id, String(req.params.employeeId), req.body?.unlink === 'on' ? null : userId);
+        if (!f.unlink && !f.userId) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
+        await people.linkAccount(actorOf(req), client.id, String(req.params.employeeId), f.unlink ? null : f.userId);
       }, toEmployee(req), 'people.accountSaved');
     },
 

@@ -19,6 +19,7 @@ import { departmentsOf } from '../../vault/people';
 import { VAULT_PAGE_SIZE, type ListFilter } from '../../vault/vault-service';
 import { presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
+import { japanDay } from '../../domain/dates';
 
 const UUID = /^[0-9a-f-]{36}$/i;
 /** Items listed per request on the approvals page (the rest counted): enough to see what a selection holds. */
@@ -43,8 +44,6 @@ const requestForm = z.object({
 });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 
-/** Today in Japan, as deletion dates are written. */
-const japanToday = () => new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
 
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
@@ -56,7 +55,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
   /** The retention list's filter as the vault reads it: numbers only, a department of this client only. */
   async function numbersFilter(clientId: string, q: RetentionFilter): Promise<ListFilter> {
     const department = q.department && (await departmentsOf(clientId)).some((d) => d.id === q.department) ? q.department : undefined;
-    return { withNumber: true, departmentId: department, employeeCode: q.code, name: q.name, dueBy: q.due ? japanToday() : undefined, noDeletionDate: Boolean(q.noDate) };
+    return { withNumber: true, departmentId: department, employeeCode: q.code, name: q.name, dueBy: q.due ? japanDay() : undefined, noDeletionDate: Boolean(q.noDate) };
   }
 
   async function retentionList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
@@ -68,7 +67,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     const departments = await departmentsOf(client.id);
     const { rows, total } = await services.vault.list(client.id, await numbersFilter(client.id, q), q.page);
     const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
-    const today = japanToday();
+    const today = japanDay();
     const query = (page: number) => new URLSearchParams({
       ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
       ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),

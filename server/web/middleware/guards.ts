@@ -35,10 +35,10 @@ export function requireAccess(access: Access, opts: { duringEnrolment?: boolean 
   };
 }
 
-/** Sensitive actions: only within the re-authentication window of this very session. */
 /** Where a refused post's re-authentication comes back to: its form's page, for this request's ids. */
 export type ReturnTo = (req: Request) => string;
 
+/** Sensitive actions: only within the re-authentication window of this very session. */
 export function requireReauth(returnTo?: ReturnTo): RequestHandler {
   return (req, res, next) => {
     if (reauthActive(req)) return next();
