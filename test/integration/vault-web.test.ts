@@ -119,9 +119,12 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       .and.contain('扶養控除等申告書・国民年金第3号被保険者の届出').and.not.contain('支払調書');
     expect(employeePage.text).to.contain('山＊ 一＊ 様');
     const number = validNumber(55556666777);
-    let res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(page.text), code: '00000000', number, confirm: 'on' });
+    let res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(page.text), code: '00000000', number, confirm: 'on', issueDate: '2020-01-02' });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('確認コードが正しくありません');
+    // The tick and the date are kept; the code and the number are never written back into the page.
+    expect(res.text).to.contain('name="confirm" value="on" required checked').and.contain('value="2020-01-02"');
+    expect(res.text).not.to.contain('00000000').and.not.to.contain(number);
     res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), code, number, confirm: 'on' });
     expect(res.status, res.text).to.equal(200);
     expect(res.text).to.contain('ご提供ありがとうございました');

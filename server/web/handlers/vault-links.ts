@@ -37,6 +37,8 @@ export function vaultLinkHandlers(services: Services) {
       // The purposes told are the ones this person's number is collected for: a payee's payment records, an employee's payroll and insurance.
       forPayee: link.person.kind === 'payee',
       token: req.params.token,
+      // The tick and the issue date survive a refusal; the code and the numbers are typed again (never echoed into a page).
+      values: { confirm: (req.body as Record<string, unknown> | undefined)?.confirm === 'on', issueDate: typeof req.body?.issueDate === 'string' ? req.body.issueDate.slice(0, 10) : '' },
       errors,
     }, status);
   }
