@@ -91,7 +91,7 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await page.getByLabel(t('people.relationship')).selectOption({ label: t('people.relationship.spouse') });
     await page.getByRole('button', { name: t('people.addDependant') }).tap();
     await page.locator('.banner-ok').waitFor();
-    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('people.saved'));
+    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('people.dependantAdded'));
     const spouse = await Dependant.findOne({ where: { employeeId: taro.id } });
     expect(spouse!.name).to.equal('山田 花子');
     expect(spouse!.nameKana).to.equal('ヤマダ ハナコ');

@@ -53,7 +53,7 @@ describe('The employee page: dependants and the leave date', () => {
     expect(d!.name).to.equal('頁 花子');
     expect(d!.relationship).to.equal('child');
     const back = await admin.get(pageOf(taro));
-    expect(back.text).to.contain('登録しました。');
+    expect(back.text).to.contain('扶養家族を追加しました。続けて、この方のマイナンバーを登録してください。');
     const table = back.text.slice(back.text.indexOf('data-testid="dependants"'));
     expect(table).to.contain('頁 花子').and.contain('子').and.contain('未登録');
     expect(table).to.contain(`href="/client/people/dependant/${d!.id}/number?from=employee"`);
@@ -164,6 +164,18 @@ describe('The employee page: dependants and the leave date', () => {
     expect(res.status).to.equal(303);
     expect((await Employee.findByPk(taro.id))!.userId).to.equal(null);
     expect((await phone.get('/me/numbers')).text).not.to.contain('data-testid="person-self"');
+  });
+
+  it('代理登録 of a person whose number was disposed of starts empty: nothing of the erased record (its issue date) comes back', async () => {
+    const e = await h.booted.services.people.addEmployee(systemContext('test'), client.id, { employeeCode: 'E103', name: '頁 三郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: validNumber(20000000005), issueDate: '2016-01-01' }, { source: 'proxy', registeredBy: null });
+    const form = `/client/people/employee/${e.id}/number`;
+    expect((await admin.get(form)).text).to.contain('value="2016-01-01"');
+    // Erased as a disposal erases it: the ciphertext and index go, the row stays as a tombstone.
+    await NumberRecord.update({ sealedNumber: null, blindIndex: null }, { where: { id: r.id } });
+    const page = await admin.get(form);
+    expect(page.text).not.to.contain('2016-01-01');
+    expect(page.text).not.to.contain(`**********${validNumber(20000000005).slice(-2)}`);
   });
 
   it('another client\'s employee, a made-up id and a malformed one are not found, and nothing is changed', async () => {

@@ -120,12 +120,14 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
     const client = await clientOf(req);
     const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
-    const record = await vault.recordOf(person);
+    // A disposed record keeps its row (a tombstone) but nothing of it is shown or reused.
+    const found = await vault.recordOf(person);
+    const record = found?.sealedNumber ? found : null;
     page(req, res, 'vault/register', {
       title: 'vault.register.title',
       back: registerReturn(req, person),
       person: { kind: person.kind, id: person.id, label: person.label, employeeCode: person.employeeCode, kindKey: `vault.kind.${person.kind}` },
-      record: record?.sealedNumber ? presentRecord(record, req.lang) : null,
+      record: record ? presentRecord(record, req.lang) : null,
       // The typed number is never echoed back into the page: a refused number is typed again.
       values: { issueDate: (req.body as Record<string, string> | undefined)?.issueDate ?? record?.issueDate ?? '' },
       errors,
@@ -151,7 +153,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(dependantForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, toEmployee(req));
+      }, toEmployee(req), 'people.dependantAdded');
     },
 
     async setLeave(req: Request, res: Response) {

@@ -159,7 +159,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const f = parsed.data;
       if (f.whole) {
         if (req.user!.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
-        if (f.confirmCode !== client.code) return retentionList(req, res, { wholeError: 'disposal.wholeCodeMismatch' }, 400);
+        if (f.confirmCode !== client.code) return retentionList(req, res, { wholeError: 'disposal.wholeCodeMismatch', wholeReason: f.reason }, 400);
       }
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
