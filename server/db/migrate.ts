@@ -8,6 +8,7 @@ import * as m0004 from './migrations/0004-reports';
 import * as m0005 from './migrations/0005-disposal';
 import * as m0006 from './migrations/0006-rate-limits';
 import * as m0007 from './migrations/0007-passkeys';
+import * as m0008 from './migrations/0008-disposal-rejection';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -23,6 +24,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0005-disposal', m0005],
   ['0006-rate-limits', m0006],
   ['0007-passkeys', m0007],
+  ['0008-disposal-rejection', m0008],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

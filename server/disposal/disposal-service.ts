@@ -162,7 +162,8 @@ export class DisposalService {
     const why = reason.trim();
     if (!why) throw new BadRequest('disposal.rejectReasonRequired', { reason: 'disposal.rejectReasonRequired' });
     await this.d.sequelize.transaction(async (tx) => {
-      const [n] = await DisposalRequest.update({ status: 'rejected' }, { where: { id: req.id, status: 'requested' }, transaction: tx });
+      const [n] = await DisposalRequest.update({ status: 'rejected', rejectedByName: decider.name, rejectedAt: new Date(), rejectReason: why.slice(0, 400) },
+        { where: { id: req.id, status: 'requested' }, transaction: tx });
       if (n !== 1) throw new Conflict('disposal.notPending');
       await DisposalItem.destroy({ where: { requestId: req.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'disposal.reject', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: why.slice(0, 400) });

@@ -169,6 +169,10 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     expect(await NumberRecord.count({ where: { id: due, sealedNumber: { [Op.ne]: null } } })).to.equal(due.length);
     const logged = (await AuditEvent.findOne({ where: { operation: 'disposal.reject' } }))!;
     expect([logged.actorName, logged.detail, logged.targetId]).to.deep.equal(['所長', '対象に在籍者が含まれているため', req.id]);
+    // The requester learns it, and why, on their own disposal page.
+    const told = await requester.get('/disposal');
+    const pending = told.text.slice(told.text.indexOf('data-testid="pending-requests"'), told.text.indexOf('</ul>', told.text.indexOf('data-testid="pending-requests"')));
+    expect(pending).to.contain('却下').and.contain('所長が却下: 対象に在籍者が含まれているため');
     expect((await b.post(`/disposal/requests/${req.id}/reject`, { reason: 'もう一度' }, '/disposal/approvals')).status).to.equal(409);
     expect((await b.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status, 'a rejected request is never approved').to.be.oneOf([403, 409]);
 

@@ -31,6 +31,9 @@ export class DisposalRequest extends Model<InferAttributes<DisposalRequest>, Inf
   declare claimedBy: string | null;
   declare claimedAt: Date | null;
   declare executedAt: Date | null;
+  declare rejectedByName: CreationOptional<string | null>;
+  declare rejectedAt: CreationOptional<Date | null>;
+  declare rejectReason: CreationOptional<string | null>;
 }
 
 export class DisposalItem extends Model<InferAttributes<DisposalItem>, InferCreationAttributes<DisposalItem>> {
@@ -94,6 +97,9 @@ export function initDisposalModels(sequelize: Sequelize): void {
     claimedBy: str(64, true),
     claimedAt: date(),
     executedAt: date(),
+    rejectedByName: str(100, true),
+    rejectedAt: date(),
+    rejectReason: str(400, true),
   }, { sequelize, tableName: 'disposal_requests', timestamps: false });
 
   DisposalItem.init({

@@ -24,6 +24,8 @@ import { japanDay } from '../../domain/dates';
 const UUID = /^[0-9a-f-]{36}$/i;
 /** Items listed per request on the approvals page (the rest counted): enough to see what a selection holds. */
 const APPROVAL_ITEMS_SHOWN = 100;
+/** How long a turned-down request stays on the retention list with its reason. */
+const REJECTED_SHOWN_MS = 30 * 24 * 3600_000;
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
@@ -86,8 +88,14 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
       nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
       files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
-      pending: (await DisposalRequest.findAll({ where: { clientId: client.id, status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'DESC']] }))
-        .map((r) => ({ id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early })),
+      // Open requests, and those turned down in the last 30 days with why (the requester learns it here).
+      pending: (await DisposalRequest.findAll({
+        where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - REJECTED_SHOWN_MS) } }] },
+        order: [['requestedAt', 'DESC']],
+      })).map((r) => ({
+        id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+        rejected: r.status === 'rejected' ? { by: r.rejectedByName ?? '', at: formatDateTime(r.rejectedAt, req.lang), reason: r.rejectReason ?? '' } : null,
+      })),
       firmSide,
       isFirmAdmin: req.user!.role === 'firm_admin',
       rules: await (async () => {
