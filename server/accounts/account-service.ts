@@ -11,7 +11,7 @@ import { checkTotp, newTotpSecret, totpUri } from '../auth/totp';
 import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
 import type { LoginThrottle } from '../auth/login-throttle';
 import { totpRequired } from '../policies';
-import { translate, isLang, DEFAULT_LANG } from '../i18n';
+import { translate, isLang, DEFAULT_LANG, type Lang } from '../i18n';
 import { consumeToken, findLiveToken, issueToken } from './tokens';
 
 const RESET_TTL_MS = 30 * 60 * 1000;
@@ -53,8 +53,7 @@ export class AccountService {
     // Who invites them and for which company: a mail from a site they have never heard of would look like phishing.
     const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name : (await Firm.findByPk(1, { transaction: tx }))?.name;
     // Sent after the rows are written; if the transaction then fails the link simply does not work.
-    const lang = isLang(user.lang) ? user.lang : DEFAULT_LANG;
-    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}`, org: org || translate(lang, 'app.name'), inviter: ctx.actorName ?? '' });
+    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}`, org: org || translate(langOf(user), 'app.name'), inviter: ctx.actorName ?? '' });
     return user;
   }
 
@@ -221,7 +220,7 @@ export class AccountService {
   }
 
   private async mail(user: User, key: string, params: Record<string, string>): Promise<void> {
-    const lang = isLang(user.lang) ? user.lang : DEFAULT_LANG;
+    const lang = langOf(user);
     await this.d.mailer.send({
       to: user.email,
       subject: translate(lang, `${key}.subject`, params),
@@ -229,6 +228,9 @@ export class AccountService {
     });
   }
 }
+
+/** The language a user's mail is written in: their choice, else Japanese. */
+const langOf = (user: Pick<User, 'lang'>): Lang => (isLang(user.lang) ? user.lang : DEFAULT_LANG);
 
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();

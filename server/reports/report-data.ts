@@ -1,7 +1,7 @@
 import { Op } from 'sequelize';
 import { AuditEvent, Client, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
 import type { Period } from './periods';
-import { translate } from '../i18n';
+import { operatorLabel } from '../presenters/operator';
 import { japanDay } from '../domain/dates';
 
 /** 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. */
@@ -63,7 +63,7 @@ export async function collectReportData(clientId: string, period: Period): Promi
   for (const e of events) {
     if (!DATA_OPERATIONS.some((r) => r.test(e.operation)) && e.result !== 'denied') continue;
     const row: ReportRow = {
-      at: e.at, operator: e.actorRole === 'system' ? translate('ja', 'log.systemActor') : e.actorName ?? '', person: maskPersonLabel(e.targetKind === 'file' ? null : e.targetLabel),
+      at: e.at, operator: operatorLabel(e, 'ja'), person: maskPersonLabel(e.targetKind === 'file' ? null : e.targetLabel),
       operation: e.operation, purpose: e.purpose, office: e.office, result: e.result, channel: e.channel,
     };
     rows.push(row);

@@ -44,6 +44,19 @@ export async function recordIdsMatching(sequelize: Sequelize, clientId: string, 
   return rows.map((row) => row.id);
 }
 
+/** A person's number (the record still holding a ciphertext), joined as `r`. */
+const RECORD_JOIN = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL';
+
+/** How many of a client's people are in each number status ('missing': no number), in one query. */
+export async function countByStatus(sequelize: Sequelize, clientId: string): Promise<Partial<Record<NumberStatus | 'missing', number>>> {
+  const { from, replacements } = matching(clientId, {});
+  const rows = await sequelize.query<{ status: NumberStatus | 'missing'; n: number | string }>(
+    `SELECT COALESCE(r.status, 'missing') AS status, COUNT(*) AS n FROM ${from} LEFT JOIN ${RECORD_JOIN} GROUP BY COALESCE(r.status, 'missing')`,
+    { replacements, type: QueryTypes.SELECT },
+  );
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}
+
 /**
  * The FROM clause of the people a filter matches (alias `people`, and `r` for their number when
  * the filter asks about numbers): employees, their dependants and payees in one UNION ALL.
@@ -76,8 +89,7 @@ function matching(clientId: string, filter: PeopleFilter): { from: string; repla
   if (filter.status && filter.status !== 'missing') { recordWhere.push('r.status = :status'); r.status = filter.status; }
   if (filter.dueBy) { recordWhere.push('r.deletion_date <= :dueBy'); r.dueBy = filter.dueBy; }
   if (filter.noDeletionDate) recordWhere.push('r.deletion_date IS NULL');
-  const record = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL';
-  if (filter.status === 'missing') from += ` LEFT JOIN ${record} WHERE r.id IS NULL${and(recordWhere)}`;
-  else if (recordWhere.length) from += ` JOIN ${record} WHERE ${recordWhere.join(' AND ')}`;
+  if (filter.status === 'missing') from += ` LEFT JOIN ${RECORD_JOIN} WHERE r.id IS NULL${and(recordWhere)}`;
+  else if (recordWhere.length) from += ` JOIN ${RECORD_JOIN} WHERE ${recordWhere.join(' AND ')}`;
   return { from, replacements: r };
 }

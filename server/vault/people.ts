@@ -1,5 +1,5 @@
 import { Op, type Transaction } from 'sequelize';
-import { Department, Dependant, Employee, Payee, type PersonKind } from '../db/models';
+import { Department, Dependant, Employee, Payee, type PersonKind, type User } from '../db/models';
 import { NotFound } from '../errors';
 
 /** A person a number belongs to, resolved within one client. */
@@ -63,6 +63,11 @@ export async function employeeAndDependants(clientId: string, employeeId: string
   if (!e) throw new NotFound();
   const dependants = await Dependant.findAll({ where: { clientId, employeeId: e.id }, order: [['createdAt', 'ASC']] });
   return [fromEmployee(e), ...dependants.map((d) => fromDependant(e, d))];
+}
+
+/** The employee record a portal account is tied to (じぶんで登録), or null. */
+export async function employeeOfUser(user: Pick<User, 'id' | 'clientId'>): Promise<Employee | null> {
+  return user.clientId ? Employee.findOne({ where: { userId: user.id, clientId: user.clientId } }) : null;
 }
 
 /** Everyone of a client who can hold a number, in list order: each employee followed by their dependants, then payees. */

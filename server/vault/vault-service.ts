@@ -10,7 +10,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
 import { parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
-import { pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
+import { countByStatus, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
@@ -172,9 +172,9 @@ export class VaultService {
     return { rows: await this.withRecords(clientId, people), total };
   }
 
-  /** How many people a filter matches (what is left to do, on the home page). */
-  async count(clientId: string, filter: ListFilter): Promise<number> {
-    return (await pageOfPeople(this.d.sequelize, clientId, filter, 0, 0)).total;
+  /** How many of the client's people are in each number status, 'missing' for none (what is left to do, on the home page). */
+  async countByStatus(clientId: string): Promise<Partial<Record<NumberStatus | 'missing', number>>> {
+    return countByStatus(this.d.sequelize, clientId);
   }
 
   /** An employee and their dependants, each with their record (or null): the employee's page and じぶんで登録. */

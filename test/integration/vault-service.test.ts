@@ -406,6 +406,14 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       expect((await s.vault.matchingRecordIds(client.id, {})).length).to.be.greaterThan(VAULT_PAGE_SIZE);
     });
 
+    it('counts the people in each number status in one query, as the whole list has them', async () => {
+      const counts = await s.vault.countByStatus(client.id);
+      for (const status of ['missing', 'registered', 'person_confirmed', 'admin_confirmed'] as const) {
+        expect(counts[status] ?? 0, status).to.equal((await wholeList(client.id, { status })).length);
+      }
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal((await wholeList(client.id, {})).length);
+    });
+
     it('loads only the people and numbers of the page asked for', async () => {
       const { result: last, rows: built } = await rowsReadDuring([Employee, Dependant, Payee, NumberRecord], () => s.vault.list(client.id, {}, 3)); // 102 people: the last page holds two payees
       expect(last.rows.map((r) => r.person.label)).to.deep.equal(['講師!様', '田中 税理士']);

@@ -11,6 +11,7 @@ import { departmentsOf } from '../../vault/people';
 import { toCsv } from '../../vault/csv';
 import { translate, type Lang } from '../../i18n';
 import { maskPersonLabel } from '../../reports/report-data';
+import { operatorLabel } from '../../presenters/operator';
 
 const UUID = /^[0-9a-f-]{36}$/i;
 const text = (max: number) => z.string().trim().max(max).optional().catch(undefined).transform((v) => v || undefined);
@@ -44,8 +45,7 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
   return {
     at: formatDateTime(e.at, lang),
     client: client ? `${client.code} ${client.name}` : '',
-    // The portal's own jobs are logged as 'system': shown in the reader's language, once.
-    operator: e.actorRole === 'system' ? translate(lang, 'log.systemActor') : e.actorName ?? '',
+    operator: operatorLabel(e, lang),
     operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
     person: e.targetKind === 'employee' || e.targetKind === 'dependant' || e.targetKind === 'payee' ? maskPersonLabel(e.targetLabel) : (e.targetLabel ?? ''),
     operation: translate(lang, `op.${e.operation}`),

@@ -9,7 +9,7 @@ import { optionalDate } from '../vault-forms';
 import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest, Forbidden, NotFound } from '../../errors';
-import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category } from '../../db/models';
+import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category, type Department } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
 import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
@@ -46,7 +46,6 @@ const requestForm = z.object({
 });
 const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
 
-
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   const { disposal, vault } = services;
@@ -55,8 +54,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
   const clientFor = (req: Request) => services.clients.getFor(req.user!, req.user!.role === 'client_admin' ? req.user!.clientId! : String(req.query.client ?? req.params.clientId ?? req.body?.clientId ?? ''));
 
   /** The retention list's filter as the vault reads it: numbers only, a department of this client only. */
-  async function numbersFilter(clientId: string, q: RetentionFilter): Promise<ListFilter> {
-    const department = q.department && (await departmentsOf(clientId)).some((d) => d.id === q.department) ? q.department : undefined;
+  function numbersFilter(q: RetentionFilter, departments: Department[]): ListFilter {
+    const department = q.department && departments.some((d) => d.id === q.department) ? q.department : undefined;
     return { withNumber: true, departmentId: department, employeeCode: q.code, name: q.name, dueBy: q.due ? japanDay() : undefined, noDeletionDate: Boolean(q.noDate) };
   }
 
@@ -67,7 +66,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     // A refused request shows the list as it was filtered when the form was sent.
     const q = filterForm.parse(req.method === 'GET' ? req.query : req.body ?? {});
     const departments = await departmentsOf(client.id);
-    const { rows, total } = await services.vault.list(client.id, await numbersFilter(client.id, q), q.page);
+    const { rows, total } = await services.vault.list(client.id, numbersFilter(q, departments), q.page);
     const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
     const today = japanDay();
     const query = (page: number) => new URLSearchParams({
@@ -171,7 +170,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       }
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
-      const matching = f.allMatching ? await vault.matchingRecordIds(client.id, await numbersFilter(client.id, filterForm.parse(req.body ?? {}))) : [];
+      const matching = f.allMatching ? await vault.matchingRecordIds(client.id, numbersFilter(filterForm.parse(req.body ?? {}), await departmentsOf(client.id))) : [];
       // Disposal cannot be undone: if the numbers matching changed since the page was read, the person looks again.
       if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged' }, 409);
       const refs: ItemRef[] = f.allMatching ? [...matching.map((id) => ({ kind: 'number' as const, id })), ...ticked.filter((r) => r.kind === 'file')] : ticked;

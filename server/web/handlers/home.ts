@@ -2,19 +2,20 @@ import type { Request, Response } from 'express';
 import type { Services } from '../../services';
 import { page } from '../render';
 import { presentClient } from '../../presenters/client';
-import { Employee, type User } from '../../db/models';
+import type { User } from '../../db/models';
+import { employeeOfUser } from '../../vault/people';
 
 export function homeHandlers(services: Services) {
   /** A client admin's open work on the numbers: who has none yet, which are not confirmed. */
   async function clientAdminTodo(user: User) {
-    const count = (status: 'missing' | 'registered' | 'person_confirmed') => services.vault.count(user.clientId!, { status });
-    const [missing, unconfirmed, awaitingAdmin] = await Promise.all([count('missing'), count('registered'), count('person_confirmed')]);
+    const counts = await services.vault.countByStatus(user.clientId!);
+    const [missing, unconfirmed, awaitingAdmin] = [counts.missing ?? 0, counts.registered ?? 0, counts.person_confirmed ?? 0];
     return { missing, unconfirmed, awaitingAdmin, any: missing + unconfirmed + awaitingAdmin > 0 };
   }
 
   /** An employee's own: whose number (theirs, their dependants') is missing or waits for them to confirm it. */
   async function employeeTodo(user: User) {
-    const employee = user.clientId ? await Employee.findOne({ where: { userId: user.id, clientId: user.clientId } }) : null;
+    const employee = await employeeOfUser(user);
     if (!employee) return null;
     const rows = await services.vault.household(employee.clientId, employee.id);
     const missing = rows.filter((r) => !r.record).length;

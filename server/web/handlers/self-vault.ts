@@ -12,7 +12,7 @@ import { Employee, type User } from '../../db/models';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import type { UploadTarget } from '../../files/upload-target';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
-import { findPerson, type Person } from '../../vault/people';
+import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
 
@@ -24,9 +24,6 @@ const selfForm = numberForm.extend({
 
 type SelfRequest = Request & { uploadTarget?: Promise<UploadTarget> };
 
-async function employeeOf(user: User): Promise<Employee | null> {
-  return user.clientId ? Employee.findOne({ where: { userId: user.id, clientId: user.clientId } }) : null;
-}
 
 /**
  * じぶんで登録: an employee, usually on a phone, reads the purpose of use, types their own and
@@ -41,7 +38,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       clientKeys: services.clientKeys,
       target: (req: SelfRequest) => (req.uploadTarget ??= (async (): Promise<UploadTarget> => {
         if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
-        const employee = await employeeOf(req.user!);
+        const employee = await employeeOfUser(req.user!);
         if (!employee) throw new NotFound();
         return { direction: 'to_firm', clientId: employee.clientId, employeeId: employee.id, category: 'identity', comment: null, containsMyNumber: true };
       })()),
@@ -51,7 +48,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
   }).array('files', 2);
 
   async function show(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
-    const employee = await employeeOf(req.user!);
+    const employee = await employeeOfUser(req.user!);
     if (!employee) return page(req, res, 'vault/self', { title: 'vault.self.title', noEmployee: true }, status);
     const withRecords = (await vault.household(employee.clientId, employee.id)).map(({ person: p, record }) => ({
       key: p.kind === 'employee' ? 'self' : p.id,
@@ -97,7 +94,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       const f = parseForm(selfForm, req.body);
       const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
       try {
-        const employee = await employeeOf(req.user!);
+        const employee = await employeeOfUser(req.user!);
         if (!employee) throw new NotFound();
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
@@ -125,7 +122,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     },
 
     async addDependant(req: Request, res: Response) {
-      const employee = await employeeOf(req.user!);
+      const employee = await employeeOfUser(req.user!);
       if (!employee) throw new NotFound();
       const f = parseForm(dependantForm, req.body);
       if (!f.ok) return show(req, res, { dependantErrors: f.errors, dependantValues: req.body }, 400);
@@ -139,7 +136,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
      * is confirmed only if it matches (a masked number cannot be checked by looking at it).
      */
     async confirm(req: Request, res: Response) {
-      const employee = await employeeOf(req.user!);
+      const employee = await employeeOfUser(req.user!);
       if (!employee) throw new NotFound();
       const recordId = String(req.params.recordId);
       const { person } = await vault.getRecord(employee.clientId, recordId);
