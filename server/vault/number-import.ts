@@ -18,6 +18,14 @@ const COLUMNS = {
 
 export const IMPORT_TEMPLATE = '社員コード,扶養家族名,発行日,マイナンバー\r\n';
 
+/** The import page's column guide, from the same headings the reader accepts (no real number as an example). */
+export const IMPORT_GUIDE = [
+  { heading: COLUMNS.employeeCode[0], required: true, contentKey: 'vault.import.guide.employeeCode', example: 'E001' },
+  { heading: COLUMNS.dependant[0], required: false, contentKey: 'vault.import.guide.dependant', example: '山田 花子' },
+  { heading: COLUMNS.issueDate[0], required: false, contentKey: 'vault.import.guide.issueDate', example: '2016/01/01' },
+  { heading: COLUMNS.number[0], required: true, contentKey: 'vault.import.guide.number', example: null },
+] as const;
+
 export interface ImportRejection { line: number; employeeCode: string; dependant: string; problem: string }
 export interface ImportReport { imported: number; rejected: ImportRejection[] }
 
@@ -51,6 +59,14 @@ function shownCode(value: string): string {
 /** A dependant's name as typed, so a refused dependant's line can be found; never anything with a long run of digits. */
 function shownName(value: string): string {
   return value.length <= 100 && !/[0-9０-９]{6,}/.test(value) ? value : '';
+}
+
+/**
+ * A dependant's name as matched against the file: Excel users type 山田　花子 (full-width space),
+ * 山田花子 or ﾔﾏﾀﾞ for what the portal holds as 山田 花子; width and spaces are not told apart.
+ */
+function nameKey(name: string): string {
+  return name.normalize('NFKC').replace(/\s+/g, '');
 }
 
 /** What Excel does to 12-digit cells, named so the HR person knows what to fix. */
@@ -87,7 +103,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
   // Matched in code, not by the database's collation (MySQL would take e001 for E001, SQLite not).
   const people = await listPeople(clientId);
   const employees = new Map(people.filter((p) => p.kind === 'employee').map((p) => [p.employeeCode!, p]));
-  const dependants = new Map(people.filter((p) => p.kind === 'dependant').map((p) => [`${p.employee!.id}|${p.dependant!.name}`, p]));
+  const dependants = new Map(people.filter((p) => p.kind === 'dependant').map((p) => [`${p.employee!.id}|${nameKey(p.dependant!.name)}`, p]));
   const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] })).map((r) => `${r.personKind}:${r.personId}`));
 
   const rejected: ImportRejection[] = [];
@@ -109,7 +125,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
       const employee = employees.get(employeeCode);
       if (!employee) { reject('vault.import.unknownEmployee'); continue; }
       const dependantName = at.dependant >= 0 ? (row[at.dependant] ?? '') : '';
-      const dependant = dependantName ? dependants.get(`${employee.id}|${dependantName}`) : null;
+      const dependant = dependantName ? dependants.get(`${employee.id}|${nameKey(dependantName)}`) : null;
       if (dependantName && !dependant) { reject('vault.import.unknownDependant'); continue; }
       const key = dependant ? `dependant:${dependant.id}` : `employee:${employee.id}`;
       if (seenPeople.has(key)) { reject('vault.import.personTwice'); continue; }

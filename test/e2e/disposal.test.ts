@@ -15,6 +15,7 @@ import { AuditEvent, DisposalCertificate, DisposalItem, DisposalRequest, Employe
 import { currentTotp } from '../../server/auth/totp';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
+import type { ItemRef } from '../../server/disposal/disposal-service';
 import { numberFrom as valid } from '../support/vault';
 
 /** The messages as the people here read them. */
@@ -443,4 +444,45 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
       await page.screenshot({ path: artifactPath(`disposal-verify-tampered-${vp.name}.png`), fullPage: true });
     });
   }
+
+  it('on a phone, a request of 80 numbers: the item list scrolls in its own box and 承認して実行 / 却下 stay within reach', async () => {
+    const ids: ItemRef[] = [];
+    for (let i = 0; i < 80; i++) {
+      const e = await Employee.create({ clientId: client.id, employeeCode: `L${String(i).padStart(3, '0')}`, name: `長期 ${i}郎`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2015-03-31', userId: null });
+      const r = await h!.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(51230000000 + i * 977), issueDate: null }, { source: 'proxy', registeredBy: null });
+      ids.push({ kind: 'number', id: r.id });
+    }
+    const ctx = { actorId: clientAdmin.user.id, actorName: clientAdmin.user.name, actorRole: clientAdmin.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' as const };
+    const big = await h!.booted.services.disposal.request(ctx, clientAdmin.user, client.id, ids, '2015年3月退職者の一括廃棄');
+
+    const { page, press, ok } = await open(phone);
+    await page.goto('/login');
+    await page.getByLabel('メールアドレス').fill(firmAdmin.email);
+    await page.getByLabel('パスワード').fill(firmAdmin.password);
+    await press(page.getByRole('button', { name: 'ログイン' }));
+    await page.getByLabel('確認コード').fill(await freshCode(firmAdmin));
+    await press(page.getByRole('button', { name: '確認する' }));
+    await page.waitForURL((u) => u.pathname === '/home');
+    await page.goto('/disposal/approvals');
+    const row = page.getByTestId(`request-${big.id}`);
+    expect(await row.locator('td').nth(1).innerText(), 'the scope names what a request of items is').to.contain(t('disposal.scope.items'));
+    const listed = row.getByTestId('request-items');
+    await press(listed.locator('summary'));
+    const list = listed.locator('ul');
+    expect(await list.locator('li').count()).to.equal(80);
+    const box = await list.evaluate((el) => {
+      const e = el as unknown as { scrollHeight: number; clientHeight: number };
+      return { scrollHeight: e.scrollHeight, clientHeight: e.clientHeight };
+    });
+    expect(box.scrollHeight, 'the 80 items are taller than their box').to.be.greaterThan(box.clientHeight);
+    // From the opened list to the row's buttons is less than one screen (740 px), not 80 lines.
+    const top = (await listed.locator('summary').boundingBox())!.y;
+    for (const name of [t('disposal.approve'), t('disposal.reject')]) {
+      const control = row.locator('button, summary').filter({ hasText: name }).first();
+      const at = (await control.boundingBox())!.y;
+      expect(at - top, `${name} is within a screen of the opened list`).to.be.lessThan(740);
+    }
+    await ok('approvals with a long request on a phone');
+    await page.screenshot({ path: artifactPath('disposal-approvals-long-phone.png'), fullPage: true });
+  });
 });

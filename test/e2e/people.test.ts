@@ -67,6 +67,8 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await page.getByRole('link', { name: t('vault.import.title') }).tap();
     await page.waitForURL((u) => u.pathname === '/client/numbers/import');
     await phoneOk('CSV import page');
+    expect(await page.getByTestId('import-guide').isVisible(), 'the column guide is open before the first import').to.equal(true);
+    await page.screenshot({ path: artifactPath('import-page-phone.png'), fullPage: true });
     await page.goto('/client/people');
 
     // The row of 山田 太郎 leads to his page; on a phone each row is a card, its buttons on screen (not off to the right of a table).

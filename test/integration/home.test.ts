@@ -43,8 +43,8 @@ describe('Home: what is left to do', () => {
     const home = await b.get('/home');
     const list = todo(home.text);
     expect(list).to.contain('<a href="/client/people?status=missing">マイナンバーが未登録の方: 3人</a>');
-    expect(list).to.contain('<a href="/client/people?status=registered">本人確認も管理者確認もまだの番号: 1件</a>');
-    expect(list).to.contain('<a href="/client/people?status=person_confirmed">本人確認済みで、管理者確認を待っている番号: 1件</a>');
+    expect(list).to.contain('<a href="/client/people?status=registered">本人も管理者もまだ確認していない番号: 1件</a>');
+    expect(list).to.contain('<a href="/client/people?status=person_confirmed">本人が確認済みで、管理者の確認を待っている番号: 1件</a>');
     // The links lead to exactly those people.
     const missing = await b.get('/client/people?status=missing');
     expect(missing.text).to.contain('3人');

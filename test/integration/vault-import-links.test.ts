@@ -127,6 +127,24 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(bytes.every((x) => x === 0)).to.equal(true);
     });
 
+    it('finds a dependant whatever spaces and character widths the file writes the name with, and still refuses another name', async () => {
+      const emp = await makeEmployee(client.id, { employeeCode: 'W001', name: '佐藤 一' });
+      const hanako = await makeDependant(client.id, emp.employee.id, '佐藤 花子');
+      const ken = await makeDependant(client.id, emp.employee.id, 'サトウ ケン');
+      const [a, b, c] = [fresh(), fresh(), fresh()];
+      const report = await run(client.id, utf8Csv([
+        '社員コード,扶養家族名,発行日,マイナンバー',
+        `W001,佐藤\u3000花子,,${a}`, // full-width space, as typed in Excel with a Japanese IME
+        `W001,ｻﾄｳｹﾝ,,${b}`, // half-width katakana, no space
+        `W001,佐藤 花,,${c}`, // another name: refused
+      ]));
+      stored.add(a).add(b);
+      expect(report).to.deep.equal({ imported: 2, rejected: [{ line: 4, employeeCode: 'W001', dependant: '佐藤 花', problem: 'vault.import.unknownDependant' }] });
+      expect(await openOne(client.id, (await recordFor(hanako.person))!.id)).to.equal(a);
+      expect(await openOne(client.id, (await recordFor(ken.person))!.id)).to.equal(b);
+      expect(await recordFor(emp.person), 'the employee themself got nothing').to.equal(null);
+    });
+
     it('refuses a header without the required columns (vault.import.header), storing and logging nothing, and wipes the buffer', async () => {
       await makeEmployee(client.id, { employeeCode: 'H001' });
       const n = fresh();

@@ -4,7 +4,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
 import { AuditEvent, Dependant, Employee, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
-import { numberFrom as validNumber } from '../support/vault';
+import { makeDependant, numberFrom as validNumber } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 
@@ -91,6 +91,11 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const res = await admin.post(`/client/numbers/${recordId}/confirm`, {}, '/client/people');
     expect(res.status).to.equal(303);
     expect((await NumberRecord.findByPk(recordId))!.status).to.equal('admin_confirmed');
+    // A 社労士 reads 本人確認 as the Act's identity check: the list says what its confirmations are not.
+    const page = await admin.get('/client/people?status=admin_confirmed');
+    expect(page.text).to.contain('管理者が確認済み');
+    expect(page.text).to.contain('番号法の本人確認（番号確認と身元確認）に代わるものではありません');
+    expect(page.text).not.to.contain('本人確認済み');
   });
 
   it('a payee registers through a one-time link and code; the link then is dead', async () => {
@@ -322,6 +327,29 @@ describe('Vault screens: corrections found in review', () => {
     expect(again.text).to.contain('この方の番号は既に登録されています');
     const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
     expect(rec!.lastTwo).to.equal(first.slice(-2));
+  });
+
+  it('the import page explains every column, and a file written as it says (any column order, the example date, a name typed with a full-width space) is taken', async () => {
+    const page = await admin.get('/client/numbers/import');
+    expect(page.status).to.equal(200);
+    const guide = page.text.slice(page.text.indexOf('data-testid="import-guide"'), page.text.indexOf('</details>', page.text.indexOf('data-testid="import-guide"')));
+    const rows = [...guide.matchAll(/<tr><td[^>]*><code>([^<]+)<\/code><\/td><td[^>]*>([^<]+)<\/td><td[^>]*>([^<]+)<\/td><td[^>]*>(?:<code>([^<]+)<\/code>|([^<]+))<\/td><\/tr>/g)]
+      .map((m) => ({ heading: m[1], required: m[2], example: m[4] ?? null }));
+    expect(rows.map((r) => [r.heading, r.required])).to.deep.equal([['社員コード', '必須'], ['扶養家族名', '空欄可'], ['発行日', '空欄可'], ['マイナンバー', '必須']]);
+    expect(guide).to.contain('列の順番は問いません');
+    expect(page.text, 'no 12-digit example anywhere on the page').not.to.match(/\d{12}/);
+
+    const emp = await Employee.create({ clientId: client.id, employeeCode: 'G1', name: '案内 通', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const dep = await makeDependant(client.id, emp.id, rows[1]!.example!);
+    const [own, theirs] = [validNumber(70000000011), validNumber(70000000012)];
+    const csv = ['マイナンバー,発行日,扶養家族名,社員コード', `${own},${rows[2]!.example},,G1`, `${theirs},,${rows[1]!.example!.replace(' ', '\u3000')},G1`].join('\r\n');
+    const token = await admin.csrf('/client/numbers/import');
+    const res = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(csv), { filename: 'guide.csv', contentType: 'text/csv' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('2件を登録しました。登録できなかった行: 0件');
+    expect(res.text, 'the guide stays on the page after an import, folded').to.match(/<details class="import-guide" data-testid="import-guide">/);
+    expect((await NumberRecord.findOne({ where: { personKind: 'employee', personId: emp.id } }))!.issueDate).to.equal('2016-01-01');
+    expect((await NumberRecord.findOne({ where: { personKind: 'dependant', personId: dep.dependant.id } }))!.lastTwo).to.equal(theirs.slice(-2));
   });
 
   it('本人確認 of a number the admin typed needs the employee to type it again, and a different one is not confirmed', async () => {

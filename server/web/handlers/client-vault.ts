@@ -9,13 +9,15 @@ import { vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
-import { importNumbers, IMPORT_TEMPLATE } from '../../vault/number-import';
+import { importNumbers, IMPORT_GUIDE, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { z } from 'zod';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
+/** What the import page always shows: its limit and the column guide. */
+const importPage = { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, guide: IMPORT_GUIDE };
 const linkForm = z.object({ email: z.union([z.literal(''), email]).optional().transform((v) => v || null) });
 
 function kindOf(value: unknown): PersonKind {
@@ -234,7 +236,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     },
 
     async showImport(req: Request, res: Response) {
-      page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024 });
+      page(req, res, 'vault/import', importPage);
     },
 
     template(_req: Request, res: Response) {
@@ -253,11 +255,11 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
         const client = await clientOf(req);
         const report = await importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), client.id, req.user!.id, file.buffer);
-        page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, report });
+        page(req, res, 'vault/import', { ...importPage, report });
       } catch (err) {
         const errors = formErrors(err);
         if (!errors) throw err;
-        page(req, res, 'vault/import', { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, errors }, (err as AppError).status);
+        page(req, res, 'vault/import', { ...importPage, errors }, (err as AppError).status);
       } finally {
         file?.buffer.fill(0);
       }
