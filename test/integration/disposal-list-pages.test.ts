@@ -173,6 +173,12 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     const told = await requester.get('/disposal');
     const pending = told.text.slice(told.text.indexOf('data-testid="pending-requests"'), told.text.indexOf('</ul>', told.text.indexOf('data-testid="pending-requests"')));
     expect(pending).to.contain('却下').and.contain('所長が却下: 対象に在籍者が含まれているため');
+    // The firm admins see it among the requests decided lately, with who and why (no count: its items were released).
+    const approvals = await b.get('/disposal/approvals');
+    const decided = approvals.text.slice(approvals.text.indexOf(`data-testid="decided-${req.id}"`), approvals.text.indexOf('</tr>', approvals.text.indexOf(`data-testid="decided-${req.id}"`)));
+    expect(decided).to.contain(`${client.code} ${client.name}`).and.contain('却下').and.contain('却下の理由: 対象に在籍者が含まれているため').and.contain('所長');
+    expect(decided).to.match(/data-label="件数">—</);
+    expect(approvals.text).not.to.contain(`data-testid="request-${req.id}"`);
     expect((await b.post(`/disposal/requests/${req.id}/reject`, { reason: 'もう一度' }, '/disposal/approvals')).status).to.equal(409);
     expect((await b.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status, 'a rejected request is never approved').to.be.oneOf([403, 409]);
 

@@ -89,6 +89,13 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const cert = (await DisposalCertificate.findOne({ where: { requestId: req.id } }))!;
     certNumber = cert.number;
     for (const id of recordIds.slice(0, 2)) expect((await NumberRecord.findByPk(id))!.sealedNumber).to.equal(null);
+    // Gone from the queue, it is listed as carried out: two items, by whom, and its certificate.
+    const approvals = await admin.get('/disposal/approvals');
+    expect(approvals.text).not.to.contain(`data-testid="request-${req.id}"`);
+    const decided = approvals.text.slice(approvals.text.indexOf(`data-testid="decided-${req.id}"`), approvals.text.indexOf('</tr>', approvals.text.indexOf(`data-testid="decided-${req.id}"`)));
+    expect(decided).to.contain('完了').and.contain(firmAdmin.user.name).and.contain('保存期間満了');
+    expect(decided).to.match(/data-label="件数">2</);
+    expect(decided).to.contain(`<a href="/certificates/${cert.id}/download" data-testid="decided-certificate">${cert.number}</a>`);
     const list = await b.get('/certificates');
     expect(list.text).to.contain(cert.number);
     const dl = await binary(b.agent.get(`/certificates/${cert.id}/download`));

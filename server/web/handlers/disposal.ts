@@ -26,6 +26,9 @@ const UUID = /^[0-9a-f-]{36}$/i;
 const APPROVAL_ITEMS_SHOWN = 100;
 /** How long a turned-down request stays on the retention list with its reason. */
 const REJECTED_SHOWN_MS = 30 * 24 * 3600_000;
+/** How far back, and how many, the approvals page lists requests already carried out or turned down. */
+const DECIDED_SHOWN_MS = 30 * 24 * 3600_000;
+const DECIDED_SHOWN = 50;
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
@@ -122,7 +125,30 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         confirm: translate(req.lang, 'disposal.approveConfirm', { client, count }),
       };
     }));
-    page(req, res, 'disposal/approvals', { title: 'disposal.approvals', reauthActive: reauthActive(req), requests, ...extra }, status);
+    page(req, res, 'disposal/approvals', { title: 'disposal.approvals', reauthActive: reauthActive(req), requests, decided: await recentlyDecided(req, clients), ...extra }, status);
+  }
+
+  /** What the firm admins decided in the last 30 days: after 承認して実行 a request leaves the queue, and this says what became of it. */
+  async function recentlyDecided(req: Request, clients: Map<string, Client>) {
+    const since = new Date(Date.now() - DECIDED_SHOWN_MS);
+    const rows = await DisposalRequest.findAll({
+      where: { [Op.or]: [{ status: 'executed', executedAt: { [Op.gte]: since } }, { status: 'rejected', rejectedAt: { [Op.gte]: since } }] },
+      order: [['requestedAt', 'DESC']], limit: DECIDED_SHOWN,
+    });
+    const certificates = new Map((await DisposalCertificate.findAll({ where: { requestId: rows.map((r) => r.id) }, attributes: ['id', 'number', 'requestId'] })).map((c) => [c.requestId, c]));
+    // A turned-down request's items were released (they may be requested again): only carried-out ones have a count.
+    const counts = new Map((await DisposalItem.count({ where: { requestId: rows.filter((r) => r.status === 'executed').map((r) => r.id) }, group: ['requestId'] }))
+      .map((c) => [String(c.requestId), Number(c.count)]));
+    return rows.map((r) => {
+      const executed = r.status === 'executed';
+      const cert = certificates.get(r.id);
+      return {
+        id: r.id, client: `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`, count: executed ? counts.get(r.id) ?? 0 : '—',
+        statusKey: `disposal.status.${r.status}`, requestedBy: r.requestedByName, reason: r.reason,
+        decidedBy: (executed ? r.approvedByName : r.rejectedByName) ?? '', decidedAt: formatDateTime(executed ? r.executedAt : r.rejectedAt, req.lang),
+        rejectReason: executed ? null : r.rejectReason ?? '', certificate: cert ? { id: cert.id, number: cert.number } : null,
+      };
+    });
   }
 
   return {
