@@ -24,11 +24,12 @@ import { japanDay } from '../../domain/dates';
 const UUID = /^[0-9a-f-]{36}$/i;
 /** Items listed per request on the approvals page (the rest counted): enough to see what a selection holds. */
 const APPROVAL_ITEMS_SHOWN = 100;
-/** How long a turned-down request stays on the retention list with its reason. */
-const REJECTED_SHOWN_MS = 30 * 24 * 3600_000;
-/** How far back, and how many, the approvals page lists requests already carried out or turned down. */
+/** How long a decided request stays in view: turned down on the retention list (with why), carried out or turned down on the approvals page. */
 const DECIDED_SHOWN_MS = 30 * 24 * 3600_000;
+/** At most this many of them on the approvals page (the certificates page keeps every one carried out). */
 const DECIDED_SHOWN = 50;
+/** A client as the firm's lists name it: code and name. */
+const clientLabel = (clients: Map<string, Client>, id: string) => `${clients.get(id)?.code ?? ''} ${clients.get(id)?.name ?? ''}`;
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
@@ -92,7 +93,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
       // Open requests, and those turned down in the last 30 days with why (the requester learns it here).
       pending: (await DisposalRequest.findAll({
-        where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - REJECTED_SHOWN_MS) } }] },
+        where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - DECIDED_SHOWN_MS) } }] },
         order: [['requestedAt', 'DESC']],
       })).map((r) => ({
         id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
@@ -116,7 +117,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       // What would be erased, as the certificate will name it (masked): the first ones, and how many in all.
       const items = await DisposalItem.findAll({ where: { requestId: r.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']], limit: APPROVAL_ITEMS_SHOWN });
       const count = items.length < APPROVAL_ITEMS_SHOWN ? items.length : await DisposalItem.count({ where: { requestId: r.id } });
-      const client = `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`;
+      const client = clientLabel(clients, r.clientId);
       return {
         id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
@@ -143,7 +144,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const executed = r.status === 'executed';
       const cert = certificates.get(r.id);
       return {
-        id: r.id, client: `${clients.get(r.clientId)?.code ?? ''} ${clients.get(r.clientId)?.name ?? ''}`, count: executed ? counts.get(r.id) ?? 0 : '—',
+        id: r.id, client: clientLabel(clients, r.clientId), count: executed ? counts.get(r.id) ?? 0 : '—',
         statusKey: `disposal.status.${r.status}`, requestedBy: r.requestedByName, reason: r.reason,
         decidedBy: (executed ? r.approvedByName : r.rejectedByName) ?? '', decidedAt: formatDateTime(executed ? r.executedAt : r.rejectedAt, req.lang),
         rejectReason: executed ? null : r.rejectReason ?? '', certificate: cert ? { id: cert.id, number: cert.number } : null,
