@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import type { Express } from 'express';
 import type { Response } from 'supertest';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
@@ -99,6 +101,32 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     await sender.login(clientAdmin);
     const detail = await sender.get(`/files/${file.id}`);
     expect(detail.text).to.contain('担当 職員');
+  });
+
+  it('a download ends its response whatever the size (one segment or several), so the next request on a kept-alive connection is answered', async () => {
+    // A browser reuses the connection: a response that has sent every byte but never ended holds the next page up.
+    const server = http.createServer(h.portal.app);
+    const finished = new Map<string, Promise<void>>();
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (req.url?.endsWith('/download')) finished.set(req.url, new Promise((resolve) => res.once('finish', () => resolve())));
+    });
+    try {
+      const s = new TestBrowser(server as unknown as Express);
+      await s.login(clientAdmin);
+      const sizes = [57, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17];
+      const sent = await upload(s, { direction: 'to_firm', category: 'other' }, sizes.map((n, i) => ({ name: `size-${i}.pdf`, data: pdfBytes(n) })));
+      expect(sent.status, sent.text).to.equal(200);
+      for (const [i, n] of sizes.entries()) {
+        const file = (await StoredFile.findOne({ where: { displayName: `size-${i}.pdf` } }))!;
+        const res = await download(s, file.id);
+        expect([res.status, binary(res).length]).to.deep.equal([200, n]);
+        const ended = finished.get(`/files/${file.id}/download`)!;
+        const outcome = await Promise.race([ended.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000).unref())]);
+        expect(outcome, `${n} bytes: the server ended its response`).to.equal('ended');
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('no one outside the client reaches its files: other client admin, unassigned staff → 404', async () => {

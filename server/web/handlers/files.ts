@@ -117,6 +117,12 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       res.end(); // an empty file: the stream has ended already
       return;
     }
+    // A file of one segment may have emitted 'end' already (on the tick after its only read, before
+    // this code resumed): listening for it now would wait forever and hold the connection open.
+    if (body.readableEnded) {
+      res.end(first);
+      return;
+    }
     const send = (chunk: Buffer) => res.write(chunk, (err) => { if (!err && ownsChunks(body)) releaseChunk(chunk); });
     body.on('data', (chunk: Buffer) => { if (!send(chunk)) body.pause(); });
     res.on('drain', () => body.resume());
