@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -108,20 +108,30 @@ export class FileService {
     return file;
   }
 
-  async details(file: StoredFile) {
+  /**
+   * Whose opening of a file a user may learn: the firm sees every reader; a client's people see their
+   * own company's and the firm's, never another client's (a file sent to all clients is opened by many).
+   */
+  private readersVisibleTo(user: User): WhereOptions {
+    if (!user.clientId) return {};
+    const clientId = this.d.sequelize.escape(user.clientId);
+    return { userId: { [Op.in]: literal(`(SELECT id FROM users WHERE client_id = ${clientId} OR role IN ('firm_admin', 'firm_staff'))`) } };
+  }
+
+  async details(file: StoredFile, viewer: User) {
     const [batch, reads, client, employee] = await Promise.all([
       FileBatch.findByPk(file.batchId),
-      FileRead.findAll({ where: { fileId: file.id }, order: [['firstAt', 'ASC']] }),
+      FileRead.findAll({ where: { fileId: file.id, ...this.readersVisibleTo(viewer) }, order: [['firstAt', 'ASC']] }),
       file.clientId ? Client.findByPk(file.clientId) : null,
       file.employeeId ? Employee.findByPk(file.employeeId) : null,
     ]);
     return { batch, reads, client, employee };
   }
 
-  /** Read receipts for a list page: file id → opened by the receiving side. */
-  async readFileIds(fileIds: string[]): Promise<Set<string>> {
+  /** Read receipts for a list page: file id → opened by someone whose reading the viewer may learn of. */
+  async readFileIds(fileIds: string[], viewer: User): Promise<Set<string>> {
     if (fileIds.length === 0) return new Set();
-    const reads = await FileRead.findAll({ where: { fileId: { [Op.in]: fileIds } }, attributes: ['fileId'] });
+    const reads = await FileRead.findAll({ where: { fileId: { [Op.in]: fileIds }, ...this.readersVisibleTo(viewer) }, attributes: ['fileId'] });
     return new Set(reads.map((r) => r.fileId));
   }
 
@@ -135,7 +145,8 @@ export class FileService {
     if (!file.wrappedKey) throw new NotFound();
     await this.d.sequelize.transaction(async (tx) => {
       await this.d.audit.record(tx, ctx, {
-        operation: 'file.download', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+        // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
+        operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
         targetLabel: file.displayName, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null,
       });
       if (isRecipientSide(user, file)) {

@@ -176,6 +176,25 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     const e = new TestBrowser(h.portal.app);
     await e.login(employeeUser);
     expect((await e.get('/files')).text).to.not.contain('就業規則ひな形.pdf');
+
+    // One client opening it tells no other client anything: not who, not even that it was opened.
+    const template = (await StoredFile.findOne({ where: { displayName: '就業規則ひな形.pdf' } }))!;
+    const opener = new TestBrowser(h.portal.app);
+    await opener.login(clientAdmin);
+    expect((await download(opener, template.id)).status).to.equal(200);
+    const bystander = new TestBrowser(h.portal.app);
+    await bystander.login(otherAdmin);
+    const row = (html: string) => html.slice(html.lastIndexOf('<li', html.indexOf('就業規則ひな形.pdf')), html.indexOf('</li>', html.indexOf('就業規則ひな形.pdf')));
+    expect(row((await bystander.get('/files')).text)).to.contain('未読').and.not.contain('既読');
+    const seen = await bystander.get(`/files/${template.id}`);
+    expect(seen.status).to.equal(200);
+    expect(seen.text).not.to.contain(clientAdmin.user.name).and.not.to.contain(client.name);
+    expect(row((await opener.get('/files')).text)).to.contain('既読');
+    expect((await opener.get(`/files/${template.id}`)).text).to.contain(clientAdmin.user.name);
+    // The firm sees every reader; the opener's client finds the download in its own log.
+    expect((await b.get(`/files/${template.id}`)).text).to.contain(clientAdmin.user.name);
+    const logged = (await AuditEvent.findOne({ where: { operation: 'file.download', targetId: template.id } }))!;
+    expect(logged.clientId).to.equal(client.id);
   });
 
   it('a client user cannot address another client, and the form\'s clientId is ignored for them', async () => {

@@ -136,7 +136,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const user = req.user!;
       const q = listQuery.parse(req.query);
       const { rows, total } = await files.list(user, { box: q.box, category: q.category as Category | undefined, clientId: q.client, page: q.page });
-      const read = await files.readFileIds(rows.map((r) => r.id));
+      const read = await files.readFileIds(rows.map((r) => r.id), user);
       const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
       page(req, res, 'files/list', {
         title: 'files.title',
@@ -195,7 +195,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
       page(req, res, 'files/show', {
         title: 'files.detail.title',
-        file: presentFileDetails(file, await files.details(file), req.lang),
+        file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
         needsPurpose: file.containsMyNumber && isFirm,
         reauthActive: reauthActive(req),
         procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
