@@ -21,12 +21,15 @@ export class ClientService {
   /** The clients a user may see: all for the firm admin, the assigned ones for staff. */
   async listFor(user: User): Promise<Client[]> {
     if (user.role === 'firm_admin') return Client.findAll({ order: [['code', 'ASC']] });
-    if (user.role === 'firm_staff') {
-      const ids = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
-      return Client.findAll({ where: { id: { [Op.in]: ids } }, order: [['code', 'ASC']] });
-    }
+    if (user.role === 'firm_staff') return this.assignedTo(user);
     const own = await ownClient(user);
     return own ? [own] : [];
+  }
+
+  /** The clients a firm user is assigned to (the firm admin sees every client but opens numbers only of these). */
+  async assignedTo(user: User): Promise<Client[]> {
+    const ids = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
+    return Client.findAll({ where: { id: { [Op.in]: ids } }, order: [['code', 'ASC']] });
   }
 
   /** One client, or NotFound when it does not exist or the user may not see it (the two look alike). */

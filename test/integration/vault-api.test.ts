@@ -278,6 +278,17 @@ describe('Vault API for authorised applications', () => {
     expect(refused.status).to.equal(400);
     expect(refused.text).to.contain(translate('ja', 'api.clientsNotAssigned'));
     expect(await ApiToken.count({ where: { name: '別ソフト' } })).to.equal(0);
+    // The form offers only what its user may hand out, and says so.
+    const form = await b.get('/firm/api-tokens');
+    const offered = [...form.text.matchAll(/name="clientIds" value="([^"]+)"/g)].map((m) => m[1]).sort();
+    expect(offered).to.deep.equal([clientA.id, clientB.id].sort());
+    expect(form.text).to.contain(translate('ja', 'api.createHint'));
+    const newcomer = await makeUser(h, { role: 'firm_admin' });
+    const nb = new TestBrowser(h.portal.app);
+    await nb.login(newcomer);
+    const empty = await nb.get('/firm/api-tokens');
+    expect(empty.text).to.not.contain('name="clientIds"');
+    expect(empty.text).to.contain(translate('ja', 'api.noAssignedClients')).and.contain('href="/firm/clients"');
 
     const ctx = { actorId: null, actorName: 'test', actorRole: 'system' as const, ip: null, userAgent: null, channel: 'test' };
     await h.booted.services.clients.unassignStaff(ctx, clientA, admin.user.id);

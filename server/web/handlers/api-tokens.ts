@@ -48,8 +48,9 @@ function presentToken(t: ApiToken, clients: Map<string, Client>, lang: Lang, now
 /** The firm admin's screens for the tokens of authorised applications: list, create (secret shown once), revoke. */
 export function apiTokenHandlers(services: Services) {
   async function show(req: Request, res: Response, extra: { errors?: Record<string, string>; values?: Record<string, unknown>; created?: { name: string; secret: string } } = {}, status = 200) {
-    const clients = await services.clients.listFor(req.user!);
-    const byId = new Map(clients.map((c) => [c.id, c]));
+    const byId = new Map((await services.clients.listFor(req.user!)).map((c) => [c.id, c]));
+    // Only what the issuer may open themselves can be handed to an application (ApiTokenService.create).
+    const choosable = await services.clients.assignedTo(req.user!);
     const values = extra.values ?? {};
     const chosenClients = new Set(asList(values.clientIds));
     const chosenPurposes = new Set(asList(values.purposes));
@@ -57,7 +58,7 @@ export function apiTokenHandlers(services: Services) {
     page(req, res, 'firm/api-tokens', {
       title: 'api.title',
       tokens: (await services.apiTokens.list()).map((t) => presentToken(t, byId, req.lang, now)),
-      clients: clients.map((c) => ({ id: c.id, code: c.code, name: c.name, checked: chosenClients.has(c.id) })),
+      clients: choosable.map((c) => ({ id: c.id, code: c.code, name: c.name, checked: chosenClients.has(c.id) })),
       purposes: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}`, checked: chosenPurposes.has(p) })),
       values: { name: values.name ?? '', days: values.days ?? String(DEFAULT_DAYS) },
       maxDays: MAX_TOKEN_DAYS,
