@@ -50,10 +50,17 @@ export class AccountService {
     }, { transaction: tx });
     const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
-    // Who invites them and for which company: a mail from a site they have never heard of would look like phishing.
-    const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name : (await Firm.findByPk(1, { transaction: tx }))?.name;
+    // Who invites them, from where, and for which company: a mail from a site they have never heard of would look like phishing.
+    const lang = langOf(user);
+    const firm = (await Firm.findByPk(1, { transaction: tx }))?.name || translate(lang, 'app.name');
+    const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name || firm : firm;
+    // A client admin invites for their own company; the firm (or the first-run set-up) invites in the firm's name.
+    const inviterOrg = ctx.actorRole === 'client_admin' ? org : firm;
     // Sent after the rows are written; if the transaction then fails the link simply does not work.
-    await this.mail(user, 'mail.invite', { link: `${this.d.config.publicUrl}/password/set/${raw}`, org: org || translate(langOf(user), 'app.name'), inviter: ctx.actorName ?? '' });
+    await this.mail(user, 'mail.invite', {
+      link: `${this.d.config.publicUrl}/password/set/${raw}`, org: inviterOrg, inviter: ctx.actorName ?? '',
+      forOrg: org === inviterOrg ? '' : translate(lang, 'mail.invite.forOrg', { org }),
+    });
     return user;
   }
 

@@ -117,6 +117,10 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
   it('invites a client admin who manages the users of their own company only', async () => {
     const kamome = (await Client.findOne({ where: { code: 'K001' } }))!;
     expect((await adminBrowser.post(`/firm/clients/${kamome.id}/users`, { name: '山田 人事', email: 'yamada@kamome.example.jp', role: 'client_admin' }, `/firm/clients/${kamome.id}`)).status).to.equal(303);
+    // Invited by the firm's admin: in the firm's name (the portal's here, no firm set up), for the company.
+    const fromFirm = await h.smtp.lastTo('yamada@kamome.example.jp');
+    expect(fromFirm.subject).to.equal('【暁ポータル】暁ポータルからのご招待');
+    expect(fromFirm.text).to.contain(`暁ポータルの${admin.user.name}様が、暁ポータルにあなたのアカウントを作成しました。（株式会社かもめのご担当者としてのアカウントです。）`);
     const { b } = await acceptInvite(h, 'yamada@kamome.example.jp', 'client admin password');
     expect((await b.get('/home')).status).to.equal(200);
     const invited = await b.post('/client/users', { name: '鈴木 一郎', email: 'suzuki@kamome.example.jp', role: 'employee' }, '/client/users');
@@ -127,7 +131,7 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     // The mail says who invites them and for which company (a mail from an unknown site would look like phishing).
     const mail = await h.smtp.lastTo('suzuki@kamome.example.jp');
     expect(mail.subject).to.equal('【暁ポータル】株式会社かもめからのご招待');
-    expect(mail.text).to.contain('/password/set/').and.contain('株式会社かもめの山田 人事様が、暁ポータルにあなたのアカウントを作成しました。');
+    expect(mail.text).to.contain('/password/set/').and.contain('株式会社かもめの山田 人事様が、暁ポータルにあなたのアカウントを作成しました。\n');
     const page = await b.get('/client/users');
     expect(page.text).to.contain('鈴木 一郎');
     expect((await b.get('/firm/clients')).status).to.equal(403);
