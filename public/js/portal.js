@@ -41,7 +41,23 @@
     var revealed = document.querySelector('[data-hide-after]');
     if (revealed) startRevealTimer(revealed);
     Array.prototype.forEach.call(document.querySelectorAll('[data-print]'), function (b) {
+      b.hidden = false;
       b.addEventListener('click', function () { window.print(); });
+    });
+    // Copy the text of an element (recovery codes, a TOTP key); shown only where the clipboard can be written.
+    Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), function (b) {
+      var target = document.querySelector(b.getAttribute('data-copy'));
+      if (!target || !navigator.clipboard) return;
+      var label = b.textContent;
+      b.hidden = false;
+      b.addEventListener('click', function () {
+        var items = target.querySelectorAll('li');
+        var text = items.length ? Array.prototype.map.call(items, function (li) { return li.textContent.trim(); }).join('\n') : target.textContent.replace(/\s+/g, '');
+        navigator.clipboard.writeText(text).then(function () {
+          b.textContent = b.getAttribute('data-done-label') || label;
+          setTimeout(function () { b.textContent = label; }, 2000);
+        });
+      });
     });
   });
 })();

@@ -121,7 +121,19 @@ export class AccountService {
   }
 
   /** A fresh TOTP seed for enrolment, sealed so it can wait in the session without being readable there. */
-  beginTotpEnrolment(user: User, issuer: string): { sealedSecret: string; uri: string; secret: string } {
+  /**
+   * The seed being enrolled: the one already shown in this session when it is given (a wrong code or
+   * a reload must not replace the entry the user just added to their app), else a new one.
+   */
+  beginTotpEnrolment(user: User, issuer: string, pending?: string): { sealedSecret: string; uri: string; secret: string } {
+    if (pending) {
+      try {
+        const secret = this.pendingSecret(user, pending);
+        return { secret, sealedSecret: pending, uri: totpUri(secret, user.email, issuer) };
+      } catch {
+        // sealed for another user or under a key since rotated: start afresh
+      }
+    }
     const secret = newTotpSecret();
     return {
       secret,

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
-import { TestBrowser, csrfIn } from '../support/browser';
+import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
 import { linkIn } from '../support/smtp';
 import { currentTotp } from '../../server/auth/totp';
 import { Client, ClientKey, Department, Establishment, OneTimeToken, StaffAssignment, User, AuditEvent } from '../../server/db/models';
@@ -28,7 +28,7 @@ async function acceptInvite(h: Harness, email: string, password: string): Promis
 async function enrolTotp(b: TestBrowser): Promise<string> {
   const page = await b.get('/account/totp');
   expect(page.status).to.equal(200);
-  const secret = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(page.text)![1]!.replace(/ /g, '');
+  const secret = totpSecretIn(page.text);
   const done = await b.agent.post('/account/totp').type('form').send({ _csrf: csrfIn(page.text), code: await currentTotp(secret) });
   expect(done.status).to.equal(200);
   return secret;

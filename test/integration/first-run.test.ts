@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
-import { TestBrowser, csrfIn } from '../support/browser';
+import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
 import { User, AuditEvent, Firm } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 
@@ -35,14 +35,19 @@ describe('First run: setup link, first admin, TOTP enrolment', () => {
 
     const enrol = await b.get('/account/totp');
     expect(enrol.status).to.equal(200);
-    const secret = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(enrol.text)![1]!.replace(/ /g, '');
+    const secret = totpSecretIn(enrol.text);
     expect(enrol.text).to.match(/<img src="data:image\/png;base64,/);
 
+    // On a phone the app opens from a link holding the same key.
+    const appLink = /href="(otpauth:[^"]+)" data-testid="totp-open-app"/.exec(enrol.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    expect(new URL(appLink).searchParams.get('secret')).to.equal(secret);
     const wrong = await b.agent.post('/account/totp').type('form').send({ _csrf: csrfIn(enrol.text), code: '000000' });
     expect(wrong.status).to.equal(400);
-    // A failed attempt shows a new seed; enrol with that one.
-    const secret2 = /data-testid="totp-secret">([A-Z2-7 ]+)</.exec(wrong.text)![1]!.replace(/ /g, '');
-    expect(secret2).to.not.equal(secret);
+    expect(wrong.text).to.contain('確認コードが正しくありません。アプリに表示されている最新の6桁を入力してください');
+    // A wrong code (or a reload) keeps the key the admin has just added to their app; enrol with it.
+    const secret2 = totpSecretIn(wrong.text);
+    expect(secret2).to.equal(secret);
+    expect(totpSecretIn((await b.get('/account/totp')).text), 'a reload shows the same key').to.equal(secret);
     const ok = await b.agent.post('/account/totp').type('form').send({ _csrf: csrfIn(wrong.text), code: await currentTotp(secret2) });
     expect(ok.status).to.equal(200);
     const codes = [...ok.text.matchAll(/<li><code>([a-z0-9]{5}-[a-z0-9]{5})<\/code><\/li>/g)].map((m) => m[1]);

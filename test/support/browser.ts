@@ -12,6 +12,13 @@ export function csrfIn(html: string): string {
   return m[1]!;
 }
 
+/** The TOTP key an enrolment page shows (in groups of four) as one base32 string. */
+export function totpSecretIn(html: string): string {
+  const m = /data-testid="totp-secret">([\s\S]*?)<\/code>/.exec(html);
+  if (!m) throw new Error('no TOTP key on the page');
+  return m[1]!.replace(/<[^>]*>|\s/g, '');
+}
+
 /** A cookie-keeping client that fills in CSRF tokens the way a browser form would. */
 export class TestBrowser {
   readonly agent: ReturnType<typeof request.agent>;

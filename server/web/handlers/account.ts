@@ -26,12 +26,14 @@ export function accountHandlers(services: Services) {
   async function showEnrolment(req: Request, res: Response, status = 200, error?: string) {
     const user = req.user!;
     const firm = await Firm.findByPk(1);
-    const started = accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`);
+    const started = accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`, req.session.totpPending);
     req.session.totpPending = started.sealedSecret;
     page(req, res, 'account/totp', {
       title: 'totp.enrol.title',
       qr: await (await import('qrcode')).default.toDataURL(started.uri, { margin: 1, width: 220 }),
-      secret: started.secret.replace(/(.{4})/g, '$1 ').trim(),
+      // On a phone the QR code is on the very screen the app runs on: the otpauth: link opens the app with it.
+      uri: started.uri,
+      secretGroups: started.secret.match(/.{1,4}/g) ?? [],
       required: res.locals.mustEnrolTotp,
       error,
     }, status);
