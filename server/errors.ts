@@ -19,7 +19,7 @@ export class BadRequest extends AppError {
   }
 }
 export class Unauthenticated extends AppError {
-  constructor() { super(401, 'error.unauthenticated'); }
+  constructor(messageKey = 'error.unauthenticated') { super(401, messageKey); }
 }
 export class Forbidden extends AppError {
   constructor(messageKey = 'error.forbidden') { super(403, messageKey); }

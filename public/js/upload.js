@@ -94,17 +94,25 @@
           window.location.assign(body.redirect || '/files');
           return;
         }
-        fail(body && body.error ? body.error.message : null);
+        fail(body && body.error ? body.error.message : null, xhr.status === 401 ? body && body.error && body.error.code : null);
       });
       xhr.addEventListener('error', function () { fail(null); });
       button.disabled = true;
       xhr.send(data);
     });
 
-    function fail(message) {
+    // signedOut: the error code of a 401 (the session ended meanwhile): the way back is a sign-in that returns here.
+    function fail(message, signedOut) {
       button.disabled = false;
       bars.forEach(function (b) { b.bar.value = 0; });
       errorBox.textContent = message || form.getAttribute('data-error-label') || 'Upload failed';
+      if (signedOut) {
+        var link = document.createElement('a');
+        link.href = '/login?next=' + encodeURIComponent(location.pathname + location.search) + (signedOut === 'auth.reason.expired' ? '&reason=expired' : '');
+        link.textContent = form.getAttribute('data-login-label') || 'Sign in';
+        errorBox.appendChild(document.createTextNode(' '));
+        errorBox.appendChild(link);
+      }
       errorBox.hidden = false;
     }
   }

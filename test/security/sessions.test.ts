@@ -199,6 +199,15 @@ describe('Security: sessions', () => {
       expect(res.status).to.equal(401);
       expect(await SessionRow.count({ where: { sid } })).to.equal(0);
     });
+
+    it('an upload (JSON) made after the session expired is told why, so the page can offer to sign in again', async () => {
+      const { b, sid } = await signedIn();
+      const token = await b.csrf('/files');
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      const res = await b.agent.post('/files').set('X-CSRF-Token', token).set('Accept', 'application/json').field('direction', 'to_firm').attach('files', Buffer.from('%PDF-1.7\n'), 'a.pdf');
+      expect(res.status).to.equal(401);
+      expect(res.body.error).to.deep.equal({ code: 'auth.reason.expired', message: ja('auth.reason.expired') });
+    });
   });
 
   describe('cookie flags', () => {
@@ -213,6 +222,10 @@ describe('Security: sessions', () => {
       for (const line of [first!, signedIn!]) {
         expect(attrs(line)).to.include.members(['httponly', 'samesite=lax', 'path=/']);
         expect(attrs(line)).to.not.include('secure');
+        // Kept by the browser for the session's whole lifetime (12 h), not only its idle time: the server
+        // must see an idle-expired session to say why it signed the person out.
+        const expires = Date.parse(attrs(line).find((a) => a.startsWith('expires='))!.slice('expires='.length));
+        expect((expires - Date.now()) / 3_600_000).to.be.within(11.9, 12);
       }
     });
   });

@@ -24,7 +24,7 @@ export function requireAccess(access: Access, opts: { duringEnrolment?: boolean 
     if (access === 'public' || access === 'apiToken') return next();
     if (!req.user) {
       if (req.method === 'GET') return res.redirect(303, loginRedirect(req, res.locals.sessionExpired ? 'expired' : undefined));
-      throw new Unauthenticated();
+      throw new Unauthenticated(res.locals.sessionExpired ? 'auth.reason.expired' : undefined);
     }
     if (res.locals.mustEnrolTotp && !opts.duringEnrolment) {
       if (req.method === 'GET') return res.redirect(303, '/account/totp');

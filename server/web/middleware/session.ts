@@ -31,7 +31,9 @@ export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; sec
     saveUninitialized: false,
     rolling: true,
     proxy: d.config.trustProxy,
-    cookie: { httpOnly: true, sameSite: 'lax', secure, maxAge: d.config.sessionIdleMinutes * 60 * 1000, path: '/' },
+    // The cookie outlives the idle timeout (sessionLifetime enforces that on the server): a browser that
+    // dropped it after 30 idle minutes would come back as a stranger, never told why it was signed out.
+    cookie: { httpOnly: true, sameSite: 'lax', secure, maxAge: d.config.sessionAbsoluteHours * 3600 * 1000, path: '/' },
   });
   return { handler, stop: () => (store as unknown as { stopExpiringSessions(): void }).stopExpiringSessions() };
 }
