@@ -3,16 +3,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { dialectName } from '../support/harness';
 import { pdfText } from '../support/pdf';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
-import {
-  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems, type Viewport,
-  jaText,
-} from '../support/chromium';
-import { AuditEvent, DisposalCertificate, DisposalItem, DisposalRequest, Employee, Firm, NumberRecord, User, type Client } from '../../server/db/models';
-import { currentTotp } from '../../server/auth/totp';
+import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems, type Viewport, jaText } from '../support/chromium';
+import { e2eSuite, freshCode, renderPageOne, signIn } from '../support/e2e';
+import { AuditEvent, DisposalCertificate, DisposalItem, DisposalRequest, Employee, Firm, NumberRecord, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import type { ItemRef } from '../../server/disposal/disposal-service';
@@ -68,9 +65,6 @@ const REASON = '保存期間満了のため（2016年3月退職者）';
 describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client admin on a phone, approved by the re-authenticated firm admin, the certificate downloaded and checked`, function () {
   // A signed certificate PDF, poppler on it, and four browser contexts: more than mocha's default when the machine is busy.
   this.timeout(90_000);
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
   let client: Client;
   let clientAdmin: MadeUser;
   let firmAdmin: MadeUser;
@@ -86,25 +80,22 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
   const phone = VIEWPORTS.find((v) => v.phone)!;
   const desktop = VIEWPORTS.find((v) => !v.phone)!;
 
-  before(async function () {
-    // Needs Debian's Chromium (never a downloaded browser); skipped visibly without it, CI installs it.
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    h = await createHarness();
-    await Firm.create({ id: 1, name: FIRM_NAME });
-    client = await makeClient(h, { code: 'DSP', name: CLIENT_NAME });
-    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 秋子' });
-    firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長 暁' });
-    for (const [i, p] of PEOPLE.entries()) {
-      const e = await Employee.create({ clientId: client.id, employeeCode: p.code, name: p.name, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2016-03-31', userId: null });
-      numbers.push(valid(73640000000 + i * 613));
-      const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
-      recordIds.push(r.id);
-    }
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
+  const e2e = e2eSuite({
+    seed: async (h) => {
+      await Firm.create({ id: 1, name: FIRM_NAME });
+      client = await makeClient(h, { code: 'DSP', name: CLIENT_NAME });
+      clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 秋子' });
+      firmAdmin = await makeUser(h, { role: 'firm_admin', name: '所長 暁' });
+      for (const [i, p] of PEOPLE.entries()) {
+        const e = await Employee.create({ clientId: client.id, employeeCode: p.code, name: p.name, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2016-03-31', userId: null });
+        numbers.push(valid(73640000000 + i * 613));
+        const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
+        recordIds.push(r.id);
+      }
+    },
+  });
+
+  before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-e2e-disposal-'));
   });
 
@@ -112,16 +103,13 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
     for (const c of contexts.splice(0)) await c.close();
   });
 
-  after(async () => {
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
+  after(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   /** A fresh browser in one viewport, its problems watched; a step that goes wrong fails well before mocha gives up. */
   async function open(vp: Viewport): Promise<{ page: Page; problems: { take(): string[] }; press(l: Locator): Promise<void>; ok(name: string, expected?: RegExp[]): Promise<void> }> {
-    const context = await browser!.newContext({ ...vp.context, baseURL: portal!.baseUrl, acceptDownloads: true });
+    const context = await e2e.browser.newContext({ ...vp.context, baseURL: e2e.portal.baseUrl, acceptDownloads: true });
     contexts.push(context);
     context.setDefaultTimeout(20_000);
     const page = await context.newPage();
@@ -144,18 +132,8 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
   /** The client admin (no TOTP required of them), signed in on the phone, on /home. */
   async function clientAdminOnPhone() {
     const b = await open(phone);
-    await b.page.goto('/login');
-    await b.page.getByLabel('メールアドレス').fill(clientAdmin.email);
-    await b.page.getByLabel('パスワード').fill(clientAdmin.password);
-    await b.press(b.page.getByRole('button', { name: 'ログイン' }));
-    await b.page.waitForURL((u) => u.pathname === '/home');
+    await signIn(b.page, clientAdmin, { phone: true });
     return b;
-  }
-
-  /** A fresh code for the user: each code works once per user, and sign-in and re-authentication may fall in the same 30 s. */
-  async function freshCode(u: MadeUser): Promise<string> {
-    await User.update({ totpLastStep: null }, { where: { id: u.user.id } });
-    return currentTotp(u.totpSecret!);
   }
 
   /** No registered My Number anywhere in the page's HTML. */
@@ -237,13 +215,7 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
   it('the firm admin (TOTP) is refused 承認して実行 without re-authentication, re-authenticates and the disposal runs', async () => {
     expect(requestId, 'the request of the step before').to.be.a('string');
     const { page, problems, ok } = await open(desktop);
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(firmAdmin.email);
-    await page.getByLabel('パスワード').fill(firmAdmin.password);
-    await page.getByRole('button', { name: 'ログイン' }).click();
-    await page.getByLabel('確認コード').fill(await freshCode(firmAdmin));
-    await page.getByRole('button', { name: '確認する' }).click();
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, firmAdmin, { phone: false });
 
     // 廃棄の承認 from the menu: the one request, with its client, two items, reason and who asked.
     const nav = page.locator('header').getByRole('link', { name: t('nav.approvals'), exact: true });
@@ -389,16 +361,7 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
     const row = logged[logged.length - 1]!;
     expect([row.result, row.clientId, row.targetKind, row.targetId, row.targetLabel]).to.deep.equal(['allowed', client.id, 'certificate', cert.id, certNumber]);
 
-    // Page 1 rendered, for people to look at after the run (and: something is drawn on it).
-    const prefix = artifactPath('certificate-page1');
-    const pngOf = () => fs.readdirSync(path.dirname(prefix)).filter((f) => /^certificate-page1-\d+\.png$/.test(f));
-    for (const f of pngOf()) fs.rmSync(path.join(path.dirname(prefix), f));
-    execFileSync('pdftoppm', ['-r', '80', '-png', '-f', '1', '-l', '1', certFile, prefix]);
-    const pngs = pngOf();
-    expect(pngs, 'pdftoppm wrote page 1').to.have.length(1);
-    const png = fs.readFileSync(path.join(path.dirname(prefix), pngs[0]!));
-    expect(png.subarray(1, 4).toString('latin1')).to.equal('PNG');
-    expect(png.length, 'page 1 is more than a blank page').to.be.greaterThan(20 * 1024);
+    renderPageOne(certFile, 'certificate-page1');
 
     // Still on the list (a download does not navigate), and nothing went wrong on the way.
     expect(new URL(page.url()).pathname).to.equal('/certificates');
@@ -449,20 +412,14 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
     const ids: ItemRef[] = [];
     for (let i = 0; i < 80; i++) {
       const e = await Employee.create({ clientId: client.id, employeeCode: `L${String(i).padStart(3, '0')}`, name: `長期 ${i}郎`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2015-03-31', userId: null });
-      const r = await h!.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(51230000000 + i * 977), issueDate: null }, { source: 'proxy', registeredBy: null });
+      const r = await e2e.h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(51230000000 + i * 977), issueDate: null }, { source: 'proxy', registeredBy: null });
       ids.push({ kind: 'number', id: r.id });
     }
     const ctx = { actorId: clientAdmin.user.id, actorName: clientAdmin.user.name, actorRole: clientAdmin.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' as const };
-    const big = await h!.booted.services.disposal.request(ctx, clientAdmin.user, client.id, ids, '2015年3月退職者の一括廃棄');
+    const big = await e2e.h.booted.services.disposal.request(ctx, clientAdmin.user, client.id, ids, '2015年3月退職者の一括廃棄');
 
     const { page, press, ok } = await open(phone);
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(firmAdmin.email);
-    await page.getByLabel('パスワード').fill(firmAdmin.password);
-    await press(page.getByRole('button', { name: 'ログイン' }));
-    await page.getByLabel('確認コード').fill(await freshCode(firmAdmin));
-    await press(page.getByRole('button', { name: '確認する' }));
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, firmAdmin, { phone: true });
     await page.goto('/disposal/approvals');
     const row = page.getByTestId(`request-${big.id}`);
     expect(await row.locator('td').nth(1).innerText(), 'the scope names what a request of items is').to.contain(t('disposal.scope.items'));

@@ -1,55 +1,33 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { Browser } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
+import { dialectName } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { pdfBytes, pngBytes } from '../support/files';
-import { CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, watchProblems } from '../support/chromium';
-import { User } from '../../server/db/models';
-import { currentTotp } from '../../server/auth/totp';
+import { VIEWPORTS, artifactPath, horizontalOverflow, watchProblems } from '../support/chromium';
+import { e2eSuite, signIn } from '../support/e2e';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone, the firm downloads one`, function () {
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
   let hr: MadeUser;
   let staff: MadeUser;
-
-  before(async function () {
-    // Needs Debian's Chromium (never a downloaded browser); skipped visibly without it, CI installs it.
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    h = await createHarness();
-    const client = await makeClient(h, { code: 'E2E', name: '株式会社いろは' });
-    hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 花子' });
-    staff = await makeUser(h, { role: 'firm_staff', name: '担当 太郎' });
-    await assign(h, client.id, staff.user.id);
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
+  const e2e = e2eSuite({
+    seed: async (h) => {
+      const client = await makeClient(h, { code: 'E2E', name: '株式会社いろは' });
+      hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 花子' });
+      staff = await makeUser(h, { role: 'firm_staff', name: '担当 太郎' });
+      await assign(h, client.id, staff.user.id);
+    },
   });
 
   it('uploads with a progress bar per file on a phone, and the firm downloads one intact', async () => {
     const phone = VIEWPORTS.find((v) => v.phone)!;
-    const context = await browser!.newContext({ ...phone.context, baseURL: portal!.baseUrl });
+    const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
     context.setDefaultTimeout(15_000);
     const page = await context.newPage();
     const problems = await watchProblems(page);
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(hr.email);
-    await page.getByLabel('パスワード').fill(hr.password);
-    await page.getByRole('button', { name: 'ログイン' }).tap();
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, hr, { phone: true });
 
     await page.goto('/files');
     expect(await page.locator('h1').first().innerText()).to.equal('ファイルのやりとり');
@@ -91,17 +69,10 @@ describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone,
     await context.close();
 
     // The firm's side, on a desktop: sign in with TOTP, open the file, download it.
-    const desk = await browser!.newContext({ ...VIEWPORTS[0]!.context, baseURL: portal!.baseUrl, acceptDownloads: true });
+    const desk = await e2e.browser.newContext({ ...VIEWPORTS[0]!.context, baseURL: e2e.portal.baseUrl, acceptDownloads: true });
     desk.setDefaultTimeout(15_000);
     const p2 = await desk.newPage();
-    await p2.goto('/login');
-    await p2.getByLabel('メールアドレス').fill(staff.email);
-    await p2.getByLabel('パスワード').fill(staff.password);
-    await p2.getByRole('button', { name: 'ログイン' }).click();
-    await User.update({ totpLastStep: null }, { where: { id: staff.user.id } });
-    await p2.getByLabel('確認コード').fill(await currentTotp(staff.totpSecret!));
-    await p2.getByRole('button', { name: '確認する' }).click();
-    await p2.waitForURL((u) => u.pathname === '/home');
+    await signIn(p2, staff, { phone: false });
     await p2.goto('/files?box=received');
     await p2.getByRole('link', { name: '雇用契約書.pdf' }).click();
     expect(await p2.locator('main').innerText()).to.contain('4月入社の2名分です').and.contain('人事 花子');

@@ -1,41 +1,12 @@
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Locator } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
-import { makeUser, type MadeUser } from '../support/factories';
-import {
-  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems,
-} from '../support/chromium';
-import { User } from '../../server/db/models';
-import { currentTotp } from '../../server/auth/totp';
+import type { BrowserContext, Locator } from 'playwright-core';
+import { dialectName } from '../support/harness';
+import { makeUser } from '../support/factories';
+import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
+import { e2eSuite, freshCode } from '../support/e2e';
 
 describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, log out`, function () {
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
-
-  before(async function () {
-    // Browser tests need the system Chromium (Debian package `chromium`); we never download one.
-    // Without it (e.g. a developer machine) the suite is skipped, visibly; CI installs it, so it runs there.
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    h = await createHarness();
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
-  });
-
-  /** A fresh code for the user: each code works once per user, and both steps may fall in the same 30 s. */
-  async function freshCode(u: MadeUser): Promise<string> {
-    await User.update({ totpLastStep: null }, { where: { id: u.user.id } });
-    return currentTotp(u.totpSecret!);
-  }
+  const e2e = e2eSuite();
 
   for (const vp of VIEWPORTS) {
     describe(`${vp.name} (${vp.context.viewport!.width}×${vp.context.viewport!.height})`, () => {
@@ -46,8 +17,8 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
       });
 
       it('logs in with password and code, re-authenticates, sees the countdown, logs out', async () => {
-        const u = await makeUser(h!, { role: 'firm_admin', name: '暁 花子' });
-        context = await browser!.newContext({ ...vp.context, baseURL: portal!.baseUrl });
+        const u = await makeUser(e2e.h, { role: 'firm_admin', name: '暁 花子' });
+        context = await e2e.browser.newContext({ ...vp.context, baseURL: e2e.portal.baseUrl });
         // A step that goes wrong fails well before mocha gives up (slow only when the machine is busy).
         context.setDefaultTimeout(20_000);
         const page = await context.newPage();
@@ -102,7 +73,7 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
         expect(text).to.match(/^再認証の有効期限まで残り\s*\d+:\d\d$/);
         const [, mm, ss] = /(\d+):(\d\d)$/.exec(text)!;
         const left = Number(mm) * 60 + Number(ss);
-        expect(left).to.be.within(h!.config.reauthMinutes * 60 - 30, h!.config.reauthMinutes * 60);
+        expect(left).to.be.within(e2e.h.config.reauthMinutes * 60 - 30, e2e.h.config.reauthMinutes * 60);
 
         await press(page.locator('[data-testid="logout"]'));
         await step('logged-out', '/login', 'ログイン');

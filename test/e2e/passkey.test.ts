@@ -1,12 +1,11 @@
 import net from 'node:net';
-import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { createHarness, dialectName, type Harness } from '../support/harness';
 import { makeUser } from '../support/factories';
-import { CHROMIUM_PATH, artifactPath, chromiumAvailable, launchChromium, watchProblems } from '../support/chromium';
-import { AuditEvent, Passkey, User } from '../../server/db/models';
-import { currentTotp } from '../../server/auth/totp';
+import { artifactPath, launchChromium, listen, watchProblems } from '../support/chromium';
+import { freshCode, signIn, skipWithoutChromium, type ListeningPortal } from '../support/e2e';
+import { AuditEvent, Passkey } from '../../server/db/models';
 
 /** A free loopback port, so PUBLIC_URL (and with it the passkey's site, localhost) is known before start. */
 function freePort(): Promise<number> {
@@ -18,38 +17,34 @@ function freePort(): Promise<number> {
   });
 }
 
+// Not e2eSuite: the port is chosen before the portal starts (its PUBLIC_URL names it), and the browser reaches it as localhost.
 describe(`E2E (Chromium, ${dialectName}): a passkey added on the account page re-authenticates a later session`, function () {
   this.timeout(90_000);
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   let h: Harness | undefined;
-  let server: Server | undefined;
+  let portal: ListeningPortal | undefined;
   let baseUrl = '';
 
   before(async function () {
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     // WebAuthn needs a domain for its site (an IP address will not do): the portal is reached as localhost.
     const port = await freePort();
     baseUrl = `http://localhost:${port}`;
     h = await createHarness({ PUBLIC_URL: baseUrl });
-    server = await new Promise<Server>((resolve, reject) => { const s = h!.portal.app.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s))); });
+    portal = await listen(h.portal.app, port);
     browser = await launchChromium();
   });
 
   after(async () => {
     await context?.close();
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server ? server.close(r) : r(undefined));
+    await portal?.close();
     await h?.close();
   });
 
   it('adds a passkey (after password + TOTP), signs in again, and re-authenticates with the passkey alone', async () => {
     const u = await makeUser(h!, { role: 'firm_staff', name: '鍵 花子' });
-    const code = async () => { await User.update({ totpLastStep: null }, { where: { id: u.user.id } }); return currentTotp(u.totpSecret!); };
     context = await browser!.newContext({ baseURL: baseUrl, locale: 'ja-JP', timezoneId: 'Asia/Tokyo', viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(20_000);
     const page = await context.newPage();
@@ -61,21 +56,11 @@ describe(`E2E (Chromium, ${dialectName}): a passkey added on the account page re
       options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
 
-    const signIn = async () => {
-      await page.goto('/login');
-      await page.getByLabel('メールアドレス').fill(u.email);
-      await page.getByLabel('パスワード').fill(u.password);
-      await page.getByRole('button', { name: 'ログイン' }).click();
-      await page.getByLabel('確認コード').fill(await code());
-      await page.getByRole('button', { name: '確認する' }).click();
-      await page.waitForURL((url) => url.pathname === '/home');
-    };
-
-    await signIn();
+    await signIn(page, u, { phone: false });
     await page.goto('/reauth?next=/account');
     expect(await page.locator('[data-testid="passkey-reauth"]').count(), 'no passkey yet, no passkey button').to.equal(0);
     await page.getByLabel('パスワード').fill(u.password);
-    await page.getByLabel('確認コード').fill(await code());
+    await page.getByLabel('確認コード').fill(await freshCode(u));
     await page.getByRole('button', { name: '再認証する' }).click();
     await page.waitForURL((url) => url.pathname === '/account');
     await page.getByLabel('名前（例：事務所のPC）').fill('テスト端末');
@@ -87,7 +72,7 @@ describe(`E2E (Chromium, ${dialectName}): a passkey added on the account page re
     // A new sign-in: no re-authentication yet; the passkey alone gives one.
     await page.locator('[data-testid="logout"]').click();
     await page.waitForURL((url) => url.pathname === '/login');
-    await signIn();
+    await signIn(page, u, { phone: false });
     expect(await page.locator('[data-testid="reauth-status"]').count()).to.equal(0);
     await page.goto('/reauth?next=/account');
     await page.locator('[data-testid="passkey-reauth"]').click();

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
+import type { BrowserContext, Page } from 'playwright-core';
+import { dialectName } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
-import {
-  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems, jaText,
-} from '../support/chromium';
+import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems, jaText } from '../support/chromium';
+import { e2eSuite, signIn } from '../support/e2e';
 import { Dependant, Employee, NumberRecord } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { findPerson } from '../../server/vault/people';
@@ -13,38 +12,25 @@ import { numberFrom } from '../support/vault';
 const t = jaText;
 
 describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's dependants and leave date on a phone`, function () {
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
+  const e2e = e2eSuite();
   let context: BrowserContext | undefined;
 
-  before(async function () {
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    h = await createHarness();
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
+  // (afterEach, not after: e2eSuite's after, registered first, closes the browser before a later after would run)
+  afterEach(async () => {
     await context?.close();
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
+    context = undefined;
   });
 
   it('from the list to the employee\'s page, a dependant added and a leave date set, every state fit for a phone', async () => {
-    const client = await makeClient(h!, { code: 'PPL', name: '株式会社ひとびと' });
-    const admin = await makeUser(h!, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 担当' });
+    const client = await makeClient(e2e.h, { code: 'PPL', name: '株式会社ひとびと' });
+    const admin = await makeUser(e2e.h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 担当' });
     const sys = systemContext('test');
-    const people = h!.booted.services.people;
+    const people = e2e.h.booted.services.people;
     const taro = await people.addEmployee(sys, client.id, { employeeCode: 'E001', name: '山田 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2018-04-01', leaveDate: null });
     await people.addEmployee(sys, client.id, { employeeCode: 'E002', name: '鈴木 一郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
-    await h!.booted.services.vault.register(sys, await findPerson(client.id, 'employee', taro.id), { number: numberFrom(33334444555), issueDate: null }, { source: 'proxy', registeredBy: null });
+    await e2e.h.booted.services.vault.register(sys, await findPerson(client.id, 'employee', taro.id), { number: numberFrom(33334444555), issueDate: null }, { source: 'proxy', registeredBy: null });
 
-    context = await browser!.newContext({ ...VIEWPORTS.find((v) => v.phone)!.context, baseURL: portal!.baseUrl });
+    context = await e2e.browser.newContext({ ...VIEWPORTS.find((v) => v.phone)!.context, baseURL: e2e.portal.baseUrl });
     context.setDefaultTimeout(15_000);
     const page: Page = await context.newPage();
     const problems = await watchProblems(page);
@@ -55,11 +41,7 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
       expect(await smallTouchTargets(page), `${name}: touch targets smaller than 44×44 px`).to.deep.equal([]);
     }
 
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(admin.email);
-    await page.getByLabel('パスワード').fill(admin.password);
-    await page.getByRole('button', { name: 'ログイン' }).tap();
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, admin, { phone: true });
     await page.goto('/client/people');
     await phoneOk('people list');
     await page.getByTestId('vault-table').screenshot({ path: artifactPath('people-list-phone.png') });

@@ -1,17 +1,14 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { dialectName } from '../support/harness';
 import { pdfText } from '../support/pdf';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
-import {
-  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems,
-  jaText,
-} from '../support/chromium';
+import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems, jaText } from '../support/chromium';
+import { e2eSuite, renderPageOne, signIn as signInAs } from '../support/e2e';
 import { AccessReport, AuditEvent, Employee, Firm, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
@@ -49,9 +46,6 @@ const PEOPLE = [
 describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴 for the client admin, on a desktop and a phone`, function () {
   // Two PDF renders and two portals' worth of pages: more than mocha's default when the machine is busy.
   this.timeout(90_000);
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
   let client: Client;
   let tmp: string;
   let current: Period;
@@ -60,46 +54,41 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
   /** One client admin per viewport, so each download's audit row is told apart. */
   const admins = new Map<string, MadeUser>();
 
-  before(async function () {
-    // Needs Debian's Chromium (never a downloaded browser); skipped visibly without it, CI installs it.
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    h = await createHarness({ REVEAL_BURST_MAX: '1000' });
-    const svc = h.booted.services;
-    await Firm.create({ id: 1, name: FIRM_NAME });
-    client = await makeClient(h, { code: 'RPE', name: CLIENT_NAME });
-    for (const vp of VIEWPORTS) {
-      admins.set(vp.name, await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: `人事 ${vp.name === 'phone' ? '春子' : '夏子'}` }));
-    }
-    const staff = await makeUser(h, { role: 'firm_staff', name: '担当 次郎' });
-    const other = await makeUser(h, { role: 'firm_staff', name: '田中 職員' });
-    await assign(h, client.id, staff.user.id);
-    await assign(h, client.id, other.user.id);
-    const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: 'firm_staff', ip: '127.0.0.1', userAgent: 'e2e', channel: 'web:test' });
-    // Three people with their numbers; 担当 reveals each once (tax office), 田中 the first one once more (pension office).
-    for (const [i, p] of PEOPLE.entries()) {
-      const e = await Employee.create({ clientId: client.id, employeeCode: p.code, name: p.name, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
-      numbers.push(valid(71000000000 + i * 307));
-      const rec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
-      await svc.vault.open(ctxOf(staff), client.id, [rec.id], { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
-      if (i === 0) await svc.vault.open(ctxOf(other), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
-    }
-    // This month's report (with the accesses above) and last month's (empty), so the list has a row to choose.
-    current = periodContaining('monthly', new Date());
-    previous = previousPeriod(current);
-    expect(await svc.reports.build(client.id, previous)).to.equal(true);
-    expect(await svc.reports.build(client.id, current)).to.equal(true);
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
+  const e2e = e2eSuite({
+    env: { REVEAL_BURST_MAX: '1000' },
+    seed: async (h) => {
+      const svc = h.booted.services;
+      await Firm.create({ id: 1, name: FIRM_NAME });
+      client = await makeClient(h, { code: 'RPE', name: CLIENT_NAME });
+      for (const vp of VIEWPORTS) {
+        admins.set(vp.name, await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: `人事 ${vp.name === 'phone' ? '春子' : '夏子'}` }));
+      }
+      const staff = await makeUser(h, { role: 'firm_staff', name: '担当 次郎' });
+      const other = await makeUser(h, { role: 'firm_staff', name: '田中 職員' });
+      await assign(h, client.id, staff.user.id);
+      await assign(h, client.id, other.user.id);
+      const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: 'firm_staff', ip: '127.0.0.1', userAgent: 'e2e', channel: 'web:test' });
+      // Three people with their numbers; 担当 reveals each once (tax office), 田中 the first one once more (pension office).
+      for (const [i, p] of PEOPLE.entries()) {
+        const e = await Employee.create({ clientId: client.id, employeeCode: p.code, name: p.name, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+        numbers.push(valid(71000000000 + i * 307));
+        const rec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
+        await svc.vault.open(ctxOf(staff), client.id, [rec.id], { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
+        if (i === 0) await svc.vault.open(ctxOf(other), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
+      }
+      // This month's report (with the accesses above) and last month's (empty), so the list has a row to choose.
+      current = periodContaining('monthly', new Date());
+      previous = previousPeriod(current);
+      expect(await svc.reports.build(client.id, previous)).to.equal(true);
+      expect(await svc.reports.build(client.id, current)).to.equal(true);
+    },
+  });
+
+  before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-e2e-reports-'));
   });
 
-  after(async () => {
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
+  after(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -129,16 +118,12 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
       /** A fresh browser, signed in as this viewport's client admin (no TOTP required of them), on /home. */
       async function signIn() {
         admin = admins.get(vp.name)!;
-        context = await browser!.newContext({ ...vp.context, baseURL: portal!.baseUrl, acceptDownloads: true });
+        context = await e2e.browser.newContext({ ...vp.context, baseURL: e2e.portal.baseUrl, acceptDownloads: true });
         // A step that goes wrong fails well before mocha gives up (slow only when the machine is busy).
         context.setDefaultTimeout(20_000);
         page = await context.newPage();
         problems = await watchProblems(page);
-        await page.goto('/login');
-        await page.getByLabel('メールアドレス').fill(admin.email);
-        await page.getByLabel('パスワード').fill(admin.password);
-        await press(page.getByRole('button', { name: 'ログイン' }));
-        await page.waitForURL((u) => u.pathname === '/home');
+        await signInAs(page, admin, { phone: vp.phone });
       }
 
       it('opens 報告書 from the menu, downloads this month\'s PDF (signed text, no number), and the download is logged', async () => {
@@ -198,16 +183,7 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
         const row = logged[logged.length - 1]!;
         expect([row.result, row.clientId, row.targetKind, row.targetId, row.targetLabel]).to.deep.equal(['allowed', client.id, 'report', report.id, current.key]);
 
-        // Page 1 rendered, for people to look at after the run (and: something is drawn on it).
-        const prefix = artifactPath('report-page1');
-        const pngOf = () => fs.readdirSync(path.dirname(prefix)).filter((f) => /^report-page1-\d+\.png$/.test(f));
-        for (const f of pngOf()) fs.rmSync(path.join(path.dirname(prefix), f));
-        execFileSync('pdftoppm', ['-r', '80', '-png', '-f', '1', '-l', '1', file, prefix]);
-        const pngs = pngOf();
-        expect(pngs, 'pdftoppm wrote page 1').to.have.length(1);
-        const png = fs.readFileSync(path.join(path.dirname(prefix), pngs[0]!));
-        expect(png.subarray(1, 4).toString('latin1')).to.equal('PNG');
-        expect(png.length, 'page 1 is more than a blank page').to.be.greaterThan(20 * 1024);
+        renderPageOne(file, 'report-page1');
 
         // Still on the list (a download does not navigate), and nothing went wrong on the way.
         expect(new URL(page.url()).pathname).to.equal('/reports');

@@ -2,16 +2,13 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createHarness, dialectName, type Harness } from '../support/harness';
+import type { BrowserContext, Page } from 'playwright-core';
+import { dialectName, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { pngBytes } from '../support/files';
-import {
-  CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, horizontalOverflow, launchChromium, listen, smallTouchTargets, watchProblems,
-  jaText,
-} from '../support/chromium';
-import { AuditEvent, Dependant, Employee, NumberRecord, StoredFile, User } from '../../server/db/models';
-import { currentTotp } from '../../server/auth/totp';
+import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems, jaText } from '../support/chromium';
+import { e2eSuite, freshCode, signIn } from '../support/e2e';
+import { AuditEvent, Dependant, Employee, NumberRecord, StoredFile } from '../../server/db/models';
 import { checkDigit } from '../../server/vault/my-number';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
@@ -61,22 +58,12 @@ async function storedObjects(h: Harness): Promise<number> {
 }
 
 describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a phone, the firm reveals one after re-authentication`, function () {
-  let browser: Browser | undefined;
-  let h: Harness | undefined;
-  let portal: Awaited<ReturnType<typeof listen>> | undefined;
+  // A short reveal, so the test sees the number leave the page.
+  const e2e = e2eSuite({ env: { REVEAL_SECONDS: '3' } });
   let context: BrowserContext | undefined;
   let tmp: string;
 
-  before(async function () {
-    // Needs Debian's Chromium (never a downloaded browser); skipped visibly without it, CI installs it.
-    if (!chromiumAvailable()) {
-      console.log(`    ⚠ skipping the browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-      this.skip();
-    }
-    // A short reveal, so the test sees the number leave the page.
-    h = await createHarness({ REVEAL_SECONDS: '3' });
-    portal = await listen(h.portal.app);
-    browser = await launchChromium();
+  before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-e2e-vault-'));
   });
 
@@ -85,16 +72,13 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     context = undefined;
   });
 
-  after(async () => {
-    await browser?.close();
-    await portal?.close();
-    await h?.close();
+  after(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('an employee registers their own and their spouse\'s number with card photos on a phone; a wrong check digit is refused', async () => {
-    const client = await makeClient(h!, { code: 'SELF', name: '株式会社いろは' });
-    const emp = await makeUser(h!, { role: 'employee', clientId: client.id, totp: false, name: '山田 太郎' });
+    const client = await makeClient(e2e.h, { code: 'SELF', name: '株式会社いろは' });
+    const emp = await makeUser(e2e.h, { role: 'employee', clientId: client.id, totp: false, name: '山田 太郎' });
     const employee = await Employee.create({
       clientId: client.id, employeeCode: 'E001', name: '山田 太郎', nameKana: 'ヤマダ タロウ',
       departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: emp.user.id,
@@ -103,7 +87,7 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     fs.writeFileSync(photo, pngBytes(200_000));
 
     const phone = VIEWPORTS.find((v) => v.phone)!;
-    context = await browser!.newContext({ ...phone.context, baseURL: portal!.baseUrl });
+    context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
     context.setDefaultTimeout(15_000);
     const page = await context.newPage();
     const problems = await watchProblems(page);
@@ -203,11 +187,7 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     }
 
     // Sign in and open じぶんで登録 from the menu.
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(emp.email);
-    await page.getByLabel('パスワード').fill(emp.password);
-    await page.getByRole('button', { name: 'ログイン' }).tap();
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, emp, { phone: true });
     await page.locator('header').getByRole('link', { name: t('nav.myNumbers') }).first().tap();
     await page.waitForURL((u) => u.pathname === '/me/numbers');
     expect(await page.locator('h1').first().innerText()).to.equal(t('vault.self.title'));
@@ -239,11 +219,11 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
 
     // A wrong check digit (typed full-width) with a photo: the Japanese message, nothing stored, the photo discarded.
     const selfCard = page.getByTestId('person-self');
-    const objectsBefore = await storedObjects(h!);
+    const objectsBefore = await storedObjects(e2e.h);
     await registerWithPhoto('self', fullWidth(WRONG_DIGIT), { expectOk: false });
     expect(await NumberRecord.count({ where: { clientId: client.id } }), 'no number stored').to.equal(0);
     expect(await StoredFile.count({ where: { clientId: client.id } }), 'no file row').to.equal(0);
-    expect(await storedObjects(h!), 'the uploaded photo is not left in storage').to.equal(objectsBefore);
+    expect(await storedObjects(e2e.h), 'the uploaded photo is not left in storage').to.equal(objectsBefore);
     await page.screenshot({ path: artifactPath('vault-self-phone-wrong-digit.png'), fullPage: true });
     await phoneOk('wrong check digit (upload)', [refusedLoad(400, 'Bad Request', '/me/numbers')]);
 
@@ -307,35 +287,23 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
   });
 
   it('firm staff reveal a number only after re-authentication, with purpose and office; the number is removed from the page after REVEAL_SECONDS', async () => {
-    const client = await makeClient(h!, { code: 'REV', name: '株式会社ほへと' });
-    const staff: MadeUser = await makeUser(h!, { role: 'firm_staff', name: '担当 次郎' });
-    await assign(h!, client.id, staff.user.id);
+    const client = await makeClient(e2e.h, { code: 'REV', name: '株式会社ほへと' });
+    const staff: MadeUser = await makeUser(e2e.h, { role: 'firm_staff', name: '担当 次郎' });
+    await assign(e2e.h, client.id, staff.user.id);
     const employee = await Employee.create({
       clientId: client.id, employeeCode: 'R001', name: '佐藤 一郎', nameKana: null,
       departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null,
     });
     const person = await findPerson(client.id, 'employee', employee.id);
-    const record = await h!.booted.services.vault.register(systemContext('test'), person, { number: SELF_NUMBER, issueDate: null }, { source: 'proxy', registeredBy: null });
+    const record = await e2e.h.booted.services.vault.register(systemContext('test'), person, { number: SELF_NUMBER, issueDate: null }, { source: 'proxy', registeredBy: null });
     const list = `/firm/clients/${client.id}/numbers`;
 
-    /** A fresh code for the user: each code works once per user, and both steps may fall in the same 30 s. */
-    async function freshCode(u: MadeUser): Promise<string> {
-      await User.update({ totpLastStep: null }, { where: { id: u.user.id } });
-      return currentTotp(u.totpSecret!);
-    }
-
-    context = await browser!.newContext({ ...VIEWPORTS[0]!.context, baseURL: portal!.baseUrl });
+    context = await e2e.browser.newContext({ ...VIEWPORTS[0]!.context, baseURL: e2e.portal.baseUrl });
     context.setDefaultTimeout(15_000);
     const page: Page = await context.newPage();
     const problems = await watchProblems(page);
 
-    await page.goto('/login');
-    await page.getByLabel('メールアドレス').fill(staff.email);
-    await page.getByLabel('パスワード').fill(staff.password);
-    await page.getByRole('button', { name: 'ログイン' }).click();
-    await page.getByLabel('確認コード').fill(await freshCode(staff));
-    await page.getByRole('button', { name: '確認する' }).click();
-    await page.waitForURL((u) => u.pathname === '/home');
+    await signIn(page, staff, { phone: false });
 
     /** On the masked list: purpose 源泉徴収票, office 税務署, then 表示 on the one row. */
     async function pickAndReveal(o: { reload?: boolean } = {}) {

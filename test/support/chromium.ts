@@ -44,15 +44,15 @@ export function artifactPath(file: string): string {
   return path.join(ARTIFACTS_DIR, file);
 }
 
-/** The portal on a real port of the loopback interface, for the browser to reach. */
-export async function listen(app: Express): Promise<{ server: Server; baseUrl: string; close(): Promise<void> }> {
+/** The portal on a real port of the loopback interface, for the browser to reach (any free one unless `port` is given). */
+export async function listen(app: Express, port = 0): Promise<{ server: Server; baseUrl: string; close(): Promise<void> }> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = app.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   return {
     server,
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://127.0.0.1:${bound}`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
