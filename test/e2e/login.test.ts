@@ -4,6 +4,7 @@ import { dialectName } from '../support/harness';
 import { makeUser } from '../support/factories';
 import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
 import { e2eSuite, freshCode } from '../support/e2e';
+import { currentTotp } from '../../server/auth/totp';
 
 describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, log out`, function () {
   const e2e = e2eSuite();
@@ -89,4 +90,58 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
       });
     });
   }
+
+  it('phone: a new staff member enrols TOTP on the phone that runs the app — a link opens the app, a wrong code keeps the key, the codes can be copied', async () => {
+    const u = await makeUser(e2e.h, { role: 'firm_staff', name: '新人 職員', totp: false });
+    const phone = VIEWPORTS.find((v) => v.phone)!;
+    const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl, permissions: ['clipboard-read', 'clipboard-write'] });
+    try {
+      context.setDefaultTimeout(20_000);
+      const page = await context.newPage();
+      const problems = await watchProblems(page);
+      const phoneOk = async (name: string) => {
+        expect(problems.take(), `${name}: console errors / CSP violations`).to.deep.equal([]);
+        const o = await horizontalOverflow(page);
+        expect(o.scrollWidth, `${name}: scrolls sideways (too wide: ${o.wide.join(', ')})`).to.be.at.most(o.innerWidth);
+        expect(await smallTouchTargets(page), `${name}: touch targets smaller than 44×44 px`).to.deep.equal([]);
+      };
+      await page.goto('/login');
+      await page.getByLabel('メールアドレス').fill(u.email);
+      await page.getByLabel('パスワード').fill(u.password);
+      await page.getByRole('button', { name: 'ログイン' }).tap();
+      await page.waitForURL((url) => url.pathname === '/account/totp');
+      const key = (await page.getByTestId('totp-secret').innerText()).replace(/\s/g, '');
+      expect(key).to.match(/^[A-Z2-7]{16,}$/);
+      const appLink = new URL((await page.getByTestId('totp-open-app').getAttribute('href'))!);
+      expect([appLink.protocol, appLink.searchParams.get('secret')]).to.deep.equal(['otpauth:', key]);
+      // Each group of four stays on one line.
+      const groups = page.getByTestId('totp-secret').locator('span');
+      for (let i = 0; i < await groups.count(); i++) {
+        const rects = await groups.nth(i).evaluate((el) => (el as unknown as { getClientRects(): unknown[] }).getClientRects().length);
+        expect(rects, `group ${i + 1} is not split over two lines`).to.equal(1);
+      }
+      await phoneOk('enrolment');
+      await page.screenshot({ path: artifactPath('phone-totp-enrol.png'), fullPage: true });
+
+      // A mistyped code: the same key again (the app's entry stays good), then the right code.
+      await page.getByLabel('確認コード').fill('000000');
+      await page.getByRole('button', { name: '設定を完了する' }).tap();
+      await page.waitForURL((url) => url.pathname === '/account/totp');
+      expect(await page.getByRole('alert').innerText()).to.contain('最新の6桁');
+      expect((await page.getByTestId('totp-secret').innerText()).replace(/\s/g, '')).to.equal(key);
+      problems.take(); // the refused attempt's 400 is logged by Chromium
+      await page.getByLabel('確認コード').fill(await currentTotp(key));
+      await page.getByRole('button', { name: '設定を完了する' }).tap();
+      await page.getByTestId('recovery-codes').waitFor();
+      const codes = (await page.getByTestId('recovery-codes').locator('li').allInnerTexts()).map((c) => c.trim());
+      expect(codes).to.have.length(10);
+      await page.getByRole('button', { name: 'コピーする' }).tap();
+      expect(await page.evaluate('navigator.clipboard.readText()')).to.equal(codes.join('\n'));
+      expect(await page.getByRole('button', { name: '印刷する' }).isVisible()).to.equal(true);
+      await phoneOk('recovery codes');
+      await page.screenshot({ path: artifactPath('phone-totp-recovery.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
 });
