@@ -251,12 +251,22 @@ describe('Security: authentication', () => {
       const newPassword = 'a brand new long password';
       const form = { current: u.password, password: newPassword, confirm: newPassword };
 
+      // The form waits for re-authentication (nothing typed to be lost), and says where to do it.
+      const before = await b.get('/account');
+      expect(before.text).to.match(/<fieldset class="plain" disabled>[\s\S]*name="current"[\s\S]*<\/fieldset>/);
+      expect(before.text).to.contain(ja('account.reauthFirst')).and.contain('href="/reauth?next=%2Faccount"');
       const refused = await b.post('/account/password', form);
       expect(refused.status).to.equal(403);
       expect(refused.text).to.contain(ja('error.reauthRequired'));
       const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
 
       expect((await b.reauth(u)).status).to.equal(303);
+      const after = await b.get('/account');
+      expect(after.text).to.contain('<fieldset class="plain">').and.not.contain(ja('account.reauthFirst'));
+      // A refused change comes back to the whole page (the passkeys and recovery codes stay on it).
+      const mismatch = await b.post('/account/password', { ...form, confirm: 'something else entirely' });
+      expect(mismatch.status).to.equal(400);
+      expect(mismatch.text).to.contain('data-passkey="register"').and.contain(ja('password.mismatch'));
       expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
       expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(2);
       const done = await b.post('/account/password', form);

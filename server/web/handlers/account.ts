@@ -39,18 +39,24 @@ export function accountHandlers(services: Services) {
     }, status);
   }
 
+  /** The account page, whole also when a refused password change comes back to it. */
+  async function accountPage(req: Request, res: Response, extra: { errors?: Record<string, string> } = {}, status = 200) {
+    const user = req.user!;
+    const day = (d: Date | null) => (d ? japanDay(d) : null);
+    page(req, res, 'account/account', {
+      title: 'account.title',
+      user: presentUser(user),
+      recoveryLeft: user.totpEnabledAt ? await accounts.remainingRecoveryCodes(user) : null,
+      passkeys: (await services.passkeys.listOf(user)).map((p) => ({ id: p.id, name: p.name, created: day(p.createdAt), lastUsed: day(p.lastUsedAt) })),
+      scripts: PASSKEY_SCRIPTS,
+      // The password form waits for re-authentication rather than take three passwords and refuse them.
+      reauthActive: reauthActive(req),
+      ...extra,
+    }, status);
+  }
+
   return {
-    async show(req: Request, res: Response) {
-      const user = req.user!;
-      const day = (d: Date | null) => (d ? japanDay(d) : null);
-      page(req, res, 'account/account', {
-        title: 'account.title',
-        user: presentUser(user),
-        recoveryLeft: user.totpEnabledAt ? await accounts.remainingRecoveryCodes(user) : null,
-        passkeys: (await services.passkeys.listOf(user)).map((p) => ({ id: p.id, name: p.name, created: day(p.createdAt), lastUsed: day(p.lastUsedAt) })),
-        scripts: PASSKEY_SCRIPTS,
-      });
-    },
+    show: (req: Request, res: Response) => accountPage(req, res),
 
     /** Enrolling for the first time needs no re-authentication; replacing an enrolled device does. */
     async showTotp(req: Request, res: Response) {
@@ -72,9 +78,7 @@ export function accountHandlers(services: Services) {
 
     async changePassword(req: Request, res: Response) {
       const form = parseForm(changePasswordForm, req.body);
-      const again = (errors: Record<string, string>) => page(req, res, 'account/account', {
-        title: 'account.title', user: presentUser(req.user!), errors, recoveryLeft: null,
-      }, 400);
+      const again = (errors: Record<string, string>) => accountPage(req, res, { errors }, 400);
       if (!form.ok) return again(form.errors);
       try {
         const changedAt = await accounts.changePassword(actorOf(req), req.user!, form.data.current, form.data.password, req.sessionID);
