@@ -100,6 +100,7 @@ program.command('report:run')
     await withPortal(async (b) => {
       const period = parsePeriod(opts.period);
       if (!period) throw new Error(`not a period: ${opts.period} (use 2026-10, 2026-Q3 or 2026)`);
+      if (period.end.getTime() > Date.now()) throw new Error(`${opts.period} is not over yet: a report is made once its period has ended (it is issued once and never rebuilt)`);
       const client = await Client.findOne({ where: { code: opts.client } });
       if (!client) throw new Error(`no client with code ${opts.client}`);
       const built = await b.services.reports.build(client.id, period);

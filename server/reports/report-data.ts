@@ -19,7 +19,10 @@ export function maskPersonLabel(label: string | null): string {
 export interface ReportRow {
   at: Date;
   operator: string;
+  /** the person whose data it was, masked; '' when the row is about something else */
   person: string;
+  /** what else it was about: a file (its name) or a disposal certificate (its number) */
+  target: { kind: 'file' | 'certificate'; label: string } | null;
   operation: string;
   purpose: string | null;
   office: string | null;
@@ -47,6 +50,14 @@ const DATA_OPERATIONS = [/^vault\./, /^file\./, /^person\./, /^disposal\./, /^re
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
+/** Rows about a person carry their (masked) label; files and certificates are named as what they are, never counted as people. */
+const PERSON_KINDS = new Set(['employee', 'dependant', 'payee']);
+function targetOf(e: AuditRow): Pick<ReportRow, 'person' | 'target'> {
+  if (e.targetKind && PERSON_KINDS.has(e.targetKind)) return { person: maskPersonLabel(e.targetLabel), target: null };
+  if ((e.targetKind === 'file' || e.targetKind === 'certificate') && e.targetLabel) return { person: '', target: { kind: e.targetKind, label: e.targetLabel } };
+  return { person: '', target: null };
+}
+
 /** Everything one client's access report for one period says, read from the log and the current holdings. */
 export async function collectReportData(clientId: string, period: Period): Promise<ReportData> {
   const client = await Client.findByPk(clientId);
@@ -63,7 +74,7 @@ export async function collectReportData(clientId: string, period: Period): Promi
   for (const e of events) {
     if (!DATA_OPERATIONS.some((r) => r.test(e.operation)) && e.result !== 'denied') continue;
     const row: ReportRow = {
-      at: e.at, operator: operatorLabel(e, 'ja'), person: maskPersonLabel(e.targetKind === 'file' ? null : e.targetLabel),
+      at: e.at, operator: operatorLabel(e, 'ja'), ...targetOf(e),
       operation: e.operation, purpose: e.purpose, office: e.office, result: e.result, channel: e.channel,
     };
     rows.push(row);

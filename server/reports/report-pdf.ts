@@ -36,10 +36,13 @@ export async function renderAccessReport(data: ReportData, firmName: string, lan
   doc.heading(t('report.pdf.byOffice'));
   doc.table({ columns: [{ header: t('log.col.office'), width: 4 }, { header: t('report.pdf.count'), width: 1 }], rows: top(data.byOffice, (k) => t(`office.${k}`)) });
 
+  /** The listing's 対象: the person, or the file or certificate the row was about. */
+  const what = (r: ReportData['rows'][number]) => r.person || (r.target ? t(`report.pdf.target.${r.target.kind}`, { label: r.target.label }) : '');
+
   doc.heading(t('report.pdf.disposals'));
   if (data.disposals.length) {
-    doc.table({ columns: [{ header: t('log.col.at'), width: 2 }, { header: t('log.col.person'), width: 3 }, { header: t('log.col.operation'), width: 2 }],
-      rows: data.disposals.map((r) => [formatDateTime(r.at, lang), r.person, t(`op.${r.operation}`)]) });
+    doc.table({ columns: [{ header: t('log.col.at'), width: 2 }, { header: t('report.pdf.target'), width: 3 }, { header: t('log.col.operation'), width: 2 }],
+      rows: data.disposals.map((r) => [formatDateTime(r.at, lang), what(r), t(`op.${r.operation}`)]) });
   } else doc.paragraph(t('report.pdf.none'));
 
   doc.heading(t('report.pdf.holdings'));
@@ -55,10 +58,10 @@ export async function renderAccessReport(data: ReportData, firmName: string, lan
   doc.heading(t('report.pdf.listing'));
   doc.table({
     columns: [
-      { header: t('log.col.at'), width: 2.2 }, { header: t('log.col.operator'), width: 2 }, { header: t('log.col.person'), width: 2.6 },
+      { header: t('log.col.at'), width: 2.2 }, { header: t('log.col.operator'), width: 2 }, { header: t('report.pdf.target'), width: 2.6 },
       { header: t('log.col.operation'), width: 2 }, { header: t('log.col.purpose'), width: 2.4 }, { header: t('log.col.office'), width: 1.8 }, { header: t('log.col.result'), width: 1 },
     ],
-    rows: data.rows.map((r) => [formatDateTime(r.at, lang), r.operator, r.person, t(`op.${r.operation}`), r.purpose ? t(`purpose.${r.purpose}`) : '', r.office ? t(`office.${r.office}`) : '', t(`log.result.${r.result}`)]),
+    rows: data.rows.map((r) => [formatDateTime(r.at, lang), r.operator, what(r), t(`op.${r.operation}`), r.purpose ? t(`purpose.${r.purpose}`) : '', r.office ? t(`office.${r.office}`) : '', t(`log.result.${r.result}`)]),
     fontSize: 7,
   });
 

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import type { StorageAdapter } from '../../storage-adapters';
 import type { MailOutbox } from '../mail/outbox';
 import { AccessReport, Client, ReportSchedule, User, type ReportFrequency } from '../db/models';
-import { NotFound } from '../errors';
+import { BadRequest, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { openSealed, storeSealed } from '../files/sealed-object';
 import { collectReportData, type ReportData } from './report-data';
@@ -63,6 +63,9 @@ export class ReportService {
    * or the report exists. A claim left by a process that died is taken over once it is stale.
    */
   async build(clientId: string, period: Period, now = new Date()): Promise<boolean> {
+    // A report is issued once per (client, period) and never rebuilt: one made mid-period would stand
+    // for the whole period with what it had seen so far.
+    if (period.end.getTime() > now.getTime()) throw new BadRequest('report.periodNotOver');
     let report: AccessReport;
     try {
       report = await AccessReport.create({

@@ -42,6 +42,11 @@ describe('npm run demo', () => {
       expect(report.stderr).to.contain('already built');
       const pdfPath = report.stdout.trim();
       expect(fs.readFileSync(pdfPath).subarray(0, 5).toString()).to.equal('%PDF-');
+      // This month is not over: no report of it yet (it would stand for the whole month, issued once).
+      const thisMonth = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 7);
+      const early = await runScript('scripts/cli.ts', ['report:run', '--client', 'MINATO', '--period', thisMonth], env);
+      expect(early.code, "an error, as every refused command exits").to.equal(2);
+      expect(early.stderr).to.contain(`${thisMonth} is not over yet`);
 
       // One executed disposal, its certificate listed and genuine.
       const certs = await runScript('scripts/cli.ts', ['certificate:list'], env);

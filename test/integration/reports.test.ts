@@ -12,6 +12,7 @@ import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
 import { collectReportData } from '../../server/reports/report-data';
 import { parsePeriod, periodContaining, previousPeriod } from '../../server/reports/periods';
+import { BadRequest } from '../../server/errors';
 
 const pdftotext = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
 const pdfsig = (file: string) => { try { return execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8'); } catch (e) { return String((e as { stdout?: Buffer }).stdout ?? ''); } };
@@ -44,6 +45,9 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
       await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'salary_payment_report', office: 'tax_office' }, 'vault.reveal');
       await svc.vault.open(ctxOf(other, '田中 職員'), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
     }
+    // A file downloaded and a disposal certificate issued: named as such, never counted as people.
+    await svc.audit.recordAlone({ ...ctxOf(clientAdmin, '人事 担当'), actorRole: 'client_admin' }, { operation: 'file.download', result: 'allowed', clientId: client.id, targetKind: 'file', targetId: '00000000-0000-4000-8000-000000000001', targetLabel: '明細.pdf' });
+    await svc.audit.recordAlone(systemContext('test'), { operation: 'disposal.certificate', result: 'allowed', clientId: client.id, targetKind: 'certificate', targetId: '00000000-0000-4000-8000-000000000002', targetLabel: 'DC-2026-000009' });
   });
   after(async () => { await h.close(); });
 
@@ -57,6 +61,9 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect(data.byOffice.get('tax_office')).to.equal(8);
     expect(data.byOffice.get('pension_office')).to.equal(4);
     expect(data.byPerson.get('R0 山＊ 太＊＊')).to.equal(4); // registration + 3 reveals
+    expect([...data.byPerson.keys()].sort()).to.deep.equal(['R0 山＊ 太＊＊', 'R1 山＊ 太＊＊', 'R2 山＊ 太＊＊', 'R3 山＊ 太＊＊']);
+    expect(data.rows.find((r) => r.operation === 'file.download')).to.deep.include({ person: '', target: { kind: 'file', label: '明細.pdf' } });
+    expect(data.disposals.map((r) => r.target)).to.deep.equal([{ kind: 'certificate', label: 'DC-2026-000009' }]);
     expect(data.numbersByStatus.get('registered')).to.equal(4);
     expect(data.staff.map((s) => s.name)).to.deep.equal(['佐藤 職員', '田中 職員']);
     const head = await AuditEvent.findOne({ order: [['seq', 'DESC']] });
@@ -68,8 +75,13 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
 
   it('the PDF: the expected lines in Japanese, no unmasked number, a signature pdfsig accepts and a one-byte change breaks', async () => {
     const period = periodContaining('monthly', new Date());
-    expect(await h.booted.services.reports.build(client.id, period)).to.equal(true);
-    expect(await h.booted.services.reports.build(client.id, period)).to.equal(false);
+    // Not before the period is over (it would stand for the whole of it); built as on its first day after.
+    const after = new Date(period.end.getTime() + 60_000);
+    const early = await h.booted.services.reports.build(client.id, period).catch((e: unknown) => e);
+    expect(early).to.be.instanceOf(BadRequest).and.have.property('messageKey', 'report.periodNotOver');
+    expect(await AccessReport.count({ where: { clientId: client.id, period: period.key } })).to.equal(0);
+    expect(await h.booted.services.reports.build(client.id, period, after)).to.equal(true);
+    expect(await h.booted.services.reports.build(client.id, period, after)).to.equal(false);
     const report = (await AccessReport.findOne({ where: { clientId: client.id, period: period.key } }))!;
     expect(report.status).to.equal('ready');
     pdf = await h.booted.services.reports.read(report);
@@ -78,6 +90,7 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect(text).to.contain('株式会社レポート');
     expect(text).to.contain('佐藤 職員');
     expect(text).to.contain('R0 山＊ 太＊＊');
+    expect(text).to.contain('ファイル「明細.pdf」').and.contain('廃棄・削除証明書 DC-2026-000009').and.not.contain('D＊＊');
     expect(text).to.contain(report.headHash!);
     expect(text).to.match(/1\s*\/\s*\d+/);
     expect(text).to.contain('暁社会保険労務士事務所');
