@@ -2,8 +2,11 @@ import type { Client, Employee, FileBatch, FileRead, StoredFile } from '../db/mo
 import type { Lang } from '../i18n';
 import { formatBytes, formatDateTime } from './format';
 
-export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean } = {}) {
+/** `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients). */
+export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string } = {}) {
   return {
+    client: opts.client ?? '',
+    employee: opts.employee ?? '',
     id: f.id,
     name: f.displayName,
     size: formatBytes(f.size),

@@ -148,6 +148,13 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(res.status, res.text).to.equal(200);
     const file = (await StoredFile.findOne({ where: { displayName: '給与明細_2026年10月.pdf' } }))!;
     expect(file.direction).to.equal('to_employee');
+    // The firm's list spans clients: the row says whose it is and which employee it went to; a client's view keeps its client across tabs and pages.
+    const sentList = await s.get('/files?box=sent');
+    const row = sentList.text.slice(sentList.text.lastIndexOf('<li', sentList.text.indexOf('給与明細_2026年10月.pdf')), sentList.text.indexOf('</li>', sentList.text.indexOf('給与明細_2026年10月.pdf')));
+    expect(row).to.contain('<span data-testid="file-client">F001 株式会社ファイル</span>').and.contain('<span data-testid="file-employee">E1 従業員 一郎</span>');
+    const ofClient = await s.get(`/files?client=${client.id}&category=payroll`);
+    expect(ofClient.text).to.contain('F001 株式会社ファイル のファイル').and.contain('給与明細_2026年10月.pdf');
+    expect(ofClient.text).to.contain(`href="/files?box=received&amp;client&#x3D;${client.id}&amp;category&#x3D;payroll"`);
 
     const e = new TestBrowser(h.portal.app);
     await e.login(employeeUser);

@@ -6,7 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
-import { CATEGORIES, Employee, type Category, type StoredFile } from '../../db/models';
+import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
 import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import { resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
@@ -138,9 +138,21 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const { rows, total } = await files.list(user, { box: q.box, category: q.category as Category | undefined, clientId: q.client, page: q.page });
       const read = await files.readFileIds(rows.map((r) => r.id), user);
       const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+      // The firm's list spans its clients: each row says whose it is, and to which employee it went.
+      const clientIds = isFirm ? [...new Set(rows.map((f) => f.clientId).filter((id): id is string => Boolean(id)))] : [];
+      const clients = new Map((clientIds.length ? await Client.findAll({ where: { id: clientIds }, attributes: ['id', 'code', 'name'] }) : []).map((c) => [c.id, `${c.code} ${c.name}`]));
+      const employeeIds = [...new Set(rows.map((f) => f.employeeId).filter((id): id is string => Boolean(id)))];
+      const employees = new Map((employeeIds.length ? await Employee.findAll({ where: { id: employeeIds }, attributes: ['id', 'employeeCode', 'name'] }) : []).map((e) => [e.id, `${e.employeeCode} ${e.name}`]));
+      const shownClient = isFirm && q.client ? await services.clients.getFor(user, q.client).catch(() => null) : null;
+      // Tabs and pages keep the list's client and category.
+      const keep = new URLSearchParams({ ...(shownClient ? { client: shownClient.id } : {}), ...(q.category ? { category: q.category } : {}) }).toString();
       page(req, res, 'files/list', {
         title: 'files.title',
-        files: rows.map((f) => presentFile(f, req.lang, { read: read.has(f.id) })),
+        files: rows.map((f) => presentFile(f, req.lang, {
+          read: read.has(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
+        })),
+        shownClient: shownClient ? `${shownClient.code} ${shownClient.name}` : null,
+        keep: keep ? `&${keep}` : '',
         total, box: q.box, page: q.page,
         prevPage: q.page > 1 ? q.page - 1 : null,
         nextPage: q.page * PAGE_SIZE < total ? q.page + 1 : null,
