@@ -195,11 +195,13 @@ export class FileService {
 
   async setRetention(ctx: ActorContext, user: User, file: StoredFile, date: string | null): Promise<void> {
     if (!isFirm(user)) throw new Forbidden();
+    // A date already past would make the file due for disposal at once: bringing deletion forward is the disposal list's work.
+    if (date && date < japanDay()) throw new BadRequest('files.retentionPast');
     await this.d.sequelize.transaction(async (tx) => {
       await StoredFile.update({ retentionDate: date }, { where: { id: file.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.retention', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id,
-        targetLabel: file.displayName, detail: date ?? 'none',
+        targetLabel: file.displayName, detail: `${file.retentionDate ?? 'none'} → ${date ?? 'none'}`,
       });
     });
   }

@@ -60,6 +60,16 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '2033-03-31' }, `/files/${fileId}`)).status).to.equal(303);
     expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
     expect((await s.post(`/files/${fileId}/retention`, { retentionDate: 'next year' }, `/files/${fileId}`)).status).to.equal(400);
+    // A past date would make it due for disposal at once: refused, and the date stays.
+    const past = await s.post(`/files/${fileId}/retention`, { retentionDate: '2020-01-01' }, `/files/${fileId}`);
+    expect(past.status).to.equal(400);
+    expect(past.text).to.contain('保存期限には今日以降の日付を入力してください');
+    expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
+    // The log says what it was and what it became.
+    expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '' }, `/files/${fileId}`)).status).to.equal(303);
+    const logged = await AuditEvent.findOne({ where: { operation: 'file.retention', targetId: fileId }, order: [['seq', 'DESC']] });
+    expect(logged!.detail).to.equal('2033-03-31 → none');
+    expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '2033-03-31' }, `/files/${fileId}`)).status).to.equal(303);
     const b = new TestBrowser(h.portal.app);
     await b.login(hr);
     expect((await b.post(`/files/${fileId}/retention`, { retentionDate: '2040-01-01' }, `/files/${fileId}`)).status).to.equal(403);
