@@ -1,6 +1,11 @@
 import type { Client, Department, Establishment, User } from '../db/models';
 import { presentUser } from './user';
 
+/** A client as lists across clients name it: code and name. */
+export function clientLabel(c: Pick<Client, 'code' | 'name'>): string {
+  return `${c.code} ${c.name}`;
+}
+
 export function presentClient(c: Client) {
   return { id: c.id, code: c.code, name: c.name, nameKana: c.nameKana ?? '', requireAdminTotp: c.requireAdminTotp };
 }

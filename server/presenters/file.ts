@@ -1,6 +1,7 @@
 import type { Client, Employee, FileBatch, FileRead, StoredFile } from '../db/models';
 import type { Lang } from '../i18n';
 import { formatBytes, formatDateTime } from './format';
+import { clientLabel } from './client';
 
 /** `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients). */
 export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string } = {}) {
@@ -24,7 +25,7 @@ export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; 
     ...presentFile(f, lang, { read: d.reads.length > 0 }),
     comment: d.batch?.comment ?? '',
     senderName: d.batch?.senderName ?? '',
-    clientName: d.client ? `${d.client.code} ${d.client.name}` : '',
+    clientName: d.client ? clientLabel(d.client) : '',
     employeeName: d.employee ? `${d.employee.employeeCode} ${d.employee.name}` : '',
     sha256: f.sha256,
     reads: d.reads.map((r) => ({ name: r.userName, firstAt: formatDateTime(r.firstAt, lang), lastAt: formatDateTime(r.lastAt, lang), count: r.count })),

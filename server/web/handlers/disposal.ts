@@ -17,7 +17,7 @@ import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
 import { VAULT_PAGE_SIZE, type ListFilter } from '../../vault/vault-service';
-import { presentClient } from '../../presenters/client';
+import { clientLabel, presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 import { japanDay } from '../../domain/dates';
 
@@ -28,8 +28,8 @@ const APPROVAL_ITEMS_SHOWN = 100;
 const DECIDED_SHOWN_MS = 30 * 24 * 3600_000;
 /** At most this many of them on the approvals page (the certificates page keeps every one carried out). */
 const DECIDED_SHOWN = 50;
-/** A client as the firm's lists name it: code and name. */
-const clientLabel = (clients: Map<string, Client>, id: string) => `${clients.get(id)?.code ?? ''} ${clients.get(id)?.name ?? ''}`;
+/** A client of the map by id, as lists name it ('' parts when it is gone). */
+const clientOfMap = (clients: Map<string, Client>, id: string) => clientLabel(clients.get(id) ?? { code: '', name: '' });
 const filterForm = z.object({
   department: z.string().regex(UUID).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined).transform((v) => v || undefined),
@@ -117,7 +117,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       // What would be erased, as the certificate will name it (masked): the first ones, and how many in all.
       const items = await DisposalItem.findAll({ where: { requestId: r.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']], limit: APPROVAL_ITEMS_SHOWN });
       const count = items.length < APPROVAL_ITEMS_SHOWN ? items.length : await DisposalItem.count({ where: { requestId: r.id } });
-      const client = clientLabel(clients, r.clientId);
+      const client = clientOfMap(clients, r.clientId);
       return {
         id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
@@ -144,7 +144,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const executed = r.status === 'executed';
       const cert = certificates.get(r.id);
       return {
-        id: r.id, client: clientLabel(clients, r.clientId), count: executed ? counts.get(r.id) ?? 0 : '—',
+        id: r.id, client: clientOfMap(clients, r.clientId), count: executed ? counts.get(r.id) ?? 0 : '—',
         statusKey: `disposal.status.${r.status}`, requestedBy: r.requestedByName, reason: r.reason,
         decidedBy: (executed ? r.approvedByName : r.rejectedByName) ?? '', decidedAt: formatDateTime(executed ? r.executedAt : r.rejectedAt, req.lang),
         rejectReason: executed ? null : r.rejectReason ?? '', certificate: cert ? { id: cert.id, number: cert.number } : null,

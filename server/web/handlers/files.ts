@@ -14,7 +14,7 @@ import { contentDisposition } from '../../files/names';
 import { PAGE_SIZE } from '../../files/file-service';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
-import { presentClient } from '../../presenters/client';
+import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
 import { PROCEDURES, OFFICES } from '../../domain/purposes';
 import { reauthActive } from '../middleware/guards';
@@ -140,7 +140,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
       // The firm's list spans its clients: each row says whose it is, and to which employee it went.
       const clientIds = isFirm ? [...new Set(rows.map((f) => f.clientId).filter((id): id is string => Boolean(id)))] : [];
-      const clients = new Map((clientIds.length ? await Client.findAll({ where: { id: clientIds }, attributes: ['id', 'code', 'name'] }) : []).map((c) => [c.id, `${c.code} ${c.name}`]));
+      const clients = new Map((clientIds.length ? await Client.findAll({ where: { id: clientIds }, attributes: ['id', 'code', 'name'] }) : []).map((c) => [c.id, clientLabel(c)]));
       const employeeIds = [...new Set(rows.map((f) => f.employeeId).filter((id): id is string => Boolean(id)))];
       const employees = new Map((employeeIds.length ? await Employee.findAll({ where: { id: employeeIds }, attributes: ['id', 'employeeCode', 'name'] }) : []).map((e) => [e.id, `${e.employeeCode} ${e.name}`]));
       const shownClient = isFirm && q.client ? await services.clients.getFor(user, q.client).catch(() => null) : null;
@@ -151,7 +151,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         files: rows.map((f) => presentFile(f, req.lang, {
           read: read.has(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
         })),
-        shownClient: shownClient ? `${shownClient.code} ${shownClient.name}` : null,
+        shownClient: shownClient ? clientLabel(shownClient) : null,
         keep: keep ? `&${keep}` : '',
         total, box: q.box, page: q.page,
         prevPage: q.page > 1 ? q.page - 1 : null,
