@@ -75,7 +75,7 @@ describe('First run: setup link, first admin, TOTP enrolment', () => {
     expect(await User.count({ where: { role: 'firm_admin' } })).to.equal(1);
   });
 
-  it('an expired or unknown setup link is a 404, and a short password is refused with nothing stored', async () => {
+  it('an expired or unknown setup link is a 404, and a short or guessable password is refused with nothing stored', async () => {
     const b = new TestBrowser(h.portal.app);
     expect((await b.get('/setup/not-a-real-token-aaaaaaaaaaaaaaaa')).status).to.equal(404);
     const token = await h.booted.services.setup.newSetupLink();
@@ -83,6 +83,10 @@ describe('First run: setup link, first admin, TOTP enrolment', () => {
     const res = await b.agent.post(`/setup/${token}`).type('form').send({ _csrf: csrfIn(form.text), firmName: '事務所', adminName: '管理者', email: 'a@example.jp', password: 'short' });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('パスワードは12文字以上にしてください');
+    // Long enough, but the firm's own name: found at once by anyone who knows whose portal it is.
+    const guessable = await b.agent.post(`/setup/${token}`).type('form').send({ _csrf: csrfIn(res.text), firmName: 'Tsubasa Office', adminName: '管理者', email: 'a@example.jp', password: 'tsubasaoffice' });
+    expect(guessable.status).to.equal(400);
+    expect(guessable.text).to.contain('推測されやすいパスワードです');
     expect(await User.count()).to.equal(0);
     expect(await Firm.count()).to.equal(0);
   });

@@ -376,6 +376,46 @@ describe('Security: authentication', () => {
     });
   });
 
+  describe('a guessable password is refused wherever a password is set', () => {
+    it('through a mailed link: 400 with the reason, nothing stored, and the link still works', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
+      const b = browser();
+      expect((await b.post('/password/forgot', { email: u.email })).status).to.equal(200);
+      const link = linkIn(await h.smtp.lastTo(u.email));
+      const weak = await b.post(link, { password: 'password1234', confirm: 'password1234' });
+      expect(weak.status).to.equal(400);
+      expect(weak.text).to.contain('推測されやすいパスワードです');
+      expect(weak.text).to.not.contain('password1234');
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+      expect((await b.get(link)).status).to.equal(200);
+      const strong = 'blue kettle orbit 27';
+      expect((await b.post(link, { password: strong, confirm: strong })).status).to.equal(303);
+      await browser().login({ ...u, password: strong });
+    });
+
+    it("when changed on the account page, including one made of the person's own address", async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false, email: `zorvex.quintaro.${Date.now()}@example.jp` });
+      const b = browser();
+      await b.login(u);
+      await b.reauth(u);
+      const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
+      for (const weak of ['qwertyuiop12', 'zorvexquintaro']) {
+        const res = await b.post('/account/password', { current: u.password, password: weak, confirm: weak });
+        expect(res.status, weak).to.equal(400);
+        expect(res.text).to.contain('推測されやすいパスワードです');
+      }
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+      expect(await AuditEvent.count({ where: { operation: 'auth.password.change', targetId: u.user.id } })).to.equal(0);
+    });
+
+    it('a link nobody issued gets 404 before any strength check', async () => {
+      const res = await browser().post('/password/reset/not-a-real-link-aaaaaaaaaaaa', { password: 'password1234', confirm: 'password1234' }, '/login');
+      expect(res.status).to.equal(404);
+      expect(res.text).to.not.contain('推測されやすい');
+    });
+  });
+
   describe('pages rendered by this suite', () => {
     it('have no inline script or style', () => {
       expect(renderedPages.length).to.be.greaterThan(10);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { hashPassword, passwordProblem, verifyPassword, PASSWORD_MAX } from '../../../server/auth/passwords';
+import { hashPassword, passwordProblem, personalWords, verifyPassword, PASSWORD_MAX } from '../../../server/auth/passwords';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../../../server/auth/recovery-codes';
 
 describe('auth/passwords: argon2id', () => {
@@ -15,11 +15,32 @@ describe('auth/passwords: argon2id', () => {
   });
 
   it('refuses passwords that are too short or too long, and never hashes the too-long ones', async () => {
-    expect(passwordProblem('short')).to.equal('password.tooShort');
-    expect(passwordProblem('x'.repeat(PASSWORD_MAX + 1))).to.equal('password.tooLong');
-    expect(passwordProblem('twelve chars')).to.equal(null);
+    expect(await passwordProblem('short')).to.equal('password.tooShort');
+    expect(await passwordProblem('x'.repeat(PASSWORD_MAX + 1))).to.equal('password.tooLong');
+    expect(await passwordProblem('twelve chars')).to.equal(null);
     const hash = await hashPassword('a'.repeat(PASSWORD_MAX));
     expect(await verifyPassword(hash, 'a'.repeat(PASSWORD_MAX + 1))).to.equal(false);
+  });
+
+  it('refuses long passwords a cracker would guess soon: common words, keyboard runs, repeats, dates, Japanese names', async () => {
+    for (const weak of ['password1234', 'qwertyuiop12', 'Aa1!Aa1!Aa1!', 'sakura12345678', '111111111111', 'P@ssw0rd2026', 'akatsuki2026']) {
+      expect(await passwordProblem(weak), weak).to.equal('password.guessable');
+    }
+    for (const strong of ['correct horse battery staple', 'とても長い合言葉 correct horse', 'Kx9#mP2$vL5q', 'blue kettle orbit 27']) {
+      expect(await passwordProblem(strong), strong).to.equal(null);
+    }
+  });
+
+  it("refuses a password built from the person's own name or address", async () => {
+    const own = personalWords('zorvex.quintaro@example.jp', 'Quintaro Zorvex');
+    expect(own).to.include.members(['zorvex', 'quintaro', 'example']);
+    expect(await passwordProblem('zorvexquintaro', [])).to.equal(null);
+    expect(await passwordProblem('zorvexquintaro', own)).to.equal('password.guessable');
+  });
+
+  it('judges a very long password by its start, so no input costs the server seconds', async () => {
+    expect(await passwordProblem('password'.repeat(32))).to.equal('password.guessable');
+    expect(await passwordProblem(`Kx9#mP2$vL5q blue kettle orbit ${'a1'.repeat(100)}`)).to.equal(null);
   });
 });
 
