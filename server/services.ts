@@ -52,7 +52,7 @@ export interface Services {
   erasureLedger: ErasureLedger;
   passkeys: PasskeyService;
   disposal: DisposalService;
-  renderLogPdf(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array>;
+  renderLogPdf(header: string[], rows: string[][], conditions: [string, string][], lang: Lang): Promise<Uint8Array>;
   loginThrottle: LoginThrottle;
 }
 
@@ -98,6 +98,6 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     passkeys: new PasskeyService({ sequelize: d.sequelize, audit, config: d.config }),
     scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, throttle: loginThrottle, logger: d.logger }),
     disposal,
-    renderLogPdf: (header, rows, lang) => pdf.logTable(header, rows, lang),
+    renderLogPdf: (header, rows, conditions, lang) => pdf.logTable(header, rows, conditions, lang),
   };
 }

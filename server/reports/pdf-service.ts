@@ -57,11 +57,14 @@ export class PdfService {
   }
 
   /** The filtered access log as a table, signed like the reports. */
-  async logTable(header: string[], rows: string[][], lang: Lang): Promise<Uint8Array> {
+  async logTable(header: string[], rows: string[][], conditions: [string, string][], lang: Lang): Promise<Uint8Array> {
     const firm = await this.firmName();
     const { ReportDocument } = await layout();
     const doc = await ReportDocument.create({ title: translate(lang, 'log.title'), firmName: firm, lang });
     doc.title(translate(lang, 'log.title'));
+    doc.heading(translate(lang, 'log.pdf.conditions'));
+    doc.keyValues(conditions, { size: 8 });
+    doc.space(6);
     doc.table({ columns: header.map((h, i) => ({ header: h, width: [2.2, 2, 2, 2.4, 2, 2.2, 1.6, 1, 1, 1.8][i] ?? 1 })), rows, fontSize: 6.5 });
     return (await this.signerOf()).sign(await doc.finish(), { reason: translate(lang, 'log.title'), name: firm, location: 'Japan', contactInfo: this.d.config.publicUrl });
   }

@@ -53,6 +53,8 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
   const numbers: string[] = [];
   /** One client admin per viewport, so each download's audit row is told apart. */
   const admins = new Map<string, MadeUser>();
+  /** The staff member who revealed the numbers, who reads the log with the client column too. */
+  let staff: MadeUser;
 
   const e2e = e2eSuite({
     env: { REVEAL_BURST_MAX: '1000' },
@@ -63,7 +65,7 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
       for (const vp of VIEWPORTS) {
         admins.set(vp.name, await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, name: `人事 ${vp.name === 'phone' ? '春子' : '夏子'}` }));
       }
-      const staff = await makeUser(h, { role: 'firm_staff', name: '担当 次郎' });
+      staff = await makeUser(h, { role: 'firm_staff', name: '担当 次郎' });
       const other = await makeUser(h, { role: 'firm_staff', name: '田中 職員' });
       await assign(h, client.id, staff.user.id);
       await assign(h, client.id, other.user.id);
@@ -117,8 +119,8 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
       }
 
       /** A fresh browser, signed in as this viewport's client admin (no TOTP required of them), on /home. */
-      async function signIn() {
-        admin = admins.get(vp.name)!;
+      async function signIn(who?: MadeUser) {
+        admin = who ?? admins.get(vp.name)!;
         context = await e2e.browser.newContext({ ...vp.context, baseURL: e2e.portal.baseUrl, acceptDownloads: true });
         // A step that goes wrong fails well before mocha gives up (slow only when the machine is busy).
         context.setDefaultTimeout(20_000);
@@ -257,6 +259,31 @@ describe(`E2E (Chromium, ${dialectName}): 取扱状況報告書 and 操作履歴
         expect(csvUrl.pathname).to.equal('/audit.csv');
         expect(csvUrl.searchParams.get('operation'), 'the CSV link carries the filter').to.equal('vault.reveal');
         await pageOk('after the CSV download', [downloadNavigation(csvUrl.pathname + csvUrl.search)]);
+      });
+
+      // (on a phone the table scrolls in its own box, which pageOk allows)
+      if (!vp.phone) it('the firm\'s staff read the whole log table without scrolling sideways (client, purpose and office, where from), and may filter by sign-in', async () => {
+        await signIn(staff);
+        await page.goto(`/audit?client=${client.id}`);
+        const table = page.getByTestId('log-table');
+        await table.waitFor();
+        const fit = await page.locator('.table-wrap').evaluate((el) => ({ scroll: el.scrollWidth, width: el.clientWidth }));
+        expect(fit.scroll, 'the log table fits its box at 1280 px').to.be.at.most(fit.width);
+        const headers = await table.locator('thead th').allInnerTexts();
+        expect(headers).to.deep.equal([t('log.col.at'), t('log.col.client'), t('log.col.operator'), t('log.col.person'), t('log.col.operation'), t('log.col.why'), t('log.col.result'), t('log.col.howWhere')]);
+        const reveal = table.locator('tbody tr').filter({ hasText: t('op.vault.reveal') }).first();
+        expect(await reveal.locator('td').nth(5).innerText()).to.equal(`${t('purpose.withholding_slip')}\n${t('office.tax_office')}`);
+        expect(await reveal.locator('td').nth(7).innerText()).to.equal(`${t('log.how.screen')}\n127.0.0.1`);
+        await pageOk('log as staff');
+        await page.screenshot({ path: artifactPath(`audit-staff-${vp.name}.png`), fullPage: true });
+
+        // Sign-ins are in the filter, under their own group; the staff member's own sign-in was just logged (no client: not in this client's log).
+        const operation = page.locator('form.filters select[name="operation"]');
+        expect(await operation.locator(`optgroup[label="${t('log.opGroup.access')}"] option`).allInnerTexts()).to.include(t('op.auth.login'));
+        await operation.selectOption({ label: t('op.vault.reveal') });
+        await press(page.locator('form.filters').getByRole('button', { name: t('vault.filter.apply') }));
+        await page.waitForURL((u) => u.searchParams.get('operation') === 'vault.reveal');
+        expect(await table.locator('tbody tr').count()).to.equal(PEOPLE.length + 1);
       });
     });
   }

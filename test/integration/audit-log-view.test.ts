@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Op } from 'sequelize';
 import { execFileSync } from 'node:child_process';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
@@ -62,6 +63,8 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     for (const n of numbers) expect(res.text).not.to.contain(n);
     // Rows the portal itself wrote (here: the registrations) name it in Japanese, not as its internal 'system'.
     expect(res.text).to.contain('<td>システム（自動処理） <small></small></td>').and.not.match(/<td>system\b/);
+    // ...and say they came from the system, not from a screen (whatever channel name the job gave).
+    expect(res.text).to.contain('<td>許可</td><td>システム</td>');
     const last = await browserA.get('/audit?page=3');
     expect(rowsIn(last.text)).to.equal(own - 100);
     expect(res.text).not.to.contain('B001');
@@ -96,6 +99,52 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(await q(`from=${today}&to=${today}`)).to.equal(String(await AuditEvent.count({ where: { clientId: a.id } })));
   });
 
+  it('a period whose end is before its start, or a date that is no date, is refused with the reason, not answered with 0 rows', async () => {
+    const exportsBefore = await AuditEvent.count({ where: { operation: { [Op.in]: ['log.export.csv', 'log.export.pdf'] } } });
+    const reversed = await browserStaff.get(`/audit?client=${a.id}&from=2026-11-30&to=2026-11-01`);
+    expect(reversed.status).to.equal(400);
+    expect(reversed.text).to.contain('「期間（まで）」が「期間（から）」より前の日付です。');
+    expect(reversed.text).to.contain('value="2026-11-30"').and.contain('aria-invalid="true"');
+    expect(rowsIn(reversed.text)).to.equal(0);
+    expect(reversed.text).not.to.contain('該当する操作はありません').and.not.contain('data-testid="log-csv"');
+    const noDate = await browserStaff.get(`/audit?client=${a.id}&from=2026-02-30`);
+    expect(noDate.status).to.equal(400);
+    expect(noDate.text).to.contain('日付は 2026-04-01 の形で入力してください。');
+    for (const format of ['csv', 'pdf']) {
+      const res = await browserStaff.get(`/audit.${format}?client=${a.id}&from=2026-11-30&to=2026-11-01`);
+      expect(res.status, format).to.equal(400);
+      expect(res.headers['content-type']).to.contain('text/html');
+    }
+    expect(await AuditEvent.count({ where: { operation: { [Op.in]: ['log.export.csv', 'log.export.pdf'] } } })).to.equal(exportsBefore);
+  });
+
+  it('a page past the end shows the last page, with where it is', async () => {
+    const own = await AuditEvent.count({ where: { clientId: a.id } });
+    const pages = Math.ceil(own / 50);
+    const res = await browserA.get('/audit?page=99');
+    expect(res.status).to.equal(200);
+    expect(rowsIn(res.text)).to.equal(own - (pages - 1) * 50);
+    expect(res.text).to.contain(`${pages} / ${pages} ページ`);
+    // (Handlebars writes '=' in an attribute as &#x3D;)
+    expect(res.text).to.contain(`page&#x3D;${pages - 1}">前へ</a>`);
+  });
+
+  it('shows where each access came from, and the operation filter offers every operation the log records, sign-ins included', async () => {
+    const res = await browserStaff.get(`/audit?client=${a.id}&operation=vault.reveal`);
+    expect(res.text).to.contain('<th>方法・接続元</th>');
+    expect(res.text).to.contain('画面<br><small class="ip">127.0.0.1</small>');
+    expect(res.text).to.contain('源泉徴収票<br><small>税務署</small>');
+    for (const group of ['マイナンバー・対象者', 'ファイル', '報告書・操作履歴', '保存期限・廃棄', 'サインイン・アカウント', '顧問先・利用者・担当の設定']) {
+      expect(res.text).to.contain(`<optgroup label="${group}">`);
+    }
+    const logins = await browserA.get('/audit?operation=auth.login');
+    expect(logins.status).to.equal(200);
+    const own = await AuditEvent.count({ where: { clientId: a.id, operation: 'auth.login' } });
+    expect(own).to.be.greaterThan(0);
+    expect(logins.text).to.contain(`${own}件`);
+    expect(logins.text).to.contain('<option value="auth.login" selected>');
+  });
+
   it('sorting is on a fixed set of columns only; anything else falls back to time', async () => {
     const byOp = await browserStaff.get(`/audit?client=${a.id}&sort=operation&dir=asc`);
     expect(byOp.status).to.equal(200);
@@ -122,6 +171,13 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(res.headers['content-type']).to.equal('application/pdf');
     const text = execFileSync('pdftotext', ['-layout', '-', '-'], { input: res.body as Buffer }).toString('utf8');
     expect(text).to.contain('操作履歴');
+    // The filters it was made with: a printed log says which rows it holds.
+    expect(text).to.contain('絞り込み条件');
+    expect(text).to.match(/顧問先\s+LA 株式会社エー/);
+    expect(text).to.match(/操作\s+閲覧/);
+    expect(text).to.match(/期間\s+すべて/);
+    expect(text).to.match(/件数\s+60件/);
+    expect(text).to.contain('担当 花子');
     expect(text).to.contain('E007 社＊ 7＊');
     expect((text.match(/閲覧/g) ?? []).length).to.be.greaterThanOrEqual(60);
     for (const n of numbers) expect(text.replace(/\s/g, '')).not.to.contain(n);

@@ -315,7 +315,7 @@ describe('Security: access control and tenancy', () => {
       const logged = routes.filter((r) => r.logsReads);
       expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /certificates/:certificateId/download', 'GET /reports/:reportId/download']);
       // The firm's signing identity is made on first use; make it before counting.
-      await h.booted.services.renderLogPdf(['x'], [], 'ja');
+      await h.booted.services.renderLogPdf(['x'], [], [], 'ja');
       const before = await tableCounts(h.booted.sequelize);
       const anonymous = fresh();
       for (const r of logged) expect((await anonymous.get(fillPath(r.path))).status, key(r)).to.equal(303);

@@ -12,21 +12,37 @@ import { toCsv } from '../../vault/csv';
 import { translate, type Lang } from '../../i18n';
 import { maskPersonLabel } from '../../reports/report-data';
 import { operatorLabel } from '../../presenters/operator';
+import { calendarDate } from '../../domain/dates';
+import { clientLabel } from '../../presenters/client';
+import { BadRequest } from '../../errors';
+import { LOG_OPERATION_GROUPS, LOG_OPERATIONS } from '../../audit/operations';
 
 const UUID = /^[0-9a-f-]{36}$/i;
+/** A PDF is laid out in the request (pdf-lib blocks while it works): it holds the first 10,000 rows, the CSV all. */
+const PDF_ROWS = 10_000;
 const text = (max: number) => z.string().trim().max(max).optional().catch(undefined).transform((v) => v || undefined);
 const filterForm = z.object({
   client: z.string().regex(UUID).optional().catch(undefined),
   from: text(10), to: text(10),
   department: z.string().regex(UUID).optional().catch(undefined),
-  code: text(30), name: text(100), operation: z.string().regex(/^[a-z.]{3,40}$/).optional().catch(undefined), operator: text(100),
+  code: text(30), name: text(100), operation: z.enum(LOG_OPERATIONS as [string, ...string[]]).optional().catch(undefined), operator: text(100),
   result: z.enum(['allowed', 'denied', 'error']).optional().catch(undefined),
   sort: z.enum(LOG_SORTS).catch('at'),
   dir: z.enum(['asc', 'desc']).catch('desc'),
   page: z.coerce.number().int().min(1).max(100_000).catch(1),
 });
 
-function filterOf(req: Request): { f: LogFilter; page: number; query: Record<string, string> } {
+/** A period typed into the address bar (the date pickers send only real dates) is checked, not silently dropped. */
+function periodProblems(from?: string, to?: string): Record<string, string> {
+  const problems: Record<string, string> = {};
+  const [f, t] = [from ? calendarDate(from) : null, to ? calendarDate(to) : null];
+  if (from && !f) problems.from = 'log.dateInvalid';
+  if (to && !t) problems.to = 'log.dateInvalid';
+  if (f && t && f > t) problems.to = 'log.periodReversed';
+  return problems;
+}
+
+function filterOf(req: Request): { f: LogFilter; page: number; query: Record<string, string>; problems: Record<string, string> } {
   const q = filterForm.parse(req.query);
   const f: LogFilter = {
     clientId: q.client, from: q.from, to: q.to, departmentId: q.department, employeeCode: q.code, name: q.name,
@@ -36,7 +52,7 @@ function filterOf(req: Request): { f: LogFilter; page: number; query: Record<str
   for (const [k, v] of Object.entries({ client: q.client, from: q.from, to: q.to, department: q.department, code: q.code, name: q.name, operation: q.operation, operator: q.operator, result: q.result, sort: q.sort, dir: q.dir })) {
     if (v) query[k] = String(v);
   }
-  return { f, page: q.page, query };
+  return { f, page: q.page, query, problems: periodProblems(q.from, q.to) };
 }
 
 /** A log row as the screens and downloads show it: the person's code and masked name, never a number. */
@@ -44,7 +60,7 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
   const client = e.clientId ? clients.get(e.clientId) : undefined;
   return {
     at: formatDateTime(e.at, lang),
-    client: client ? `${client.code} ${client.name}` : '',
+    client: client ? clientLabel(client) : '',
     operator: operatorLabel(e, lang),
     operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
     person: e.targetKind === 'employee' || e.targetKind === 'dependant' || e.targetKind === 'payee' ? maskPersonLabel(e.targetLabel) : (e.targetLabel ?? ''),
@@ -53,7 +69,9 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
     office: e.office ? translate(lang, `office.${e.office}`) : '',
     result: translate(lang, `log.result.${e.result}`),
     denied: e.result !== 'allowed',
-    how: e.channel.startsWith('api:') ? 'API' : e.channel.startsWith('job:') || e.channel.startsWith('cli:') ? translate(lang, 'log.how.system') : translate(lang, 'log.how.screen'),
+    how: e.channel.startsWith('api:') ? 'API'
+      : e.actorRole === 'system' || e.channel.startsWith('job:') || e.channel.startsWith('cli:') ? translate(lang, 'log.how.system')
+        : translate(lang, 'log.how.screen'),
     ip: e.ip ?? '',
   };
 }
@@ -66,64 +84,97 @@ export function auditLogHandlers(services: Services) {
     return clients;
   }
 
+  const t = (req: Request, k: string) => translate(req.lang, k);
+
   async function download(req: Request, format: 'csv' | 'pdf') {
-    const { f } = filterOf(req);
+    const { f, problems } = filterOf(req);
+    const problem = Object.values(problems)[0];
+    if (problem) throw new BadRequest(problem, problems);
     const clients = await clientsFor(req);
     const byId = new Map(clients.map((c) => [c.id, c]));
     const rows: ReturnType<typeof presentLogRow>[] = [];
-    // A PDF is laid out in the request (pdf-lib blocks while it works): it holds the first 10,000 rows, the CSV all.
-    for await (const e of allLogRows(req.user!, f, format === 'pdf' ? 10_000 : 100_000)) rows.push(presentLogRow(e, req.lang, byId));
+    const cap = format === 'pdf' ? PDF_ROWS : 100_000;
+    for await (const e of allLogRows(req.user!, f, cap)) rows.push(presentLogRow(e, req.lang, byId));
     await services.audit.recordAlone(actorOf(req), {
       operation: `log.export.${format}`, result: 'allowed', clientId: f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null), detail: `${rows.length} rows`,
     });
-    return rows;
+    const total = rows.length < cap ? rows.length : (await queryLog(req.user!, f, 1, 1)).total;
+    return { rows, f, byId, total };
   }
 
-  const t = (req: Request, k: string) => translate(req.lang, k);
+  /** What a downloaded log was filtered by, so a printed PDF says which rows it holds and which it leaves out. */
+  async function conditionsOf(req: Request, f: LogFilter, byId: Map<string, Client>, shown: number, total: number): Promise<[string, string][]> {
+    const lang = req.lang;
+    const all = t(req, 'vault.filter.all');
+    const lines: [string, string][] = [];
+    if (req.user!.role !== 'client_admin') lines.push([t(req, 'log.col.client'), f.clientId && byId.get(f.clientId) ? clientLabel(byId.get(f.clientId)!) : all]);
+    lines.push([t(req, 'log.pdf.period'), f.from || f.to ? `${f.from ?? ''} 〜 ${f.to ?? ''}` : all]);
+    if (f.departmentId && f.clientId) {
+      const d = (await departmentsOf(f.clientId)).find((x) => x.id === f.departmentId);
+      if (d) lines.push([t(req, 'vault.filter.department'), `${d.code} ${d.name}`]);
+    }
+    if (f.employeeCode) lines.push([t(req, 'vault.col.employeeCode'), f.employeeCode]);
+    if (f.name) lines.push([t(req, 'log.filter.name'), f.name]);
+    lines.push([t(req, 'log.col.operation'), f.operation ? t(req, `op.${f.operation}`) : all]);
+    if (f.operator) lines.push([t(req, 'log.col.operator'), f.operator]);
+    lines.push([t(req, 'log.col.result'), f.result ? t(req, `log.result.${f.result}`) : all]);
+    lines.push([t(req, 'log.sortBy').replace(/[:：]\s*$/, ''), `${t(req, `log.sort.${f.sort}`)} ${f.desc ? '▼' : '▲'}`]);
+    lines.push([t(req, 'log.pdf.rows'), shown < total ? translate(lang, 'log.pdf.rowsCapped', { shown, total }) : translate(lang, 'log.total', { count: total })]);
+    lines.push([t(req, 'log.pdf.printed'), `${formatDateTime(new Date(), lang)} ${req.user!.name}`]);
+    return lines;
+  }
+
   const HEADER = ['log.col.at', 'log.col.client', 'log.col.operator', 'log.col.person', 'log.col.operation', 'log.col.purpose', 'log.col.office', 'log.col.result', 'log.col.how', 'log.col.ip'];
 
   return {
     async list(req: Request, res: Response) {
-      const { f, page: p, query } = filterOf(req);
+      const { f, query, problems, page: asked } = filterOf(req);
+      let p = asked;
       const clients = await clientsFor(req);
       const byId = new Map(clients.map((c) => [c.id, c]));
-      const { rows, total } = await queryLog(req.user!, f, p);
+      const refused = Object.keys(problems).length > 0;
+      let { rows, total } = refused ? { rows: [], total: 0 } : await queryLog(req.user!, f, p);
+      // A page past the end (an old link, a narrower filter) shows the last page instead of nothing.
+      if (!rows.length && total > 0 && p > 1) {
+        p = Math.ceil(total / LOG_PAGE_SIZE);
+        ({ rows, total } = await queryLog(req.user!, f, p));
+      }
       const departments = f.clientId ? await departmentsOf(f.clientId) : [];
       const qs = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
       page(req, res, 'audit/log', {
         title: 'log.title',
+        wide: true,
         rows: rows.map((e) => presentLogRow(e, req.lang, byId)),
-        total, filter: { ...f, client: f.clientId, department: f.departmentId, code: f.employeeCode },
-        clients: clients.map((c) => ({ id: c.id, label: `${c.code} ${c.name}`, selected: c.id === f.clientId })),
+        total, refused, errors: problems,
+        filter: { ...f, client: f.clientId, department: f.departmentId, code: f.employeeCode },
+        clients: clients.map((c) => ({ id: c.id, label: clientLabel(c), selected: c.id === f.clientId })),
         showClientFilter: req.user!.role !== 'client_admin',
         departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === f.departmentId })),
         results: ['allowed', 'denied', 'error'].map((r) => ({ value: r, labelKey: `log.result.${r}`, selected: r === f.result })),
-        operations: LOG_OPERATIONS.map((o) => ({ value: o, labelKey: `op.${o}`, selected: o === f.operation })),
+        operationGroups: LOG_OPERATION_GROUPS.map((g) => ({
+          labelKey: `log.opGroup.${g.key}`,
+          operations: g.operations.map((o) => ({ value: o, labelKey: `op.${o}`, selected: o === f.operation })),
+        })),
         sorts: LOG_SORTS.map((s) => ({ key: s, labelKey: `log.sort.${s}`, href: `/audit?${qs({ sort: s, dir: f.sort === s && f.desc ? 'asc' : 'desc', page: '1' })}`, current: f.sort === s, desc: f.desc })),
+        pageOf: total > LOG_PAGE_SIZE ? { page: p, pages: Math.ceil(total / LOG_PAGE_SIZE) } : null,
         prevHref: p > 1 ? `/audit?${qs({ page: String(p - 1) })}` : null,
         nextHref: p * LOG_PAGE_SIZE < total ? `/audit?${qs({ page: String(p + 1) })}` : null,
-        csvHref: `/audit.csv?${qs({})}`,
-        pdfHref: `/audit.pdf?${qs({})}`,
-      });
+        csvHref: refused ? null : `/audit.csv?${qs({})}`,
+        pdfHref: refused ? null : `/audit.pdf?${qs({})}`,
+      }, refused ? 400 : 200);
     },
 
     async csv(req: Request, res: Response) {
-      const rows = await download(req, 'csv');
+      const { rows } = await download(req, 'csv');
       const body = toCsv(HEADER.map((k) => t(req, k)), rows.map((r) => [r.at, r.client, r.operator, r.person, r.operation, r.purpose, r.office, r.result, r.how, r.ip]));
       res.status(200).set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="access-log.csv"', 'Cache-Control': 'no-store' }).send(body);
     },
 
     async pdf(req: Request, res: Response) {
-      const rows = await download(req, 'pdf');
-      const pdf = await services.renderLogPdf(HEADER.map((k) => t(req, k)), rows.map((r) => [r.at, r.client, r.operator, r.person, r.operation, r.purpose, r.office, r.result, r.how, r.ip]), req.lang);
+      const { rows, f, byId, total } = await download(req, 'pdf');
+      const conditions = await conditionsOf(req, f, byId, rows.length, total);
+      const pdf = await services.renderLogPdf(HEADER.map((k) => t(req, k)), rows.map((r) => [r.at, r.client, r.operator, r.person, r.operation, r.purpose, r.office, r.result, r.how, r.ip]), conditions, req.lang);
       res.status(200).set({ 'Content-Type': 'application/pdf', 'Content-Disposition': 'attachment; filename="access-log.pdf"', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' }).send(Buffer.from(pdf));
     },
   };
 }
-
-/** The operations people filter by (the rest are still shown, and reachable by other filters). */
-export const LOG_OPERATIONS = [
-  'vault.reveal', 'vault.print', 'vault.export', 'vault.api.read', 'vault.check', 'vault.register.self', 'vault.register.proxy',
-  'vault.register.link', 'vault.register.import', 'vault.update', 'vault.confirm.person', 'vault.confirm.admin', 'vault.burst',
-  'file.upload', 'file.download', 'file.delete', 'report.download', 'log.export.csv', 'log.export.pdf',
-];
