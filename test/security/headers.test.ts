@@ -247,6 +247,24 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       expect(evil.headers.location).to.equal('/');
       expect((await b.get('/login')).text).to.contain('<html lang="ja">');
     });
+
+    it('comes back to the page as it was asked for: its filters and page number stay', async () => {
+      // (not a firm admin: the first-run test below needs the suite's one firm admin to be the only one)
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const b = new SecBrowser(h.portal.app);
+      await b.login(u);
+      const asked = '/audit?operation=auth.login&result=allowed&page=1';
+      const page = await b.get(asked);
+      expect(page.status).to.equal(200);
+      // (Handlebars writes '=' in an attribute as &#x3D;)
+      const back = /name="back" value="([^"]*)"/.exec(page.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+      expect(back).to.equal(asked);
+      const res = await b.post('/lang', { lang: 'en', back }, asked);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.equal(asked);
+      const again = await b.get(res.headers.location!);
+      expect(again.text).to.contain('<html lang="en">').and.contain('<option value="auth.login" selected>');
+    });
   });
 
   describe('no inline code on any page', () => {
