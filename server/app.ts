@@ -16,6 +16,7 @@ import { requestLog } from './web/middleware/request-log';
 import { securityHeaders } from './web/middleware/security-headers';
 import { chooseLang, viewLocals } from './web/middleware/locals';
 import { viewEngine } from './web/view-engine';
+import { inParens } from './presenters/format';
 import './web/types';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -48,6 +49,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
       return translate(options.data.root.lang ?? 'ja', key, options.hash);
     },
     eq: (a: unknown, b: unknown) => a === b,
+    paren: (text: unknown, options: { data: { root: { lang: Lang } } }) => inParens(String(text), options.data.root.lang ?? 'ja'),
   }));
   app.set('view engine', 'hbs');
   // Express caches compiled templates only when NODE_ENV=production; without it every page re-reads

@@ -27,3 +27,8 @@ export function formatLimit(bytes: number): string {
   const gib = 1024 ** 3;
   return bytes >= gib && bytes % gib === 0 ? `${bytes / gib} GB` : `${Math.floor(bytes / 1024 / 1024)} MB`;
 }
+
+/** An aside in brackets as each language writes it: 「田中（人事）」, "Tanaka (HR)". */
+export function inParens(text: string, lang: Lang): string {
+  return lang === 'ja' ? `（${text}）` : ` (${text})`;
+}

@@ -342,6 +342,10 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
         expect(p.html, p.url).to.not.contain('<img src=x');
       }
       expect(visited.some((p) => p.html.includes('&lt;script&gt;alert'))).to.equal(true);
+      // English pages write brackets and quotes the English way (names people typed may be Japanese, not the page's own text).
+      const english = visited.filter((p) => p.html.includes('<html lang="en">'));
+      expect(english.length).to.be.greaterThan(30);
+      for (const p of english) expect(p.html.match(/[（）「」。、]/g) ?? [], `${p.status} ${p.url}`).to.deep.equal([]);
     });
   });
 });

@@ -12,7 +12,7 @@ import { departmentsOf, findPerson, type Person } from '../../vault/people';
 import { importNumbers, IMPORT_GUIDE, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
-import { formatDateTime } from '../../presenters/format';
+import { formatDateTime, inParens } from '../../presenters/format';
 import { z } from 'zod';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
@@ -83,7 +83,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       title: 'people.employeePage',
       employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
       account: linked ? { name: linked.name, email: linked.email } : null,
-      accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}（${u.email}）` })),
+      accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}${inParens(u.email, req.lang)}` })),
       dependants: dependantRows.map((r) => ({ ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name })),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       ...extra,
