@@ -1,7 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import { Op, UniqueConstraintError } from 'sequelize';
 import type { ActorContext } from '../audit';
-import { User, FIRM_ROLES } from '../db/models';
+import { Client, StaffAssignment, User, FIRM_ROLES } from '../db/models';
 import { Conflict, NotFound } from '../errors';
 import type { AccountService } from './account-service';
 import { isUuid } from '../clients/client-service';
@@ -12,6 +12,19 @@ export class StaffService {
 
   list(): Promise<User[]> {
     return User.findAll({ where: { role: { [Op.in]: [...FIRM_ROLES] } }, order: [['role', 'ASC'], ['name', 'ASC']] });
+  }
+
+  /** The clients each firm user is assigned to (by code), for the staff page. */
+  async assignedClients(): Promise<Map<string, Client[]>> {
+    const [assignments, clients] = await Promise.all([StaffAssignment.findAll(), Client.findAll({ order: [['code', 'ASC']] })]);
+    const byId = new Map(clients.map((c) => [c.id, c]));
+    const out = new Map<string, Client[]>();
+    for (const a of assignments) {
+      const c = byId.get(a.clientId);
+      if (c) out.set(a.userId, [...(out.get(a.userId) ?? []), c]);
+    }
+    for (const list of out.values()) list.sort((x, y) => x.code.localeCompare(y.code));
+    return out;
   }
 
   listActiveStaff(): Promise<User[]> {

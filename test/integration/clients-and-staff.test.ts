@@ -100,6 +100,12 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     const staff = (await User.findOne({ where: { email: 'sato@example.jp' } }))!;
     expect((await adminBrowser.post(`/firm/clients/${kamome.id}/assignments`, { userId: staff.id }, `/firm/clients/${kamome.id}`)).status).to.equal(303);
     expect(await StaffAssignment.count({ where: { clientId: kamome.id, userId: staff.id } })).to.equal(1);
+    // The staff page says whom each member looks after: the assigned client (a link to its page), not the other.
+    const staffPage = await adminBrowser.get('/firm/staff');
+    const row = staffPage.text.split('<tr>').find((r) => r.includes('sato@example.jp'))!;
+    expect(row).to.contain(`<a href="/firm/clients/${kamome.id}">K001 株式会社かもめ</a>`).and.not.contain('別の会社');
+    const adminRow = staffPage.text.split('<tr>').find((r) => r.includes(admin.email))!;
+    expect(adminRow).to.match(/data-testid="staff-clients"><span class="hint">なし<\/span>/);
 
     const list = await b.get('/firm/clients');
     expect(list.text).to.contain('株式会社かもめ').and.not.contain('別の会社');

@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { checkbox, email, optionalText, parseForm, text } from '../forms';
 import { AppError, BadRequest } from '../../errors';
-import { presentClient, presentClientDetails } from '../../presenters/client';
+import { clientLabel, presentClient, presentClientDetails } from '../../presenters/client';
 import { presentUser } from '../../presenters/user';
 
 const clientForm = z.object({
@@ -129,7 +129,12 @@ export function firmStaffHandlers(services: Services) {
   const staffForm = z.object({ name: text(100), email, role: z.enum(['firm_admin', 'firm_staff'], { message: 'form.invalid' }) });
 
   async function list(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
-    page(req, res, 'firm/staff', { title: 'staff.title', staff: (await services.staff.list()).map(presentUser), selfId: req.user!.id, ...extra }, status);
+    const assigned = await services.staff.assignedClients();
+    const staff = (await services.staff.list()).map((u) => ({
+      ...presentUser(u),
+      clients: (assigned.get(u.id) ?? []).map((c) => ({ href: `/firm/clients/${c.id}`, label: clientLabel(c) })),
+    }));
+    page(req, res, 'firm/staff', { title: 'staff.title', staff, showClients: true, selfId: req.user!.id, ...extra }, status);
   }
 
   return {
