@@ -63,7 +63,7 @@ describe(`E2E (Chromium, ${dialectName}): a passkey added on the account page re
     await page.getByLabel('確認コード').fill(await freshCode(u));
     await page.getByRole('button', { name: '再認証する' }).click();
     await page.waitForURL((url) => url.pathname === '/account');
-    await page.getByLabel('名前（例：事務所のPC）').fill('テスト端末');
+    await page.getByLabel('名前（例：仕事用PC、私のiPhone）').fill('テスト端末');
     await page.getByRole('button', { name: 'この端末のパスキーを追加' }).click();
     await page.locator('[data-testid="passkeys"]').getByText('テスト端末').waitFor();
     await page.screenshot({ path: artifactPath('passkey-account.png'), fullPage: true });
