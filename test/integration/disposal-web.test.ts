@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { translate } from '../../server/i18n';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -194,5 +195,16 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const req = (await DisposalRequest.findOne({ order: [['requestedAt', 'DESC']] }))!;
     expect([req.approvedBy, req.approvedByName, req.early]).to.deep.equal([null, '顧問先の事前承認（自動廃棄）', false]);
     expect(await svc.runAutomatic()).to.equal(0);
+
+    // The approvals page names who asked and who approved in the reader's language (the row keeps the certificate's Japanese).
+    const admin = new TestBrowser(h.portal.app);
+    await admin.login(firmAdmin);
+    const decidedRow = (html: string) => html.slice(html.indexOf(`data-testid="decided-${req.id}"`), html.indexOf('</tr>', html.indexOf(`data-testid="decided-${req.id}"`)));
+    const ja = decidedRow((await admin.get('/disposal/approvals')).text);
+    expect(ja).to.contain('自動廃棄').and.contain('顧問先の事前承認（自動廃棄）').and.contain('保存期間満了');
+    await admin.post('/lang', { lang: 'en', back: '/disposal/approvals' }, '/disposal/approvals');
+    const en = decidedRow((await admin.get('/disposal/approvals')).text);
+    expect(en).to.contain('Automatic disposal').and.contain('Retention period over').and.contain(translate('en', 'disposal.standingApproval').replace("'", '&#x27;'));
+    expect(en.replaceAll(client.name, '').match(/[\u3040-\u30ff\u4e00-\u9fff]/g) ?? [], 'no Japanese in the English row but the client\'s name').to.deep.equal([]);
   });
 });

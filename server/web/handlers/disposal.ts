@@ -19,6 +19,7 @@ import { departmentsOf } from '../../vault/people';
 import { VAULT_PAGE_SIZE, type ListFilter } from '../../vault/vault-service';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
+import { approverName, requestReason, requesterName } from '../../presenters/disposal';
 import { japanDay } from '../../domain/dates';
 
 const UUID = /^[0-9a-f-]{36}$/i;
@@ -96,7 +97,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - DECIDED_SHOWN_MS) } }] },
         order: [['requestedAt', 'DESC']],
       })).map((r) => ({
-        id: r.id, statusKey: `disposal.status.${r.status}`, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+        id: r.id, statusKey: `disposal.status.${r.status}`, reason: requestReason(r, req.lang), by: requesterName(r, req.lang), at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         rejected: r.status === 'rejected' ? { by: r.rejectedByName ?? '', at: formatDateTime(r.rejectedAt, req.lang), reason: r.rejectReason ?? '' } : null,
       })),
       firmSide,
@@ -119,7 +120,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const count = items.length < APPROVAL_ITEMS_SHOWN ? items.length : await DisposalItem.count({ where: { requestId: r.id } });
       const client = clientOfMap(clients, r.clientId);
       return {
-        id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: r.reason, by: r.requestedByName, at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+        id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: requestReason(r, req.lang), by: requesterName(r, req.lang), at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
         items: items.map((i) => ({ employeeCode: i.employeeCode ?? '', label: i.maskedLabel, kindKey: `disposal.kind.${i.dataKind}`, deletionDate: i.deletionDate ?? '' })),
         more: count - items.length,
@@ -145,8 +146,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const cert = certificates.get(r.id);
       return {
         id: r.id, client: clientOfMap(clients, r.clientId), count: executed ? counts.get(r.id) ?? 0 : '—',
-        statusKey: `disposal.status.${r.status}`, requestedBy: r.requestedByName, reason: r.reason,
-        decidedBy: (executed ? r.approvedByName : r.rejectedByName) ?? '', decidedAt: formatDateTime(executed ? r.executedAt : r.rejectedAt, req.lang),
+        statusKey: `disposal.status.${r.status}`, requestedBy: requesterName(r, req.lang), reason: requestReason(r, req.lang),
+        decidedBy: executed ? approverName(r, req.lang) : r.rejectedByName ?? '', decidedAt: formatDateTime(executed ? r.executedAt : r.rejectedAt, req.lang),
         rejectReason: executed ? null : r.rejectReason ?? '', certificate: cert ? { id: cert.id, number: cert.number } : null,
       };
     });
