@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction } from 'sequelize';
+import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
@@ -15,6 +15,7 @@ import { translate, isLang, DEFAULT_LANG, type Lang } from '../i18n';
 import { consumeToken, findLiveToken, issueToken } from './tokens';
 
 const RESET_TTL_MS = 30 * 60 * 1000;
+const EMAIL_CHANGE_TTL_MS = 60 * 60 * 1000;
 const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const TOTP_LABEL = 'totp';
 
@@ -166,6 +167,58 @@ export class AccountService {
 
   async remainingRecoveryCodes(user: User): Promise<number> {
     return RecoveryCode.count({ where: { userId: user.id, usedAt: null } });
+  }
+
+  /**
+   * A change of sign-in address (behind re-authentication): the new address gets a link that makes
+   * the change, so a typing mistake cannot lock the person out; the old address is told at once.
+   */
+  async requestEmailChange(ctx: ActorContext, user: User, input: string): Promise<void> {
+    const next = normaliseEmail(input);
+    if (next === user.email) throw new BadRequest('account.emailSame', { email: 'account.emailSame' });
+    if (await User.findOne({ where: { email: next } })) throw new Conflict('account.emailTaken');
+    const lang = langOf(user);
+    // Both mails go out inside the transaction: a mail server that refuses leaves no link and no log row behind.
+    await this.d.sequelize.transaction(async (tx) => {
+      // Only the newest request's link works.
+      await OneTimeToken.update({ usedAt: new Date() }, { where: { userId: user.id, purpose: 'email_change', usedAt: null }, transaction: tx });
+      const raw = await issueToken('email_change', user.id, EMAIL_CHANGE_TTL_MS, tx, next);
+      await this.d.audit.record(tx, ctx, { operation: 'account.email.request', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+      await this.d.mailer.send({
+        to: next,
+        subject: translate(lang, 'mail.emailConfirm.subject'),
+        text: translate(lang, 'mail.emailConfirm.body', { name: user.name, link: `${this.d.config.publicUrl}/account/email/${raw}` }),
+      });
+      await this.mail(user, 'mail.emailChangeRequested', {});
+    });
+  }
+
+  /** The address a live change link would set, for its confirmation page; null for any other link. */
+  async pendingEmailChange(raw: string): Promise<string | null> {
+    const token = await findLiveToken(['email_change'], raw);
+    return token?.newEmail ?? null;
+  }
+
+  /** Makes the change a link confirms. The old address is told, or nothing changes. Sessions go on: the password is the same. */
+  async confirmEmailChange(ctx: ActorContext, raw: string): Promise<User> {
+    return this.d.sequelize.transaction(async (tx) => {
+      const token = await findLiveToken(['email_change'], raw, tx);
+      if (!token || !token.userId || !token.newEmail || !(await consumeToken(token, tx))) throw new NotFound();
+      const owner = await User.findByPk(token.userId, { transaction: tx });
+      if (!owner || owner.disabledAt) throw new NotFound();
+      if (await User.findOne({ where: { email: token.newEmail }, transaction: tx })) throw new Conflict('account.emailTaken');
+      const previous = owner.email;
+      await owner.update({ email: token.newEmail }, { transaction: tx });
+      await this.d.audit.record(tx, { ...ctx, actorId: owner.id, actorName: owner.name, actorRole: owner.role }, {
+        operation: 'account.email.change', result: 'allowed', clientId: owner.clientId, targetKind: 'user', targetId: owner.id, targetLabel: owner.name,
+      });
+      const lang = langOf(owner);
+      await this.d.mailer.send({ to: previous, subject: translate(lang, 'mail.emailChanged.subject'), text: translate(lang, 'mail.emailChanged.body', { name: owner.name }) });
+      return owner;
+    }).catch((err: unknown) => {
+      if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');
+      throw err;
+    });
   }
 
   /** The password-reset request answers the same whether or not the address is known. */

@@ -3,9 +3,9 @@ import { OneTimeToken, type TokenPurpose } from '../db/models';
 import { newToken, sha256Hex } from '../crypto/tokens';
 
 /** Single-use links (setup, invitation, password reset): only a hash of the token is stored. */
-export async function issueToken(purpose: TokenPurpose, userId: string | null, ttlMs: number, tx: Transaction): Promise<string> {
+export async function issueToken(purpose: TokenPurpose, userId: string | null, ttlMs: number, tx: Transaction, newEmail: string | null = null): Promise<string> {
   const raw = newToken();
-  await OneTimeToken.create({ purpose, tokenHash: sha256Hex(raw), userId, expiresAt: new Date(Date.now() + ttlMs), usedAt: null }, { transaction: tx });
+  await OneTimeToken.create({ purpose, tokenHash: sha256Hex(raw), userId, expiresAt: new Date(Date.now() + ttlMs), usedAt: null, newEmail }, { transaction: tx });
   return raw;
 }
 

@@ -26,7 +26,8 @@ export const LOG_OPERATION_GROUPS = [
     key: 'access',
     operations: [
       'auth.login', 'auth.logout', 'auth.totp', 'auth.totp.enrol', 'auth.reauth', 'auth.password.change', 'auth.password.reset_request',
-      'auth.password.reset', 'auth.password.set', 'account.passkey.add', 'account.passkey.remove', 'api.token.create', 'api.token.revoke',
+      'auth.password.reset', 'auth.password.set', 'account.passkey.add', 'account.passkey.remove',
+      'account.email.request', 'account.email.change', 'api.token.create', 'api.token.revoke',
     ],
   },
   {

@@ -105,6 +105,10 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.showTotp },
     { method: 'post', path: '/account/totp', access: 'signedIn', duringEnrolment: true, handler: account.enrolTotp },
     { method: 'post', path: '/account/password', access: 'signedIn', reauth: true, formPage: '/account', handler: account.changePassword },
+    { method: 'post', path: '/account/email', access: 'signedIn', reauth: true, formPage: '/account', handler: account.changeEmail },
+    // opened from the new mailbox, perhaps on another device: the link is the proof, the change was asked for under re-authentication
+    { method: 'get', path: '/account/email/:token', access: 'public', authLimit: true, handler: account.showEmailConfirm },
+    { method: 'post', path: '/account/email/:token', access: 'public', authLimit: true, handler: account.confirmEmail },
     // passkeys: adding or removing one needs a live re-authentication; using one is a re-authentication
     { method: 'get', path: '/account/passkeys/options', access: 'signedIn', reauth: true, handler: passkeys.registrationOptions },
     { method: 'post', path: '/account/passkeys', access: 'signedIn', reauth: true, json: true, handler: passkeys.register },

@@ -27,6 +27,8 @@ const EXPECTED_PUBLIC = [
   'POST /password/reset/:token',
   'GET /password/set/:token', // invitation link
   'POST /password/set/:token',
+  'GET /account/email/:token', // opened from the new mailbox, perhaps on another device: asked for under re-authentication, the single-use link is the proof
+  'POST /account/email/:token',
   'GET /r/:token', // one-time registration link for a person without an account: token in the link, code handed over apart
   'POST /r/:token',
   'GET /api/openapi.json', // the API's description only, no data

@@ -3,7 +3,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { makeUser, type MadeUser } from '../support/factories';
 import { SecBrowser, JAPANESE, editSession, giveRecoveryCodes, inlineProblems, ja, proxiedHarness, renderedPages, resetTotpStep, withoutCsrf } from '../support/security';
-import { AuditEvent, SessionRow, User } from '../../server/db/models';
+import { AuditEvent, OneTimeToken, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { linkIn } from '../support/smtp';
 
@@ -373,6 +373,136 @@ describe('Security: authentication', () => {
       const res = await b.post('/account/password', { current: 'not my password at all', password: 'another long password', confirm: 'another long password' });
       expect(res.status).to.equal(400);
       expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+    });
+  });
+
+  describe('changing the e-mail address', () => {
+    const pendingOf = (userId: string) => OneTimeToken.count({ where: { userId, purpose: 'email_change', usedAt: null } });
+    const mailsTo = (address: string) => h.smtp.messages.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes(address)).length;
+
+    it('needs re-authentication; the same, a taken or a malformed address is refused with the reason and nothing stored', async () => {
+      const u = await makeUser(h, { role: 'client_admin' });
+      const other = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      const next = `moved.${Date.now()}@example.jp`;
+
+      const before = await b.get('/account');
+      expect(before.text).to.match(/<fieldset class="plain" disabled>[\s\S]*name="email"[\s\S]*<\/fieldset>/);
+      expect(before.text).to.contain('href="/reauth?next=%2Faccount%23email"');
+      const refused = await b.post('/account/email', { email: next });
+      expect(refused.status).to.equal(403);
+      expect(refused.text).to.contain(ja('error.reauthRequired'));
+
+      expect((await b.reauth(u)).status).to.equal(303);
+      const same = await b.post('/account/email', { email: u.email.toUpperCase() });
+      expect(same.status).to.equal(400);
+      expect(same.text).to.contain(ja('account.emailSame')).and.contain('data-passkey="register"');
+      const taken = await b.post('/account/email', { email: other.email });
+      expect(taken.status).to.equal(409);
+      expect(taken.text).to.contain(ja('account.emailTaken'));
+      const malformed = await b.post('/account/email', { email: 'not an address' });
+      expect(malformed.status).to.equal(400);
+      expect(malformed.text).to.contain('value="not an address"');
+
+      expect(await pendingOf(u.user.id)).to.equal(0);
+      expect(mailsTo(next) + mailsTo(other.email)).to.equal(0);
+      expect(await AuditEvent.count({ where: { operation: 'account.email.request', targetId: u.user.id } })).to.equal(0);
+      expect((await User.findByPk(u.user.id))!.email).to.equal(u.email);
+    });
+
+    it('the new address confirms with a link (a page, then a button); the old one is told twice; sign-in moves to the new address', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const b = browser();
+      await b.login(u);
+      await b.reauth(u);
+      const next = `Renamed.${Date.now()}@Example.jp`;
+      const asked = await b.post('/account/email', { email: next });
+      expect(asked.status).to.equal(303);
+      expect((await b.get('/account')).text).to.contain(ja('account.emailSent'));
+      const lower = next.toLowerCase();
+      const confirmMail = await h.smtp.lastTo(lower);
+      expect(confirmMail.subject).to.equal(ja('mail.emailConfirm.subject'));
+      const link = linkIn(confirmMail);
+      expect(link).to.match(/^\/account\/email\/[A-Za-z0-9_-]{20,}$/);
+      const notice = await h.smtp.lastTo(u.email);
+      expect(notice.subject).to.equal(ja('mail.emailChangeRequested.subject'));
+      expect(notice.text).to.not.contain(lower).and.not.contain('/account/email/');
+      expect(await AuditEvent.count({ where: { operation: 'account.email.request', targetId: u.user.id, result: 'allowed' } })).to.equal(1);
+
+      // Opened in the new mailbox, on a device that is not signed in: the page asks, only the button changes.
+      const phone = browser();
+      const shown = await phone.get(link);
+      expect(shown.status).to.equal(200);
+      expect(shown.text).to.contain(`<strong data-testid="new-email">${lower}</strong>`);
+      expect((await User.findByPk(u.user.id))!.email).to.equal(u.email);
+      const done = await phone.post(link, {}, link);
+      expect(done.status).to.equal(303);
+      expect(done.headers.location).to.equal('/login');
+      expect((await User.findByPk(u.user.id))!.email).to.equal(lower);
+      const changed = await AuditEvent.findOne({ where: { operation: 'account.email.change', targetId: u.user.id } });
+      expect(changed?.actorId).to.equal(u.user.id);
+      expect((await h.smtp.lastTo(u.email)).subject).to.equal(ja('mail.emailChanged.subject'));
+
+      // The link worked once; the old address no longer signs in, the new one does; this session goes on.
+      expect((await phone.get(link)).status).to.equal(404);
+      expect((await browser().passwordStep(u.email, u.password)).status).to.equal(401);
+      await browser().login({ ...u, email: lower });
+      expect((await b.get('/account')).text).to.contain(lower);
+    });
+
+    it('only the newest link works, a link nobody issued is 404, and an address taken in the meantime is refused', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      await b.reauth(u);
+      const first = `first.${Date.now()}@example.jp`;
+      const second = `second.${Date.now()}@example.jp`;
+      expect((await b.post('/account/email', { email: first })).status).to.equal(303);
+      const firstLink = linkIn(await h.smtp.lastTo(first));
+      expect((await b.post('/account/email', { email: second })).status).to.equal(303);
+      const secondLink = linkIn(await h.smtp.lastTo(second));
+      expect(await pendingOf(u.user.id)).to.equal(1);
+      expect((await browser().get(firstLink)).status).to.equal(404);
+      expect((await browser().get('/account/email/not-a-real-link-aaaaaaaaaaaa')).status).to.equal(404);
+
+      const squatter = await makeUser(h, { role: 'employee', totp: false });
+      await User.update({ email: second }, { where: { id: squatter.user.id } });
+      const late = await browser().post(secondLink, {}, secondLink);
+      expect(late.status).to.equal(409);
+      expect(late.text).to.contain(ja('account.emailTaken'));
+      expect((await User.findByPk(u.user.id))!.email).to.equal(u.email);
+      expect(await AuditEvent.count({ where: { operation: 'account.email.change', targetId: u.user.id } })).to.equal(0);
+    });
+    it('a mail server that refuses stops the change at either step, leaving nothing half-done', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      await b.reauth(u);
+      const next = `refused.${Date.now()}@example.jp`;
+      h.smtp.refusing = true;
+      try {
+        const asked = await b.post('/account/email', { email: next });
+        expect(asked.status).to.equal(503);
+        expect(asked.text).to.contain(ja('error.mailUnavailable'));
+      } finally { h.smtp.refusing = false; }
+      expect(await pendingOf(u.user.id)).to.equal(0);
+      expect(await AuditEvent.count({ where: { operation: 'account.email.request', targetId: u.user.id } })).to.equal(0);
+
+      expect((await b.post('/account/email', { email: next })).status).to.equal(303);
+      const link = linkIn(await h.smtp.lastTo(next));
+      const phone = browser();
+      const csrf = await phone.csrf(link);
+      h.smtp.refusing = true;
+      try {
+        const confirmed = await phone.agent.post(link).type('form').send({ _csrf: csrf });
+        expect(confirmed.status).to.equal(503);
+      } finally { h.smtp.refusing = false; }
+      expect((await User.findByPk(u.user.id))!.email).to.equal(u.email);
+      expect(await AuditEvent.count({ where: { operation: 'account.email.change', targetId: u.user.id } })).to.equal(0);
+      // The link was not spent by the failed attempt.
+      expect((await phone.post(link, {}, link)).status).to.equal(303);
+      expect((await User.findByPk(u.user.id))!.email).to.equal(next);
     });
   });
 

@@ -44,7 +44,7 @@ export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCrea
   declare usedAt: Date | null;
 }
 
-export type TokenPurpose = 'setup' | 'password_reset' | 'invite';
+export type TokenPurpose = 'setup' | 'password_reset' | 'invite' | 'email_change';
 
 export class OneTimeToken extends Model<InferAttributes<OneTimeToken>, InferCreationAttributes<OneTimeToken>> {
   declare id: CreationOptional<number>;
@@ -53,6 +53,8 @@ export class OneTimeToken extends Model<InferAttributes<OneTimeToken>, InferCrea
   declare userId: string | null;
   declare expiresAt: Date;
   declare usedAt: Date | null;
+  /** The address an 'email_change' link confirms. */
+  declare newEmail: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
 }
 
@@ -113,6 +115,7 @@ export function initUserModels(sequelize: Sequelize): void {
     userId: { type: DataTypes.UUID, allowNull: true },
     expiresAt: { type: DataTypes.DATE(3), allowNull: false },
     usedAt: { type: DataTypes.DATE(3), allowNull: true },
+    newEmail: { type: DataTypes.STRING(190), allowNull: true, defaultValue: null },
     createdAt: DataTypes.DATE(3),
   }, { sequelize, tableName: 'one_time_tokens', updatedAt: false });
 

@@ -3,12 +3,14 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
-import { parseForm } from '../forms';
-import { BadRequest } from '../../errors';
+import { email, parseForm } from '../forms';
+import { AppError, BadRequest, NotFound } from '../../errors';
 import { reauthActive } from '../middleware/guards';
 import { presentUser } from '../../presenters/user';
 import { Firm } from '../../db/models';
 import { japanDay } from '../../domain/dates';
+
+const changeEmailForm = z.object({ email });
 
 const changePasswordForm = z.object({
   current: z.string().max(1024).default(''),
@@ -40,7 +42,7 @@ export function accountHandlers(services: Services) {
   }
 
   /** The account page, whole also when a refused password change comes back to it. */
-  async function accountPage(req: Request, res: Response, extra: { errors?: Record<string, string> } = {}, status = 200) {
+  async function accountPage(req: Request, res: Response, extra: { errors?: Record<string, string>; values?: Record<string, string> } = {}, status = 200) {
     const user = req.user!;
     const day = (d: Date | null) => (d ? japanDay(d) : null);
     page(req, res, 'account/account', {
@@ -90,6 +92,33 @@ export function accountHandlers(services: Services) {
       }
       flash(req, 'ok', 'account.passwordChanged');
       res.redirect(303, '/account');
+    },
+
+    async changeEmail(req: Request, res: Response) {
+      const form = parseForm(changeEmailForm, req.body);
+      const again = (errors: Record<string, string>, status: number) => accountPage(req, res, { errors, values: { email: String(req.body?.email ?? '') } }, status);
+      if (!form.ok) return again(form.errors, 400);
+      try {
+        await accounts.requestEmailChange(actorOf(req), req.user!, form.data.email);
+      } catch (err) {
+        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return again({ email: err.messageKey }, err.status);
+        throw err;
+      }
+      flash(req, 'ok', 'account.emailSent');
+      res.redirect(303, '/account');
+    },
+
+    /** The link from the new mailbox shows what it will do; only the button (a POST) does it. */
+    async showEmailConfirm(req: Request, res: Response) {
+      const next = await accounts.pendingEmailChange(String(req.params.token));
+      if (!next) throw new NotFound();
+      page(req, res, 'account/email-confirm', { title: 'account.emailConfirm.title', email: next, action: req.path });
+    },
+
+    async confirmEmail(req: Request, res: Response) {
+      const changed = await accounts.confirmEmailChange(actorOf(req), String(req.params.token));
+      flash(req, 'ok', 'account.emailChanged');
+      res.redirect(303, req.user?.id === changed.id ? '/account' : '/login');
     },
   };
 }
