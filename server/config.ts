@@ -37,6 +37,8 @@ export interface Config {
   revealBurstWindowSeconds: number;
   /** how long a one-time registration link (payee, employee sheet) stays valid */
   vaultLinkDays: number;
+  /** the access log's CSV holds every row it was filtered to, up to this many; more are refused with the count, never cut short */
+  logExportMaxRows: number;
   /** The identity PDFs are signed with: the firm's PKCS#12 file, or (null) a self-signed one made at first use. */
   pdfSigning: { p12File: string | null; p12Password: string };
 }
@@ -90,6 +92,7 @@ const schema = z.object({
   REVEAL_BURST_MAX: int(1, 100_000).default(30),
   REVEAL_BURST_WINDOW_SECONDS: int(1, 3600).default(60),
   VAULT_LINK_DAYS: int(1, 90).default(14),
+  LOG_EXPORT_MAX_ROWS: int(1, 10_000_000).default(100_000),
   STORAGE: z.enum(['local', 's3'], { message: 'local or s3' }).default('local'),
   S3_ENDPOINT: z.url({ protocol: /^https?$/, message: 'an http(s) URL such as https://s3.example.jp' }).optional(),
   S3_REGION: z.string().regex(/^[a-z0-9-]{1,40}$/, 'a region name such as us-east-1').default('us-east-1'),
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     revealBurstMax: e.REVEAL_BURST_MAX,
     revealBurstWindowSeconds: e.REVEAL_BURST_WINDOW_SECONDS,
     vaultLinkDays: e.VAULT_LINK_DAYS,
+    logExportMaxRows: e.LOG_EXPORT_MAX_ROWS,
     pdfSigning: {
       p12File: e.PDF_SIGNING_P12 ? path.resolve(cwd, e.PDF_SIGNING_P12) : null,
       p12Password: e.PDF_SIGNING_P12_PASSWORD ?? '',

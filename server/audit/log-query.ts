@@ -81,6 +81,10 @@ export async function queryLog(user: User, f: LogFilter, page: number, pageSize 
   return { rows, total };
 }
 
+export async function countLog(user: User, f: LogFilter): Promise<number> {
+  return AuditEvent.count({ where: await logWhere(user, f) });
+}
+
 /** Every row of a filtered log, in batches, for the downloads (at most `cap`). */
 export async function* allLogRows(user: User, f: LogFilter, cap = 100_000): AsyncGenerator<AuditEvent> {
   const where = await logWhere(user, f);

@@ -23,7 +23,8 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
 
   before(async function () {
     this.timeout(30_000);
-    h = await createHarness({ REVEAL_BURST_MAX: '1000' });
+    // The CSV cap equals the 60 reveals of client A: those download, the whole of A's log is refused.
+    h = await createHarness({ REVEAL_BURST_MAX: '1000', LOG_EXPORT_MAX_ROWS: '60' });
     await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
     a = await makeClient(h, { code: 'LA', name: '株式会社エー' });
     b = await makeClient(h, { code: 'LB', name: '株式会社ビー' });
@@ -162,6 +163,22 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     for (const n of numbers) expect(res.text).not.to.contain(n);
     const row = await AuditEvent.findOne({ where: { operation: 'log.export.csv' }, order: [['seq', 'DESC']] });
     expect([row!.actorId, row!.clientId, row!.detail]).to.deep.equal([staff.user.id, a.id, '60 rows']);
+  });
+
+  it('a CSV that would be cut short is refused with the count, and the page says so before the click', async () => {
+    const all = await AuditEvent.count({ where: { clientId: a.id } });
+    expect(all).to.be.greaterThan(60);
+    const exportsBefore = await AuditEvent.count({ where: { operation: 'log.export.csv' } });
+    const res = await browserStaff.get(`/audit.csv?client=${a.id}`);
+    expect(res.status).to.equal(400);
+    expect(res.headers['content-type']).to.contain('text/html');
+    expect(res.text).to.contain(`条件に合う記録が${all}件あります。CSVは60件までです。`);
+    expect(await AuditEvent.count({ where: { operation: 'log.export.csv' } })).to.equal(exportsBefore);
+    const page = await browserStaff.get(`/audit?client=${a.id}`);
+    expect(page.text).to.contain('data-testid="log-csv-too-many"').and.not.contain('data-testid="log-csv"');
+    expect(page.text).to.contain('data-testid="log-pdf"');
+    const narrowed = await browserStaff.get(`/audit?client=${a.id}&operation=vault.reveal`);
+    expect(narrowed.text).to.contain('data-testid="log-csv"').and.not.contain('data-testid="log-csv-too-many"');
   });
 
   it('the PDF download holds the same rows in Japanese, signed, and is logged', async () => {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
-import { allLogRows, LOG_PAGE_SIZE, LOG_SORTS, logScope, queryLog, type LogFilter } from '../../audit/log-query';
+import { allLogRows, countLog, LOG_PAGE_SIZE, LOG_SORTS, logScope, queryLog, type LogFilter } from '../../audit/log-query';
 import { Client, type AuditEvent } from '../../db/models';
 import { Op } from 'sequelize';
 import { formatDateTime } from '../../presenters/format';
@@ -14,7 +14,7 @@ import { maskPersonLabel } from '../../reports/report-data';
 import { operatorLabel } from '../../presenters/operator';
 import { calendarDate } from '../../domain/dates';
 import { clientLabel } from '../../presenters/client';
-import { BadRequest } from '../../errors';
+import { AppError, BadRequest } from '../../errors';
 import { LOG_OPERATION_GROUPS, LOG_OPERATIONS } from '../../audit/operations';
 
 const UUID = /^[0-9a-f-]{36}$/i;
@@ -90,15 +90,21 @@ export function auditLogHandlers(services: Services) {
     const { f, problems } = filterOf(req);
     const problem = Object.values(problems)[0];
     if (problem) throw new BadRequest(problem, problems);
+    const csvMax = services.config.logExportMaxRows;
+    // A CSV is taken to be the whole log of its filter: one that would be cut short is refused, with the count, before anything is read.
+    if (format === 'csv') {
+      const matching = await countLog(req.user!, f);
+      if (matching > csvMax) throw new AppError(400, 'log.csvTooMany', { total: matching, max: csvMax });
+    }
     const clients = await clientsFor(req);
     const byId = new Map(clients.map((c) => [c.id, c]));
     const rows: ReturnType<typeof presentLogRow>[] = [];
-    const cap = format === 'pdf' ? PDF_ROWS : 100_000;
+    const cap = format === 'pdf' ? PDF_ROWS : csvMax;
     for await (const e of allLogRows(req.user!, f, cap)) rows.push(presentLogRow(e, req.lang, byId));
     await services.audit.recordAlone(actorOf(req), {
       operation: `log.export.${format}`, result: 'allowed', clientId: f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null), detail: `${rows.length} rows`,
     });
-    const total = rows.length < cap ? rows.length : (await queryLog(req.user!, f, 1, 1)).total;
+    const total = rows.length < cap ? rows.length : await countLog(req.user!, f);
     return { rows, f, byId, total };
   }
 
@@ -160,6 +166,7 @@ export function auditLogHandlers(services: Services) {
         prevHref: p > 1 ? `/audit?${qs({ page: String(p - 1) })}` : null,
         nextHref: p * LOG_PAGE_SIZE < total ? `/audit?${qs({ page: String(p + 1) })}` : null,
         csvHref: refused ? null : `/audit.csv?${qs({})}`,
+        csvTooMany: total > services.config.logExportMaxRows ? services.config.logExportMaxRows : null,
         pdfHref: refused ? null : `/audit.pdf?${qs({})}`,
       }, refused ? 400 : 200);
     },
