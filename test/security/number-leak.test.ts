@@ -11,6 +11,7 @@ import { pngBytes } from '../support/files';
 import { Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
 import { numberFrom as valid } from '../support/vault';
 import type { RouteDef } from '../../server/web/routes';
+import { SecBrowser } from '../support/security';
 
 const fullWidth = (n: string) => n.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
 const grouped = (n: string) => n.replace(/(\d{4})(?=\d)/g, '$1 ');
@@ -42,7 +43,8 @@ describe('Security: no unmasked My Number anywhere but a reveal or an export mad
     logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-leak-')), 'portal.log');
     // Everything the portal logs, at the most talkative level, into a file this test reads back.
     const logger = pino({ level: 'trace' }, pino.destination({ dest: logFile, sync: true }));
-    h = await createHarness({ REVEAL_BURST_MAX: '1000' }, { logger });
+    // Each role's browser comes from an address of its own: walking every page as four roles would spend one address's sign-in rate limit.
+    h = await createHarness({ REVEAL_BURST_MAX: '1000', TRUST_PROXY: 'true' }, { logger });
     await Firm.create({ id: 1, name: '暁社会保険労務士事務所' });
     client = await makeClient(h, { code: 'L001', name: '株式会社リーク検査' });
     other = await makeClient(h, { code: 'L002', name: '別会社' });
@@ -52,7 +54,7 @@ describe('Security: no unmasked My Number anywhere but a reveal or an export mad
     users.employee = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, name: '社員 太郎' });
     await assign(h, client.id, users.staff.user.id);
     for (const k of Object.keys(users) as (keyof typeof users)[]) {
-      browsers[k] = new TestBrowser(h.portal.app);
+      browsers[k] = new SecBrowser(h.portal.app);
       await browsers[k].login(users[k]);
     }
     const admin = browsers.clientAdmin;
