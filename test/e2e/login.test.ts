@@ -144,4 +144,59 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
       await context.close();
     }
   });
+
+  it('phone: an employee changes the sign-in address — re-authenticates from the form, the link opens on another phone, one tap makes the change', async () => {
+    const u = await makeUser(e2e.h, { role: 'employee', name: '転居 太郎', totp: false });
+    const phone = VIEWPORTS.find((v) => v.phone)!;
+    const newPhone = async () => {
+      const c = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
+      c.setDefaultTimeout(20_000);
+      return c;
+    };
+    const contexts = [await newPhone(), await newPhone()];
+    try {
+      const page = await contexts[0]!.newPage();
+      const other = await contexts[1]!.newPage();
+      const problems = await watchProblems(page);
+      const phoneOk = async (p: typeof page, name: string) => {
+        const o = await horizontalOverflow(p);
+        expect(o.scrollWidth, `${name}: scrolls sideways (too wide: ${o.wide.join(', ')})`).to.be.at.most(o.innerWidth);
+        expect(await smallTouchTargets(p), `${name}: touch targets smaller than 44×44 px`).to.deep.equal([]);
+      };
+      await page.goto('/login');
+      await page.getByLabel('メールアドレス').fill(u.email);
+      await page.getByLabel('パスワード').fill(u.password);
+      await page.getByRole('button', { name: 'ログイン' }).tap();
+      await page.waitForURL((url) => url.pathname === '/home');
+      await page.goto('/account');
+      expect(await page.getByLabel('新しいメールアドレス').isDisabled(), 'the form waits for re-authentication').to.equal(true);
+      await page.getByTestId('email-reauth').getByRole('link').tap();
+      await page.getByLabel('パスワード').fill(u.password);
+      await page.getByRole('button', { name: '再認証する' }).tap();
+      await page.waitForURL((url) => url.pathname === '/account' && url.hash === '#email');
+      const next = `moved-${Date.now()}@example.jp`;
+      await page.getByLabel('新しいメールアドレス').fill(next);
+      await page.getByRole('button', { name: '確認のメールを送る' }).tap();
+      await page.waitForURL((url) => url.pathname === '/account');
+      expect(await page.getByRole('status').first().innerText()).to.contain('新しいメールアドレスに確認のメールを送りました。');
+      await phoneOk(page, 'account after the request');
+
+      const mail = await e2e.h.smtp.lastTo(next);
+      const link = /https?:\/\/\S+/.exec(mail.text ?? '')![0];
+      await other.goto(new URL(link).pathname);
+      expect(await other.locator('h1').innerText()).to.equal('メールアドレス変更の確認');
+      expect(await other.getByTestId('new-email').innerText()).to.equal(next);
+      await phoneOk(other, 'confirmation page');
+      await other.screenshot({ path: artifactPath('phone-email-confirm.png'), fullPage: true });
+      await other.getByRole('button', { name: '変更する' }).tap();
+      await other.waitForURL((url) => url.pathname === '/login');
+      expect(await other.getByRole('status').first().innerText()).to.contain('メールアドレスを変更しました。');
+
+      await page.reload();
+      expect(await page.locator('main').innerText()).to.contain(next);
+      expect(problems.take()).to.deep.equal([]);
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+  });
 });
