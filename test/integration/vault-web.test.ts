@@ -87,9 +87,20 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(rows.map((r) => r.detail)).to.deep.equal(['match', 'mismatch']);
   });
 
-  it('the client admin confirms a number (管理者確認)', async () => {
-    const res = await admin.post(`/client/numbers/${recordId}/confirm`, {}, '/client/people');
+  it('the client admin confirms a number (管理者確認) only by typing the one registered', async () => {
+    for (const typed of [undefined, validNumber(99998888777), '12345']) {
+      const refused = await admin.post(`/client/numbers/${recordId}/confirm`, typed === undefined ? {} : { typed }, '/client/people');
+      expect(refused.status, String(typed)).to.equal(400);
+      expect(refused.text).to.not.contain(validNumber(99998888777));
+      if (typed === validNumber(99998888777)) expect(refused.text).to.contain('一致しないため、確認済みにしていません');
+      expect((await NumberRecord.findByPk(recordId))!.adminConfirmedAt, String(typed)).to.equal(null);
+    }
+    expect(await AuditEvent.count({ where: { operation: 'vault.confirm.admin' } })).to.equal(0);
+    const listed = await admin.get('/client/people');
+    expect(listed.text).to.contain(`formaction="/client/numbers/${recordId}/confirm#person-${employeeId}"`);
+    const res = await admin.post(`/client/numbers/${recordId}/confirm`, { typed: ichiro }, '/client/people');
     expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(`/client/people#person-${employeeId}`);
     expect((await NumberRecord.findByPk(recordId))!.status).to.equal('admin_confirmed');
     // A 社労士 reads 本人確認 as the Act's identity check: the list says what its confirmations are not.
     const page = await admin.get('/client/people?status=admin_confirmed');

@@ -224,11 +224,22 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       });
     },
 
+    /** 管理者確認 is earned by typing the number from the document, as 照合: the list shows only its last two digits. */
     async confirm(req: Request, res: Response) {
       const client = await clientOf(req);
-      await vault.confirm(actorOf(req), client.id, String(req.params.recordId), 'admin');
+      const recordId = String(req.params.recordId);
+      const f = checkForm.safeParse(req.body ?? {});
+      try {
+        const matches = await vault.check(actorOf(req), client.id, recordId, f.success ? f.data.typed : 'x');
+        if (!matches) return showList(req, res, { checkResult: { recordId, error: 'vault.adminConfirm.mismatch' } }, 400);
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
+      }
+      await vault.confirm(actorOf(req), client.id, recordId, 'admin');
       flash(req, 'ok', 'vault.confirmed');
-      res.redirect(303, '/client/people');
+      res.redirect(303, `/client/people#person-${(await vault.getRecord(client.id, recordId)).record.personId}`);
     },
 
     async check(req: Request, res: Response) {
