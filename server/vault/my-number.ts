@@ -1,3 +1,5 @@
+import { japanDay } from '../domain/dates';
+
 /**
  * The My Number itself (個人番号): 12 digits, the last a check digit. Input from people is
  * normalised (full-width digits, spaces and hyphens as typed on phones), then checked.
@@ -37,4 +39,14 @@ export function parseMyNumber(input: string): { ok: true; number: string } | { o
 /** How a number may be shown anywhere but a reveal: the last two digits only. */
 export function maskNumber(lastTwo: string): string {
   return `**********${lastTwo}`;
+}
+
+/** The first notification cards (通知カード) were sent from 5 October 2015: no number card is older. */
+export const FIRST_ISSUE_DATE = '2015-10-05';
+
+/** What is wrong with a card's issue date (yyyy-mm-dd), or null: before the first cards, or after today in Japan. */
+export function issueDateProblem(iso: string, today: string = japanDay()): 'vault.issueDate.tooEarly' | 'vault.issueDate.future' | null {
+  if (iso < FIRST_ISSUE_DATE) return 'vault.issueDate.tooEarly';
+  if (iso > today) return 'vault.issueDate.future';
+  return null;
 }

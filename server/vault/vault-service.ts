@@ -8,7 +8,7 @@ import { AuditHead, ClientKey, NumberRecord, StaffAssignment, type NumberSource,
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import type { Office, Procedure } from '../domain/purposes';
-import { parseMyNumber } from './my-number';
+import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
 import { countByStatus, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
@@ -92,6 +92,8 @@ export class VaultService {
    */
   async register(ctx: ActorContext, person: Person, input: NumberInput, opts: RegisterOptions, outer?: Transaction): Promise<NumberRecord> {
     const number = numberOrFail(input.number);
+    const dateProblem = input.issueDate ? issueDateProblem(input.issueDate) : null;
+    if (dateProblem) throw new BadRequest(dateProblem, { issueDate: dateProblem });
     const work = async (tx: Transaction) => {
       // The log's head first: registrations for one person (a double tap) then run one after the
       // other instead of racing to insert the same row.

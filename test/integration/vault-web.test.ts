@@ -58,6 +58,13 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(res.text).to.contain('マイナンバーが正しくありません。12桁をもう一度ご確認ください');
     expect(res.text).not.to.contain('123456789019');
     expect(await NumberRecord.count()).to.equal(0);
+    // A card issued before the first notification cards, or in the future, is a typing mistake: refused beside the date.
+    for (const [issueDate, message] of [['2099-01-01', '発行日が未来の日付です。'], ['1900-01-01', '発行日が2015年10月5日（通知カードの送付開始）より前です。']] as const) {
+      res = await admin.post(path, { number: ichiro, issueDate }, path);
+      expect(res.status, issueDate).to.equal(400);
+      expect(res.text).to.contain(message).and.not.contain(ichiro);
+    }
+    expect(await NumberRecord.count()).to.equal(0);
     const fullWidth = ichiro.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
     res = await admin.post(path, { number: fullWidth, issueDate: '2016-01-01' }, path);
     expect(res.status, res.text).to.equal(303);
@@ -161,8 +168,15 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const token = csrfIn(page.text);
     const image = pngBytes(4000);
     const number = validNumber(22223333444);
+    // An issue date in the future: refused beside the date, nothing stored (not even the image).
+    let res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token)
+      .field('person', dep!.id).field('number', number).field('confirm', 'on').field('issueDate', '2099-12-31').attach('files', image, { filename: 'card.png', contentType: 'image/png' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('発行日が未来の日付です。');
+    expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);
+    expect(await NumberRecord.count({ where: { personKind: 'dependant', personId: dep!.id } })).to.equal(0);
     // Without the confirmation tick: refused, nothing stored (not even the image).
-    let res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
       .field('person', dep!.id).field('number', number).attach('files', image, { filename: 'card.png', contentType: 'image/png' });
     expect(res.status).to.equal(400);
     expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkDigit, maskNumber, normaliseNumber, parseMyNumber } from '../../../server/vault/my-number';
+import { checkDigit, issueDateProblem, maskNumber, normaliseNumber, parseMyNumber } from '../../../server/vault/my-number';
 
 describe('vault/my-number: the 12-digit number and its check digit', () => {
   it('accepts 123456789018 and refuses 123456789019 (the example the domain gives)', () => {
@@ -38,5 +38,12 @@ describe('vault/my-number: the 12-digit number and its check digit', () => {
 
   it('masks all but the last two digits', () => {
     expect(maskNumber('18')).to.equal('**********18');
+  });
+
+  it('an issue date lies between the first notification cards (2015-10-05) and today in Japan', () => {
+    expect(issueDateProblem('2015-10-04', '2026-12-07')).to.equal('vault.issueDate.tooEarly');
+    expect(issueDateProblem('2015-10-05', '2026-12-07')).to.equal(null);
+    expect(issueDateProblem('2026-12-07', '2026-12-07')).to.equal(null);
+    expect(issueDateProblem('2026-12-08', '2026-12-07')).to.equal('vault.issueDate.future');
   });
 });
