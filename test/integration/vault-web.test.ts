@@ -175,6 +175,13 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(res.text).to.contain('発行日が未来の日付です。');
     expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);
     expect(await NumberRecord.count({ where: { personKind: 'dependant', personId: dep!.id } })).to.equal(0);
+    // A text file is no photo of a card, though the portal takes text files elsewhere.
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token)
+      .field('person', dep!.id).field('number', number).field('confirm', 'on').attach('files', Buffer.from('notes'), { filename: 'notes.txt', contentType: 'text/plain' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('写真は画像（JPEG・PNG・HEIC・WebP）またはPDFを選んでください。');
+    expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);
+    expect(await NumberRecord.count({ where: { personKind: 'dependant', personId: dep!.id } })).to.equal(0);
     // Without the confirmation tick: refused, nothing stored (not even the image).
     res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
       .field('person', dep!.id).field('number', number).attach('files', image, { filename: 'card.png', contentType: 'image/png' });

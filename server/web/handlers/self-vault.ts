@@ -11,7 +11,7 @@ import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import type { UploadTarget } from '../../files/upload-target';
-import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
+import { ID_IMAGE_EXTENSIONS, isIdImage } from '../../files/file-types';
 import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
@@ -61,7 +61,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       title: 'vault.self.title',
       people: withRecords,
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
-      accept: ['image/*', ...ACCEPTED_EXTENSIONS.filter((e) => ['pdf', 'jpg', 'jpeg', 'png', 'heic'].includes(e)).map((e) => `.${e}`)].join(','),
+      accept: ['image/*', ...ID_IMAGE_EXTENSIONS.map((e) => `.${e}`)].join(','),
       ...extra,
     }, status);
   }
@@ -98,6 +98,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (!employee) throw new NotFound();
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
+        // Any file the portal takes would pass the upload itself; a card's photo must be a picture or a scan.
+        if (uploads.some((u) => !isIdImage(u.contentType))) throw new BadRequest('vault.self.photoType', { files: 'vault.self.photoType' });
         const person = await personFor(employee, f.data.person);
         const target = req.uploadTarget ? await req.uploadTarget : null;
         const ctx = actorOf(req);
