@@ -6,7 +6,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Mailer } from '../mail/mailer';
-import { Client, Employee, FileBatch, FileRead, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
+import { Client, Employee, FileBatch, FileRead, NumberRecord, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
 import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
 import { BadRequest, Forbidden, NotFound } from '../errors';
@@ -186,6 +186,8 @@ export class FileService {
     if (file.senderId !== user.id && user.role !== 'firm_admin') throw new Forbidden();
     await this.d.sequelize.transaction(async (tx) => {
       await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
+      // A deleted card photo no longer stands beside its number (the list's 画像あり).
+      await NumberRecord.update({ idFileId: null }, { where: { idFileId: file.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.delete', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName,
       });

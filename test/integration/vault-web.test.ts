@@ -196,6 +196,12 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const file = await StoredFile.findByPk(rec!.idFileId!);
     expect(file!.containsMyNumber).to.equal(true);
     expect(file!.employeeId).to.equal(employeeId);
+    const imageBadge = `<code data-testid="masked-number">**********${number.slice(-2)}</code> <span class="badge">画像あり</span>`;
+    expect((await admin.get('/client/people')).text).to.contain(imageBadge);
+    // The employee deletes the photo: the number stays, the list no longer says it has one.
+    expect((await emp.post(`/files/${file!.id}/delete`, {}, `/files/${file!.id}`)).status).to.equal(303);
+    expect((await NumberRecord.findByPk(rec!.id))!.idFileId).to.equal(null);
+    expect((await admin.get('/client/people')).text).to.contain(`**********${number.slice(-2)}`).and.not.contain(imageBadge);
     // An employee cannot register for another employee's dependant.
     const stranger = await Employee.create({ clientId: client.id, employeeCode: 'E999', name: '他人', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
     const strangerDep = await Dependant.create({ clientId: client.id, employeeId: stranger.id, name: '他人の家族', nameKana: null, relationship: 'child' });
