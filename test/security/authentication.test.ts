@@ -44,6 +44,21 @@ describe('Security: authentication', () => {
     });
   });
 
+  it('re-authentication asks a person without TOTP for the password only, and says so when it is wrong', async () => {
+    const u = await makeUser(h, { role: 'employee', totp: false });
+    const b = browser();
+    await b.login(u);
+    const form = await b.get('/reauth');
+    expect(form.text).to.contain(ja('auth.reauth.introPassword', { minutes: 5 })).and.not.contain('name="code"');
+    const wrong = await b.post('/reauth', { password: 'not my password at all' }, '/reauth');
+    expect(wrong.status).to.equal(401);
+    expect(wrong.text).to.contain(ja('auth.reauthPasswordFailed')).and.not.contain('確認コード');
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    const s = browser();
+    await s.login(staff);
+    expect((await s.get('/reauth')).text).to.contain(ja('auth.reauth.intro', { minutes: 5 })).and.contain('name="code"');
+  });
+
   describe('no account enumeration, no open redirect', () => {
     it('"forgot password" answers a known and an unknown address the same way', async () => {
       const u = await makeUser(h, { role: 'employee', totp: false });

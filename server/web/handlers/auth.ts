@@ -168,7 +168,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         await accounts.recordFailure(user.email, ip);
         await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
         return page(req, res, 'auth/reauth', {
-          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: 'auth.reauthFailed', minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
+          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: user.totpEnabledAt ? 'auth.reauthFailed' : 'auth.reauthPasswordFailed', minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
         }, 401);
       }
       await grantReauth(req, services, method);
