@@ -30,7 +30,11 @@ export class ReauthRequired extends AppError {
 }
 /** Used for other tenants' objects too, so their existence is not revealed. */
 export class NotFound extends AppError {
-  constructor() { super(404, 'error.notFound'); }
+  constructor(messageKey = 'error.notFound') { super(404, messageKey); }
+}
+/** A mailed single-use link that was used, replaced by a newer one or has expired: the same 404 as one never issued, in words a person can act on. */
+export class DeadLink extends NotFound {
+  constructor() { super('error.deadLink'); }
 }
 export class Conflict extends AppError {
   constructor(messageKey = 'error.conflict') { super(409, messageKey); }

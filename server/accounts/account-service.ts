@@ -5,7 +5,7 @@ import type { Keys } from '../crypto/keys';
 import type { Mailer } from '../mail/mailer';
 import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
 import { ownClient } from '../clients/own-client';
-import { BadRequest, Conflict, NotFound } from '../errors';
+import { BadRequest, Conflict, DeadLink, NotFound } from '../errors';
 import { hashPassword, passwordProblem, personalWords, verifyPassword } from '../auth/passwords';
 import { checkTotp, newTotpSecret, totpUri } from '../auth/totp';
 import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
@@ -203,7 +203,7 @@ export class AccountService {
   async confirmEmailChange(ctx: ActorContext, raw: string): Promise<User> {
     return this.d.sequelize.transaction(async (tx) => {
       const token = await findLiveToken(['email_change'], raw, tx);
-      if (!token || !token.userId || !token.newEmail || !(await consumeToken(token, tx))) throw new NotFound();
+      if (!token || !token.userId || !token.newEmail || !(await consumeToken(token, tx))) throw new DeadLink();
       const owner = await User.findByPk(token.userId, { transaction: tx });
       if (!owner || owner.disabledAt) throw new NotFound();
       if (await User.findOne({ where: { email: token.newEmail }, transaction: tx })) throw new Conflict('account.emailTaken');
@@ -248,13 +248,13 @@ export class AccountService {
     // The link first: the strength check costs up to ~0.15 s of CPU, not to be spent on anyone's guess at a link.
     const live = await findLiveToken(['password_reset', 'invite'], raw);
     const owner = live?.userId ? await User.findByPk(live.userId) : null;
-    if (!owner) throw new NotFound();
+    if (!owner) throw new DeadLink();
     const problem = await passwordProblem(password, personalWords(owner.email, owner.name));
     if (problem) throw new BadRequest(problem, { password: problem });
     const hash = await hashPassword(password);
     return this.d.sequelize.transaction(async (tx) => {
       const token = await findLiveToken(['password_reset', 'invite'], raw, tx);
-      if (!token || !token.userId || !(await consumeToken(token, tx))) throw new NotFound();
+      if (!token || !token.userId || !(await consumeToken(token, tx))) throw new DeadLink();
       const user = await User.findByPk(token.userId, { transaction: tx });
       if (!user || user.disabledAt) throw new NotFound();
       await user.update({ passwordHash: hash, passwordChangedAt: new Date() }, { transaction: tx });

@@ -460,7 +460,9 @@ describe('Security: authentication', () => {
       expect((await h.smtp.lastTo(u.email)).subject).to.equal(ja('mail.emailChanged.subject'));
 
       // The link worked once; the old address no longer signs in, the new one does; this session goes on.
-      expect((await phone.get(link)).status).to.equal(404);
+      const spent = await phone.get(link);
+      expect(spent.status).to.equal(404);
+      expect(spent.text).to.contain(ja('error.deadLink')).and.contain('href="/login"');
       expect((await browser().passwordStep(u.email, u.password)).status).to.equal(401);
       await browser().login({ ...u, email: lower });
       expect((await b.get('/account')).text).to.contain(lower);

@@ -4,7 +4,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { email, parseForm } from '../forms';
-import { AppError, BadRequest, NotFound } from '../../errors';
+import { AppError, BadRequest, DeadLink } from '../../errors';
 import { reauthActive } from '../middleware/guards';
 import { presentUser } from '../../presenters/user';
 import { Firm } from '../../db/models';
@@ -111,7 +111,7 @@ export function accountHandlers(services: Services) {
     /** The link from the new mailbox shows what it will do; only the button (a POST) does it. */
     async showEmailConfirm(req: Request, res: Response) {
       const next = await accounts.pendingEmailChange(String(req.params.token));
-      if (!next) throw new NotFound();
+      if (!next) throw new DeadLink();
       page(req, res, 'account/email-confirm', { title: 'account.emailConfirm.title', email: next, action: req.path });
     },
 

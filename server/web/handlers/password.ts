@@ -4,7 +4,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm } from '../forms';
-import { BadRequest, NotFound } from '../../errors';
+import { BadRequest, DeadLink } from '../../errors';
 
 const forgotForm = z.object({ email: z.string().trim().max(190).default('') });
 const newPasswordForm = z.object({
@@ -27,7 +27,7 @@ export function passwordHandlers(services: Services) {
     },
 
     async showSet(req: Request, res: Response) {
-      if (!(await services.accounts.linkIsLive(String(req.params.token)))) throw new NotFound();
+      if (!(await services.accounts.linkIsLive(String(req.params.token)))) throw new DeadLink();
       page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path });
     },
 

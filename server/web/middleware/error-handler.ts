@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
 import type { Logger } from 'pino';
-import { AppError, BadRequest, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests } from '../../errors';
+import { AppError, BadRequest, DeadLink, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests } from '../../errors';
 import { safeNext } from '../forms';
 import { translate } from '../../i18n';
 
@@ -68,7 +68,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       showReauth: appErr.messageKey === 'error.reauthRequired',
       // Re-authenticated, the person comes back to the form they were on (a path of this site only).
       reauthHref: appErr instanceof ReauthRequired && appErr.returnTo && safeNext(appErr.returnTo) ? `/reauth?next=${encodeURIComponent(appErr.returnTo)}` : '/reauth',
-      showLogin: appErr.status === 401,
+      showLogin: appErr.status === 401 || appErr instanceof DeadLink,
       // The header's sign-out and language forms need a token too (none when the session itself failed).
       csrfToken: tokenFor(req),
     });
