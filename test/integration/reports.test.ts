@@ -133,6 +133,18 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect((await sb.get(`/reports/${id}/download`)).status).to.equal(404);
   });
 
+  it('the assigned staff member downloads it through the link the list gives (it named no client, so it was 404)', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    const list = await b.get(`/reports?client=${client.id}`);
+    expect(list.status).to.equal(200);
+    const href = /href="(\/reports\/[0-9a-f-]{36}\/download[^"]*)"/.exec(list.text)![1]!.replace(/&amp;/g, '&');
+    const dl = await b.agent.get(href).buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (x: Buffer) => c.push(x)); res.on('end', () => cb(null, Buffer.concat(c))); });
+    expect(dl.status).to.equal(200);
+    expect(dl.headers['content-type']).to.equal('application/pdf');
+    expect(await AuditEvent.count({ where: { operation: 'report.download', actorId: staff.user.id } })).to.equal(1);
+  });
+
   it('missed months are caught up: a portal down since August builds September and October on its next run', async () => {
     const late = await makeClient(h, { code: 'RP03', name: '株式会社キャッチアップ' });
     await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-08-20T00:00:00Z'), late.id] });

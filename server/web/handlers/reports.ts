@@ -43,6 +43,8 @@ export function reportHandlers(services: Services) {
         reports: (await reports.list(client.id)).map((r) => presentReport(r, req.lang)),
         frequencyKey: `reports.frequency.${schedule.frequency}`,
         canSchedule: req.user!.role === 'firm_admin',
+        // The firm's links name the client; a client admin's need not.
+        firmView: req.user!.role !== 'client_admin',
         frequencies: REPORT_FREQUENCIES.map((f) => ({ value: f, labelKey: `reports.frequency.${f}`, selected: f === schedule.frequency })),
         recipients: (schedule.recipients ?? []).join(', '),
       });
