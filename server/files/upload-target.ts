@@ -27,6 +27,9 @@ const form = z.object({
 /** Categories an employee may use for what they send themselves. */
 const EMPLOYEE_CATEGORIES: Category[] = ['identity', 'procedure', 'other'];
 
+/** Categories of a sending to every client (forms and tools, notices), the first offered first. */
+export const ALL_CLIENT_CATEGORIES: Category[] = ['templates', 'procedure', 'other'];
+
 export async function resolveUploadTarget(user: User, body: unknown): Promise<UploadTarget> {
   const parsed = parseForm(form, body);
   if (!parsed.ok) throw new BadRequest(Object.values(parsed.errors)[0] ?? 'error.badRequest', parsed.errors);
@@ -41,7 +44,11 @@ export async function resolveUploadTarget(user: User, body: unknown): Promise<Up
   }
 
   if (f.direction === 'to_firm') throw new Forbidden();
-  if (f.direction === 'to_all') return { ...base, direction: 'to_all', clientId: null, employeeId: null };
+  if (f.direction === 'to_all') {
+    // What every client receives can hold nobody's personal data: refused before any byte is read.
+    if (f.containsMyNumber || !ALL_CLIENT_CATEGORIES.includes(f.category)) throw new BadRequest('files.toAllPersonal', { containsMyNumber: 'files.toAllPersonal' });
+    return { ...base, direction: 'to_all', clientId: null, employeeId: null };
+  }
   const clientId = f.clientId ?? '';
   if (!/^[0-9a-f-]{36}$/i.test(clientId) || !(await mayAccessClient(user, clientId))) throw new NotFound();
   if (f.direction === 'to_client') return { ...base, direction: 'to_client', clientId, employeeId: null };

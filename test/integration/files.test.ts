@@ -173,6 +173,17 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     const admin = await makeUser(h, { role: 'firm_admin' });
     const b = new TestBrowser(h.portal.app);
     await b.login(admin);
+    // Nothing personal goes to every client: a file marked as holding My Numbers, or of a personal category, is refused.
+    const before = await StoredFile.count();
+    for (const fields of [{ containsMyNumber: 'on', category: 'templates' }, { category: 'identity' }, { category: 'payroll' }]) {
+      const refused = await upload(b, { direction: 'to_all', ...fields }, [{ name: '一覧.pdf', data: pdfBytes(3000) }]);
+      expect(refused.status, JSON.stringify(fields)).to.equal(400);
+      expect(JSON.stringify(refused.body)).to.contain('全顧問先へは、マイナンバーや本人確認書類を含むファイルは送れません');
+    }
+    expect(await StoredFile.count()).to.equal(before);
+    const form = await b.get('/files/send');
+    expect(form.text).to.not.contain('name="containsMyNumber"').and.not.contain('value="identity"');
+    expect(form.text).to.match(/<select name="category" required>\s*<option value="templates">/);
     const res = await upload(b, { direction: 'to_all', category: 'templates' }, [{ name: '就業規則ひな形.pdf', data: pdfBytes(3000) }]);
     expect(res.status, res.text).to.equal(200);
     for (const u of [clientAdmin, otherAdmin]) {

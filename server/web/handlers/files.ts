@@ -9,7 +9,7 @@ import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors
 import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
 import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
 import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
-import { resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
+import { ALL_CLIENT_CATEGORIES, resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
 import { contentDisposition } from '../../files/names';
 import { PAGE_SIZE } from '../../files/file-service';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
@@ -72,7 +72,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       title: 'files.send.title',
       client: client ? presentClient(client) : null,
       employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
-      categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
+      categories: (client ? CATEGORIES : ALL_CLIENT_CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
       accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
       maxFile: formatLimit(config.uploadMaxFileBytes),
       directions: client ? [
