@@ -71,15 +71,23 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(res.text).not.to.contain('B001');
   });
 
-  it('a client admin asking for another client\'s rows gets nothing', async () => {
+  it('another client\'s log is not there (404, as on every other page) for a client admin and for unassigned staff, downloads included', async () => {
     const res = await browserA.get(`/audit?client=${b.id}`);
-    expect(res.status).to.equal(200);
+    expect(res.status).to.equal(404);
     expect(rowsIn(res.text)).to.equal(0);
     const other = new TestBrowser(h.portal.app);
     await other.login(adminB);
     const own = await other.get(`/audit?client=${a.id}`);
-    expect(rowsIn(own.text)).to.equal(0);
+    expect(own.status).to.equal(404);
     expect(own.text).not.to.contain('E001');
+    const unassigned = await makeUser(h, { role: 'firm_staff' });
+    const u = new TestBrowser(h.portal.app);
+    await u.login(unassigned);
+    for (const path of [`/audit?client=${a.id}`, `/audit.csv?client=${a.id}`, `/audit.pdf?client=${a.id}`]) {
+      const r = await u.get(path);
+      expect(r.status, path).to.equal(404);
+      expect(r.text, path).to.not.contain(a.name);
+    }
   });
 
   it('filters: operation, employee code (exact), department, name (partial), operator, result, period', async () => {

@@ -175,7 +175,7 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     await b.login(admin);
     // Nothing personal goes to every client: a file marked as holding My Numbers, or of a personal category, is refused.
     const before = await StoredFile.count();
-    for (const fields of [{ containsMyNumber: 'on', category: 'templates' }, { category: 'identity' }, { category: 'payroll' }]) {
+    for (const fields of [{ containsMyNumber: 'on', category: 'templates' }, { category: 'identity' }, { category: 'payroll' }] as Record<string, string>[]) {
       const refused = await upload(b, { direction: 'to_all', ...fields }, [{ name: '一覧.pdf', data: pdfBytes(3000) }]);
       expect(refused.status, JSON.stringify(fields)).to.equal(400);
       expect(JSON.stringify(refused.body)).to.contain('全顧問先へは、マイナンバーや本人確認書類を含むファイルは送れません');

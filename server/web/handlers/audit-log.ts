@@ -14,7 +14,7 @@ import { maskPersonLabel } from '../../reports/report-data';
 import { operatorLabel } from '../../presenters/operator';
 import { calendarDate } from '../../domain/dates';
 import { clientLabel } from '../../presenters/client';
-import { AppError, BadRequest } from '../../errors';
+import { AppError, BadRequest, NotFound } from '../../errors';
 import { LOG_OPERATION_GROUPS, LOG_OPERATIONS } from '../../audit/operations';
 
 const UUID = /^[0-9a-f-]{36}$/i;
@@ -98,6 +98,7 @@ export function auditLogHandlers(services: Services) {
     }
     const clients = await clientsFor(req);
     const byId = new Map(clients.map((c) => [c.id, c]));
+    if (f.clientId && !byId.has(f.clientId)) throw new NotFound();
     const rows: ReturnType<typeof presentLogRow>[] = [];
     const cap = format === 'pdf' ? PDF_ROWS : csvMax;
     for await (const e of allLogRows(req.user!, f, cap)) rows.push(presentLogRow(e, req.lang, byId));
@@ -138,6 +139,8 @@ export function auditLogHandlers(services: Services) {
       let p = asked;
       const clients = await clientsFor(req);
       const byId = new Map(clients.map((c) => [c.id, c]));
+      // A client outside the reader's scope is not there, as on every other page (its departments included).
+      if (f.clientId && !byId.has(f.clientId)) throw new NotFound();
       const refused = Object.keys(problems).length > 0;
       let { rows, total } = refused ? { rows: [], total: 0 } : await queryLog(req.user!, f, p);
       // A page past the end (an old link, a narrower filter) shows the last page instead of nothing.
