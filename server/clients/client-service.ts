@@ -1,4 +1,4 @@
-import { Op, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError, col, fn, where, type Sequelize } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import { Client, Department, Establishment, StaffAssignment, User, Employee, type Role } from '../db/models';
 import { Conflict, NotFound, BadRequest } from '../errors';
@@ -42,7 +42,8 @@ export class ClientService {
 
   async create(ctx: ActorContext, input: ClientInput): Promise<Client> {
     return this.d.sequelize.transaction(async (tx) => {
-      if (await Client.findOne({ where: { code: input.code }, transaction: tx })) throw new Conflict('client.codeTaken');
+      // minato and MINATO would be one client to people (and are one to MariaDB's collation): the same code.
+      if (await Client.findOne({ where: where(fn('lower', col('code')), input.code.toLowerCase()), transaction: tx })) throw new Conflict('client.codeTaken');
       const client = await Client.create(input, { transaction: tx });
       await this.d.clientKeys.createInitial(client.id, tx);
       await this.d.audit.record(tx, ctx, { operation: 'client.create', result: 'allowed', clientId: client.id, targetKind: 'client', targetId: client.id, targetLabel: `${client.code} ${client.name}` });

@@ -75,9 +75,11 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     const bad = await adminBrowser.post('/firm/clients', { code: 'コード', name: 'x' }, '/firm/clients');
     expect(bad.status).to.equal(400);
     expect(bad.text).to.contain('顧問先コードは半角英数字');
-    const dup = await adminBrowser.post('/firm/clients', { code: 'K001', name: '別会社' }, '/firm/clients');
-    expect(dup.status).to.equal(409);
-    expect(dup.text).to.contain('この顧問先コードはすでに使われています');
+    for (const code of ['K001', 'k001']) {
+      const dup = await adminBrowser.post('/firm/clients', { code, name: '別会社' }, '/firm/clients');
+      expect(dup.status, code).to.equal(409);
+      expect(dup.text).to.contain('この顧問先コードはすでに使われています');
+    }
     expect(await Client.count()).to.equal(before);
   });
 
