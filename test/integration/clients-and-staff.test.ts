@@ -165,6 +165,13 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     const b = new TestBrowser(h.portal.app);
     await b.login(staff);
     expect((await b.get(`/firm/clients/${client.id}`)).status).to.equal(200);
+    // Removing asks first (the name in the question); adding starts from no one, and adding no one says so.
+    const clientPage = await adminBrowser.get(`/firm/clients/${client.id}`);
+    expect(clientPage.text).to.contain(`data-confirm="${staff.user.name} さんをこの顧問先の担当から外します。`);
+    expect(clientPage.text).to.match(/<select name="userId"[^>]*required>\s*<option value="">職員を選んでください<\/option>/);
+    const nobody = await adminBrowser.post(`/firm/clients/${client.id}/assignments`, { userId: '' }, `/firm/clients/${client.id}`);
+    expect(nobody.status).to.equal(400);
+    expect((await adminBrowser.get('/firm/staff')).text).to.contain(`data-confirm="${staff.user.name} さんの利用を停止します。`);
     const removed = await adminBrowser.post(`/firm/clients/${client.id}/assignments/${staff.user.id}/delete`, {}, `/firm/clients/${client.id}`);
     expect(removed.status).to.equal(303);
     expect((await b.get(`/firm/clients/${client.id}`)).status).to.equal(404);

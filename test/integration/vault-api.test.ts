@@ -142,6 +142,7 @@ describe('Vault API for authorised applications', () => {
     const list = await b.get('/firm/api-tokens');
     expect(list.status).to.equal(200);
     expect(list.text).to.contain(token.prefix).and.to.contain('給与計算ソフト');
+    expect(list.text).to.contain('data-confirm="このトークンを失効させます。元に戻すことはできません。よろしいですか？"');
     expect(list.text).to.not.contain(secret);
     for (const s of await SessionRow.findAll()) expect(s.data).to.not.contain(secret.slice(12));
   });
