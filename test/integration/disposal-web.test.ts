@@ -207,4 +207,22 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(en).to.contain('Automatic disposal').and.contain('Retention period over').and.contain(translate('en', 'disposal.standingApproval').replace("'", '&#x27;'));
     expect(en.replaceAll(client.name, '').match(/[\u3040-\u30ff\u4e00-\u9fff]/g) ?? [], 'no Japanese in the English row but the client\'s name').to.deep.equal([]);
   });
+
+  it("a firm admin's own request says who approves it, and says so when there is nobody who can", async () => {
+    const admin = new TestBrowser(h.portal.app);
+    await admin.login(firmAdmin);
+    const held = (await NumberRecord.findOne({ where: { clientId: client.id, deletionDate: '2029-03-31' } }))!;
+    const token = await admin.csrf(`/disposal?client=${client.id}`);
+    const asked = await admin.agent.post('/disposal/requests').type('form')
+      .send(`_csrf=${encodeURIComponent(token)}&clientId=${client.id}&reason=${encodeURIComponent('退職者の書類整理')}&items=number:${held.id}`);
+    expect(asked.status, asked.text).to.equal(303);
+    const req = (await DisposalRequest.findOne({ where: { status: 'requested' }, order: [['requestedAt', 'DESC']] }))!;
+    const row = (html: string) => html.slice(html.indexOf(`data-testid="request-${req.id}"`), html.indexOf('</tr>', html.indexOf(`data-testid="request-${req.id}"`)));
+    await admin.post('/lang', { lang: 'ja', back: '/disposal/approvals' }, '/disposal/approvals');
+    const alone = row((await admin.get('/disposal/approvals')).text);
+    expect(alone).to.contain('ほかに事務所管理者がいません').and.not.contain('data-testid="approve"');
+    await makeUser(h, { role: 'firm_admin', name: '副所長' });
+    const withColleague = row((await admin.get('/disposal/approvals')).text);
+    expect(withColleague).to.contain('ご自身の申請です。別の事務所管理者が承認します。').and.not.contain('ほかに事務所管理者がいません');
+  });
 });

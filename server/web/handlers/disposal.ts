@@ -9,7 +9,7 @@ import { optionalDate } from '../vault-forms';
 import { tickedValues } from '../forms';
 import { reauthActive } from '../middleware/guards';
 import { AppError, BadRequest, Forbidden, NotFound } from '../../errors';
-import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, type Category, type Department } from '../../db/models';
+import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, User, type Category, type Department } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
 import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
@@ -114,6 +114,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
   async function approvalsPage(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const rows = await DisposalRequest.findAll({ where: { status: { [Op.in]: ['requested', 'approved', 'executing'] } }, order: [['requestedAt', 'ASC']] });
     const clients = new Map((await Client.findAll()).map((c) => [c.id, c]));
+    // A request is approved by another firm admin than its requester: with none, it would wait for ever without a word.
+    const otherAdmins = await User.count({ where: { role: 'firm_admin', disabledAt: null, id: { [Op.ne]: req.user!.id } } });
     const requests = await Promise.all(rows.map(async (r) => {
       // What would be erased, as the certificate will name it (masked): the first ones, and how many in all.
       const items = await DisposalItem.findAll({ where: { requestId: r.id }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']], limit: APPROVAL_ITEMS_SHOWN });
@@ -122,6 +124,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       return {
         id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: requestReason(r, req.lang), by: requesterName(r, req.lang), at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
+        ownNoteKey: r.status !== 'requested' || r.requestedBy !== req.user!.id ? null : otherAdmins ? 'disposal.ownRequest' : 'disposal.ownRequestNoApprover',
         items: items.map((i) => ({ employeeCode: i.employeeCode ?? '', label: i.maskedLabel, kindKey: `disposal.kind.${i.dataKind}`, deletionDate: i.deletionDate ?? '' })),
         more: count - items.length,
         confirm: translate(req.lang, 'disposal.approveConfirm', { client, count }),
