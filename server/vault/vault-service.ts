@@ -217,20 +217,24 @@ export class VaultService {
    * Only firm members assigned to the client may open its numbers (the firm admin too: the list
    * of who may reveal is the assignment list). A refusal is logged and answered 403.
    */
-  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null): Promise<void> {
+  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {
     const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
     const assigned = isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
     if (assigned) return;
-    await this.d.audit.recordAlone(ctx, {
-      operation, result: 'denied', clientId, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null, detail: 'not assigned',
-    });
+    await this.recordDenied(ctx, clientId, operation, 'not assigned', purpose, recordIds);
     throw new Forbidden('vault.notAssigned');
   }
 
-  /** Records a refusal decided before the vault was reached (no re-authentication, no purpose). */
-  async recordDenied(ctx: ActorContext, clientId: string | null, operation: string, reason: string, purpose: Partial<Purpose> | null = null): Promise<void> {
+  /**
+   * Records a refusal decided before the vault was reached (not assigned, no re-authentication, no
+   * purpose): whose number was asked for, when one was (an auditor asks that first), else how many.
+   */
+  async recordDenied(ctx: ActorContext, clientId: string | null, operation: string, reason: string, purpose: Partial<Purpose> | null = null, recordIds: string[] = []): Promise<void> {
+    const person = clientId && recordIds.length === 1 ? await this.getRecord(clientId, recordIds[0]!).then((r) => r.person, () => null) : null;
     await this.d.audit.recordAlone(ctx, {
-      operation, result: 'denied', clientId, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null, detail: reason,
+      operation, result: 'denied', clientId, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null,
+      ...(person ? { targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person) } : {}),
+      detail: recordIds.length > 1 ? `${reason} (${recordIds.length} records)` : reason,
     });
   }
 

@@ -312,6 +312,12 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(res.status).to.equal(403);
       let row = await lastAudit('vault.reveal');
       expect([row!.result, row!.actorId, row!.detail]).to.deep.equal(['denied', unassigned.user.id, 'not assigned']);
+      // Whose number was asked for: an auditor's first question about a refusal.
+      expect([row!.targetId, row!.targetLabel]).to.deep.equal([employeeId, 'E001 山田 一郎']);
+      res = await u.post(`${listPath()}/print`, { ...purpose, ids: [recordId, recordId] }, '/account');
+      expect(res.status).to.equal(403);
+      row = await lastAudit('vault.print');
+      expect([row!.result, row!.detail, row!.targetId]).to.deep.equal(['denied', 'not assigned (2 records)', null]);
       await h.booted.services.clients.unassignStaff({ actorId: null, actorName: 'test', actorRole: 'system', ip: null, userAgent: null, channel: 'test' }, client, staff.user.id);
       res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, '/account');
       expect(res.status).to.equal(403);

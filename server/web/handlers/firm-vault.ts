@@ -41,7 +41,7 @@ export function firmVaultHandlers(services: Services) {
    * logged: for firm members a client's existence is no secret), then purpose and office are
    * given (else 400, logged).
    */
-  async function purposeFor(req: Request, operation: RevealOperation): Promise<{ clientId: string; purpose: Purpose }> {
+  async function purposeFor(req: Request, operation: RevealOperation, recordIds: string[]): Promise<{ clientId: string; purpose: Purpose }> {
     const clientId = String(req.params.clientId);
     if (!UUID.test(clientId)) throw new NotFound();
     const f = parseForm(purposeForm, req.body);
@@ -49,9 +49,9 @@ export function firmVaultHandlers(services: Services) {
     // Only listed values reach the log: a free-text field could carry anything, a number included.
     const body = (req.body ?? {}) as Record<string, unknown>;
     const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
-    await vault.assertMayReveal(ctx, req.user!, clientId, operation, f.ok ? f.data : known);
+    await vault.assertMayReveal(ctx, req.user!, clientId, operation, f.ok ? f.data : known, recordIds);
     if (!f.ok) {
-      await vault.recordDenied(ctx, clientId, operation, 'no purpose', known);
+      await vault.recordDenied(ctx, clientId, operation, 'no purpose', known, recordIds);
       throw new BadRequest(Object.values(f.errors)[0] ?? 'vault.purposeRequired', f.errors);
     }
     return { clientId, purpose: f.data };
@@ -71,7 +71,7 @@ export function firmVaultHandlers(services: Services) {
 
     /** One number, shown for REVEAL_SECONDS: the page hides it itself and a refresh goes back to the list. */
     async reveal(req: Request, res: Response) {
-      const { clientId, purpose } = await purposeFor(req, 'vault.reveal');
+      const { clientId, purpose } = await purposeFor(req, 'vault.reveal', [String(req.params.recordId)]);
       const [opened] = await vault.open(actorOf(req), clientId, [String(req.params.recordId)], purpose, 'vault.reveal');
       const client = await services.clients.getFor(req.user!, clientId);
       page(req, res, 'vault/reveal', {
@@ -89,8 +89,8 @@ export function firmVaultHandlers(services: Services) {
 
     /** A procedure's set of people on one printable page (logged as 印刷, one row per person). */
     async print(req: Request, res: Response) {
-      const { clientId, purpose } = await purposeFor(req, 'vault.print');
       const { ids } = selection.parse(req.body ?? {});
+      const { clientId, purpose } = await purposeFor(req, 'vault.print', ids);
       const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.print');
       const client = await services.clients.getFor(req.user!, clientId);
       page(req, res, 'vault/print', {
@@ -105,8 +105,8 @@ export function firmVaultHandlers(services: Services) {
 
     /** CSV for payroll software: the same rules as a reveal, one audit row per person, formula-safe cells. */
     async exportCsv(req: Request, res: Response) {
-      const { clientId, purpose } = await purposeFor(req, 'vault.export');
       const { ids } = selection.parse(req.body ?? {});
+      const { clientId, purpose } = await purposeFor(req, 'vault.export', ids);
       const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.export');
       const t = (k: string) => translate(req.lang, k);
       const csv = toCsv(
