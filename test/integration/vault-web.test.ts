@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { japanDay } from '../../server/domain/dates';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
@@ -265,6 +266,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const res = await b.agent.post(`${listPath()}/export`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=payment_record&office=tax_office&${ids.map((id) => `ids=${id}`).join('&')}`);
       expect(res.status, res.text).to.equal(200);
       expect(res.headers['content-type']).to.contain('text/csv');
+      expect(res.headers['content-disposition']).to.equal(`attachment; filename="mynumber-${client.code}-payment_record-${japanDay().replaceAll('-', '')}.csv"`);
       const csv = res.text;
       expect(csv).to.contain(ichiro);
       expect(csv).to.contain(`"'=HYPERLINK(""x"") 講師"`);
@@ -314,7 +316,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect([row!.result, row!.actorId, row!.detail]).to.deep.equal(['denied', unassigned.user.id, 'not assigned']);
       // Whose number was asked for: an auditor's first question about a refusal.
       expect([row!.targetId, row!.targetLabel]).to.deep.equal([employeeId, 'E001 山田 一郎']);
-      res = await u.post(`${listPath()}/print`, { ...purpose, ids: [recordId, recordId] }, '/account');
+      const token = await u.csrf('/account');
+      res = await u.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=tax_office&ids=${recordId}&ids=${recordId}`);
       expect(res.status).to.equal(403);
       row = await lastAudit('vault.print');
       expect([row!.result, row!.detail, row!.targetId]).to.deep.equal(['denied', 'not assigned (2 records)', null]);

@@ -14,6 +14,7 @@ import { formatDateTime } from '../../presenters/format';
 import { groupDigits } from '../../presenters/vault';
 import { toCsv } from '../../vault/csv';
 import type { Purpose, RevealOperation } from '../../vault/vault-service';
+import { japanDay } from '../../domain/dates';
 import { translate } from '../../i18n';
 import { PROCEDURES, OFFICES } from '../../domain/purposes';
 
@@ -108,6 +109,7 @@ export function firmVaultHandlers(services: Services) {
       const { ids } = selection.parse(req.body ?? {});
       const { clientId, purpose } = await purposeFor(req, 'vault.export', ids);
       const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.export');
+      const client = await services.clients.getFor(req.user!, clientId);
       const t = (k: string) => translate(req.lang, k);
       const csv = toCsv(
         [t('vault.csv.employeeCode'), t('vault.csv.name'), t('vault.csv.kind'), t('vault.csv.relationship'), t('vault.csv.number'), t('vault.csv.issueDate')],
@@ -115,7 +117,8 @@ export function firmVaultHandlers(services: Services) {
       );
       res.status(200).set({
         'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': `attachment; filename="mynumber-${purpose.purpose}.csv"`,
+        // Whose, for what and when: exports of several clients and days do not overwrite one another in a downloads folder.
+        'Content-Disposition': `attachment; filename="mynumber-${client.code}-${purpose.purpose}-${japanDay().replaceAll('-', '')}.csv"`,
         'Cache-Control': 'no-store',
         'X-Content-Type-Options': 'nosniff',
       }).send(csv);
