@@ -136,6 +136,21 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(await ask({ number: cert.number, sha256: cert.fingerprint })).to.equal('真正な証明書です。');
     expect(await ask({ number: cert.number, sha256: 'a'.repeat(64) })).to.equal('真正な証明書ではありません（改変されているか、記録と一致しません）。');
     expect(await ask({ number: 'DC-1999-000001', sha256: cert.fingerprint })).to.equal('確認できませんでした（記録にありません）。');
+
+    // Nothing to check, or a number without its fingerprint, asks for what is missing instead of answering "unknown".
+    const token = csrfIn((await v.get('/verify')).text);
+    const empty = await v.agent.post('/verify').field('_csrf', token);
+    expect(empty.status).to.equal(400);
+    expect(empty.text).to.contain('証明書のPDFを選ぶか、証明書番号とSHA-256を入力してください。').and.not.contain('data-testid="verify-answer"');
+    const numberOnly = await v.agent.post('/verify').field('_csrf', token).field('number', cert.number);
+    expect(numberOnly.status).to.equal(400);
+    expect(numberOnly.text).to.contain('SHA-256（64桁の英数字）も入力してください').and.contain(`value="${cert.number}"`);
+
+    // The QR code's link answers at once, without a button; a wrong fingerprint in it does not pass.
+    const scanned = await new TestBrowser(h.portal.app).get(`/verify?number=${cert.number}&sha256=${cert.fingerprint}`);
+    expect(/data-testid="verify-answer">([^<]+)</.exec(scanned.text)?.[1]).to.equal('真正な証明書です。');
+    const forged = await new TestBrowser(h.portal.app).get(`/verify?number=${cert.number}&sha256=${'b'.repeat(64)}`);
+    expect(/data-testid="verify-answer">([^<]+)</.exec(forged.text)?.[1]).to.equal('真正な証明書ではありません（改変されているか、記録と一致しません）。');
   });
 
   it('certificate:list, certificate:export and certificate:verify (exit 0 only when genuine)', async () => {

@@ -269,8 +269,12 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     },
 
     /** Public: genuine, not genuine or unknown — nothing else about the certificate. */
-    showVerify(req: Request, res: Response) {
-      page(req, res, 'disposal/verify', { title: 'verify.title', number: typeof req.query.number === 'string' ? req.query.number.slice(0, 20) : '', sha256: typeof req.query.sha256 === 'string' ? req.query.sha256.slice(0, 64) : '' });
+    /** The certificate's QR code opens this with its number and fingerprint: the answer is on the page at once (reading only). */
+    async showVerify(req: Request, res: Response) {
+      const number = typeof req.query.number === 'string' ? req.query.number.slice(0, 20) : '';
+      const sha256 = typeof req.query.sha256 === 'string' ? req.query.sha256.slice(0, 64) : '';
+      const answer = number && sha256 ? await checkCertificateNumber(number, sha256, { findByNumber: async (n) => DisposalCertificate.findOne({ where: { number: n } }) }) : null;
+      page(req, res, 'disposal/verify', { title: 'verify.title', number, sha256, ...(answer ? { answer, answerText: translate(req.lang, `verify.answer.${answer}`) } : {}) });
     },
 
     async verify(req: Request, res: Response) {
@@ -286,6 +290,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         });
       } else {
         const body = (req.body ?? {}) as Record<string, unknown>;
+        // Nothing to check is a missing input, not an unknown certificate.
+        const missing = !String(body.number ?? '').trim() ? 'verify.needInput' : !String(body.sha256 ?? '').trim() ? 'verify.needSha256' : null;
+        if (missing) return page(req, res, 'disposal/verify', { title: 'verify.title', number: String(body.number ?? '').slice(0, 20), error: missing }, 400);
         answer = await checkCertificateNumber(String(body.number ?? ''), String(body.sha256 ?? ''), {
           findByNumber: async (n) => DisposalCertificate.findOne({ where: { number: n } }),
         });
