@@ -25,3 +25,26 @@ export const OFFICES = [
 
 export type Procedure = (typeof PROCEDURES)[number];
 export type Office = (typeof OFFICES)[number];
+
+/**
+ * Where each procedure is filed. A purpose stated with an office it is never filed at (源泉徴収票 to
+ * ハローワーク) would make the log claim what cannot have happened, so it is refused. 源泉徴収票 and
+ * 給与支払報告書 are one four-part form filed together, hence both offices for the former.
+ */
+export const OFFICES_FOR: Record<Procedure, readonly Office[]> = {
+  withholding_slip: ['tax_office', 'municipality'],
+  salary_payment_report: ['municipality'],
+  dependant_declaration: ['tax_office'],
+  employment_insurance_acquire: ['hello_work'],
+  employment_insurance_loss: ['hello_work'],
+  social_insurance_acquire: ['pension_office', 'health_insurance'],
+  social_insurance_loss: ['pension_office', 'health_insurance'],
+  dependant_change: ['pension_office', 'health_insurance'],
+  pension_category3: ['pension_office'],
+  payment_record: ['tax_office'],
+};
+
+export const officeFits = (procedure: Procedure, office: Office): boolean => OFFICES_FOR[procedure].includes(office);
+
+/** A payee (a lecturer, a landlord) is in the vault for the 支払調書 only. */
+export const PAYEE_PROCEDURES: readonly Procedure[] = ['payment_record'];

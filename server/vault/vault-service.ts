@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer';
 import { AuditHead, ClientKey, NumberRecord, StaffAssignment, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
-import type { Office, Procedure } from '../domain/purposes';
+import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
 import { countByStatus, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
@@ -245,9 +245,17 @@ export class VaultService {
    */
   async open(ctx: ActorContext, clientId: string, recordIds: string[], purpose: Purpose, operation: RevealOperation): Promise<Revealed[]> {
     if (recordIds.length === 0) throw new BadRequest('vault.noneSelected');
+    if (!officeFits(purpose.purpose, purpose.office)) {
+      await this.recordDenied(ctx, clientId, operation, 'office does not fit the purpose', purpose, recordIds);
+      throw new BadRequest('vault.officeMismatch', { office: 'vault.officeMismatch' });
+    }
     const opened: Revealed[] = [];
     for (const id of recordIds) {
       const { record, person } = await this.getRecord(clientId, id);
+      if (person.kind === 'payee' && !PAYEE_PROCEDURES.includes(purpose.purpose)) {
+        await this.recordDenied(ctx, clientId, operation, 'purpose not for a payee', purpose, [id]);
+        throw new BadRequest('vault.payeePurpose', { purpose: 'vault.payeePurpose' });
+      }
       const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion);
       opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber!) });
     }

@@ -42,7 +42,7 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
       const rec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numbers[i]!, issueDate: null }, { source: 'proxy', registeredBy: null });
       // 佐藤: 2 reveals per person at the tax office; 田中: 1 at the pension office.
       await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
-      await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'salary_payment_report', office: 'tax_office' }, 'vault.reveal');
+      await svc.vault.open(ctxOf(staff, '佐藤 職員'), client.id, [rec.id], { purpose: 'dependant_declaration', office: 'tax_office' }, 'vault.reveal');
       await svc.vault.open(ctxOf(other, '田中 職員'), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
     }
     // A file downloaded and a disposal certificate issued: named as such, never counted as people.

@@ -74,8 +74,16 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       expect([rd.personKind, rd.personId]).to.deep.equal(['dependant', dep.dependant.id]);
       expect([rp.personKind, rp.personId, rp.status]).to.deep.equal(['payee', payee.payee.id, 'person_confirmed']);
       expect(rp.personConfirmedAt).to.be.instanceOf(Date);
-      const opened = await s.vault.open(sys, clientA.id, [rd.id, rp.id], PURPOSE, 'vault.print');
-      expect(opened.map((o) => o.number)).to.deep.equal([nd, np]);
+      const opened = await s.vault.open(sys, clientA.id, [rd.id], PURPOSE, 'vault.print');
+      expect(opened.map((o) => o.number)).to.deep.equal([nd]);
+      const forPayment = await s.vault.open(sys, clientA.id, [rp.id], { purpose: 'payment_record', office: 'tax_office' }, 'vault.print');
+      expect(forPayment.map((o) => o.number)).to.deep.equal([np]);
+      // A payee's number is for the 支払調書 only; an office a procedure is never filed at is refused; both logged as refusals.
+      expect(keyOf(await rejects(() => s.vault.open(sys, clientA.id, [rd.id, rp.id], PURPOSE, 'vault.print'), BadRequest))).to.equal('vault.payeePurpose');
+      expect(keyOf(await rejects(() => s.vault.open(sys, clientA.id, [rd.id], { purpose: 'withholding_slip', office: 'hello_work' }, 'vault.print'), BadRequest))).to.equal('vault.officeMismatch');
+      const refusals = await AuditEvent.findAll({ where: { operation: 'vault.print', result: 'denied' }, order: [['seq', 'DESC']], limit: 2 });
+      expect(refusals.map((r) => r.detail)).to.deep.equal(['office does not fit the purpose', 'purpose not for a payee']);
+      expect(refusals[1]!.targetId).to.equal(payee.payee.id);
     });
 
     it('accepts full-width digits and stores the number normalised', async () => {
