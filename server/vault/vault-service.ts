@@ -217,10 +217,13 @@ export class VaultService {
    * Only firm members assigned to the client may open its numbers (the firm admin too: the list
    * of who may reveal is the assignment list). A refusal is logged and answered 403.
    */
-  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {
+  async isAssigned(user: User, clientId: string): Promise<boolean> {
     const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
-    const assigned = isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
-    if (assigned) return;
+    return isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+  }
+
+  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {
+    if (await this.isAssigned(user, clientId)) return;
     await this.recordDenied(ctx, clientId, operation, 'not assigned', purpose, recordIds);
     throw new Forbidden('vault.notAssigned');
   }

@@ -310,6 +310,16 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const u = new TestBrowser(h.portal.app);
       await u.login(unassigned);
       await u.reauth(unassigned);
+      // A firm admin sees every client's list but opens numbers only where assigned: the list says so before a
+      // button is pressed, and its buttons stay off even re-authenticated; an assigned member's are on.
+      const headUser = await makeUser(h, { role: 'firm_admin' });
+      const head = new TestBrowser(h.portal.app);
+      await head.login(headUser);
+      await head.reauth(headUser);
+      const seen = await head.get(listPath());
+      expect(seen.text).to.contain('data-testid="not-assigned"').and.match(/data-testid="reveal" disabled/);
+      const assignedList = await b.get(listPath());
+      expect(assignedList.text).to.not.contain('data-testid="not-assigned"').and.not.match(/data-testid="reveal" disabled/);
       let res = await u.post(`${listPath()}/${recordId}/reveal`, purpose, '/account');
       expect(res.status).to.equal(403);
       let row = await lastAudit('vault.reveal');
@@ -384,7 +394,10 @@ describe('Vault screens: corrections found in review', () => {
       .map((m) => ({ heading: m[1], required: m[2], example: m[4] ?? null }));
     expect(rows.map((r) => [r.heading, r.required])).to.deep.equal([['社員コード', '必須'], ['扶養家族名', '空欄可'], ['発行日', '空欄可'], ['マイナンバー', '必須']]);
     expect(guide).to.contain('列の順番は問いません');
-    expect(twelveDigitRunsOutsideIds(page.text), 'no 12-digit example anywhere on the page').to.deep.equal([]);
+    const runs = twelveDigitRunsOutsideIds(page.text);
+    // Where a run was found, so a failure says what on the page it was.
+    const around = runs.map((m) => JSON.stringify(page.text.slice(page.text.indexOf(m) - 120, page.text.indexOf(m) + 40)));
+    expect(runs, `no 12-digit example anywhere on the page: ${around.join(' | ')}`).to.deep.equal([]);
 
     const emp = await Employee.create({ clientId: client.id, employeeCode: 'G1', name: '案内 通', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
     const dep = await makeDependant(client.id, emp.id, rows[1]!.example!);

@@ -27,12 +27,17 @@ export function firmVaultHandlers(services: Services) {
 
   async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await services.clients.getFor(req.user!, String(req.params.clientId));
+    const assigned = await vault.isAssigned(req.user!, client.id);
     page(req, res, 'vault/firm-list', {
       title: 'vault.title',
       client: presentClient(client),
       ...(await vaultListData(services, req, client.id)),
       listAction: `/firm/clients/${client.id}/numbers`,
       reauthActive: reauthActive(req),
+      // The firm admin sees every client but opens numbers only where assigned: say so before a button is pressed.
+      assigned,
+      mayOpen: assigned && reauthActive(req),
+      canAssign: req.user!.role === 'firm_admin',
       ...extra,
     }, status);
   }
