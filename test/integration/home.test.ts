@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { systemContext } from '../../server/audit';
 import { Employee, type Client } from '../../server/db/models';
@@ -36,6 +36,18 @@ describe('Home: what is left to do', () => {
     await h.booted.services.vault.confirm(sys, client.id, recordIds[1]!, 'person');
   });
   after(async () => { await h.close(); });
+
+  it("the firm: the admin's list is headed as every client, a staff member's as their own", async () => {
+    const head = await makeUser(h, { role: 'firm_admin' });
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    for (const [u, heading] of [[head, '顧問先（すべて）'], [staff, '担当の顧問先']] as const) {
+      const b = new TestBrowser(h.portal.app);
+      await b.login(u);
+      const home = await b.get('/home');
+      expect(home.text, u.user.role).to.contain(`<h2>${heading}</h2>`).and.contain('HOME 株式会社ほーむ');
+    }
+  });
 
   it('the client admin: people without a number, numbers nobody confirmed, numbers waiting for the admin — each a link to the list so filtered', async () => {
     const b = new TestBrowser(h.portal.app);
