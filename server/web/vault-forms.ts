@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PAYEE_KINDS, NUMBER_STATUSES } from '../db/models';
-import { PROCEDURES, OFFICES } from '../domain/purposes';
+import { PROCEDURES, OFFICES, officeFits } from '../domain/purposes';
 import { optionalText, text } from './forms';
 import { calendarDate } from '../domain/dates';
 
@@ -50,7 +50,7 @@ export const checkForm = z.object({ typed: z.string().max(100).default('') });
 export const purposeForm = z.object({
   purpose: z.enum(PROCEDURES, { message: 'vault.purposeRequired' }),
   office: z.enum(OFFICES, { message: 'vault.officeRequired' }),
-});
+}).refine((f) => officeFits(f.purpose, f.office), { message: 'vault.officeMismatch', path: ['office'] });
 
 export const listFilter = z.object({
   department: z.string().max(64).optional().catch(undefined),

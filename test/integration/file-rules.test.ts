@@ -64,6 +64,8 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     const past = await s.post(`/files/${fileId}/retention`, { retentionDate: '2020-01-01' }, `/files/${fileId}`);
     expect(past.status).to.equal(400);
     expect(past.text).to.contain('保存期限には今日以降の日付を入力してください');
+    // On the file's own page, beside the field, with what was typed: not an error page that loses both.
+    expect(past.text).to.contain(`action="/files/${fileId}/retention"`).and.contain('value="2020-01-01"');
     expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
     // The log says what it was and what it became.
     expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '' }, `/files/${fileId}`)).status).to.equal(303);

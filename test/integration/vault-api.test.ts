@@ -245,7 +245,8 @@ describe('Vault API for authorised applications', () => {
         const res = await api(path, bearer);
         expect(res.status, label).to.equal(401);
         expect(res.headers['www-authenticate'], label).to.match(/^Bearer realm=/);
-        expect(res.body.error.code, label).to.equal('error.unauthenticated');
+        expect(res.body.error.code, label).to.equal('api.tokenRequired');
+        expect(res.body.error.message, label).to.contain('APIトークン').and.not.contain('ログイン');
         expect(res.text, label).to.not.contain(NUMBER_A);
       }
     }

@@ -244,6 +244,11 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const row = await lastAudit('vault.reveal');
       expect(row!.result).to.equal('denied');
       expect(row!.detail).to.equal('no purpose');
+      // A procedure with an office it is never filed at: the list again, the reason beside the choice, logged as such.
+      const misfiled = await b.post(`${listPath()}/${recordId}/reveal`, { purpose: 'withholding_slip', office: 'hello_work' }, listPath());
+      expect(misfiled.status).to.equal(400);
+      expect(misfiled.text).to.contain('選んだ手続きは、この提出先には出しません。').and.contain('data-testid="vault-table"');
+      expect((await lastAudit('vault.reveal'))!.detail).to.equal('office does not fit the purpose');
     });
 
     it('reveal: the number shows with the purpose, leaves after the time, and its audit row is there first', async () => {

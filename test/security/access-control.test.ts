@@ -112,7 +112,7 @@ describe('Security: access control and tenancy', () => {
           const res = await b.agent[r.method](fillPath(r.path, { clientId: clientA.id })).set('Authorization', 'Basic Zm9vOmJhcg==');
           expect(res.status, key(r)).to.equal(401);
           expect(res.headers['www-authenticate'], key(r)).to.match(/^Bearer /);
-          expect(res.body.error.code, key(r)).to.equal('error.unauthenticated');
+          expect(res.body.error.code, key(r)).to.equal('api.tokenRequired');
         }
       }
     });

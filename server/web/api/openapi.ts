@@ -96,7 +96,7 @@ export function openApiDocument(publicUrl: string) {
               type: 'object',
               required: ['code', 'message'],
               properties: {
-                code: { type: 'string', description: 'A stable message key, e.g. error.unauthenticated or api.purposeNotAllowed.' },
+                code: { type: 'string', description: 'A stable message key, e.g. api.tokenRequired or api.purposeNotAllowed.' },
                 message: { type: 'string', description: 'The message in Japanese.' },
               },
             },

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
+import { parseForm } from '../forms';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
 import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
 import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
@@ -80,6 +81,24 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         { value: 'to_employee', labelKey: 'files.direction.to_employee', checked: false },
       ] : null,
       direction: client ? null : 'to_all',
+      ...extra,
+    }, status);
+  }
+
+  /** A file's page; a refused download purpose or retention date comes back to it with the reason beside the field. */
+  async function showFile(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
+    const user = req.user!;
+    const file = await files.getFor(user, String(req.params.fileId));
+    const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+    page(req, res, 'files/show', {
+      title: 'files.detail.title',
+      file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
+      needsPurpose: file.containsMyNumber && isFirm,
+      reauthActive: reauthActive(req),
+      procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
+      offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
+      canDelete: file.senderId === user.id || user.role === 'firm_admin',
+      canSetRetention: isFirm,
       ...extra,
     }, status);
   }
@@ -201,21 +220,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       res.redirect(303, back);
     },
 
-    async show(req: Request, res: Response) {
-      const user = req.user!;
-      const file = await files.getFor(user, String(req.params.fileId));
-      const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
-      page(req, res, 'files/show', {
-        title: 'files.detail.title',
-        file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
-        needsPurpose: file.containsMyNumber && isFirm,
-        reauthActive: reauthActive(req),
-        procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
-        offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
-        canDelete: file.senderId === user.id || user.role === 'firm_admin',
-        canSetRetention: isFirm,
-      });
-    },
+    show: (req: Request, res: Response) => showFile(req, res),
 
     async download(req: Request, res: Response) {
       const file = await files.getFor(req.user!, String(req.params.fileId));
@@ -225,8 +230,9 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     /** My Number files, for firm staff: re-authenticated (route guard) and with a purpose. */
     async downloadWithPurpose(req: Request, res: Response) {
       const file = await files.getFor(req.user!, String(req.params.fileId));
-      const form = purposeForm.safeParse(req.body ?? {});
-      if (!form.success) throw new BadRequest(form.error.issues[0]?.message ?? 'vault.purposeRequired');
+      const form = parseForm(purposeForm, req.body);
+      // The page again, with the reason beside the choice, rather than an error page that loses it.
+      if (!form.ok) return showFile(req, res, { purposeErrors: form.errors }, 400);
       await stream(req, res, file, form.data);
     },
 
@@ -240,8 +246,13 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     async retention(req: Request, res: Response) {
       const file = await files.getFor(req.user!, String(req.params.fileId));
       const date = z.object({ retentionDate: z.union([z.literal(''), z.iso.date()]) }).safeParse(req.body ?? {});
-      if (!date.success) throw new BadRequest('files.retentionInvalid');
-      await files.setRetention(actorOf(req), req.user!, file, date.data.retentionDate || null);
+      try {
+        if (!date.success) throw new BadRequest('files.retentionInvalid');
+        await files.setRetention(actorOf(req), req.user!, file, date.data.retentionDate || null);
+      } catch (err) {
+        if (err instanceof BadRequest) return showFile(req, res, { retentionError: err.messageKey, retentionValue: String(req.body?.retentionDate ?? '').slice(0, 20) }, 400);
+        throw err;
+      }
       flash(req, 'ok', 'files.retentionSaved');
       res.redirect(303, `/files/${file.id}`);
     },

@@ -57,10 +57,25 @@ export function firmVaultHandlers(services: Services) {
     const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
     await vault.assertMayReveal(ctx, req.user!, clientId, operation, f.ok ? f.data : known, recordIds);
     if (!f.ok) {
-      await vault.recordDenied(ctx, clientId, operation, 'no purpose', known, recordIds);
+      await vault.recordDenied(ctx, clientId, operation, f.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known, recordIds);
       throw new BadRequest(Object.values(f.errors)[0] ?? 'vault.purposeRequired', f.errors);
     }
     return { clientId, purpose: f.data };
+  }
+
+  /**
+   * The checks and the opening together; a refused purpose (none, an office it is not filed at, a
+   * payee's number for another procedure) brings the list back with the reason beside the choice.
+   */
+  async function openOrShow(req: Request, res: Response, operation: RevealOperation, ids: string[]) {
+    try {
+      const { clientId, purpose } = await purposeFor(req, operation, ids);
+      return { clientId, purpose, opened: await vault.open(actorOf(req), clientId, ids, purpose, operation) };
+    } catch (err) {
+      if (!(err instanceof BadRequest)) throw err;
+      await showList(req, res, { purposeErrors: Object.keys(err.fieldErrors).length ? err.fieldErrors : { purpose: err.messageKey } }, 400);
+      return null;
+    }
   }
 
   const labels = (req: Request, p: Purpose) => ({
@@ -77,8 +92,9 @@ export function firmVaultHandlers(services: Services) {
 
     /** One number, shown for REVEAL_SECONDS: the page hides it itself and a refresh goes back to the list. */
     async reveal(req: Request, res: Response) {
-      const { clientId, purpose } = await purposeFor(req, 'vault.reveal', [String(req.params.recordId)]);
-      const [opened] = await vault.open(actorOf(req), clientId, [String(req.params.recordId)], purpose, 'vault.reveal');
+      const done = await openOrShow(req, res, 'vault.reveal', [String(req.params.recordId)]);
+      if (!done) return;
+      const { clientId, purpose, opened: [opened] } = done;
       const client = await services.clients.getFor(req.user!, clientId);
       page(req, res, 'vault/reveal', {
         title: 'vault.reveal.title',
@@ -95,9 +111,9 @@ export function firmVaultHandlers(services: Services) {
 
     /** A procedure's set of people on one printable page (logged as 印刷, one row per person). */
     async print(req: Request, res: Response) {
-      const { ids } = selection.parse(req.body ?? {});
-      const { clientId, purpose } = await purposeFor(req, 'vault.print', ids);
-      const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.print');
+      const done = await openOrShow(req, res, 'vault.print', selection.parse(req.body ?? {}).ids);
+      if (!done) return;
+      const { clientId, purpose, opened } = done;
       const client = await services.clients.getFor(req.user!, clientId);
       page(req, res, 'vault/print', {
         title: 'vault.print.title',
@@ -111,9 +127,9 @@ export function firmVaultHandlers(services: Services) {
 
     /** CSV for payroll software: the same rules as a reveal, one audit row per person, formula-safe cells. */
     async exportCsv(req: Request, res: Response) {
-      const { ids } = selection.parse(req.body ?? {});
-      const { clientId, purpose } = await purposeFor(req, 'vault.export', ids);
-      const opened = await vault.open(actorOf(req), clientId, ids, purpose, 'vault.export');
+      const done = await openOrShow(req, res, 'vault.export', selection.parse(req.body ?? {}).ids);
+      if (!done) return;
+      const { clientId, purpose, opened } = done;
       const client = await services.clients.getFor(req.user!, clientId);
       const t = (k: string) => translate(req.lang, k);
       const csv = toCsv(

@@ -72,7 +72,8 @@ export function requireApiToken(services: Pick<Services, 'apiTokens'>): RequestH
     const scope = secret ? await services.apiTokens.authenticate(secret) : null;
     if (!scope) {
       res.set('WWW-Authenticate', 'Bearer realm="akatsuki"');
-      throw new Unauthenticated();
+      // An application has no sign-in page: it is told what it lacks.
+      throw new Unauthenticated('api.tokenRequired');
     }
     res.locals.apiScope = scope;
     next();
