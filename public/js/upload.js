@@ -62,6 +62,8 @@
       if (!window.FormData || !window.XMLHttpRequest || !input.files.length) return;
       e.preventDefault();
       errorBox.hidden = true;
+      // The reasons of an earlier refusal no longer stand: this answer brings its own.
+      Array.prototype.forEach.call(form.querySelectorAll('.field-error'), function (el) { el.hidden = true; });
       if (!bars.length) render();
       // Fields first, files last: the server decides where the files go before it reads them.
       var data = new FormData();

@@ -244,6 +244,10 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     expect(message.y + message.height, 'the message is on the first screen').to.be.at.most(page.viewportSize()!.height);
     expect(await NumberRecord.count({ where: { clientId: client.id } }), 'still no number stored').to.equal(0);
     await phoneOk('wrong check digit (form)', [refusedLoad(400, 'Bad Request', '/me/numbers')]);
+    // Then with the photo (the upload's own answer): the earlier message gives way to the new one instead of both standing.
+    await registerWithPhoto('self', WRONG_DIGIT, { expectOk: false });
+    expect(await page.getByTestId('person-self').locator('.field-error:visible, [data-upload-error]:visible').count(), 'one message at a time').to.equal(1);
+    await phoneOk('wrong check digit (upload after form)', [refusedLoad(400, 'Bad Request', '/me/numbers')]);
 
     // Their own number, typed in full-width digits, with the card photo.
     await page.goto('/me/numbers');
