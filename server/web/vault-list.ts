@@ -7,6 +7,18 @@ import { listFilter } from './vault-forms';
 import { PROCEDURES, OFFICES } from '../domain/purposes';
 import { NUMBER_STATUSES } from '../db/models';
 
+/**
+ * A list's filters and page as a query string, rebuilt from known fields only: carried through the
+ * forms on the list so that an action comes back to the list as it was (filtered, on its page).
+ */
+export function listQueryOf(source: unknown): string {
+  const q = listFilter.parse(source ?? {});
+  return new URLSearchParams({
+    ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
+    ...(q.name ? { name: q.name } : {}), ...(q.status ? { status: q.status } : {}), ...(q.page > 1 ? { page: String(q.page) } : {}),
+  }).toString();
+}
+
 /** The masked list of a client's people and numbers with its filters and paging, for either side. */
 export async function vaultListData(services: Services, req: Request, clientId: string) {
   const q = listFilter.parse(req.query);
@@ -26,6 +38,8 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     filter: q,
     departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
     statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
+    listQuery: listQueryOf(req.query),
+    listParam: encodeURIComponent(listQueryOf(req.query)),
     prevQuery: q.page > 1 ? query(q.page - 1) : null,
     nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
     procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),

@@ -84,6 +84,22 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect((await lastAudit('vault.register.proxy'))!.targetLabel).to.equal('E001 山田 一郎');
   });
 
+  it('registering from a filtered list comes back to that list, at the person', async () => {
+    const dep = (await makeDependant(client.id, employeeId, '戻り 先子')).dependant;
+    const list = await admin.get('/client/people?status=missing');
+    const href = new RegExp(`href="(/client/people/dependant/${dep.id}/number\\?list=[^"]+)"`).exec(list.text)?.[1];
+    expect(href, 'the register link carries the list').to.equal(`/client/people/dependant/${dep.id}/number?list=status%3Dmissing`);
+    const form = await admin.get(href!);
+    expect(form.text).to.contain('<input type="hidden" name="list" value="status&#x3D;missing">');
+    const path = `/client/people/dependant/${dep.id}/number`;
+    const res = await admin.post(path, { number: validNumber(55554444333), list: 'status=missing' }, path);
+    expect(res.status, res.text).to.equal(303);
+    expect(res.headers.location).to.equal(`/client/people?status=missing#person-${dep.id}`);
+    // Anything but the list's own fields is dropped on the way back.
+    const odd = await admin.post(path, { number: validNumber(55554444333), list: 'status=missing&next=https://evil.example' }, path);
+    expect(odd.headers.location).to.equal(`/client/people?status=missing#person-${dep.id}`);
+  });
+
   it('照合 answers matches / does not match without showing the number, and logs both', async () => {
     let res = await admin.post(`/client/numbers/${recordId}/check`, { typed: ichiro }, '/client/people');
     expect(res.status).to.equal(200);
@@ -106,9 +122,13 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(await AuditEvent.count({ where: { operation: 'vault.confirm.admin' } })).to.equal(0);
     const listed = await admin.get('/client/people');
     expect(listed.text).to.contain(`formaction="/client/numbers/${recordId}/confirm#person-${employeeId}"`);
-    const res = await admin.post(`/client/numbers/${recordId}/confirm`, { typed: ichiro }, '/client/people');
+    // From a filtered list, the confirmation comes back to that list, at the person's row.
+    const filtered = await admin.get('/client/people?code=E001&status=registered');
+    expect(filtered.text).to.contain(`formaction="/client/numbers/${recordId}/confirm?code&#x3D;E001&amp;status&#x3D;registered#person-${employeeId}"`);
+    const token = await admin.csrf('/client/people');
+    const res = await admin.agent.post(`/client/numbers/${recordId}/confirm?code=E001&status=registered`).type('form').send({ _csrf: token, typed: ichiro });
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(`/client/people#person-${employeeId}`);
+    expect(res.headers.location).to.equal(`/client/people?code=E001&status=registered#person-${employeeId}`);
     expect((await NumberRecord.findByPk(recordId))!.status).to.equal('admin_confirmed');
     // A 社労士 reads 本人確認 as the Act's identity check: the list says what its confirmations are not.
     const page = await admin.get('/client/people?status=admin_confirmed');
@@ -249,6 +269,10 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(misfiled.status).to.equal(400);
       expect(misfiled.text).to.contain('選んだ手続きは、この提出先には出しません。').and.contain('data-testid="vault-table"');
       expect((await lastAudit('vault.reveal'))!.detail).to.equal('office does not fit the purpose');
+      // Sent from a filtered list, the refusal shows that list again, its filter kept in every form.
+      const fromFiltered = await b.agent.post(`${listPath()}/${recordId}/reveal?code=E001`).type('form').send({ _csrf: await b.csrf(listPath()), purpose: 'withholding_slip', office: 'hello_work' });
+      expect(fromFiltered.status).to.equal(400);
+      expect(fromFiltered.text).to.contain('name="code" value="E001"').and.contain(`/reveal?code&#x3D;E001"`);
     });
 
     it('reveal: the number shows with the purpose, leaves after the time, and its audit row is there first', async () => {

@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
-import { vaultListData } from '../vault-list';
+import { listQueryOf, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
@@ -112,11 +112,12 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * Where 代理登録 goes back to: the employee's page when it was opened from there (only ever that
    * page of this person's employee, never an address taken from the request), else the list.
    */
-  function registerReturn(req: Request, person: Person): { path: string; fromEmployee: boolean } {
-    const from = (req.method === 'GET' ? req.query.from : (req.body as Record<string, unknown> | undefined)?.from) === 'employee';
-    return from && person.employee
-      ? { path: `/client/people/employees/${person.employee.id}`, fromEmployee: true }
-      : { path: '/client/people', fromEmployee: false };
+  function registerReturn(req: Request, person: Person): { path: string; fromEmployee: boolean; list: string } {
+    const source = (req.method === 'GET' ? req.query : req.body ?? {}) as Record<string, unknown>;
+    if (source.from === 'employee' && person.employee) return { path: `/client/people/employees/${person.employee.id}`, fromEmployee: true, list: '' };
+    // Back to the list as it was left: its filters and page, at this person's row.
+    const list = listQueryOf(Object.fromEntries(new URLSearchParams(typeof source.list === 'string' ? source.list.slice(0, 500) : '')));
+    return { path: `/client/people${list ? `?${list}` : ''}#person-${person.id}`, fromEmployee: false, list };
   }
 
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
@@ -239,7 +240,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       }
       await vault.confirm(actorOf(req), client.id, recordId, 'admin');
       flash(req, 'ok', 'vault.confirmed');
-      res.redirect(303, `/client/people#person-${(await vault.getRecord(client.id, recordId)).record.personId}`);
+      const list = listQueryOf(req.query);
+      res.redirect(303, `/client/people${list ? `?${list}` : ''}#person-${(await vault.getRecord(client.id, recordId)).record.personId}`);
     },
 
     async check(req: Request, res: Response) {
