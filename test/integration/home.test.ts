@@ -74,6 +74,8 @@ describe('Home: what is left to do', () => {
     const list = todo(home.text);
     // Their own number was registered by the company and is not confirmed by them; their dependant has none.
     expect(list).to.contain('マイナンバーがまだ登録されていない方（ご本人・扶養家族）: 1人').and.contain('あなたの確認を待っているもの: 1件');
+    // Each line leads where it is done, as the admin's do.
+    expect(list.match(/<li><a href="\/me\/numbers">/g) ?? []).to.have.length(2);
     const main = home.text.slice(home.text.indexOf('<main'));
     expect(main).to.contain('class="button primary" href="/me/numbers"');
     expect(home.text).not.to.contain('href="/reauth"');
