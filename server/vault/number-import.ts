@@ -86,6 +86,9 @@ function numberProblem(raw: string): string | null {
  */
 export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; vault: VaultService }, ctx: ActorContext, clientId: string, registeredBy: string, bytes: Buffer): Promise<ImportReport> {
   let parsed: { record: string[]; info: { lines: number } }[];
+  // An empty file, or one that is no text at all (a picture, an .xlsx chosen by mistake), says so rather than "the headings are wrong".
+  if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) { bytes.fill(0); throw new BadRequest('vault.import.emptyFile', { file: 'vault.import.emptyFile' }); }
+  if (bytes.subarray(0, 4096).includes(0)) { bytes.fill(0); throw new BadRequest('vault.import.notCsv', { file: 'vault.import.notCsv' }); }
   try {
     parsed = parse(decode(bytes), { bom: true, skip_empty_lines: true, skip_records_with_empty_values: true, relax_column_count: true, trim: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch {

@@ -159,6 +159,13 @@ describe('Vault: CSV import, one-time registration links', () => {
         expect(err.fieldErrors).to.deep.equal({ file: 'vault.import.header' });
         expect(bytes.every((x) => x === 0), header).to.equal(true);
       }
+      // An empty file and a picture chosen by mistake say what they are, not that the headings are wrong.
+      const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), Buffer.from('IHDR')]);
+      for (const [bytes, key] of [[Buffer.from(''), 'vault.import.emptyFile'], [Buffer.from(' \r\n'), 'vault.import.emptyFile'], [png, 'vault.import.notCsv']] as const) {
+        const err = await rejects(() => run(client.id, bytes), BadRequest);
+        expect(err.messageKey).to.equal(key);
+        expect(bytes.every((x) => x === 0)).to.equal(true);
+      }
       expect(await NumberRecord.count()).to.equal(records);
       expect(await AuditEvent.count()).to.equal(events);
     });
