@@ -217,7 +217,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const file = await StoredFile.findByPk(rec!.idFileId!);
     expect(file!.containsMyNumber).to.equal(true);
     expect(file!.employeeId).to.equal(employeeId);
-    const imageBadge = `<code data-testid="masked-number">**********${number.slice(-2)}</code> <span class="badge">画像あり</span>`;
+    // The badge leads to the photo's own page (its download logged there).
+    const imageBadge = `<code data-testid="masked-number">**********${number.slice(-2)}</code> <a class="badge" href="/files/${file!.id}" data-testid="id-image">画像あり</a>`;
     expect((await admin.get('/client/people')).text).to.contain(imageBadge);
     // The employee deletes the photo: the number stays, the list no longer says it has one.
     expect((await emp.post(`/files/${file!.id}/delete`, {}, `/files/${file!.id}`)).status).to.equal(303);
