@@ -291,6 +291,7 @@ describe('Vault API for authorised applications', () => {
     const empty = await nb.get('/firm/api-tokens');
     expect(empty.text).to.not.contain('name="clientIds"');
     expect(empty.text).to.contain(translate('ja', 'api.noAssignedClients')).and.contain('href="/firm/clients"');
+    expect(empty.text).to.contain('disabled data-testid="api-token-create"');
 
     const ctx = { actorId: null, actorName: 'test', actorRole: 'system' as const, ip: null, userAgent: null, channel: 'test' };
     await h.booted.services.clients.unassignStaff(ctx, clientA, admin.user.id);
