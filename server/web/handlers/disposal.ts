@@ -124,7 +124,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       return {
         id: r.id, client, scopeKey: `disposal.scope.${r.scope}`, count, reason: requestReason(r, req.lang), by: requesterName(r, req.lang), at: formatDateTime(r.requestedAt, req.lang), early: r.early,
         statusKey: `disposal.status.${r.status}`, canApprove: r.status === 'requested' && r.requestedBy !== req.user!.id, canReject: r.status === 'requested',
-        ownNoteKey: r.status !== 'requested' || r.requestedBy !== req.user!.id ? null : otherAdmins ? 'disposal.ownRequest' : 'disposal.ownRequestNoApprover',
+        ownNoteKey: r.status !== 'requested' || r.requestedBy !== req.user!.id ? null : otherAdmins ? 'disposal.ownRequestNote' : 'disposal.ownRequestNoApprover',
         items: items.map((i) => ({ employeeCode: i.employeeCode ?? '', label: i.maskedLabel, kindKey: `disposal.kind.${i.dataKind}`, deletionDate: i.deletionDate ?? '' })),
         more: count - items.length,
         confirm: translate(req.lang, 'disposal.approveConfirm', { client, count }),
