@@ -28,10 +28,9 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     departmentId: q.department && byId.has(q.department) ? q.department : undefined,
     employeeCode: q.code || undefined, name: q.name || undefined, status: q.status,
   }, q.page);
-  const query = (page: number) => new URLSearchParams({
-    ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
-    ...(q.name ? { name: q.name } : {}), ...(q.status ? { status: q.status } : {}), page: String(page),
-  }).toString();
+  // The pager names its page always (page 1 included: an empty query would read as "no link").
+  const filters = listQueryOf({ ...q, page: 1 });
+  const query = (page: number) => (filters ? `${filters}&page=${page}` : `page=${page}`);
   return {
     rows: rows.map((r) => presentListedPerson(r, byId, req.lang)),
     total,
