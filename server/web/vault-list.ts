@@ -38,6 +38,8 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
     statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
     listQuery: listQueryOf(req.query),
+    // What the list's forms append to their actions, so that an action returns to the list as it was.
+    listSuffix: listQueryOf(req.query) ? `?${listQueryOf(req.query)}` : '',
     listParam: encodeURIComponent(listQueryOf(req.query)),
     prevQuery: q.page > 1 ? query(q.page - 1) : null,
     nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
