@@ -114,12 +114,13 @@ describe('The employee page: dependants and the leave date', () => {
     res = await admin.post(form, { from: 'employee', number: validNumber(20000000002) }, pageOf(taro));
     expect(res.status).to.equal(303);
     expect(res.headers.location).to.equal(pageOf(taro));
-    expect((await admin.get(form)).text).to.contain('class="back-link" href="/client/people"');
+    // From the list, back to the list at this person's row.
+    expect((await admin.get(form)).text).to.contain(`class="back-link" href="/client/people#person-${hanako!.id}"`);
     res = await admin.post(form, { number: validNumber(20000000003) }, pageOf(taro));
-    expect(res.headers.location).to.equal('/client/people');
+    expect(res.headers.location).to.equal(`/client/people#person-${hanako!.id}`);
     // Only ever this person's employee: anything else named in `from` is the list.
     res = await admin.post(form, { from: 'https://evil.example/', number: validNumber(20000000004) }, pageOf(taro));
-    expect(res.headers.location).to.equal('/client/people');
+    expect(res.headers.location).to.equal(`/client/people#person-${hanako!.id}`);
   });
 
   it('links the employee\'s own account (only an unlinked employee account of this client), who can then register from their phone; unlinks it', async () => {
