@@ -453,6 +453,12 @@ describe('Vault screens: corrections found in review', () => {
     res = await emp.post(`/me/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000001) }, '/me/numbers');
     expect(res.status).to.equal(303);
     expect((await NumberRecord.findByPk(rec!.id))!.status).to.equal('person_confirmed');
+    const statusOn = async () => /data-testid="number-status">([^<]+)</.exec((await emp.get('/me/numbers')).text)?.[1];
+    expect(await statusOn()).to.equal('本人が確認済み');
+    // Once the admin confirms too, the employee reads both, as HR's list shows both.
+    res = await admin.post(`/client/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000001) }, '/client/people');
+    expect(res.status).to.equal(303);
+    expect(await statusOn()).to.equal('本人と管理者が確認済み');
   });
 
   it('a user stopped for a burst of reveals cannot carry on by printing or exporting', async () => {
