@@ -18,7 +18,8 @@ export function totpUri(secret: string, accountLabel: string, issuer: string): s
  * stores so the same code (or an older one) never works again; null when it does not match.
  */
 export async function checkTotp(secret: string, token: string, lastStep: number | null, nowMs = Date.now()): Promise<number | null> {
-  const code = token.replace(/\s+/g, '');
+  // Full-width digits (a Japanese IME's default) and the space or hyphen some apps show in the middle.
+  const code = token.normalize('NFKC').replace(/[\s-]+/g, '');
   if (!/^\d{6}$/.test(code)) return null;
   const result = await verify({
     secret,

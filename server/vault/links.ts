@@ -4,7 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { Dependant, VaultInvitation } from '../db/models';
+import { Client, Dependant, VaultInvitation } from '../db/models';
 import { newToken, safeEqualHex, sha256Hex } from '../crypto/tokens';
 import { BadRequest, FieldConflict, NotFound } from '../errors';
 import { translate, type Lang } from '../i18n';
@@ -47,11 +47,13 @@ export class VaultLinks {
       });
     });
     // The mail carries the link only; the code goes another way (on screen for the admin to hand over).
+    // Addressed to the person by name and sent in the company's name: an anonymous request for a My Number reads as phishing.
     if (mail) {
+      const company = (await Client.findByPk(person.clientId))?.name ?? '';
       await this.d.mailer.send({
         to: mail.to,
-        subject: translate(mail.lang, 'mail.vaultLink.subject'),
-        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays }),
+        subject: translate(mail.lang, 'mail.vaultLink.subject', { company }),
+        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
       });
     }
     return { url, code, expiresAt };
@@ -79,7 +81,8 @@ export class VaultLinks {
   async submit(ctx: ActorContext, token: string, code: string, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
     const link = await this.find(token);
     if (!link) throw new NotFound();
-    const typed = code.replace(/\D/g, '');
+    // Full-width digits (a Japanese IME's default) are the same code; spaces and hyphens are how people group it.
+    const typed = code.normalize('NFKC').replace(/\D/g, '');
     if (!safeEqualHex(this.codeHash(typed), link.invitation.codeHash)) {
       await this.d.sequelize.transaction(async (tx) => {
         await VaultInvitation.increment('failedAttempts', { where: { id: link.invitation.id }, transaction: tx });

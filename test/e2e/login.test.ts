@@ -55,7 +55,7 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
         await page.getByLabel('確認コード').fill(await freshCode(u));
         await press(page.getByRole('button', { name: '確認する' }));
         await step('home', '/home', 'ホーム');
-        expect(await page.locator('main').innerText()).to.contain('暁 花子さん、ようこそ。');
+        expect(await page.locator('main').innerText()).to.contain('暁 花子 様、ようこそ。');
         expect(await page.locator('.site-header').innerText()).to.contain('事務所管理者');
         expect(await page.locator('[data-testid="reauth-status"]').count(), 'no re-authentication yet').to.equal(0);
 

@@ -208,12 +208,14 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     await page.getByLabel(t('people.relationship')).selectOption({ label: t('people.relationship.spouse') });
     await page.getByRole('button', { name: t('vault.self.addDependant') }).tap();
     await page.waitForURL((u) => u.pathname === '/me/numbers');
-    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('people.saved'));
+    expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('vault.self.dependantAdded'));
     const spouse = await Dependant.findOne({ where: { clientId: client.id, employeeId: employee.id } });
     expect(spouse, 'the dependant is stored').to.not.equal(null);
     expect(spouse!.relationship).to.equal('spouse');
     expect(spouse!.name).to.equal('山田 花子');
     const spouseCard = page.getByTestId(`person-${spouse!.id}`);
+    // The page opens at the new person's card, where their number is entered next.
+    expect(new URL(page.url()).hash).to.equal(`#person-${spouse!.id}`);
     expect(await spouseCard.locator('h2').innerText()).to.contain('山田 花子').and.contain(t('people.relationship.spouse'));
     await phoneOk('with a dependant');
 

@@ -279,7 +279,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       const number = fresh();
       // One wrong code first does not spend the link.
       await rejects(() => s.vaultLinks.submit(sys, token, wrong(link.code), { number, issueDate: null }, new Map()), BadRequest);
-      const typed = `${link.code.slice(0, 4)}-${link.code.slice(4)}`; // as people type it
+      const typed = `${fullWidth(link.code.slice(0, 4))}－${fullWidth(link.code.slice(4))}`; // as a Japanese phone types it: full-width, grouped
       await s.vaultLinks.submit(sys, token, typed, { number: fullWidth(number), issueDate: '2023-03-03' }, new Map());
       stored.add(number);
       const record = (await recordFor(person))!;
@@ -381,6 +381,9 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(mail.text ?? '').to.not.contain(link.code);
       expect(mail.subject).to.not.match(/^mail\./);
       expect(mail.text ?? '').to.contain(link.url);
+      // Whom it is for and who asks: an anonymous request for a My Number reads as phishing.
+      expect(mail.subject).to.contain(client.name);
+      expect(mail.text ?? '').to.contain(`${person.label} 様`).and.contain(`${client.name}より`);
     });
   });
 

@@ -404,7 +404,7 @@ describe('Security: authentication', () => {
 
       const before = await b.get('/account');
       expect(before.text).to.match(/<fieldset class="plain" disabled>[\s\S]*name="email"[\s\S]*<\/fieldset>/);
-      expect(before.text).to.contain('href="/reauth?next=%2Faccount%23email"');
+      expect(before.text).to.contain('href="/reauth?next=%2Faccount%23email"').and.contain('action="/account/email#email"');
       const refused = await b.post('/account/email', { email: next });
       expect(refused.status).to.equal(403);
       expect(refused.text).to.contain(ja('error.reauthRequired'));
@@ -462,7 +462,7 @@ describe('Security: authentication', () => {
       // The link worked once; the old address no longer signs in, the new one does; this session goes on.
       const spent = await phone.get(link);
       expect(spent.status).to.equal(404);
-      expect(spent.text).to.contain(ja('error.deadLink')).and.contain('href="/login"');
+      expect(spent.text).to.contain(ja('error.deadLink')).and.contain('href="/login"').and.contain('href="/password/forgot"');
       expect((await browser().passwordStep(u.email, u.password)).status).to.equal(401);
       await browser().login({ ...u, email: lower });
       expect((await b.get('/account')).text).to.contain(lower);

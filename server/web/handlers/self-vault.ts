@@ -128,9 +128,10 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       if (!employee) throw new NotFound();
       const f = parseForm(dependantForm, req.body);
       if (!f.ok) return show(req, res, { dependantErrors: f.errors, dependantValues: req.body }, 400);
-      await services.people.addDependant(actorOf(req), employee.clientId, employee.id, f.data);
-      flash(req, 'ok', 'people.saved');
-      res.redirect(303, '/me/numbers');
+      const added = await services.people.addDependant(actorOf(req), employee.clientId, employee.id, f.data);
+      // The next step is that person's number: the page opens at their card.
+      flash(req, 'ok', 'vault.self.dependantAdded');
+      res.redirect(303, `/me/numbers#person-${added.id}`);
     },
 
     /**

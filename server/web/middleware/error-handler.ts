@@ -69,6 +69,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       // Re-authenticated, the person comes back to the form they were on (a path of this site only).
       reauthHref: appErr instanceof ReauthRequired && appErr.returnTo && safeNext(appErr.returnTo) ? `/reauth?next=${encodeURIComponent(appErr.returnTo)}` : '/reauth',
       showLogin: appErr.status === 401 || appErr instanceof DeadLink,
+      // An invitation or reset link that no longer works: a new one is one step away.
+      showForgot: appErr instanceof DeadLink,
       // The header's sign-out and language forms need a token too (none when the session itself failed).
       csrfToken: tokenFor(req),
     });

@@ -32,4 +32,14 @@ describe('auth/totp', () => {
     expect(await checkTotp(RFC_SECRET, 'abcdef', null, now)).to.equal(null);
     expect(await checkTotp(RFC_SECRET, ` ${code.slice(0, 3)} ${code.slice(3)} `, null, now)).to.equal(step);
   });
+
+  it('takes the code typed in full-width digits or grouped with a hyphen, as a Japanese phone may type it', async () => {
+    const now = 1_700_000_000_000;
+    const code = await currentTotp(RFC_SECRET, now);
+    const step = Math.floor(now / 30_000);
+    const fullWidth = code.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    expect(await checkTotp(RFC_SECRET, fullWidth, null, now)).to.equal(step);
+    expect(await checkTotp(RFC_SECRET, `${code.slice(0, 3)}-${code.slice(3)}`, null, now)).to.equal(step);
+    expect(await checkTotp(RFC_SECRET, '１２３', null, now)).to.equal(null);
+  });
 });
