@@ -30,6 +30,8 @@ export function presentRecord(r: NumberRecord, lang: Lang) {
     masked: maskNumber(r.lastTwo ?? '**'),
     issueDate: r.issueDate ?? '',
     statusKey: `vault.status.${r.status}`,
+    // The status says the last step; a number both confirmed says both.
+    confirmationKey: r.personConfirmedAt && r.adminConfirmedAt ? 'vault.status.both' : `vault.status.${r.status}`,
     sourceKey: `vault.source.${r.source}`,
     personConfirmed: Boolean(r.personConfirmedAt),
     adminConfirmed: Boolean(r.adminConfirmedAt),
