@@ -222,7 +222,7 @@ export class AccountService {
   }
 
   /** The password-reset request answers the same whether or not the address is known. */
-  async requestPasswordReset(ctx: ActorContext, email: string): Promise<void> {
+  async requestPasswordReset(ctx: ActorContext, email: string, pageLang: Lang = DEFAULT_LANG): Promise<void> {
     const user = await User.findOne({ where: { email: normaliseEmail(email) } });
     if (!user || user.disabledAt) {
       await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: email.slice(0, 100) });
@@ -235,7 +235,8 @@ export class AccountService {
       await this.d.audit.record(tx, ctx, { operation: 'auth.password.reset_request', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
       return token;
     });
-    await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` });
+    // A person who chose no language gets the mail in the language of the page they asked from.
+    await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` }, pageLang);
   }
 
   /** Whether a reset or invitation link still works (for showing the form). */
@@ -295,8 +296,8 @@ export class AccountService {
     if (isLang(lang)) await User.update({ lang }, { where: { id: user.id } });
   }
 
-  private async mail(user: User, key: string, params: Record<string, string>): Promise<void> {
-    const lang = langOf(user);
+  private async mail(user: User, key: string, params: Record<string, string>, fallback: Lang = DEFAULT_LANG): Promise<void> {
+    const lang = langOf(user, fallback);
     await this.d.mailer.send({
       to: user.email,
       subject: translate(lang, `${key}.subject`, params),
@@ -305,8 +306,8 @@ export class AccountService {
   }
 }
 
-/** The language a user's mail is written in: their choice, else Japanese. */
-const langOf = (user: Pick<User, 'lang'>): Lang => (isLang(user.lang) ? user.lang : DEFAULT_LANG);
+/** The language a user's mail is written in: their choice, else the page's they asked from, else Japanese. */
+const langOf = (user: Pick<User, 'lang'>, fallback: Lang = DEFAULT_LANG): Lang => (isLang(user.lang) ? user.lang : fallback);
 
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();

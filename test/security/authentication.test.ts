@@ -71,6 +71,14 @@ describe('Security: authentication', () => {
       expect(h.smtp.messages.some((m) => JSON.stringify(m.to).includes('not-a-user@example.jp'))).to.equal(false);
     });
 
+    it('a reset asked for from an English page comes in English to a person who chose no language', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.post('/lang', { lang: 'en', back: '/password/forgot' }, '/login');
+      expect((await b.post('/password/forgot', { email: u.email })).status).to.equal(200);
+      expect((await h.smtp.lastTo(u.email)).subject).to.equal('[Akatsuki Portal] Reset your password');
+    });
+
     it('the "next" of a sign-in only ever leads to a path on this site', async () => {
       const u = await makeUser(h, { role: 'employee', totp: false });
       for (const next of ['//evil.example/', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/\t/evil.example']) {

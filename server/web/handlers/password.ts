@@ -21,7 +21,7 @@ export function passwordHandlers(services: Services) {
 
     async forgot(req: Request, res: Response) {
       const form = forgotForm.safeParse(req.body ?? {});
-      if (form.success && form.data.email) await services.accounts.requestPasswordReset(actorOf(req), form.data.email);
+      if (form.success && form.data.email) await services.accounts.requestPasswordReset(actorOf(req), form.data.email, req.lang);
       // The same answer whether or not the address has an account.
       page(req, res, 'auth/forgot', { title: 'password.forgot.title', sent: true });
     },
