@@ -111,6 +111,8 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
       await page.getByRole('button', { name: 'ログイン' }).tap();
       await page.waitForURL((url) => url.pathname === '/account/totp');
       const key = (await page.getByTestId('totp-secret').innerText()).replace(/\s/g, '');
+      // A key is kept for this sign-in only: the page says what becomes of an entry scanned before.
+      expect(await page.getByTestId('totp-new-key').innerText()).to.contain('ログインし直すと、QRコードとキーは新しくなります');
       expect(key).to.match(/^[A-Z2-7]{16,}$/);
       const appLink = new URL((await page.getByTestId('totp-open-app').getAttribute('href'))!);
       expect([appLink.protocol, appLink.searchParams.get('secret')]).to.deep.equal(['otpauth:', key]);
