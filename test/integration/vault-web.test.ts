@@ -73,7 +73,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(rec!.source).to.equal('proxy');
     expect(rec!.lastTwo).to.equal(ichiro.slice(-2));
     recordId = rec!.id;
-    const dep = await Dependant.findOne({ where: { employeeId } });
+    const dep = await Dependant.findOne({ where: { employeeId, name: '山田 花子' } });
     const depPath = `/client/people/dependant/${dep!.id}/number`;
     res = await admin.post(depPath, { number: ichiro }, depPath);
     expect(res.status).to.equal(409);
@@ -185,7 +185,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const page = await emp.get('/me/numbers');
     expect(page.status).to.equal(200);
     expect(page.text).to.contain('利用目的のお知らせ');
-    const dep = await Dependant.findOne({ where: { employeeId } });
+    const dep = await Dependant.findOne({ where: { employeeId, name: '山田 花子' } });
     const token = csrfIn(page.text);
     const image = pngBytes(4000);
     const number = validNumber(22223333444);
