@@ -30,8 +30,9 @@ const TEXT: Record<string, string> = { csv: 'text/csv', txt: 'text/plain' };
 export const ACCEPTED_EXTENSIONS = [...new Set([...Object.values(BY_DETECTED).flatMap((a) => a.extensions), ...Object.keys(TEXT)])];
 
 /** What a photo or scan of a number card may be: a picture a phone takes, or a PDF from a scanner. */
-export const ID_IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'heic', 'heif', 'webp', 'pdf'];
-export const isIdImage = (mime: string) => ['image/jpeg', 'image/png', 'image/heic', 'image/webp', 'application/pdf'].includes(mime);
+const ID_IMAGE_TYPES = [BY_DETECTED.jpg!, BY_DETECTED.png!, BY_DETECTED.heic!, BY_DETECTED.webp!, BY_DETECTED.pdf!];
+export const ID_IMAGE_EXTENSIONS = ID_IMAGE_TYPES.flatMap((t) => t.extensions);
+export const isIdImage = (mime: string) => ID_IMAGE_TYPES.some((t) => t.mime === mime);
 
 /** Enough bytes for every signature above (file-type reads up to 4100 for some formats). */
 export const SNIFF_BYTES = 4100;

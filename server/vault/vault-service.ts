@@ -149,8 +149,8 @@ export class VaultService {
     return { record, person: await findPerson(clientId, record.personKind, record.personId) };
   }
 
-  /** The person or the client's admin confirms the stored number is right (本人確認 / 管理者確認). */
-  async confirm(ctx: ActorContext, clientId: string, recordId: string, by: 'person' | 'admin'): Promise<void> {
+  /** The person or the client's admin confirms the stored number is right (本人確認 / 管理者確認); gives the person's id. */
+  async confirm(ctx: ActorContext, clientId: string, recordId: string, by: 'person' | 'admin'): Promise<string> {
     const { record, person } = await this.getRecord(clientId, recordId);
     await this.d.sequelize.transaction(async (tx) => {
       const now = new Date();
@@ -161,6 +161,7 @@ export class VaultService {
         operation: `vault.confirm.${by}`, result: 'allowed', clientId, targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person),
       });
     });
+    return person.id;
   }
 
   /**

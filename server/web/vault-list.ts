@@ -19,6 +19,9 @@ export function listQueryOf(source: unknown): string {
   }).toString();
 }
 
+/** `?query`, or nothing for a list without filters. */
+export const querySuffix = (query: string): string => (query ? `?${query}` : '');
+
 /** The masked list of a client's people and numbers with its filters and paging, for either side. */
 export async function vaultListData(services: Services, req: Request, clientId: string) {
   const q = listFilter.parse(req.query);
@@ -37,10 +40,9 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     filter: q,
     departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
     statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
-    listQuery: listQueryOf(req.query),
     // What the list's forms append to their actions, so that an action returns to the list as it was.
-    listSuffix: listQueryOf(req.query) ? `?${listQueryOf(req.query)}` : '',
-    listParam: encodeURIComponent(listQueryOf(req.query)),
+    listSuffix: querySuffix(listQueryOf(q)),
+    listParam: encodeURIComponent(listQueryOf(q)),
     prevQuery: q.page > 1 ? query(q.page - 1) : null,
     nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
     procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),

@@ -90,15 +90,15 @@ export function auditLogHandlers(services: Services) {
     const { f, problems } = filterOf(req);
     const problem = Object.values(problems)[0];
     if (problem) throw new BadRequest(problem, problems);
+    const clients = await clientsFor(req);
+    const byId = new Map(clients.map((c) => [c.id, c]));
+    if (f.clientId && !byId.has(f.clientId)) throw new NotFound();
     const csvMax = services.config.logExportMaxRows;
     // A CSV is taken to be the whole log of its filter: one that would be cut short is refused, with the count, before anything is read.
     if (format === 'csv') {
       const matching = await countLog(req.user!, f);
       if (matching > csvMax) throw new AppError(400, 'log.csvTooMany', { total: matching, max: csvMax });
     }
-    const clients = await clientsFor(req);
-    const byId = new Map(clients.map((c) => [c.id, c]));
-    if (f.clientId && !byId.has(f.clientId)) throw new NotFound();
     const rows: ReturnType<typeof presentLogRow>[] = [];
     const cap = format === 'pdf' ? PDF_ROWS : csvMax;
     for await (const e of allLogRows(req.user!, f, cap)) rows.push(presentLogRow(e, req.lang, byId));

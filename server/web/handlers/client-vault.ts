@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
-import { listQueryOf, vaultListData } from '../vault-list';
+import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
@@ -117,7 +117,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     if (source.from === 'employee' && person.employee) return { path: `/client/people/employees/${person.employee.id}`, fromEmployee: true, list: '' };
     // Back to the list as it was left: its filters and page, at this person's row.
     const list = listQueryOf(Object.fromEntries(new URLSearchParams(typeof source.list === 'string' ? source.list.slice(0, 500) : '')));
-    return { path: `/client/people${list ? `?${list}` : ''}#person-${person.id}`, fromEmployee: false, list };
+    return { path: `/client/people${querySuffix(list)}#person-${person.id}`, fromEmployee: false, list };
   }
 
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
@@ -238,10 +238,9 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!errors) throw err;
         return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
       }
-      await vault.confirm(actorOf(req), client.id, recordId, 'admin');
+      const personId = await vault.confirm(actorOf(req), client.id, recordId, 'admin');
       flash(req, 'ok', 'vault.confirmed');
-      const list = listQueryOf(req.query);
-      res.redirect(303, `/client/people${list ? `?${list}` : ''}#person-${(await vault.getRecord(client.id, recordId)).record.personId}`);
+      res.redirect(303, `/client/people${querySuffix(listQueryOf(req.query))}#person-${personId}`);
     },
 
     async check(req: Request, res: Response) {
