@@ -18,6 +18,7 @@ const RESET_TTL_MS = 30 * 60 * 1000;
 const EMAIL_CHANGE_TTL_MS = 60 * 60 * 1000;
 const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const TOTP_LABEL = 'totp';
+const TOTP_PENDING_LABEL = 'totp-pending';
 
 export interface AccountDeps {
   sequelize: Sequelize;
@@ -47,7 +48,7 @@ export class AccountService {
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
       email, name: input.name.trim(), role: input.role, clientId: input.clientId, passwordHash: null,
-      totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
+      totpSecretSealed: null, totpPendingSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
     }, { transaction: tx });
     const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
@@ -121,43 +122,52 @@ export class AccountService {
     return null;
   }
 
-  /** A fresh TOTP seed for enrolment, sealed so it can wait in the session without being readable there. */
   /**
-   * The seed being enrolled: the one already shown in this session when it is given (a wrong code or
-   * a reload must not replace the entry the user just added to their app), else a new one.
+   * The seed being enrolled: the one shown before, until a first code confirms it (a wrong code, a
+   * reload or signing in again must not replace the entry the user already added to their app), else
+   * a new one. It waits sealed in the user's row, so every instance and every later sign-in sees it.
    */
-  beginTotpEnrolment(user: User, issuer: string, pending?: string): { sealedSecret: string; uri: string; secret: string } {
-    if (pending) {
-      try {
-        const secret = this.pendingSecret(user, pending);
-        return { secret, sealedSecret: pending, uri: totpUri(secret, user.email, issuer) };
-      } catch {
-        // sealed for another user or under a key since rotated: start afresh
-      }
-    }
+  async beginTotpEnrolment(user: User, issuer: string): Promise<{ uri: string; secret: string }> {
+    const pending = this.pendingSecret(user);
+    if (pending) return { secret: pending, uri: totpUri(pending, user.email, issuer) };
     const secret = newTotpSecret();
-    return {
-      secret,
-      sealedSecret: this.d.keys.ring().sealSecret('totp-pending', user.id, Buffer.from(secret)),
-      uri: totpUri(secret, user.email, issuer),
-    };
+    const sealed = this.d.keys.ring().sealSecret(TOTP_PENDING_LABEL, user.id, Buffer.from(secret));
+    // Two tabs opening the page at once: the first seed written wins and both show it.
+    const [n] = await User.update({ totpPendingSealed: sealed }, { where: { id: user.id, totpPendingSealed: null } });
+    if (n !== 1) {
+      await user.reload({ attributes: ['id', 'totpPendingSealed'] });
+      const theirs = this.pendingSecret(user);
+      if (theirs) return { secret: theirs, uri: totpUri(theirs, user.email, issuer) };
+    }
+    user.totpPendingSealed = sealed;
+    return { secret, uri: totpUri(secret, user.email, issuer) };
   }
 
-  pendingSecret(user: User, sealedSecret: string): string {
-    return this.d.keys.ring().openSecret('totp-pending', user.id, sealedSecret).toString('utf8');
+  private pendingSecret(user: User): string | null {
+    if (!user.totpPendingSealed) return null;
+    try {
+      return this.d.keys.ring().openSecret(TOTP_PENDING_LABEL, user.id, user.totpPendingSealed).toString('utf8');
+    } catch {
+      return null; // sealed under a key since rotated away: a new seed replaces it
+    }
   }
 
-  /** Confirms enrolment with a first code; replaces any earlier seed and recovery codes. Returns the new recovery codes, shown once. */
-  async completeTotpEnrolment(ctx: ActorContext, user: User, sealedSecret: string, code: string): Promise<string[] | null> {
-    const secret = this.pendingSecret(user, sealedSecret);
+  /**
+   * Confirms enrolment with a first code from the pending seed; replaces any earlier seed and recovery
+   * codes. Returns the new recovery codes, shown once, or null for a wrong code.
+   */
+  async completeTotpEnrolment(ctx: ActorContext, user: User, code: string): Promise<string[] | null> {
+    const secret = this.pendingSecret(user);
+    if (!secret) return null;
     const step = await checkTotp(secret, code, null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
     await this.d.sequelize.transaction(async (tx) => {
-      await User.update({
+      const [n] = await User.update({
         totpSecretSealed: this.d.keys.ring().sealSecret(TOTP_LABEL, user.id, Buffer.from(secret)),
-        totpEnabledAt: new Date(), totpLastStep: step,
-      }, { where: { id: user.id }, transaction: tx });
+        totpPendingSealed: null, totpEnabledAt: new Date(), totpLastStep: step,
+      }, { where: { id: user.id, totpPendingSealed: user.totpPendingSealed }, transaction: tx });
+      if (n !== 1) throw new Conflict();
       await RecoveryCode.destroy({ where: { userId: user.id }, transaction: tx });
       await RecoveryCode.bulkCreate(codes.map((c) => ({ userId: user.id, codeHash: hashRecoveryCode(c), usedAt: null })), { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'auth.totp.enrol', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });

@@ -28,6 +28,17 @@ export class VaultLinks {
     return createHmac('sha256', this.d.keys.ring().derive('vault-link-code')).update(code).digest('hex');
   }
 
+  /** Wrong codes this link still takes before it dies. */
+  static triesLeft(link: LiveLink): number {
+    return Math.max(0, MAX_CODE_ATTEMPTS - link.invitation.failedAttempts);
+  }
+
+  private codeMatches(link: LiveLink, code: string): boolean {
+    // Full-width digits (a Japanese IME's default) are the same code; spaces and hyphens are how people group it.
+    const typed = code.normalize('NFKC').replace(/\D/g, '');
+    return safeEqualHex(this.codeHash(typed), link.invitation.codeHash);
+  }
+
   async create(ctx: ActorContext, person: Person, createdBy: string | null, mail: { to: string; lang: Lang } | null): Promise<{ url: string; code: string; expiresAt: Date }> {
     if (person.kind === 'dependant') throw new BadRequest();
     const token = newToken();
@@ -77,13 +88,13 @@ export class VaultLinks {
   /**
    * Registers through a link: the code is checked, then the person's number (and, on an employee's
    * sheet, any dependants' numbers given) and the link's use land in one transaction.
+   * `proof` is the code typed, or the id of the invitation whose code this visitor's session already
+   * passed (a number refused after the right code is typed again without the code).
    */
-  async submit(ctx: ActorContext, token: string, code: string, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
+  async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
     const link = await this.find(token);
     if (!link) throw new NotFound();
-    // Full-width digits (a Japanese IME's default) are the same code; spaces and hyphens are how people group it.
-    const typed = code.normalize('NFKC').replace(/\D/g, '');
-    if (!safeEqualHex(this.codeHash(typed), link.invitation.codeHash)) {
+    if ('codeCheckedFor' in proof ? proof.codeCheckedFor !== link.invitation.id : !this.codeMatches(link, proof.code)) {
       await this.d.sequelize.transaction(async (tx) => {
         await VaultInvitation.increment('failedAttempts', { where: { id: link.invitation.id }, transaction: tx });
         await this.d.audit.record(tx, ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });

@@ -26,11 +26,11 @@ declare module 'express-session' {
     pendingLogin: { userId: string; at: number; next: string | null };
     /** re-authentication holds until then (ms), in this session only */
     reauthUntil: number;
-    /** TOTP seed being enrolled, sealed under a key derived from the master key */
-    totpPending: string;
     flash: { kind: 'ok' | 'error'; key: string };
     /** the WebAuthn challenge this session was last given (registration or re-authentication) */
     passkeyChallenge: string;
+    /** the one-time registration link (invitation id) whose code this visitor typed right */
+    vaultLinkCodeChecked: string;
   }
 }
 

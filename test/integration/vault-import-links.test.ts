@@ -260,13 +260,13 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(MAX_CODE_ATTEMPTS).to.equal(5);
       for (let i = 1; i <= MAX_CODE_ATTEMPTS; i++) {
         expect(await s.vaultLinks.find(token), `attempt ${i}`).to.not.equal(null);
-        const err = await rejects(() => s.vaultLinks.submit(sys, token, wrong(link.code), { number, issueDate: null }, new Map()), BadRequest);
+        const err = await rejects(() => s.vaultLinks.submit(sys, token, { code: wrong(link.code) }, { number, issueDate: null }, new Map()), BadRequest);
         expect(err.messageKey).to.equal('vault.link.wrongCode');
         expect(err.fieldErrors).to.deep.equal({ code: 'vault.link.wrongCode' });
         expect((await VaultInvitation.findOne({ where: { personId: employee.id } }))!.failedAttempts).to.equal(i);
       }
       expect(await s.vaultLinks.find(token)).to.equal(null);
-      await rejects(() => s.vaultLinks.submit(sys, token, link.code, { number, issueDate: null }, new Map()), NotFound);
+      await rejects(() => s.vaultLinks.submit(sys, token, { code: link.code }, { number, issueDate: null }, new Map()), NotFound);
       expect(await recordFor(person)).to.equal(null);
       const fails = await auditRows({ operation: 'vault.link.fail', targetId: employee.id });
       expect(fails.map((r) => [r.result, r.detail])).to.deep.equal(Array(5).fill(['denied', 'wrong code']));
@@ -278,9 +278,9 @@ describe('Vault: CSV import, one-time registration links', () => {
       const token = tokenOf(link.url);
       const number = fresh();
       // One wrong code first does not spend the link.
-      await rejects(() => s.vaultLinks.submit(sys, token, wrong(link.code), { number, issueDate: null }, new Map()), BadRequest);
+      await rejects(() => s.vaultLinks.submit(sys, token, { code: wrong(link.code) }, { number, issueDate: null }, new Map()), BadRequest);
       const typed = `${fullWidth(link.code.slice(0, 4))}－${fullWidth(link.code.slice(4))}`; // as a Japanese phone types it: full-width, grouped
-      await s.vaultLinks.submit(sys, token, typed, { number: fullWidth(number), issueDate: '2023-03-03' }, new Map());
+      await s.vaultLinks.submit(sys, token, { code: typed }, { number: fullWidth(number), issueDate: '2023-03-03' }, new Map());
       stored.add(number);
       const record = (await recordFor(person))!;
       expect([record.source, record.status, record.issueDate, record.registeredBy]).to.deep.equal(['link', 'person_confirmed', '2023-03-03', null]);
@@ -289,7 +289,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect((await auditRows({ targetId: payee.id })).map((r) => r.operation)).to.include('vault.register.link');
       expect((await VaultInvitation.findOne({ where: { personId: payee.id } }))!.usedAt).to.be.instanceOf(Date);
       expect(await s.vaultLinks.find(token)).to.equal(null);
-      await rejects(() => s.vaultLinks.submit(sys, token, link.code, { number: fresh(), issueDate: null }, new Map()), NotFound);
+      await rejects(() => s.vaultLinks.submit(sys, token, { code: link.code }, { number: fresh(), issueDate: null }, new Map()), NotFound);
       expect(await openOne(client.id, record.id)).to.equal(number);
     });
 
@@ -300,7 +300,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(await s.vaultLinks.find(token)).to.not.equal(null);
       await VaultInvitation.update({ expiresAt: new Date(Date.now() - 60_000) }, { where: { tokenHash: sha256Hex(token) } });
       expect(await s.vaultLinks.find(token)).to.equal(null);
-      await rejects(() => s.vaultLinks.submit(sys, token, link.code, { number: fresh(), issueDate: null }, new Map()), NotFound);
+      await rejects(() => s.vaultLinks.submit(sys, token, { code: link.code }, { number: fresh(), issueDate: null }, new Map()), NotFound);
       expect(await recordFor(person)).to.equal(null);
     });
 
@@ -323,7 +323,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       const link = await s.vaultLinks.create(sys, person, null, null);
       const token = tokenOf(link.url);
       const [own, n1] = [fresh(), fresh()];
-      await s.vaultLinks.submit(sys, token, link.code, { number: own, issueDate: null }, new Map([[d1.dependant.id, { number: n1, issueDate: '2019-09-09' }]]));
+      await s.vaultLinks.submit(sys, token, { code: link.code }, { number: own, issueDate: null }, new Map([[d1.dependant.id, { number: n1, issueDate: '2019-09-09' }]]));
       stored.add(own).add(n1);
       const re = (await recordFor(person))!;
       const r1 = (await recordFor(d1.person))!;
@@ -344,12 +344,12 @@ describe('Vault: CSV import, one-time registration links', () => {
       const records = await NumberRecord.count();
       const events = await AuditEvent.count();
 
-      const bad = await rejects(() => s.vaultLinks.submit(sys, token, link.code, { number: own, issueDate: null },
+      const bad = await rejects(() => s.vaultLinks.submit(sys, token, { code: link.code }, { number: own, issueDate: null },
         new Map([[d1.dependant.id, { number: n1, issueDate: null }], [d2.dependant.id, { number: wrongCheckDigit(n2), issueDate: null }]])), BadRequest);
       expect(bad.messageKey).to.equal('vault.number.checkDigit');
       expect(bad.fieldErrors).to.deep.equal({ [`dep_${d2.dependant.id}`]: 'vault.number.checkDigit' });
       // A dependant given the employee's own number: a duplicate, named on the dependant's field.
-      const dup = await rejects(() => s.vaultLinks.submit(sys, token, link.code, { number: own, issueDate: null },
+      const dup = await rejects(() => s.vaultLinks.submit(sys, token, { code: link.code }, { number: own, issueDate: null },
         new Map([[d1.dependant.id, { number: own, issueDate: null }]])), BadRequest);
       expect(dup.messageKey).to.equal('vault.number.duplicate');
       expect(dup.fieldErrors).to.deep.equal({ [`dep_${d1.dependant.id}`]: 'vault.number.duplicate' });
@@ -363,7 +363,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(await s.vaultLinks.find(token)).to.not.equal(null);
 
       // Corrected, the same link works.
-      await s.vaultLinks.submit(sys, token, link.code, { number: own, issueDate: null },
+      await s.vaultLinks.submit(sys, token, { code: link.code }, { number: own, issueDate: null },
         new Map([[d1.dependant.id, { number: n1, issueDate: null }], [d2.dependant.id, { number: n2, issueDate: null }]]));
       stored.add(own).add(n1).add(n2);
       expect(await openOne(client.id, (await recordFor(d2.person))!.id)).to.equal(n2);

@@ -5,7 +5,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
 import { AuditEvent, Dependant, Employee, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
-import { makeDependant, numberFrom as validNumber, twelveDigitRunsOutsideIds } from '../support/vault';
+import { makeDependant, numberFrom as validNumber, twelveDigitRunsOutsideIds, wrongCheckDigit } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 
@@ -169,7 +169,21 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     // The tick and the date are kept; the code and the number are never written back into the page.
     expect(res.text).to.contain('name="confirm" value="on" required checked').and.contain('value="2020-01-02"');
     expect(res.text).not.to.contain('00000000').and.not.to.contain(number);
-    res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), code, number, confirm: 'on' });
+    expect(res.text).to.contain('あと4回間違えると、このURLは使えなくなります。');
+    // The right code with a mistyped number: the number is asked again, the code is not (this session passed it).
+    res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), code, number: wrongCheckDigit(number), confirm: 'on' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('確認コードは確認済みです').and.not.contain('data-testid="code-input"').and.not.contain('data-testid="tries-left"');
+    expect(await NumberRecord.count({ where: { personKind: 'payee', personId: payee!.id } })).to.equal(0);
+    // Another visitor of the same link still needs the code.
+    const stranger = new TestBrowser(h.portal.app);
+    const strangerPage = await stranger.get(path);
+    expect(strangerPage.text).to.contain('data-testid="code-input"');
+    const noCode = await stranger.agent.post(path).type('form').send({ _csrf: csrfIn(strangerPage.text), number, confirm: 'on' });
+    expect(noCode.status).to.equal(400);
+    expect(noCode.text).to.contain('確認コードが正しくありません').and.contain('あと3回');
+    expect(await NumberRecord.count({ where: { personKind: 'payee', personId: payee!.id } })).to.equal(0);
+    res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), number, confirm: 'on' });
     expect(res.status, res.text).to.equal(200);
     expect(res.text).to.contain('ご提供ありがとうございました');
     const rec = await NumberRecord.findOne({ where: { personKind: 'payee', personId: payee!.id } });

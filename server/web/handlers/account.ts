@@ -28,8 +28,7 @@ export function accountHandlers(services: Services) {
   async function showEnrolment(req: Request, res: Response, status = 200, error?: string) {
     const user = req.user!;
     const firm = await Firm.findByPk(1);
-    const started = accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`, req.session.totpPending);
-    req.session.totpPending = started.sealedSecret;
+    const started = await accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`);
     page(req, res, 'account/totp', {
       title: 'totp.enrol.title',
       qr: await (await import('qrcode')).default.toDataURL(started.uri, { margin: 1, width: 220 }),
@@ -69,11 +68,9 @@ export function accountHandlers(services: Services) {
     async enrolTotp(req: Request, res: Response) {
       const user = req.user!;
       if (user.totpEnabledAt && !reauthActive(req)) return res.redirect(303, '/reauth?next=/account/totp');
-      const pending = req.session.totpPending;
       const code = z.object({ code: z.string().max(32).default('') }).safeParse(req.body ?? {});
-      const codes = pending && code.success ? await accounts.completeTotpEnrolment(actorOf(req), user, pending, code.data.code) : null;
+      const codes = code.success ? await accounts.completeTotpEnrolment(actorOf(req), user, code.data.code) : null;
       if (!codes) return showEnrolment(req, res, 400, 'totp.enrol.failed');
-      delete req.session.totpPending;
       // Shown once, in this response only; only their hashes are kept.
       page(req, res, 'account/recovery-codes', { title: 'totp.recovery.title', codes });
     },

@@ -9,7 +9,7 @@ import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Client } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
-import type { LiveLink } from '../../vault/links';
+import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
 
 const linkForm = z.object({
@@ -37,6 +37,9 @@ export function vaultLinkHandlers(services: Services) {
       // The purposes told are the ones this person's number is collected for: a payee's payment records, an employee's payroll and insurance.
       forPayee: link.person.kind === 'payee',
       token: req.params.token,
+      // The code once passed in this session is not asked again (a refused number is typed again, not the code).
+      codeChecked: req.session.vaultLinkCodeChecked === link.invitation.id,
+      triesLeft: errors.code ? VaultLinks.triesLeft(link) : null,
       // The tick and the issue date survive a refusal; the code and the numbers are typed again (never echoed into a page).
       values: { confirm: (req.body as Record<string, unknown> | undefined)?.confirm === 'on', issueDate: typeof req.body?.issueDate === 'string' ? req.body.issueDate.slice(0, 10) : '' },
       errors,
@@ -68,17 +71,20 @@ export function vaultLinkHandlers(services: Services) {
         const typed = (req.body as Record<string, unknown>)[`dep_${d.id}`];
         if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
       }
+      const proof = req.session.vaultLinkCodeChecked === link.invitation.id ? { codeCheckedFor: link.invitation.id } : { code: f.code };
       try {
-        await services.vaultLinks.submit(actorOf(req), String(req.params.token), f.code, { number: f.number, issueDate: issueDate.data }, dependants);
+        await services.vaultLinks.submit(actorOf(req), String(req.params.token), proof, { number: f.number, issueDate: issueDate.data }, dependants);
       } catch (err) {
         if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
         const errors = formErrors(err);
         if (!errors) throw err;
+        if (!errors.code) req.session.vaultLinkCodeChecked = link.invitation.id;
         // A wrong code may have worn the link out: then say so instead of showing the form again.
         const still = await services.vaultLinks.find(String(req.params.token));
         if (!still) throw new AppError(404, 'vault.link.dead');
         return show(req, res, still, errors, (err as BadRequest).status);
       }
+      delete req.session.vaultLinkCodeChecked;
       page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle' });
     },
   };
