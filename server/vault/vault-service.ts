@@ -4,7 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { AuditHead, ClientKey, NumberRecord, StaffAssignment, type NumberSource, type NumberStatus, type User } from '../db/models';
+import { AuditHead, ClientKey, NumberRecord, StaffAssignment, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
@@ -12,6 +12,7 @@ import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
 import { countByStatus, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
+import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
 
 export interface Purpose { purpose: Procedure; office: Office }
@@ -120,6 +121,7 @@ export class VaultService {
         deletionDate: existing?.deletionDate ?? await deletionDateFor(person),
         registeredBy: opts.registeredBy,
       };
+      const formerPhoto = existing?.idFileId ?? null;
       const record = existing
         ? await existing.update(fields, { transaction: tx })
         : await NumberRecord.create({ clientId: person.clientId, personKind: person.kind, personId: person.id, ...fields }, { transaction: tx });
@@ -127,9 +129,26 @@ export class VaultService {
         operation: existing ? 'vault.update' : REGISTER_OPERATION[opts.source], result: 'allowed', clientId: person.clientId,
         targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person), detail: opts.source,
       });
+      if (formerPhoto && formerPhoto !== fields.idFileId) await this.retireCardPhoto(ctx, formerPhoto, tx);
       return record;
     };
     return outer ? work(outer) : this.d.sequelize.transaction(work);
+  }
+
+  /**
+   * A card photo replaced by a new one, or showing a number since replaced, is no longer needed: it
+   * becomes due for disposal today (番号法: kept no longer than needed), and goes with a certificate
+   * like any other file, instead of waiting out the file retention years.
+   */
+  private async retireCardPhoto(ctx: ActorContext, fileId: string, tx: Transaction): Promise<void> {
+    const today = japanDay();
+    const photo = await StoredFile.findOne({ where: { id: fileId, status: 'ready' }, transaction: tx });
+    if (!photo || (photo.retentionDate !== null && photo.retentionDate <= today)) return;
+    await photo.update({ retentionDate: today }, { transaction: tx });
+    await this.d.audit.record(tx, ctx, {
+      operation: 'file.retention', result: 'allowed', clientId: photo.clientId, targetKind: 'file', targetId: photo.id,
+      targetLabel: photo.displayName, detail: `${photo.previous('retentionDate') ?? 'none'} → ${today}: superseded card photo`,
+    });
   }
 
   /** `社員コード 名前` for the log: the person, never the number. */

@@ -234,6 +234,17 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     // The badge leads to the photo's own page (its download logged there).
     const imageBadge = `<code data-testid="masked-number">**********${number.slice(-2)}</code> <a class="badge" href="/files/${file!.id}" data-testid="id-image">画像あり</a>`;
     expect((await admin.get('/client/people')).text).to.contain(imageBadge);
+    // A new photo of the same card replaces the old one beside the number; the old one is due for disposal today, and the log says why.
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('person', dep!.id).field('number', number).field('confirm', 'on').attach('files', pngBytes(4100), { filename: 'card2.png', contentType: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    const replaced = (await NumberRecord.findByPk(rec!.id))!;
+    expect(replaced.idFileId).to.be.a('string').and.not.equal(file!.id);
+    expect((await StoredFile.findByPk(file!.id))!.retentionDate).to.equal(japanDay());
+    expect((await StoredFile.findByPk(replaced.idFileId!))!.retentionDate).to.not.equal(japanDay());
+    const retired = await AuditEvent.findOne({ where: { operation: 'file.retention', targetId: file!.id } });
+    expect(retired!.detail).to.match(/ → \d{4}-\d{2}-\d{2}: superseded card photo$/);
+    await NumberRecord.update({ idFileId: file!.id }, { where: { id: rec!.id } }); // back to the first photo for the steps below
     // The employee deletes the photo: the number stays, the list no longer says it has one.
     expect((await emp.post(`/files/${file!.id}/delete`, {}, `/files/${file!.id}`)).status).to.equal(303);
     expect((await NumberRecord.findByPk(rec!.id))!.idFileId).to.equal(null);
