@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
 import type { StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
-import type { Mailer } from '../mail/mailer';
+import type { MailOutbox } from '../mail/outbox';
 import { Client, Employee, FileBatch, FileRead, NumberRecord, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
 import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
@@ -22,7 +22,7 @@ export interface FileDeps {
   audit: AuditLog;
   storage: StorageAdapter;
   clientKeys: ClientKeys;
-  mailer: Mailer;
+  outbox: MailOutbox;
   logger: Logger;
   config: Pick<Config, 'publicUrl'>;
 }
@@ -50,12 +50,17 @@ export class FileService {
     if (uploads.length === 0) throw new BadRequest('files.noFiles', { files: 'files.noFiles' });
     let batch: FileBatch;
     try {
-      batch = await this.d.sequelize.transaction((tx) => this.insertUploads(tx, ctx, sender, target, uploads));
+      batch = await this.d.sequelize.transaction(async (tx) => {
+        const b = await this.insertUploads(tx, ctx, sender, target, uploads);
+        await this.queueNotices(tx, b.id, target, uploads.length);
+        return b;
+      });
     } catch (err) {
       await this.discardUploads(uploads);
       throw err;
     }
-    await this.notify(target, uploads.length);
+    // Sent now if the mail server answers; otherwise the outbox job retries it with back-off.
+    void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'new-files notice not sent yet; queued'));
     return batch;
   }
 
@@ -218,32 +223,32 @@ export class FileService {
     }
   }
 
-  /** "You have N new files" — a link, never names, senders or anything personal. Failures are logged, not fatal. */
-  private async notify(target: UploadTarget, count: number): Promise<void> {
+  /**
+   * "You have N new files" — a link, never names, senders or anything personal. Queued with the
+   * sending itself, so a mail server that is down delays the notice instead of losing it.
+   */
+  private async queueNotices(tx: Transaction, batchId: string, target: UploadTarget, count: number): Promise<void> {
     let recipients: User[];
     if (target.direction === 'to_firm') {
-      const assigned = (await StaffAssignment.findAll({ where: { clientId: target.clientId! } })).map((a) => a.userId);
-      recipients = await User.findAll({ where: { id: { [Op.in]: assigned }, disabledAt: null } });
-      if (recipients.length === 0) recipients = await User.findAll({ where: { role: 'firm_admin', disabledAt: null } });
+      const assigned = (await StaffAssignment.findAll({ where: { clientId: target.clientId! }, transaction: tx })).map((a) => a.userId);
+      recipients = await User.findAll({ where: { id: { [Op.in]: assigned }, disabledAt: null }, transaction: tx });
+      if (recipients.length === 0) recipients = await User.findAll({ where: { role: 'firm_admin', disabledAt: null }, transaction: tx });
     } else if (target.direction === 'to_client') {
-      recipients = await User.findAll({ where: { clientId: target.clientId, role: 'client_admin', disabledAt: null } });
+      recipients = await User.findAll({ where: { clientId: target.clientId, role: 'client_admin', disabledAt: null }, transaction: tx });
     } else if (target.direction === 'to_employee') {
-      const employee = await Employee.findByPk(target.employeeId!);
-      recipients = employee?.userId ? await User.findAll({ where: { id: employee.userId, disabledAt: null } }) : [];
+      const employee = await Employee.findByPk(target.employeeId!, { transaction: tx });
+      recipients = employee?.userId ? await User.findAll({ where: { id: employee.userId, disabledAt: null }, transaction: tx }) : [];
     } else {
-      recipients = await User.findAll({ where: { role: 'client_admin', disabledAt: null } });
+      recipients = await User.findAll({ where: { role: 'client_admin', disabledAt: null }, transaction: tx });
     }
     for (const r of recipients.filter((u) => u.passwordHash)) {
       const lang = isLang(r.lang) ? r.lang : DEFAULT_LANG;
-      try {
-        await this.d.mailer.send({
-          to: r.email,
-          subject: translate(lang, 'mail.newFiles.subject'),
-          text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
-        });
-      } catch (err) {
-        this.d.logger.warn({ err: { message: (err as Error).message } }, 'new-files notice could not be sent');
-      }
+      await this.d.outbox.enqueue({
+        dedupeKey: `files:${batchId}:${r.id}`,
+        to: r.email,
+        subject: translate(lang, 'mail.newFiles.subject'),
+        text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
+      }, tx);
     }
   }
 }

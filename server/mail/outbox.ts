@@ -11,6 +11,7 @@ export function backoffMs(attempts: number): number {
 }
 
 const LOCK_MS = 2 * 60_000;
+const BATCH = 20;
 
 /**
  * Mail that must arrive even if the mail server is down when it is due (report notices): kept in
@@ -32,11 +33,16 @@ export class MailOutbox {
     }
   }
 
+  /** Sends what is due until nothing more goes (a refusal leaves the rest to the job's next round). */
+  async deliverNow(): Promise<void> {
+    while ((await this.deliverDue()) === BATCH);
+  }
+
   /** Sends what is due; returns how many were sent. */
   async deliverDue(now = new Date()): Promise<number> {
     const due = await OutboxMail.findAll({
       where: { sentAt: null, nextAt: { [Op.lte]: now }, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: now } }] },
-      order: [['nextAt', 'ASC']], limit: 20,
+      order: [['nextAt', 'ASC']], limit: BATCH,
     });
     let sent = 0;
     for (const row of due) {

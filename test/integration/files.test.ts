@@ -9,7 +9,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { pdfBytes, pngBytes, htmlBytes, svgBytes, uploadFiles, downloadFile } from '../support/files';
-import { AuditEvent, Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Employee, FileRead, OutboxMail, StoredFile, type Client } from '../../server/db/models';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -78,6 +78,34 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(mail.text).to.contain('2件').and.contain('http://portal.test/files');
     for (const secret of ['入社届', '山田', '写真', '株式会社ファイル', '顧問先 管理者', '入社手続き']) expect(`${mail.text ?? ''}${mail.subject ?? ''}`).to.not.contain(secret);
     expect(mail.attachments).to.have.length(0);
+  });
+
+  it('the mail server refusing during a sending: the files are there, the notice waits in the outbox and goes once the server takes it', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const received = h.smtp.messages.length;
+    h.smtp.refusing = true;
+    try {
+      const res = await upload(b, { direction: 'to_firm', category: 'procedure' }, [{ name: '退職届.pdf', data: pdfBytes(2000) }]);
+      expect(res.status, res.text).to.equal(200);
+      expect(await StoredFile.count({ where: { displayName: '退職届.pdf' } })).to.equal(1);
+      let row: OutboxMail | null = null;
+      for (let i = 0; i < 100 && !row?.lastError; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        row = await OutboxMail.findOne({ where: { toAddress: staff.email }, order: [['createdAt', 'DESC']] });
+      }
+      expect(row!.sentAt).to.equal(null);
+      expect(row!.lastError, 'the refusal is noted on the queued notice').to.be.a('string');
+      expect(row!.body).to.contain('1件').and.not.contain('退職届');
+    } finally { h.smtp.refusing = false; }
+    expect(h.smtp.messages.length).to.equal(received);
+    // The outbox job's next round (due after its back-off) delivers it once.
+    await OutboxMail.update({ nextAt: new Date() }, { where: { sentAt: null } });
+    await h.booted.services.outbox.deliverDue();
+    await h.booted.services.outbox.deliverDue();
+    const sent = h.smtp.messages.slice(received).filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes(staff.email));
+    expect(sent).to.have.length(1);
+    expect(sent[0]!.text).to.contain('新しいファイルが1件');
   });
 
   it('the assigned staff downloads a file (streamed, decrypted, RFC 6266 name, nosniff) and the sender sees it read', async () => {
