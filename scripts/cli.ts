@@ -178,7 +178,7 @@ program.command('keys:rotate-master')
       }
       const r = result.rows;
       console.log(`OK: master key rotated${result.keyCheck === 'already' ? ' (an earlier run had finished; checked again)' : ''}.`);
-      console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), TOTP seeds being enrolled ${r.totpPending.rewrapped} (${r.totpPending.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}); key-check value now matches the new key.`);
+      console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}); key-check value now matches the new key.`);
       console.log('Next:');
       console.log(`  1. Point MASTER_KEY_FILE at ${newFile} (or put it in place of ${config.masterKeyFile}, mode 0600), then start the portal.`);
       console.log('  2. `npm run cli -- keys:status` must answer OK; with the old key the portal now starts sealed (wrong key).');

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
@@ -7,7 +8,7 @@ import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role }
 import { ownClient } from '../clients/own-client';
 import { BadRequest, Conflict, DeadLink, NotFound } from '../errors';
 import { hashPassword, passwordProblem, personalWords, verifyPassword } from '../auth/passwords';
-import { checkTotp, newTotpSecret, totpUri } from '../auth/totp';
+import { checkTotp, totpSecretFrom, totpUri } from '../auth/totp';
 import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
 import type { LoginThrottle } from '../auth/login-throttle';
 import { totpRequired } from '../policies';
@@ -18,7 +19,7 @@ const RESET_TTL_MS = 30 * 60 * 1000;
 const EMAIL_CHANGE_TTL_MS = 60 * 60 * 1000;
 const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const TOTP_LABEL = 'totp';
-const TOTP_PENDING_LABEL = 'totp-pending';
+const TOTP_PENDING_LABEL = 'totp-pending-seed';
 
 export interface AccountDeps {
   sequelize: Sequelize;
@@ -48,7 +49,7 @@ export class AccountService {
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
       email, name: input.name.trim(), role: input.role, clientId: input.clientId, passwordHash: null,
-      totpSecretSealed: null, totpPendingSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
+      totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
     }, { transaction: tx });
     const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
@@ -123,33 +124,20 @@ export class AccountService {
   }
 
   /**
-   * The seed being enrolled: the one shown before, until a first code confirms it (a wrong code, a
-   * reload or signing in again must not replace the entry the user already added to their app), else
-   * a new one. It waits sealed in the user's row, so every instance and every later sign-in sees it.
+   * The seed being enrolled. It is derived, not stored: a keyed hash of the user and the seed they
+   * have now, so every showing (a reload, a wrong code, another sign-in, another instance) gives the
+   * same one until a first code confirms it, then the next enrolment gets a new one; and showing the
+   * page writes nothing (a GET changes no state).
    */
-  async beginTotpEnrolment(user: User, issuer: string): Promise<{ uri: string; secret: string }> {
-    const pending = this.pendingSecret(user);
-    if (pending) return { secret: pending, uri: totpUri(pending, user.email, issuer) };
-    const secret = newTotpSecret();
-    const sealed = this.d.keys.ring().sealSecret(TOTP_PENDING_LABEL, user.id, Buffer.from(secret));
-    // Two tabs opening the page at once: the first seed written wins and both show it.
-    const [n] = await User.update({ totpPendingSealed: sealed }, { where: { id: user.id, totpPendingSealed: null } });
-    if (n !== 1) {
-      await user.reload({ attributes: ['id', 'totpPendingSealed'] });
-      const theirs = this.pendingSecret(user);
-      if (theirs) return { secret: theirs, uri: totpUri(theirs, user.email, issuer) };
-    }
-    user.totpPendingSealed = sealed;
+  beginTotpEnrolment(user: User, issuer: string): { uri: string; secret: string } {
+    const secret = this.pendingSecret(user);
     return { secret, uri: totpUri(secret, user.email, issuer) };
   }
 
-  private pendingSecret(user: User): string | null {
-    if (!user.totpPendingSealed) return null;
-    try {
-      return this.d.keys.ring().openSecret(TOTP_PENDING_LABEL, user.id, user.totpPendingSealed).toString('utf8');
-    } catch {
-      return null; // sealed under a key since rotated away: a new seed replaces it
-    }
+  private pendingSecret(user: User): string {
+    const seed = createHmac('sha256', this.d.keys.ring().derive(TOTP_PENDING_LABEL))
+      .update(`${user.id}\n${user.totpSecretSealed ?? ''}`).digest().subarray(0, 20);
+    return totpSecretFrom(seed);
   }
 
   /**
@@ -158,15 +146,15 @@ export class AccountService {
    */
   async completeTotpEnrolment(ctx: ActorContext, user: User, code: string): Promise<string[] | null> {
     const secret = this.pendingSecret(user);
-    if (!secret) return null;
     const step = await checkTotp(secret, code, null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
     await this.d.sequelize.transaction(async (tx) => {
+      // Only over the seed the pending one was derived from: two tabs confirming at once enrol once.
       const [n] = await User.update({
         totpSecretSealed: this.d.keys.ring().sealSecret(TOTP_LABEL, user.id, Buffer.from(secret)),
-        totpPendingSealed: null, totpEnabledAt: new Date(), totpLastStep: step,
-      }, { where: { id: user.id, totpPendingSealed: user.totpPendingSealed }, transaction: tx });
+        totpEnabledAt: new Date(), totpLastStep: step,
+      }, { where: { id: user.id, totpSecretSealed: user.totpSecretSealed }, transaction: tx });
       if (n !== 1) throw new Conflict();
       await RecoveryCode.destroy({ where: { userId: user.id }, transaction: tx });
       await RecoveryCode.bulkCreate(codes.map((c) => ({ userId: user.id, codeHash: hashRecoveryCode(c), usedAt: null })), { transaction: tx });

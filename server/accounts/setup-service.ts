@@ -49,7 +49,7 @@ export class SetupService {
       await Firm.create({ id: 1, name: input.firmName.trim() }, { transaction: tx });
       const user = await User.create({
         email: normaliseEmail(input.email), name: input.adminName.trim(), role: 'firm_admin', clientId: null,
-        passwordHash: hash, passwordChangedAt: new Date(), totpSecretSealed: null, totpPendingSealed: null, totpEnabledAt: null,
+        passwordHash: hash, passwordChangedAt: new Date(), totpSecretSealed: null, totpEnabledAt: null,
         totpLastStep: null, disabledAt: null, lang: null,
       }, { transaction: tx });
       await this.d.audit.record(tx, { ...ctx, actorId: user.id, actorName: user.name, actorRole: 'firm_admin' }, {

@@ -1,4 +1,4 @@
-import { generateSecret, generateURI, verify, generate } from 'otplib';
+import { generateSecret, generateURI, verify, generate, ScureBase32Plugin } from 'otplib';
 
 /** RFC 6238 TOTP, SHA-1, 6 digits, 30 s: what every authenticator app understands. */
 const PERIOD = 30;
@@ -7,6 +7,12 @@ const TOLERANCE_SECONDS = PERIOD;
 
 export function newTotpSecret(): string {
   return generateSecret({ length: 20 });
+}
+
+/** A seed from 20 bytes the caller derived (base32, as apps take it). */
+export function totpSecretFrom(bytes: Uint8Array): string {
+  if (bytes.length !== 20) throw new Error('a TOTP seed is 20 bytes');
+  return new ScureBase32Plugin().encode(bytes);
 }
 
 export function totpUri(secret: string, accountLabel: string, issuer: string): string {

@@ -37,7 +37,7 @@ export class RotationError extends Error {}
 
 export interface MasterRotationResult {
   /** per kind of row: rewrapped now / found already under the new key */
-  rows: Record<'clientKeys' | 'firmKeys' | 'totpSeeds' | 'totpPending' | 'signingKeys', { rewrapped: number; already: number }>;
+  rows: Record<'clientKeys' | 'firmKeys' | 'totpSeeds' | 'signingKeys', { rewrapped: number; already: number }>;
   /** 'switched' now, or 'already' (an earlier run finished) */
   keyCheck: 'switched' | 'already';
 }
@@ -78,7 +78,7 @@ export async function rotateMasterKey(oldRing: KeyRing, newRing: KeyRing, hooks:
   const wrote = async (step: string) => { written++; await hooks.afterRow?.(step, written); };
   const rows: MasterRotationResult['rows'] = {
     clientKeys: { rewrapped: 0, already: 0 }, firmKeys: { rewrapped: 0, already: 0 },
-    totpSeeds: { rewrapped: 0, already: 0 }, totpPending: { rewrapped: 0, already: 0 }, signingKeys: { rewrapped: 0, already: 0 },
+    totpSeeds: { rewrapped: 0, already: 0 }, signingKeys: { rewrapped: 0, already: 0 },
   };
 
   // Each row: read, rewrap, write only if unchanged since read (another writer wins; read it again).
@@ -124,14 +124,6 @@ export async function rotateMasterKey(oldRing: KeyRing, newRing: KeyRing, hooks:
     (r, v) => rewrapValue(oldRing, newRing, v, `the TOTP seed of user ${r.id}`,
       (ring, s) => ring.openSecret('totp', r.id, s), (ring, p) => ring.sealSecret('totp', r.id, p)),
     async (r, from, to) => (await User.update({ totpSecretSealed: to }, { where: { id: r.id, totpSecretSealed: from }, silent: true }))[0]);
-
-  // Seeds shown for enrolment but not yet confirmed: the entry already in someone's app keeps working.
-  await each('totpPending',
-    () => User.findAll({ where: { totpPendingSealed: { [Op.ne]: null } }, attributes: ['id', 'totpPendingSealed'], order: [['id', 'ASC']] }),
-    (r) => User.findByPk(r.id, { attributes: ['id', 'totpPendingSealed'] }), (r) => r.totpPendingSealed,
-    (r, v) => rewrapValue(oldRing, newRing, v, `the TOTP seed being enrolled by user ${r.id}`,
-      (ring, s) => ring.openSecret('totp-pending', r.id, s), (ring, p) => ring.sealSecret('totp-pending', r.id, p)),
-    async (r, from, to) => (await User.update({ totpPendingSealed: to }, { where: { id: r.id, totpPendingSealed: from }, silent: true }))[0]);
 
   await each('signingKeys',
     () => SigningIdentity.findAll({ order: [['id', 'ASC']] }),

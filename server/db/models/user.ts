@@ -13,8 +13,6 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare passwordHash: string | null;
   /** TOTP seed sealed under a key derived from the master key, bound to the user id */
   declare totpSecretSealed: string | null;
-  /** the seed being enrolled (not yet confirmed by a first code), sealed like totpSecretSealed */
-  declare totpPendingSealed: string | null;
   declare totpEnabledAt: Date | null;
   /** the last TOTP time step accepted, so a code works only once */
   declare totpLastStep: number | null;
@@ -83,7 +81,6 @@ export function initUserModels(sequelize: Sequelize): void {
     clientId: { type: DataTypes.UUID, allowNull: true },
     passwordHash: { type: DataTypes.STRING(255), allowNull: true },
     totpSecretSealed: { type: DataTypes.STRING(255), allowNull: true },
-    totpPendingSealed: { type: DataTypes.STRING(255), allowNull: true },
     totpEnabledAt: { type: DataTypes.DATE(3), allowNull: true },
     totpLastStep: { type: DataTypes.BIGINT, allowNull: true, get() { const v = this.getDataValue('totpLastStep'); return v === null ? null : Number(v); } },
     disabledAt: { type: DataTypes.DATE(3), allowNull: true },

@@ -28,7 +28,7 @@ export function accountHandlers(services: Services) {
   async function showEnrolment(req: Request, res: Response, status = 200, error?: string) {
     const user = req.user!;
     const firm = await Firm.findByPk(1);
-    const started = await accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`);
+    const started = accounts.beginTotpEnrolment(user, `${firm?.name ?? '暁ポータル'}`);
     page(req, res, 'account/totp', {
       title: 'totp.enrol.title',
       qr: await (await import('qrcode')).default.toDataURL(started.uri, { margin: 1, width: 220 }),
