@@ -12,12 +12,13 @@ import {
 } from '../db/models';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { listPeople, type Person } from '../vault/people';
+import { listPeople, peopleByIds, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
+import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
@@ -342,8 +343,11 @@ export class DisposalService {
     const today = japanDay(now);
     let certificates = 0;
     for (const rule of await RetentionRule.findAll({ where: { autoDispose: true } })) {
-      const numbers = await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id'] });
-      const files = await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id'] });
+      const rules = await rulesOf(rule.clientId);
+      const numbers = await dueByRules(rule.clientId, rules, today,
+        await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id', 'personKind', 'personId', 'createdAt'] }));
+      const files = (await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id', 'category', 'createdAt'] }))
+        .filter((f) => { const years = rules.fileYears[f.category]; return years != null && addYears(japanDay(f.createdAt), years) <= today; });
       const open = new Set((await DisposalItem.findAll({ where: { clientId: rule.clientId, state: { [Op.ne]: 'verified' } }, attributes: ['itemId'] })).map((i) => i.itemId));
       const refs: ItemRef[] = [
         ...numbers.filter((r) => !open.has(r.id)).map((r) => ({ kind: 'number' as const, id: r.id })),
@@ -385,6 +389,9 @@ export class DisposalService {
 /** 削除予定日 of a number: brought forward, moved, or cancelled (予定解除, null), always with a reason; logged. */
 export async function changeDeletionDate(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, recordId: string, date: string | null, reason: string): Promise<void> {
   if (!reason.trim()) throw new BadRequest('disposal.reasonRequired', { reason: 'disposal.reasonRequired' });
+  // A date in the past would make the number due at once, taken by the nightly job where the client gave
+  // standing approval: bringing deletion forward is a request, approved by a firm admin.
+  if (date && date < japanDay()) throw new BadRequest('disposal.datePast', { date: 'disposal.datePast' });
   const r = /^[0-9a-f-]{36}$/i.test(recordId) ? await NumberRecord.findOne({ where: { id: recordId, clientId, sealedNumber: { [Op.ne]: null } } }) : null;
   if (!r) throw new NotFound();
   await d.sequelize.transaction(async (tx) => {
@@ -394,5 +401,19 @@ export async function changeDeletionDate(d: { sequelize: Sequelize; audit: Audit
       operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId,
       detail: `${before ?? '—'} → ${date ?? '—'}: ${reason.trim()}`.slice(0, 500),
     });
+  });
+}
+
+/**
+ * Of the numbers whose date has come, those the client's rules make due too (N years after leaving,
+ * or after a payee's registration): a date brought forward by hand is an early disposal, and goes by
+ * a request a firm admin approves, never by standing approval.
+ */
+async function dueByRules(clientId: string, rules: Rules, today: string, records: NumberRecord[]): Promise<NumberRecord[]> {
+  const people = new Map((await peopleByIds(clientId, records.map((r) => ({ kind: r.personKind, id: r.personId })))).map((p) => [`${p.kind}:${p.id}`, p]));
+  return records.filter((r) => {
+    const person = people.get(`${r.personKind}:${r.personId}`);
+    const byRule = person ? ruleDateOf(person, rules, japanDay(r.createdAt)) : null;
+    return byRule !== null && byRule <= today;
   });
 }

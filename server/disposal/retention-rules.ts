@@ -44,7 +44,11 @@ export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ct
 
 /** 削除予定日 of a new number: N years after the person left (none while employed), or after a payee's registration. */
 export async function deletionDateFor(person: { clientId: string; kind: string; leaveDate: string | null }, today = japanDay()): Promise<string | null> {
-  const rules = await rulesOf(person.clientId);
-  if (person.kind === 'payee') return addYears(today, rules.payeeYears);
+  return ruleDateOf(person, await rulesOf(person.clientId), today);
+}
+
+/** The date the rules give a number registered on `registeredOn`. */
+export function ruleDateOf(person: { kind: string; leaveDate: string | null }, rules: Rules, registeredOn: string): string | null {
+  if (person.kind === 'payee') return addYears(registeredOn, rules.payeeYears);
   return person.leaveDate ? addYears(person.leaveDate, rules.numberYears) : null;
 }

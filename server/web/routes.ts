@@ -190,7 +190,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     // 廃棄: retention dates, requests, approval by the firm admin, certificates, public verification
     { method: 'get', path: '/disposal', access: 'logViewers', handler: disposal.list },
     { method: 'post', path: '/disposal/numbers/:recordId/date', access: 'logViewers', handler: disposal.changeDate },
-    { method: 'post', path: '/disposal/rules', access: 'logViewers', handler: disposal.saveRules },
+    { method: 'post', path: '/disposal/rules', access: 'firmAdmin', handler: disposal.saveRules },
     { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
     { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
     { method: 'post', path: '/disposal/requests/:requestId/reject', access: 'firmAdmin', handler: disposal.reject },

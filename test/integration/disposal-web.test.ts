@@ -12,7 +12,8 @@ import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, Numbe
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
-import { addYears } from '../../server/disposal/retention-rules';
+import { addYears, rulesOf } from '../../server/disposal/retention-rules';
+import { japanDay } from '../../server/domain/dates';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const binary = async (r: any): Promise<{ status: number; body: Buffer }> =>
@@ -69,10 +70,16 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(rows((await b.get(`/disposal?name=${encodeURIComponent('者1')}`)).text)).to.equal(1);
     expect(rows((await b.get('/disposal?due=1')).text)).to.equal(2);
     expect(rows((await b.get('/disposal?noDate=1')).text)).to.equal(1);
-    const res = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: '2022-12-31', reason: '手続き完了のため前倒し' }, '/disposal');
+    // A date in the past is refused (it would be due at once): earlier disposal is a request for the firm admin to approve.
+    const past = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: '2022-12-31', reason: '手続き完了のため前倒し' }, '/disposal');
+    expect(past.status).to.equal(400);
+    expect(past.text).to.contain('削除予定日には今日以降の日付を入力してください');
+    expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal('2023-03-31');
+    const today = japanDay();
+    const res = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: today, reason: '手続き完了のため前倒し' }, '/disposal');
     expect(res.status).to.equal(303);
-    expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal('2022-12-31');
-    expect((await AuditEvent.findOne({ where: { operation: 'retention.change' }, order: [['seq', 'DESC']] }))!.detail).to.equal('2023-03-31 → 2022-12-31: 手続き完了のため前倒し');
+    expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal(today);
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.change' }, order: [['seq', 'DESC']] }))!.detail).to.equal(`2023-03-31 → ${today}: 手続き完了のため前倒し`);
   });
 
   it('request → approval (re-authenticated firm admin) → certificate; the client admin downloads a signed PDF', async () => {
@@ -171,13 +178,20 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(no.code).to.equal(1);
   });
 
-  it('retention rules: years per kind, set on the screen and logged; leave dates and payees follow them', async () => {
+  it('retention rules: years per kind, set by the firm admin on the screen and logged; leave dates and payees follow them', async () => {
+    // The client admin sees the rules but cannot change them (nor switch on automatic disposal).
+    const hr = new TestBrowser(h.portal.app);
+    await hr.login(clientAdmin);
+    const shown = await hr.get('/disposal');
+    expect(shown.text).to.contain('data-testid="rules-by-admin"').and.match(/<fieldset class="plain" disabled>/);
+    expect((await hr.post('/disposal/rules', { numberYears: '1', payeeYears: '1', autoDispose: 'on' }, '/disposal')).status).to.equal(403);
+    expect((await rulesOf(client.id)).autoDispose).to.equal(false);
     const b = new TestBrowser(h.portal.app);
-    await b.login(clientAdmin);
-    let res = await b.post('/disposal/rules', { numberYears: '0', payeeYears: '7' }, '/disposal');
+    await b.login(firmAdmin);
+    let res = await b.post('/disposal/rules', { clientId: client.id, numberYears: '0', payeeYears: '7' }, `/disposal?client=${client.id}`);
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('年数は1〜50の整数で入力してください。');
-    res = await b.post('/disposal/rules', { numberYears: '5', payeeYears: '3', file_identity: '1' }, '/disposal');
+    res = await b.post('/disposal/rules', { clientId: client.id, numberYears: '5', payeeYears: '3', file_identity: '1' }, `/disposal?client=${client.id}`);
     expect(res.status).to.equal(303);
     const e = await Employee.create({ clientId: client.id, employeeCode: 'W9', name: '規則 確認', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
     const rec = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(73629999001), issueDate: null }, { source: 'proxy', registeredBy: null });
@@ -186,8 +200,8 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect((await NumberRecord.findByPk(rec.id))!.deletionDate).to.equal('2029-03-31');
     expect((await AuditEvent.findOne({ where: { operation: 'retention.rules' }, order: [['seq', 'DESC']] }))!.detail).to.contain('numbers 5y');
     // Files take their date from the rule of their category at once; a blank category gets none.
-    await uploadFiles(b, { direction: 'to_firm', category: 'identity' }, [{ name: 'id.png', data: pngBytes(2000) }]);
-    await uploadFiles(b, { direction: 'to_firm', category: 'procedure' }, [{ name: 'form.pdf', data: pdfBytes(2000) }]);
+    await uploadFiles(hr, { direction: 'to_firm', category: 'identity' }, [{ name: 'id.png', data: pngBytes(2000) }]);
+    await uploadFiles(hr, { direction: 'to_firm', category: 'procedure' }, [{ name: 'form.pdf', data: pdfBytes(2000) }]);
     const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
     expect((await StoredFile.findOne({ where: { clientId: client.id, category: 'identity' } }))!.retentionDate).to.equal(addYears(today, 1));
     expect((await StoredFile.findOne({ where: { clientId: client.id, category: 'procedure' } }))!.retentionDate).to.equal(null);
@@ -198,11 +212,17 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const before = await DisposalCertificate.count();
     expect(await svc.runAutomatic()).to.equal(0); // not allowed yet
     const b = new TestBrowser(h.portal.app);
-    await b.login(clientAdmin);
-    await b.post('/disposal/rules', { numberYears: '7', payeeYears: '7', autoDispose: 'on' }, '/disposal');
-    // Due: the record whose schedule was cancelled earlier gets a date in the past; the W9 record (2029) is not due.
-    await NumberRecord.update({ deletionDate: '2020-01-01' }, { where: { id: recordIds[2] } });
+    await b.login(firmAdmin);
+    await b.post('/disposal/rules', { clientId: client.id, numberYears: '7', payeeYears: '7', autoDispose: 'on' }, `/disposal?client=${client.id}`);
+    // A date brought forward by hand (here straight in the database, as no screen takes a past date) is an early
+    // disposal: standing approval does not cover it. W9 left in 2024: 7 years after is 2031.
+    const w9 = (await NumberRecord.findOne({ where: { clientId: client.id, deletionDate: '2029-03-31' } }))!;
+    await NumberRecord.update({ deletionDate: '2020-01-01' }, { where: { id: w9.id } });
+    // Due: the record whose schedule was cancelled earlier gets its date back (left 2016-03-31: due 2023-03-31 under the rules).
+    await NumberRecord.update({ deletionDate: '2023-03-31' }, { where: { id: recordIds[2] } });
     expect(await svc.runAutomatic()).to.equal(1);
+    expect((await NumberRecord.findByPk(w9.id))!.sealedNumber, 'brought forward by hand: not disposed automatically').to.not.equal(null);
+    await NumberRecord.update({ deletionDate: '2029-03-31' }, { where: { id: w9.id } });
     expect((await NumberRecord.findByPk(recordIds[2]))!.sealedNumber).to.equal(null);
     expect(await NumberRecord.count({ where: { clientId: client.id, deletionDate: '2029-03-31' } })).to.equal(1);
     expect((await NumberRecord.findOne({ where: { clientId: client.id, deletionDate: '2029-03-31' } }))!.sealedNumber).to.not.equal(null);
@@ -212,8 +232,7 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(await svc.runAutomatic()).to.equal(0);
 
     // The approvals page names who asked and who approved in the reader's language (the row keeps the certificate's Japanese).
-    const admin = new TestBrowser(h.portal.app);
-    await admin.login(firmAdmin);
+    const admin = b;
     const decidedRow = (html: string) => html.slice(html.indexOf(`data-testid="decided-${req.id}"`), html.indexOf('</tr>', html.indexOf(`data-testid="decided-${req.id}"`)));
     const ja = decidedRow((await admin.get('/disposal/approvals')).text);
     expect(ja).to.contain('自動廃棄').and.contain('顧問先の事前承認（自動廃棄）').and.contain('保存期間満了');
