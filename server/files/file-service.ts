@@ -133,6 +133,18 @@ export class FileService {
     return { batch, reads, client, employee };
   }
 
+  /** A refused download of a file holding My Numbers, logged with why (and the purpose given, when it was one on the lists). */
+  async recordRefused(ctx: ActorContext, file: StoredFile, reason: string, purpose: { purpose?: string; office?: string } | null): Promise<void> {
+    await this.d.audit.recordAlone(ctx, {
+      operation: 'file.download', result: 'denied', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+      targetLabel: file.displayName, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null, detail: reason,
+    });
+  }
+
+  async mayOpenNumbersOf(user: User, clientId: string): Promise<boolean> {
+    return isFirm(user) && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+  }
+
   /** Read receipts for a list page: file id → opened by someone whose reading the viewer may learn of. */
   async readFileIds(fileIds: string[], viewer: User): Promise<Set<string>> {
     if (fileIds.length === 0) return new Set();
@@ -146,8 +158,15 @@ export class FileService {
    * re-authentication and a purpose (`purpose` given) when the reader is firm staff.
    */
   async open(ctx: ActorContext, user: User, file: StoredFile, purpose: { purpose: string; office: string } | null): Promise<Readable> {
-    if (file.containsMyNumber && isFirm(user) && !purpose) throw new Forbidden('files.purposeRequired');
     if (!file.wrappedKey) throw new NotFound();
+    if (file.containsMyNumber && isFirm(user)) {
+      // As with the vault: only the client's assigned firm members (the firm admin included), with a purpose; a refusal is logged.
+      const refusal = !purpose ? 'no purpose' : file.clientId && !(await this.mayOpenNumbersOf(user, file.clientId)) ? 'not assigned' : null;
+      if (refusal) {
+        await this.recordRefused(ctx, file, refusal, purpose);
+        throw new Forbidden(refusal === 'no purpose' ? 'files.purposeRequired' : 'files.notAssigned');
+      }
+    }
     await this.d.sequelize.transaction(async (tx) => {
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.

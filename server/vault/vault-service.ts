@@ -242,7 +242,7 @@ export class VaultService {
     return isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
   }
 
-  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation, purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {
+  async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation | 'vault.check', purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {
     if (await this.isAssigned(user, clientId)) return;
     await this.recordDenied(ctx, clientId, operation, 'not assigned', purpose, recordIds);
     throw new Forbidden('vault.notAssigned');

@@ -141,7 +141,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/files', access: 'signedIn', multipart: true, before: [files.checkLength, files.receive], handler: files.commit },
     { method: 'get', path: '/files/:fileId', access: 'signedIn', handler: files.show },
     { method: 'get', path: '/files/:fileId/download', access: 'signedIn', handler: files.download },
-    { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, formPage: '/files/:fileId', handler: files.downloadWithPurpose },
+    { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, formPage: '/files/:fileId', deniedAs: 'file.download', handler: files.downloadWithPurpose },
     { method: 'post', path: '/files/:fileId/delete', access: 'signedIn', handler: files.remove },
     { method: 'post', path: '/files/:fileId/retention', access: 'firm', handler: files.retention },
 

@@ -6,6 +6,8 @@ import { TestBrowser } from '../support/browser';
 import { pdfBytes, uploadFiles } from '../support/files';
 import { createStorage, type StorageAdapter } from '../../storage-adapters';
 import { AuditEvent, PendingObjectDeletion, StoredFile, type Client } from '../../server/db/models';
+import { systemContext } from '../../server/audit';
+import { makeEmployee, validNumber } from '../support/vault';
 
 const upload = (b: TestBrowser, fields: Record<string, string>, name: string) => uploadFiles(b, fields, [{ name, data: pdfBytes(5000) }]);
 
@@ -34,18 +36,57 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     await s.login(staff);
     const page = await s.get(`/files/${fileId}`);
     expect(page.text).to.contain('マイナンバーが含まれています').and.contain('再認証して開く');
+    const refusals = async () => (await AuditEvent.findAll({ where: { operation: 'file.download', result: 'denied' }, order: [['seq', 'ASC']] }))
+      .map((r) => [r.targetId, r.detail, r.purpose, r.office]);
     expect((await s.get(`/files/${fileId}/download`)).status).to.equal(403);
     expect((await s.post(`/files/${fileId}/download`, { purpose: 'withholding_slip', office: 'tax_office' }, `/files/${fileId}`)).status).to.equal(403);
     expect((await s.reauth(staff)).status).to.equal(303);
     expect((await s.post(`/files/${fileId}/download`, {}, `/files/${fileId}`)).status).to.equal(400);
     expect((await s.post(`/files/${fileId}/download`, { purpose: 'made_up', office: 'tax_office' }, `/files/${fileId}`)).status).to.equal(400);
-    expect(await AuditEvent.count({ where: { operation: 'file.download', targetId: fileId } })).to.equal(0);
+    // The office must fit the purpose, as for numbers: a 源泉徴収票 goes to the tax office, not the pension office.
+    const misfit = await s.post(`/files/${fileId}/download`, { purpose: 'withholding_slip', office: 'pension_office' }, `/files/${fileId}`);
+    expect(misfit.status).to.equal(400);
+    expect(misfit.text).to.contain('選んだ手続きは、この提出先には出しません');
+    expect(await AuditEvent.count({ where: { operation: 'file.download', targetId: fileId, result: 'allowed' } })).to.equal(0);
+    // Every refusal is in the log, with why.
+    expect(await refusals()).to.deep.equal([
+      [fileId, 'no purpose', null, null],
+      [null, 'no re-authentication', 'withholding_slip', 'tax_office'],
+      [fileId, 'no purpose', null, null],
+      [fileId, 'no purpose', null, 'tax_office'],
+      [fileId, 'office does not fit the purpose', 'withholding_slip', 'pension_office'],
+    ]);
     const ok = await s.post(`/files/${fileId}/download`, { purpose: 'social_insurance_acquire', office: 'pension_office' }, `/files/${fileId}`);
     expect(ok.status).to.equal(200);
     expect(ok.headers['content-disposition']).to.match(/^attachment;/);
-    const row = (await AuditEvent.findOne({ where: { operation: 'file.download', targetId: fileId } }))!;
+    const row = (await AuditEvent.findOne({ where: { operation: 'file.download', targetId: fileId, result: 'allowed' } }))!;
     expect(row.purpose).to.equal('social_insurance_acquire');
     expect(row.office).to.equal('pension_office');
+  });
+
+  it('a firm admin not assigned to the client is told so and refused (logged), as for the vault; 照合 too', async () => {
+    const boss = await makeUser(h, { role: 'firm_admin' });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(boss);
+    await b.reauth(boss);
+    const page = await b.get(`/files/${fileId}`);
+    expect(page.text).to.contain('data-testid="not-assigned"').and.not.contain(`action="/files/${fileId}/download"`);
+    const res = await b.post(`/files/${fileId}/download`, { purpose: 'social_insurance_acquire', office: 'pension_office' }, `/files/${fileId}`);
+    expect(res.status).to.equal(403);
+    expect(res.text).to.contain('この顧問先の担当者ではないため');
+    const row = (await AuditEvent.findOne({ where: { operation: 'file.download', actorId: boss.user.id }, order: [['seq', 'DESC']] }))!;
+    expect([row.result, row.detail, row.targetId, row.purpose]).to.deep.equal(['denied', 'not assigned', fileId, 'social_insurance_acquire']);
+    const number = validNumber(41414141414);
+    const rec = await h.booted.services.vault.register(systemContext('test'), (await makeEmployee(client.id)).person, { number, issueDate: null }, { source: 'proxy', registeredBy: null });
+    const listPath = `/firm/clients/${client.id}/numbers`;
+    const check = await b.post(`${listPath}/${rec.id}/check`, { typed: number }, listPath);
+    expect(check.status).to.equal(403);
+    expect(check.text).to.not.contain('一致');
+    const checkRow = (await AuditEvent.findOne({ where: { operation: 'vault.check', actorId: boss.user.id } }))!;
+    expect([checkRow.result, checkRow.detail]).to.deep.equal(['denied', 'not assigned']);
+    // Assigned, the same admin opens the file.
+    await assign(h, client.id, boss.user.id);
+    expect((await b.post(`/files/${fileId}/download`, { purpose: 'social_insurance_acquire', office: 'pension_office' }, `/files/${fileId}`)).status).to.equal(200);
   });
 
   it('the client admin who sent it opens it without those steps', async () => {

@@ -18,6 +18,7 @@ import { presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
 import { PROCEDURES, OFFICES } from '../../domain/purposes';
+import { purposeForm } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
 
 const listQuery = z.object({
@@ -25,11 +26,6 @@ const listQuery = z.object({
   category: z.enum(CATEGORIES).optional().catch(undefined),
   client: z.string().max(64).optional().catch(undefined),
   page: z.coerce.number().int().min(1).max(10_000).catch(1),
-});
-
-const purposeForm = z.object({
-  purpose: z.enum(PROCEDURES, { message: 'vault.purposeRequired' }),
-  office: z.enum(OFFICES, { message: 'vault.officeRequired' }),
 });
 
 type UploadRequest = Request & { uploadTarget?: Promise<UploadTarget> };
@@ -94,6 +90,8 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       title: 'files.detail.title',
       file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
       needsPurpose: file.containsMyNumber && isFirm,
+      // A firm member not assigned to the client is told so, instead of a form that would be refused.
+      notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
       procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
       offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
@@ -232,7 +230,12 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const file = await files.getFor(req.user!, String(req.params.fileId));
       const form = parseForm(purposeForm, req.body);
       // The page again, with the reason beside the choice, rather than an error page that loses it.
-      if (!form.ok) return showFile(req, res, { purposeErrors: form.errors }, 400);
+      if (!form.ok) {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
+        await files.recordRefused(actorOf(req), file, form.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known);
+        return showFile(req, res, { purposeErrors: form.errors }, 400);
+      }
       await stream(req, res, file, form.data);
     },
 

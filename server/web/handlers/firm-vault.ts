@@ -87,6 +87,8 @@ export function firmVaultHandlers(services: Services) {
 
     async check(req: Request, res: Response) {
       const client = await services.clients.getFor(req.user!, String(req.params.clientId));
+      // 照合 answers whether a typed number is the one held: for the firm, only its assigned members may ask.
+      await vault.assertMayReveal(actorOf(req), req.user!, client.id, 'vault.check', null, [String(req.params.recordId)]);
       await checkOnList(services, req, res, client.id, showList);
     },
 
