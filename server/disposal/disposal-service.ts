@@ -18,6 +18,7 @@ import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
+import { visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -108,6 +109,9 @@ export class DisposalService {
         ]
       : what;
     if (what !== 'client' && refs.length === 0) throw new BadRequest('disposal.noneSelected');
+    // A file a client admin ticks must be one they may see at all (not what the firm sent to one employee); others answer as unknown.
+    const ticked = user.role === 'client_admin' ? refs.filter((r) => r.kind === 'file').map((r) => r.id) : [];
+    if (ticked.length && await StoredFile.count({ where: { [Op.and]: [{ id: { [Op.in]: ticked }, clientId }, await visibleFilesWhere(user)] } }) !== new Set(ticked).size) throw new NotFound();
     // Everyone of the client once, and the items in chunks, rather than a lookup per item (an offboarding can hold thousands).
     const people = new Map((await listPeople(clientId)).map((p) => [`${p.kind}:${p.id}`, p]));
     const items: ItemFacts[] = [];

@@ -29,6 +29,13 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
   const numbers: string[] = [];
   let pdf: Buffer;
   let certNumber: string;
+  // One signed-in browser per user for the later tests: the sign-in routes allow 30 requests a minute from one address.
+  const signedIn = new Map<MadeUser, TestBrowser>();
+  const as = async (u: MadeUser): Promise<TestBrowser> => {
+    let b = signedIn.get(u);
+    if (!b) { b = new TestBrowser(h.portal.app); await b.login(u); signedIn.set(u, b); }
+    return b;
+  };
 
   before(async () => {
     h = await createHarness();
@@ -180,14 +187,12 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
 
   it('retention rules: years per kind, set by the firm admin on the screen and logged; leave dates and payees follow them', async () => {
     // The client admin sees the rules but cannot change them (nor switch on automatic disposal).
-    const hr = new TestBrowser(h.portal.app);
-    await hr.login(clientAdmin);
+    const hr = await as(clientAdmin);
     const shown = await hr.get('/disposal');
     expect(shown.text).to.contain('data-testid="rules-by-admin"').and.match(/<fieldset class="plain" disabled>/);
     expect((await hr.post('/disposal/rules', { numberYears: '1', payeeYears: '1', autoDispose: 'on' }, '/disposal')).status).to.equal(403);
     expect((await rulesOf(client.id)).autoDispose).to.equal(false);
-    const b = new TestBrowser(h.portal.app);
-    await b.login(firmAdmin);
+    const b = await as(firmAdmin);
     let res = await b.post('/disposal/rules', { clientId: client.id, numberYears: '0', payeeYears: '7' }, `/disposal?client=${client.id}`);
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('年数は1〜50の整数で入力してください。');
@@ -211,8 +216,7 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const svc = h.booted.services.disposal;
     const before = await DisposalCertificate.count();
     expect(await svc.runAutomatic()).to.equal(0); // not allowed yet
-    const b = new TestBrowser(h.portal.app);
-    await b.login(firmAdmin);
+    const b = await as(firmAdmin);
     await b.post('/disposal/rules', { clientId: client.id, numberYears: '7', payeeYears: '7', autoDispose: 'on' }, `/disposal?client=${client.id}`);
     // A date brought forward by hand (here straight in the database, as no screen takes a past date) is an early
     // disposal: standing approval does not cover it. W9 left in 2024: 7 years after is 2031.
@@ -240,6 +244,22 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const en = decidedRow((await admin.get('/disposal/approvals')).text);
     expect(en).to.contain('Automatic disposal').and.contain('Retention period over').and.contain(translate('en', 'disposal.standingApproval').replace("'", '&#x27;'));
     expect(en.replaceAll(client.name, '').match(/[\u3040-\u30ff\u4e00-\u9fff]/g) ?? [], 'no Japanese in the English row but the client\'s name').to.deep.equal([]);
+  });
+
+  it('the client admin\'s retention list holds only files they may see: not one the firm sent to a single employee (nor can they request it)', async () => {
+    const admin = await as(firmAdmin);
+    const employee = await Employee.findOne({ where: { clientId: client.id, employeeCode: 'W9' } });
+    const sent = await uploadFiles(admin, { clientId: client.id, direction: 'to_employee', employeeId: employee!.id, category: 'payroll' }, [{ name: '給与明細_W9_減給.pdf', data: pdfBytes(2000) }]);
+    expect(sent.status, sent.text).to.equal(200);
+    const slip = (await StoredFile.findOne({ where: { displayName: '給与明細_W9_減給.pdf' } }))!;
+    expect((await admin.get(`/disposal?client=${client.id}`)).text, 'the firm sees it').to.contain('給与明細_W9_減給.pdf');
+    const hr = await as(clientAdmin);
+    const list = await hr.get('/disposal');
+    expect(list.text).to.not.contain('給与明細_W9_減給.pdf').and.not.contain(slip.id);
+    const token = csrfIn(list.text);
+    const asked = await hr.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('整理')}&items=file:${slip.id}`);
+    expect(asked.status).to.equal(404);
+    expect(await DisposalRequest.count({ where: { status: 'requested' } })).to.equal(0);
   });
 
   it("a firm admin's own request says who approves it, and says so when there is nobody who can", async () => {

@@ -172,6 +172,8 @@ describe('Vault API for authorised applications', () => {
     expect(without).to.include({ recordId: null, maskedNumber: null, employeeCode: 'E002', status: 'missing' });
     expect(res.text).to.not.contain(NUMBER_A);
     expect(twelveDigitRunsOutsideIds(res.text)).to.deep.equal([]);
+    // The read is logged (who, which client, which page), as every API read is.
+    expect(await lastAudit()).to.include({ operation: 'vault.api.list', result: 'allowed', clientId: clientA.id, actorId: token.id, actorRole: 'api', detail: 'page 1: 2 of 2' });
   });
 
   it('another client is 403 with a denied row, for numbers and for the people list', async () => {
@@ -300,6 +302,11 @@ describe('Vault API for authorised applications', () => {
       expect(res.status).to.equal(403);
       expect(res.text).to.not.contain(NUMBER_A);
       expect(await lastAudit()).to.include({ operation: 'vault.api.read', result: 'denied', detail: 'token maker not assigned' });
+      // The people list too (names and codes are the client's personal data).
+      const people = await api(`/api/v1/clients/${clientA.id}/people`);
+      expect(people.status).to.equal(403);
+      expect(people.text).to.not.contain('E001');
+      expect(await lastAudit()).to.include({ operation: 'vault.api.list', result: 'denied', detail: 'token maker not assigned' });
     } finally {
       await assign(h, clientA.id, admin.user.id);
     }

@@ -58,7 +58,13 @@ export function apiHandlers(services: Services) {
       const query = pageQuery.safeParse(req.query);
       if (!query.success) throw new BadRequest('api.pageInvalid');
       const { page } = query.data;
+      // A token is only as good as its maker: still enabled and still assigned to the client.
+      if (!(await services.apiTokens.makerMayStillRead(scope.token, clientId))) {
+        throw await refused(ctx, clientId, OPERATION.people, 'token maker not assigned', null, new Forbidden('vault.notAssigned'));
+      }
       const { rows, total } = await services.vault.list(clientId, {}, page);
+      // The list names people (numbers masked): the read is logged before it is sent, as every API read is.
+      await services.audit.recordAlone(ctx, { operation: OPERATION.people, result: 'allowed', clientId, detail: `page ${page}: ${rows.length} of ${total}` });
       res.set('Cache-Control', 'no-store');
       res.json({
         clientId, page, pageSize: VAULT_PAGE_SIZE, total,

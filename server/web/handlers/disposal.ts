@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { Op } from 'sequelize';
+import { visibleFilesWhere } from '../../files/visibility';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
@@ -72,7 +73,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     const q = filterForm.parse(req.method === 'GET' ? req.query : req.body ?? {});
     const departments = await departmentsOf(client.id);
     const { rows, total } = await services.vault.list(client.id, numbersFilter(q, departments), q.page);
-    const files = await StoredFile.findAll({ where: { clientId: client.id, status: 'ready' }, order: [['createdAt', 'DESC']], limit: 500 });
+    // Only files the reader may see elsewhere (a client admin does not see what the firm sent to one employee).
+    const files = await StoredFile.findAll({ where: { [Op.and]: [{ clientId: client.id, status: 'ready' }, await visibleFilesWhere(req.user!)] }, order: [['createdAt', 'DESC']], limit: 500 });
     const today = japanDay();
     const query = (page: number) => new URLSearchParams({
       ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
