@@ -1,5 +1,5 @@
 import { createHmac, randomInt } from 'node:crypto';
-import { Op, type Sequelize } from 'sequelize';
+import { Op, literal, type Sequelize } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
@@ -31,6 +31,21 @@ export class VaultLinks {
   /** Wrong codes this link still takes before it dies. */
   static triesLeft(link: LiveLink): number {
     return Math.max(0, MAX_CODE_ATTEMPTS - link.invitation.failedAttempts);
+  }
+
+  /**
+   * One try of the code. The try is taken from the link's allowance before comparing, in one
+   * conditional update, so guesses sent in parallel cannot make more than MAX_CODE_ATTEMPTS
+   * comparisons; the right code gives its try back.
+   */
+  private async tryCode(link: LiveLink, code: string): Promise<boolean> {
+    const [taken] = await VaultInvitation.update({ failedAttempts: literal('failed_attempts + 1') as unknown as number }, {
+      where: { id: link.invitation.id, usedAt: null, failedAttempts: { [Op.lt]: MAX_CODE_ATTEMPTS } },
+    });
+    if (taken !== 1) throw new NotFound();
+    if (!this.codeMatches(link, code)) return false;
+    await VaultInvitation.update({ failedAttempts: literal('failed_attempts - 1') as unknown as number }, { where: { id: link.invitation.id } });
+    return true;
   }
 
   private codeMatches(link: LiveLink, code: string): boolean {
@@ -94,11 +109,8 @@ export class VaultLinks {
   async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
     const link = await this.find(token);
     if (!link) throw new NotFound();
-    if ('codeCheckedFor' in proof ? proof.codeCheckedFor !== link.invitation.id : !this.codeMatches(link, proof.code)) {
-      await this.d.sequelize.transaction(async (tx) => {
-        await VaultInvitation.increment('failedAttempts', { where: { id: link.invitation.id }, transaction: tx });
-        await this.d.audit.record(tx, ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });
-      });
+    if ('codeCheckedFor' in proof ? proof.codeCheckedFor !== link.invitation.id : !(await this.tryCode(link, proof.code))) {
+      await this.d.audit.recordAlone(ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });
       throw new BadRequest('vault.link.wrongCode', { code: 'vault.link.wrongCode' });
     }
     await this.d.sequelize.transaction(async (tx) => {

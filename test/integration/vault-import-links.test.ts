@@ -272,6 +272,20 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(fails.map((r) => [r.result, r.detail])).to.deep.equal(Array(5).fill(['denied', 'wrong code']));
     });
 
+    it('wrong codes sent all at once still get five comparisons in all, not one each', async () => {
+      const { person, employee } = await makeEmployee(client.id);
+      const link = await s.vaultLinks.create(sys, person, null, null);
+      const token = tokenOf(link.url);
+      const guesses = Array.from({ length: 20 }, (_, i) => String((Number(link.code) + 1 + i) % 100_000_000).padStart(8, '0'));
+      const results = await Promise.allSettled(guesses.map((g) => s.vaultLinks.submit(sys, token, { code: g }, { number: fresh(), issueDate: null }, new Map())));
+      const kinds = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'fulfilled'));
+      expect(kinds.filter((k) => k === 'BadRequest'), kinds.join()).to.have.length(MAX_CODE_ATTEMPTS);
+      expect(kinds.filter((k) => k === 'NotFound')).to.have.length(20 - MAX_CODE_ATTEMPTS);
+      expect((await VaultInvitation.findOne({ where: { personId: employee.id } }))!.failedAttempts).to.equal(MAX_CODE_ATTEMPTS);
+      expect(await auditRows({ operation: 'vault.link.fail', targetId: employee.id })).to.have.length(MAX_CODE_ATTEMPTS);
+      expect(await recordFor(person)).to.equal(null);
+    });
+
     it('the right code registers (source link, person_confirmed), and the link is then dead: it works once', async () => {
       const { person, payee } = await makePayee(client.id, { name: '講師 三郎' });
       const link = await s.vaultLinks.create(sys, person, null, null);
