@@ -4,7 +4,7 @@ import { formatBytes, formatDateTime } from './format';
 import { clientLabel } from './client';
 
 /** `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients). */
-export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string } = {}) {
+export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string; sentByViewer?: boolean } = {}) {
   return {
     client: opts.client ?? '',
     employee: opts.employee ?? '',
@@ -16,6 +16,8 @@ export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; c
     sentAt: formatDateTime(f.createdAt, lang),
     containsMyNumber: f.containsMyNumber,
     read: Boolean(opts.read),
+    // On the sender's own list the badge says whether the other side has opened it, not "new".
+    sentByViewer: Boolean(opts.sentByViewer),
     retentionDate: f.retentionDate ?? '',
   };
 }

@@ -209,4 +209,14 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     const row = await AuditEvent.findOne({ where: { operation: 'log.export.pdf' }, order: [['seq', 'DESC']] });
     expect(row!.detail).to.equal('60 rows');
   });
+  it('names a file, a report or a certificate as such in the 対象 column, not as a bare label', async () => {
+    const ctx = systemContext('test');
+    await h.booted.services.audit.recordAlone(ctx, { operation: 'report.build', result: 'allowed', clientId: b.id, targetKind: 'report', targetId: '00000000-0000-4000-8000-00000000000a', targetLabel: '2026-11' });
+    await h.booted.services.audit.recordAlone(ctx, { operation: 'disposal.certificate', result: 'allowed', clientId: b.id, targetKind: 'certificate', targetId: '00000000-0000-4000-8000-00000000000b', targetLabel: 'DC-2026-000042' });
+    await h.booted.services.audit.recordAlone(ctx, { operation: 'file.upload', result: 'allowed', clientId: b.id, targetKind: 'file', targetId: '00000000-0000-4000-8000-00000000000c', targetLabel: '入社書類.pdf' });
+    const hr = new TestBrowser(h.portal.app);
+    await hr.login(adminB);
+    const text = (await hr.get('/audit')).text;
+    expect(text).to.contain('>取扱状況報告書 2026-11<').and.contain('>廃棄・削除証明書 DC-2026-000042<').and.contain('>ファイル「入社書類.pdf」<');
+  });
 });

@@ -6,6 +6,7 @@ import { systemContext } from '../../server/audit';
 import { AuditEvent, Dependant, Employee, NumberRecord, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { numberFrom as validNumber } from '../support/vault';
+import { rulesOf, saveRules } from '../../server/disposal/retention-rules';
 
 /** The page of one employee (client admin): their dependants and numbers, adding a dependant, the leave date. */
 describe('The employee page: dependants and the leave date', () => {
@@ -69,6 +70,16 @@ describe('The employee page: dependants and the leave date', () => {
     expect(res.text).to.contain('E100 頁 太郎');
     expect(await Dependant.count()).to.equal(before);
     expect(await AuditEvent.count({ where: { operation: 'person.create' } })).to.equal(auditBefore);
+  });
+
+  it('says how many years after leaving the numbers are kept, by the client\'s own rule', async () => {
+    expect((await admin.get(pageOf(taro))).text).to.contain('退職日から7年後が');
+    await saveRules(h.booted.services, systemContext('test'), client.id, { ...(await rulesOf(client.id)), numberYears: 5 });
+    try {
+      expect((await admin.get(pageOf(taro))).text).to.contain('退職日から5年後が').and.not.contain('7年後');
+    } finally {
+      await saveRules(h.booted.services, systemContext('test'), client.id, { ...(await rulesOf(client.id)), numberYears: 7 });
+    }
   });
 
   it('sets the leave date (the numbers\' deletion date follows), refuses a bad date beside the field, and clears it', async () => {

@@ -129,6 +129,11 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     await sender.login(clientAdmin);
     const detail = await sender.get(`/files/${file.id}`);
     expect(detail.text).to.contain('担当 職員');
+    // On the sender's list the badge says whether the other side opened it (never "未読" for one's own sending).
+    const sentList = await sender.get('/files?box=sent');
+    const sentRow = (name: string) => sentList.text.slice(sentList.text.lastIndexOf('<li', sentList.text.indexOf(name)), sentList.text.indexOf('</li>', sentList.text.indexOf(name)));
+    expect(sentRow('入社届_山田.pdf')).to.contain('相手が開封済み').and.not.contain('未読');
+    expect(sentRow('写真.png')).to.contain('相手が未開封').and.not.contain('未読');
   });
 
   it('a download ends its response whatever the size (one segment or several), so the next request on a kept-alive connection is answered', async () => {

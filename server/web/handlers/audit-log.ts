@@ -55,6 +55,18 @@ function filterOf(req: Request): { f: LogFilter; page: number; query: Record<str
   return { f, page: q.page, query, problems: periodProblems(q.from, q.to) };
 }
 
+/** Whom or what a row is about: a person masked; a file, report or certificate named as such (a period or a DC number alone reads as a person's column gone wrong). */
+function targetOf(e: AuditEvent, lang: Lang): string {
+  const label = e.targetLabel ?? '';
+  switch (e.targetKind) {
+    case 'employee': case 'dependant': case 'payee': return maskPersonLabel(e.targetLabel);
+    case 'file': return label ? translate(lang, 'report.pdf.target.file', { label }) : '';
+    case 'certificate': return label ? translate(lang, 'report.pdf.target.certificate', { label }) : '';
+    case 'report': return label ? translate(lang, 'log.target.report', { label }) : '';
+    default: return label;
+  }
+}
+
 /** A log row as the screens and downloads show it: the person's code and masked name, never a number. */
 export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Client>) {
   const client = e.clientId ? clients.get(e.clientId) : undefined;
@@ -63,7 +75,7 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
     client: client ? clientLabel(client) : '',
     operator: operatorLabel(e, lang),
     operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
-    person: e.targetKind === 'employee' || e.targetKind === 'dependant' || e.targetKind === 'payee' ? maskPersonLabel(e.targetLabel) : (e.targetLabel ?? ''),
+    person: targetOf(e, lang),
     operation: translate(lang, `op.${e.operation}`),
     purpose: e.purpose ? translate(lang, `purpose.${e.purpose}`) : '',
     office: e.office ? translate(lang, `office.${e.office}`) : '',

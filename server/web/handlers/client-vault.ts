@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { rulesOf } from '../../disposal/retention-rules';
 import multer from 'multer';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
@@ -86,6 +87,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}${inParens(u.email, req.lang)}` })),
       dependants: dependantRows.map((r) => ({ ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name })),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
+      // The hint names the client's own rule, not the default seven years.
+      numberYears: (await rulesOf(client.id)).numberYears,
       ...extra,
     }, status);
   }

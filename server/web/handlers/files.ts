@@ -167,6 +167,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         title: 'files.title',
         files: rows.map((f) => presentFile(f, req.lang, {
           read: read.has(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
+          sentByViewer: f.senderId === user.id,
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
         keep: keep ? `&${keep}` : '',

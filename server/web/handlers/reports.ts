@@ -9,6 +9,7 @@ import { REPORT_FREQUENCIES, type AccessReport } from '../../db/models';
 import { parsePeriod, periodLabel } from '../../reports/periods';
 import { formatBytes, formatDateTime } from '../../presenters/format';
 import { presentClient } from '../../presenters/client';
+import type { Client } from '../../db/models';
 import type { Lang } from '../../i18n';
 
 const scheduleForm = z.object({
@@ -31,12 +32,10 @@ export function reportHandlers(services: Services) {
 
   const clientFor = (req: Request) => services.clients.getFor(req.user!, req.user!.role === 'client_admin' ? req.user!.clientId! : String(req.query.client ?? req.params.clientId ?? ''));
 
-  return {
-    async list(req: Request, res: Response) {
-      // The firm picks the client first (its page links here with ?client=).
-      if (req.user!.role !== 'client_admin' && !req.query.client) return res.redirect(303, '/firm/clients');
-      const client = await clientFor(req);
+  /** The list, also when a refused schedule comes back to it (the reason beside the field, what was typed kept). */
+  async function showList(req: Request, res: Response, client: Client, extra: { scheduleErrors?: Record<string, string>; typed?: { frequency: string; recipients: string } } = {}, status = 200) {
       const schedule = await reports.scheduleOf(client.id);
+      const frequency = extra.typed?.frequency ?? schedule.frequency;
       page(req, res, 'reports/list', {
         title: 'reports.title',
         client: presentClient(client),
@@ -45,9 +44,17 @@ export function reportHandlers(services: Services) {
         canSchedule: req.user!.role === 'firm_admin',
         // The firm's links name the client; a client admin's need not.
         firmView: req.user!.role !== 'client_admin',
-        frequencies: REPORT_FREQUENCIES.map((f) => ({ value: f, labelKey: `reports.frequency.${f}`, selected: f === schedule.frequency })),
-        recipients: (schedule.recipients ?? []).join(', '),
-      });
+        frequencies: REPORT_FREQUENCIES.map((f) => ({ value: f, labelKey: `reports.frequency.${f}`, selected: f === frequency })),
+        recipients: extra.typed?.recipients ?? (schedule.recipients ?? []).join(', '),
+        scheduleErrors: extra.scheduleErrors ?? {},
+      }, status);
+  }
+
+  return {
+    async list(req: Request, res: Response) {
+      // The firm picks the client first (its page links here with ?client=).
+      if (req.user!.role !== 'client_admin' && !req.query.client) return res.redirect(303, '/firm/clients');
+      await showList(req, res, await clientFor(req));
     },
 
     async download(req: Request, res: Response) {
@@ -64,7 +71,13 @@ export function reportHandlers(services: Services) {
     async schedule(req: Request, res: Response) {
       const client = await services.clients.getFor(req.user!, String(req.params.clientId));
       const f = parseForm(scheduleForm, req.body);
-      if (!f.ok) throw new BadRequest(Object.values(f.errors)[0] ?? 'form.invalid', f.errors);
+      if (!f.ok) {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const typed = { frequency: String(body.frequency ?? ''), recipients: typeof body.recipients === 'string' ? body.recipients.slice(0, 2000) : '' };
+        // zod names the bad entry's index (recipients.1): the message goes beside the recipients field.
+        const errors = Object.fromEntries(Object.entries(f.errors).map(([k, v]) => [k.split('.')[0]!, v]));
+        return showList(req, res, client, { scheduleErrors: errors, typed }, 400);
+      }
       await reports.setSchedule(actorOf(req), client.id, f.data.frequency, f.data.recipients.length ? f.data.recipients : null);
       flash(req, 'ok', 'reports.scheduleSaved');
       res.redirect(303, `/reports?client=${client.id}`);

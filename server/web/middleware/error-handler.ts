@@ -63,6 +63,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     res.status(appErr.status).render('errors/error', {
+      title: 'error.title',
       status: appErr.status,
       message,
       showReauth: appErr.messageKey === 'error.reauthRequired',
