@@ -17,6 +17,7 @@ import { VaultService } from './vault/vault-service';
 import { VaultLinks } from './vault/links';
 import { ApiTokens } from './vault/api-tokens';
 import { MailOutbox } from './mail/outbox';
+import { NumberReminders } from './vault/reminders';
 import { ReportService } from './reports/report-service';
 import { PdfService } from './reports/pdf-service';
 import { Scheduler } from './jobs/scheduler';
@@ -44,6 +45,7 @@ export interface Services {
   people: PeopleService;
   vault: VaultService;
   vaultLinks: VaultLinks;
+  reminders: NumberReminders;
   apiTokens: ApiTokens;
   outbox: MailOutbox;
   pdf: PdfService;
@@ -90,6 +92,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     people: new PeopleService({ sequelize: d.sequelize, audit }),
     vault,
     vaultLinks: new VaultLinks({ sequelize: d.sequelize, audit, keys: d.keys, mailer, vault, config: d.config }),
+    reminders: new NumberReminders({ sequelize: d.sequelize, audit, outbox, logger: d.logger, config: d.config }),
     apiTokens: new ApiTokens({ sequelize: d.sequelize, audit }),
     outbox,
     pdf,

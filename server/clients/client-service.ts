@@ -88,6 +88,8 @@ export class ClientService {
   }
 
   async assignStaff(ctx: ActorContext, client: Client, staffUserId: string): Promise<void> {
+    // The list's first line (「職員を選んでください」) sent as it is: say that, not that the choice is not staff.
+    if (!staffUserId.trim()) throw new BadRequest('assignment.chooseStaff', { userId: 'assignment.chooseStaff' });
     await this.d.sequelize.transaction(async (tx) => {
       const staff = isUuid(staffUserId) ? await User.findByPk(staffUserId, { transaction: tx }) : null;
       if (!staff || (staff.role !== 'firm_staff' && staff.role !== 'firm_admin') || staff.disabledAt) throw new BadRequest('assignment.notStaff', { userId: 'assignment.notStaff' });
@@ -98,6 +100,8 @@ export class ClientService {
   }
 
   async unassignStaff(ctx: ActorContext, client: Client, staffUserId: string): Promise<void> {
+    // The list's first line (「職員を選んでください」) sent as it is: say that, not that the choice is not staff.
+    if (!staffUserId.trim()) throw new BadRequest('assignment.chooseStaff', { userId: 'assignment.chooseStaff' });
     await this.d.sequelize.transaction(async (tx) => {
       const staff = isUuid(staffUserId) ? await User.findByPk(staffUserId, { transaction: tx }) : null;
       const removed = staff ? await StaffAssignment.destroy({ where: { clientId: client.id, userId: staff.id }, transaction: tx }) : 0;

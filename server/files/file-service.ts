@@ -1,4 +1,4 @@
-import { Op, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, QueryTypes, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -143,6 +143,19 @@ export class FileService {
 
   async mayOpenNumbersOf(user: User, clientId: string): Promise<boolean> {
     return isFirm(user) && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+  }
+
+  /** Per client, the files it sent to the firm that nobody at the firm has opened yet. */
+  async unreadByFirm(clientIds: string[]): Promise<Map<string, number>> {
+    if (clientIds.length === 0) return new Map();
+    const rows = await this.d.sequelize.query<{ clientId: string; n: number | string }>(
+      `SELECT f.client_id AS "clientId", COUNT(*) AS n FROM files f
+        WHERE f.client_id IN (:clientIds) AND f.direction = 'to_firm' AND f.status = 'ready'
+          AND NOT EXISTS (SELECT 1 FROM file_reads r JOIN users u ON u.id = r.user_id WHERE r.file_id = f.id AND u.role IN ('firm_admin', 'firm_staff'))
+        GROUP BY f.client_id`,
+      { replacements: { clientIds }, type: QueryTypes.SELECT },
+    );
+    return new Map(rows.map((r) => [r.clientId, Number(r.n)]));
   }
 
   /** Read receipts for a list page: file id → opened by someone whose reading the viewer may learn of. */

@@ -11,6 +11,6 @@ export function page(req: Request, res: Response, view: string, data: Record<str
   });
 }
 
-export function flash(req: Request, kind: 'ok' | 'error', key: string): void {
-  req.session.flash = { kind, key };
+export function flash(req: Request, kind: 'ok' | 'error', key: string, count?: number): void {
+  req.session.flash = count === undefined ? { kind, key } : { kind, key, count };
 }

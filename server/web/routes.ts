@@ -147,6 +147,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     // The My Number vault: the client's side (people, 代理登録, import, confirmation, one-time links, 照合)
     { method: 'get', path: '/client/people', access: 'clientAdmin', handler: clientVault.list },
+    { method: 'post', path: '/client/people/remind', access: 'clientAdmin', handler: clientVault.remind },
     { method: 'post', path: '/client/people/employees', access: 'clientAdmin', handler: clientVault.addEmployee },
     { method: 'get', path: '/client/people/employees/:employeeId', access: 'clientAdmin', handler: clientVault.employee },
     { method: 'post', path: '/client/people/employees/:employeeId/dependants', access: 'clientAdmin', handler: clientVault.addDependant },

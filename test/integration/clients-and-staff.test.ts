@@ -171,6 +171,7 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     expect(clientPage.text).to.match(/<select name="userId"[^>]*required>\s*<option value="">職員を選んでください<\/option>/);
     const nobody = await adminBrowser.post(`/firm/clients/${client.id}/assignments`, { userId: '' }, `/firm/clients/${client.id}`);
     expect(nobody.status).to.equal(400);
+    expect(nobody.text).to.contain('担当にする職員を選んでください。').and.not.contain('担当にできるのは有効な事務所職員だけです。');
     expect((await adminBrowser.get('/firm/staff')).text).to.contain(`data-confirm="${staff.user.name} さんの利用を停止します。`);
     const removed = await adminBrowser.post(`/firm/clients/${client.id}/assignments/${staff.user.id}/delete`, {}, `/firm/clients/${client.id}`);
     expect(removed.status).to.equal(303);

@@ -3,7 +3,8 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { systemContext } from '../../server/audit';
-import { Employee, type Client } from '../../server/db/models';
+import { DisposalRequest, Employee, StoredFile, type Client } from '../../server/db/models';
+import { downloadFile, pdfBytes, uploadFiles } from '../support/files';
 import { findPerson } from '../../server/vault/people';
 import { makeDependant, numberFrom } from '../support/vault';
 
@@ -47,6 +48,34 @@ describe('Home: what is left to do', () => {
       const home = await b.get('/home');
       expect(home.text, u.user.role).to.contain(`<h2>${heading}</h2>`).and.contain('HOME 株式会社ほーむ');
     }
+  });
+
+  it('the firm: each client shows what waits (numbers missing or unconfirmed, files nobody at the firm opened), and the admin the disposals to approve', async () => {
+    const head = await makeUser(h, { role: 'firm_admin' });
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const row = (html: string) => { const at = html.indexOf('HOME 株式会社ほーむ'); return html.slice(at, html.indexOf('</li>', at)); };
+    const sb = new TestBrowser(h.portal.app);
+    await sb.login(staff);
+    // Three people without a number (two employees and the dependant), two numbers not confirmed by the admin.
+    let home = row((await sb.get('/home')).text);
+    expect(home).to.contain('番号未登録 3人').and.contain(`href="/firm/clients/${client.id}/numbers?status=missing"`).and.contain('未確認の番号 2件').and.not.contain('未読ファイル');
+    const hr = new TestBrowser(h.portal.app);
+    await hr.login(admin);
+    expect((await uploadFiles(hr, { direction: 'to_firm', category: 'procedure' }, [{ name: '届出.pdf', data: pdfBytes(1500) }])).status).to.equal(200);
+    home = row((await sb.get('/home')).text);
+    expect(home).to.contain('未読ファイル 1件').and.contain(`href="/files?box=received&amp;client=${client.id}"`);
+    const file = (await StoredFile.findOne({ where: { displayName: '届出.pdf' } }))!;
+    expect((await downloadFile(sb, file.id)).status).to.equal(200);
+    expect(row((await sb.get('/home')).text)).to.not.contain('未読ファイル');
+    // A disposal request waits for the firm admin: their home says so, staff's does not.
+    const token = await hr.csrf('/disposal');
+    expect((await hr.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('整理')}&items=number:${recordIds[0]}`)).status).to.equal(303);
+    const hb = new TestBrowser(h.portal.app);
+    await hb.login(head);
+    expect((await hb.get('/home')).text).to.contain('承認を待っている廃棄の依頼があります（1件）').and.contain('href="/disposal/approvals"');
+    expect((await sb.get('/home')).text).to.not.contain('data-testid="home-approvals"');
+    await DisposalRequest.update({ status: 'rejected', rejectedAt: new Date(), rejectedByName: 'test', rejectReason: 'test' }, { where: { status: 'requested' } });
   });
 
   it('the client admin: people without a number, numbers nobody confirmed, numbers waiting for the admin — each a link to the list so filtered', async () => {

@@ -142,6 +142,15 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
 
   return {
     list: (req: Request, res: Response) => showList(req, res),
+
+    /** 登録のお願い by mail to every employee with an account whose number (or a dependant's) is missing. */
+    async remind(req: Request, res: Response) {
+      const client = await clientOf(req);
+      const count = await services.reminders.remind(actorOf(req), client.id);
+      if (count === 0) flash(req, 'ok', 'vault.remind.nobody');
+      else flash(req, 'ok', 'vault.remind.sent', count);
+      res.redirect(303, '/client/people?status=missing');
+    },
     employee: (req: Request, res: Response) => showEmployee(req, res),
 
     async addEmployee(req: Request, res: Response) {

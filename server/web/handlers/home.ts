@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Services } from '../../services';
 import { page } from '../render';
 import { presentClient } from '../../presenters/client';
-import type { User } from '../../db/models';
+import { DisposalRequest, type User } from '../../db/models';
 import { employeeOfUser } from '../../vault/people';
 
 export function homeHandlers(services: Services) {
@@ -23,6 +23,21 @@ export function homeHandlers(services: Services) {
     return { missing, toConfirm, any: missing + toConfirm > 0 };
   }
 
+  /**
+   * The firm's clients, each with what waits: numbers not yet registered or confirmed, files the
+   * client sent that nobody at the firm has opened; and for the firm admin, disposals to approve.
+   */
+  async function firmOverview(user: User) {
+    const clients = await services.clients.listFor(user);
+    const unread = await services.files.unreadByFirm(clients.map((c) => c.id));
+    const rows = await Promise.all(clients.map(async (c) => {
+      const counts = await services.vault.countByStatus(c.id);
+      return { ...presentClient(c), missing: counts.missing ?? 0, unconfirmed: (counts.registered ?? 0) + (counts.person_confirmed ?? 0), unreadFiles: unread.get(c.id) ?? 0 };
+    }));
+    const approvals = user.role === 'firm_admin' ? await DisposalRequest.count({ where: { status: 'requested' } }) : 0;
+    return { clients: rows, approvals };
+  }
+
   return {
     root(req: Request, res: Response) {
       res.redirect(303, req.user ? '/home' : '/login');
@@ -37,7 +52,7 @@ export function homeHandlers(services: Services) {
         title: 'home.title',
         isFirm,
         isClientAdmin: user.role === 'client_admin',
-        clients: isFirm ? (await services.clients.listFor(user)).map(presentClient) : [],
+        firm: isFirm ? await firmOverview(user) : null,
         adminTodo: user.role === 'client_admin' ? await clientAdminTodo(user) : null,
         ownTodo: isEmployee ? await employeeTodo(user) : null,
         // Re-authentication guards the firm's and the client admin's sensitive steps; an employee has none.

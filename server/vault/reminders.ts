@@ -1,0 +1,59 @@
+import { Op, type Sequelize } from 'sequelize';
+import type { Logger } from 'pino';
+import type { AuditLog, ActorContext } from '../audit';
+import type { Config } from '../config';
+import type { MailOutbox } from '../mail/outbox';
+import { Client, NumberRecord, User } from '../db/models';
+import { translate, isLang, DEFAULT_LANG } from '../i18n';
+import { japanDay } from '../domain/dates';
+import { listPeople } from './people';
+
+/**
+ * 登録のお願い: a client admin asks, in one go, every employee with a portal account whose own
+ * number or a dependant's is still missing. The mail names the company and links to じぶんで登録;
+ * it says nothing of whose number is missing. One mail per person a day, whatever the clicks.
+ */
+export class NumberReminders {
+  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'> }) {}
+
+  /** The employees (their accounts) a reminder would go to now. */
+  async due(clientId: string): Promise<User[]> {
+    const people = await listPeople(clientId);
+    const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] }))
+      .map((r) => `${r.personKind}:${r.personId}`));
+    const missing = new Set<string>();
+    for (const p of people) {
+      if (p.kind === 'payee' || held.has(`${p.kind}:${p.id}`)) continue;
+      const userId = p.employee?.userId;
+      if (userId) missing.add(userId);
+    }
+    if (missing.size === 0) return [];
+    // Only accounts in use: an invitation not yet taken up has its own mail, a disabled account none.
+    return User.findAll({
+      where: { id: { [Op.in]: [...missing] }, clientId, role: 'employee', disabledAt: null, passwordHash: { [Op.ne]: null } },
+      order: [['email', 'ASC']],
+    });
+  }
+
+  /** Queues the reminders (with one audit row) and returns how many people are asked. */
+  async remind(ctx: ActorContext, clientId: string): Promise<number> {
+    const users = await this.due(clientId);
+    if (users.length === 0) return 0;
+    const company = (await Client.findByPk(clientId))?.name ?? '';
+    const day = japanDay();
+    await this.d.sequelize.transaction(async (tx) => {
+      for (const u of users) {
+        const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
+        await this.d.outbox.enqueue({
+          dedupeKey: `remind:${u.id}:${day}`,
+          to: u.email,
+          subject: translate(lang, 'mail.numberReminder.subject', { company }),
+          text: translate(lang, 'mail.numberReminder.body', { company, link: `${this.d.config.publicUrl}/me/numbers` }),
+        }, tx);
+      }
+      await this.d.audit.record(tx, ctx, { operation: 'vault.remind', result: 'allowed', clientId, detail: `${users.length} employees` });
+    });
+    void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'number reminders not sent yet; queued'));
+    return users.length;
+  }
+}
