@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Op, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
@@ -134,8 +134,31 @@ export class DisposalService {
         operation: 'disposal.request', result: 'allowed', clientId, targetKind: 'disposal', targetId: req.id,
         detail: `${req.scope} ${items.length} items${req.early ? ' early' : ''}`,
       });
+      if (user.id) await this.queueApprovalNotices(req, user, tx);
+      return req;
+    }).then((req) => {
+      void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'approval notice not sent yet; queued'));
       return req;
     });
+  }
+
+  /**
+   * Tells the firm admins who may approve (everyone but the requester) that a request waits: a link
+   * to the approvals page, the client's name, nothing of what is in it. Queued with the request.
+   */
+  private async queueApprovalNotices(req: DisposalRequest, requester: User, tx: Transaction): Promise<void> {
+    const admins = await User.findAll({ where: { role: 'firm_admin', disabledAt: null, passwordHash: { [Op.ne]: null }, id: { [Op.ne]: requester.id } }, transaction: tx });
+    if (admins.length === 0) return;
+    const client = (await Client.findByPk(req.clientId, { transaction: tx }))?.name ?? '';
+    for (const a of admins) {
+      const lang = isLang(a.lang) ? a.lang : DEFAULT_LANG;
+      await this.d.outbox.enqueue({
+        dedupeKey: `disposal-request:${req.id}:${a.id}`,
+        to: a.email,
+        subject: translate(lang, 'mail.disposalRequested.subject', { client }),
+        text: translate(lang, 'mail.disposalRequested.body', { client, link: `${this.d.config.publicUrl}/disposal/approvals` }),
+      }, tx);
+    }
   }
 
   /** Only the firm admin approves, and never their own request (誤削除防止: two people). */

@@ -8,7 +8,8 @@ import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
 import { pdfBytes, pngBytes, uploadFiles } from '../support/files';
-import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, DisposalCertificate, DisposalRequest, Employee, Firm, NumberRecord, OutboxMail, StoredFile, type Client } from '../../server/db/models';
+import { Op } from 'sequelize';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
@@ -96,6 +97,11 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const res = await b.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('保存期間満了')}&items=number:${recordIds[0]}&items=number:${recordIds[1]}`);
     expect(res.status, res.text).to.equal(303);
     const req = (await DisposalRequest.findOne())!;
+    // The firm admin is told a request waits: the client and a link, nothing of whose data.
+    const notice = await h.smtp.lastTo(firmAdmin.email);
+    expect(notice.subject).to.contain('廃棄の依頼が承認を待っています').and.contain('株式会社はいき');
+    expect(notice.text).to.contain('http://portal.test/disposal/approvals');
+    for (const secret of ['退職 者', 'W0', 'W1', '保存期間満了', ...numbers]) expect(`${notice.subject}${notice.text}`).to.not.contain(secret);
     const admin = new TestBrowser(h.portal.app);
     await admin.login(firmAdmin);
     expect((await admin.post(`/disposal/requests/${req.id}/approve`, {}, '/disposal/approvals')).status).to.equal(403);
@@ -275,6 +281,8 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     await admin.post('/lang', { lang: 'ja', back: '/disposal/approvals' }, '/disposal/approvals');
     const alone = row((await admin.get('/disposal/approvals')).text);
     expect(alone).to.contain('ほかに事務所管理者がいません').and.not.contain('data-testid="approve"');
+    // Nobody else to tell: no notice goes to the requester themself.
+    expect(await OutboxMail.count({ where: { dedupeKey: { [Op.like]: `disposal-request:${req.id}:%` } } })).to.equal(0);
     await makeUser(h, { role: 'firm_admin', name: '副所長' });
     const withColleague = row((await admin.get('/disposal/approvals')).text);
     expect(withColleague).to.contain('ご自身の申請です。別の事務所管理者が承認します。').and.not.contain('ほかに事務所管理者がいません');
