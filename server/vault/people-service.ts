@@ -104,6 +104,47 @@ export class PeopleService {
     });
   }
 
+  /**
+   * Corrects an employee's details (a typo in the name, a transfer, a new code). The leave date has
+   * its own step, since the numbers' deletion date follows it. Logged with the fields changed.
+   */
+  async updateEmployee(ctx: ActorContext, clientId: string, employeeId: string, input: Omit<EmployeeInput, 'leaveDate'>): Promise<void> {
+    const e = await this.employee(clientId, employeeId);
+    await this.checkPlaces(clientId, input);
+    checkLeaveAfterHire(input.hireDate, e.leaveDate);
+    await this.d.sequelize.transaction(async (tx) => {
+      if (input.employeeCode !== e.employeeCode && await Employee.count({ where: { clientId, employeeCode: input.employeeCode, id: { [Op.ne]: e.id } }, transaction: tx })) {
+        throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
+      }
+      const changed = (Object.keys(input) as (keyof typeof input)[]).filter((k) => (input[k] ?? null) !== (e[k] ?? null));
+      if (changed.length === 0) return;
+      const before = `${e.employeeCode} ${e.name}`;
+      await e.update(input, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'person.update', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`,
+        detail: `changed: ${changed.join(', ')}${changed.includes('name') || changed.includes('employeeCode') ? ` (was ${before})` : ''}`.slice(0, 500),
+      });
+    });
+  }
+
+  /** Corrects a dependant's name, reading or relationship (続柄); only a dependant of that employee. */
+  async updateDependant(ctx: ActorContext, clientId: string, employeeId: string, dependantId: string, input: DependantInput): Promise<Dependant> {
+    const e = await this.employee(clientId, employeeId);
+    const d = UUID.test(dependantId) ? await Dependant.findOne({ where: { id: dependantId, clientId, employeeId: e.id } }) : null;
+    if (!d) throw new NotFound();
+    return this.d.sequelize.transaction(async (tx) => {
+      const changed = (Object.keys(input) as (keyof DependantInput)[]).filter((k) => (input[k] ?? null) !== (d[k] ?? null));
+      if (changed.length === 0) return d;
+      const before = d.name;
+      await d.update(input, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'person.update', result: 'allowed', clientId, targetKind: 'dependant', targetId: d.id, targetLabel: `${e.employeeCode} ${e.name} > ${d.name}`,
+        detail: `changed: ${changed.join(', ')}${changed.includes('name') ? ` (was ${before})` : ''}`.slice(0, 500),
+      });
+      return d;
+    });
+  }
+
   async addDependant(ctx: ActorContext, clientId: string, employeeId: string, input: DependantInput): Promise<Dependant> {
     const e = await this.employee(clientId, employeeId);
     return this.d.sequelize.transaction(async (tx) => {

@@ -152,6 +152,8 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/client/people/employees/:employeeId', access: 'clientAdmin', handler: clientVault.employee },
     { method: 'post', path: '/client/people/employees/:employeeId/dependants', access: 'clientAdmin', handler: clientVault.addDependant },
     { method: 'post', path: '/client/people/employees/:employeeId/leave', access: 'clientAdmin', handler: clientVault.setLeave },
+    { method: 'post', path: '/client/people/employees/:employeeId/details', access: 'clientAdmin', handler: clientVault.updateEmployee },
+    { method: 'post', path: '/client/people/employees/:employeeId/dependants/:dependantId', access: 'clientAdmin', handler: clientVault.updateDependant },
     { method: 'post', path: '/client/people/employees/:employeeId/account', access: 'clientAdmin', handler: clientVault.linkAccount },
     { method: 'post', path: '/client/people/payees', access: 'clientAdmin', handler: clientVault.addPayee },
     { method: 'get', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.showRegister },

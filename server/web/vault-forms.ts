@@ -21,6 +21,9 @@ export const employeeForm = z.object({
   leaveDate: optionalDate,
 });
 
+/** The employee's details as corrected on their page (the leave date has its own form). */
+export const employeeDetailsForm = employeeForm.omit({ leaveDate: true });
+
 export const dependantForm = z.object({
   name: text(100),
   nameKana: optionalText(100),

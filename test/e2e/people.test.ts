@@ -67,13 +67,14 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     await phoneOk('employee page');
 
     // A dependant without a name: the browser's own check stops it; with one, it is stored and listed.
-    await page.getByLabel(t('people.nameKana')).fill('ヤマダ ハナコ');
-    await page.getByRole('button', { name: t('people.addDependant') }).tap();
+    const addForm = page.getByTestId('add-dependant');
+    await addForm.getByLabel(t('people.nameKana')).fill('ヤマダ ハナコ');
+    await addForm.getByRole('button', { name: t('people.addDependant') }).tap();
     expect(page.url()).to.match(/\/client\/people\/employees\/[0-9a-f-]{36}$/);
     expect(await Dependant.count({ where: { employeeId: taro.id } })).to.equal(0);
-    await page.getByLabel(t('people.name')).fill('山田 花子');
-    await page.getByLabel(t('people.relationship')).selectOption({ label: t('people.relationship.spouse') });
-    await page.getByRole('button', { name: t('people.addDependant') }).tap();
+    await addForm.getByLabel(t('people.name')).fill('山田 花子');
+    await addForm.getByLabel(t('people.relationship')).selectOption({ label: t('people.relationship.spouse') });
+    await addForm.getByRole('button', { name: t('people.addDependant') }).tap();
     await page.locator('.banner-ok').waitFor();
     expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('people.dependantAdded'));
     const spouse = await Dependant.findOne({ where: { employeeId: taro.id } });

@@ -72,6 +72,45 @@ describe('The employee page: dependants and the leave date', () => {
     expect(await AuditEvent.count({ where: { operation: 'person.create' } })).to.equal(auditBefore);
   });
 
+  it('corrects the employee\'s details and a dependant\'s name and 続柄 (logged with what changed); a taken code, a hire date after leaving, another employee\'s dependant are refused and change nothing', async () => {
+    const sys = systemContext('test');
+    const mate = await h.booted.services.people.addEmployee(sys, client.id, { employeeCode: 'E200', name: '頁 次郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2024-03-31' });
+    const page = await admin.get(pageOf(mate));
+    expect(page.text).to.contain('data-testid="employee-details-form"').and.contain('value="E200"');
+    // A typo in the name fixed, the reading added.
+    let res = await admin.post(`${pageOf(mate)}/details`, { employeeCode: 'E200', name: '頁 治郎', nameKana: 'ページ ジロウ', hireDate: '' }, pageOf(mate));
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(pageOf(mate));
+    let row = (await Employee.findByPk(mate.id))!;
+    expect([row.name, row.nameKana, row.employeeCode, row.leaveDate]).to.deep.equal(['頁 治郎', 'ページ ジロウ', 'E200', '2024-03-31']);
+    const logged = (await AuditEvent.findOne({ where: { operation: 'person.update', targetId: mate.id } }))!;
+    expect(logged.detail).to.equal('changed: name, nameKana (was E200 頁 次郎)');
+    // Another employee's code: refused beside the field, what was typed kept, nothing changed.
+    res = await admin.post(`${pageOf(mate)}/details`, { employeeCode: 'E100', name: '頁 治郎', hireDate: '' }, pageOf(mate));
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('value="E100"').and.match(/<details id="details" open>/);
+    // A hire date after the leave date.
+    res = await admin.post(`${pageOf(mate)}/details`, { employeeCode: 'E200', name: '頁 治郎', hireDate: '2025-04-01' }, pageOf(mate));
+    expect(res.status).to.equal(400);
+    row = (await Employee.findByPk(mate.id))!;
+    expect([row.employeeCode, row.hireDate]).to.deep.equal(['E200', null]);
+    expect(await AuditEvent.count({ where: { operation: 'person.update', targetId: mate.id } })).to.equal(1);
+
+    // A dependant: name and relationship corrected from the employee's page.
+    const d = await Dependant.findOne({ where: { employeeId: taro.id, name: '頁 花子' } });
+    res = await admin.post(`${pageOf(taro)}/dependants/${d!.id}`, { name: '頁 華子', nameKana: 'ページ ハナコ', relationship: 'spouse' }, pageOf(taro));
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal(`${pageOf(taro)}#dependants`);
+    const fixed = (await Dependant.findByPk(d!.id))!;
+    expect([fixed.name, fixed.relationship]).to.deep.equal(['頁 華子', 'spouse']);
+    expect((await AuditEvent.findOne({ where: { operation: 'person.update', targetId: d!.id } }))!.detail).to.equal('changed: name, relationship (was 頁 花子)');
+    // Under another employee's page, the same dependant is not found.
+    res = await admin.post(`${pageOf(mate)}/dependants/${d!.id}`, { name: '乗っ取り', relationship: 'child' }, pageOf(mate));
+    expect(res.status).to.equal(404);
+    expect((await Dependant.findByPk(d!.id))!.name).to.equal('頁 華子');
+    await Dependant.update({ name: '頁 花子', relationship: 'child' }, { where: { id: d!.id } });
+  });
+
   it('says how many years after leaving the numbers are kept, by the client\'s own rule', async () => {
     expect((await admin.get(pageOf(taro))).text).to.contain('退職日から7年後が');
     await saveRules(h.booted.services, systemContext('test'), client.id, { ...(await rulesOf(client.id)), numberYears: 5 });

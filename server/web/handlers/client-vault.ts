@@ -5,7 +5,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
-import { accountForm, checkForm, dependantForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
+import { accountForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
@@ -85,7 +85,18 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
       account: linked ? { name: linked.name, email: linked.email } : null,
       accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}${inParens(u.email, req.lang)}` })),
-      dependants: dependantRows.map((r) => ({ ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name })),
+      dependants: dependantRows.map((r) => ({
+        ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name, nameKana: r.person.dependant!.nameKana ?? '',
+        relationship: r.person.dependant!.relationship,
+        relationships: RELATIONSHIPS.map((rel) => ({ value: rel, labelKey: `people.relationship.${rel}`, selected: rel === r.person.dependant!.relationship })),
+      })),
+      // The details form starts from what is stored, or from what was typed when it was refused.
+      details: (extra.detailsValues as Record<string, string> | undefined) ?? {
+        employeeCode: employee.employeeCode, name: employee.name, nameKana: employee.nameKana ?? '', departmentId: employee.departmentId ?? '',
+        establishmentId: employee.establishmentId ?? '', hireDate: employee.hireDate ?? '',
+      },
+      departmentChoices: [...departments.values()].map((d) => ({ id: d.id, label: `${d.code} ${d.name}` })),
+      establishments: (await Establishment.findAll({ where: { clientId: client.id }, order: [['name', 'ASC']] })).map((e) => ({ id: e.id, name: e.name })),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       // The hint names the client's own rule, not the default seven years.
       numberYears: (await rulesOf(client.id)).numberYears,
@@ -169,6 +180,25 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
       }, toEmployee(req), 'people.dependantAdded');
+    },
+
+    async updateEmployee(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'details', async () => {
+        const f = parseForm(employeeDetailsForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.updateEmployee(actorOf(req), client.id, String(req.params.employeeId), f.data);
+      }, toEmployee(req), 'people.saved');
+    },
+
+    async updateDependant(req: Request, res: Response) {
+      const client = await clientOf(req);
+      const back = { ...toEmployee(req), path: `${toEmployee(req).path}#dependants` };
+      await orShowErrors(req, res, 'dependantEdit', async () => {
+        const f = parseForm(dependantForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await people.updateDependant(actorOf(req), client.id, String(req.params.employeeId), String(req.params.dependantId), f.data);
+      }, back, 'people.saved');
     },
 
     async setLeave(req: Request, res: Response) {
