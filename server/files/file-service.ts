@@ -11,7 +11,7 @@ import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
 import { BadRequest, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { isRecipientSide, visibleFilesWhere } from './visibility';
+import { isRecipientSide, sentBy, visibleFilesWhere } from './visibility';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
@@ -97,8 +97,8 @@ export class FileService {
     const where: WhereOptions<StoredFile>[] = [await visibleFilesWhere(user), { status: 'ready' }];
     if (f.category) where.push({ category: f.category });
     if (f.clientId && isFirm(user)) where.push({ clientId: f.clientId });
-    if (f.box === 'sent') where.push(isFirm(user) ? { direction: { [Op.ne]: 'to_firm' } } : { direction: 'to_firm' });
-    if (f.box === 'received') where.push(isFirm(user) ? { direction: 'to_firm' } : { direction: { [Op.ne]: 'to_firm' } });
+    if (f.box === 'sent') where.push({ direction: { [Op.in]: sentBy(user) } });
+    if (f.box === 'received') where.push({ direction: { [Op.notIn]: sentBy(user) } });
     const { rows, count } = await StoredFile.findAndCountAll({
       where: { [Op.and]: where }, order: [['createdAt', 'DESC']], limit: PAGE_SIZE, offset: (f.page - 1) * PAGE_SIZE,
     });

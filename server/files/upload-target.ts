@@ -36,6 +36,13 @@ export async function resolveUploadTarget(user: User, body: unknown): Promise<Up
   const f = parsed.data;
   const base = { category: f.category, comment: f.comment, containsMyNumber: f.containsMyNumber };
 
+  if (user.role === 'client_admin' && f.direction === 'to_employee') {
+    // HR sends one of the company's own employees a file (a payslip made in-house); never another company's.
+    const employee = f.employeeId && /^[0-9a-f-]{36}$/i.test(f.employeeId)
+      ? await Employee.findOne({ where: { id: f.employeeId, clientId: user.clientId! } }) : null;
+    if (!employee) throw new BadRequest('files.employeeRequired', { employeeId: 'files.employeeRequired' });
+    return { ...base, direction: 'to_employee', clientId: user.clientId, employeeId: employee.id };
+  }
   if (user.role === 'client_admin' || user.role === 'employee') {
     // The company is the sender's own; whatever the form says about clients is ignored.
     if (f.direction !== 'to_firm') throw new Forbidden();

@@ -1,12 +1,13 @@
-import { Op, type WhereOptions } from 'sequelize';
-import { Employee, StaffAssignment, StoredFile, type User } from '../db/models';
+import { Op, literal, type WhereOptions } from 'sequelize';
+import { Employee, StaffAssignment, StoredFile, type Direction, type User } from '../db/models';
 
 /**
  * Which files a user may see, as one query condition (used for lists and for single files alike,
  * so a file outside it is simply not found):
  * - firm admin: every file; firm staff: files of their assigned clients, and what the firm sent to all;
- * - client admin: their company's files to and from the firm, and what the firm sent to all;
- * - employee: what they sent themselves, and what the firm addressed to them alone.
+ * - client admin: their company's files to and from the firm, what the company's admins sent one
+ *   employee, and what the firm sent to all;
+ * - employee: what they sent themselves, and what the firm or their company addressed to them alone.
  */
 export async function visibleFilesWhere(user: User): Promise<WhereOptions<StoredFile>> {
   switch (user.role) {
@@ -16,8 +17,17 @@ export async function visibleFilesWhere(user: User): Promise<WhereOptions<Stored
       const clientIds = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
       return { [Op.or]: [{ clientId: { [Op.in]: clientIds } }, { direction: 'to_all' }] };
     }
-    case 'client_admin':
-      return { [Op.or]: [{ clientId: user.clientId, direction: { [Op.in]: ['to_firm', 'to_client'] } }, { direction: 'to_all' }] };
+    case 'client_admin': {
+      // What the firm sends one employee (a payslip) is that employee's; what the company's own admins send one is theirs too.
+      const clientId = StoredFile.sequelize!.escape(user.clientId ?? '');
+      return {
+        [Op.or]: [
+          { clientId: user.clientId, direction: { [Op.in]: ['to_firm', 'to_client'] } },
+          { clientId: user.clientId, direction: 'to_employee', senderId: { [Op.in]: literal(`(SELECT id FROM users WHERE client_id = ${clientId} AND role = 'client_admin')`) } },
+          { direction: 'to_all' },
+        ],
+      };
+    }
     case 'employee': {
       if (!user.clientId) return { id: { [Op.in]: [] } };
       const employeeIds = (await Employee.findAll({ where: { userId: user.id, clientId: user.clientId } })).map((e) => e.id);
@@ -32,8 +42,21 @@ export async function visibleFilesWhere(user: User): Promise<WhereOptions<Stored
   }
 }
 
+/**
+ * The directions a user's side sends in (their 送信済み box; the rest they can see is received): the
+ * firm sends to clients, employees and all; a company to the firm, and its admins to one employee.
+ */
+export function sentBy(user: Pick<User, 'role'>): Direction[] {
+  switch (user.role) {
+    case 'firm_admin': case 'firm_staff': return ['to_client', 'to_employee', 'to_all'];
+    case 'client_admin': return ['to_firm', 'to_employee'];
+    case 'employee': return ['to_firm'];
+  }
+}
+
 /** Whether the user is on the receiving side of a file (their opening counts as 既読). */
 export function isRecipientSide(user: User, file: StoredFile): boolean {
+  if (file.senderId === user.id) return false;
   const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
   return file.direction === 'to_firm' ? firm : !firm;
 }

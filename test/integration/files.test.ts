@@ -31,6 +31,13 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
   let employeeUser: MadeUser;
   let coworker: MadeUser;
   let employeeId: string;
+  // One signed-in browser per user where a test needs no fresh session: the sign-in routes allow 30 requests a minute from one address.
+  const signedIn = new Map<MadeUser, TestBrowser>();
+  const as = async (u: MadeUser): Promise<TestBrowser> => {
+    let b = signedIn.get(u);
+    if (!b) { b = new TestBrowser(h.portal.app); await b.login(u); signedIn.set(u, b); }
+    return b;
+  };
 
   before(async () => {
     h = await createHarness();
@@ -81,8 +88,7 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
   });
 
   it('the mail server refusing during a sending: the files are there, the notice waits in the outbox and goes once the server takes it', async () => {
-    const b = new TestBrowser(h.portal.app);
-    await b.login(clientAdmin);
+    const b = await as(clientAdmin);
     const received = h.smtp.messages.length;
     h.smtp.refusing = true;
     try {
@@ -197,9 +203,42 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
       const b = new TestBrowser(h.portal.app);
       await b.login(u);
       expect((await b.get(`/files/${file.id}`)).status).to.equal(404);
-      expect((await b.get('/files')).text).to.not.contain('給与明細');
+      expect((await b.get('/files')).text).to.not.contain('給与明細_2026年10月.pdf');
     }
     expect((await h.smtp.lastTo(employeeUser.email)).subject).to.contain('新しいファイル');
+  });
+
+  it('client admin → one of the company\'s employees (a payslip made in-house): that employee and the company\'s admins see it; a coworker, the firm\'s payslips and other companies\' employees stay apart', async () => {
+    const hr = await as(clientAdmin);
+    const page = await hr.get('/files');
+    expect(page.text).to.contain('data-testid="send-to-employee"').and.contain(`<option value="${employeeId}">E1 従業員 一郎</option>`);
+    const slip = pdfBytes(3500);
+    const res = await upload(hr, { direction: 'to_employee', employeeId, category: 'payroll' }, [{ name: '給与明細_社内_11月.pdf', data: slip }]);
+    expect(res.status, res.text).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { displayName: '給与明細_社内_11月.pdf' } }))!;
+    expect([file.direction, file.clientId, file.employeeId]).to.deep.equal(['to_employee', client.id, employeeId]);
+    expect((await h.smtp.lastTo(employeeUser.email)).text).to.contain('新しいファイルが1件').and.not.contain('給与明細');
+    // The employee opens it; the sender's list says the other side did, and the firm's payslip (earlier test) is still hidden from HR.
+    const e = new TestBrowser(h.portal.app);
+    await e.login(employeeUser);
+    expect(sha(binary(await download(e, file.id)))).to.equal(sha(slip));
+    const sent = await hr.get('/files?box=sent');
+    expect(sent.text).to.contain('給与明細_社内_11月.pdf').and.contain('相手が開封済み').and.not.contain('給与明細_2026年10月.pdf');
+    // (A coworker and other companies are kept out by the same rule as the firm's payslip above.)
+    expect(await h.booted.services.files.getFor(coworker.user, file.id).then(() => 'found', () => 'not found')).to.equal('not found');
+    expect(await h.booted.services.files.getFor(otherAdmin.user, file.id).then(() => 'found', () => 'not found')).to.equal('not found');
+    // Another company's employee, or none: refused before any byte is stored.
+    const before = await StoredFile.count();
+    const stranger = await Employee.create({ clientId: other.id, employeeCode: 'Z9', name: '他社 社員', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    for (const fields of [{ employeeId: stranger.id }, {}] as Record<string, string>[]) {
+      const refused = await upload(hr, { direction: 'to_employee', category: 'payroll', ...fields }, [{ name: 'x.pdf', data: pdfBytes(1000) }]);
+      expect(refused.status, JSON.stringify(fields)).to.equal(400);
+    }
+    // The client admin still cannot send to the company or to all (those are the firm's).
+    expect((await upload(hr, { direction: 'to_client', category: 'payroll' }, [{ name: 'y.pdf', data: pdfBytes(1000) }])).status).to.equal(403);
+    expect(await StoredFile.count()).to.equal(before);
+    // An employee cannot send to a coworker.
+    expect((await upload(e, { direction: 'to_employee', employeeId, category: 'other' }, [{ name: 'z.pdf', data: pdfBytes(1000) }])).status).to.equal(403);
   });
 
   it('firm → all clients (書式・ツール): every client admin sees it, employees do not', async () => {
@@ -335,8 +374,7 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
   });
 
   it('deleting a file destroys its key and its object; a record stays', async () => {
-    const b = new TestBrowser(h.portal.app);
-    await b.login(clientAdmin);
+    const b = await as(clientAdmin);
     await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'delete-me.pdf', data: pdfBytes() }]);
     const file = (await StoredFile.findOne({ where: { displayName: 'delete-me.pdf' } }))!;
     const res = await b.post(`/files/${file.id}/delete`, {}, `/files/${file.id}`);

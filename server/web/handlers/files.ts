@@ -176,6 +176,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         nextPage: q.page * PAGE_SIZE < total ? q.page + 1 : null,
         isFirm,
         canSendToFirm: !isFirm,
+        // A client admin may also send one of the company's employees a file (a payslip made in-house).
+        employeeChoices: user.role === 'client_admin'
+          ? (await Employee.findAll({ where: { clientId: user.clientId! }, order: [['employeeCode', 'ASC']], attributes: ['id', 'employeeCode', 'name', 'userId'] }))
+            .map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) }))
+          : [],
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
         accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
         maxFile: formatLimit(config.uploadMaxFileBytes),
