@@ -1,4 +1,3 @@
-import { parse } from 'csv-parse/sync';
 import { Op, type Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { NumberRecord } from '../db/models';
@@ -7,6 +6,9 @@ import { normaliseNumber, parseMyNumber } from './my-number';
 import { calendarDate } from '../domain/dates';
 import { listPeople } from './people';
 import type { VaultService } from './vault-service';
+import { checkRowCount, columnOf, nameKey, readCsv, shownCode, shownName } from './csv-input';
+
+export { IMPORT_MAX_LINES } from './csv-input';
 
 /** The columns of an import file, in Japanese (as the template has them) or English. */
 const COLUMNS = {
@@ -29,44 +31,9 @@ export const IMPORT_GUIDE = [
 export interface ImportRejection { line: number; employeeCode: string; dependant: string; problem: string }
 export interface ImportReport { imported: number; rejected: ImportRejection[] }
 
-/** UTF-8 (with or without BOM) as written by most tools, else Shift_JIS as Excel saves "CSV" in Japan. */
-function decode(bytes: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return new TextDecoder('shift_jis').decode(bytes);
-  }
-}
-
 /** The issue date of a line: null when blank, undefined when it is not a real calendar day. */
 function issueDateOf(v: string): string | null | undefined {
   return v ? (calendarDate(v) ?? undefined) : null;
-}
-
-/**
- * 代理登録 by file, for a first migration: each line is checked on its own; good lines are
- * registered together in one transaction, rejected lines come back with their line number and
- * reason (never the number). The file itself is only ever held in memory, and wiped after.
- */
-/** Lines per file: the import holds the log's lock while it runs, so a file is kept to a size that runs in seconds. */
-export const IMPORT_MAX_LINES = 2000;
-
-/** A cell shown back in the report only when it cannot be (part of) a number typed in the wrong column. */
-function shownCode(value: string): string {
-  return /^[A-Za-z0-9_-]{1,30}$/.test(value) && !/\d{10,}/.test(value) ? value : '';
-}
-
-/** A dependant's name as typed, so a refused dependant's line can be found; never anything with a long run of digits. */
-function shownName(value: string): string {
-  return value.length <= 100 && !/[0-9０-９]{6,}/.test(value) ? value : '';
-}
-
-/**
- * A dependant's name as matched against the file: Excel users type 山田　花子 (full-width space),
- * 山田花子 or ﾔﾏﾀﾞ for what the portal holds as 山田 花子; width and spaces are not told apart.
- */
-function nameKey(name: string): string {
-  return name.normalize('NFKC').replace(/\s+/g, '');
 }
 
 /** What Excel does to 12-digit cells, named so the HR person knows what to fix. */
@@ -85,23 +52,11 @@ function numberProblem(raw: string): string | null {
  * correction, made one at a time). The file itself is only ever held in memory, and wiped after.
  */
 export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; vault: VaultService }, ctx: ActorContext, clientId: string, registeredBy: string, bytes: Buffer): Promise<ImportReport> {
-  let parsed: { record: string[]; info: { lines: number } }[];
-  // An empty file, or one that is no text at all (a picture, an .xlsx chosen by mistake), says so rather than "the headings are wrong".
-  if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) { bytes.fill(0); throw new BadRequest('vault.import.emptyFile', { file: 'vault.import.emptyFile' }); }
-  if (bytes.subarray(0, 4096).includes(0)) { bytes.fill(0); throw new BadRequest('vault.import.notCsv', { file: 'vault.import.notCsv' }); }
-  try {
-    parsed = parse(decode(bytes), { bom: true, skip_empty_lines: true, skip_records_with_empty_values: true, relax_column_count: true, trim: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
-  } catch {
-    throw new BadRequest('vault.import.unreadable', { file: 'vault.import.unreadable' });
-  } finally {
-    bytes.fill(0);
-  }
-  const header = parsed.shift()?.record ?? [];
-  const col = (names: readonly string[]) => header.findIndex((h) => names.includes(h));
+  const { header, rows } = readCsv(bytes);
+  const col = (names: readonly string[]) => columnOf(header, names);
   const at = { employeeCode: col(COLUMNS.employeeCode), dependant: col(COLUMNS.dependant), issueDate: col(COLUMNS.issueDate), number: col(COLUMNS.number) };
   if (at.employeeCode < 0 || at.number < 0) throw new BadRequest('vault.import.header', { file: 'vault.import.header' });
-  if (parsed.length === 0) throw new BadRequest('vault.import.empty', { file: 'vault.import.empty' });
-  if (parsed.length > IMPORT_MAX_LINES) throw new BadRequest('vault.import.tooMany', { file: 'vault.import.tooMany' });
+  checkRowCount(rows);
 
   // Matched in code, not by the database's collation (MySQL would take e001 for E001, SQLite not).
   const people = await listPeople(clientId);
@@ -114,8 +69,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
   const seenNumbers = new Set<string>();
   const seenPeople = new Set<string>();
   await d.sequelize.transaction(async (tx) => {
-    for (const { record: row, info } of parsed) {
-      const line = info.lines;
+    for (const { record: row, line } of rows) {
       const employeeCode = row[at.employeeCode] ?? '';
       const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), dependant: at.dependant >= 0 ? shownName(row[at.dependant] ?? '') : '', problem });
       const raw = row[at.number] ?? '';
