@@ -164,6 +164,9 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/client/numbers/import', access: 'clientAdmin', handler: clientVault.showImport },
     { method: 'get', path: '/client/numbers/import/template.csv', access: 'clientAdmin', handler: clientVault.template },
     { method: 'post', path: '/client/numbers/import', access: 'clientAdmin', multipart: true, handler: clientVault.importCsv },
+    { method: 'get', path: '/client/people/import', access: 'clientAdmin', handler: clientVault.showPeopleImport },
+    { method: 'get', path: '/client/people/import/template.csv', access: 'clientAdmin', handler: clientVault.peopleTemplate },
+    { method: 'post', path: '/client/people/import', access: 'clientAdmin', multipart: true, handler: clientVault.importPeopleCsv },
 
     // じぶんで登録: an employee's own and dependants' numbers, with the card's photo
     { method: 'get', path: '/me/numbers', access: 'employee', handler: selfVault.show },

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
 import { rulesOf } from '../../disposal/retention-rules';
 import multer from 'multer';
 import type { Services } from '../../services';
@@ -19,6 +20,7 @@ import { z } from 'zod';
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
 /** What the import page always shows: its limit and the column guide. */
 const importPage = { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, guide: IMPORT_GUIDE };
+const peopleImportPage = { title: 'people.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, guide: PEOPLE_GUIDE };
 const linkForm = z.object({ email: z.union([z.literal(''), email]).optional().transform((v) => v || null) });
 
 function kindOf(value: unknown): PersonKind {
@@ -296,6 +298,35 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     template(_req: Request, res: Response) {
       res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="mynumber-import.csv"' });
       res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(IMPORT_TEMPLATE, 'utf8')]));
+    },
+
+    showPeopleImport(req: Request, res: Response) {
+      page(req, res, 'vault/import-people', peopleImportPage);
+    },
+
+    peopleTemplate(_req: Request, res: Response) {
+      res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="people-import.csv"' });
+      res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(PEOPLE_TEMPLATE, 'utf8')]));
+    },
+
+    /** The employee list from a file (no numbers in it): held in memory only, like the number import. */
+    async importPeopleCsv(req: Request, res: Response) {
+      await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
+        .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
+      const file = (req as Request & { file?: Express.Multer.File }).file;
+      try {
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
+        const client = await clientOf(req);
+        const report = await importPeople({ people, audit: services.audit }, actorOf(req), client.id, file.buffer);
+        page(req, res, 'vault/import-people', { ...peopleImportPage, report });
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        page(req, res, 'vault/import-people', { ...peopleImportPage, errors }, (err as AppError).status);
+      } finally {
+        file?.buffer.fill(0);
+      }
     },
 
     /** The file is read into memory only (never written to disk) and wiped once parsed. */

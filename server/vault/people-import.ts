@@ -1,0 +1,127 @@
+import type { ActorContext, AuditLog } from '../audit';
+import { Department, type Employee } from '../db/models';
+import { BadRequest } from '../errors';
+import { calendarDate } from '../domain/dates';
+import { translate } from '../i18n';
+import { listPeople } from './people';
+import type { PeopleService } from './people-service';
+import { checkRowCount, columnOf, nameKey, readCsv, shownCode, shownName } from './csv-input';
+
+/** The columns of a people file, in Japanese (as the template has them) or English. */
+const COLUMNS = {
+  employeeCode: ['社員コード', 'employee_code'],
+  name: ['氏名', 'name'],
+  nameKana: ['フリガナ', 'name_kana'],
+  department: ['部門コード', 'department_code'],
+  hireDate: ['入社日', 'hire_date'],
+  dependant: ['扶養家族名', 'dependant_name'],
+  dependantKana: ['扶養家族フリガナ', 'dependant_kana'],
+  relationship: ['続柄', 'relationship'],
+} as const;
+
+export const PEOPLE_TEMPLATE = '社員コード,氏名,フリガナ,部門コード,入社日,扶養家族名,扶養家族フリガナ,続柄\r\n';
+
+/** The import page's column guide, from the same headings the reader accepts. */
+export const PEOPLE_GUIDE = [
+  { heading: COLUMNS.employeeCode[0], required: true, contentKey: 'people.import.guide.employeeCode', example: 'E001' },
+  { heading: COLUMNS.name[0], required: true, contentKey: 'people.import.guide.name', example: '山田 太郎' },
+  { heading: COLUMNS.nameKana[0], required: false, contentKey: 'people.import.guide.nameKana', example: 'ヤマダ タロウ' },
+  { heading: COLUMNS.department[0], required: false, contentKey: 'people.import.guide.department', example: '100' },
+  { heading: COLUMNS.hireDate[0], required: false, contentKey: 'people.import.guide.hireDate', example: '2020/04/01' },
+  { heading: COLUMNS.dependant[0], required: false, contentKey: 'people.import.guide.dependant', example: '山田 花子' },
+  { heading: COLUMNS.dependantKana[0], required: false, contentKey: 'people.import.guide.dependantKana', example: 'ヤマダ ハナコ' },
+  { heading: COLUMNS.relationship[0], required: false, contentKey: 'people.import.guide.relationship', example: '配偶者' },
+] as const;
+
+const RELATIONSHIP_VALUES = ['spouse', 'child', 'father', 'mother', 'other'] as const;
+
+/** 続柄 as typed: the portal's own words in either language, or the stored values themselves. */
+function relationshipOf(typed: string): string | null {
+  const t = typed.normalize('NFKC').trim().toLowerCase();
+  for (const r of RELATIONSHIP_VALUES) {
+    if (t === r || t === translate('ja', `people.relationship.${r}`) || t === translate('en', `people.relationship.${r}`).toLowerCase()) return r;
+  }
+  // Words Japanese forms use for the same relationships.
+  const aliases: Record<string, string> = { 妻: 'spouse', 夫: 'spouse', 長男: 'child', 長女: 'child', 次男: 'child', 次女: 'child', 三男: 'child', 三女: 'child', 実父: 'father', 実母: 'mother', 義父: 'other', 義母: 'other' };
+  return aliases[t] ?? null;
+}
+
+export interface PeopleImportRejection { line: number; employeeCode: string; name: string; problem: string }
+export interface PeopleImportReport { employees: number; dependants: number; unchanged: number; rejected: PeopleImportRejection[] }
+
+/**
+ * The employee list (and dependants) from a file, for a client's first set-up: a line without a
+ * dependant's name is an employee, a line with one is that employee's dependant (the employee
+ * already held or on an earlier line). People already held are left as they are (corrections are
+ * made on the employee's page); each line is added on its own, refused lines come back with their
+ * line number and reason. No My Numbers here: those come by 代理登録, the number import or じぶんで登録.
+ */
+export async function importPeople(d: { people: PeopleService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
+  const { header, rows } = readCsv(bytes);
+  const col = (names: readonly string[]) => columnOf(header, names);
+  const at = {
+    employeeCode: col(COLUMNS.employeeCode), name: col(COLUMNS.name), nameKana: col(COLUMNS.nameKana), department: col(COLUMNS.department),
+    hireDate: col(COLUMNS.hireDate), dependant: col(COLUMNS.dependant), dependantKana: col(COLUMNS.dependantKana), relationship: col(COLUMNS.relationship),
+  };
+  if (at.employeeCode < 0 || at.name < 0) throw new BadRequest('people.import.header', { file: 'people.import.header' });
+  checkRowCount(rows);
+
+  const people = await listPeople(clientId);
+  const employees = new Map<string, { id: string; name: string }>(people.filter((p) => p.kind === 'employee').map((p) => [p.employeeCode!, { id: p.id, name: p.employee!.name }]));
+  const dependants = new Set(people.filter((p) => p.kind === 'dependant').map((p) => `${p.employee!.id}|${nameKey(p.dependant!.name)}`));
+  const departments = new Map((await Department.findAll({ where: { clientId } })).map((dep) => [dep.code, dep.id]));
+
+  const report: PeopleImportReport = { employees: 0, dependants: 0, unchanged: 0, rejected: [] };
+  for (const { record: row, line } of rows) {
+    const cell = (i: number) => (i >= 0 ? (row[i] ?? '').trim() : '');
+    const employeeCode = cell(at.employeeCode);
+    const dependantName = cell(at.dependant);
+    const reject = (problem: string) => report.rejected.push({ line, employeeCode: shownCode(employeeCode), name: shownName(dependantName || cell(at.name)), problem });
+    if (!/^[A-Za-z0-9_-]{1,30}$/.test(employeeCode)) { reject('people.import.badCode'); continue; }
+    try {
+      if (!dependantName) {
+        const name = cell(at.name);
+        if (!name || name.length > 100) { reject('people.import.noName'); continue; }
+        const held = employees.get(employeeCode);
+        if (held) {
+          // The same person again (a second upload of the same file) is no error; another name under the code is.
+          if (nameKey(held.name) === nameKey(name)) report.unchanged++;
+          else reject('people.import.codeOtherName');
+          continue;
+        }
+        const departmentCode = cell(at.department);
+        const departmentId = departmentCode ? departments.get(departmentCode) : null;
+        if (departmentId === undefined) { reject('people.import.unknownDepartment'); continue; }
+        const hireText = cell(at.hireDate);
+        const hireDate = hireText ? calendarDate(hireText) : null;
+        if (hireText && !hireDate) { reject('people.import.badHireDate'); continue; }
+        const kana = cell(at.nameKana);
+        const e: Employee = await d.people.addEmployee(ctx, clientId, {
+          employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
+        });
+        employees.set(employeeCode, { id: e.id, name: e.name });
+        report.employees++;
+      } else {
+        const employee = employees.get(employeeCode);
+        if (!employee) { reject('vault.import.unknownEmployee'); continue; }
+        if (dependantName.length > 100) { reject('people.import.noName'); continue; }
+        const key = `${employee.id}|${nameKey(dependantName)}`;
+        if (dependants.has(key)) { report.unchanged++; continue; }
+        const relationship = relationshipOf(cell(at.relationship));
+        if (!relationship) { reject('people.import.relationship'); continue; }
+        const kana = cell(at.dependantKana);
+        await d.people.addDependant(ctx, clientId, employee.id, { name: dependantName, nameKana: kana ? kana.slice(0, 100) : null, relationship });
+        dependants.add(key);
+        report.dependants++;
+      }
+    } catch (err) {
+      if (err instanceof BadRequest) { reject(err.messageKey); continue; }
+      throw err;
+    }
+  }
+  await d.audit.recordAlone(ctx, {
+    operation: 'people.import', result: 'allowed', clientId,
+    detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
+  });
+  return report;
+}

@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import iconv from 'iconv-lite';
+import { createHarness, type Harness } from '../support/harness';
+import { makeClient, makeUser, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { AuditEvent, Department, Dependant, Employee, type Client } from '../../server/db/models';
+
+describe('Employees and dependants from a CSV file (a client\'s first set-up)', () => {
+  let h: Harness;
+  let client: Client;
+  let other: Client;
+  let hr: TestBrowser;
+  let hrUser: MadeUser;
+
+  const send = async (csv: Buffer | string, b: TestBrowser = hr) => {
+    const token = await b.csrf('/client/people/import');
+    return b.agent.post('/client/people/import').set('X-CSRF-Token', token)
+      .attach('file', typeof csv === 'string' ? Buffer.from(csv) : csv, { filename: 'people.csv', contentType: 'text/csv' });
+  };
+  const employees = async (c: Client) => (await Employee.findAll({ where: { clientId: c.id }, order: [['employeeCode', 'ASC']] })).map((e) => [e.employeeCode, e.name, e.nameKana, e.hireDate]);
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'PI01', name: '株式会社とりこみ' });
+    other = await makeClient(h, { code: 'PI02', name: '株式会社よそ' });
+    await Department.create({ clientId: client.id, code: '100', name: '総務部' });
+    await Department.create({ clientId: other.id, code: '900', name: 'よその部' });
+    hrUser = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    hr = new TestBrowser(h.portal.app);
+    await hr.login(hrUser);
+  });
+  after(async () => { await h.close(); });
+
+  it('the page explains the columns and offers a template; the list links to it', async () => {
+    expect((await hr.get('/client/people')).text).to.contain('href="/client/people/import"');
+    const page = await hr.get('/client/people/import');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('<code>社員コード</code>').and.contain('<code>続柄</code>').and.contain('マイナンバーはこのファイルには書かないでください');
+    const template = await hr.get('/client/people/import/template.csv');
+    expect(template.headers['content-disposition']).to.contain('people-import.csv');
+    expect(template.text.replace(/^\uFEFF/, '')).to.equal('社員コード,氏名,フリガナ,部門コード,入社日,扶養家族名,扶養家族フリガナ,続柄\r\n');
+  });
+
+  it('adds employees and their dependants, reports each refused line with why, and leaves people already held as they are', async () => {
+    const csv = [
+      '社員コード,氏名,フリガナ,部門コード,入社日,扶養家族名,扶養家族フリガナ,続柄',
+      'A001,山田 太郎,ヤマダ タロウ,100,2020/04/01,,,',
+      'A001,,,,,山田 花子,ヤマダ ハナコ,妻',
+      'A001,,,,,山田 一郎,,長男',
+      'A002,鈴木 次郎,,,,,,', // no department, no date: fine
+      'A003,佐藤 三郎,,999,,,,', // unknown department
+      'A004,高橋 四郎,,,2020/02/30,,,', // no such day
+      'A005,,,,,,,', // no name
+      'A0 06,伊藤 五郎,,,,,,', // a space in the code
+      'A009,,,,,渡辺 六子,,子', // dependant of nobody
+      'A002,,,,,鈴木 七子,,いとこ', // relationship not understood
+    ].join('\r\n');
+    const res = await send(csv);
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('従業員 2人、扶養家族 2人を登録しました。登録済みで変更しなかった行 0行、取り込めなかった行 6行。');
+    const rejected = res.text.slice(res.text.indexOf('data-testid="import-rejected"'));
+    for (const [line, why] of [[6, 'この部門コードの部門がありません'], [7, '入社日が読み取れないか'], [8, '氏名がないか'], [9, '社員コードがないか'], [10, 'この社員コードの社員が登録されていません'], [11, '続柄がないか']] as const) {
+      expect(rejected, `line ${line}`).to.match(new RegExp(`<td[^>]*>${line}</td>[\\s\\S]*?${why}`));
+    }
+    expect(await employees(client)).to.deep.equal([['A001', '山田 太郎', 'ヤマダ タロウ', '2020-04-01'], ['A002', '鈴木 次郎', null, null]]);
+    const taro = (await Employee.findOne({ where: { clientId: client.id, employeeCode: 'A001' } }))!;
+    expect((await Dependant.findAll({ where: { employeeId: taro.id }, order: [['name', 'ASC']] })).map((d) => [d.name, d.nameKana, d.relationship]))
+      .to.deep.equal([['山田 一郎', null, 'child'], ['山田 花子', 'ヤマダ ハナコ', 'spouse']]);
+    expect(taro.departmentId).to.equal((await Department.findOne({ where: { clientId: client.id, code: '100' } }))!.id);
+    const row = (await AuditEvent.findOne({ where: { operation: 'people.import', clientId: client.id } }))!;
+    expect(row.detail).to.equal('2 employees, 2 dependants added, 0 unchanged, 6 rejected');
+    expect(await AuditEvent.count({ where: { operation: 'person.create', clientId: client.id } })).to.equal(4);
+
+    // The same file again (Shift_JIS, as Excel saves it, names typed with a full-width space): nothing doubled;
+    // a different name under a held code is refused, not overwritten.
+    const again = iconv.encode(['社員コード,氏名,扶養家族名,続柄', 'A001,山田　太郎,,', 'A001,,山田　花子,配偶者', 'A002,鈴木 二郎,,'].join('\r\n'), 'shift_jis');
+    const res2 = await send(again);
+    expect(res2.text).to.contain('従業員 0人、扶養家族 0人を登録しました。登録済みで変更しなかった行 2行、取り込めなかった行 1行。');
+    expect(res2.text).to.contain('この社員コードは、別の氏名で登録済みです');
+    expect(await employees(client)).to.have.length(2);
+    expect((await Employee.findOne({ where: { clientId: client.id, employeeCode: 'A002' } }))!.name).to.equal('鈴木 次郎');
+  });
+
+  it('refuses a file without the needed headings, an empty one and a department of another client; nothing is stored', async () => {
+    const before = await Employee.count();
+    let res = await send('code,name\r\nB001,名前\r\n');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('1行目に「社員コード」と「氏名」の列見出しが必要です');
+    res = await send('');
+    expect(res.status).to.equal(400);
+    res = await send('社員コード,氏名,部門コード\r\nB002,他部 員,900\r\n');
+    expect(res.text).to.contain('この部門コードの部門がありません');
+    expect(await Employee.count()).to.equal(before);
+  });
+
+  it('is the client admin\'s, and only ever for their own company', async () => {
+    const employee = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    const e = new TestBrowser(h.portal.app);
+    await e.login(employee);
+    expect((await e.get('/client/people/import')).status).to.equal(403);
+    const otherHr = await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(otherHr);
+    const res = await send('社員コード,氏名,clientId\r\nC001,よそ 太郎,' + client.id + '\r\n', b);
+    expect(res.status).to.equal(200);
+    expect(await Employee.count({ where: { clientId: other.id, employeeCode: 'C001' } })).to.equal(1);
+    expect(await Employee.count({ where: { clientId: client.id, employeeCode: 'C001' } })).to.equal(0);
+  });
+});
