@@ -18,7 +18,7 @@ import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
-import { visibleFilesWhere } from '../files/visibility';
+import { isOwnCardPhoto, visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -373,8 +373,14 @@ export class DisposalService {
       const rules = await rulesOf(rule.clientId);
       const numbers = await dueByRules(rule.clientId, rules, today,
         await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id', 'personKind', 'personId', 'createdAt'] }));
-      const files = (await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id', 'category', 'createdAt'] }))
-        .filter((f) => { const years = rules.fileYears[f.category]; return years != null && addYears(japanDay(f.createdAt), years) <= today; });
+      const dueFiles = await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id', 'category', 'direction', 'employeeId', 'createdAt'] });
+      // A card photo from じぶんで登録 that no number points to any more (replaced, or its number changed) is no longer needed.
+      const photosInUse = new Set((await NumberRecord.findAll({ where: { clientId: rule.clientId, idFileId: { [Op.ne]: null } }, attributes: ['idFileId'] })).map((r) => r.idFileId!));
+      const files = dueFiles.filter((f) => {
+        if (isOwnCardPhoto(f) && !photosInUse.has(f.id)) return true;
+        const years = rules.fileYears[f.category];
+        return years != null && addYears(japanDay(f.createdAt), years) <= today;
+      });
       const open = new Set((await DisposalItem.findAll({ where: { clientId: rule.clientId, state: { [Op.ne]: 'verified' } }, attributes: ['itemId'] })).map((i) => i.itemId));
       const refs: ItemRef[] = [
         ...numbers.filter((r) => !open.has(r.id)).map((r) => ({ kind: 'number' as const, id: r.id })),

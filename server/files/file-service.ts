@@ -145,12 +145,16 @@ export class FileService {
     return isFirm(user) && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
   }
 
-  /** Per client, the files it sent to the firm that nobody at the firm has opened yet. */
+  /**
+   * Per client, the files it sent to the firm that nobody at the firm has opened yet. Card photos from
+   * じぶんで登録 are not counted: a badge must not invite anyone to open a My Number image to clear it.
+   */
   async unreadByFirm(clientIds: string[]): Promise<Map<string, number>> {
     if (clientIds.length === 0) return new Map();
     const rows = await this.d.sequelize.query<{ clientId: string; n: number | string }>(
       `SELECT f.client_id AS "clientId", COUNT(*) AS n FROM files f
         WHERE f.client_id IN (:clientIds) AND f.direction = 'to_firm' AND f.status = 'ready'
+          AND NOT (f.category = 'identity' AND f.employee_id IS NOT NULL)
           AND NOT EXISTS (SELECT 1 FROM file_reads r JOIN users u ON u.id = r.user_id WHERE r.file_id = f.id AND u.role IN ('firm_admin', 'firm_staff'))
         GROUP BY f.client_id`,
       { replacements: { clientIds }, type: QueryTypes.SELECT },

@@ -5,17 +5,20 @@ import { Employee, StaffAssignment, StoredFile, type Direction, type User } from
  * Which files a user may see, as one query condition (used for lists and for single files alike,
  * so a file outside it is simply not found):
  * - firm admin: every file; firm staff: files of their assigned clients, and what the firm sent to all;
+ *   neither sees what a company's admins sent one of its employees;
  * - client admin: their company's files to and from the firm, what the company's admins sent one
  *   employee, and what the firm sent to all;
  * - employee: what they sent themselves, and what the firm or their company addressed to them alone.
  */
 export async function visibleFilesWhere(user: User): Promise<WhereOptions<StoredFile>> {
+  // What a company's own admins send one of its employees (a payslip made in-house) stays between them: not the firm's.
+  const notCompanyToEmployee = { [Op.or]: [{ direction: { [Op.ne]: 'to_employee' } }, { senderId: { [Op.in]: literal(`(SELECT id FROM users WHERE role IN ('firm_admin', 'firm_staff'))`) } }] };
   switch (user.role) {
     case 'firm_admin':
-      return {};
+      return notCompanyToEmployee;
     case 'firm_staff': {
       const clientIds = (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
-      return { [Op.or]: [{ clientId: { [Op.in]: clientIds } }, { direction: 'to_all' }] };
+      return { [Op.and]: [{ [Op.or]: [{ clientId: { [Op.in]: clientIds } }, { direction: 'to_all' }] }, notCompanyToEmployee] };
     }
     case 'client_admin': {
       // What the firm sends one employee (a payslip) is that employee's; what the company's own admins send one is theirs too.
@@ -57,6 +60,13 @@ export function sentBy(user: Pick<User, 'role'>): Direction[] {
 /** Whether the user is on the receiving side of a file (their opening counts as 既読). */
 export function isRecipientSide(user: User, file: StoredFile): boolean {
   if (file.senderId === user.id) return false;
+  // A file for one employee is received by that employee alone (another admin of the company opening it is no receipt).
+  if (file.direction === 'to_employee') return user.role === 'employee';
   const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
   return file.direction === 'to_firm' ? firm : !firm;
+}
+
+/** A photo of a person's card sent with their number (じぶんで登録): an identity file to the firm that names its employee. */
+export function isOwnCardPhoto(file: Pick<StoredFile, 'category' | 'direction' | 'employeeId'>): boolean {
+  return file.category === 'identity' && file.direction === 'to_firm' && file.employeeId !== null;
 }

@@ -22,14 +22,19 @@ const BATCH = 20;
 export class MailOutbox {
   constructor(private readonly d: { mailer: Mailer; logger: Logger }) {}
 
-  async enqueue(mail: QueuedMail, tx?: Transaction): Promise<void> {
+  /** Queues a mail; false when one with the same dedupe key is queued or sent already. */
+  async enqueue(mail: QueuedMail, tx?: Transaction): Promise<boolean> {
+    // Looked for first: a unique-key error inside a transaction would spoil it on some databases.
+    if (await OutboxMail.count({ where: { dedupeKey: mail.dedupeKey }, transaction: tx })) return false;
     try {
       await OutboxMail.create({
         dedupeKey: mail.dedupeKey, toAddress: mail.to, subject: mail.subject, body: mail.text,
         nextAt: new Date(), lockedUntil: null, sentAt: null, lastError: null,
       }, { transaction: tx });
+      return true;
     } catch (err) {
       if (!(err instanceof UniqueConstraintError)) throw err;
+      return false;
     }
   }
 

@@ -16,14 +16,20 @@ import { listPeople } from './people';
 export class NumberReminders {
   constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'> }) {}
 
-  /** The employees (their accounts) a reminder would go to now. */
+  /**
+   * The employees (their accounts) a reminder would go to now: still employed, with their own or a
+   * dependant's number never registered. A number registered and since disposed of is not asked for
+   * again (it was disposed of because it is no longer needed), nor is anyone's after leaving.
+   */
   async due(clientId: string): Promise<User[]> {
     const people = await listPeople(clientId);
-    const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] }))
+    const held = new Set((await NumberRecord.findAll({ where: { clientId }, attributes: ['personKind', 'personId'] }))
       .map((r) => `${r.personKind}:${r.personId}`));
+    const today = japanDay();
     const missing = new Set<string>();
     for (const p of people) {
       if (p.kind === 'payee' || held.has(`${p.kind}:${p.id}`)) continue;
+      if (p.employee?.leaveDate && p.employee.leaveDate <= today) continue;
       const userId = p.employee?.userId;
       if (userId) missing.add(userId);
     }
@@ -35,25 +41,26 @@ export class NumberReminders {
     });
   }
 
-  /** Queues the reminders (with one audit row) and returns how many people are asked. */
-  async remind(ctx: ActorContext, clientId: string): Promise<number> {
+  /** Queues the reminders (with one audit row): how many are asked now, and how many were asked today already. */
+  async remind(ctx: ActorContext, clientId: string): Promise<{ asked: number; askedToday: number }> {
     const users = await this.due(clientId);
-    if (users.length === 0) return 0;
+    if (users.length === 0) return { asked: 0, askedToday: 0 };
     const company = (await Client.findByPk(clientId))?.name ?? '';
     const day = japanDay();
+    let asked = 0;
     await this.d.sequelize.transaction(async (tx) => {
       for (const u of users) {
         const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
-        await this.d.outbox.enqueue({
+        if (await this.d.outbox.enqueue({
           dedupeKey: `remind:${u.id}:${day}`,
           to: u.email,
           subject: translate(lang, 'mail.numberReminder.subject', { company }),
           text: translate(lang, 'mail.numberReminder.body', { company, link: `${this.d.config.publicUrl}/me/numbers` }),
-        }, tx);
+        }, tx)) asked++;
       }
-      await this.d.audit.record(tx, ctx, { operation: 'vault.remind', result: 'allowed', clientId, detail: `${users.length} employees` });
+      if (asked) await this.d.audit.record(tx, ctx, { operation: 'vault.remind', result: 'allowed', clientId, detail: `${asked} employees` });
     });
-    void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'number reminders not sent yet; queued'));
-    return users.length;
+    if (asked) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'number reminders not sent yet; queued'));
+    return { asked, askedToday: users.length - asked };
   }
 }

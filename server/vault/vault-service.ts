@@ -144,10 +144,11 @@ export class VaultService {
     const today = japanDay();
     const photo = await StoredFile.findOne({ where: { id: fileId, status: 'ready' }, transaction: tx });
     if (!photo || (photo.retentionDate !== null && photo.retentionDate <= today)) return;
+    const before = photo.retentionDate;
     await photo.update({ retentionDate: today }, { transaction: tx });
     await this.d.audit.record(tx, ctx, {
       operation: 'file.retention', result: 'allowed', clientId: photo.clientId, targetKind: 'file', targetId: photo.id,
-      targetLabel: photo.displayName, detail: `${photo.previous('retentionDate') ?? 'none'} → ${today}: superseded card photo`,
+      targetLabel: photo.displayName, detail: `${before ?? 'none'} → ${today}: superseded card photo`,
     });
   }
 

@@ -51,7 +51,7 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     // Every refusal is in the log, with why.
     expect(await refusals()).to.deep.equal([
       [fileId, 'no purpose', null, null],
-      [null, 'no re-authentication', 'withholding_slip', 'tax_office'],
+      [fileId, 'no re-authentication', 'withholding_slip', 'tax_office'],
       [fileId, 'no purpose', null, null],
       [fileId, 'no purpose', null, 'tax_office'],
       [fileId, 'office does not fit the purpose', 'withholding_slip', 'pension_office'],

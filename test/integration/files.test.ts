@@ -10,6 +10,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser } from '../support/browser';
 import { pdfBytes, pngBytes, htmlBytes, svgBytes, uploadFiles, downloadFile } from '../support/files';
 import { AuditEvent, Employee, FileRead, OutboxMail, StoredFile, type Client } from '../../server/db/models';
+import { systemContext } from '../../server/audit';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -218,6 +219,17 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     const file = (await StoredFile.findOne({ where: { displayName: '給与明細_社内_11月.pdf' } }))!;
     expect([file.direction, file.clientId, file.employeeId]).to.deep.equal(['to_employee', client.id, employeeId]);
     expect((await h.smtp.lastTo(employeeUser.email)).text).to.contain('新しいファイルが1件').and.not.contain('給与明細');
+    // It stays between the company and the employee: not the firm's (not even in its sent box), and
+    // another admin of the company opening it is no read receipt.
+    for (const u of [staff.user, (await makeUser(h, { role: 'firm_admin' })).user]) {
+      expect(await h.booted.services.files.getFor(u, file.id).then(() => 'found', () => 'not found'), u.role).to.equal('not found');
+      expect((await h.booted.services.files.list(u, { box: 'sent', page: 1 })).rows.map((r) => r.id), u.role).to.not.include(file.id);
+    }
+    const coAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const opened = await h.booted.services.files.open(systemContext('test'), coAdmin.user, await h.booted.services.files.getFor(coAdmin.user, file.id), null);
+    opened.destroy();
+    expect(await FileRead.count({ where: { fileId: file.id } })).to.equal(0);
+    expect((await hr.get('/files?box=sent')).text).to.contain('相手が未開封');
     // The employee opens it; the sender's list says the other side did, and the firm's payslip (earlier test) is still hidden from HR.
     const e = new TestBrowser(h.portal.app);
     await e.login(employeeUser);

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
-import { TestBrowser } from '../support/browser';
+import { TestBrowser, csrfIn } from '../support/browser';
 import { systemContext } from '../../server/audit';
-import { DisposalRequest, Employee, StoredFile, type Client } from '../../server/db/models';
-import { downloadFile, pdfBytes, uploadFiles } from '../support/files';
+import { Dependant, DisposalRequest, Employee, NumberRecord, StoredFile, type Client } from '../../server/db/models';
+import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { findPerson } from '../../server/vault/people';
 import { makeDependant, numberFrom } from '../support/vault';
 
@@ -68,6 +68,17 @@ describe('Home: what is left to do', () => {
     const file = (await StoredFile.findOne({ where: { displayName: '届出.pdf' } }))!;
     expect((await downloadFile(sb, file.id)).status).to.equal(200);
     expect(row((await sb.get('/home')).text)).to.not.contain('未読ファイル');
+    // A card photo sent with じぶんで登録 is not counted: no badge should invite opening a My Number image.
+    const emp = new TestBrowser(h.portal.app);
+    await emp.login(employeeUser);
+    const empToken = csrfIn((await emp.get('/me/numbers')).text);
+    const dep = await Dependant.findOne({ where: { name: '家 子' } });
+    const sent = await emp.agent.post('/me/numbers').set('X-CSRF-Token', empToken).set('Accept', 'application/json')
+      .field('person', dep!.id).field('number', numberFrom(63000000099)).field('confirm', 'on').attach('files', pngBytes(3000), { filename: 'card.png', contentType: 'image/png' });
+    expect(sent.status, sent.text).to.equal(200);
+    expect(await StoredFile.count({ where: { clientId: client.id, category: 'identity' } })).to.equal(1);
+    expect(row((await sb.get('/home')).text)).to.not.contain('未読ファイル');
+    await NumberRecord.destroy({ where: { personId: dep!.id } }); // the later tests count the dependant as still missing
     // A disposal request waits for the firm admin: their home says so, staff's does not.
     const token = await hr.csrf('/disposal');
     expect((await hr.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('整理')}&items=number:${recordIds[0]}`)).status).to.equal(303);

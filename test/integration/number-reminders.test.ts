@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { AuditEvent, Employee, OutboxMail, User, type Client } from '../../server/db/models';
+import { AuditEvent, Employee, NumberRecord, OutboxMail, User, type Client } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { findPerson } from '../../server/vault/people';
 import { makeDependant, numberFrom } from '../support/vault';
@@ -13,7 +13,7 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
   let hr: MadeUser;
   const users: Record<string, MadeUser> = {};
 
-  const employee = async (code: string, o: { account?: 'active' | 'invited' | 'disabled'; own?: boolean; dependant?: 'missing' | 'held' } = {}) => {
+  const employee = async (code: string, o: { account?: 'active' | 'invited' | 'disabled'; own?: boolean | 'disposed'; dependant?: 'missing' | 'held'; left?: boolean } = {}) => {
     let userId: string | null = null;
     if (o.account) {
       const u = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, email: `${code.toLowerCase()}@remind.example` });
@@ -22,9 +22,13 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
       users[code] = u;
       userId = u.user.id;
     }
-    const e = await Employee.create({ clientId: client.id, employeeCode: code, name: `社員 ${code}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId });
+    const e = await Employee.create({ clientId: client.id, employeeCode: code, name: `社員 ${code}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: o.left ? '2025-03-31' : null, userId });
     const seed = Number(code.replace(/\D/g, '')) * 1_000_003;
-    if (o.own) await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numberFrom(seed), issueDate: null }, { source: 'proxy', registeredBy: null });
+    if (o.own) {
+      const rec = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: numberFrom(seed), issueDate: null }, { source: 'proxy', registeredBy: null });
+      // As a disposal leaves it: the record stays, its number erased.
+      if (o.own === 'disposed') await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null }, { where: { id: rec.id } });
+    }
     if (o.dependant) {
       const d = await makeDependant(client.id, e.id, `家族 ${code}`);
       if (o.dependant === 'held') await h.booted.services.vault.register(systemContext('test'), d.person, { number: numberFrom(seed + 7), issueDate: null }, { source: 'proxy', registeredBy: null });
@@ -41,6 +45,8 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     await employee('R4', { own: false }); // no account: the one-time link is the way
     await employee('R5', { account: 'invited' }); // invitation not yet taken up
     await employee('R6', { account: 'disabled' });
+    await employee('R7', { account: 'active', left: true }); // left: their number is no longer to be collected
+    await employee('R8', { account: 'active', own: 'disposed' }); // disposed of: not asked again
   });
   after(async () => { await h.close(); });
 
@@ -65,10 +71,13 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     const row = await AuditEvent.findOne({ where: { operation: 'vault.remind', clientId: client.id } });
     expect([row!.actorId, row!.detail]).to.deep.equal([hr.user.id, '2 employees']);
 
-    // A second click the same day: logged, but nobody gets a second mail.
+    // A second click the same day: nobody gets a second mail, and the page says why.
     const sent = h.smtp.messages.length;
-    expect((await b.post('/client/people/remind', {}, '/client/people')).status).to.equal(303);
+    const again = await b.post('/client/people/remind', {}, '/client/people');
+    expect(again.status).to.equal(303);
+    expect((await b.get(again.headers.location as string)).text).to.contain('今日すでにお願いを送った方ばかりです（2人）');
     expect(await OutboxMail.count()).to.equal(2);
+    expect(await AuditEvent.count({ where: { operation: 'vault.remind', clientId: client.id } })).to.equal(1);
     await new Promise((r) => setTimeout(r, 300));
     expect(h.smtp.messages.length).to.equal(sent);
   });

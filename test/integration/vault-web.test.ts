@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { japanDay } from '../../server/domain/dates';
+import { addYears, rulesOf, saveRules } from '../../server/disposal/retention-rules';
+import { systemContext } from '../../server/audit';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes } from '../support/files';
-import { AuditEvent, Dependant, Employee, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
 import { makeDependant, numberFrom as validNumber, twelveDigitRunsOutsideIds, wrongCheckDigit } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
@@ -243,12 +245,23 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect((await StoredFile.findByPk(file!.id))!.retentionDate).to.equal(japanDay());
     expect((await StoredFile.findByPk(replaced.idFileId!))!.retentionDate).to.not.equal(japanDay());
     const retired = await AuditEvent.findOne({ where: { operation: 'file.retention', targetId: file!.id } });
-    expect(retired!.detail).to.match(/ → \d{4}-\d{2}-\d{2}: superseded card photo$/);
-    await NumberRecord.update({ idFileId: file!.id }, { where: { id: rec!.id } }); // back to the first photo for the steps below
-    // The employee deletes the photo: the number stays, the list no longer says it has one.
-    expect((await emp.post(`/files/${file!.id}/delete`, {}, `/files/${file!.id}`)).status).to.equal(303);
+    expect(retired!.detail).to.equal(`${addYears(japanDay(file!.createdAt), 7)} → ${japanDay()}: superseded card photo`);
+    // Where the client gave standing approval, the nightly job disposes of the old photo (no number points to it), not the new one.
+    const rules = await rulesOf(client.id);
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁社会保険労務士事務所' } }); // the certificate names the firm
+    await saveRules(h.booted.services, systemContext('test'), client.id, { ...rules, autoDispose: true });
+    try {
+      expect(await h.booted.services.disposal.runAutomatic()).to.equal(1);
+      expect((await StoredFile.findByPk(file!.id))!.status).to.equal('deleted');
+      expect((await StoredFile.findByPk(replaced.idFileId!))!.status).to.equal('ready');
+      expect((await NumberRecord.findByPk(rec!.id))!.sealedNumber).to.not.equal(null);
+    } finally {
+      await saveRules(h.booted.services, systemContext('test'), client.id, rules);
+    }
+    // The employee deletes the (new) photo: the number stays, the list no longer says it has one.
+    expect((await emp.post(`/files/${replaced.idFileId}/delete`, {}, `/files/${replaced.idFileId}`)).status).to.equal(303);
     expect((await NumberRecord.findByPk(rec!.id))!.idFileId).to.equal(null);
-    expect((await admin.get('/client/people')).text).to.contain(`**********${number.slice(-2)}`).and.not.contain(imageBadge);
+    expect((await admin.get('/client/people')).text).to.contain(`**********${number.slice(-2)}`).and.not.contain('data-testid="id-image"');
     // An employee cannot register for another employee's dependant.
     const stranger = await Employee.create({ clientId: client.id, employeeCode: 'E999', name: '他人', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
     const strangerDep = await Dependant.create({ clientId: client.id, employeeId: stranger.id, name: '他人の家族', nameKana: null, relationship: 'child' });

@@ -159,9 +159,10 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     /** 登録のお願い by mail to every employee with an account whose number (or a dependant's) is missing. */
     async remind(req: Request, res: Response) {
       const client = await clientOf(req);
-      const count = await services.reminders.remind(actorOf(req), client.id);
-      if (count === 0) flash(req, 'ok', 'vault.remind.nobody');
-      else flash(req, 'ok', 'vault.remind.sent', count);
+      const { asked, askedToday } = await services.reminders.remind(actorOf(req), client.id);
+      if (asked) flash(req, 'ok', 'vault.remind.sent', asked);
+      else if (askedToday) flash(req, 'ok', 'vault.remind.alreadyToday', askedToday);
+      else flash(req, 'ok', 'vault.remind.nobody');
       res.redirect(303, '/client/people?status=missing');
     },
     employee: (req: Request, res: Response) => showEmployee(req, res),

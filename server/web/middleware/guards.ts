@@ -52,14 +52,17 @@ export function requireReauth(returnTo?: ReturnTo): RequestHandler {
  * which client's numbers without a live re-authentication). If that row cannot be written the
  * request is still refused.
  */
-export function requireReauthLogged(services: Pick<Services, 'vault'>, operation: string, returnTo?: ReturnTo): RequestHandler {
+export function requireReauthLogged(services: Pick<Services, 'vault' | 'files'>, operation: string, returnTo?: ReturnTo): RequestHandler {
   return async (req, _res, next) => {
     if (reauthActive(req)) return next();
     const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
     // The purpose and office the form named, when they are on the lists (free text never reaches the log).
     const body = (req.body ?? {}) as Record<string, unknown>;
     const purpose = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
-    await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose).catch(() => {});
+    // A file's refusal names the file and lands in its client's log (a file the reader may not see at all is a 404 later).
+    const file = typeof req.params.fileId === 'string' ? await services.files.getFor(req.user!, req.params.fileId).catch(() => null) : null;
+    if (file) await services.files.recordRefused(actorOf(req), file, 'no re-authentication', purpose).catch(() => {});
+    else await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose).catch(() => {});
     throw new ReauthRequired(returnTo?.(req) ?? null);
   };
 }
