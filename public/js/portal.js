@@ -44,6 +44,19 @@
       b.hidden = false;
       b.addEventListener('click', function () { window.print(); });
     });
+    // A field's error, told with the field: the field is marked invalid and described by the message
+    // (the message follows the field's label in the page, maybe after a hint).
+    Array.prototype.forEach.call(document.querySelectorAll('p.field-error'), function (p, i) {
+      var field = null;
+      for (var el = p.previousElementSibling; el && !field; el = el.previousElementSibling) {
+        if (el.classList.contains('field-error')) break;
+        field = el.matches('input, select, textarea') ? el : el.querySelector('input:not([type=hidden]), select, textarea');
+      }
+      if (!field) return;
+      if (!p.id) p.id = 'field-error-' + i;
+      field.setAttribute('aria-invalid', 'true');
+      field.setAttribute('aria-describedby', ((field.getAttribute('aria-describedby') || '') + ' ' + p.id).trim());
+    });
     // Copy the text of an element (recovery codes, a TOTP key); shown only where the clipboard can be written.
     Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), function (b) {
       var target = document.querySelector(b.getAttribute('data-copy'));

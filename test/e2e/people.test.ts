@@ -66,6 +66,20 @@ describe(`E2E (Chromium, ${dialectName}): the client admin keeps an employee's d
     expect(await page.locator('main').innerText()).to.contain(t('people.noDependants'));
     await phoneOk('employee page');
 
+    // A correction refused (another employee's code) comes back open, the field marked invalid and described by the reason.
+    await page.locator('#details summary').tap();
+    await page.getByTestId('employee-details-form').getByLabel(t('vault.col.employeeCode')).fill('E002');
+    await page.getByTestId('employee-details-form').getByRole('button', { name: t('common.save') }).tap();
+    const codeField = page.getByTestId('employee-details-form').getByLabel(t('vault.col.employeeCode'));
+    await codeField.waitFor();
+    expect(await codeField.getAttribute('aria-invalid')).to.equal('true');
+    const describedBy = (await codeField.getAttribute('aria-describedby'))!;
+    expect(await page.locator(`#${describedBy}`).innerText()).to.equal(t('people.codeTaken'));
+    problems.take(); // the refused form's 400 is logged by Chromium
+    await phoneOk('a refused correction');
+    expect((await Employee.findByPk(taro.id))!.employeeCode).to.equal('E001');
+    await page.goto(`/client/people/employees/${taro.id}`);
+
     // A dependant without a name: the browser's own check stops it; with one, it is stored and listed.
     const addForm = page.getByTestId('add-dependant');
     await addForm.getByLabel(t('people.nameKana')).fill('ヤマダ ハナコ');
