@@ -138,6 +138,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     { method: 'get', path: '/files', access: 'signedIn', handler: files.list },
     { method: 'get', path: '/files/send', access: 'firm', handler: files.showSend },
+    { method: 'get', path: '/files/send-employee', access: 'clientAdmin', handler: files.showSendToEmployee },
     { method: 'post', path: '/files', access: 'signedIn', multipart: true, before: [files.checkLength, files.receive], handler: files.commit },
     { method: 'get', path: '/files/:fileId', access: 'signedIn', handler: files.show },
     { method: 'get', path: '/files/:fileId/download', access: 'signedIn', handler: files.download },

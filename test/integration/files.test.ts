@@ -212,7 +212,9 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
   it('client admin → one of the company\'s employees (a payslip made in-house): that employee and the company\'s admins see it; a coworker, the firm\'s payslips and other companies\' employees stay apart', async () => {
     const hr = await as(clientAdmin);
     const page = await hr.get('/files');
-    expect(page.text).to.contain('data-testid="send-to-employee"').and.contain(`<option value="${employeeId}">E1 従業員 一郎</option>`);
+    expect(page.text).to.contain('href="/files/send-employee"');
+    const form = await hr.get('/files/send-employee');
+    expect(form.text).to.contain('data-testid="send-to-employee-form"').and.contain(`<option value="${employeeId}">E1 従業員 一郎</option>`);
     const slip = pdfBytes(3500);
     const res = await upload(hr, { direction: 'to_employee', employeeId, category: 'payroll' }, [{ name: '給与明細_社内_11月.pdf', data: slip }]);
     expect(res.status, res.text).to.equal(200);

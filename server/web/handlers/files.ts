@@ -176,11 +176,8 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         nextPage: q.page * PAGE_SIZE < total ? q.page + 1 : null,
         isFirm,
         canSendToFirm: !isFirm,
-        // A client admin may also send one of the company's employees a file (a payslip made in-house).
-        employeeChoices: user.role === 'client_admin'
-          ? (await Employee.findAll({ where: { clientId: user.clientId! }, order: [['employeeCode', 'ASC']], attributes: ['id', 'employeeCode', 'name', 'userId'] }))
-            .map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) }))
-          : [],
+        // A client admin may also send one of the company's employees a file (a payslip made in-house), on a page of its own.
+        canSendToEmployee: user.role === 'client_admin',
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
         accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
         maxFile: formatLimit(config.uploadMaxFileBytes),
@@ -188,6 +185,19 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     },
 
     showSend: (req: Request, res: Response) => sendForm(req, res),
+
+    /** The client admin's form for a file to one of the company's employees (its own page: the list of employees can be long). */
+    async showSendToEmployee(req: Request, res: Response) {
+      const user = req.user!;
+      page(req, res, 'files/send-employee', {
+        title: 'files.send.toEmployee',
+        employees: (await Employee.findAll({ where: { clientId: user.clientId! }, order: [['employeeCode', 'ASC']], attributes: ['id', 'employeeCode', 'name', 'userId'] }))
+          .map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
+        categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
+        accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
+        maxFile: formatLimit(config.uploadMaxFileBytes),
+      });
+    },
 
     /** Refuses an oversized request from its Content-Length, before reading the body. */
     checkLength(req: Request, res: Response, next: NextFunction) {
