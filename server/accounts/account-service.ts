@@ -35,6 +35,8 @@ export interface NewUser {
   name: string;
   role: Role;
   clientId: string | null;
+  /** the language of the invitation and, until they choose, of their screens and mails */
+  lang?: Lang | null;
 }
 
 export type SecondFactorMethod = 'totp' | 'recovery';
@@ -49,7 +51,7 @@ export class AccountService {
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
       email, name: input.name.trim(), role: input.role, clientId: input.clientId, passwordHash: null,
-      totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: null,
+      totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: input.lang ?? null,
     }, { transaction: tx });
     const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });

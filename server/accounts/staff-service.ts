@@ -1,3 +1,4 @@
+import type { Lang } from '../i18n';
 import type { Sequelize } from 'sequelize';
 import { Op, UniqueConstraintError } from 'sequelize';
 import type { ActorContext } from '../audit';
@@ -32,7 +33,7 @@ export class StaffService {
     return User.findAll({ where: { role: ['firm_admin', 'firm_staff'], disabledAt: null }, order: [['name', 'ASC']] });
   }
 
-  async create(ctx: ActorContext, input: { email: string; name: string; role: 'firm_admin' | 'firm_staff' }): Promise<User> {
+  async create(ctx: ActorContext, input: { email: string; name: string; role: 'firm_admin' | 'firm_staff'; lang?: Lang | null }): Promise<User> {
     return this.d.sequelize.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: null }, tx))
       .catch((err: unknown) => {
         if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');

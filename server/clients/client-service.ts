@@ -1,3 +1,4 @@
+import type { Lang } from '../i18n';
 import { Op, UniqueConstraintError, col, fn, where, type Sequelize } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import { Client, Department, Establishment, StaffAssignment, User, Employee, type Role } from '../db/models';
@@ -111,7 +112,7 @@ export class ClientService {
   }
 
   /** A user of the client company (client admin or employee); they get a link to choose a password. */
-  async createClientUser(ctx: ActorContext, client: Client, input: { email: string; name: string; role: Extract<Role, 'client_admin' | 'employee'> }): Promise<User> {
+  async createClientUser(ctx: ActorContext, client: Client, input: { email: string; name: string; role: Extract<Role, 'client_admin' | 'employee'>; lang?: Lang | null }): Promise<User> {
     return this.d.sequelize.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: client.id }, tx))
       .catch(rethrowUnique('account.emailTaken'));
   }

@@ -22,6 +22,9 @@ export const text = (max: number) =>
 export const optionalText = (max: number) =>
   z.string().trim().max(max, 'form.tooLong').optional().transform((v) => (v ? v : null));
 
+/** The language an invitation is written in (the invitee's screens and mails follow it until they choose). */
+export const inviteLang = z.enum(['ja', 'en']).optional().catch(undefined);
+
 export const email = z.string({ message: 'form.required' }).trim().min(1, 'form.required').max(190, 'form.tooLong')
   .pipe(z.email({ message: 'form.email' }));
 

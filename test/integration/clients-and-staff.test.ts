@@ -142,6 +142,13 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     expect(mail.text).to.contain('/password/set/').and.contain('株式会社かもめの山田 人事様が、暁ポータルにあなたのアカウントを作成しました。\n');
     const page = await b.get('/client/users');
     expect(page.text).to.contain('鈴木 一郎');
+    // An invitation can be written in English: the person's screens and mails follow it until they choose.
+    expect(page.text).to.match(/<select name="lang"><option value="ja" selected>日本語<\/option><option value="en">English<\/option><\/select>/);
+    expect((await b.post('/client/users', { name: 'Alex Brown', email: 'alex@kamome.example.jp', role: 'employee', lang: 'en' }, '/client/users')).status).to.equal(303);
+    expect((await User.findOne({ where: { email: 'alex@kamome.example.jp' } }))!.lang).to.equal('en');
+    const english = await h.smtp.lastTo('alex@kamome.example.jp');
+    expect(english.subject).to.equal('[Akatsuki Portal] Invitation from 株式会社かもめ');
+    expect(suzuki.lang, 'no language sent: the default, as before').to.equal(null);
     expect((await b.get('/firm/clients')).status).to.equal(403);
   });
 

@@ -3,13 +3,13 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
-import { email, parseForm, text } from '../forms';
+import { email, inviteLang, parseForm, text } from '../forms';
 import { AppError, BadRequest } from '../../errors';
 import { presentUser } from '../../presenters/user';
 import { presentClient } from '../../presenters/client';
 import { User } from '../../db/models';
 
-const userForm = z.object({ name: text(100), email, role: z.enum(['client_admin', 'employee'], { message: 'form.invalid' }) });
+const userForm = z.object({ name: text(100), email, role: z.enum(['client_admin', 'employee'], { message: 'form.invalid' }), lang: inviteLang });
 
 /** A client admin manages the users of their own company; the company always comes from the session, never the form. */
 export function clientUserHandlers(services: Services) {

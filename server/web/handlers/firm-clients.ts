@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page } from '../render';
-import { checkbox, email, optionalText, parseForm, text } from '../forms';
+import { checkbox, email, inviteLang, optionalText, parseForm, text } from '../forms';
 import { AppError, BadRequest } from '../../errors';
 import { clientLabel, presentClient, presentClientDetails } from '../../presenters/client';
 import { presentUser } from '../../presenters/user';
@@ -17,7 +17,7 @@ const clientForm = z.object({
 const clientSettingsForm = clientForm.omit({ code: true });
 const establishmentForm = z.object({ name: text(200), address: optionalText(300) });
 const departmentForm = z.object({ code: z.string({ message: 'form.required' }).trim().regex(/^[A-Za-z0-9_-]{1,20}$/, 'department.codeFormat'), name: text(200) });
-const clientUserForm = z.object({ name: text(100), email, role: z.enum(['client_admin', 'employee'], { message: 'form.invalid' }) });
+const clientUserForm = z.object({ name: text(100), email, role: z.enum(['client_admin', 'employee'], { message: 'form.invalid' }), lang: inviteLang });
 // Anything but one id (a list, a long string) is no selection, refused as such.
 const assignForm = z.object({ userId: z.string().max(64).catch('').default('') });
 
@@ -126,7 +126,7 @@ export function firmClientHandlers(services: Services) {
 
 /** The firm's own people. */
 export function firmStaffHandlers(services: Services) {
-  const staffForm = z.object({ name: text(100), email, role: z.enum(['firm_admin', 'firm_staff'], { message: 'form.invalid' }) });
+  const staffForm = z.object({ name: text(100), email, role: z.enum(['firm_admin', 'firm_staff'], { message: 'form.invalid' }), lang: inviteLang });
 
   async function list(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const assigned = await services.staff.assignedClients();
