@@ -121,6 +121,29 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     flash(req, 'ok', okKey);
     res.redirect(303, back.path);
   }
+  /**
+   * An import page's upload: the file is read into memory only (never written to disk) and wiped
+   * once parsed; the page comes back with the report, or with why the file as a whole was refused.
+   */
+  async function importFrom(req: Request, res: Response, view: string, pageData: Record<string, unknown>, run: (clientId: string, bytes: Buffer) => Promise<unknown>): Promise<void> {
+    await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
+      // A request without a valid token is refused as such, whatever else is wrong with its body.
+      .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
+    const file = (req as Request & { file?: Express.Multer.File }).file;
+    try {
+      if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+      if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
+      const client = await clientOf(req);
+      page(req, res, view, { ...pageData, report: await run(client.id, file.buffer) });
+    } catch (err) {
+      const errors = formErrors(err);
+      if (!errors) throw err;
+      page(req, res, view, { ...pageData, errors }, (err as AppError).status);
+    } finally {
+      file?.buffer.fill(0);
+    }
+  }
+
   const toList = { path: '/client/people', show: showList };
   const toEmployee = (req: Request) => ({ path: `/client/people/employees/${String(req.params.employeeId)}`, show: showEmployee });
 
@@ -310,46 +333,12 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(PEOPLE_TEMPLATE, 'utf8')]));
     },
 
-    /** The employee list from a file (no numbers in it): held in memory only, like the number import. */
-    async importPeopleCsv(req: Request, res: Response) {
-      await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
-        .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
-      const file = (req as Request & { file?: Express.Multer.File }).file;
-      try {
-        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
-        if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
-        const client = await clientOf(req);
-        const report = await importPeople({ people, audit: services.audit }, actorOf(req), client.id, file.buffer);
-        page(req, res, 'vault/import-people', { ...peopleImportPage, report });
-      } catch (err) {
-        const errors = formErrors(err);
-        if (!errors) throw err;
-        page(req, res, 'vault/import-people', { ...peopleImportPage, errors }, (err as AppError).status);
-      } finally {
-        file?.buffer.fill(0);
-      }
-    },
+    /** The employee list from a file (no numbers in it). */
+    importPeopleCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import-people', peopleImportPage,
+      (clientId, bytes) => importPeople({ people, audit: services.audit }, actorOf(req), clientId, bytes)),
 
-    /** The file is read into memory only (never written to disk) and wiped once parsed. */
-    async importCsv(req: Request, res: Response) {
-      await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
-        // A request without a valid token is refused as such, whatever else is wrong with its body.
-        .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
-      const file = (req as Request & { file?: Express.Multer.File }).file;
-      try {
-        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
-        if (!file) throw new BadRequest('vault.import.noFile', { file: 'vault.import.noFile' });
-        const client = await clientOf(req);
-        const report = await importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), client.id, req.user!.id, file.buffer);
-        page(req, res, 'vault/import', { ...importPage, report });
-      } catch (err) {
-        const errors = formErrors(err);
-        if (!errors) throw err;
-        page(req, res, 'vault/import', { ...importPage, errors }, (err as AppError).status);
-      } finally {
-        file?.buffer.fill(0);
-      }
-    },
+    importCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import', importPage,
+      (clientId, bytes) => importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), clientId, req.user!.id, bytes)),
   };
 }
 
