@@ -46,11 +46,13 @@
     });
     // A field's error, told with the field: the field is marked invalid and described by the message
     // (the message follows the field's label in the page, maybe after a hint).
-    Array.prototype.forEach.call(document.querySelectorAll('p.field-error'), function (p, i) {
+    // An error about the whole form (data-whole-form) belongs to no one field.
+    Array.prototype.forEach.call(document.querySelectorAll('p.field-error:not([data-whole-form])'), function (p, i) {
       var field = null;
+      var fields = 'input:not([type=hidden]), select, textarea';
       for (var el = p.previousElementSibling; el && !field; el = el.previousElementSibling) {
         if (el.classList.contains('field-error')) break;
-        field = el.matches('input, select, textarea') ? el : el.querySelector('input:not([type=hidden]), select, textarea');
+        field = el.matches(fields) ? el : el.querySelector(fields);
       }
       if (!field) return;
       if (!p.id) p.id = 'field-error-' + i;

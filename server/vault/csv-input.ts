@@ -53,7 +53,12 @@ export function shownCode(value: string): string {
 
 /** A dependant's name as typed, so a refused dependant's line can be found; never anything with a long run of digits. */
 export function shownName(value: string): string {
-  return value.length <= 100 && !/[0-9０-９]{6,}/.test(value) ? value : '';
+  return value.length <= 100 && !/[0-9０-９]{6,}/.test(value.replace(/[\s\-－ー‐]/g, '')) ? value : '';
+}
+
+/** A cell that may hold a My Number: 12 digits once spaces, hyphens and full-width forms are set aside. */
+export function looksLikeMyNumber(value: string): boolean {
+  return /\d{12}/.test(value.normalize('NFKC').replace(/[\s\-‐ー]/g, ''));
 }
 
 /**

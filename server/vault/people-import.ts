@@ -1,11 +1,12 @@
 import type { ActorContext, AuditLog } from '../audit';
-import { Department, type Employee } from '../db/models';
+import type { Sequelize } from 'sequelize';
+import { Client, Department, type Employee } from '../db/models';
 import { BadRequest } from '../errors';
 import { calendarDate } from '../domain/dates';
 import { translate } from '../i18n';
 import { listPeople } from './people';
 import type { PeopleService } from './people-service';
-import { checkRowCount, columnOf, nameKey, readCsv, shownCode, shownName } from './csv-input';
+import { checkRowCount, columnOf, looksLikeMyNumber, nameKey, readCsv, shownCode, shownName } from './csv-input';
 
 /** The columns of a people file, in Japanese (as the template has them) or English. */
 const COLUMNS = {
@@ -53,10 +54,10 @@ export interface PeopleImportReport { employees: number; dependants: number; unc
  * The employee list (and dependants) from a file, for a client's first set-up: a line without a
  * dependant's name is an employee, a line with one is that employee's dependant (the employee
  * already held or on an earlier line). People already held are left as they are (corrections are
- * made on the employee's page); each line is added on its own, refused lines come back with their
- * line number and reason. No My Numbers here: those come by 代理登録, the number import or じぶんで登録.
+ * made on the employee's page); good lines are added together, under a lock on the client, refused
+ * lines come back with their line number and reason. No My Numbers here: those come by 代理登録, the number import or じぶんで登録.
  */
-export async function importPeople(d: { people: PeopleService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
+export async function importPeople(d: { sequelize: Sequelize; people: PeopleService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
   const { header, rows } = readCsv(bytes);
   const col = (names: readonly string[]) => columnOf(header, names);
   const at = {
@@ -66,62 +67,80 @@ export async function importPeople(d: { people: PeopleService; audit: AuditLog }
   if (at.employeeCode < 0 || at.name < 0) throw new BadRequest('people.import.header', { file: 'people.import.header' });
   checkRowCount(rows);
 
-  const people = await listPeople(clientId);
-  const employees = new Map<string, { id: string; name: string }>(people.filter((p) => p.kind === 'employee').map((p) => [p.employeeCode!, { id: p.id, name: p.employee!.name }]));
-  const dependants = new Set(people.filter((p) => p.kind === 'dependant').map((p) => `${p.employee!.id}|${nameKey(p.dependant!.name)}`));
-  const departments = new Map((await Department.findAll({ where: { clientId } })).map((dep) => [dep.code, dep.id]));
-
   const report: PeopleImportReport = { employees: 0, dependants: 0, unchanged: 0, rejected: [] };
-  for (const { record: row, line } of rows) {
-    const cell = (i: number) => (i >= 0 ? (row[i] ?? '').trim() : '');
-    const employeeCode = cell(at.employeeCode);
-    const dependantName = cell(at.dependant);
-    const reject = (problem: string) => report.rejected.push({ line, employeeCode: shownCode(employeeCode), name: shownName(dependantName || cell(at.name)), problem });
-    if (!/^[A-Za-z0-9_-]{1,30}$/.test(employeeCode)) { reject('people.import.badCode'); continue; }
-    try {
-      if (!dependantName) {
-        const name = cell(at.name);
-        if (!name || name.length > 100) { reject('people.import.noName'); continue; }
-        const held = employees.get(employeeCode);
-        if (held) {
-          // The same person again (a second upload of the same file) is no error; another name under the code is.
-          if (nameKey(held.name) === nameKey(name)) report.unchanged++;
-          else reject('people.import.codeOtherName');
-          continue;
+  await d.sequelize.transaction(async (tx) => {
+    // One import of a client at a time (a double tap on a phone): the second reads what the first added.
+    await Client.findByPk(clientId, { transaction: tx, lock: tx.LOCK.UPDATE });
+    const people = await listPeople(clientId);
+    // Codes are matched whatever their case, as MySQL's collation does: E001 and e001 are one code on either database.
+    const codeKey = (code: string) => code.toLowerCase();
+    const employees = new Map<string, { id: string; code: string; name: string }>(people.filter((p) => p.kind === 'employee')
+      .map((p) => [codeKey(p.employeeCode!), { id: p.id, code: p.employeeCode!, name: p.employee!.name }]));
+    const dependants = new Set(people.filter((p) => p.kind === 'dependant').map((p) => `${p.employee!.id}|${nameKey(p.dependant!.name)}`));
+    const departments = new Map((await Department.findAll({ where: { clientId }, transaction: tx })).map((dep) => [dep.code, dep.id]));
+    /** Codes whose employee line was refused in this file: their dependants' lines are refused too, never put under someone else. */
+    const refusedCodes = new Set<string>();
+
+    for (const { record: row, line } of rows) {
+      const cell = (i: number) => (i >= 0 ? (row[i] ?? '').trim() : '');
+      const employeeCode = cell(at.employeeCode);
+      const dependantName = cell(at.dependant);
+      const reject = (problem: string) => {
+        report.rejected.push({ line, employeeCode: shownCode(employeeCode), name: shownName(dependantName || cell(at.name)), problem });
+        if (!dependantName) refusedCodes.add(codeKey(employeeCode));
+      };
+      // This file holds no My Numbers: a cell that looks like one (12 digits, spaces and hyphens aside) is refused, never stored or logged.
+      if (row.some((c) => looksLikeMyNumber(c))) { reject('people.import.looksLikeNumber'); continue; }
+      if (!/^[A-Za-z0-9_-]{1,30}$/.test(employeeCode)) { reject('people.import.badCode'); continue; }
+      const held = employees.get(codeKey(employeeCode));
+      try {
+        if (!dependantName) {
+          const name = cell(at.name);
+          if (!name || name.length > 100) { reject('people.import.noName'); continue; }
+          if (held) {
+            // The same person again (a second upload of the same file) is no error; another name, or the code in another case, is.
+            if (held.code !== employeeCode) reject('people.import.codeCase');
+            else if (nameKey(held.name) === nameKey(name)) report.unchanged++;
+            else reject('people.import.codeOtherName');
+            continue;
+          }
+          const departmentCode = cell(at.department);
+          const departmentId = departmentCode ? departments.get(departmentCode) : null;
+          if (departmentId === undefined) { reject('people.import.unknownDepartment'); continue; }
+          const hireText = cell(at.hireDate);
+          const hireDate = hireText ? calendarDate(hireText) : null;
+          if (hireText && !hireDate) { reject('people.import.badHireDate'); continue; }
+          const kana = cell(at.nameKana);
+          const e: Employee = await d.people.addEmployee(ctx, clientId, {
+            employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
+          }, tx);
+          employees.set(codeKey(employeeCode), { id: e.id, code: e.employeeCode, name: e.name });
+          report.employees++;
+        } else {
+          if (refusedCodes.has(codeKey(employeeCode))) { reject('people.import.employeeRefused'); continue; }
+          if (!held || held.code !== employeeCode) { reject('vault.import.unknownEmployee'); continue; }
+          // A dependant's line that names its employee must name the one held under the code.
+          const employeeName = cell(at.name);
+          if (employeeName && nameKey(employeeName) !== nameKey(held.name)) { reject('people.import.dependantOfOther'); continue; }
+          if (dependantName.length > 100) { reject('people.import.noName'); continue; }
+          const key = `${held.id}|${nameKey(dependantName)}`;
+          if (dependants.has(key)) { report.unchanged++; continue; }
+          const relationship = relationshipOf(cell(at.relationship));
+          if (!relationship) { reject('people.import.relationship'); continue; }
+          const kana = cell(at.dependantKana);
+          await d.people.addDependant(ctx, clientId, held.id, { name: dependantName, nameKana: kana ? kana.slice(0, 100) : null, relationship }, tx);
+          dependants.add(key);
+          report.dependants++;
         }
-        const departmentCode = cell(at.department);
-        const departmentId = departmentCode ? departments.get(departmentCode) : null;
-        if (departmentId === undefined) { reject('people.import.unknownDepartment'); continue; }
-        const hireText = cell(at.hireDate);
-        const hireDate = hireText ? calendarDate(hireText) : null;
-        if (hireText && !hireDate) { reject('people.import.badHireDate'); continue; }
-        const kana = cell(at.nameKana);
-        const e: Employee = await d.people.addEmployee(ctx, clientId, {
-          employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
-        });
-        employees.set(employeeCode, { id: e.id, name: e.name });
-        report.employees++;
-      } else {
-        const employee = employees.get(employeeCode);
-        if (!employee) { reject('vault.import.unknownEmployee'); continue; }
-        if (dependantName.length > 100) { reject('people.import.noName'); continue; }
-        const key = `${employee.id}|${nameKey(dependantName)}`;
-        if (dependants.has(key)) { report.unchanged++; continue; }
-        const relationship = relationshipOf(cell(at.relationship));
-        if (!relationship) { reject('people.import.relationship'); continue; }
-        const kana = cell(at.dependantKana);
-        await d.people.addDependant(ctx, clientId, employee.id, { name: dependantName, nameKana: kana ? kana.slice(0, 100) : null, relationship });
-        dependants.add(key);
-        report.dependants++;
+      } catch (err) {
+        if (err instanceof BadRequest) { reject(err.messageKey); continue; }
+        throw err;
       }
-    } catch (err) {
-      if (err instanceof BadRequest) { reject(err.messageKey); continue; }
-      throw err;
     }
-  }
-  await d.audit.recordAlone(ctx, {
-    operation: 'people.import', result: 'allowed', clientId,
-    detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
+    await d.audit.record(tx, ctx, {
+      operation: 'people.import', result: 'allowed', clientId,
+      detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
+    });
   });
   return report;
 }

@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
@@ -40,21 +40,29 @@ export class PeopleService {
     }
   }
 
-  async addEmployee(ctx: ActorContext, clientId: string, input: EmployeeInput): Promise<Employee> {
+  /** In the caller's transaction when given one (an import adds many under one lock). */
+  private within<T>(outer: Transaction | undefined, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return outer ? work(outer) : this.d.sequelize.transaction(work);
+  }
+
+  async addEmployee(ctx: ActorContext, clientId: string, input: EmployeeInput, outer?: Transaction): Promise<Employee> {
     await this.checkPlaces(clientId, input);
     checkLeaveAfterHire(input.hireDate, input.leaveDate);
-    return this.d.sequelize.transaction(async (tx) => {
-      if (await Employee.count({ where: { clientId, employeeCode: input.employeeCode }, transaction: tx })) {
-        throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
-      }
+    const codeTaken = () => new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
+    return this.within(outer, async (tx) => {
+      if (await Employee.count({ where: { clientId, employeeCode: input.employeeCode }, transaction: tx })) throw codeTaken();
       const e = await Employee.create({ clientId, ...input, userId: null }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}` });
       return e;
+    }).catch((err: unknown) => {
+      // Two requests adding the same code at once: the unique index answers for the one that lost.
+      if (err instanceof UniqueConstraintError) throw codeTaken();
+      throw err;
     });
   }
 
-  async employee(clientId: string, employeeId: string): Promise<Employee> {
-    const e = UUID.test(employeeId) ? await Employee.findOne({ where: { id: employeeId, clientId } }) : null;
+  async employee(clientId: string, employeeId: string, tx?: Transaction): Promise<Employee> {
+    const e = UUID.test(employeeId) ? await Employee.findOne({ where: { id: employeeId, clientId }, transaction: tx }) : null;
     if (!e) throw new NotFound();
     return e;
   }
@@ -145,9 +153,9 @@ export class PeopleService {
     });
   }
 
-  async addDependant(ctx: ActorContext, clientId: string, employeeId: string, input: DependantInput): Promise<Dependant> {
-    const e = await this.employee(clientId, employeeId);
-    return this.d.sequelize.transaction(async (tx) => {
+  async addDependant(ctx: ActorContext, clientId: string, employeeId: string, input: DependantInput, outer?: Transaction): Promise<Dependant> {
+    const e = await this.employee(clientId, employeeId, outer);
+    return this.within(outer, async (tx) => {
       const d = await Dependant.create({ clientId, employeeId: e.id, ...input }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'dependant', targetId: d.id, targetLabel: `${e.employeeCode} ${e.name} > ${d.name}` });
       return d;

@@ -3,6 +3,7 @@ import iconv from 'iconv-lite';
 import { createHarness, type Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
+import { Op } from 'sequelize';
 import { AuditEvent, Department, Dependant, Employee, type Client } from '../../server/db/models';
 
 describe('Employees and dependants from a CSV file (a client\'s first set-up)', () => {
@@ -79,6 +80,47 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     expect(res2.text).to.contain('この社員コードは、別の氏名で登録済みです');
     expect(await employees(client)).to.have.length(2);
     expect((await Employee.findOne({ where: { clientId: client.id, employeeCode: 'A002' } }))!.name).to.equal('鈴木 次郎');
+  });
+
+  it('never puts a dependant under someone else: after a refused employee line, or when the line names another employee; codes match whatever their case', async () => {
+    const csv = [
+      '社員コード,氏名,扶養家族名,続柄',
+      'A001,別人 太郎,,', // A001 is 山田 太郎: refused
+      'A001,,別人 花子,妻', // so this dependant is refused too, not given to 山田 太郎
+      'A002,山田 太郎,鈴木 三子,子', // names an employee other than A002's
+      'a002,鈴木 次郎,,', // A002 in another case
+      'A010,新人 一郎,,',
+      'A010,新人 一郎,新人 二郎,子', // naming the right employee is fine
+    ].join('\r\n');
+    const res = await send(csv);
+    expect(res.text).to.contain('従業員 1人、扶養家族 1人を登録しました。');
+    const rejected = res.text.slice(res.text.indexOf('data-testid="import-rejected"'));
+    for (const [line, why] of [[2, '別の氏名で登録済み'], [3, 'この社員コードの従業員の行が取り込めなかった'], [4, '氏名の列の従業員が'], [5, '大文字・小文字だけが違う']] as const) {
+      expect(rejected, `line ${line}`).to.match(new RegExp(`<td[^>]*>${line}</td>[\\s\\S]*?${why}`));
+    }
+    expect(await Dependant.count({ where: { name: ['別人 花子', '鈴木 三子'] } })).to.equal(0);
+    expect(await Employee.count({ where: { clientId: client.id } })).to.equal(3);
+  });
+
+  it('a double tap sends the file twice at once: everyone is added once', async () => {
+    const csv = ['社員コード,氏名,扶養家族名,続柄', ...Array.from({ length: 15 }, (_, i) => [`D${100 + i},同時 ${i}号,,`, `D${100 + i},,同時 ${i}号の子,子`]).flat()].join('\r\n');
+    const [one, two] = await Promise.all([send(csv), send(csv)]);
+    expect([one.status, two.status]).to.deep.equal([200, 200]);
+    expect(await Employee.count({ where: { clientId: client.id, employeeCode: { [Op.like]: 'D1%' } } })).to.equal(15);
+    expect(await Dependant.count({ where: { clientId: client.id, name: { [Op.like]: '同時 %号の子' } } })).to.equal(15);
+    const reports = [one.text, two.text].map((t) => /従業員 (\d+)人、扶養家族 (\d+)人を登録しました。登録済みで変更しなかった行 (\d+)行/.exec(t)!.slice(1).map(Number));
+    expect(reports.map(([e, d, u]) => e! + d! + u!)).to.deep.equal([30, 30]);
+    expect(reports.map(([e, d]) => e! + d!).sort()).to.deep.equal([0, 30]);
+  });
+
+  it('refuses a line holding something like a My Number (a code, a name), storing and logging nothing of it', async () => {
+    const events = await AuditEvent.count();
+    const res = await send(['社員コード,氏名', '123456789018,番号 太郎', 'N001,1234 5678 9018', 'N002,番号 次郎'].join('\r\n'));
+    expect(res.text).to.contain('従業員 1人、扶養家族 0人を登録しました。').and.contain('マイナンバーのような12桁の数字が含まれています');
+    expect(res.text).to.not.contain('123456789018').and.not.contain('1234 5678 9018');
+    expect(await Employee.count({ where: { clientId: client.id, employeeCode: ['123456789018', 'N001'] } })).to.equal(0);
+    const logged = (await AuditEvent.findAll({ where: { seq: { [Op.gt]: events } } })).map((e) => JSON.stringify(e.toJSON())).join('');
+    expect(logged).to.not.contain('123456789018').and.not.contain('5678');
   });
 
   it('refuses a file without the needed headings, an empty one and a department of another client; nothing is stored', async () => {
