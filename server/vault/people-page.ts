@@ -57,6 +57,28 @@ export async function countByStatus(sequelize: Sequelize, clientId: string): Pro
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
 }
 
+/** countByStatus for many clients in one query (the firm's home lists every client with its counts). */
+export async function countByStatusOfClients(sequelize: Sequelize, clientIds: string[]): Promise<Map<string, Partial<Record<NumberStatus | 'missing', number>>>> {
+  const out = new Map<string, Partial<Record<NumberStatus | 'missing', number>>>();
+  if (clientIds.length === 0) return out;
+  const rows = await sequelize.query<{ clientId: string; status: NumberStatus | 'missing'; n: number | string }>(
+    `SELECT people.client_id AS "clientId", COALESCE(r.status, 'missing') AS status, COUNT(*) AS n FROM (
+        SELECT 'employee' AS kind, e.id AS id, e.client_id AS client_id FROM employees e WHERE e.client_id IN (:clientIds)
+        UNION ALL SELECT 'dependant', d.id, d.client_id FROM dependants d WHERE d.client_id IN (:clientIds)
+        UNION ALL SELECT 'payee', p.id, p.client_id FROM payees p WHERE p.client_id IN (:clientIds)
+      ) people
+      LEFT JOIN number_records r ON r.client_id = people.client_id AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL
+      GROUP BY people.client_id, COALESCE(r.status, 'missing')`,
+    { replacements: { clientIds }, type: QueryTypes.SELECT },
+  );
+  for (const row of rows) {
+    const counts = out.get(row.clientId) ?? {};
+    counts[row.status] = Number(row.n);
+    out.set(row.clientId, counts);
+  }
+  return out;
+}
+
 /**
  * The FROM clause of the people a filter matches (alias `people`, and `r` for their number when
  * the filter asks about numbers): employees, their dependants and payees in one UNION ALL.

@@ -10,7 +10,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
-import { countByStatus, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
+import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
@@ -198,6 +198,10 @@ export class VaultService {
   /** How many of the client's people are in each number status, 'missing' for none (what is left to do, on the home page). */
   async countByStatus(clientId: string): Promise<Partial<Record<NumberStatus | 'missing', number>>> {
     return countByStatus(this.d.sequelize, clientId);
+  }
+
+  async countByStatusOfClients(clientIds: string[]): Promise<Map<string, Partial<Record<NumberStatus | 'missing', number>>>> {
+    return countByStatusOfClients(this.d.sequelize, clientIds);
   }
 
   /** An employee and their dependants, each with their record (or null): the employee's page and じぶんで登録. */

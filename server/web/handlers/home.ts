@@ -29,11 +29,12 @@ export function homeHandlers(services: Services) {
    */
   async function firmOverview(user: User) {
     const clients = await services.clients.listFor(user);
-    const unread = await services.files.unreadByFirm(clients.map((c) => c.id));
-    const rows = await Promise.all(clients.map(async (c) => {
-      const counts = await services.vault.countByStatus(c.id);
+    const ids = clients.map((c) => c.id);
+    const [unread, byClient] = await Promise.all([services.files.unreadByFirm(ids), services.vault.countByStatusOfClients(ids)]);
+    const rows = clients.map((c) => {
+      const counts = byClient.get(c.id) ?? {};
       return { ...presentClient(c), missing: counts.missing ?? 0, unconfirmed: (counts.registered ?? 0) + (counts.person_confirmed ?? 0), unreadFiles: unread.get(c.id) ?? 0 };
-    }));
+    });
     const approvals = user.role === 'firm_admin' ? await DisposalRequest.count({ where: { status: 'requested' } }) : 0;
     return { clients: rows, approvals };
   }
