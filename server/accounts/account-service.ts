@@ -176,8 +176,19 @@ export class AccountService {
   async requestEmailChange(ctx: ActorContext, user: User, input: string): Promise<void> {
     const next = normaliseEmail(input);
     if (next === user.email) throw new BadRequest('account.emailSame', { email: 'account.emailSame' });
-    if (await User.findOne({ where: { email: next } })) throw new Conflict('account.emailTaken');
     const lang = langOf(user);
+    // An address another account uses: answered as any other (the requester learns nothing of who has an
+    // account); that address is told someone tried, and gets no link.
+    const holder = await User.findOne({ where: { email: next } });
+    if (holder) {
+      await this.d.sequelize.transaction(async (tx) => {
+        await this.d.audit.record(tx, ctx, { operation: 'account.email.request', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'address in use' });
+        const holderLang = langOf(holder, lang);
+        await this.d.mailer.send({ to: next, subject: translate(holderLang, 'mail.emailInUse.subject'), text: translate(holderLang, 'mail.emailInUse.body') });
+        await this.mail(user, 'mail.emailChangeRequested', {});
+      });
+      return;
+    }
     // Both mails go out inside the transaction: a mail server that refuses leaves no link and no log row behind.
     await this.d.sequelize.transaction(async (tx) => {
       // Only the newest request's link works.

@@ -403,7 +403,7 @@ describe('Security: authentication', () => {
     const pendingOf = (userId: string) => OneTimeToken.count({ where: { userId, purpose: 'email_change', usedAt: null } });
     const mailsTo = (address: string) => h.smtp.messages.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes(address)).length;
 
-    it('needs re-authentication; the same, a taken or a malformed address is refused with the reason and nothing stored', async () => {
+    it('needs re-authentication; the same or a malformed address is refused with the reason and nothing stored; a taken one is answered like any other and changes nothing', async () => {
       const u = await makeUser(h, { role: 'client_admin' });
       const other = await makeUser(h, { role: 'employee', totp: false });
       const b = browser();
@@ -421,17 +421,25 @@ describe('Security: authentication', () => {
       const same = await b.post('/account/email', { email: u.email.toUpperCase() });
       expect(same.status).to.equal(400);
       expect(same.text).to.contain(ja('account.emailSame')).and.contain('data-passkey="register"');
-      const taken = await b.post('/account/email', { email: other.email });
-      expect(taken.status).to.equal(409);
-      expect(taken.text).to.contain(ja('account.emailTaken'));
       const malformed = await b.post('/account/email', { email: 'not an address' });
       expect(malformed.status).to.equal(400);
       expect(malformed.text).to.contain('value="not an address"');
-
-      expect(await pendingOf(u.user.id)).to.equal(0);
-      expect(mailsTo(next) + mailsTo(other.email)).to.equal(0);
       expect(await AuditEvent.count({ where: { operation: 'account.email.request', targetId: u.user.id } })).to.equal(0);
+
+      // An address another account uses is answered like any other (who has an account is not told);
+      // that address learns someone tried, gets no link, and nothing is pending.
+      const taken = await b.post('/account/email', { email: other.email });
+      expect(taken.status).to.equal(303);
+      expect((await b.get('/account')).text).to.contain(ja('account.emailSent'));
+      const told = await h.smtp.lastTo(other.email);
+      expect(told.subject).to.contain('このアドレスへの変更の依頼がありました');
+      expect(told.text).to.not.contain('http').and.not.contain(u.user.name);
+      expect(await pendingOf(u.user.id)).to.equal(0);
+      expect(mailsTo(next)).to.equal(0);
+      const row = (await AuditEvent.findOne({ where: { operation: 'account.email.request', targetId: u.user.id } }))!;
+      expect([row.result, row.detail]).to.deep.equal(['denied', 'address in use']);
       expect((await User.findByPk(u.user.id))!.email).to.equal(u.email);
+      expect((await User.findByPk(other.user.id))!.email).to.equal(other.email);
     });
 
     it('the new address confirms with a link (a page, then a button); the old one is told twice; sign-in moves to the new address', async () => {
