@@ -364,7 +364,8 @@ export class DisposalService {
 
   /**
    * The daily job: for clients that allowed it (their standing approval), items whose deletion date
-   * has come are disposed of without a request by a person; each client gets one certificate a day.
+   * has come, and which the client's rules make due too, are disposed of without a request by a
+   * person; each client gets one certificate a day.
    */
   async runAutomatic(now = new Date()): Promise<number> {
     const today = japanDay(now);
