@@ -63,9 +63,9 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const mailer = d.mailer ?? createMailer(d.config);
   const audit = new AuditLog(d.sequelize);
   const loginThrottle = new LoginThrottle(databaseCounters(d.sequelize, d.config));
-  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, throttle: loginThrottle, config: d.config });
-  const clientKeys = new ClientKeys(d.keys);
   const outbox = new MailOutbox({ mailer, logger: d.logger });
+  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, outbox, throttle: loginThrottle, config: d.config });
+  const clientKeys = new ClientKeys(d.keys);
   const pdf = new PdfService({ keys: d.keys, config: d.config });
   const reports = new ReportService({
     sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,

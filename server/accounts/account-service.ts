@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Mailer } from '../mail/mailer';
+import type { MailOutbox } from '../mail/outbox';
 import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
 import { ownClient } from '../clients/own-client';
 import { BadRequest, Conflict, DeadLink, NotFound } from '../errors';
@@ -26,6 +27,7 @@ export interface AccountDeps {
   audit: AuditLog;
   keys: Keys;
   mailer: Mailer;
+  outbox: MailOutbox;
   throttle: LoginThrottle;
   config: Pick<Config, 'publicUrl'>;
 }
@@ -45,8 +47,11 @@ export type SecondFactorMethod = 'totp' | 'recovery';
 export class AccountService {
   constructor(private readonly d: AccountDeps) {}
 
-  /** Creates a user without a password and mails a single-use link to choose one. */
-  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction): Promise<User> {
+  /**
+   * Creates a user without a password and mails a single-use link to choose one: at once, or, for
+   * many at a time (an import), through the outbox, so a slow or refusing mail server holds nothing up.
+   */
+  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction, opts: { queued?: boolean } = {}): Promise<User> {
     const email = normaliseEmail(input.email);
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
@@ -61,11 +66,16 @@ export class AccountService {
     const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name || firm : firm;
     // A client admin invites for their own company; the firm (or the first-run set-up) invites in the firm's name.
     const inviterOrg = ctx.actorRole === 'client_admin' ? org : firm;
-    // Sent after the rows are written; if the transaction then fails the link simply does not work.
-    await this.mail(user, 'mail.invite', {
+    const params = {
       link: `${this.d.config.publicUrl}/password/set/${raw}`, org: inviterOrg, inviter: ctx.actorName ?? '',
       forOrg: org === inviterOrg ? '' : translate(lang, 'mail.invite.forOrg', { org }),
-    });
+    };
+    if (opts.queued) {
+      await this.d.outbox.enqueue({ dedupeKey: `invite:${user.id}`, to: user.email, subject: translate(lang, 'mail.invite.subject', params), text: translate(lang, 'mail.invite.body', { name: user.name, ...params }) }, tx);
+      return user;
+    }
+    // Sent after the rows are written; if the transaction then fails the link simply does not work.
+    await this.mail(user, 'mail.invite', params);
     return user;
   }
 

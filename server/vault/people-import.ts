@@ -1,7 +1,10 @@
 import type { ActorContext, AuditLog } from '../audit';
 import type { Sequelize } from 'sequelize';
-import { Client, Department, type Employee } from '../db/models';
-import { BadRequest } from '../errors';
+import { z } from 'zod';
+import type { AccountService } from '../accounts/account-service';
+import type { MailOutbox } from '../mail/outbox';
+import { Client, Department, User, type Employee } from '../db/models';
+import { BadRequest, Conflict } from '../errors';
 import { calendarDate } from '../domain/dates';
 import { translate } from '../i18n';
 import { listPeople } from './people';
@@ -18,9 +21,10 @@ const COLUMNS = {
   dependant: ['扶養家族名', 'dependant_name'],
   dependantKana: ['扶養家族フリガナ', 'dependant_kana'],
   relationship: ['続柄', 'relationship'],
+  email: ['メールアドレス', 'email'],
 } as const;
 
-export const PEOPLE_TEMPLATE = '社員コード,氏名,フリガナ,部門コード,入社日,扶養家族名,扶養家族フリガナ,続柄\r\n';
+export const PEOPLE_TEMPLATE = '社員コード,氏名,フリガナ,部門コード,入社日,メールアドレス,扶養家族名,扶養家族フリガナ,続柄\r\n';
 
 /** The import page's column guide, from the same headings the reader accepts. */
 export const PEOPLE_GUIDE = [
@@ -29,6 +33,7 @@ export const PEOPLE_GUIDE = [
   { heading: COLUMNS.nameKana[0], required: false, contentKey: 'people.import.guide.nameKana', example: 'ヤマダ タロウ' },
   { heading: COLUMNS.department[0], required: false, contentKey: 'people.import.guide.department', example: '100' },
   { heading: COLUMNS.hireDate[0], required: false, contentKey: 'people.import.guide.hireDate', example: '2020/04/01' },
+  { heading: COLUMNS.email[0], required: false, contentKey: 'people.import.guide.email', example: 'yamada@example.jp' },
   { heading: COLUMNS.dependant[0], required: false, contentKey: 'people.import.guide.dependant', example: '山田 花子' },
   { heading: COLUMNS.dependantKana[0], required: false, contentKey: 'people.import.guide.dependantKana', example: 'ヤマダ ハナコ' },
   { heading: COLUMNS.relationship[0], required: false, contentKey: 'people.import.guide.relationship', example: '配偶者' },
@@ -48,7 +53,7 @@ function relationshipOf(typed: string): string | null {
 }
 
 export interface PeopleImportRejection { line: number; employeeCode: string; name: string; problem: string }
-export interface PeopleImportReport { employees: number; dependants: number; unchanged: number; rejected: PeopleImportRejection[] }
+export interface PeopleImportReport { employees: number; dependants: number; invited: number; unchanged: number; rejected: PeopleImportRejection[] }
 
 /**
  * The employee list (and dependants) from a file, for a client's first set-up: a line without a
@@ -57,25 +62,26 @@ export interface PeopleImportReport { employees: number; dependants: number; unc
  * made on the employee's page); good lines are added together, under a lock on the client, refused
  * lines come back with their line number and reason. No My Numbers here: those come by 代理登録, the number import or じぶんで登録.
  */
-export async function importPeople(d: { sequelize: Sequelize; people: PeopleService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
+export async function importPeople(d: { sequelize: Sequelize; people: PeopleService; accounts: AccountService; outbox: MailOutbox; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
   const { header, rows } = readCsv(bytes);
   const col = (names: readonly string[]) => columnOf(header, names);
   const at = {
     employeeCode: col(COLUMNS.employeeCode), name: col(COLUMNS.name), nameKana: col(COLUMNS.nameKana), department: col(COLUMNS.department),
     hireDate: col(COLUMNS.hireDate), dependant: col(COLUMNS.dependant), dependantKana: col(COLUMNS.dependantKana), relationship: col(COLUMNS.relationship),
+    email: col(COLUMNS.email),
   };
   if (at.employeeCode < 0 || at.name < 0) throw new BadRequest('people.import.header', { file: 'people.import.header' });
   checkRowCount(rows);
 
-  const report: PeopleImportReport = { employees: 0, dependants: 0, unchanged: 0, rejected: [] };
+  const report: PeopleImportReport = { employees: 0, dependants: 0, invited: 0, unchanged: 0, rejected: [] };
   await d.sequelize.transaction(async (tx) => {
     // One import of a client at a time (a double tap on a phone): the second reads what the first added.
     await Client.findByPk(clientId, { transaction: tx, lock: tx.LOCK.UPDATE });
     const people = await listPeople(clientId);
     // Codes are matched whatever their case, as MySQL's collation does: E001 and e001 are one code on either database.
     const codeKey = (code: string) => code.toLowerCase();
-    const employees = new Map<string, { id: string; code: string; name: string }>(people.filter((p) => p.kind === 'employee')
-      .map((p) => [codeKey(p.employeeCode!), { id: p.id, code: p.employeeCode!, name: p.employee!.name }]));
+    const employees = new Map<string, { id: string; code: string; name: string; hasAccount: boolean }>(people.filter((p) => p.kind === 'employee')
+      .map((p) => [codeKey(p.employeeCode!), { id: p.id, code: p.employeeCode!, name: p.employee!.name, hasAccount: Boolean(p.employee!.userId) }]));
     const dependants = new Set(people.filter((p) => p.kind === 'dependant').map((p) => `${p.employee!.id}|${nameKey(p.dependant!.name)}`));
     const departments = new Map((await Department.findAll({ where: { clientId }, transaction: tx })).map((dep) => [dep.code, dep.id]));
     /** Codes whose employee line was refused in this file: their dependants' lines are refused too, never put under someone else. */
@@ -97,11 +103,23 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
         if (!dependantName) {
           const name = cell(at.name);
           if (!name || name.length > 100) { reject('people.import.noName'); continue; }
+          // An address invites the employee to the portal (じぶんで登録), their account tied to them at once.
+          const emailText = cell(at.email);
+          const email = emailText ? z.email().safeParse(emailText.normalize('NFKC').toLowerCase()) : null;
+          if (email && !email.success) { reject('form.email'); continue; }
+          if (email?.success && await User.count({ where: { email: email.data }, transaction: tx })) { reject('account.emailTaken'); continue; }
+          const invite = async (employeeId: string, employeeName: string) => {
+            if (!email?.success) return;
+            const user = await d.accounts.createUser(ctx, { email: email.data, name: employeeName, role: 'employee', clientId }, tx, { queued: true });
+            await d.people.linkAccount(ctx, clientId, employeeId, user.id, tx);
+            report.invited++;
+          };
           if (held) {
             // The same person again (a second upload of the same file) is no error; another name, or the code in another case, is.
             if (held.code !== employeeCode) reject('people.import.codeCase');
-            else if (nameKey(held.name) === nameKey(name)) report.unchanged++;
-            else reject('people.import.codeOtherName');
+            else if (nameKey(held.name) !== nameKey(name)) reject('people.import.codeOtherName');
+            else if (email?.success && !held.hasAccount) { await invite(held.id, held.name); held.hasAccount = true; report.unchanged++; }
+            else report.unchanged++;
             continue;
           }
           const departmentCode = cell(at.department);
@@ -114,7 +132,8 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
           const e: Employee = await d.people.addEmployee(ctx, clientId, {
             employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
           }, tx);
-          employees.set(codeKey(employeeCode), { id: e.id, code: e.employeeCode, name: e.name });
+          await invite(e.id, e.name);
+          employees.set(codeKey(employeeCode), { id: e.id, code: e.employeeCode, name: e.name, hasAccount: Boolean(email?.success) });
           report.employees++;
         } else {
           if (refusedCodes.has(codeKey(employeeCode))) { reject('people.import.employeeRefused'); continue; }
@@ -133,14 +152,15 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
           report.dependants++;
         }
       } catch (err) {
-        if (err instanceof BadRequest) { reject(err.messageKey); continue; }
+        if (err instanceof BadRequest || err instanceof Conflict) { reject(err.messageKey); continue; }
         throw err;
       }
     }
     await d.audit.record(tx, ctx, {
       operation: 'people.import', result: 'allowed', clientId,
-      detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
+      detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.invited} invited, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
     });
   });
+  if (report.invited) void d.outbox.deliverNow().catch(() => { /* the outbox job sends them later */ });
   return report;
 }

@@ -95,9 +95,9 @@ export class PeopleService {
    * that they can register their own and their dependants' numbers (じぶんで登録). Only an employee
    * account of the same client, and only one record per account.
    */
-  async linkAccount(ctx: ActorContext, clientId: string, employeeId: string, userId: string | null): Promise<void> {
-    const e = await this.employee(clientId, employeeId);
-    await this.d.sequelize.transaction(async (tx) => {
+  async linkAccount(ctx: ActorContext, clientId: string, employeeId: string, userId: string | null, outer?: Transaction): Promise<void> {
+    const e = await this.employee(clientId, employeeId, outer);
+    await this.within(outer, async (tx) => {
       let account: User | null = null;
       if (userId) {
         account = UUID.test(userId) ? await User.findOne({ where: { id: userId, clientId, role: 'employee', disabledAt: null }, transaction: tx }) : null;

@@ -4,7 +4,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { Op } from 'sequelize';
-import { AuditEvent, Department, Dependant, Employee, type Client } from '../../server/db/models';
+import { AuditEvent, Department, Dependant, Employee, User, type Client } from '../../server/db/models';
 
 describe('Employees and dependants from a CSV file (a client\'s first set-up)', () => {
   let h: Harness;
@@ -39,7 +39,7 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     expect(page.text).to.contain('<code>社員コード</code>').and.contain('<code>続柄</code>').and.contain('マイナンバーはこのファイルには書かないでください');
     const template = await hr.get('/client/people/import/template.csv');
     expect(template.headers['content-disposition']).to.contain('people-import.csv');
-    expect(template.text.replace(/^\uFEFF/, '')).to.equal('社員コード,氏名,フリガナ,部門コード,入社日,扶養家族名,扶養家族フリガナ,続柄\r\n');
+    expect(template.text.replace(/^\uFEFF/, '')).to.equal('社員コード,氏名,フリガナ,部門コード,入社日,メールアドレス,扶養家族名,扶養家族フリガナ,続柄\r\n');
   });
 
   it('adds employees and their dependants, reports each refused line with why, and leaves people already held as they are', async () => {
@@ -58,7 +58,7 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     ].join('\r\n');
     const res = await send(csv);
     expect(res.status).to.equal(200);
-    expect(res.text).to.contain('従業員 2人、扶養家族 2人を登録しました。登録済みで変更しなかった行 0行、取り込めなかった行 6行。');
+    expect(res.text).to.contain('従業員 2人、扶養家族 2人を登録しました。アカウントに招待した方 0人。登録済みで変更しなかった行 0行、取り込めなかった行 6行。');
     const rejected = res.text.slice(res.text.indexOf('data-testid="import-rejected"'));
     for (const [line, why] of [[6, 'この部門コードの部門がありません'], [7, '入社日が読み取れないか'], [8, '氏名がないか'], [9, '社員コードがないか'], [10, 'この社員コードの社員が登録されていません'], [11, '続柄がないか']] as const) {
       expect(rejected, `line ${line}`).to.match(new RegExp(`<td[^>]*>${line}</td>[\\s\\S]*?${why}`));
@@ -69,14 +69,14 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
       .to.deep.equal([['山田 一郎', null, 'child'], ['山田 花子', 'ヤマダ ハナコ', 'spouse']]);
     expect(taro.departmentId).to.equal((await Department.findOne({ where: { clientId: client.id, code: '100' } }))!.id);
     const row = (await AuditEvent.findOne({ where: { operation: 'people.import', clientId: client.id } }))!;
-    expect(row.detail).to.equal('2 employees, 2 dependants added, 0 unchanged, 6 rejected');
+    expect(row.detail).to.equal('2 employees, 2 dependants added, 0 invited, 0 unchanged, 6 rejected');
     expect(await AuditEvent.count({ where: { operation: 'person.create', clientId: client.id } })).to.equal(4);
 
     // The same file again (Shift_JIS, as Excel saves it, names typed with a full-width space): nothing doubled;
     // a different name under a held code is refused, not overwritten.
     const again = iconv.encode(['社員コード,氏名,扶養家族名,続柄', 'A001,山田　太郎,,', 'A001,,山田　花子,配偶者', 'A002,鈴木 二郎,,'].join('\r\n'), 'shift_jis');
     const res2 = await send(again);
-    expect(res2.text).to.contain('従業員 0人、扶養家族 0人を登録しました。登録済みで変更しなかった行 2行、取り込めなかった行 1行。');
+    expect(res2.text).to.contain('従業員 0人、扶養家族 0人を登録しました。アカウントに招待した方 0人。登録済みで変更しなかった行 2行、取り込めなかった行 1行。');
     expect(res2.text).to.contain('この社員コードは、別の氏名で登録済みです');
     expect(await employees(client)).to.have.length(2);
     expect((await Employee.findOne({ where: { clientId: client.id, employeeCode: 'A002' } }))!.name).to.equal('鈴木 次郎');
@@ -108,7 +108,7 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     expect([one.status, two.status]).to.deep.equal([200, 200]);
     expect(await Employee.count({ where: { clientId: client.id, employeeCode: { [Op.like]: 'D1%' } } })).to.equal(15);
     expect(await Dependant.count({ where: { clientId: client.id, name: { [Op.like]: '同時 %号の子' } } })).to.equal(15);
-    const reports = [one.text, two.text].map((t) => /従業員 (\d+)人、扶養家族 (\d+)人を登録しました。登録済みで変更しなかった行 (\d+)行/.exec(t)!.slice(1).map(Number));
+    const reports = [one.text, two.text].map((t) => /従業員 (\d+)人、扶養家族 (\d+)人を登録しました。アカウントに招待した方 0人。登録済みで変更しなかった行 (\d+)行/.exec(t)!.slice(1).map(Number));
     expect(reports.map(([e, d, u]) => e! + d! + u!)).to.deep.equal([30, 30]);
     expect(reports.map(([e, d]) => e! + d!).sort()).to.deep.equal([0, 30]);
   });
@@ -121,6 +121,32 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     expect(await Employee.count({ where: { clientId: client.id, employeeCode: ['123456789018', 'N001'] } })).to.equal(0);
     const logged = (await AuditEvent.findAll({ where: { seq: { [Op.gt]: events } } })).map((e) => JSON.stringify(e.toJSON())).join('');
     expect(logged).to.not.contain('123456789018').and.not.contain('5678');
+  });
+
+  it('an address invites the employee to the portal (mail from the outbox) with the account tied to them; a taken or malformed address refuses the line', async () => {
+    const taken = await makeUser(h, { role: 'employee', clientId: other.id, totp: false, email: 'taken@import.example' });
+    const csv = [
+      '社員コード,氏名,メールアドレス',
+      'M001,招待 一郎,Ichiro@Import.example', // a new employee, invited
+      'A002,鈴木 次郎,jiro@import.example', // held already, no account yet: invited now
+      'M003,招待 三郎,taken@import.example', // another account has it
+      'M004,招待 四郎,not-an-address', // malformed
+    ].join('\r\n');
+    const res = await send(csv);
+    expect(res.text).to.contain('従業員 1人、扶養家族 0人を登録しました。アカウントに招待した方 2人。登録済みで変更しなかった行 1行、取り込めなかった行 2行。');
+    const rejected = res.text.slice(res.text.indexOf('data-testid="import-rejected"'));
+    expect(rejected).to.match(/<td[^>]*>4<\/td>[\s\S]*?このメールアドレスはすでに使われています/).and.match(/<td[^>]*>5<\/td>[\s\S]*?メールアドレスの形式/);
+    for (const [code, address] of [['M001', 'ichiro@import.example'], ['A002', 'jiro@import.example']] as const) {
+      const e = (await Employee.findOne({ where: { clientId: client.id, employeeCode: code } }))!;
+      const u = (await User.findOne({ where: { email: address } }))!;
+      expect([u.role, u.clientId, u.passwordHash, e.userId]).to.deep.equal(['employee', client.id, null, u.id]);
+      const mail = await h.smtp.lastTo(address);
+      expect(mail.subject).to.contain('株式会社とりこみ');
+      expect(mail.text).to.contain('/password/set/');
+    }
+    expect(await Employee.count({ where: { clientId: client.id, employeeCode: ['M003', 'M004'] } })).to.equal(0);
+    expect((await User.findByPk(taken.user.id))!.clientId).to.equal(other.id);
+    expect(await AuditEvent.count({ where: { operation: 'person.account', clientId: client.id } })).to.equal(2);
   });
 
   it('refuses a file without the needed headings, an empty one and a department of another client; nothing is stored', async () => {
