@@ -28,15 +28,15 @@ export const PEOPLE_TEMPLATE = '社員コード,氏名,フリガナ,部門コー
 
 /** The import page's column guide, from the same headings the reader accepts. */
 export const PEOPLE_GUIDE = [
-  { heading: COLUMNS.employeeCode[0], required: true, contentKey: 'people.import.guide.employeeCode', example: 'E001' },
-  { heading: COLUMNS.name[0], required: true, contentKey: 'people.import.guide.name', example: '山田 太郎' },
-  { heading: COLUMNS.nameKana[0], required: false, contentKey: 'people.import.guide.nameKana', example: 'ヤマダ タロウ' },
-  { heading: COLUMNS.department[0], required: false, contentKey: 'people.import.guide.department', example: '100' },
-  { heading: COLUMNS.hireDate[0], required: false, contentKey: 'people.import.guide.hireDate', example: '2020/04/01' },
-  { heading: COLUMNS.email[0], required: false, contentKey: 'people.import.guide.email', example: 'yamada@example.jp' },
-  { heading: COLUMNS.dependant[0], required: false, contentKey: 'people.import.guide.dependant', example: '山田 花子' },
-  { heading: COLUMNS.dependantKana[0], required: false, contentKey: 'people.import.guide.dependantKana', example: 'ヤマダ ハナコ' },
-  { heading: COLUMNS.relationship[0], required: false, contentKey: 'people.import.guide.relationship', example: '配偶者' },
+  { heading: COLUMNS.employeeCode[0], alias: COLUMNS.employeeCode[COLUMNS.employeeCode.length - 1], required: true, contentKey: 'people.import.guide.employeeCode', example: 'E001' },
+  { heading: COLUMNS.name[0], alias: COLUMNS.name[COLUMNS.name.length - 1], required: true, contentKey: 'people.import.guide.name', example: '山田 太郎' },
+  { heading: COLUMNS.nameKana[0], alias: COLUMNS.nameKana[COLUMNS.nameKana.length - 1], required: false, contentKey: 'people.import.guide.nameKana', example: 'ヤマダ タロウ' },
+  { heading: COLUMNS.department[0], alias: COLUMNS.department[COLUMNS.department.length - 1], required: false, contentKey: 'people.import.guide.department', example: '100' },
+  { heading: COLUMNS.hireDate[0], alias: COLUMNS.hireDate[COLUMNS.hireDate.length - 1], required: false, contentKey: 'people.import.guide.hireDate', example: '2020/04/01' },
+  { heading: COLUMNS.email[0], alias: COLUMNS.email[COLUMNS.email.length - 1], required: false, contentKey: 'people.import.guide.email', example: 'yamada@example.jp' },
+  { heading: COLUMNS.dependant[0], alias: COLUMNS.dependant[COLUMNS.dependant.length - 1], required: false, contentKey: 'people.import.guide.dependant', example: '山田 花子' },
+  { heading: COLUMNS.dependantKana[0], alias: COLUMNS.dependantKana[COLUMNS.dependantKana.length - 1], required: false, contentKey: 'people.import.guide.dependantKana', example: 'ヤマダ ハナコ' },
+  { heading: COLUMNS.relationship[0], alias: COLUMNS.relationship[COLUMNS.relationship.length - 1], required: false, contentKey: 'people.import.guide.relationship', example: '配偶者' },
 ] as const;
 
 const RELATIONSHIP_VALUES = ['spouse', 'child', 'father', 'mother', 'other'] as const;
@@ -106,7 +106,7 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
           // An address invites the employee to the portal (じぶんで登録), their account tied to them at once.
           const emailText = cell(at.email);
           const email = emailText ? z.email().safeParse(emailText.normalize('NFKC').toLowerCase()) : null;
-          if (email && !email.success) { reject('form.email'); continue; }
+          if (email && !email.success) { reject('people.import.badEmail'); continue; }
           if (email?.success && await User.count({ where: { email: email.data }, transaction: tx })) { reject('account.emailTaken'); continue; }
           const invite = async (employeeId: string, employeeName: string) => {
             if (!email?.success) return;

@@ -100,10 +100,18 @@ describe('The employee page: dependants and the leave date', () => {
     const d = await Dependant.findOne({ where: { employeeId: taro.id, name: '頁 花子' } });
     res = await admin.post(`${pageOf(taro)}/dependants/${d!.id}`, { name: '頁 華子', nameKana: 'ページ ハナコ', relationship: 'spouse' }, pageOf(taro));
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(`${pageOf(taro)}#dependants`);
+    expect(res.headers.location).to.equal(pageOf(taro));
+    expect((await admin.get(pageOf(taro))).text).to.contain('保存しました。');
     const fixed = (await Dependant.findByPk(d!.id))!;
     expect([fixed.name, fixed.relationship]).to.deep.equal(['頁 華子', 'spouse']);
     expect((await AuditEvent.findOne({ where: { operation: 'person.update', targetId: d!.id } }))!.detail).to.equal('changed: name, relationship (was 頁 花子)');
+    // A refused correction (the name left empty) comes back with that dependant's form open, what was typed kept, the reason in it.
+    res = await admin.post(`${pageOf(taro)}/dependants/${d!.id}`, { name: '', nameKana: 'ページ カコ', relationship: 'child' }, pageOf(taro));
+    expect(res.status).to.equal(400);
+    const depRow = res.text.slice(res.text.indexOf(`id="dependant-${d!.id}"`), res.text.indexOf('</tr>', res.text.indexOf(`id="dependant-${d!.id}"`)));
+    expect(depRow).to.match(/<details class="inline-details" open>/).and.contain('value="ページ カコ"').and.match(/class="field-error"[^>]*>[^<]+</);
+    expect(depRow).to.match(/<option value="child" selected>/);
+    expect((await Dependant.findByPk(d!.id))!.name).to.equal('頁 華子');
     // Under another employee's page, the same dependant is not found.
     res = await admin.post(`${pageOf(mate)}/dependants/${d!.id}`, { name: '乗っ取り', relationship: 'child' }, pageOf(mate));
     expect(res.status).to.equal(404);

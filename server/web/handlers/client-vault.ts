@@ -87,11 +87,19 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
       account: linked ? { name: linked.name, email: linked.email } : null,
       accounts: linked ? [] : (await people.unlinkedAccounts(client.id)).map((u) => ({ id: u.id, label: `${u.name}${inParens(u.email, req.lang)}` })),
-      dependants: dependantRows.map((r) => ({
-        ...presentListedPerson(r, departments, req.lang), name: r.person.dependant!.name, nameKana: r.person.dependant!.nameKana ?? '',
-        relationship: r.person.dependant!.relationship,
-        relationships: RELATIONSHIPS.map((rel) => ({ value: rel, labelKey: `people.relationship.${rel}`, selected: rel === r.person.dependant!.relationship })),
-      })),
+      dependants: dependantRows.map((r) => {
+        const d = r.person.dependant!;
+        // The one whose correction was refused shows what was typed; the others what is stored.
+        const editing = extra.dependantEditFor === d.id;
+        const typed = editing ? (extra.dependantEditValues ?? {}) as Record<string, unknown> : {};
+        const text = (v: unknown, stored: string) => (editing ? (typeof v === 'string' ? v.slice(0, 100) : '') : stored);
+        const relationship = editing && typeof typed.relationship === 'string' ? typed.relationship : d.relationship;
+        return {
+          ...presentListedPerson(r, departments, req.lang), name: d.name, editing,
+          edit: { name: text(typed.name, d.name), nameKana: text(typed.nameKana, d.nameKana ?? '') },
+          relationships: RELATIONSHIPS.map((rel) => ({ value: rel, labelKey: `people.relationship.${rel}`, selected: rel === relationship })),
+        };
+      }),
       // The details form starts from what is stored, or from what was typed when it was refused.
       details: (extra.detailsValues as Record<string, string> | undefined) ?? {
         employeeCode: employee.employeeCode, name: employee.name, nameKana: employee.nameKana ?? '', departmentId: employee.departmentId ?? '',
@@ -214,17 +222,24 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(employeeDetailsForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.updateEmployee(actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, toEmployee(req), 'people.saved');
+      }, toEmployee(req), 'people.corrected');
     },
 
+    /** A refused correction comes back with that dependant's form open, what was typed in it and the reason beside it. */
     async updateDependant(req: Request, res: Response) {
       const client = await clientOf(req);
-      const back = { ...toEmployee(req), path: `${toEmployee(req).path}#dependants` };
-      await orShowErrors(req, res, 'dependantEdit', async () => {
+      const dependantId = String(req.params.dependantId);
+      try {
         const f = parseForm(dependantForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
-        await people.updateDependant(actorOf(req), client.id, String(req.params.employeeId), String(req.params.dependantId), f.data);
-      }, back, 'people.saved');
+        await people.updateDependant(actorOf(req), client.id, String(req.params.employeeId), dependantId, f.data);
+      } catch (err) {
+        const errors = formErrors(err);
+        if (!errors) throw err;
+        return showEmployee(req, res, { dependantEditFor: dependantId, dependantEditErrors: errors, dependantEditValues: req.body }, (err as AppError).status);
+      }
+      flash(req, 'ok', 'people.corrected');
+      res.redirect(303, toEmployee(req).path);
     },
 
     async setLeave(req: Request, res: Response) {
