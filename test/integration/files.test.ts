@@ -215,6 +215,8 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(page.text).to.contain('href="/files/send-employee"');
     const form = await hr.get('/files/send-employee');
     expect(form.text).to.contain('data-testid="send-to-employee-form"').and.contain(`<option value="${employeeId}">E1 従業員 一郎</option>`);
+    // The category is chosen, not defaulted; the My Number tick is not offered (what one employee is sent carries no My Number).
+    expect(form.text).to.match(/<select name="category" required>\s*<option value="">/).and.not.contain('name="containsMyNumber"');
     const slip = pdfBytes(3500);
     const res = await upload(hr, { direction: 'to_employee', employeeId, category: 'payroll' }, [{ name: '給与明細_社内_11月.pdf', data: slip }]);
     expect(res.status, res.text).to.equal(200);
