@@ -56,9 +56,13 @@ export function shownName(value: string): string {
   return value.length <= 100 && !/[0-9０-９]{6,}/.test(value.replace(/[\s\-－ー‐]/g, '')) ? value : '';
 }
 
-/** A cell that may hold a My Number: 12 digits once spaces, hyphens and full-width forms are set aside. */
+/**
+ * A cell that may hold a My Number: 12 digits, as one run or in groups of four split by a space or a
+ * hyphen (full-width forms too), standing on their own: not part of a longer run of letters, digits
+ * and hyphens (a UUID's groups are never read as one).
+ */
 export function looksLikeMyNumber(value: string): boolean {
-  return /\d{12}/.test(value.normalize('NFKC').replace(/[\s\-‐ー]/g, ''));
+  return /(?<![0-9A-Za-z\-‐ー])\d{4}[\s\-‐ー]?\d{4}[\s\-‐ー]?\d{4}(?![0-9A-Za-z\-‐ー])/.test(value.normalize('NFKC'));
 }
 
 /**

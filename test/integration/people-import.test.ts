@@ -169,7 +169,7 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     const otherHr = await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false });
     const b = new TestBrowser(h.portal.app);
     await b.login(otherHr);
-    const res = await send('社員コード,氏名,clientId\r\nC001,よそ 太郎,' + client.id + '\r\n', b);
+    const res = await send('社員コード,氏名,client\r\nC001,よそ 太郎,' + client.code + '\r\n', b);
     expect(res.status).to.equal(200);
     expect(await Employee.count({ where: { clientId: other.id, employeeCode: 'C001' } })).to.equal(1);
     expect(await Employee.count({ where: { clientId: client.id, employeeCode: 'C001' } })).to.equal(0);
