@@ -42,6 +42,15 @@ export async function mayAccessClient(user: Pick<User, 'id' | 'role' | 'clientId
   }
 }
 
+/**
+ * Whether a firm member is assigned to the client: who may open its My Numbers (numbers and files
+ * holding them alike), the firm admin included.
+ */
+export async function isAssigned(user: Pick<User, 'id' | 'role'>, clientId: string): Promise<boolean> {
+  const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
+  return firm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+}
+
 /** Whether a user must pass TOTP to sign in: always for the firm, per client for client admins. */
 export function totpRequired(user: Pick<User, 'role'>, client: { requireAdminTotp: boolean } | null): boolean {
   if (user.role === 'firm_admin' || user.role === 'firm_staff') return true;

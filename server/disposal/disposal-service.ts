@@ -161,6 +161,11 @@ export class DisposalService {
     }
   }
 
+  /** How many requests wait for a firm admin's decision. */
+  waitingForApproval(): Promise<number> {
+    return DisposalRequest.count({ where: { status: 'requested' } });
+  }
+
   /** Only the firm admin approves, and never their own request (誤削除防止: two people). */
   async approve(ctx: ActorContext, approver: User, requestId: string): Promise<void> {
     const req = await DisposalRequest.findByPk(requestId);

@@ -12,6 +12,7 @@ import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
 import { BadRequest, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { isRecipientSide, sentBy, visibleFilesWhere } from './visibility';
+import { isAssigned } from '../policies';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
@@ -49,10 +50,11 @@ export class FileService {
   async commitUpload(ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
     if (uploads.length === 0) throw new BadRequest('files.noFiles', { files: 'files.noFiles' });
     let batch: FileBatch;
+    let notices = 0;
     try {
       batch = await this.d.sequelize.transaction(async (tx) => {
         const b = await this.insertUploads(tx, ctx, sender, target, uploads);
-        await this.queueNotices(tx, b.id, target, uploads.length);
+        notices = await this.queueNotices(tx, b.id, target, uploads.length);
         return b;
       });
     } catch (err) {
@@ -60,7 +62,7 @@ export class FileService {
       throw err;
     }
     // Sent now if the mail server answers; otherwise the outbox job retries it with back-off.
-    void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'new-files notice not sent yet; queued'));
+    if (notices) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'new-files notice not sent yet; queued'));
     return batch;
   }
 
@@ -141,8 +143,8 @@ export class FileService {
     });
   }
 
-  async mayOpenNumbersOf(user: User, clientId: string): Promise<boolean> {
-    return isFirm(user) && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+  mayOpenNumbersOf(user: User, clientId: string): Promise<boolean> {
+    return isAssigned(user, clientId);
   }
 
   /**
@@ -263,7 +265,7 @@ export class FileService {
    * "You have N new files" — a link, never names, senders or anything personal. Queued with the
    * sending itself, so a mail server that is down delays the notice instead of losing it.
    */
-  private async queueNotices(tx: Transaction, batchId: string, target: UploadTarget, count: number): Promise<void> {
+  private async queueNotices(tx: Transaction, batchId: string, target: UploadTarget, count: number): Promise<number> {
     let recipients: User[];
     if (target.direction === 'to_firm') {
       const assigned = (await StaffAssignment.findAll({ where: { clientId: target.clientId! }, transaction: tx })).map((a) => a.userId);
@@ -277,7 +279,8 @@ export class FileService {
     } else {
       recipients = await User.findAll({ where: { role: 'client_admin', disabledAt: null }, transaction: tx });
     }
-    for (const r of recipients.filter((u) => u.passwordHash)) {
+    const told = recipients.filter((u) => u.passwordHash);
+    for (const r of told) {
       const lang = isLang(r.lang) ? r.lang : DEFAULT_LANG;
       await this.d.outbox.enqueue({
         dedupeKey: `files:${batchId}:${r.id}`,
@@ -286,5 +289,6 @@ export class FileService {
         text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
       }, tx);
     }
+    return told.length;
   }
 }

@@ -38,10 +38,7 @@ export async function resolveUploadTarget(user: User, body: unknown): Promise<Up
 
   if (user.role === 'client_admin' && f.direction === 'to_employee') {
     // HR sends one of the company's own employees a file (a payslip made in-house); never another company's.
-    const employee = f.employeeId && /^[0-9a-f-]{36}$/i.test(f.employeeId)
-      ? await Employee.findOne({ where: { id: f.employeeId, clientId: user.clientId! } }) : null;
-    if (!employee) throw new BadRequest('files.employeeRequired', { employeeId: 'files.employeeRequired' });
-    return { ...base, direction: 'to_employee', clientId: user.clientId, employeeId: employee.id };
+    return { ...base, direction: 'to_employee', clientId: user.clientId, employeeId: await employeeOf(user.clientId!, f.employeeId) };
   }
   if (user.role === 'client_admin' || user.role === 'employee') {
     // The company is the sender's own; whatever the form says about clients is ignored.
@@ -59,8 +56,12 @@ export async function resolveUploadTarget(user: User, body: unknown): Promise<Up
   const clientId = f.clientId ?? '';
   if (!/^[0-9a-f-]{36}$/i.test(clientId) || !(await mayAccessClient(user, clientId))) throw new NotFound();
   if (f.direction === 'to_client') return { ...base, direction: 'to_client', clientId, employeeId: null };
-  const employee = f.employeeId && /^[0-9a-f-]{36}$/i.test(f.employeeId)
-    ? await Employee.findOne({ where: { id: f.employeeId, clientId } }) : null;
+  return { ...base, direction: 'to_employee', clientId, employeeId: await employeeOf(clientId, f.employeeId) };
+}
+
+/** The id of the client's employee a sending is for; one of another client, or none, is refused. */
+async function employeeOf(clientId: string, employeeId: string | undefined): Promise<string> {
+  const employee = employeeId && /^[0-9a-f-]{36}$/i.test(employeeId) ? await Employee.findOne({ where: { id: employeeId, clientId } }) : null;
   if (!employee) throw new BadRequest('files.employeeRequired', { employeeId: 'files.employeeRequired' });
-  return { ...base, direction: 'to_employee', clientId, employeeId: employee.id };
+  return employee.id;
 }

@@ -1,7 +1,7 @@
 import type { ActorContext, AuditLog } from '../audit';
 import type { Sequelize } from 'sequelize';
 import { z } from 'zod';
-import type { AccountService } from '../accounts/account-service';
+import { normaliseEmail, type AccountService } from '../accounts/account-service';
 import type { MailOutbox } from '../mail/outbox';
 import { Client, Department, User, type Employee } from '../db/models';
 import { BadRequest, Conflict } from '../errors';
@@ -87,73 +87,87 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
     /** Codes whose employee line was refused in this file: their dependants' lines are refused too, never put under someone else. */
     const refusedCodes = new Set<string>();
 
+    type Cell = (i: number) => string;
+
+    /** An employee's line: added (and invited when it gives an address), or left as held; a refusal's key otherwise. */
+    const employeeLine = async (cell: Cell, employeeCode: string): Promise<string | null> => {
+      const name = cell(at.name);
+      if (!name || name.length > 100) return 'people.import.noName';
+      // An address invites the employee to the portal (じぶんで登録), their account tied to them at once.
+      const emailText = cell(at.email);
+      const email = emailText ? normaliseEmail(emailText.normalize('NFKC')) : null;
+      if (email !== null && (email.length > 190 || !z.email().safeParse(email).success)) return 'people.import.badEmail';
+      if (email !== null && await User.count({ where: { email }, transaction: tx })) return 'account.emailTaken';
+      const invite = async (employeeId: string, employeeName: string) => {
+        if (email === null) return;
+        const user = await d.accounts.createUser(ctx, { email, name: employeeName, role: 'employee', clientId }, tx, { queued: true });
+        await d.people.linkAccount(ctx, clientId, employeeId, user.id, tx);
+        report.invited++;
+      };
+      const held = employees.get(codeKey(employeeCode));
+      if (held) {
+        // The same person again (a second upload of the same file) is no error; another name, or the code in another case, is.
+        if (held.code !== employeeCode) return 'people.import.codeCase';
+        if (nameKey(held.name) !== nameKey(name)) return 'people.import.codeOtherName';
+        if (!held.hasAccount) { await invite(held.id, held.name); held.hasAccount = email !== null; }
+        report.unchanged++;
+        return null;
+      }
+      const departmentCode = cell(at.department);
+      const departmentId = departmentCode ? departments.get(departmentCode) : null;
+      if (departmentId === undefined) return 'people.import.unknownDepartment';
+      const hireText = cell(at.hireDate);
+      const hireDate = hireText ? calendarDate(hireText) : null;
+      if (hireText && !hireDate) return 'people.import.badHireDate';
+      const kana = cell(at.nameKana);
+      const e: Employee = await d.people.addEmployee(ctx, clientId, {
+        employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
+      }, tx);
+      await invite(e.id, e.name);
+      employees.set(codeKey(employeeCode), { id: e.id, code: e.employeeCode, name: e.name, hasAccount: email !== null });
+      report.employees++;
+      return null;
+    };
+
+    /** A dependant's line, under the employee held under its code; a refusal's key otherwise. */
+    const dependantLine = async (cell: Cell, employeeCode: string, dependantName: string): Promise<string | null> => {
+      if (refusedCodes.has(codeKey(employeeCode))) return 'people.import.employeeRefused';
+      const held = employees.get(codeKey(employeeCode));
+      if (!held || held.code !== employeeCode) return 'vault.import.unknownEmployee';
+      // A dependant's line that names its employee must name the one held under the code.
+      const employeeName = cell(at.name);
+      if (employeeName && nameKey(employeeName) !== nameKey(held.name)) return 'people.import.dependantOfOther';
+      if (dependantName.length > 100) return 'people.import.noName';
+      const key = `${held.id}|${nameKey(dependantName)}`;
+      if (dependants.has(key)) { report.unchanged++; return null; }
+      const relationship = relationshipOf(cell(at.relationship));
+      if (!relationship) return 'people.import.relationship';
+      const kana = cell(at.dependantKana);
+      await d.people.addDependant(ctx, clientId, held.id, { name: dependantName, nameKana: kana ? kana.slice(0, 100) : null, relationship }, tx);
+      dependants.add(key);
+      report.dependants++;
+      return null;
+    };
+
     for (const { record: row, line } of rows) {
-      const cell = (i: number) => (i >= 0 ? (row[i] ?? '').trim() : '');
+      const cell: Cell = (i) => (i >= 0 ? (row[i] ?? '').trim() : '');
       const employeeCode = cell(at.employeeCode);
       const dependantName = cell(at.dependant);
-      const reject = (problem: string) => {
+      let problem: string | null;
+      // This file holds no My Numbers: a cell that looks like one is refused, never stored or logged.
+      if (row.some((c) => looksLikeMyNumber(c))) problem = 'people.import.looksLikeNumber';
+      else if (!/^[A-Za-z0-9_-]{1,30}$/.test(employeeCode)) problem = 'people.import.badCode';
+      else {
+        try {
+          problem = dependantName ? await dependantLine(cell, employeeCode, dependantName) : await employeeLine(cell, employeeCode);
+        } catch (err) {
+          if (!(err instanceof BadRequest || err instanceof Conflict)) throw err;
+          problem = err.messageKey;
+        }
+      }
+      if (problem) {
         report.rejected.push({ line, employeeCode: shownCode(employeeCode), name: shownName(dependantName || cell(at.name)), problem });
         if (!dependantName) refusedCodes.add(codeKey(employeeCode));
-      };
-      // This file holds no My Numbers: a cell that looks like one (12 digits, spaces and hyphens aside) is refused, never stored or logged.
-      if (row.some((c) => looksLikeMyNumber(c))) { reject('people.import.looksLikeNumber'); continue; }
-      if (!/^[A-Za-z0-9_-]{1,30}$/.test(employeeCode)) { reject('people.import.badCode'); continue; }
-      const held = employees.get(codeKey(employeeCode));
-      try {
-        if (!dependantName) {
-          const name = cell(at.name);
-          if (!name || name.length > 100) { reject('people.import.noName'); continue; }
-          // An address invites the employee to the portal (じぶんで登録), their account tied to them at once.
-          const emailText = cell(at.email);
-          const email = emailText ? z.email().safeParse(emailText.normalize('NFKC').toLowerCase()) : null;
-          if (email && !email.success) { reject('people.import.badEmail'); continue; }
-          if (email?.success && await User.count({ where: { email: email.data }, transaction: tx })) { reject('account.emailTaken'); continue; }
-          const invite = async (employeeId: string, employeeName: string) => {
-            if (!email?.success) return;
-            const user = await d.accounts.createUser(ctx, { email: email.data, name: employeeName, role: 'employee', clientId }, tx, { queued: true });
-            await d.people.linkAccount(ctx, clientId, employeeId, user.id, tx);
-            report.invited++;
-          };
-          if (held) {
-            // The same person again (a second upload of the same file) is no error; another name, or the code in another case, is.
-            if (held.code !== employeeCode) reject('people.import.codeCase');
-            else if (nameKey(held.name) !== nameKey(name)) reject('people.import.codeOtherName');
-            else if (email?.success && !held.hasAccount) { await invite(held.id, held.name); held.hasAccount = true; report.unchanged++; }
-            else report.unchanged++;
-            continue;
-          }
-          const departmentCode = cell(at.department);
-          const departmentId = departmentCode ? departments.get(departmentCode) : null;
-          if (departmentId === undefined) { reject('people.import.unknownDepartment'); continue; }
-          const hireText = cell(at.hireDate);
-          const hireDate = hireText ? calendarDate(hireText) : null;
-          if (hireText && !hireDate) { reject('people.import.badHireDate'); continue; }
-          const kana = cell(at.nameKana);
-          const e: Employee = await d.people.addEmployee(ctx, clientId, {
-            employeeCode, name, nameKana: kana ? kana.slice(0, 100) : null, departmentId, establishmentId: null, hireDate, leaveDate: null,
-          }, tx);
-          await invite(e.id, e.name);
-          employees.set(codeKey(employeeCode), { id: e.id, code: e.employeeCode, name: e.name, hasAccount: Boolean(email?.success) });
-          report.employees++;
-        } else {
-          if (refusedCodes.has(codeKey(employeeCode))) { reject('people.import.employeeRefused'); continue; }
-          if (!held || held.code !== employeeCode) { reject('vault.import.unknownEmployee'); continue; }
-          // A dependant's line that names its employee must name the one held under the code.
-          const employeeName = cell(at.name);
-          if (employeeName && nameKey(employeeName) !== nameKey(held.name)) { reject('people.import.dependantOfOther'); continue; }
-          if (dependantName.length > 100) { reject('people.import.noName'); continue; }
-          const key = `${held.id}|${nameKey(dependantName)}`;
-          if (dependants.has(key)) { report.unchanged++; continue; }
-          const relationship = relationshipOf(cell(at.relationship));
-          if (!relationship) { reject('people.import.relationship'); continue; }
-          const kana = cell(at.dependantKana);
-          await d.people.addDependant(ctx, clientId, held.id, { name: dependantName, nameKana: kana ? kana.slice(0, 100) : null, relationship }, tx);
-          dependants.add(key);
-          report.dependants++;
-        }
-      } catch (err) {
-        if (err instanceof BadRequest || err instanceof Conflict) { reject(err.messageKey); continue; }
-        throw err;
       }
     }
     await d.audit.record(tx, ctx, {

@@ -27,6 +27,11 @@ function checkLeaveAfterHire(hireDate: string | null, leaveDate: string | null):
   if (hireDate && leaveDate && leaveDate < hireDate) throw new BadRequest('people.leaveBeforeHire', { leaveDate: 'people.leaveBeforeHire' });
 }
 
+/** The fields of a correction that differ from the stored row (a blank and a null are the same). */
+function changedFields<T extends object>(input: T, row: T): (keyof T)[] {
+  return (Object.keys(input) as (keyof T)[]).filter((k) => (input[k] ?? null) !== (row[k] ?? null));
+}
+
 /** The people whose numbers a client keeps: employees, their dependants, and payees. */
 export class PeopleService {
   constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
@@ -124,7 +129,7 @@ export class PeopleService {
       if (input.employeeCode !== e.employeeCode && await Employee.count({ where: { clientId, employeeCode: input.employeeCode, id: { [Op.ne]: e.id } }, transaction: tx })) {
         throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
       }
-      const changed = (Object.keys(input) as (keyof typeof input)[]).filter((k) => (input[k] ?? null) !== (e[k] ?? null));
+      const changed = changedFields(input, e);
       if (changed.length === 0) return;
       const before = `${e.employeeCode} ${e.name}`;
       await e.update(input, { transaction: tx });
@@ -141,7 +146,7 @@ export class PeopleService {
     const d = UUID.test(dependantId) ? await Dependant.findOne({ where: { id: dependantId, clientId, employeeId: e.id } }) : null;
     if (!d) throw new NotFound();
     return this.d.sequelize.transaction(async (tx) => {
-      const changed = (Object.keys(input) as (keyof DependantInput)[]).filter((k) => (input[k] ?? null) !== (d[k] ?? null));
+      const changed = changedFields(input, d);
       if (changed.length === 0) return d;
       const before = d.name;
       await d.update(input, { transaction: tx });

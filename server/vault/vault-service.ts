@@ -4,7 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { AuditHead, ClientKey, NumberRecord, StaffAssignment, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
+import { AuditHead, ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
@@ -14,6 +14,7 @@ import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching,
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
+import { isAssigned } from '../policies';
 
 export interface Purpose { purpose: Procedure; office: Office }
 
@@ -243,8 +244,7 @@ export class VaultService {
    * of who may reveal is the assignment list). A refusal is logged and answered 403.
    */
   async isAssigned(user: User, clientId: string): Promise<boolean> {
-    const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
-    return isFirm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+    return isAssigned(user, clientId);
   }
 
   async assertMayReveal(ctx: ActorContext, user: User, clientId: string, operation: RevealOperation | 'vault.check', purpose: Partial<Purpose> | null, recordIds: string[] = []): Promise<void> {

@@ -25,6 +25,7 @@ export const querySuffix = (query: string): string => (query ? `?${query}` : '')
 /** The masked list of a client's people and numbers with its filters and paging, for either side. */
 export async function vaultListData(services: Services, req: Request, clientId: string) {
   const q = listFilter.parse(req.query);
+  const listQuery = listQueryOf(q);
   const departments = await departmentsOf(clientId);
   const byId = new Map(departments.map((d) => [d.id, d]));
   const { rows, total } = await services.vault.list(clientId, {
@@ -41,8 +42,8 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
     statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
     // What the list's forms append to their actions, so that an action returns to the list as it was.
-    listSuffix: querySuffix(listQueryOf(q)),
-    listParam: encodeURIComponent(listQueryOf(q)),
+    listSuffix: querySuffix(listQuery),
+    listParam: encodeURIComponent(listQuery),
     prevQuery: q.page > 1 ? query(q.page - 1) : null,
     nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
     procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),

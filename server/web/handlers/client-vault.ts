@@ -1,6 +1,4 @@
 import type { Request, Response } from 'express';
-import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
-import { rulesOf } from '../../disposal/retention-rules';
 import multer from 'multer';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
@@ -11,6 +9,8 @@ import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
+import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
+import { rulesOf } from '../../disposal/retention-rules';
 import { importNumbers, IMPORT_GUIDE, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
@@ -22,6 +22,12 @@ const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
 const importPage = { title: 'vault.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, guide: IMPORT_GUIDE };
 const peopleImportPage = { title: 'people.import.title', maxMb: IMPORT_MAX_BYTES / 1024 / 1024, guide: PEOPLE_GUIDE };
 const linkForm = z.object({ email: z.union([z.literal(''), email]).optional().transform((v) => v || null) });
+
+/** An import's template: UTF-8 with a BOM, so Excel opens the Japanese headings as such. */
+function sendTemplate(res: Response, filename: string, text: string): void {
+  res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"` });
+  res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]));
+}
 
 function kindOf(value: unknown): PersonKind {
   return (PERSON_KINDS as readonly string[]).includes(String(value)) ? (value as PersonKind) : 'employee';
@@ -334,19 +340,13 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       page(req, res, 'vault/import', importPage);
     },
 
-    template(_req: Request, res: Response) {
-      res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="mynumber-import.csv"' });
-      res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(IMPORT_TEMPLATE, 'utf8')]));
-    },
+    template: (_req: Request, res: Response) => sendTemplate(res, 'mynumber-import.csv', IMPORT_TEMPLATE),
 
     showPeopleImport(req: Request, res: Response) {
       page(req, res, 'vault/import-people', peopleImportPage);
     },
 
-    peopleTemplate(_req: Request, res: Response) {
-      res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="people-import.csv"' });
-      res.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(PEOPLE_TEMPLATE, 'utf8')]));
-    },
+    peopleTemplate: (_req: Request, res: Response) => sendTemplate(res, 'people-import.csv', PEOPLE_TEMPLATE),
 
     /** The employee list from a file (no numbers in it). */
     importPeopleCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import-people', peopleImportPage,

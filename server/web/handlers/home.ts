@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Services } from '../../services';
 import { page } from '../render';
 import { presentClient } from '../../presenters/client';
-import { DisposalRequest, type User } from '../../db/models';
+import type { User } from '../../db/models';
 import { employeeOfUser } from '../../vault/people';
 
 export function homeHandlers(services: Services) {
@@ -35,7 +35,7 @@ export function homeHandlers(services: Services) {
       const counts = byClient.get(c.id) ?? {};
       return { ...presentClient(c), missing: counts.missing ?? 0, unconfirmed: (counts.registered ?? 0) + (counts.person_confirmed ?? 0), unreadFiles: unread.get(c.id) ?? 0 };
     });
-    const approvals = user.role === 'firm_admin' ? await DisposalRequest.count({ where: { status: 'requested' } }) : 0;
+    const approvals = user.role === 'firm_admin' ? await services.disposal.waitingForApproval() : 0;
     return { clients: rows, approvals };
   }
 

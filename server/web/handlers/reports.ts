@@ -5,11 +5,10 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm } from '../forms';
 import { BadRequest } from '../../errors';
-import { REPORT_FREQUENCIES, type AccessReport } from '../../db/models';
+import { REPORT_FREQUENCIES, type AccessReport, type Client } from '../../db/models';
 import { parsePeriod, periodLabel } from '../../reports/periods';
 import { formatBytes, formatDateTime } from '../../presenters/format';
 import { presentClient } from '../../presenters/client';
-import type { Client } from '../../db/models';
 import type { Lang } from '../../i18n';
 
 const scheduleForm = z.object({
@@ -34,20 +33,20 @@ export function reportHandlers(services: Services) {
 
   /** The list, also when a refused schedule comes back to it (the reason beside the field, what was typed kept). */
   async function showList(req: Request, res: Response, client: Client, extra: { scheduleErrors?: Record<string, string>; typed?: { frequency: string; recipients: string } } = {}, status = 200) {
-      const schedule = await reports.scheduleOf(client.id);
-      const frequency = extra.typed?.frequency ?? schedule.frequency;
-      page(req, res, 'reports/list', {
-        title: 'reports.title',
-        client: presentClient(client),
-        reports: (await reports.list(client.id)).map((r) => presentReport(r, req.lang)),
-        frequencyKey: `reports.frequency.${schedule.frequency}`,
-        canSchedule: req.user!.role === 'firm_admin',
-        // The firm's links name the client; a client admin's need not.
-        firmView: req.user!.role !== 'client_admin',
-        frequencies: REPORT_FREQUENCIES.map((f) => ({ value: f, labelKey: `reports.frequency.${f}`, selected: f === frequency })),
-        recipients: extra.typed?.recipients ?? (schedule.recipients ?? []).join(', '),
-        scheduleErrors: extra.scheduleErrors ?? {},
-      }, status);
+    const schedule = await reports.scheduleOf(client.id);
+    const frequency = extra.typed?.frequency ?? schedule.frequency;
+    page(req, res, 'reports/list', {
+      title: 'reports.title',
+      client: presentClient(client),
+      reports: (await reports.list(client.id)).map((r) => presentReport(r, req.lang)),
+      frequencyKey: `reports.frequency.${schedule.frequency}`,
+      canSchedule: req.user!.role === 'firm_admin',
+      // The firm's links name the client; a client admin's need not.
+      firmView: req.user!.role !== 'client_admin',
+      frequencies: REPORT_FREQUENCIES.map((f) => ({ value: f, labelKey: `reports.frequency.${f}`, selected: f === frequency })),
+      recipients: extra.typed?.recipients ?? (schedule.recipients ?? []).join(', '),
+      scheduleErrors: extra.scheduleErrors ?? {},
+    }, status);
   }
 
   return {
