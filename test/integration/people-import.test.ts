@@ -149,6 +149,14 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     expect(await AuditEvent.count({ where: { operation: 'person.account', clientId: client.id } })).to.equal(2);
   });
 
+  it('an address longer than an account can hold refuses its line (the rest of the file goes in)', async () => {
+    const long = `${'a'.repeat(180)}@import.example`;
+    const res = await send(['社員コード,氏名,メールアドレス', `L001,長い 住所,${long}`, 'L002,短い 住所,'].join('\r\n'));
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('従業員 1人、扶養家族 0人を登録しました。').and.contain('メールアドレスの形式が正しくありません');
+    expect(await Employee.count({ where: { clientId: client.id, employeeCode: ['L001', 'L002'] } })).to.equal(1);
+  });
+
   it('refuses a file without the needed headings, an empty one and a department of another client; nothing is stored', async () => {
     const before = await Employee.count();
     let res = await send('code,name\r\nB001,名前\r\n');
