@@ -87,7 +87,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     staff: new StaffService({ sequelize: d.sequelize, accounts }),
     clientKeys,
     clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
-    files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config }),
+    files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config, guard: vault.guard }),
     sweeper: new FileSweeper({ storage: d.storage, logger: d.logger, ageMs: d.config.sweepAfterMinutes * 60_000 }),
     people: new PeopleService({ sequelize: d.sequelize, audit }),
     vault,

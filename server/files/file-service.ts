@@ -17,6 +17,7 @@ import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
+import type { RevealGuard } from '../vault/reveal-guard';
 
 export interface FileDeps {
   sequelize: Sequelize;
@@ -26,6 +27,8 @@ export interface FileDeps {
   outbox: MailOutbox;
   logger: Logger;
   config: Pick<Config, 'publicUrl'>;
+  /** the vault's reveal burst limit, which the firm's downloads of My Number files count against */
+  guard: RevealGuard;
 }
 
 export interface ListFilter {
@@ -186,7 +189,9 @@ export class FileService {
         throw new Forbidden(refusal === 'no purpose' ? 'files.purposeRequired' : 'files.notAssigned');
       }
     }
-    await this.d.sequelize.transaction(async (tx) => {
+    // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
+    const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
+    const write = async (tx: Transaction) => {
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
@@ -198,7 +203,9 @@ export class FileService {
         if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
         else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
       }
-    });
+    };
+    if (guarded) await this.d.guard.within(ctx, guarded, 'file.download', 1, write);
+    else await this.d.sequelize.transaction(write);
     const owner = file.clientId ?? FIRM_KEY_OWNER;
     const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
     const stored = Buffer.from(file.wrappedKey, 'base64');

@@ -10,6 +10,13 @@ import { translate, isLang, DEFAULT_LANG } from '../i18n';
 /** Operations that show or test one stored number, counted together against one actor's burst limit. */
 export const GUARDED_OPERATIONS = ['vault.reveal', 'vault.check', 'vault.api.read'];
 
+/**
+ * What counts against the limit: those, and the firm's downloads of files holding My Numbers (the
+ * only downloads logged with a purpose). A file may hold many numbers but is one action, so it
+ * counts one: someone stopped for a burst of reveals cannot carry on by downloading the card photos.
+ */
+const COUNTED = { [Op.or]: [{ operation: { [Op.in]: GUARDED_OPERATIONS } }, { operation: 'file.download', purpose: { [Op.ne]: null } }] };
+
 /** Thrown inside a transaction when the burst limit is reached, so the transaction writes nothing. */
 export class BurstExceeded extends Error {}
 
@@ -31,7 +38,7 @@ export class RevealGuard {
     if (!ctx.actorId) return true;
     await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
     const recent = await AuditEvent.count({
-      where: { actorId: ctx.actorId, operation: { [Op.in]: GUARDED_OPERATIONS }, result: 'allowed', at: { [Op.gte]: this.since() } },
+      where: { actorId: ctx.actorId, ...COUNTED, result: 'allowed', at: { [Op.gte]: this.since() } },
       transaction: tx,
     });
     return recent + count <= this.d.config.revealBurstMax;

@@ -217,6 +217,8 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(form.text).to.contain('data-testid="send-to-employee-form"').and.contain(`<option value="${employeeId}">E1 従業員 一郎</option>`);
     // The category is chosen, not defaulted; the My Number tick is not offered (what one employee is sent carries no My Number).
     expect(form.text).to.match(/<select name="category" required>\s*<option value="">/).and.not.contain('name="containsMyNumber"');
+    // Nor is the employee: the browser asks for one beside the field, not at the Send button.
+    expect(form.text).to.match(/<select name="employeeId" required>\s*<option value="">選択してください<\/option>/);
     const slip = pdfBytes(3500);
     const res = await upload(hr, { direction: 'to_employee', employeeId, category: 'payroll' }, [{ name: '給与明細_社内_11月.pdf', data: slip }]);
     expect(res.status, res.text).to.equal(200);

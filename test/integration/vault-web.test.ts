@@ -5,7 +5,7 @@ import { systemContext } from '../../server/audit';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
-import { pngBytes } from '../support/files';
+import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { AuditEvent, Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
 import { makeDependant, numberFrom as validNumber, twelveDigitRunsOutsideIds, wrongCheckDigit } from '../support/vault';
 
@@ -516,5 +516,32 @@ describe('Vault screens: corrections found in review', () => {
     expect(printed.text).not.to.contain(validNumber(70000000001).slice(0, 4) + ' ');
     expect(await AuditEvent.count({ where: { operation: 'vault.burst' } })).to.equal(1);
     expect(await AuditEvent.count({ where: { operation: 'vault.print', result: 'allowed' } })).to.equal(0);
+  });
+
+  it('the firm\'s downloads of files holding My Numbers count against the same limit: a burst cannot go on through the card photos', async () => {
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const sent = await uploadFiles(admin, { direction: 'to_firm', category: 'identity', containsMyNumber: 'on' }, [{ name: 'カード表面_バースト.pdf', data: pdfBytes(1500) }]);
+    expect(sent.status, sent.text).to.equal(200);
+    const fileId = (await StoredFile.findOne({ where: { displayName: 'カード表面_バースト.pdf' } }))!.id;
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    await b.reauth(staff);
+    const purpose = { purpose: 'social_insurance_acquire', office: 'pension_office' };
+    const download = () => b.post(`/files/${fileId}/download`, purpose, `/files/${fileId}`);
+    expect((await download()).status).to.equal(200);
+    expect((await download()).status).to.equal(200);
+    const stopped = await download();
+    expect(stopped.status).to.equal(429);
+    expect(stopped.headers['retry-after']).to.match(/^\d+$/);
+    // Two downloads used the window: a reveal is refused too, and neither left an allowed row.
+    const list = `/firm/clients/${client.id}/numbers`;
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    expect((await b.post(`${list}/${rec!.id}/reveal`, { purpose: 'withholding_slip', office: 'tax_office' }, list)).status).to.equal(429);
+    expect(await AuditEvent.count({ where: { actorId: staff.user.id, operation: 'file.download', result: 'allowed' } })).to.equal(2);
+    expect(await AuditEvent.count({ where: { actorId: staff.user.id, operation: 'vault.reveal', result: 'allowed' } })).to.equal(0);
+    expect(await AuditEvent.count({ where: { actorId: staff.user.id, operation: 'vault.burst' } })).to.equal(1);
+    // The company's own admin opens it as before: only the firm's openings are counted.
+    for (let i = 0; i < 3; i++) expect((await downloadFile(admin, fileId)).status).to.equal(200);
   });
 });
