@@ -81,23 +81,19 @@ export class AccountService {
 
   /** Password check for sign-in, throttled per (account, IP) and per IP. Unknown and wrong look the same. */
   async checkPassword(email: string, password: string, ip: string): Promise<User | null> {
-    await this.d.throttle.check(email, ip);
+    await this.d.throttle.attempt(email, ip);
     const user = await User.findOne({ where: { email: normaliseEmail(email) } });
     const ok = await verifyPassword(user && !user.disabledAt ? user.passwordHash : null, password);
-    if (!ok || !user) {
-      await this.d.throttle.fail(email, ip);
-      return null;
-    }
-    return user;
+    return ok && user ? user : null;
   }
 
-  /** Throttle keys are an e-mail address (password steps) or `totp:<user id>` (the code step). */
-  async checkThrottle(key: string, ip: string): Promise<void> {
-    await this.d.throttle.check(key, ip);
-  }
-
-  async recordFailure(key: string, ip: string): Promise<void> {
-    await this.d.throttle.fail(key, ip);
+  /**
+   * Takes one try before a password, code or passkey is checked (it stays counted as a failure
+   * unless loginSucceeded gives it back). Throttle keys are an e-mail address (password steps) or
+   * `totp:<user id>` (the code step).
+   */
+  async attemptThrottled(key: string, ip: string): Promise<void> {
+    await this.d.throttle.attempt(key, ip);
   }
 
   async loginSucceeded(key: string, ip: string): Promise<void> {

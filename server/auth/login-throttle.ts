@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import sqlite3 from 'sqlite3';
 import type { Sequelize } from 'sequelize';
 import { RateLimiterMySQL, RateLimiterSQLite, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { TooManyRequests } from '../errors';
 import { isMysql } from '../db/database';
 import type { Config } from '../config';
@@ -65,21 +66,27 @@ export class LoginThrottle {
     this.perIp = counters.make({ keyPrefix: 'login_ip', points: IP_FAILURES, duration: 60 * 60 });
   }
 
-  /** Throws TooManyRequests (with the seconds to wait) when either counter is spent. */
-  async check(account: string, ip: string): Promise<void> {
-    const [a, b] = await Promise.all([this.perAccountAndIp.get(key(account, ip)), this.perIp.get(hashed(ip))]);
+  /**
+   * Takes one try from both counters before the password or code is checked, and throws
+   * TooManyRequests (with the seconds to wait) when either is spent. Taken first, in one atomic
+   * update of each counter, so tries sent in parallel cannot all pass a check made before any
+   * failure was counted; a try that succeeds is given back (succeed).
+   */
+  async attempt(account: string, ip: string): Promise<void> {
+    const outcomes = await Promise.allSettled([this.perAccountAndIp.consume(key(account, ip), 1), this.perIp.consume(hashed(ipKey(ip)), 1)]);
     const spent: RateLimiterRes[] = [];
-    if (a && a.consumedPoints >= ACCOUNT_IP_FAILURES) spent.push(a);
-    if (b && b.consumedPoints >= IP_FAILURES) spent.push(b);
+    for (const o of outcomes) {
+      if (o.status === 'fulfilled') continue;
+      // The library rejects with the counter's state when it is spent, and with an Error when the store failed.
+      if (o.reason instanceof Error) throw o.reason;
+      spent.push(o.reason as RateLimiterRes);
+    }
     if (spent.length > 0) throw new TooManyRequests(Math.max(1, ...spent.map((r) => Math.ceil(r.msBeforeNext / 1000))));
   }
 
-  async fail(account: string, ip: string): Promise<void> {
-    await Promise.all([this.perAccountAndIp.penalty(key(account, ip), 1), this.perIp.penalty(hashed(ip), 1)]);
-  }
-
+  /** A try that succeeded: the account's failures from this IP are forgotten, and the IP gets its try back. */
   async succeed(account: string, ip: string): Promise<void> {
-    await this.perAccountAndIp.delete(key(account, ip));
+    await Promise.all([this.perAccountAndIp.delete(key(account, ip)), this.perIp.reward(hashed(ipKey(ip)), 1)]);
   }
 
   /** Expired counters are dead rows; the hour's margin is the one the library's own sweep kept. */
@@ -94,4 +101,6 @@ export class LoginThrottle {
 
 // The table keeps hashes only: which addresses and IPs failed to sign in is nobody's business.
 const hashed = (s: string) => createHash('sha256').update(s).digest('hex');
-const key = (account: string, ip: string) => hashed(`${account.trim().toLowerCase()}|${ip}`);
+/** An IPv6 address counts by its /56, as the per-route limit does: one line gets a whole block of addresses to rotate through. */
+const ipKey = (ip: string) => ipKeyGenerator(ip);
+const key = (account: string, ip: string) => hashed(`${account.trim().toLowerCase()}|${ipKey(ip)}`);

@@ -10,12 +10,25 @@ import { translate, isLang, DEFAULT_LANG } from '../i18n';
 /** Operations that show or test one stored number, counted together against one actor's burst limit. */
 export const GUARDED_OPERATIONS = ['vault.reveal', 'vault.check', 'vault.api.read'];
 
+/** A print or an export: one row a person, and one request against the limit. */
+export const BATCH_OPERATIONS = ['vault.print', 'vault.export'];
+
+/** The detail of a print's or an export's row: which of how many people it was ("1 of 40"). */
+export const batchDetail = (index: number, total: number) => `${index + 1} of ${total}`;
+
 /**
- * What counts against the limit: those, and the firm's downloads of files holding My Numbers (the
- * only downloads logged with a purpose). A file may hold many numbers but is one action, so it
- * counts one: someone stopped for a burst of reveals cannot carry on by downloading the card photos.
+ * What counts against the limit: those, each print or export once (its first row), and the firm's
+ * downloads of files holding My Numbers (the only downloads logged with a purpose). A file may hold
+ * many numbers but is one action, so it counts one: someone stopped for a burst of reveals cannot
+ * carry on by downloading the card photos, nor print or export again and again.
  */
-const COUNTED = { [Op.or]: [{ operation: { [Op.in]: GUARDED_OPERATIONS } }, { operation: 'file.download', purpose: { [Op.ne]: null } }] };
+const COUNTED = {
+  [Op.or]: [
+    { operation: { [Op.in]: GUARDED_OPERATIONS } },
+    { operation: { [Op.in]: BATCH_OPERATIONS }, detail: { [Op.like]: '1 of %' } },
+    { operation: 'file.download', purpose: { [Op.ne]: null } },
+  ],
+};
 
 /** Thrown inside a transaction when the burst limit is reached, so the transaction writes nothing. */
 export class BurstExceeded extends Error {}

@@ -13,7 +13,7 @@ import { employeeAndDependants, findPerson, peopleByIds, type Person } from './p
 import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
-import { GUARDED_OPERATIONS, RevealGuard } from './reveal-guard';
+import { GUARDED_OPERATIONS, RevealGuard, batchDetail } from './reveal-guard';
 import { isAssigned } from '../policies';
 
 export interface Purpose { purpose: Procedure; office: Office }
@@ -289,12 +289,15 @@ export class VaultService {
     }
     // Single reveals count one each; a print or export counts as one request, so a user stopped for
     // a burst cannot carry on through it, while a payroll export of many people stays possible.
-    const counted = GUARDED_OPERATIONS.includes(operation) ? opened.length : 1;
+    // Its rows say which of how many they were: the first of each counts in later windows.
+    const single = GUARDED_OPERATIONS.includes(operation);
+    const counted = single ? opened.length : 1;
     await this.guard.within(ctx, clientId, operation, counted, async (tx) => {
-      for (const o of opened) {
+      for (const [i, o] of opened.entries()) {
         await this.d.audit.record(tx, ctx, {
           operation, result: 'allowed', clientId, targetKind: o.person.kind, targetId: o.person.id,
           targetLabel: this.auditLabel(o.person), purpose: purpose.purpose, office: purpose.office,
+          detail: single ? null : batchDetail(i, opened.length),
         });
       }
     });

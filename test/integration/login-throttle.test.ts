@@ -2,15 +2,16 @@ import { expect } from 'chai';
 import sqlite3 from 'sqlite3';
 import { QueryTypes } from 'sequelize';
 import { createHarness, dialectName, type Harness } from '../support/harness';
+import { TooManyRequests } from '../../server/errors';
 
 describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
   let h: Harness;
   before(async () => { h = await createHarness(); });
   after(async () => { await h.close(); });
 
-  it('many failures counted at once are all counted, and leave the database free for other writers', async () => {
+  it('many tries counted at once are all counted, and leave the database free for other writers', async () => {
     const throttle = h.booted.services.loginThrottle;
-    await Promise.all(Array.from({ length: 12 }, (_, i) => throttle.fail(`racer${i % 3}@example.jp`, `192.0.2.${i % 4}`)));
+    await Promise.all(Array.from({ length: 12 }, (_, i) => throttle.attempt(`racer${i % 3}@example.jp`, `192.0.2.${i % 4}`)));
     const rows = await h.booted.services.sequelize.query<{ key: string; points: number }>('SELECT `key`, points FROM rate_limits', { type: QueryTypes.SELECT });
     const total = (prefix: string) => rows.filter((r) => r.key.startsWith(prefix)).reduce((n, r) => n + Number(r.points), 0);
     expect(total('login_acct_ip')).to.equal(12);
@@ -30,7 +31,7 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
 
   it('the sweep deletes counters that expired over an hour ago and keeps the rest; the library runs no expiry timer of its own', async () => {
     const { loginThrottle: throttle, sequelize } = h.booted.services;
-    await throttle.fail('sweep@example.jp', '192.0.2.77');
+    await throttle.attempt('sweep@example.jp', '192.0.2.77');
     const now = Date.now();
     await sequelize.query('UPDATE rate_limits SET expire = ? WHERE `key` LIKE ?', { replacements: [now - 2 * 3600_000, 'login_ip%'] });
     await throttle.sweepExpired(now);
@@ -42,4 +43,42 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
     expect(limiters).to.have.length(2);
     for (const l of limiters) expect(l._clearExpiredTimeoutId, 'expiry timer of the library').to.equal(undefined);
   });
+
+  it('tries sent in parallel are taken before any is checked: of 12 at once for one account and IP, 5 pass and 7 are told to wait', async () => {
+    const throttle = h.booted.services.loginThrottle;
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => throttle.attempt('parallel@example.jp', '192.0.2.90')));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).to.have.length(5);
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as TooManyRequests);
+    expect(refused).to.have.length(7);
+    for (const err of refused) {
+      expect(err).to.be.instanceOf(TooManyRequests);
+      expect(err.retryAfterSeconds).to.be.within(1, 15 * 60);
+    }
+  });
+
+  it('a try that succeeds is given back: the account\'s failures from that IP are forgotten, and the IP\'s count drops by one', async () => {
+    const { loginThrottle: throttle, sequelize } = h.booted.services;
+    for (let i = 0; i < 4; i++) await throttle.attempt('comeback@example.jp', '192.0.2.91');
+    await throttle.attempt('comeback@example.jp', '192.0.2.91');
+    await throttle.succeed('comeback@example.jp', '192.0.2.91');
+    // Five more tries fit again for this account from this IP.
+    for (let i = 0; i < 5; i++) await throttle.attempt('comeback@example.jp', '192.0.2.91');
+    await rejects(throttle.attempt('comeback@example.jp', '192.0.2.91'));
+    const ipRows = await sequelize.query<{ points: number }>('SELECT points FROM rate_limits WHERE `key` LIKE ?', { replacements: ['login_ip%'], type: QueryTypes.SELECT });
+    // 5 + 5 + 1 tries from that address, one given back: 10 counted against it (of the 100 an hour).
+    expect(ipRows.map((r) => Number(r.points))).to.include(10);
+  });
+
+  it('IPv6 addresses in one /56 share their counters: rotating through a block buys no more tries', async () => {
+    const throttle = h.booted.services.loginThrottle;
+    for (let i = 0; i < 5; i++) await throttle.attempt('v6@example.jp', `2001:db8:0:${i.toString(16)}::${i + 1}`);
+    await rejects(throttle.attempt('v6@example.jp', '2001:db8:0:ff:1234::9'));
+    // Another /56 is another line.
+    await throttle.attempt('v6@example.jp', '2001:db8:0:100::1');
+  });
 });
+
+async function rejects(p: Promise<unknown>): Promise<void> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).to.be.instanceOf(TooManyRequests);
+}

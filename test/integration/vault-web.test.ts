@@ -518,6 +518,30 @@ describe('Vault screens: corrections found in review', () => {
     expect(await AuditEvent.count({ where: { operation: 'vault.print', result: 'allowed' } })).to.equal(0);
   });
 
+  it('each print or export counts once against the limit, however many people it holds: printing and exporting again and again is stopped', async () => {
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    await b.reauth(staff);
+    const list = `/firm/clients/${client.id}/numbers`;
+    const ids = (await NumberRecord.findAll({ where: { clientId: client.id } })).map((r) => r.id);
+    expect(ids.length, 'records to export').to.be.greaterThan(1);
+    const token = await b.csrf(list);
+    const send = (action: string) => b.agent.post(`${list}/${action}`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=tax_office&${ids.map((id) => `ids=${id}`).join('&')}`);
+    const exported = await send('export');
+    expect(exported.status, exported.text).to.equal(200);
+    const rows = await AuditEvent.findAll({ where: { actorId: staff.user.id, operation: 'vault.export', result: 'allowed' }, order: [['seq', 'ASC']] });
+    expect(rows.map((r) => r.detail)).to.deep.equal(ids.map((_, i) => `${i + 1} of ${ids.length}`));
+    // The export of several people was one request: one more fits (the limit is 2), then none.
+    expect((await send('print')).status).to.equal(200);
+    const third = await send('export');
+    expect(third.status).to.equal(429);
+    expect(third.text).to.not.contain(validNumber(70000000001));
+    expect((await send('print')).status).to.equal(429);
+    expect(await AuditEvent.count({ where: { actorId: staff.user.id, operation: 'vault.burst' } })).to.equal(1);
+  });
+
   it('the firm\'s downloads of files holding My Numbers count against the same limit: a burst cannot go on through the card photos', async () => {
     const staff = await makeUser(h, { role: 'firm_staff' });
     await assign(h, client.id, staff.user.id);

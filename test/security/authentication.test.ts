@@ -123,6 +123,15 @@ describe('Security: authentication', () => {
       expect((await attacker.passwordStep(u.email, u.password)).status).to.equal(429);
     });
 
+    it('wrong passwords sent all at once from one IP are counted before any is checked: five are answered 401, the rest 429', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const attacker = browser();
+      const statuses = (await Promise.all(Array.from({ length: 12 }, (_, i) => attacker.passwordStep(u.email, `parallel guess ${i}`)))).map((r) => r.status);
+      expect(statuses.filter((st) => st === 401), statuses.join(' ')).to.have.length(5);
+      expect(statuses.filter((st) => st === 429), statuses.join(' ')).to.have.length(7);
+      expect((await attacker.passwordStep(u.email, u.password)).status).to.equal(429);
+    });
+
     it('a sign-in that fails for an unknown account is audited as denied', async () => {
       const before = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } });
       const res = await browser().passwordStep('ghost@example.jp', 'some wrong password');

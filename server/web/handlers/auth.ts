@@ -38,6 +38,7 @@ async function passkeyChoice(services: Services, user: User): Promise<{ hasPassk
 /** A re-authentication succeeded (password + TOTP, or a passkey): logged, then this session only, under a new id. */
 export async function grantReauth(req: Request, services: Services, method: string): Promise<void> {
   const user = req.user!;
+  await services.accounts.loginSucceeded(user.email, req.ip ?? '');
   await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
   const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
   await regenerate(req);
@@ -117,11 +118,10 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const user = await User.findByPk(pending.userId);
       if (!user || user.disabledAt) return res.redirect(303, '/login');
       const ip = req.ip ?? '';
-      await services.accounts.checkThrottle(`totp:${user.id}`, ip);
+      await services.accounts.attemptThrottled(`totp:${user.id}`, ip);
       const code = codeForm.safeParse(req.body ?? {});
       const method = code.success ? await accounts.verifySecondFactor(user, code.data.code) : null;
       if (!method) {
-        await accounts.recordFailure(`totp:${user.id}`, ip);
         await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
           operation: 'auth.totp', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name,
         });
@@ -154,7 +154,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const user = req.user!;
       const ip = req.ip ?? '';
       const next = safeNext(req.body?.next);
-      await services.accounts.checkThrottle(user.email, ip);
+      await services.accounts.attemptThrottled(user.email, ip);
       const form = z.object({ password: z.string().max(PASSWORD_MAX * 4).default(''), code: z.string().max(32).default(''), recovery: z.string().max(32).default('') })
         .transform((f) => ({ password: f.password, code: f.code.trim() || f.recovery.trim() })).safeParse(req.body ?? {});
       let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
@@ -165,7 +165,6 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         method = `password+${second === 'recovery' ? 'recovery-code' : 'totp'}`;
       }
       if (!ok) {
-        await accounts.recordFailure(user.email, ip);
         await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
         return page(req, res, 'auth/reauth', {
           title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: user.totpEnabledAt ? 'auth.reauthFailed' : 'auth.reauthPasswordFailed', minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),

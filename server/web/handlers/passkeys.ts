@@ -57,11 +57,10 @@ export function passkeyHandlers(services: Services) {
     async reauth(req: Request, res: Response) {
       const user = req.user!;
       const ip = req.ip ?? '';
-      await services.accounts.checkThrottle(user.email, ip);
+      await services.accounts.attemptThrottled(user.email, ip);
       const parsed = assertion.safeParse(req.body ?? {});
       const ok = parsed.success && (await passkeys.verify(user, parsed.data.response, takeChallenge(req)));
       if (!ok) {
-        await services.accounts.recordFailure(user.email, ip);
         await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'passkey' });
         await saveSession(req);
         throw new AppError(401, 'passkey.reauthFailed');

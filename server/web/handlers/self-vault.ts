@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import multer from 'multer';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
@@ -9,20 +8,16 @@ import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-fo
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
-import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engine';
 import type { UploadTarget } from '../../files/upload-target';
-import { ID_IMAGE_EXTENSIONS, isIdImage } from '../../files/file-types';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos } from '../card-photo-upload';
 import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
 
-const ID_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
 const selfForm = numberForm.extend({
   person: z.string().max(64).default('self'),
   confirm: checkbox,
 });
-
-type SelfRequest = Request & { uploadTarget?: Promise<UploadTarget> };
 
 
 /**
@@ -32,20 +27,12 @@ type SelfRequest = Request & { uploadTarget?: Promise<UploadTarget> };
  */
 export function selfVaultHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   const { vault } = services;
-  const upload = multer({
-    storage: encryptingStorage({
-      storage: services.storage,
-      clientKeys: services.clientKeys,
-      target: (req: SelfRequest) => (req.uploadTarget ??= (async (): Promise<UploadTarget> => {
-        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
-        const employee = await employeeOfUser(req.user!);
-        if (!employee) throw new NotFound();
-        return { direction: 'to_firm', clientId: employee.clientId, employeeId: employee.id, category: 'identity', comment: null, containsMyNumber: true };
-      })()),
-    }),
-    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: 2, fields: 10, fieldSize: 1000 },
-    defParamCharset: 'utf8',
-  }).array('files', 2);
+  const receivePhotos = cardPhotoReceiver(services, csrfValid);
+  const photoTargetOf = (req: Request) => async (): Promise<UploadTarget> => {
+    const employee = await employeeOfUser(req.user!);
+    if (!employee) throw new NotFound();
+    return cardPhotoTarget(employee.clientId, employee.id);
+  };
 
   async function show(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const employee = await employeeOfUser(req.user!);
@@ -61,7 +48,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       title: 'vault.self.title',
       people: withRecords,
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
-      accept: ['image/*', ...ID_IMAGE_EXTENSIONS.map((e) => `.${e}`)].join(','),
+      accept: CARD_PHOTO_ACCEPT,
       ...extra,
     }, status);
   }
@@ -86,11 +73,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
   return {
     show: (req: Request, res: Response) => show(req, res),
 
-    async register(req: SelfRequest, res: Response) {
-      await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
-      const uploads = (req.files as unknown as EncryptedUpload[] | undefined) ?? [];
-      // No file part: the engine never checked the token, so check it here.
-      if (!req.uploadTarget && !csrfValid(req)) throw new AppError(403, 'error.csrf');
+    async register(req: Request, res: Response) {
+      const { uploads, target } = await receivePhotos(req, res, photoTargetOf(req));
       const f = parseForm(selfForm, req.body);
       const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
       try {
@@ -98,10 +82,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (!employee) throw new NotFound();
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
-        // Any file the portal takes would pass the upload itself; a card's photo must be a picture or a scan.
-        if (uploads.some((u) => !isIdImage(u.contentType))) throw new BadRequest('vault.self.photoType', { files: 'vault.self.photoType' });
+        checkCardPhotos(uploads);
         const person = await personFor(employee, f.data.person);
-        const target = req.uploadTarget ? await req.uploadTarget : null;
         const ctx = actorOf(req);
         await services.sequelize.transaction(async (tx) => {
           const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;

@@ -1,0 +1,59 @@
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import type { Services } from '../services';
+import { AppError, BadRequest } from '../errors';
+import { encryptingStorage, type EncryptedUpload } from '../files/upload-engine';
+import type { UploadTarget } from '../files/upload-target';
+import { ID_IMAGE_EXTENSIONS, isIdImage } from '../files/file-types';
+
+const ID_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
+
+/** What the file input of a card photo offers to pick. */
+export const CARD_PHOTO_ACCEPT = ['image/*', ...ID_IMAGE_EXTENSIONS.map((e) => `.${e}`)].join(',');
+
+type PhotoRequest = Request & { uploadTarget?: Promise<UploadTarget>; cardPhotoTarget?: () => Promise<UploadTarget> };
+
+export interface ReceivedPhotos {
+  uploads: EncryptedUpload[];
+  /** where the photos went; null when none was sent */
+  target: UploadTarget | null;
+}
+
+/**
+ * A number's form with up to two photos of the card (front and back), as じぶんで登録 and 代理登録
+ * send it: the photos are encrypted while they arrive, under the client's key, before the handler
+ * decides anything; the handler then stores them with the number in one transaction, or discards them.
+ * The CSRF token is checked before the first photo is taken, or after the form when none came.
+ */
+export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) => boolean) {
+  const upload = multer({
+    storage: encryptingStorage({
+      storage: services.storage,
+      clientKeys: services.clientKeys,
+      target: (req: PhotoRequest) => (req.uploadTarget ??= (async (): Promise<UploadTarget> => {
+        if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+        return req.cardPhotoTarget!();
+      })()),
+    }),
+    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: 2, fields: 10, fieldSize: 1000 },
+    defParamCharset: 'utf8',
+  }).array('files', 2);
+
+  return async function receive(req: Request, res: Response, target: () => Promise<UploadTarget>): Promise<ReceivedPhotos> {
+    const r = req as PhotoRequest;
+    r.cardPhotoTarget = target;
+    await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
+    if (!r.uploadTarget && !csrfValid(req)) throw new AppError(403, 'error.csrf');
+    return { uploads: (req.files as unknown as EncryptedUpload[] | undefined) ?? [], target: r.uploadTarget ? await r.uploadTarget : null };
+  };
+}
+
+/** Any file the portal takes would pass the upload itself; a card's photo must be a picture or a scan. */
+export function checkCardPhotos(uploads: EncryptedUpload[]): void {
+  if (uploads.some((u) => !isIdImage(u.contentType))) throw new BadRequest('vault.self.photoType', { files: 'vault.self.photoType' });
+}
+
+/** The target of a number's card photos: an identity file to the firm, of the person's client, naming the employee it belongs to (none for a payee). */
+export function cardPhotoTarget(clientId: string, employeeId: string | null): UploadTarget {
+  return { direction: 'to_firm', clientId, employeeId, category: 'identity', comment: null, containsMyNumber: true };
+}
