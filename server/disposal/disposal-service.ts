@@ -117,6 +117,9 @@ export class DisposalService {
     const items: ItemFacts[] = [];
     for (let i = 0; i < refs.length; i += 1000) items.push(...await this.describeMany(clientId, refs.slice(i, i + 1000), people));
     return this.d.sequelize.transaction(async (tx) => {
+      // One request of a client at a time (two people, or two instances' nightly runs): the second
+      // waits here, then sees the first's items as open.
+      await Client.findByPk(clientId, { transaction: tx, lock: tx.LOCK.UPDATE });
       const open = await DisposalItem.count({
         where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
         include: [], transaction: tx,
@@ -395,8 +398,10 @@ export class DisposalService {
       if (refs.length === 0) continue;
       const system = { id: null, name: translate('ja', 'disposal.automatic') } as unknown as User;
       const ctx: ActorContext = { actorId: null, actorName: system.name, actorRole: 'system', ip: null, userAgent: null, channel: 'job:auto-disposal' };
-      const req = await this.request(ctx, system, rule.clientId, refs, translate('ja', 'disposal.reason.due'));
-      if (req.early) continue; // only due items go without a person's approval (never the case here, but never by mistake)
+      // Another instance's nightly run may have just taken the same items: then this client is its.
+      const req = await this.request(ctx, system, rule.clientId, refs, translate('ja', 'disposal.reason.due'))
+        .catch((err: unknown) => { if (err instanceof Conflict) return null; throw err; });
+      if (!req || req.early) continue; // only due items go without a person's approval (never the case here, but never by mistake)
       await this.d.sequelize.transaction(async (tx) => {
         await DisposalRequest.update({ status: 'approved', approvedBy: null, approvedByName: translate('ja', 'disposal.standingApproval'), approvedAt: new Date() }, { where: { id: req.id, status: 'requested' }, transaction: tx });
         await this.d.audit.record(tx, ctx, { operation: 'disposal.approve', result: 'allowed', clientId: rule.clientId, targetKind: 'disposal', targetId: req.id, detail: 'standing approval of the client (automatic disposal)' });

@@ -11,6 +11,7 @@ import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
 import type { DisposalService } from '../../server/disposal/disposal-service';
+import { DEFAULT_RULES, saveRules } from '../../server/disposal/retention-rules';
 
 const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
 
@@ -146,5 +147,27 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     expect(await NumberRecord.count({ where: { clientId: gone.id, sealedNumber: { [Op.ne]: null } } })).to.equal(0);
     // The certificate stays readable: it is sealed under the firm's key, not the destroyed client keys.
     expect((await svc.certificatePdf(cert!)).toString()).to.contain(cert!.number);
+  });
+
+  it('two requests for the same items at once (two people, or two instances): one is taken, the other told they are already requested', async () => {
+    const c = await makeClient(h, { code: 'DS21', name: '株式会社同時依頼' });
+    const refs = (await numbersFor(c, 3, null, 21)).map((r) => ({ kind: 'number' as const, id: r.id }));
+    const outcomes = await Promise.allSettled([[svc, firmAdmin], [disposalService(h.booted), otherAdmin]].map(([s, u]) => (s as DisposalService).request(ctxOf(u as MadeUser), (u as MadeUser).user, c.id, refs, '同時')));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).to.have.length(1);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+    expect((refused.reason as { messageKey?: string }).messageKey).to.equal('disposal.alreadyRequested');
+    expect(await DisposalRequest.count({ where: { clientId: c.id } })).to.equal(1);
+    expect(await DisposalItem.count({ where: { itemId: { [Op.in]: refs.map((r) => r.id) } } })).to.equal(3);
+  });
+
+  it('two instances\' nightly runs at once dispose of a client\'s due numbers once: one request, one certificate', async () => {
+    const c = await makeClient(h, { code: 'DS22', name: '株式会社夜間' });
+    const records = await numbersFor(c, 2, null, 22);
+    for (const r of records) await h.booted.services.people.setLeaveDate(systemContext('test'), c.id, r.personId, '2016-03-31');
+    await saveRules(h.booted.services, systemContext('test'), c.id, { ...DEFAULT_RULES, autoDispose: true });
+    await Promise.all([svc.runAutomatic(), disposalService(h.booted).runAutomatic()]);
+    expect(await DisposalRequest.count({ where: { clientId: c.id } })).to.equal(1);
+    expect(await DisposalCertificate.count({ where: { clientId: c.id } })).to.equal(1);
+    for (const r of records) expect((await NumberRecord.findByPk(r.id))!.sealedNumber).to.equal(null);
   });
 });
