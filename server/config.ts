@@ -20,6 +20,8 @@ export interface Config {
   publicUrl: string;
   trustProxy: boolean;
   smtpUrl: string | null;
+  /** how long the mail server may keep silent at any step (connecting, greeting, any command) before a send gives up */
+  smtpTimeoutSeconds: number;
   mailFrom: string;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
@@ -79,6 +81,8 @@ const schema = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/, message: 'an http(s) URL such as https://portal.example.jp' }).optional(),
   TRUST_PROXY: bool.default(false),
   SMTP_URL: z.string().regex(/^smtps?:\/\/.+/, 'smtp://user:password@host:port or smtps://…').optional(),
+  // At most 90 s a step: a send that hangs must give up long before the outbox's claim on it (15 min) runs out.
+  SMTP_TIMEOUT_SECONDS: int(1, 90).default(60),
   MAIL_FROM: z.string().min(3).default('暁ポータル <no-reply@localhost>'),
   SESSION_IDLE_MINUTES: int(1, 24 * 60).default(30),
   SESSION_ABSOLUTE_HOURS: int(1, 24 * 7).default(12),
@@ -160,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     trustProxy: e.TRUST_PROXY,
     smtpUrl: e.SMTP_URL ?? null,
+    smtpTimeoutSeconds: e.SMTP_TIMEOUT_SECONDS,
     mailFrom: e.MAIL_FROM,
     sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
     sessionAbsoluteHours: e.SESSION_ABSOLUTE_HOURS,

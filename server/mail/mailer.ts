@@ -19,9 +19,12 @@ export interface Mailer {
  * SMTP when SMTP_URL is set; otherwise each message is written as an .eml file to the outbox
  * folder, so a fresh install needs no mail server. Mails never carry personal data beyond a name.
  */
-export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'outboxDir'>): Mailer {
+export function createMailer(config: Pick<Config, 'smtpUrl' | 'smtpTimeoutSeconds' | 'mailFrom' | 'outboxDir'>): Mailer {
   if (config.smtpUrl) {
-    const transport: Transporter = nodemailer.createTransport(config.smtpUrl);
+    // nodemailer waits up to 10 minutes on a silent server by default: longer than the outbox's claim
+    // on a mail, after which another instance would send it again.
+    const timeout = config.smtpTimeoutSeconds * 1000;
+    const transport: Transporter = nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout });
     return {
       async send(mail) {
         try {

@@ -10,7 +10,12 @@ export function backoffMs(attempts: number): number {
   return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 }
 
-const LOCK_MS = 2 * 60_000;
+/**
+ * How long a claim on a mail holds: longer than any one send may take (the SMTP transport gives up
+ * after SMTP_TIMEOUT_SECONDS of silence at any step, at most 90 s, of which a send has fewer than
+ * ten), so no other instance takes a mail still being sent. A crashed instance's claim lapses after it.
+ */
+const LOCK_MS = 15 * 60_000;
 const BATCH = 20;
 
 /**
@@ -50,9 +55,12 @@ export class MailOutbox {
       order: [['nextAt', 'ASC']], limit: BATCH,
     });
     let sent = 0;
+    const started = Date.now();
     for (const row of due) {
-      const [claimed] = await OutboxMail.update({ lockedUntil: new Date(now.getTime() + LOCK_MS) }, {
-        where: { id: row.id, sentAt: null, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: now } }] },
+      // Each claim runs from when it is taken, not from the start of the batch (earlier sends took their time).
+      const claimAt = new Date(now.getTime() + (Date.now() - started));
+      const [claimed] = await OutboxMail.update({ lockedUntil: new Date(claimAt.getTime() + LOCK_MS) }, {
+        where: { id: row.id, sentAt: null, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: claimAt } }] },
       });
       if (claimed !== 1) continue;
       try {

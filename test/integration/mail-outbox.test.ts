@@ -3,6 +3,7 @@ import pino from 'pino';
 import { createHarness, type Harness } from '../support/harness';
 import { OutboxMail } from '../../server/db/models';
 import { MailOutbox, backoffMs } from '../../server/mail/outbox';
+import { createMailer } from '../../server/mail/mailer';
 
 describe('Mail outbox: a notice that must arrive once, whatever the mail server does', () => {
   let h: Harness;
@@ -13,6 +14,26 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
     outbox = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }) });
   });
   after(async () => { await h.close(); });
+
+  it('a server that takes a message and then never answers: the send gives up (SMTP_TIMEOUT_SECONDS) and the mail is released for a later try, not left claimed', async () => {
+    const impatient = new MailOutbox({ mailer: createMailer({ ...h.config, smtpTimeoutSeconds: 1 }), logger: pino({ level: 'silent' }) });
+    await impatient.enqueue({ dedupeKey: 'notice:hung', to: 'hung@example.jp', subject: 'hung server', text: 'link only' });
+    h.smtp.stalling = true;
+    try {
+      const t0 = new Date();
+      expect(await impatient.deliverDue(t0)).to.equal(0);
+      expect(h.smtp.heldCount, 'the server read the message and kept silent').to.equal(1);
+      const row = (await OutboxMail.findOne({ where: { dedupeKey: 'notice:hung' } }))!;
+      expect([row.sentAt, row.lockedUntil, row.attempts, row.lastError]).to.deep.equal([null, null, 1, 'error.mailUnavailable']);
+      expect(row.nextAt.getTime()).to.equal(t0.getTime() + backoffMs(1));
+    } finally {
+      h.smtp.release();
+    }
+    // The server answers again: the next try sends it, once.
+    expect(await impatient.deliverDue(new Date(Date.now() + backoffMs(1)))).to.equal(1);
+    expect(h.smtp.messages.filter((m) => m.subject === 'hung server')).to.have.length(1);
+    await OutboxMail.destroy({ where: { dedupeKey: 'notice:hung' } });
+  });
 
   it('a server that refuses, then accepts, yields exactly one message; retries back off', async () => {
     await outbox.enqueue({ dedupeKey: 'notice:1', to: 'hr@example.jp', subject: 'report ready', text: 'link only' });

@@ -8,6 +8,9 @@ export class TestSmtp {
   /** While true, every message is refused with a temporary failure (451), as a struggling server would. */
   refusing = false;
   refused = 0;
+  /** While true, a message's data is read and then never answered, as a hung server would (release() lets them go). */
+  stalling = false;
+  private held: (() => void)[] = [];
   private server: SMTPServer;
   port = 0;
 
@@ -22,6 +25,11 @@ export class TestSmtp {
         callback(Object.assign(new Error('Mail system busy, try again later'), { responseCode: 451 }));
       },
       onData: (stream, _session, callback) => {
+        if (this.stalling) {
+          stream.resume();
+          stream.on('end', () => this.held.push(() => callback(Object.assign(new Error('Released unanswered'), { responseCode: 451 }))));
+          return;
+        }
         simpleParser(stream).then((mail) => { this.messages.push(mail); callback(); }, callback);
       },
     });
@@ -31,6 +39,17 @@ export class TestSmtp {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
     this.port = (this.server.server.address() as AddressInfo).port;
     return `smtp://127.0.0.1:${this.port}`;
+  }
+
+  /** Answers every held message with a refusal and stops holding new ones. */
+  release(): void {
+    this.stalling = false;
+    for (const answer of this.held.splice(0)) answer();
+  }
+
+  /** Messages read but not answered yet. */
+  get heldCount(): number {
+    return this.held.length;
   }
 
   stop(): Promise<void> {
