@@ -1,6 +1,6 @@
 import { Op, type Sequelize, type Transaction } from 'sequelize';
 import { AuditEvent, AuditHead, type AuditResult } from '../db/models';
-import type { ActorContext } from './context';
+import { ON_REFUSAL_RECORDED, type ActorContext } from './context';
 import { GENESIS_HASH, rowHash } from './chain';
 
 export interface AuditEntry {
@@ -58,6 +58,7 @@ export class AuditLog {
     const hash = rowHash(fields);
     const row = await AuditEvent.create({ ...fields, hash }, { transaction: tx });
     await AuditHead.update({ seq: fields.seq, hash }, { where: { id: 1, seq: head.seq }, transaction: tx });
+    if (entry.result !== 'allowed') ctx[ON_REFUSAL_RECORDED]?.();
     return row;
   }
 

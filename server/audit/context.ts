@@ -1,7 +1,11 @@
 import type { Role } from '../db/models';
 
+/** Called when a refusal or an error is recorded for this actor (a symbol: kept by `{ ...ctx }`, never serialised). */
+export const ON_REFUSAL_RECORDED = Symbol('audit.onRefusalRecorded');
+
 /** Who is acting, from where and through what: built once per request (or job, or CLI run). */
 export interface ActorContext {
+  [ON_REFUSAL_RECORDED]?: () => void;
   actorId: string | null;
   actorName: string | null;
   actorRole: Role | 'system' | 'api' | null;

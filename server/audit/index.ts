@@ -1,2 +1,2 @@
 export { AuditLog, type AuditEntry, type ChainVerdict } from './audit-log';
-export { type ActorContext, systemContext } from './context';
+export { type ActorContext, systemContext, ON_REFUSAL_RECORDED } from './context';

@@ -1,3 +1,4 @@
+import { Op } from 'sequelize';
 import { expect } from 'chai';
 import type { Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
@@ -122,6 +123,7 @@ describe('Security: access control and tenancy', () => {
     it('every route with a role rule answers 403 to each role the rule does not allow (GET, and POST with a valid CSRF token)', async () => {
       let checked = 0;
       const auditBefore = await AuditEvent.count({ where: { result: 'allowed' } });
+      const refusalsBefore = await AuditEvent.count({ where: { operation: 'security.forbidden', result: 'denied' } });
       for (const r of routes) {
         if (r.access === 'public' || r.access === 'apiToken') continue;
         const allowed = roleRules[r.access] as readonly Role[];
@@ -137,6 +139,8 @@ describe('Security: access control and tenancy', () => {
       // firm: 2 client roles × 3 routes; firmAdmin: 3 roles × many; clientAdmin: 3 roles × 4
       expect(checked).to.be.greaterThan(40);
       expect(await AuditEvent.count({ where: { result: 'allowed' } })).to.equal(auditBefore);
+      // Each refusal is one security event.
+      expect(await AuditEvent.count({ where: { operation: 'security.forbidden', result: 'denied' } })).to.equal(refusalsBefore + checked);
       // The tokens were valid: the same POST by an allowed role gets past the guard and CSRF.
       const ok = await browsers.client_admin.agent.post('/client/users').type('form').send({ _csrf: tokens.client_admin, name: '', email: '', role: 'employee' });
       expect(ok.status).to.equal(400);
@@ -274,9 +278,9 @@ describe('Security: access control and tenancy', () => {
   describe('GET never changes state', () => {
     async function snapshot() {
       const all = async (m: { findAll(o: object): Promise<unknown[]> }) => JSON.stringify(await m.findAll({ raw: true, order: [['id', 'ASC']] }));
+      // The log itself is checked apart: refused GETs of signed-in people are security events, and only those.
+      const { AuditEvent: _rows, AuditHead: _head, ...counts } = await tableCounts(h.booted.sequelize);
       return {
-        audit: await AuditEvent.count(),
-        lastAudit: JSON.stringify(await AuditEvent.findOne({ order: [['seq', 'DESC']], raw: true })),
         users: await all(User),
         clients: await all(Client),
         assignments: await all(StaffAssignment),
@@ -284,17 +288,18 @@ describe('Security: access control and tenancy', () => {
         tokens: await all(OneTimeToken),
         establishments: await all(Establishment),
         departments: await all(Department),
-        counts: await tableCounts(h.booted.sequelize),
+        counts,
       };
     }
 
-    it('every GET route, as a firm admin (also re-authenticated), as every other role and signed out, writes no audit rows and no users', async () => {
+    it('every GET route, as a firm admin (also re-authenticated), as every other role and signed out, changes nothing; the log gains only the refusals of signed-in people', async () => {
       // Downloads of the log and of reports record the read itself (below); every other GET writes nothing.
       const gets = routes.filter((r) => r.method === 'get' && !r.logsReads);
       expect(gets.length).to.be.greaterThan(10);
       await browsers.firm_admin.reauth(users.firm_admin);
       const sweepers: [string, SecBrowser][] = [['firm_admin', browsers.firm_admin], ...ROLES.filter((r) => r !== 'firm_admin').map((r) => [r, browsers[r]] as [string, SecBrowser]), ['anonymous', fresh()]];
       const before = await snapshot();
+      const seqBefore = Number((await AuditEvent.max('seq')) ?? 0);
       let answered = 0;
       for (const [who, b] of sweepers) {
         for (const r of gets) {
@@ -307,6 +312,12 @@ describe('Security: access control and tenancy', () => {
       }
       expect(answered).to.equal(sweepers.length * gets.length * 2);
       expect(await snapshot()).to.deep.equal(before);
+      const added = await AuditEvent.findAll({ where: { seq: { [Op.gt]: seqBefore } } });
+      expect(added.length, 'refusals recorded').to.be.greaterThan(0);
+      for (const row of added) {
+        expect([row.operation.startsWith('security.'), row.result, row.actorId !== null], `${row.operation} ${row.detail}`).to.deep.equal([true, 'denied', true]);
+      }
+      expect(await h.booted.services.audit.verify()).to.include({ ok: true });
       // The firm admin really saw the pages (not just redirects).
       expect((await browsers.firm_admin.get(`/firm/clients/${clientA.id}`)).status).to.equal(200);
     });
@@ -336,8 +347,11 @@ describe('Security: access control and tenancy', () => {
       const posts = routes.filter((r) => r.method === 'post');
       const before = await tableCounts(h.booted.sequelize);
       expect(before.User).to.be.greaterThan(0);
+      const seqBefore = Number((await AuditEvent.max('seq')) ?? 0);
+      let signedInRefusals = 0;
       for (const r of posts) {
         const b = r.access === 'public' || r.access === 'apiToken' ? fresh() : browsers[allowedRole(r.access)];
+        if (!(r.access === 'public' || r.access === 'apiToken')) signedInRefusals += 2;
         if (r.access === 'public' || r.access === 'apiToken') await b.get('/login'); // a session exists, just no token sent
         const path = fillPath(r.path, { clientId: clientA.id, userId: users.employee.user.id });
         const body = { email: users.employee.email, password: users.employee.password, lang: 'en', name: 'x', role: 'employee', code: '123456' };
@@ -353,7 +367,11 @@ describe('Security: access control and tenancy', () => {
           expect(res.text, key(r)).to.contain(ja('error.csrf'));
         }
       }
-      expect(await tableCounts(h.booted.sequelize)).to.deep.equal(before);
+      // Nothing changed but the log, which holds one security event for each refused request of a signed-in person.
+      const after = await tableCounts(h.booted.sequelize);
+      expect({ ...after, AuditEvent: before.AuditEvent }).to.deep.equal(before);
+      const added = await AuditEvent.findAll({ where: { seq: { [Op.gt]: seqBefore } } });
+      expect(added.map((row) => `${row.operation} ${row.result}`)).to.deep.equal(Array(signedInRefusals).fill('security.csrf denied'));
       // Still signed in: a refused POST /logout did not sign anyone out.
       expect((await browsers.employee.get('/home')).status).to.equal(200);
     });

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { AppError, BadRequest, DeadLink, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests } from '../../errors';
 import { safeNext } from '../forms';
 import { translate } from '../../i18n';
+import type { AuditLog } from '../../audit';
+import { recordSecurityEvent } from './security-events';
 
 function wantsJson(req: Request): boolean {
   return req.path.startsWith('/api/') || req.path === '/healthz' || (req.accepts(['html', 'json']) === 'json');
@@ -48,10 +50,11 @@ function tokenFor(req: Request): string | undefined {
   }
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
+export function errorHandler(logger: Logger, audit: AuditLog): ErrorRequestHandler {
+  return async (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const appErr = toAppError(err, logger, req);
+    await recordSecurityEvent(audit, logger, err, appErr, req);
     if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
     res.set('Cache-Control', 'no-store');
     const lang = req.lang ?? 'ja';
