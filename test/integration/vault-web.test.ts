@@ -308,6 +308,15 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(misfiled.status).to.equal(400);
       expect(misfiled.text).to.contain('選んだ手続きは、この提出先には出しません。').and.contain('data-testid="vault-table"');
       expect((await lastAudit('vault.reveal'))!.detail).to.equal('office does not fit the purpose');
+      // A procedure not on the list (and an office not on it) is no purpose: 400, logged, nothing shown.
+      const seq = Number((await AuditEvent.max('seq')) ?? 0);
+      const madeUp = await b.post(`${listPath()}/${recordId}/reveal`, { purpose: 'curiosity', office: 'tax_office' }, listPath());
+      expect(madeUp.status).to.equal(400);
+      expect(madeUp.text).to.not.contain(ichiro.replace(/(\d{4})(?=\d)/g, '$1 '));
+      const madeUpRow = (await lastAudit('vault.reveal'))!;
+      expect([Number(madeUpRow.seq) > seq, madeUpRow.result, madeUpRow.detail]).to.deep.equal([true, 'denied', 'no purpose']);
+      expect((await b.post(`${listPath()}/${recordId}/reveal`, { purpose: 'withholding_slip', office: 'the_moon' }, listPath())).status).to.equal(400);
+      expect(await AuditEvent.count({ where: { operation: 'vault.reveal', result: 'allowed', actorId: staff.user.id } })).to.equal(0);
       // Sent from a filtered list, the refusal shows that list again, its filter kept in every form.
       const fromFiltered = await b.agent.post(`${listPath()}/${recordId}/reveal?code=E001`).type('form').send({ _csrf: await b.csrf(listPath()), purpose: 'withholding_slip', office: 'hello_work' });
       expect(fromFiltered.status).to.equal(400);

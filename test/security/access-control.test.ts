@@ -275,6 +275,38 @@ describe('Security: access control and tenancy', () => {
     });
   });
 
+  describe('re-authentication', () => {
+    it('every route marked for re-authentication answers 403 without it, changes nothing, and logs exactly one refusal (the operation itself where the route names one)', async () => {
+      const marked = routes.filter((r) => (r as { reauth?: boolean }).reauth);
+      expect(marked.map(key)).to.include.members(['POST /firm/clients/:clientId/numbers/print', 'POST /firm/clients/:clientId/numbers/export', 'POST /files/:fileId/download']);
+      const signedIn = new Map<Role, SecBrowser>();
+      for (const r of marked) {
+        const role = allowedRole(r.access);
+        if (!signedIn.has(role)) {
+          const b = fresh();
+          await b.login(users[role]);
+          signedIn.set(role, b);
+        }
+        const b = signedIn.get(role)!;
+        const before = await tableCounts(h.booted.sequelize);
+        const seq = Number((await AuditEvent.max('seq')) ?? 0);
+        const path = fillPath(r.path, { clientId: clientA.id, userId: users.employee.user.id });
+        const res = r.method === 'get' ? await b.get(path) : await b.agent.post(path).type('form').send({ _csrf: await b.csrf('/account'), purpose: 'withholding_slip', office: 'tax_office', ids: '00000000-0000-4000-8000-000000000000' });
+        const after = await tableCounts(h.booted.sequelize);
+        expect({ ...after, AuditEvent: before.AuditEvent }, key(r)).to.deep.equal(before);
+        const rows = (await AuditEvent.findAll({ where: { seq: { [Op.gt]: seq } } })).map((row) => `${row.operation} ${row.result} ${row.actorId === users[role].user.id}`);
+        if (r.method === 'get') {
+          // A page asks for re-authentication and comes back: nothing was attempted yet.
+          expect([res.status, res.headers.location], key(r)).to.deep.equal([303, `/reauth?next=${encodeURIComponent(path)}`]);
+          expect(rows, key(r)).to.deep.equal([]);
+          continue;
+        }
+        expect(res.status, key(r)).to.equal(403);
+        expect(rows, key(r)).to.deep.equal([`${(r as { deniedAs?: string }).deniedAs ?? 'security.forbidden'} denied true`]);
+      }
+    });
+  });
+
   describe('GET never changes state', () => {
     async function snapshot() {
       const all = async (m: { findAll(o: object): Promise<unknown[]> }) => JSON.stringify(await m.findAll({ raw: true, order: [['id', 'ASC']] }));

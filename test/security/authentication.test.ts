@@ -272,6 +272,27 @@ describe('Security: authentication', () => {
     });
   });
 
+  describe('replacing the TOTP device', () => {
+    it('needs re-authentication: without it the page and the form send the person to /reauth and the enrolled seed stays; after it the enrolment page opens', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const b = browser();
+      await b.login(u);
+      const enrolled = (await User.findByPk(u.user.id))!;
+      const sealedBefore = enrolled.totpSecretSealed;
+      expect(sealedBefore).to.be.a('string');
+      const page = await b.get('/account/totp');
+      expect([page.status, page.headers.location]).to.deep.equal([303, '/reauth?next=/account/totp']);
+      const posted = await b.post('/account/totp', { code: await currentTotp(u.totpSecret!) }, '/account');
+      expect([posted.status, posted.headers.location]).to.deep.equal([303, '/reauth?next=/account/totp']);
+      const after = (await User.findByPk(u.user.id))!;
+      expect([after.totpSecretSealed, after.totpEnabledAt?.getTime()]).to.deep.equal([sealedBefore, enrolled.totpEnabledAt!.getTime()]);
+      expect(await AuditEvent.count({ where: { operation: 'auth.totp.enrol', actorId: u.user.id } })).to.equal(0);
+      expect((await b.reauth(u)).status).to.equal(303);
+      const opened = await b.get('/account/totp');
+      expect(opened.status).to.equal(200);
+    });
+  });
+
   describe('changing the password', () => {
     it('needs re-authentication (403 without, 303 after) and ends the user\'s other sessions', async () => {
       const u = await makeUser(h, { role: 'firm_staff' });
