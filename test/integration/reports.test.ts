@@ -156,6 +156,32 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect(parsePeriod('2026-10')).to.not.equal(null);
   });
 
+  it('a report due while the mail server refuses: the report is built and kept, the notice waits and is sent once when the server takes mail again', async () => {
+    const c = await makeClient(h, { code: 'RP05', name: '株式会社メール不通' });
+    await h.booted.sequelize.query('UPDATE clients SET created_at = ? WHERE id = ?', { replacements: [new Date('2026-09-20T00:00:00Z'), c.id] });
+    await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false, email: 'hr@down.example' });
+    const { reports, outbox } = h.booted.services;
+    h.smtp.refusing = true;
+    try {
+      await reports.runDue(new Date('2026-10-02T00:00:00Z'));
+      const built = await AccessReport.findAll({ where: { clientId: c.id } });
+      expect(built.map((r) => r.period)).to.deep.equal(['2026-09']);
+      expect((await reports.read(built[0]!)).subarray(0, 5).toString('latin1')).to.equal('%PDF-');
+      await outbox.deliverDue();
+      await outbox.deliverDue();
+      const queued = (await OutboxMail.findAll({ where: { toAddress: 'hr@down.example' } }))!;
+      expect(queued.map((m) => [m.sentAt, m.attempts > 0])).to.deep.equal([[null, true]]);
+      expect(h.smtp.messages.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes('hr@down.example'))).to.have.length(0);
+    } finally {
+      h.smtp.refusing = false;
+    }
+    // Past its back-off the notice goes, once; later rounds send nothing more.
+    await outbox.deliverDue(new Date(Date.now() + 3600_000));
+    await outbox.deliverDue(new Date(Date.now() + 7200_000));
+    expect(h.smtp.messages.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes('hr@down.example'))).to.have.length(1);
+    expect(await AccessReport.count({ where: { clientId: c.id } })).to.equal(1);
+  });
+
   it('two portal processes on one database build one report per client and period', async () => {
     const twin = await makeClient(h, { code: 'RP04', name: '株式会社ふたご' });
     // Relative to today, so the test means the same in any month: the client began mid-month two months ago.

@@ -381,6 +381,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       await other.login(staff);
       const res = await other.post(`${listPath()}/${recordId}/reveal`, purpose, listPath());
       expect(res.status).to.equal(403);
+      expect(res.text).to.not.contain(ichiro.replace(/(\d{4})(?=\d)/g, '$1 ')).and.not.contain(ichiro);
+      const row = (await lastAudit('vault.reveal'))!;
+      expect([row.result, row.actorId, row.detail]).to.deep.equal(['denied', staff.user.id, 'no re-authentication']);
     });
 
     it('unassigned staff are refused (403, logged); an assignment removed takes effect at once', async () => {

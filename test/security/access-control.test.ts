@@ -281,6 +281,7 @@ describe('Security: access control and tenancy', () => {
       expect(marked.map(key)).to.include.members(['POST /firm/clients/:clientId/numbers/print', 'POST /firm/clients/:clientId/numbers/export', 'POST /files/:fileId/download']);
       const signedIn = new Map<Role, SecBrowser>();
       for (const r of marked) {
+        if (r.access === 'public' || r.access === 'apiToken') throw new Error(`${key(r)}: re-authentication on a route without a session`);
         const role = allowedRole(r.access);
         if (!signedIn.has(role)) {
           const b = fresh();
