@@ -5,6 +5,9 @@ import { AppError, BadRequest } from '../errors';
 import { encryptingStorage, type EncryptedUpload } from '../files/upload-engine';
 import type { UploadTarget } from '../files/upload-target';
 import { ID_IMAGE_EXTENSIONS, isIdImage } from '../files/file-types';
+import type { Person } from '../vault/people';
+import type { FieldErrors } from './forms';
+import { translate } from '../i18n';
 
 const ID_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
 
@@ -56,4 +59,32 @@ export function checkCardPhotos(uploads: EncryptedUpload[]): void {
 /** The target of a number's card photos: an identity file to the firm, of the person's client, naming the employee it belongs to (none for a payee). */
 export function cardPhotoTarget(clientId: string, employeeId: string | null): UploadTarget {
   return { direction: 'to_firm', clientId, employeeId, category: 'identity', comment: null, containsMyNumber: true };
+}
+
+/** The same for a person of any kind: a dependant's photo names their employee. */
+export function cardPhotoTargetFor(person: Person): UploadTarget {
+  const employeeId = person.kind === 'employee' ? person.id : person.kind === 'dependant' ? person.dependant!.employeeId : null;
+  return cardPhotoTarget(person.clientId, employeeId);
+}
+
+/**
+ * A refused number form: to the page's upload script a JSON answer with the first reason (it shows it
+ * above the button); to a plain form post the page again, each reason beside its field.
+ */
+export function refuseNumberForm(req: Request, res: Response, errors: FieldErrors, status: number, showAgain: () => Promise<unknown>): Promise<unknown> | void {
+  if (req.accepts(['html', 'json']) === 'json') {
+    const key = Object.values(errors)[0] ?? 'error.badRequest';
+    res.status(status).json({ ok: false, error: { message: translate(req.lang, key) } });
+    return;
+  }
+  return showAgain();
+}
+
+/** Where to go after a number form was taken: JSON for the upload script, a redirect for a plain post. */
+export function numberFormDone(req: Request, res: Response, to: string): void {
+  if (req.accepts(['html', 'json']) === 'json') {
+    res.json({ ok: true, redirect: to });
+    return;
+  }
+  res.redirect(303, to);
 }

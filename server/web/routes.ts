@@ -158,7 +158,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/client/people/employees/:employeeId/account', access: 'clientAdmin', handler: clientVault.linkAccount },
     { method: 'post', path: '/client/people/payees', access: 'clientAdmin', handler: clientVault.addPayee },
     { method: 'get', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.showRegister },
-    { method: 'post', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.register },
+    { method: 'post', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', multipart: true, handler: clientVault.register },
     { method: 'post', path: '/client/people/:kind/:personId/link', access: 'clientAdmin', handler: clientVault.createLink },
     { method: 'post', path: '/client/numbers/:recordId/confirm', access: 'clientAdmin', handler: clientVault.confirm },
     { method: 'post', path: '/client/numbers/:recordId/check', access: 'clientAdmin', handler: clientVault.check },

@@ -16,6 +16,7 @@ import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime, inParens } from '../../presenters/format';
 import { z } from 'zod';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, numberFormDone, refuseNumberForm } from '../card-photo-upload';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
 /** What the import page always shows: its limit and the column guide. */
@@ -67,6 +68,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   const importUpload = multer({ storage: multer.memoryStorage(), limits: { fileSize: IMPORT_MAX_BYTES, files: 1, fields: 5 } }).single('file');
 
   const clientOf = async (req: Request): Promise<Client> => services.clients.getFor(req.user!, req.user!.clientId!);
+  const receivePhotos = cardPhotoReceiver(services, csrfValid);
 
   async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await clientOf(req);
@@ -186,6 +188,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       record: record ? presentRecord(record, req.lang) : null,
       // The typed number is never echoed back into the page: a refused number is typed again.
       values: { issueDate: (req.body as Record<string, string> | undefined)?.issueDate ?? record?.issueDate ?? '' },
+      hasPhoto: Boolean(record?.idFileId),
+      accept: CARD_PHOTO_ACCEPT,
       errors,
     }, status);
   }
@@ -278,21 +282,34 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
 
     showRegister: (req: Request, res: Response) => showRegisterForm(req, res),
 
-    /** 代理登録: the client admin types a person's number. */
+    /**
+     * 代理登録: the client admin types a person's number, with the photo or scan of the card they
+     * were handed (本人確認 for the firm), if any. The number and its photo land together or not at all.
+     */
     async register(req: Request, res: Response) {
       const client = await clientOf(req);
-      const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
-      const f = parseForm(numberForm, req.body);
-      if (!f.ok) return showRegisterForm(req, res, f.errors, 400);
+      // Looked up only once the form's token has passed (the receiver checks it first): a forged post learns nothing.
+      const personOf = () => findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
+      const { uploads, target } = await receivePhotos(req, res, async () => cardPhotoTargetFor(await personOf()));
+      const person = await personOf().catch(async (err: unknown) => { await services.files.discardUploads(uploads); throw err; });
       try {
-        await vault.register(actorOf(req), person, f.data, { source: 'proxy', registeredBy: req.user!.id });
+        const f = parseForm(numberForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        checkCardPhotos(uploads);
+        const ctx = actorOf(req);
+        await services.sequelize.transaction(async (tx) => {
+          const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
+          await vault.register(ctx, person, f.data, { source: 'proxy', registeredBy: req.user!.id, idFileId: batch ? uploads[0]!.fileId : null }, tx);
+        });
       } catch (err) {
+        await services.files.discardUploads(uploads);
         const errors = formErrors(err);
         if (!errors) throw err;
-        return showRegisterForm(req, res, errors, (err as AppError).status);
+        const status = (err as AppError).status;
+        return refuseNumberForm(req, res, errors, status, () => showRegisterForm(req, res, errors, status));
       }
       flash(req, 'ok', 'vault.registered');
-      res.redirect(303, registerReturn(req, person).path);
+      numberFormDone(req, res, registerReturn(req, person).path);
     },
 
     /** A one-time link (and its code) for a payee or an employee: shown once, as a sheet to print or hand over. */

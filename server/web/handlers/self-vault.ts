@@ -9,7 +9,7 @@ import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import type { UploadTarget } from '../../files/upload-target';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, numberFormDone, refuseNumberForm } from '../card-photo-upload';
 import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
@@ -53,15 +53,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     }, status);
   }
 
-  /** For the progress-bar script a JSON answer; for a plain form post the page again with the message beside the field. */
-  async function refuse(req: Request, res: Response, errors: FieldErrors, status: number, personKey: string) {
-    if (req.accepts(['html', 'json']) === 'json') {
-      const key = Object.values(errors)[0] ?? 'error.badRequest';
-      res.status(status).json({ ok: false, error: { message: translate(req.lang, key) } });
-      return;
-    }
-    return show(req, res, { errors, errorFor: personKey }, status);
-  }
+  const refuse = (req: Request, res: Response, errors: FieldErrors, status: number, personKey: string) =>
+    refuseNumberForm(req, res, errors, status, () => show(req, res, { errors, errorFor: personKey }, status));
 
   async function personFor(employee: Employee, key: string): Promise<Person> {
     if (key === 'self') return findPerson(employee.clientId, 'employee', employee.id);
@@ -98,11 +91,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         return refuse(req, res, errors, (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');
-      if (req.accepts(['html', 'json']) === 'json') {
-        res.json({ ok: true, redirect: '/me/numbers' });
-        return;
-      }
-      res.redirect(303, '/me/numbers');
+      numberFormDone(req, res, '/me/numbers');
     },
 
     async addDependant(req: Request, res: Response) {

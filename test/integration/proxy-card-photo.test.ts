@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import { createHarness, type Harness } from '../support/harness';
+import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { pngBytes } from '../support/files';
+import { AuditEvent, Employee, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { makeDependant, numberFrom as validNumber } from '../support/vault';
+
+const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
+
+describe('代理登録 with the card\'s photo or scan', () => {
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  let admin: TestBrowser;
+  let employeeId: string;
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'PH01', name: '株式会社写真' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    admin = new TestBrowser(h.portal.app);
+    await admin.login(clientAdmin);
+    employeeId = (await Employee.create({ clientId: client.id, employeeCode: 'E1', name: '写真 一郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null })).id;
+  });
+  after(async () => { await h.close(); });
+
+  it('代理登録 takes a photo or scan of the card with the number: both land together, or neither', async () => {
+    expect((await admin.post('/client/people/payees', { code: 'P001', name: '写真 支払先', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P001' } }))!;
+    const path = `/client/people/payee/${payee.id}/number`;
+    const form = await admin.get(path);
+    expect(form.text).to.contain('enctype="multipart/form-data"').and.contain('data-testid="photo-input"').and.contain('本人確認書類の写真・スキャン（任意）');
+    const objects = () => (fs.existsSync(h.config.storageDir) ? fs.readdirSync(h.config.storageDir, { recursive: true }).filter((f) => fs.statSync(`${h.config.storageDir}/${String(f)}`).isFile()).length : 0);
+    const send = async (number: string, file: { name: string; data: Buffer; type: string }, accept = 'application/json') => admin.agent.post(path)
+      .set('X-CSRF-Token', await admin.csrf(path)).set('Accept', accept)
+      .field('number', number).attach('files', file.data, { filename: file.name, contentType: file.type });
+    const files = await StoredFile.count();
+    const stored = objects();
+    // A wrong number: the photo that came with it does not stay.
+    let res = await send('123456789019', { name: 'card.png', data: pngBytes(3000), type: 'image/png' });
+    expect(res.status).to.equal(400);
+    expect(res.body.error.message).to.contain('マイナンバーが正しくありません');
+    // Not a picture or a scan: refused, the number not stored either.
+    const payeeNumber = validNumber(66665555444);
+    res = await send(payeeNumber, { name: 'card.csv', data: Buffer.from('a,b\n1,2\n'), type: 'text/csv' });
+    expect(res.status).to.equal(400);
+    expect(res.body.error.message).to.contain('写真は画像');
+    // Without the page's script the refusal is the page again, the reason beside the field.
+    res = await send(payeeNumber, { name: 'card.csv', data: Buffer.from('a,b\n1,2\n'), type: 'text/csv' }, 'text/html');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('写真は画像').and.not.contain(payeeNumber);
+    expect([await StoredFile.count(), await NumberRecord.count({ where: { personId: payee.id } })]).to.deep.equal([files, 0]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(objects(), 'stored objects after the refusals').to.equal(stored);
+    // The number with its card: one record pointing at one encrypted identity file of the client, for the firm.
+    res = await send(payeeNumber, { name: 'カード表.png', data: pngBytes(5000), type: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.body).to.deep.equal({ ok: true, redirect: `/client/people#person-${payee.id}` });
+    const rec = (await NumberRecord.findOne({ where: { personId: payee.id } }))!;
+    const photo = (await StoredFile.findByPk(rec.idFileId!))!;
+    expect([photo.clientId, photo.direction, photo.category, photo.employeeId, photo.containsMyNumber, photo.senderId, photo.displayName])
+      .to.deep.equal([client.id, 'to_firm', 'identity', null, true, clientAdmin.user.id, 'カード表.png']);
+    expect((await lastAudit('vault.register.proxy'))!.targetId).to.equal(payee.id);
+    expect((await lastAudit('file.upload'))!.targetId).to.equal(photo.id);
+    // A dependant's card names their employee, as じぶんで登録 does.
+    const dep = (await makeDependant(client.id, employeeId, '写真 添付子')).dependant;
+    const depPath = `/client/people/dependant/${dep.id}/number`;
+    res = await admin.agent.post(depPath).set('X-CSRF-Token', await admin.csrf(depPath)).set('Accept', 'application/json')
+      .field('number', validNumber(66665555433)).attach('files', pngBytes(2000), { filename: 'dep.png', contentType: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    const depRec = (await NumberRecord.findOne({ where: { personId: dep.id } }))!;
+    expect((await StoredFile.findByPk(depRec.idFileId!))!.employeeId).to.equal(employeeId);
+    // The list says the number has an image.
+    expect((await admin.get('/client/people')).text).to.contain(`href="/files/${photo.id}" data-testid="id-image"`);
+  });
+
+});
