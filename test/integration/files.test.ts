@@ -391,6 +391,34 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(sha(binary(await download(s, file.id)))).to.equal(sha(data));
   });
 
+  it('damage in a later segment of a large file: what was verified has gone out, then the connection is cut (never a complete-looking file), and the event is logged', async () => {
+    const b = await as(clientAdmin);
+    const data = pdfBytes(3 * (1 << 20) + 17);
+    expect((await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'late-damage.pdf', data }])).status).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { displayName: 'late-damage.pdf' } }))!;
+    const objectPath = fs.readdirSync(h.config.storageDir, { recursive: true }).map(String).find((p) => p.endsWith(file.objectId))!;
+    const full = path.join(h.config.storageDir, objectPath);
+    const original = fs.readFileSync(full);
+    const damaged = Buffer.from(original);
+    damaged[original.length - 100]! ^= 0x01; // inside the last of four segments
+    fs.writeFileSync(full, damaged);
+    try {
+      const outcome = await download(b, file.id).then(
+        (res) => ({ status: res.status, complete: binary(res).length === data.length }),
+        (err: { code?: string; message?: string }) => ({ cut: true, why: err.code ?? err.message }));
+      expect(outcome).to.not.have.property('complete', true);
+      expect(outcome).to.have.property('cut', true);
+      // The row is written as the connection is cut: wait for it.
+      const logged = () => AuditEvent.count({ where: { operation: 'file.download', targetId: file.id, result: 'error' } });
+      for (let i = 0; i < 60 && (await logged()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await logged()).to.equal(1);
+      expect((await AuditEvent.findOne({ where: { operation: 'file.download', targetId: file.id, result: 'error' } }))!.detail).to.match(/^corrupt: /);
+    } finally {
+      fs.writeFileSync(full, original);
+    }
+    expect(sha(binary(await download(b, file.id)))).to.equal(sha(data));
+  });
+
   it('deleting a file destroys its key and its object; a record stays', async () => {
     const b = await as(clientAdmin);
     await upload(b, { direction: 'to_firm', category: 'other' }, [{ name: 'delete-me.pdf', data: pdfBytes() }]);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createHarness, sharedDatabase, type Harness } from '../support/harness';
 import { makeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
+import { fillPath, tableCounts } from '../support/security';
 import { envFor, runScript } from '../support/run-cli';
 import { AuditEvent, Client, KeyCheck, User } from '../../server/db/models';
 
@@ -28,6 +29,24 @@ describe('Keys: a wrong or missing master key starts the portal sealed', () => {
   });
 
   const reopen = (env: Record<string, string> = {}) => createHarness(env, { dataDir, keepDatabase: db.url ? { url: db.url } : undefined });
+
+  /** Every route the sealed portal does not serve, as a signed-out browser and with a bearer token: 503, and no table changes. */
+  async function everyRouteSealed(h: Harness): Promise<number> {
+    const before = await tableCounts(h.booted.sequelize);
+    const b = new TestBrowser(h.portal.app);
+    await b.get('/login');
+    let walked = 0;
+    for (const r of h.portal.routes.filter((x) => !(x as { whenSealed?: boolean }).whenSealed)) {
+      const p = fillPath(r.path, { token: 'a'.repeat(43) });
+      const res = r.method === 'get'
+        ? await b.agent.get(p).set('Authorization', 'Bearer akt_not_a_real_token')
+        : await b.agent.post(p).set('Authorization', 'Bearer akt_not_a_real_token').type('form').send({ _csrf: 'x', number: '123456789018' });
+      expect(res.status, `${r.method.toUpperCase()} ${r.path}`).to.equal(503);
+      walked += 1;
+    }
+    expect(await tableCounts(h.booted.sequelize)).to.deep.equal(before);
+    return walked;
+  }
 
   it('generated the key at first run (0600) and stored a key-check value', async () => {
     const h = await reopen();
@@ -62,6 +81,8 @@ describe('Keys: a wrong or missing master key starts the portal sealed', () => {
         expect((await b.get(p)).status, p).to.equal(503);
       }
       expect({ audit: await AuditEvent.count(), users: await User.count(), clients: await Client.count() }).to.deep.equal(before);
+      // Not just those: every vault, file, report, disposal and API route.
+      expect(await everyRouteSealed(h)).to.be.greaterThan(60);
     } finally { await h.close(); }
   });
 
@@ -74,6 +95,7 @@ describe('Keys: a wrong or missing master key starts the portal sealed', () => {
       try {
         expect(h.booted.services.keys.sealReason).to.equal('missing');
         expect(fs.existsSync(keyFile)).to.equal(false);
+        expect(await everyRouteSealed(h)).to.be.greaterThan(60);
       } finally { await h.close(); }
     } finally {
       fs.writeFileSync(keyFile, saved, { mode: 0o600 });
