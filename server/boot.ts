@@ -63,6 +63,7 @@ export function sealMessage(keys: Keys, config: Config): string {
     missing: `the master key file ${config.masterKeyFile} does not exist`,
     unreadable: `the master key file ${config.masterKeyFile} cannot be read or is not 64 hex digits`,
     'wrong-key': `the master key in ${config.masterKeyFile} is not the key this database was encrypted with`,
+    'check-missing': `the database holds encrypted data but its key-check value (table key_check) is gone, so no key can be trusted; restore that row from a backup`,
   }[keys.sealReason!];
   return `SEALED: ${why}. Pages that need keys answer 503 and nothing is written until the right key is in place and the portal restarts.`;
 }

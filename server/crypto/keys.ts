@@ -1,11 +1,11 @@
 import type { Config } from '../config';
-import { UniqueConstraintError } from 'sequelize';
-import { KeyCheck } from '../db/models';
+import { Op, UniqueConstraintError } from 'sequelize';
+import { ClientKey, KeyCheck, User } from '../db/models';
 import { Sealed } from '../errors';
 import type { KeyRing } from './key-ring';
 import { readMasterKey } from './master-key';
 
-export type SealReason = 'missing' | 'unreadable' | 'wrong-key';
+export type SealReason = 'missing' | 'unreadable' | 'wrong-key' | 'check-missing';
 
 /**
  * The portal's keys at run time. Sealed means no usable master key: every route that needs a key
@@ -31,10 +31,14 @@ export class Keys {
   /** Loads the master key and checks it against the database; writes the check value at first run. */
   static async open(config: Pick<Config, 'masterKeyFile' | 'masterKeyIsEmbedded'>): Promise<Keys> {
     const stored = await KeyCheck.findByPk(1);
+    // Data encrypted under some key, but no check value to tell whether this is that key (the row
+    // was lost or deleted): any key would be taken, and a new one generated. Sealed instead.
+    const orphaned = !stored && await holdsEncryptedData();
     // Generating a key is only safe when nothing was ever encrypted: no check value yet.
-    const read = readMasterKey(config.masterKeyFile, config.masterKeyIsEmbedded && !stored);
+    const read = readMasterKey(config.masterKeyFile, config.masterKeyIsEmbedded && !stored && !orphaned);
     if (read.kind === 'missing') return Keys.sealed('missing');
     if (read.kind === 'unreadable') return Keys.sealed('unreadable');
+    if (orphaned) return Keys.sealed('check-missing');
     if (stored) {
       return read.keyRing.matchesKeyCheckValue(stored.kcv) ? Keys.unsealed(read.keyRing) : Keys.sealed('wrong-key');
     }
@@ -51,4 +55,9 @@ export class Keys {
       ? `A new master key was written to ${config.masterKeyFile} (mode 0600). Back it up: without it no encrypted data can be read.`
       : null);
   }
+}
+
+/** Whether anything in the database was encrypted under a master key: client keys (which wrap all data keys) or sealed TOTP seeds. */
+async function holdsEncryptedData(): Promise<boolean> {
+  return (await ClientKey.count()) > 0 || (await User.count({ where: { totpSecretSealed: { [Op.ne]: null } } })) > 0;
 }

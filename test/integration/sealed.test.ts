@@ -104,6 +104,30 @@ describe('Keys: a wrong or missing master key starts the portal sealed', () => {
     try { expect(h.booted.services.keys.sealed).to.equal(false); } finally { await h.close(); }
   });
 
+  it('with the key-check row gone while encrypted data remains: sealed, no key taken on trust, no check value written', async () => {
+    const h0 = await reopen();
+    const saved = (await KeyCheck.findByPk(1))!.get({ plain: true });
+    await KeyCheck.destroy({ where: { id: 1 } });
+    await h0.close();
+    const keyFile = path.join(dataDir, 'master.key');
+    const keyBefore = fs.readFileSync(keyFile);
+    try {
+      const h = await reopen();
+      try {
+        expect(h.booted.services.keys.sealReason).to.equal('check-missing');
+        expect(await KeyCheck.count()).to.equal(0);
+        expect(fs.readFileSync(keyFile).equals(keyBefore)).to.equal(true);
+        expect(await everyRouteSealed(h)).to.be.greaterThan(60);
+      } finally { await h.close(); }
+    } finally {
+      const h = await reopen();
+      await KeyCheck.create(saved);
+      await h.close();
+    }
+    const h = await reopen();
+    try { expect(h.booted.services.keys.sealed).to.equal(false); } finally { await h.close(); }
+  });
+
   it('the server says SEALED at start, and keys:status exits non-zero', async function () {
     this.timeout(40_000);
     const keyFile = path.join(dataDir, 'wrong.key');
