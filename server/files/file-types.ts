@@ -50,12 +50,16 @@ export async function checkType(head: Buffer, displayName: string): Promise<Type
   return { ok: false };
 }
 
-/** No NUL and few control bytes, and not markup a browser would run. */
+/**
+ * No NUL and few control bytes, and not markup a browser would run: after a byte-order mark and
+ * white space, nothing that opens a tag (`<body onload=…>`, `<!doctype`, `<?xml`). A CSV or a note
+ * does not start that way.
+ */
 function looksLikeText(head: Buffer): boolean {
   if (head.includes(0)) return false;
   let controls = 0;
   for (const b of head) if (b < 0x09 || (b > 0x0d && b < 0x20)) controls++;
   if (controls > head.length / 100) return false;
-  const start = head.subarray(0, 512).toString('latin1').trimStart().toLowerCase();
-  return !/^(<!doctype|<html|<svg|<\?xml|<script)/.test(start);
+  const start = head.subarray(0, 512).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  return !/^<[!?a-z]/i.test(start);
 }
