@@ -344,6 +344,18 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
       expect(list.text).to.not.contain('<img src=x');
       if (n.sent.startsWith('<img')) expect(list.text).to.contain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;.pdf');
     }
+    // Everywhere else the name appears: the file's page, the log and its CSV, the retention list.
+    const img = (await StoredFile.findOne({ where: { displayName: '<img src=x onerror=alert(1)>.pdf' } }))!;
+    for (const page of [`/files/${img.id}`, '/audit', '/disposal']) {
+      const res = await b.get(page);
+      expect(res.status, page).to.equal(200);
+      expect(res.text, page).to.not.contain('<img src=x');
+      expect(res.text, page).to.contain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;.pdf');
+    }
+    const csv = await b.get('/audit.csv');
+    expect(csv.status).to.equal(200);
+    expect(csv.headers['content-type']).to.contain('text/csv');
+    expect(csv.text).to.contain('<img src=x onerror=alert(1)>.pdf');
   });
 
   it('malformed multipart (raw NUL in a part header, cut boundary, missing name) → 400, nothing stored, the process stays up', async () => {
