@@ -161,3 +161,16 @@ export async function tableCounts(sequelize: { models: Record<string, { count():
   }
   return counts;
 }
+
+type DumpableModel = { primaryKeyAttributes: string[]; findAll(o: object): Promise<unknown[]> };
+
+/** Every row of every table the models know, but the session store's and the given ones, in key order: an UPDATE anywhere shows. */
+export async function tableDump(sequelize: { models: Record<string, unknown> }, except: string[] = []): Promise<Record<string, string>> {
+  const dump: Record<string, string> = {};
+  for (const [name, m] of Object.entries(sequelize.models).sort(([a], [b]) => a.localeCompare(b))) {
+    if (name === 'Session' || except.includes(name)) continue;
+    const model = m as DumpableModel;
+    dump[name] = JSON.stringify(await model.findAll({ raw: true, order: model.primaryKeyAttributes.map((k) => [k, 'ASC']) }));
+  }
+  return dump;
+}
