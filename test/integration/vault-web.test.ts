@@ -511,12 +511,18 @@ describe('Vault screens: corrections found in review', () => {
     expect(await statusOn()).to.equal('本人と管理者が確認済み');
   });
 
-  it('a user stopped for a burst of reveals cannot carry on by printing or exporting', async () => {
+  /** A new member of the firm's staff, assigned to the client, signed in and re-authenticated: a burst window of their own. */
+  async function reauthenticatedStaff(): Promise<{ staff: MadeUser; b: TestBrowser }> {
     const staff = await makeUser(h, { role: 'firm_staff' });
     await assign(h, client.id, staff.user.id);
     const b = new TestBrowser(h.portal.app);
     await b.login(staff);
     await b.reauth(staff);
+    return { staff, b };
+  }
+
+  it('a user stopped for a burst of reveals cannot carry on by printing or exporting', async () => {
+    const { staff, b } = await reauthenticatedStaff();
     const list = `/firm/clients/${client.id}/numbers`;
     const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
     const purpose = { purpose: 'withholding_slip', office: 'tax_office' };
@@ -531,11 +537,7 @@ describe('Vault screens: corrections found in review', () => {
   });
 
   it('each print or export counts once against the limit, however many people it holds: printing and exporting again and again is stopped', async () => {
-    const staff = await makeUser(h, { role: 'firm_staff' });
-    await assign(h, client.id, staff.user.id);
-    const b = new TestBrowser(h.portal.app);
-    await b.login(staff);
-    await b.reauth(staff);
+    const { staff, b } = await reauthenticatedStaff();
     const list = `/firm/clients/${client.id}/numbers`;
     const ids = (await NumberRecord.findAll({ where: { clientId: client.id } })).map((r) => r.id);
     expect(ids.length, 'records to export').to.be.greaterThan(1);
@@ -555,14 +557,10 @@ describe('Vault screens: corrections found in review', () => {
   });
 
   it('the firm\'s downloads of files holding My Numbers count against the same limit: a burst cannot go on through the card photos', async () => {
-    const staff = await makeUser(h, { role: 'firm_staff' });
-    await assign(h, client.id, staff.user.id);
     const sent = await uploadFiles(admin, { direction: 'to_firm', category: 'identity', containsMyNumber: 'on' }, [{ name: 'カード表面_バースト.pdf', data: pdfBytes(1500) }]);
     expect(sent.status, sent.text).to.equal(200);
     const fileId = (await StoredFile.findOne({ where: { displayName: 'カード表面_バースト.pdf' } }))!.id;
-    const b = new TestBrowser(h.portal.app);
-    await b.login(staff);
-    await b.reauth(staff);
+    const { staff, b } = await reauthenticatedStaff();
     const purpose = { purpose: 'social_insurance_acquire', office: 'pension_office' };
     const download = () => b.post(`/files/${fileId}/download`, purpose, `/files/${fileId}`);
     expect((await download()).status).to.equal(200);
