@@ -62,6 +62,16 @@ export class AuditLog {
     return row;
   }
 
+  /**
+   * Takes the lock on the log's head row that every audited write takes, first: work of one kind
+   * (two requests for the same items, a double-tapped import) then runs one after the other, and
+   * always in the order the other writers lock in, so it cannot deadlock with them. Call it as the
+   * transaction's first statement.
+   */
+  async serialise(tx: Transaction): Promise<void> {
+    await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
+  }
+
   /** Records in a transaction of its own: for events that are the whole action (a failed login). */
   async recordAlone(ctx: ActorContext, entry: AuditEntry): Promise<void> {
     await this.sequelize.transaction(async (tx) => { await this.record(tx, ctx, entry); });

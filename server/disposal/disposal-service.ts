@@ -117,9 +117,9 @@ export class DisposalService {
     const items: ItemFacts[] = [];
     for (let i = 0; i < refs.length; i += 1000) items.push(...await this.describeMany(clientId, refs.slice(i, i + 1000), people));
     return this.d.sequelize.transaction(async (tx) => {
-      // One request of a client at a time (two people, or two instances' nightly runs): the second
-      // waits here, then sees the first's items as open.
-      await Client.findByPk(clientId, { transaction: tx, lock: tx.LOCK.UPDATE });
+      // One request at a time (two people, or two instances' nightly runs): the second waits here,
+      // then sees the first's items as open.
+      await this.d.audit.serialise(tx);
       const open = await DisposalItem.count({
         where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
         include: [], transaction: tx,

@@ -3,7 +3,7 @@ import type { Sequelize } from 'sequelize';
 import { z } from 'zod';
 import { normaliseEmail, type AccountService } from '../accounts/account-service';
 import type { MailOutbox } from '../mail/outbox';
-import { Client, Department, User, type Employee } from '../db/models';
+import { Department, User, type Employee } from '../db/models';
 import { BadRequest, Conflict } from '../errors';
 import { calendarDate } from '../domain/dates';
 import { translate } from '../i18n';
@@ -75,8 +75,8 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
 
   const report: PeopleImportReport = { employees: 0, dependants: 0, invited: 0, unchanged: 0, rejected: [] };
   await d.sequelize.transaction(async (tx) => {
-    // One import of a client at a time (a double tap on a phone): the second reads what the first added.
-    await Client.findByPk(clientId, { transaction: tx, lock: tx.LOCK.UPDATE });
+    // One import at a time (a double tap on a phone): the second reads what the first added.
+    await d.audit.serialise(tx);
     const people = await listPeople(clientId);
     // Codes are matched whatever their case, as MySQL's collation does: E001 and e001 are one code on either database.
     const codeKey = (code: string) => code.toLowerCase();

@@ -160,6 +160,28 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     expect(await DisposalItem.count({ where: { itemId: { [Op.in]: refs.map((r) => r.id) } } })).to.equal(3);
   });
 
+  it('a disposal request and a number registered for the same client meanwhile both go through (no deadlock between their locks)', async () => {
+    const c = await makeClient(h, { code: 'DS23', name: '株式会社同時登録' });
+    const [rec] = await numbersFor(c, 1, null, 23);
+    const e2 = await Employee.create({ clientId: c.id, employeeCode: 'D23-2', name: '後から 登録', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    // Widen the window between the request's first lock and its audit row, as a request of thousands of items does.
+    const count = DisposalItem.count.bind(DisposalItem);
+    (DisposalItem as unknown as { count: typeof count }).count = (async (...a: Parameters<typeof count>) => {
+      const n = await count(...a);
+      await new Promise((r) => setTimeout(r, 300));
+      return n;
+    }) as typeof count;
+    try {
+      const requested = svc.request(ctxOf(firmAdmin), firmAdmin.user, c.id, [{ kind: 'number', id: rec!.id }], '同時');
+      await new Promise((r) => setTimeout(r, 100));
+      const registered = h.booted.services.vault.register(systemContext('test'), await findPerson(c.id, 'employee', e2.id), { number: valid(23230000123), issueDate: null }, { source: 'proxy', registeredBy: null });
+      const outcomes = await Promise.allSettled([requested, registered]);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as Error).name}: ${(o.reason as Error).message}`))).to.deep.equal(['ok', 'ok']);
+    } finally {
+      (DisposalItem as unknown as { count: typeof count }).count = count;
+    }
+  });
+
   it('two instances\' nightly runs at once dispose of a client\'s due numbers once: one request, one certificate', async () => {
     const c = await makeClient(h, { code: 'DS22', name: '株式会社夜間' });
     const records = await numbersFor(c, 2, null, 22);
