@@ -125,7 +125,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
 
   routes.filter((def) => !def.sessionless).forEach(mount);
   app.use(() => { throw new NotFound(); });
-  app.use(errorHandler(services.logger, services.audit));
+  app.use(errorHandler(services.logger, services.audit, config.publicUrl));
 
   return { app, routes, close: sessions.stop };
 }

@@ -28,7 +28,7 @@ export const LOG_OPERATION_GROUPS = [
       'auth.login', 'auth.logout', 'auth.totp', 'auth.totp.enrol', 'auth.reauth', 'auth.password.change', 'auth.password.reset_request',
       'auth.password.reset', 'auth.password.set', 'account.passkey.add', 'account.passkey.remove',
       'account.email.request', 'account.email.change', 'api.token.create', 'api.token.revoke',
-      'security.forbidden', 'security.csrf', 'security.notFound', 'security.tooLarge', 'security.fileType', 'security.malformed',
+      'security.forbidden', 'security.reauth', 'security.csrf', 'security.notFound', 'security.tooLarge', 'security.fileType', 'security.malformed',
     ],
   },
   {

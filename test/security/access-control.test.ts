@@ -299,7 +299,7 @@ describe('Security: access control and tenancy', () => {
           continue;
         }
         expect(res.status, key(r)).to.equal(403);
-        expect(rows, key(r)).to.deep.equal([`${(r as { deniedAs?: string }).deniedAs ?? 'security.forbidden'} denied true`]);
+        expect(rows, key(r)).to.deep.equal([`${(r as { deniedAs?: string }).deniedAs ?? 'security.reauth'} denied true`]);
       }
     });
   });

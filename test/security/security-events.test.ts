@@ -60,6 +60,31 @@ describe('Security events: refusals are in the audit log', () => {
     ]);
   });
 
+  it('an old token posted by a page of this site (a tab left open across a new sign-in) is refused but is no forgery: no row', async () => {
+    const seq = await headSeq();
+    const stale = await b.agent.post('/client/users').type('form').set('Origin', 'http://portal.test')
+      .send({ _csrf: 'a-token-of-an-earlier-session', name: 'x', email: 'x@example.jp', role: 'employee' });
+    expect(stale.status).to.equal(403);
+    const fromPage = await b.agent.post('/client/users').type('form').set('Referer', 'http://portal.test/client/users')
+      .send({ _csrf: 'a-token-of-an-earlier-session', name: 'x', email: 'x@example.jp', role: 'employee' });
+    expect(fromPage.status).to.equal(403);
+    expect(await rowsAfter(seq)).to.deep.equal([]);
+    // The same from another site is a forgery.
+    const forged = await b.agent.post('/client/users').type('form').set('Origin', 'https://evil.example')
+      .send({ _csrf: 'a-token-of-an-earlier-session', name: 'x', email: 'x@example.jp', role: 'employee' });
+    expect(forged.status).to.equal(403);
+    expect((await rowsAfter(seq)).map((r) => r.operation)).to.deep.equal(['security.csrf']);
+  });
+
+  it('re-authenticating keeps the form token: a form left open in another tab still posts', async () => {
+    const s = new TestBrowser(h.portal.app);
+    await s.login(staff);
+    const token = await s.csrf('/account');
+    expect((await s.reauth(staff)).status).to.equal(303);
+    const res = await s.agent.post('/lang').type('form').send({ _csrf: token, lang: 'ja', back: '/account' });
+    expect(res.status).to.equal(303);
+  });
+
   it('an upload over the limit, a file whose bytes are not its type, and a malformed body: one row each, nothing stored', async () => {
     const seq = await headSeq();
     const files = await StoredFile.count();

@@ -40,9 +40,10 @@ export async function grantReauth(req: Request, services: Services, method: stri
   const user = req.user!;
   await services.accounts.loginSucceeded(user.email, req.ip ?? '');
   await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method });
-  const { startedAt, passwordAt, passport: pp } = req.session as typeof req.session & { passport?: unknown };
+  // The form token goes along with the sign-in: the pages open in the person's other tabs keep working.
+  const { startedAt, passwordAt, passport: pp, csrfToken } = req.session as typeof req.session & { passport?: unknown; csrfToken?: string };
   await regenerate(req);
-  Object.assign(req.session, { passport: pp, startedAt, passwordAt, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
+  Object.assign(req.session, { passport: pp, startedAt, passwordAt, csrfToken, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
   await saveSession(req);
 }
 

@@ -50,11 +50,12 @@ function tokenFor(req: Request): string | undefined {
   }
 }
 
-export function errorHandler(logger: Logger, audit: AuditLog): ErrorRequestHandler {
+export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string): ErrorRequestHandler {
+  const security = { audit, logger, publicOrigin: new URL(publicUrl).origin };
   return async (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const appErr = toAppError(err, logger, req);
-    await recordSecurityEvent(audit, logger, err, appErr, req);
+    await recordSecurityEvent(security, err, appErr, req);
     if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
     res.set('Cache-Control', 'no-store');
     const lang = req.lang ?? 'ja';

@@ -15,9 +15,12 @@ const ROUTINE = new Set(['auth.totpEnrolmentRequired']);
  * file looks exactly like a missing one), an upload over the limit, a file whose bytes are not its
  * type, a body that cannot be parsed.
  */
-export function securityEventOf(raw: unknown, err: AppError, req: Request): string | null {
+export function securityEventOf(raw: unknown, err: AppError, req: Request, publicOrigin: string): string | null {
   if (ROUTINE.has(err.messageKey)) return null;
-  if (err.messageKey === 'error.csrf') return 'security.csrf';
+  // A page of this site posting an old token is a tab left open across a new sign-in; a forged
+  // form comes from another site, and the browser says so (Origin, or Referer without it).
+  if (err.messageKey === 'error.csrf') return fromThisSite(req, publicOrigin) ? null : 'security.csrf';
+  if (err.messageKey === 'error.reauthRequired') return 'security.reauth';
   if (err.status === 403) return 'security.forbidden';
   // Only for a route that was found: an address nobody has is a typing error, an id that is not theirs a probe.
   if (err.status === 404 && req.route) return 'security.notFound';
@@ -28,15 +31,23 @@ export function securityEventOf(raw: unknown, err: AppError, req: Request): stri
   return null;
 }
 
+function fromThisSite(req: Request, publicOrigin: string): boolean {
+  const origin = req.get('origin');
+  if (origin) return origin === publicOrigin;
+  const referer = req.get('referer');
+  return Boolean(referer && (referer === publicOrigin || referer.startsWith(`${publicOrigin}/`)));
+}
+
 /**
  * Records the refusal in the audit log unless the request's own code has recorded it already.
  * Signed-in people only: the log names who was refused, and a stranger's requests cannot fill it
  * (theirs go to the server log). The refusal stands whether or not the row could be written.
  */
-export async function recordSecurityEvent(audit: AuditLog, logger: Logger, raw: unknown, err: AppError, req: Request): Promise<void> {
+export async function recordSecurityEvent(d: { audit: AuditLog; logger: Logger; publicOrigin: string }, raw: unknown, err: AppError, req: Request): Promise<void> {
+  const { audit, logger } = d;
   const user = req.user;
   if (!user || refusalRecordedFor(req)) return;
-  const operation = securityEventOf(raw, err, req);
+  const operation = securityEventOf(raw, err, req, d.publicOrigin);
   if (!operation) return;
   // The route's pattern, never the address itself (which may carry a token); the id asked for, when it is one.
   const route = (req.route?.path as string | undefined) ?? '(no route)';
