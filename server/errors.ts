@@ -54,7 +54,8 @@ export class ServiceUnavailable extends AppError {
   constructor() { super(503, 'error.unavailable'); }
 }
 export class UnsupportedFileType extends AppError {
-  constructor(name: string) { super(415, 'files.unsupportedType', { name }); }
+  /** mismatch: the bytes contradict a type the portal takes (a security event), rather than a type it does not take */
+  constructor(name: string, readonly mismatch = false) { super(415, 'files.unsupportedType', { name }); }
 }
 /** A stored object that fails its integrity checks: never served, always logged. */
 export class CorruptFile extends AppError {

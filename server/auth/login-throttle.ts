@@ -73,15 +73,10 @@ export class LoginThrottle {
    * failure was counted; a try that succeeds is given back (succeed).
    */
   async attempt(account: string, ip: string): Promise<void> {
-    const outcomes = await Promise.allSettled([this.perAccountAndIp.consume(key(account, ip), 1), this.perIp.consume(hashed(ipKey(ip)), 1)]);
-    const spent: RateLimiterRes[] = [];
-    for (const o of outcomes) {
-      if (o.status === 'fulfilled') continue;
-      // The library rejects with the counter's state when it is spent, and with an Error when the store failed.
-      if (o.reason instanceof Error) throw o.reason;
-      spent.push(o.reason as RateLimiterRes);
-    }
-    if (spent.length > 0) throw new TooManyRequests(Math.max(1, ...spent.map((r) => Math.ceil(r.msBeforeNext / 1000))));
+    // The account's counter first: a try it refuses does not also use up the address's budget
+    // (which a whole office behind one address shares).
+    await take(this.perAccountAndIp, key(account, ip));
+    await take(this.perIp, hashed(ipKey(ip)));
   }
 
   /** A try that succeeded: the account's failures from this IP are forgotten, and the IP gets its try back. */
@@ -96,6 +91,17 @@ export class LoginThrottle {
 
   close(): Promise<void> {
     return this.counters.close();
+  }
+}
+
+/** One try from a counter, or TooManyRequests with the seconds until it frees up. */
+async function take(counter: RateLimiterAbstract, k: string): Promise<void> {
+  try {
+    await counter.consume(k, 1);
+  } catch (err) {
+    // The library rejects with the counter's state when it is spent, and with an Error when the store failed.
+    if (err instanceof Error) throw err;
+    throw new TooManyRequests(Math.max(1, Math.ceil((err as RateLimiterRes).msBeforeNext / 1000)));
   }
 }
 

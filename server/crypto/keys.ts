@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { Op, UniqueConstraintError } from 'sequelize';
-import { ClientKey, KeyCheck, User } from '../db/models';
+import { ClientKey, FirmKey, KeyCheck, SigningIdentity, User } from '../db/models';
 import { Sealed } from '../errors';
 import type { KeyRing } from './key-ring';
 import { readMasterKey } from './master-key';
@@ -57,7 +57,8 @@ export class Keys {
   }
 }
 
-/** Whether anything in the database was encrypted under a master key: client keys (which wrap all data keys) or sealed TOTP seeds. */
+/** Whether anything in the database was sealed under a master key: client and firm keys (which wrap all data keys), the signing identity, TOTP seeds. */
 async function holdsEncryptedData(): Promise<boolean> {
-  return (await ClientKey.count()) > 0 || (await User.count({ where: { totpSecretSealed: { [Op.ne]: null } } })) > 0;
+  const counts = await Promise.all([ClientKey.count(), FirmKey.count(), SigningIdentity.count(), User.count({ where: { totpSecretSealed: { [Op.ne]: null } } })]);
+  return counts.some((n) => n > 0);
 }

@@ -10,6 +10,7 @@ import * as m0006 from './migrations/0006-rate-limits';
 import * as m0007 from './migrations/0007-passkeys';
 import * as m0008 from './migrations/0008-disposal-rejection';
 import * as m0009 from './migrations/0009-email-change';
+import * as m0010 from './migrations/0010-card-photos';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -27,6 +28,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0007-passkeys', m0007],
   ['0008-disposal-rejection', m0008],
   ['0009-email-change', m0009],
+  ['0010-card-photos', m0010],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

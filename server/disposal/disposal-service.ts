@@ -18,7 +18,7 @@ import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
-import { isOwnCardPhoto, visibleFilesWhere } from '../files/visibility';
+import { isCardPhoto, visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -90,9 +90,11 @@ export class DisposalService {
         due: Boolean(r.deletionDate && r.deletionDate <= today),
       };
       out.push(facts);
-      // The photographed card shows the number too: it goes with the number, on the number's date.
-      if (r.idFileId && !refs.some((x) => x.kind === 'file' && x.id === r.idFileId)) {
-        const photo = await this.describeFile(clientId, { kind: 'file', id: r.idFileId }, people).catch((err: unknown) => { if (err instanceof NotFound) return null; throw err; });
+      // The photographed card shows the number too: its photos (front and back came together) go
+      // with the number, on the number's date.
+      for (const photoId of r.idFileId ? await cardPhotosBesides(clientId, r.idFileId) : []) {
+        if (refs.some((x) => x.kind === 'file' && x.id === photoId) || out.some((o) => o.itemId === photoId)) continue;
+        const photo = await this.describeFile(clientId, { kind: 'file', id: photoId }, people).catch((err: unknown) => { if (err instanceof NotFound) return null; throw err; });
         if (photo) out.push({ ...photo, deletionDate: facts.deletionDate, due: facts.due });
       }
     }
@@ -382,11 +384,13 @@ export class DisposalService {
       const rules = await rulesOf(rule.clientId);
       const numbers = await dueByRules(rule.clientId, rules, today,
         await NumberRecord.findAll({ where: { clientId: rule.clientId, sealedNumber: { [Op.ne]: null }, deletionDate: { [Op.lte]: today } }, attributes: ['id', 'personKind', 'personId', 'createdAt'] }));
-      const dueFiles = await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id', 'category', 'direction', 'employeeId', 'createdAt'] });
-      // A card photo from じぶんで登録 that no number points to any more (replaced, or its number changed) is no longer needed.
-      const photosInUse = new Set((await NumberRecord.findAll({ where: { clientId: rule.clientId, idFileId: { [Op.ne]: null } }, attributes: ['idFileId'] })).map((r) => r.idFileId!));
+      const dueFiles = await StoredFile.findAll({ where: { clientId: rule.clientId, status: 'ready', retentionDate: { [Op.lte]: today } }, attributes: ['id', 'batchId', 'category', 'cardPhoto', 'createdAt'] });
+      // Card photos no number points to any more (replaced, or the number changed) are no longer needed;
+      // a number points to the first of the photos sent with it, which stand or go together.
+      const inUse = (await NumberRecord.findAll({ where: { clientId: rule.clientId, idFileId: { [Op.ne]: null } }, attributes: ['idFileId'] })).map((r) => r.idFileId!);
+      const batchesInUse = new Set((inUse.length ? await StoredFile.findAll({ where: { id: { [Op.in]: inUse } }, attributes: ['batchId'] }) : []).map((f) => f.batchId));
       const files = dueFiles.filter((f) => {
-        if (isOwnCardPhoto(f) && !photosInUse.has(f.id)) return true;
+        if (isCardPhoto(f) && !batchesInUse.has(f.batchId)) return true;
         const years = rules.fileYears[f.category];
         return years != null && addYears(japanDay(f.createdAt), years) <= today;
       });
@@ -460,4 +464,12 @@ async function dueByRules(clientId: string, rules: Rules, today: string, records
     const byRule = person ? ruleDateOf(person, rules, japanDay(r.createdAt)) : null;
     return byRule !== null && byRule <= today;
   });
+}
+
+/** The card photos sent together with the one a number points to (the front and back of one card), that one first. */
+async function cardPhotosBesides(clientId: string, fileId: string): Promise<string[]> {
+  const first = await StoredFile.findOne({ where: { id: fileId, clientId }, attributes: ['id', 'batchId'] });
+  if (!first) return [fileId];
+  const siblings = await StoredFile.findAll({ where: { clientId, batchId: first.batchId, cardPhoto: true, status: 'ready', id: { [Op.ne]: fileId } }, attributes: ['id'], order: [['id', 'ASC']] });
+  return [fileId, ...siblings.map((f) => f.id)];
 }

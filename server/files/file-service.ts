@@ -83,7 +83,7 @@ export class FileService {
         id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
         senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
         size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
-        containsMyNumber: target.containsMyNumber, retentionDate, status: 'ready', deletedAt: null, deletedBy: null,
+        containsMyNumber: target.containsMyNumber, cardPhoto: target.cardPhoto === true, retentionDate, status: 'ready', deletedAt: null, deletedBy: null,
       }, { transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,
@@ -151,18 +151,18 @@ export class FileService {
   }
 
   /**
-   * Per client, the files it sent to the firm that nobody at the firm has opened yet. Card photos from
-   * じぶんで登録 are not counted: a badge must not invite anyone to open a My Number image to clear it.
+   * Per client, the files it sent to the firm that nobody at the firm has opened yet. Card photos sent
+   * with numbers are not counted: a badge must not invite anyone to open a My Number image to clear it.
    */
   async unreadByFirm(clientIds: string[]): Promise<Map<string, number>> {
     if (clientIds.length === 0) return new Map();
     const rows = await this.d.sequelize.query<{ clientId: string; n: number | string }>(
       `SELECT f.client_id AS "clientId", COUNT(*) AS n FROM files f
         WHERE f.client_id IN (:clientIds) AND f.direction = 'to_firm' AND f.status = 'ready'
-          AND NOT (f.category = 'identity' AND f.employee_id IS NOT NULL)
+          AND f.card_photo = :no
           AND NOT EXISTS (SELECT 1 FROM file_reads r JOIN users u ON u.id = r.user_id WHERE r.file_id = f.id AND u.role IN ('firm_admin', 'firm_staff'))
         GROUP BY f.client_id`,
-      { replacements: { clientIds }, type: QueryTypes.SELECT },
+      { replacements: { clientIds, no: false }, type: QueryTypes.SELECT },
     );
     return new Map(rows.map((r) => [r.clientId, Number(r.n)]));
   }

@@ -37,17 +37,19 @@ export const isIdImage = (mime: string) => ID_IMAGE_TYPES.some((t) => t.mime ===
 /** Enough bytes for every signature above (file-type reads up to 4100 for some formats). */
 export const SNIFF_BYTES = 4100;
 
-export type TypeVerdict = { ok: true; mime: string } | { ok: false };
+/** A refusal says whether the bytes contradict a name the portal takes (a file pretending), or the name's type is simply not taken. */
+export type TypeVerdict = { ok: true; mime: string } | { ok: false; mismatch: boolean };
 
 export async function checkType(head: Buffer, displayName: string): Promise<TypeVerdict> {
   const ext = extensionOf(displayName);
+  const refused = { ok: false as const, mismatch: ACCEPTED_EXTENSIONS.includes(ext) };
   const detected = await fileTypeFromBuffer(head);
   if (detected) {
     const allowed = BY_DETECTED[detected.ext];
-    return allowed && allowed.extensions.includes(ext) ? { ok: true, mime: allowed.mime } : { ok: false };
+    return allowed && allowed.extensions.includes(ext) ? { ok: true, mime: allowed.mime } : refused;
   }
   if (TEXT[ext] && looksLikeText(head)) return { ok: true, mime: `${TEXT[ext]}; charset=utf-8` };
-  return { ok: false };
+  return refused;
 }
 
 /**

@@ -43,6 +43,6 @@ export async function sniffType(src: Readable, displayName: string): Promise<Sni
     src.on('data', onData);
   });
   const verdict = await checkType(head.length === 1 ? head[0]! : Buffer.concat(head), displayName);
-  if (!verdict.ok) throw new UnsupportedFileType(displayName);
+  if (!verdict.ok) throw new UnsupportedFileType(displayName, verdict.mismatch);
   return { mime: verdict.mime, head, ended };
 }

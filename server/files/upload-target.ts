@@ -13,6 +13,8 @@ export interface UploadTarget {
   category: Category;
   comment: string | null;
   containsMyNumber: boolean;
+  /** photos of a card sent with its number (see card-photo-upload.ts) */
+  cardPhoto?: boolean;
 }
 
 const form = z.object({

@@ -66,7 +66,7 @@ export function isRecipientSide(user: User, file: StoredFile): boolean {
   return file.direction === 'to_firm' ? firm : !firm;
 }
 
-/** A photo of a person's card sent with their number (じぶんで登録): an identity file to the firm that names its employee. */
-export function isOwnCardPhoto(file: Pick<StoredFile, 'category' | 'direction' | 'employeeId'>): boolean {
-  return file.category === 'identity' && file.direction === 'to_firm' && file.employeeId !== null;
+/** A photo or scan of a card sent with its number (じぶんで登録, 代理登録). */
+export function isCardPhoto(file: Pick<StoredFile, 'cardPhoto'>): boolean {
+  return file.cardPhoto === true;
 }

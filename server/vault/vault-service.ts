@@ -143,14 +143,21 @@ export class VaultService {
    */
   private async retireCardPhoto(ctx: ActorContext, fileId: string, tx: Transaction): Promise<void> {
     const today = japanDay();
-    const photo = await StoredFile.findOne({ where: { id: fileId, status: 'ready' }, transaction: tx });
-    if (!photo || (photo.retentionDate !== null && photo.retentionDate <= today)) return;
-    const before = photo.retentionDate;
-    await photo.update({ retentionDate: today }, { transaction: tx });
-    await this.d.audit.record(tx, ctx, {
-      operation: 'file.retention', result: 'allowed', clientId: photo.clientId, targetKind: 'file', targetId: photo.id,
-      targetLabel: photo.displayName, detail: `${before ?? 'none'} → ${today}: superseded card photo`,
-    });
+    const first = await StoredFile.findOne({ where: { id: fileId, status: 'ready' }, transaction: tx });
+    if (!first) return;
+    // The photos sent together (front and back of the card) are superseded together.
+    const photos = first.cardPhoto
+      ? await StoredFile.findAll({ where: { batchId: first.batchId, cardPhoto: true, status: 'ready' }, order: [['id', 'ASC']], transaction: tx })
+      : [first];
+    for (const photo of photos) {
+      if (photo.retentionDate !== null && photo.retentionDate <= today) continue;
+      const before = photo.retentionDate;
+      await photo.update({ retentionDate: today }, { transaction: tx });
+      await this.d.audit.record(tx, ctx, {
+        operation: 'file.retention', result: 'allowed', clientId: photo.clientId, targetKind: 'file', targetId: photo.id,
+        targetLabel: photo.displayName, detail: `${before ?? 'none'} → ${today}: superseded card photo`,
+      });
+    }
   }
 
   /** `社員コード 名前` for the log: the person, never the number. */

@@ -16,11 +16,19 @@ export const CARD_PHOTO_ACCEPT = ['image/*', ...ID_IMAGE_EXTENSIONS.map((e) => `
 
 type PhotoRequest = Request & { uploadTarget?: Promise<UploadTarget>; cardPhotoTarget?: () => Promise<UploadTarget> };
 
+/** Photos of one card a number takes: its front and back. */
+export const CARD_PHOTOS_MAX = 2;
+
 export interface ReceivedPhotos {
   uploads: EncryptedUpload[];
   /** where the photos went; null when none was sent */
   target: UploadTarget | null;
+  /** more photos than a card has sides: none was kept */
+  tooMany?: boolean;
 }
+
+/** multer's words for more files than the form takes. */
+const TOO_MANY = new Set(['LIMIT_FILE_COUNT', 'LIMIT_UNEXPECTED_FILE']);
 
 /**
  * A number's form with up to two photos of the card (front and back), as じぶんで登録 and 代理登録
@@ -38,27 +46,35 @@ export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) 
         return req.cardPhotoTarget!();
       })()),
     }),
-    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: 2, fields: 10, fieldSize: 1000 },
+    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: CARD_PHOTOS_MAX, fields: 10, fieldSize: 1000 },
     defParamCharset: 'utf8',
-  }).array('files', 2);
+  }).array('files', CARD_PHOTOS_MAX);
 
-  return async function receive(req: Request, res: Response, target: () => Promise<UploadTarget>): Promise<ReceivedPhotos> {
+  return async function receive(req: Request, res: Response, targetOf: () => Promise<UploadTarget>): Promise<ReceivedPhotos> {
     const r = req as PhotoRequest;
-    r.cardPhotoTarget = target;
-    await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
+    r.cardPhotoTarget = targetOf;
+    // Three photos picked on a phone is a slip, answered beside the field (multer has removed what it stored).
+    const tooMany = await new Promise<boolean>((resolve, reject) => upload(req, res, (err: unknown) => {
+      if (!err) return resolve(false);
+      if ((err as Error).name === 'MulterError' && TOO_MANY.has(String((err as { code?: string }).code))) return resolve(true);
+      reject(err);
+    }));
     if (!r.uploadTarget && !csrfValid(req)) throw new AppError(403, 'error.csrf');
-    return { uploads: (req.files as unknown as EncryptedUpload[] | undefined) ?? [], target: r.uploadTarget ? await r.uploadTarget : null };
+    const target = r.uploadTarget ? await r.uploadTarget : null;
+    if (tooMany) return { uploads: [], target, tooMany };
+    return { uploads: (req.files as unknown as EncryptedUpload[] | undefined) ?? [], target };
   };
 }
 
-/** Any file the portal takes would pass the upload itself; a card's photo must be a picture or a scan. */
-export function checkCardPhotos(uploads: EncryptedUpload[]): void {
-  if (uploads.some((u) => !isIdImage(u.contentType))) throw new BadRequest('vault.self.photoType', { files: 'vault.self.photoType' });
+/** At most a card's two sides; and any file the portal takes would pass the upload itself, but a card's photo must be a picture or a scan. */
+export function checkCardPhotos(received: ReceivedPhotos): void {
+  if (received.tooMany) throw new BadRequest('vault.photo.tooMany', { files: 'vault.photo.tooMany' });
+  if (received.uploads.some((u) => !isIdImage(u.contentType))) throw new BadRequest('vault.self.photoType', { files: 'vault.self.photoType' });
 }
 
 /** The target of a number's card photos: an identity file to the firm, of the person's client, naming the employee it belongs to (none for a payee). */
 export function cardPhotoTarget(clientId: string, employeeId: string | null): UploadTarget {
-  return { direction: 'to_firm', clientId, employeeId, category: 'identity', comment: null, containsMyNumber: true };
+  return { direction: 'to_firm', clientId, employeeId, category: 'identity', comment: null, containsMyNumber: true, cardPhoto: true };
 }
 
 /** The same for a person of any kind: a dependant's photo names their employee. */

@@ -4,7 +4,10 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { pngBytes } from '../support/files';
-import { AuditEvent, Employee, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Employee, Firm, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { rulesOf, saveRules } from '../../server/disposal/retention-rules';
+import { japanDay } from '../../server/domain/dates';
+import { systemContext } from '../../server/audit';
 import { makeDependant, numberFrom as validNumber } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
@@ -76,4 +79,43 @@ describe('代理登録 with the card\'s photo or scan', () => {
     expect((await admin.get('/client/people')).text).to.contain(`href="/files/${photo.id}" data-testid="id-image"`);
   });
 
+  it('a card\'s photos (front and back) are marked as such, a payee\'s too: not counted as unread by the firm, and replaced together, then disposed of together where the client allowed it', async () => {
+    expect((await admin.post('/client/people/payees', { code: 'P002', name: '両面 支払先', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P002' } }))!;
+    const path = `/client/people/payee/${payee.id}/number`;
+    const number = validNumber(77776666555);
+    const sendPhotos = async (names: string[]) => {
+      let req = admin.agent.post(path).set('X-CSRF-Token', await admin.csrf(path)).set('Accept', 'application/json').field('number', number);
+      for (const name of names) req = req.attach('files', pngBytes(2500), { filename: name, contentType: 'image/png' });
+      return req;
+    };
+    // Three is more than a card has sides: the reason, nothing stored.
+    const files = await StoredFile.count();
+    const three = await sendPhotos(['1.png', '2.png', '3.png']);
+    expect(three.status).to.equal(400);
+    expect(three.body.error.message).to.equal('写真はカードの表と裏の2枚までです。');
+    expect([await StoredFile.count(), await NumberRecord.count({ where: { personId: payee.id } })]).to.deep.equal([files, 0]);
+    expect((await sendPhotos(['表.png', '裏.png'])).status).to.equal(200);
+    const rec = (await NumberRecord.findOne({ where: { personId: payee.id } }))!;
+    const first = (await StoredFile.findAll({ where: { clientId: client.id, displayName: ['表.png', '裏.png'] }, order: [['displayName', 'ASC']] }));
+    expect(first.map((f) => [f.cardPhoto, f.employeeId])).to.deep.equal([[true, null], [true, null]]);
+    expect(first.map((f) => f.id)).to.include(rec.idFileId);
+    // The firm's home counts files nobody there opened, never card photos.
+    expect((await h.booted.services.files.unreadByFirm([client.id])).get(client.id) ?? 0).to.equal(0);
+    // New photos of the card: both old ones are superseded today, the new ones stay.
+    const sent = await admin.agent.post(path).set('X-CSRF-Token', await admin.csrf(path)).set('Accept', 'application/json').field('number', number)
+      .attach('files', pngBytes(2600), { filename: '新表.png', contentType: 'image/png' }).attach('files', pngBytes(2600), { filename: '新裏.png', contentType: 'image/png' });
+    expect(sent.status, sent.text).to.equal(200);
+    for (const f of first) expect((await StoredFile.findByPk(f.id))!.retentionDate, f.displayName).to.equal(japanDay());
+    const replaced = await StoredFile.findAll({ where: { clientId: client.id, displayName: ['新表.png', '新裏.png'] } });
+    for (const f of replaced) expect(f.retentionDate, f.displayName).to.not.equal(japanDay());
+    // With the client's standing approval the nightly run disposes of the two old photos, not the new ones nor the number.
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁社会保険労務士事務所' } });
+    const rules = await rulesOf(client.id);
+    await saveRules(h.booted.services, systemContext('test'), client.id, { ...rules, autoDispose: true });
+    expect(await h.booted.services.disposal.runAutomatic()).to.equal(1);
+    for (const f of first) expect((await StoredFile.findByPk(f.id))!.status, f.displayName).to.equal('deleted');
+    for (const f of replaced) expect((await StoredFile.findByPk(f.id))!.status, f.displayName).to.equal('ready');
+    expect((await NumberRecord.findByPk(rec.id))!.sealedNumber).to.not.equal(null);
+  });
 });

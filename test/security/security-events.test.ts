@@ -99,6 +99,10 @@ describe('Security events: refusals are in the audit log', () => {
       ['security.malformed', 'denied', hr.user.id, client.id],
     ]);
     expect(await StoredFile.count()).to.equal(files);
+    // A type the portal does not take at all is the person's choice, refused the same way, but no event.
+    const seq2 = await headSeq();
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'other' }, [{ name: '集計.xlsm', data: pdfBytes() }])).status).to.equal(415);
+    expect(await rowsAfter(seq2)).to.deep.equal([]);
   });
 
   it('a form\'s own answer (a required field left empty) is no security event', async () => {

@@ -20,7 +20,12 @@ describe('File types: what is checked against the bytes', () => {
       ['xml.txt', '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'],
       ['upper.txt', '<SCRIPT>alert(1)</SCRIPT>'],
     ] as const) {
-      expect(await checkType(text(body), name), name).to.deep.equal({ ok: false });
+      expect(await checkType(text(body), name), name).to.deep.equal({ ok: false, mismatch: true });
     }
+  });
+
+  it('a name of a type the portal does not take is refused as such, not as bytes contradicting their name', async () => {
+    expect(await checkType(text('Sub Auto_Open()'), 'macro.xlsm')).to.deep.equal({ ok: false, mismatch: false });
+    expect(await checkType(text('<html>'), 'page.html')).to.deep.equal({ ok: false, mismatch: false });
   });
 });

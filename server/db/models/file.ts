@@ -39,6 +39,8 @@ export class StoredFile extends Model<InferAttributes<StoredFile>, InferCreation
   /** the per-file data key, wrapped under the client's (or firm's) file key; null once destroyed */
   declare wrappedKey: string | null;
   declare containsMyNumber: boolean;
+  /** a photo or scan of a card, sent with its number: it goes when the number no longer points to it */
+  declare cardPhoto: CreationOptional<boolean>;
   declare retentionDate: string | null;
   declare status: FileStatus;
   declare deletedAt: Date | null;
@@ -107,6 +109,7 @@ export function initFileModels(sequelize: Sequelize): void {
     keyVersion: { type: DataTypes.INTEGER, allowNull: false },
     wrappedKey: { type: DataTypes.STRING(255), allowNull: true },
     containsMyNumber: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    cardPhoto: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
     retentionDate: { type: DataTypes.DATEONLY, allowNull: true },
     status: { type: DataTypes.STRING(10), allowNull: false },
     deletedAt: { type: DataTypes.DATE(3), allowNull: true },

@@ -290,12 +290,13 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       const client = await clientOf(req);
       // Looked up only once the form's token has passed (the receiver checks it first): a forged post learns nothing.
       const personOf = () => findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
-      const { uploads, target } = await receivePhotos(req, res, async () => cardPhotoTargetFor(await personOf()));
+      const received = await receivePhotos(req, res, async () => cardPhotoTargetFor(await personOf()));
+      const { uploads, target } = received;
       const person = await personOf().catch(async (err: unknown) => { await services.files.discardUploads(uploads); throw err; });
       try {
         const f = parseForm(numberForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
-        checkCardPhotos(uploads);
+        checkCardPhotos(received);
         const ctx = actorOf(req);
         await services.sequelize.transaction(async (tx) => {
           const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;

@@ -67,7 +67,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     show: (req: Request, res: Response) => show(req, res),
 
     async register(req: Request, res: Response) {
-      const { uploads, target } = await receivePhotos(req, res, photoTargetOf(req));
+      const received = await receivePhotos(req, res, photoTargetOf(req));
+      const { uploads, target } = received;
       const f = parseForm(selfForm, req.body);
       const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
       try {
@@ -75,7 +76,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (!employee) throw new NotFound();
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
-        checkCardPhotos(uploads);
+        checkCardPhotos(received);
         const person = await personFor(employee, f.data.person);
         const ctx = actorOf(req);
         await services.sequelize.transaction(async (tx) => {

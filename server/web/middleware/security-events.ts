@@ -25,7 +25,8 @@ export function securityEventOf(raw: unknown, err: AppError, req: Request, publi
   // Only for a route that was found: an address nobody has is a typing error, an id that is not theirs a probe.
   if (err.status === 404 && req.route) return 'security.notFound';
   if (err.status === 413) return 'security.tooLarge';
-  if (err instanceof UnsupportedFileType || err.status === 415) return 'security.fileType';
+  // A type the portal does not take (.xlsm) is the person's choice; bytes that contradict their name are not.
+  if (err instanceof UnsupportedFileType) return err.mismatch ? 'security.fileType' : null;
   // A 400 the portal raised is a form's answer; one mapped from a parser (multipart, JSON, form) is a malformed request.
   if (err.status === 400 && !(raw instanceof AppError)) return 'security.malformed';
   return null;

@@ -1,0 +1,13 @@
+import { DataTypes, type QueryInterface, type Sequelize } from 'sequelize';
+
+export async function up(qi: QueryInterface, sequelize: Sequelize): Promise<void> {
+  // A photo or scan of a card sent with its number (じぶんで登録, 代理登録), marked as such: a payee's
+  // names no employee, so "an identity file to the firm naming an employee" no longer tells.
+  await qi.addColumn('files', 'card_photo', { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false });
+  // Files sent before: the rule that told them until now.
+  await sequelize.query(`UPDATE files SET card_photo = ? WHERE category = 'identity' AND direction = 'to_firm' AND employee_id IS NOT NULL`, { replacements: [true] });
+}
+
+export async function down(qi: QueryInterface): Promise<void> {
+  await qi.removeColumn('files', 'card_photo');
+}
