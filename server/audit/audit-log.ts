@@ -63,10 +63,11 @@ export class AuditLog {
   }
 
   /**
-   * Takes the lock on the log's head row that every audited write takes, first: work of one kind
-   * (two requests for the same items, a double-tapped import) then runs one after the other, and
-   * always in the order the other writers lock in, so it cannot deadlock with them. Call it as the
-   * transaction's first statement.
+   * Takes the lock on the log's head row, which every audited write takes, as the transaction's
+   * first statement. Work of one kind (two requests for the same items, a double-tapped import) then
+   * runs one after the other. On MySQL a row added under the head lock also takes a shared lock on
+   * the row it refers to (its client); so a transaction that updates such a row and is audited takes
+   * the head first too (ClientService.update), or the two orders deadlock.
    */
   async serialise(tx: Transaction): Promise<void> {
     await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });

@@ -76,7 +76,13 @@ export class LoginThrottle {
     // The account's counter first: a try it refuses does not also use up the address's budget
     // (which a whole office behind one address shares).
     await take(this.perAccountAndIp, key(account, ip));
-    await take(this.perIp, hashed(ipKey(ip)));
+    try {
+      await take(this.perIp, hashed(ipKey(ip)));
+    } catch (err) {
+      // The address is spent (an office behind one address): that is not this account's try.
+      if (err instanceof TooManyRequests) await this.perAccountAndIp.reward(key(account, ip), 1);
+      throw err;
+    }
   }
 
   /** A try that succeeded: the account's failures from this IP are forgotten, and the IP gets its try back. */

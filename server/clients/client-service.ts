@@ -54,6 +54,9 @@ export class ClientService {
 
   async update(ctx: ActorContext, client: Client, input: Omit<ClientInput, 'code'>): Promise<void> {
     await this.d.sequelize.transaction(async (tx) => {
+      // The log's head before the client row: a transaction holding the head that adds a row naming
+      // this client (a number, a disposal request) needs the client row next, so the other order deadlocks.
+      await this.d.audit.serialise(tx);
       await Client.update(input, { where: { id: client.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'client.update', result: 'allowed', clientId: client.id, targetKind: 'client', targetId: client.id, targetLabel: `${client.code} ${input.name}`, detail: `requireAdminTotp=${input.requireAdminTotp}` });
     });

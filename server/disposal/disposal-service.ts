@@ -390,7 +390,8 @@ export class DisposalService {
       const inUse = (await NumberRecord.findAll({ where: { clientId: rule.clientId, idFileId: { [Op.ne]: null } }, attributes: ['idFileId'] })).map((r) => r.idFileId!);
       const batchesInUse = new Set((inUse.length ? await StoredFile.findAll({ where: { id: { [Op.in]: inUse } }, attributes: ['batchId'] }) : []).map((f) => f.batchId));
       const files = dueFiles.filter((f) => {
-        if (isCardPhoto(f) && !batchesInUse.has(f.batchId)) return true;
+        // A card photo goes when its number no longer points to it, or with its number: never by the category's years.
+        if (isCardPhoto(f)) return !batchesInUse.has(f.batchId);
         const years = rules.fileYears[f.category];
         return years != null && addYears(japanDay(f.createdAt), years) <= today;
       });

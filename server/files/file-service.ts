@@ -236,8 +236,12 @@ export class FileService {
     if (file.senderId !== user.id && user.role !== 'firm_admin') throw new Forbidden();
     await this.d.sequelize.transaction(async (tx) => {
       await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
-      // A deleted card photo no longer stands beside its number (the list's 画像あり).
-      await NumberRecord.update({ idFileId: null }, { where: { idFileId: file.id }, transaction: tx });
+      // A deleted card photo no longer stands beside its number (the list's 画像あり); the other side of
+      // the card, sent with it, takes its place, so it stays tied to the number and goes with it.
+      const other = file.cardPhoto
+        ? await StoredFile.findOne({ where: { batchId: file.batchId, cardPhoto: true, status: 'ready', id: { [Op.ne]: file.id } }, order: [['id', 'ASC']], transaction: tx })
+        : null;
+      await NumberRecord.update({ idFileId: other?.id ?? null }, { where: { idFileId: file.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.delete', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName,
       });

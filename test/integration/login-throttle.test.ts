@@ -77,6 +77,16 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
     // Another /56 is another line.
     await throttle.attempt('v6@example.jp', '2001:db8:0:100::1');
   });
+
+  it('an address that is spent (an office behind one address) does not use up the accounts\' own tries', async () => {
+    const { loginThrottle: throttle, sequelize } = h.booted.services;
+    const office = '198.51.100.7';
+    for (let i = 0; i < 100; i++) await throttle.attempt(`colleague${i}@example.jp`, office);
+    await rejects(throttle.attempt('latecomer@example.jp', office));
+    const accountKey = `login_acct_ip:${createHash('sha256').update(`latecomer@example.jp|${office}`).digest('hex')}`;
+    const rows = await sequelize.query<{ points: number }>('SELECT points FROM rate_limits WHERE `key` = ?', { replacements: [accountKey], type: QueryTypes.SELECT });
+    expect(rows.map((r) => Number(r.points))).to.deep.equal([0]);
+  });
 });
 
 async function rejects(p: Promise<unknown>): Promise<void> {

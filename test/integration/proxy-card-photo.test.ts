@@ -118,4 +118,32 @@ describe('代理登録 with the card\'s photo or scan', () => {
     for (const f of replaced) expect((await StoredFile.findByPk(f.id))!.status, f.displayName).to.equal('ready');
     expect((await NumberRecord.findByPk(rec.id))!.sealedNumber).to.not.equal(null);
   });
+
+  it('a card photo in use stays as long as its number (never by the category\'s years); deleting one side ties the other to the number', async () => {
+    expect((await admin.post('/client/people/payees', { code: 'P003', name: '削除 支払先', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P003' } }))!;
+    const path = `/client/people/payee/${payee.id}/number`;
+    const sent = await admin.agent.post(path).set('X-CSRF-Token', await admin.csrf(path)).set('Accept', 'application/json').field('number', validNumber(88887777666))
+      .attach('files', pngBytes(2700), { filename: '削除表.png', contentType: 'image/png' }).attach('files', pngBytes(2700), { filename: '削除裏.png', contentType: 'image/png' });
+    expect(sent.status, sent.text).to.equal(200);
+    const rec = (await NumberRecord.findOne({ where: { personId: payee.id } }))!;
+    const photos = await StoredFile.findAll({ where: { clientId: client.id, displayName: ['削除表.png', '削除裏.png'] } });
+    // Sent long ago under a one-year rule for identity files, and past their own date: still in use, so kept.
+    await StoredFile.update({ retentionDate: '2020-01-01' }, { where: { id: photos.map((p) => p.id) } });
+    await h.booted.sequelize.query('UPDATE files SET created_at = ? WHERE id IN (?)', { replacements: [new Date('2019-01-01T00:00:00Z'), photos.map((p) => p.id)] });
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁社会保険労務士事務所' } });
+    const rules = await rulesOf(client.id);
+    await saveRules(h.booted.services, systemContext('test'), client.id, { ...rules, fileYears: { ...rules.fileYears, identity: 1 }, autoDispose: true });
+    await h.booted.services.disposal.runAutomatic();
+    for (const p of photos) expect((await StoredFile.findByPk(p.id))!.status, p.displayName).to.equal('ready');
+    await saveRules(h.booted.services, systemContext('test'), client.id, rules);
+    // The admin deletes the side the number points to: the other side takes its place.
+    const pointed = rec.idFileId!;
+    const other = photos.find((p) => p.id !== pointed)!;
+    expect((await admin.post(`/files/${pointed}/delete`, {}, `/files/${pointed}`)).status).to.equal(303);
+    expect((await NumberRecord.findByPk(rec.id))!.idFileId).to.equal(other.id);
+    expect((await admin.post(`/files/${other.id}/delete`, {}, `/files/${other.id}`)).status).to.equal(303);
+    expect((await NumberRecord.findByPk(rec.id))!.idFileId).to.equal(null);
+    expect((await NumberRecord.findByPk(rec.id))!.sealedNumber).to.not.equal(null);
+  });
 });
