@@ -10,10 +10,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROUTINE = new Set(['auth.totpEnrolmentRequired']);
 
 /**
- * The log's name for a refusal that is a security event, or null: forbidden (role, assignment,
- * re-authentication), a bad CSRF token, an id that is not there for this person (another client's
- * file looks exactly like a missing one), an upload over the limit, a file whose bytes are not its
- * type, a body that cannot be parsed.
+ * The log's name for a refusal that is a security event, or null: forbidden (role, assignment), no
+ * live re-authentication, a form posted from another site, an id that is not there for this person
+ * (another client's file looks exactly like a missing one), an upload over the limit, a file whose
+ * bytes contradict its type, a body that cannot be parsed.
  */
 export function securityEventOf(raw: unknown, err: AppError, req: Request, publicOrigin: string): string | null {
   if (ROUTINE.has(err.messageKey)) return null;
