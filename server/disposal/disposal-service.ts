@@ -18,7 +18,8 @@ import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
-import { isCardPhoto, visibleFilesWhere } from '../files/visibility';
+import { visibleFilesWhere } from '../files/visibility';
+import { cardPhotosSentWith } from '../files/card-photos';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -391,7 +392,7 @@ export class DisposalService {
       const batchesInUse = new Set((inUse.length ? await StoredFile.findAll({ where: { id: { [Op.in]: inUse } }, attributes: ['batchId'] }) : []).map((f) => f.batchId));
       const files = dueFiles.filter((f) => {
         // A card photo goes when its number no longer points to it, or with its number: never by the category's years.
-        if (isCardPhoto(f)) return !batchesInUse.has(f.batchId);
+        if (f.cardPhoto) return !batchesInUse.has(f.batchId);
         const years = rules.fileYears[f.category];
         return years != null && addYears(japanDay(f.createdAt), years) <= today;
       });
@@ -471,6 +472,5 @@ async function dueByRules(clientId: string, rules: Rules, today: string, records
 async function cardPhotosBesides(clientId: string, fileId: string): Promise<string[]> {
   const first = await StoredFile.findOne({ where: { id: fileId, clientId }, attributes: ['id', 'batchId'] });
   if (!first) return [fileId];
-  const siblings = await StoredFile.findAll({ where: { clientId, batchId: first.batchId, cardPhoto: true, status: 'ready', id: { [Op.ne]: fileId } }, attributes: ['id'], order: [['id', 'ASC']] });
-  return [fileId, ...siblings.map((f) => f.id)];
+  return [fileId, ...(await cardPhotosSentWith(first)).map((f) => f.id).filter((id) => id !== fileId)];
 }

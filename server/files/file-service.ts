@@ -18,6 +18,7 @@ import { addYears, rulesOf } from '../disposal/retention-rules';
 import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
 import type { RevealGuard } from '../vault/reveal-guard';
+import { cardPhotosSentWith } from './card-photos';
 
 export interface FileDeps {
   sequelize: Sequelize;
@@ -238,9 +239,7 @@ export class FileService {
       await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
       // A deleted card photo no longer stands beside its number (the list's 画像あり); the other side of
       // the card, sent with it, takes its place, so it stays tied to the number and goes with it.
-      const other = file.cardPhoto
-        ? await StoredFile.findOne({ where: { batchId: file.batchId, cardPhoto: true, status: 'ready', id: { [Op.ne]: file.id } }, order: [['id', 'ASC']], transaction: tx })
-        : null;
+      const other = file.cardPhoto ? (await cardPhotosSentWith(file, tx)).find((p) => p.id !== file.id) : undefined;
       await NumberRecord.update({ idFileId: other?.id ?? null }, { where: { idFileId: file.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.delete', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName,

@@ -65,8 +65,3 @@ export function isRecipientSide(user: User, file: StoredFile): boolean {
   const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
   return file.direction === 'to_firm' ? firm : !firm;
 }
-
-/** A photo or scan of a card sent with its number (じぶんで登録, 代理登録). */
-export function isCardPhoto(file: Pick<StoredFile, 'cardPhoto'>): boolean {
-  return file.cardPhoto === true;
-}

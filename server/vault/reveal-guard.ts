@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Mailer } from '../mail/mailer';
 import type { Config } from '../config';
-import { AuditEvent, AuditHead, Client, User } from '../db/models';
+import { AuditEvent, Client, User } from '../db/models';
 import { TooManyRequests } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 
@@ -49,7 +49,7 @@ export class RevealGuard {
   /** Whether `count` more openings fit in the window; call inside the transaction that will write their rows. */
   async fits(tx: Transaction, ctx: ActorContext, count: number): Promise<boolean> {
     if (!ctx.actorId) return true;
-    await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
+    await this.d.audit.serialise(tx);
     const recent = await AuditEvent.count({
       where: { actorId: ctx.actorId, ...COUNTED, result: 'allowed', at: { [Op.gte]: this.since() } },
       transaction: tx,
@@ -74,7 +74,7 @@ export class RevealGuard {
   /** A refusal for this burst: the first in the window is the 'vault.burst' row and the alert. */
   async refuse(ctx: ActorContext, clientId: string, operation: string): Promise<void> {
     const first = await this.d.sequelize.transaction(async (tx) => {
-      await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
+      await this.d.audit.serialise(tx);
       const alerted = await AuditEvent.count({ where: { actorId: ctx.actorId, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,

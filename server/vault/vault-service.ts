@@ -4,7 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { AuditHead, ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
+import { ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
@@ -15,6 +15,7 @@ import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard, batchDetail } from './reveal-guard';
 import { isAssigned } from '../policies';
+import { cardPhotosSentWith } from '../files/card-photos';
 
 export interface Purpose { purpose: Procedure; office: Office }
 
@@ -99,7 +100,7 @@ export class VaultService {
     const work = async (tx: Transaction) => {
       // The log's head first: registrations for one person (a double tap) then run one after the
       // other instead of racing to insert the same row.
-      await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
+      await this.d.audit.serialise(tx);
       const idx = await this.indexes(person.clientId, number, tx);
       if (await this.heldByOther(person, idx.all, tx)) throw new FieldConflict('vault.number.duplicate', { number: 'vault.number.duplicate' });
       const key = await this.d.clientKeys.current(person.clientId, 'numbers', tx);
@@ -146,9 +147,7 @@ export class VaultService {
     const first = await StoredFile.findOne({ where: { id: fileId, status: 'ready' }, transaction: tx });
     if (!first) return;
     // The photos sent together (front and back of the card) are superseded together.
-    const photos = first.cardPhoto
-      ? await StoredFile.findAll({ where: { batchId: first.batchId, cardPhoto: true, status: 'ready' }, order: [['id', 'ASC']], transaction: tx })
-      : [first];
+    const photos = first.cardPhoto ? await cardPhotosSentWith(first, tx) : [first];
     for (const photo of photos) {
       if (photo.retentionDate !== null && photo.retentionDate <= today) continue;
       const before = photo.retentionDate;

@@ -95,12 +95,3 @@ export function refuseNumberForm(req: Request, res: Response, errors: FieldError
   }
   return showAgain();
 }
-
-/** Where to go after a number form was taken: JSON for the upload script, a redirect for a plain post. */
-export function numberFormDone(req: Request, res: Response, to: string): void {
-  if (req.accepts(['html', 'json']) === 'json') {
-    res.json({ ok: true, redirect: to });
-    return;
-  }
-  res.redirect(303, to);
-}

@@ -11,6 +11,15 @@ export function page(req: Request, res: Response, view: string, data: Record<str
   });
 }
 
+/** Where to go after a form was taken: JSON for the page's upload script (it goes there itself), a redirect for a plain post. */
+export function doneGoTo(req: Request, res: Response, to: string, extra: Record<string, unknown> = {}): void {
+  if (req.accepts(['html', 'json']) === 'json') {
+    res.json({ ok: true, ...extra, redirect: to });
+    return;
+  }
+  res.redirect(303, to);
+}
+
 export function flash(req: Request, kind: 'ok' | 'error', key: string, count?: number): void {
   req.session.flash = count === undefined ? { kind, key } : { kind, key, count };
 }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import multer from 'multer';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { flash, page } from '../render';
+import { doneGoTo, flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
@@ -16,7 +16,7 @@ import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime, inParens } from '../../presenters/format';
 import { z } from 'zod';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, numberFormDone, refuseNumberForm } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm } from '../card-photo-upload';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
 /** What the import page always shows: its limit and the column guide. */
@@ -289,7 +289,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     async register(req: Request, res: Response) {
       const client = await clientOf(req);
       // Looked up only once the form's token has passed (the receiver checks it first): a forged post learns nothing.
-      const personOf = () => findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
+      let found: Promise<Person> | undefined;
+      const personOf = () => (found ??= findPerson(client.id, kindOf(req.params.kind), String(req.params.personId)));
       const received = await receivePhotos(req, res, async () => cardPhotoTargetFor(await personOf()));
       const { uploads, target } = received;
       const person = await personOf().catch(async (err: unknown) => { await services.files.discardUploads(uploads); throw err; });
@@ -310,7 +311,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         return refuseNumberForm(req, res, errors, status, () => showRegisterForm(req, res, errors, status));
       }
       flash(req, 'ok', 'vault.registered');
-      numberFormDone(req, res, registerReturn(req, person).path);
+      doneGoTo(req, res, registerReturn(req, person).path);
     },
 
     /** A one-time link (and its code) for a payee or an employee: shown once, as a sheet to print or hand over. */

@@ -4,7 +4,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { flash, page } from '../render';
+import { flash, page, doneGoTo } from '../render';
 import { parseForm } from '../forms';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
 import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
@@ -227,11 +227,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       await files.commitUpload(actorOf(req), req.user!, target, uploads);
       const back = target.clientId && req.user!.role !== 'client_admin' && req.user!.role !== 'employee' ? `/files?box=sent&client=${target.clientId}` : '/files?box=sent';
       flash(req, 'ok', 'files.sent');
-      if (req.accepts(['html', 'json']) === 'json') {
-        res.json({ ok: true, count: uploads.length, redirect: back });
-        return;
-      }
-      res.redirect(303, back);
+      doneGoTo(req, res, back, { count: uploads.length });
     },
 
     show: (req: Request, res: Response) => showFile(req, res),

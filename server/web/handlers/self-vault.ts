@@ -2,14 +2,14 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { flash, page } from '../render';
+import { doneGoTo, flash, page } from '../render';
 import { parseForm, checkbox, type FieldErrors } from '../forms';
 import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import type { UploadTarget } from '../../files/upload-target';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, numberFormDone, refuseNumberForm } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, refuseNumberForm } from '../card-photo-upload';
 import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
@@ -92,7 +92,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         return refuse(req, res, errors, (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');
-      numberFormDone(req, res, '/me/numbers');
+      doneGoTo(req, res, '/me/numbers');
     },
 
     async addDependant(req: Request, res: Response) {
