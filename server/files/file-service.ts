@@ -71,7 +71,7 @@ export class FileService {
   }
 
   /** The rows of a sending in the caller's transaction, so it can land together with other rows (a number and its card image). */
-  async insertUploads(tx: Transaction, ctx: ActorContext, sender: User, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
+  async insertUploads(tx: Transaction, ctx: ActorContext, sender: Pick<User, 'id' | 'name'>, target: UploadTarget, uploads: EncryptedUpload[]): Promise<FileBatch> {
     // Files get their deletion date at once from the client's rule for the category (7 years unless set otherwise).
     const years = target.clientId ? (await rulesOf(target.clientId)).fileYears[target.category] : undefined;
     const retentionDate = years ? addYears(japanDay(), years) : null;

@@ -1,5 +1,5 @@
 import { createHmac, randomInt } from 'node:crypto';
-import { Op, literal, type Sequelize } from 'sequelize';
+import { Op, literal, type Sequelize, type Transaction } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
@@ -101,22 +101,35 @@ export class VaultLinks {
   }
 
   /**
+   * The code typed on a link's page: one try taken from the link's allowance, and a wrong code
+   * logged and answered beside the field. The page's card photos are taken only once it has passed.
+   */
+  async checkCode(ctx: ActorContext, link: LiveLink, code: string): Promise<void> {
+    if (!(await this.tryCode(link, code))) await this.refuseCode(ctx, link);
+  }
+
+  private async refuseCode(ctx: ActorContext, link: LiveLink): Promise<never> {
+    await this.d.audit.recordAlone(ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });
+    throw new BadRequest('vault.link.wrongCode', { code: 'vault.link.wrongCode' });
+  }
+
+  /**
    * Registers through a link: the code is checked, then the person's number (and, on an employee's
    * sheet, any dependants' numbers given) and the link's use land in one transaction.
    * `proof` is the code typed, or the id of the invitation whose code this visitor's session already
-   * passed (a number refused after the right code is typed again without the code).
+   * passed (a number refused after the right code is typed again without the code). `cardPhotos`
+   * stores the card's photos in the same transaction and gives the id of the one the number points to.
    */
-  async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>): Promise<void> {
+  async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>, cardPhotos?: (tx: Transaction) => Promise<string | null>): Promise<void> {
     const link = await this.find(token);
     if (!link) throw new NotFound();
-    if ('codeCheckedFor' in proof ? proof.codeCheckedFor !== link.invitation.id : !(await this.tryCode(link, proof.code))) {
-      await this.d.audit.recordAlone(ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, detail: 'wrong code' });
-      throw new BadRequest('vault.link.wrongCode', { code: 'vault.link.wrongCode' });
-    }
+    if (!('codeCheckedFor' in proof)) await this.checkCode(ctx, link, proof.code);
+    else if (proof.codeCheckedFor !== link.invitation.id) await this.refuseCode(ctx, link);
     await this.d.sequelize.transaction(async (tx) => {
       const [used] = await VaultInvitation.update({ usedAt: new Date() }, { where: { id: link.invitation.id, usedAt: null }, transaction: tx });
       if (used !== 1) throw new NotFound();
-      await this.d.vault.register(ctx, link.person, own, { source: 'link', confirmedByPerson: true, registeredBy: null }, tx);
+      const idFileId = cardPhotos ? await cardPhotos(tx) : null;
+      await this.d.vault.register(ctx, link.person, own, { source: 'link', confirmedByPerson: true, registeredBy: null, idFileId }, tx);
       for (const dep of link.dependants) {
         const input = dependants.get(dep.id);
         if (!input) continue;

@@ -69,7 +69,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
   const clientVault = clientVaultHandlers(services, csrfValid);
   const firmVault = firmVaultHandlers(services);
   const selfVault = selfVaultHandlers(services, csrfValid);
-  const links = vaultLinkHandlers(services);
+  const links = vaultLinkHandlers(services, csrfValid);
   const api = apiHandlers(services);
   const apiTokens = apiTokenHandlers(services);
   const log = auditLogHandlers(services);
@@ -176,8 +176,9 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/me/numbers/:recordId/confirm', access: 'employee', handler: selfVault.confirm },
 
     // one-time links for payees and employees without an account (token in the link, code handed over apart)
+    { method: 'get', path: '/r/done', access: 'public', handler: links.done },
     { method: 'get', path: '/r/:token', access: 'public', authLimit: true, handler: links.show },
-    { method: 'post', path: '/r/:token', access: 'public', authLimit: true, handler: links.submit },
+    { method: 'post', path: '/r/:token', access: 'public', authLimit: true, multipart: true, handler: links.submit },
 
     // the firm's side: masked list, 照合, reveal / print / export after re-authentication with a purpose
     { method: 'get', path: '/firm/clients/:clientId/numbers', access: 'firm', handler: firmVault.list },

@@ -32,6 +32,7 @@ const EXPECTED_PUBLIC = [
   'POST /account/email/:token',
   'GET /r/:token', // one-time registration link for a person without an account: token in the link, code handed over apart
   'POST /r/:token',
+  'GET /r/done', // the thanks after a link's numbers are in: the same page for everyone, no data
   'GET /api/openapi.json', // the API's description only, no data
   'GET /verify', // certificate check: answers genuine / not genuine / unknown, nothing else (rate-limited)
   'POST /verify',

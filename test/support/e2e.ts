@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { createHarness, type Harness } from './harness';
@@ -23,6 +25,20 @@ export function skipWithoutChromium(ctx: Mocha.Context): void {
   }
 }
 
+/**
+ * The portal's warnings and errors in the browser tests, newest last: a step that fails says what
+ * the server logged meanwhile (the log itself is silent in tests, and CI keeps no other trace).
+ */
+const serverLog: string[] = [];
+const SERVER_LOG_KEPT = 30;
+const serverLogger = () => pino({ level: 'warn' }, new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) serverLog.push(line.slice(0, 2000));
+    serverLog.splice(0, Math.max(0, serverLog.length - SERVER_LOG_KEPT));
+    done();
+  },
+}));
+
 export interface E2E {
   readonly h: Harness;
   readonly portal: ListeningPortal;
@@ -42,7 +58,7 @@ export function e2eSuite(o: { env?: Record<string, string>; seed?: (h: Harness) 
 
   before(async function () {
     skipWithoutChromium(this);
-    h = await createHarness(o.env);
+    h = await createHarness(o.env, { logger: serverLogger() });
     await o.seed?.(h);
     portal = await listen(h.portal.app);
     browser = await launchChromium();
@@ -88,7 +104,14 @@ export async function signIn(page: Page, u: MadeUser, o: { phone: boolean }): Pr
     await page.getByLabel('確認コード').fill(await freshCode(u));
     await press('確認する');
   }
-  await page.waitForURL((url) => url.pathname === '/home');
+  const logged = serverLog.length;
+  try {
+    await page.waitForURL((url) => url.pathname === '/home');
+  } catch (err) {
+    // Where the browser stopped, what the page said and what the server logged: the only trace CI keeps.
+    const said = await page.locator('main').innerText({ timeout: 2_000 }).catch(() => '(no main)');
+    throw new Error(`${u.user.role} did not reach /home after signing in: at ${page.url()}\npage says: ${said.slice(0, 500)}\nserver logged: ${serverLog.slice(Math.max(0, logged - 5)).join('\n') || '(nothing)'}\n${String(err)}`);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { page } from '../render';
+import { doneGoTo, page } from '../render';
 import { checkbox, type FieldErrors } from '../forms';
 import { optionalDate } from '../vault-forms';
 import { formErrors } from './client-vault';
@@ -11,6 +11,8 @@ import { Client } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
 import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
+import { User } from '../../db/models';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, type ReceivedPhotos } from '../card-photo-upload';
 
 const linkForm = z.object({
   code: z.string().max(20).default(''),
@@ -24,7 +26,19 @@ const linkForm = z.object({
  * the code handed over apart from the link, the numbers. Unknown, used and expired links all
  * answer the same 404, so a link's state is not revealed.
  */
-export function vaultLinkHandlers(services: Services) {
+export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) => boolean) {
+  const receivePhotos = cardPhotoReceiver(services, csrfValid);
+
+  /**
+   * Files in the portal are always sent by an account. Photos sent through a link come in under the
+   * client admin who issued it, who answers for what it collects, named for the person who sent them.
+   */
+  async function linkSender(link: LiveLink): Promise<{ id: string; name: string }> {
+    const issuer = link.invitation.createdBy ? await User.findByPk(link.invitation.createdBy) : null;
+    if (!issuer) throw new BadRequest('vault.link.noPhotos', { files: 'vault.link.noPhotos' });
+    return { id: issuer.id, name: (link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name).slice(0, 100) };
+  }
+
   async function show(req: Request, res: Response, link: LiveLink, errors: FieldErrors = {}, status = 200) {
     const client = await Client.findByPk(link.person.clientId);
     page(req, res, 'vault/link', {
@@ -33,6 +47,7 @@ export function vaultLinkHandlers(services: Services) {
       // Whoever holds the link, the code not yet typed: names masked (山＊ 太＊), enough for the
       // person to recognise their own family, nothing for someone who only intercepted the mail.
       personName: maskName(link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name),
+      accept: CARD_PHOTO_ACCEPT,
       dependants: link.dependants.map((d) => ({ id: d.id, name: maskName(d.name), relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
       // The purposes told are the ones this person's number is collected for: a payee's payment records, an employee's payroll and insurance.
       forPayee: link.person.kind === 'payee',
@@ -59,32 +74,67 @@ export function vaultLinkHandlers(services: Services) {
     },
 
     async submit(req: Request, res: Response) {
-      const link = await liveLink(req);
-      const parsed = linkForm.safeParse(req.body ?? {});
-      if (!parsed.success) return show(req, res, link, { _form: 'form.invalid' }, 400);
-      const f = parsed.data;
-      const issueDate = optionalDate.safeParse(f.issueDate);
-      if (!issueDate.success) return show(req, res, link, { issueDate: 'form.date' }, 400);
-      if (!f.confirm) return show(req, res, link, { confirm: 'vault.self.confirmRequired' }, 400);
-      const dependants = new Map<string, NumberInput>();
-      for (const d of link.dependants) {
-        const typed = (req.body as Record<string, unknown>)[`dep_${d.id}`];
-        if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
-      }
-      const proof = req.session.vaultLinkCodeChecked === link.invitation.id ? { codeCheckedFor: link.invitation.id } : { code: f.code };
+      const token = String(req.params.token);
+      // Looked up once the form's token has passed (the photo receiver checks it), as every post's token is checked first.
+      let found = null as LiveLink | null;
+      const theLink = async () => (found ??= await liveLink(req));
+      const codePassed = (link: LiveLink) => req.session.vaultLinkCodeChecked === link.invitation.id;
+      let received: ReceivedPhotos = { uploads: [], target: null };
+      let sender = null as { id: string; name: string } | null;
+      /** Set once the service is asked to register: it checks the code first, so any other refusal comes after the code passed. */
+      let registering = false;
       try {
-        await services.vaultLinks.submit(actorOf(req), String(req.params.token), proof, { number: f.number, issueDate: issueDate.data }, dependants);
+        // The card's photos are taken only from someone who holds the code too: it comes before them
+        // in the form, and is checked when the first photo arrives.
+        received = await receivePhotos(req, res, async () => {
+          const link = await theLink();
+          if (!codePassed(link)) {
+            await services.vaultLinks.checkCode(actorOf(req), link, String((req.body as Record<string, unknown> | undefined)?.code ?? ''));
+            req.session.vaultLinkCodeChecked = link.invitation.id;
+          }
+          sender = await linkSender(link);
+          return cardPhotoTargetFor(link.person);
+        });
+        const link = await theLink();
+        const parsed = linkForm.safeParse(req.body ?? {});
+        if (!parsed.success) throw new BadRequest('form.invalid', { _form: 'form.invalid' });
+        const f = parsed.data;
+        const issueDate = optionalDate.safeParse(f.issueDate);
+        if (!issueDate.success) throw new BadRequest('form.date', { issueDate: 'form.date' });
+        if (!f.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
+        checkCardPhotos(received);
+        const dependants = new Map<string, NumberInput>();
+        for (const d of link.dependants) {
+          const typed = (req.body as Record<string, unknown>)[`dep_${d.id}`];
+          if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
+        }
+        const proof = codePassed(link) ? { codeCheckedFor: link.invitation.id } : { code: f.code };
+        const ctx = actorOf(req);
+        const { uploads, target } = received;
+        registering = true;
+        await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants, async (tx) => {
+          if (!target || !sender || !uploads.length) return null;
+          await services.files.insertUploads(tx, ctx, sender, target, uploads);
+          return uploads[0]!.fileId;
+        });
       } catch (err) {
+        await services.files.discardUploads(received.uploads);
         if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
         const errors = formErrors(err);
-        if (!errors) throw err;
-        if (!errors.code) req.session.vaultLinkCodeChecked = link.invitation.id;
+        if (!errors || !found) throw err;
+        if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
         // A wrong code may have worn the link out: then say so instead of showing the form again.
-        const still = await services.vaultLinks.find(String(req.params.token));
+        const still = await services.vaultLinks.find(token);
         if (!still) throw new AppError(404, 'vault.link.dead');
-        return show(req, res, still, errors, (err as BadRequest).status);
+        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status));
       }
       delete req.session.vaultLinkCodeChecked;
+      // A thanks page of its own, so a reload sends nothing again.
+      doneGoTo(req, res, '/r/done');
+    },
+
+    /** The thanks after a link's numbers are in: the same for everyone, it tells nothing. */
+    done(req: Request, res: Response) {
       page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle' });
     },
   };
