@@ -19,7 +19,6 @@ import { certificateFingerprint, type CertificateData } from './certificate-data
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
 import { visibleFilesWhere } from '../files/visibility';
-import { cardPhotosSentWith } from '../files/card-photos';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
@@ -59,11 +58,8 @@ export class DisposalService {
     this.d.checkpoint?.(name);
   }
 
-  /** A file of a client that can be disposed of (still ready). */
-  private async describeFile(clientId: string, ref: ItemRef, people: Map<string, Person>): Promise<ItemFacts> {
-    const today = japanDay();
-    const f = await StoredFile.findOne({ where: { id: ref.id, clientId, status: 'ready' } });
-    if (!f) throw new NotFound();
+  /** A file of a client that can be disposed of (still ready), as the request and certificate name it. */
+  private factsOfFile(clientId: string, f: StoredFile, people: Map<string, Person>, today: string): ItemFacts {
     // A file's name may carry a person's name: the certificate names the employee masked, or the file by its id.
     const owner = f.employeeId ? people.get(`employee:${f.employeeId}`) ?? null : null;
     return {
@@ -73,15 +69,44 @@ export class DisposalService {
     };
   }
 
-  /** describe() for a chunk: numbers and files read with one query each; any id not found is a 404. */
+  /**
+   * describe() for a chunk, in four queries whatever its size: the numbers, the files the numbers
+   * point to, and the ready files (those asked for, and the card photos sent with a number's photo).
+   * Any id asked for and not found is a 404.
+   */
   private async describeMany(clientId: string, refs: ItemRef[], people: Map<string, Person>): Promise<ItemFacts[]> {
     if (refs.some((r) => !/^[0-9a-f-]{36}$/i.test(r.id))) throw new NotFound();
     const numberIds = refs.filter((r) => r.kind === 'number').map((r) => r.id);
     const records = new Map((numberIds.length ? await NumberRecord.findAll({ where: { id: { [Op.in]: numberIds }, clientId, sealedNumber: { [Op.ne]: null } } }) : []).map((r) => [r.id, r]));
+    const pointed = [...new Set([...records.values()].flatMap((r) => (r.idFileId ? [r.idFileId] : [])))];
+    // The batch of each photo a number points to, whatever its state: its other side may still be there.
+    const batchOf = new Map((pointed.length ? await StoredFile.findAll({ where: { id: { [Op.in]: pointed }, clientId }, attributes: ['id', 'batchId'] }) : []).map((f) => [f.id, f.batchId]));
+    const asked = refs.filter((r) => r.kind === 'file').map((r) => r.id);
+    const batches = [...new Set(batchOf.values())];
+    const wanted = [...new Set([...asked, ...pointed])];
+    const ready = wanted.length || batches.length
+      ? await StoredFile.findAll({ where: { clientId, status: 'ready', [Op.or]: [{ id: { [Op.in]: wanted } }, ...(batches.length ? [{ batchId: { [Op.in]: batches }, cardPhoto: true }] : [])] } })
+      : [];
+    const readyById = new Map(ready.map((f) => [f.id, f]));
+    /** The card photos sent together with the one a number points to (the front and back of one card), that one first. */
+    const photosBesides = (fileId: string): string[] => {
+      const batchId = batchOf.get(fileId);
+      if (batchId === undefined) return [fileId];
+      const sides = ready.filter((f) => f.batchId === batchId && f.cardPhoto).map((f) => f.id).sort();
+      return [fileId, ...sides.filter((id) => id !== fileId)];
+    };
     const today = japanDay();
     const out: ItemFacts[] = [];
+    const listed = new Set<string>();
+    const askedFiles = new Set(asked);
     for (const ref of refs) {
-      if (ref.kind === 'file') { out.push(await this.describeFile(clientId, ref, people)); continue; }
+      if (ref.kind === 'file') {
+        const f = readyById.get(ref.id);
+        if (!f) throw new NotFound();
+        out.push(this.factsOfFile(clientId, f, people, today));
+        listed.add(f.id);
+        continue;
+      }
       const r = records.get(ref.id);
       if (!r) throw new NotFound();
       const person = people.get(`${r.personKind}:${r.personId}`) ?? null;
@@ -91,12 +116,15 @@ export class DisposalService {
         due: Boolean(r.deletionDate && r.deletionDate <= today),
       };
       out.push(facts);
+      listed.add(r.id);
       // The photographed card shows the number too: its photos (front and back came together) go
       // with the number, on the number's date.
-      for (const photoId of r.idFileId ? await cardPhotosBesides(clientId, r.idFileId) : []) {
-        if (refs.some((x) => x.kind === 'file' && x.id === photoId) || out.some((o) => o.itemId === photoId)) continue;
-        const photo = await this.describeFile(clientId, { kind: 'file', id: photoId }, people).catch((err: unknown) => { if (err instanceof NotFound) return null; throw err; });
-        if (photo) out.push({ ...photo, deletionDate: facts.deletionDate, due: facts.due });
+      for (const photoId of r.idFileId ? photosBesides(r.idFileId) : []) {
+        if (askedFiles.has(photoId) || listed.has(photoId)) continue;
+        const photo = readyById.get(photoId);
+        if (!photo) continue;
+        out.push({ ...this.factsOfFile(clientId, photo, people, today), deletionDate: facts.deletionDate, due: facts.due });
+        listed.add(photoId);
       }
     }
     return out;
@@ -466,11 +494,4 @@ async function dueByRules(clientId: string, rules: Rules, today: string, records
     const byRule = person ? ruleDateOf(person, rules, japanDay(r.createdAt)) : null;
     return byRule !== null && byRule <= today;
   });
-}
-
-/** The card photos sent together with the one a number points to (the front and back of one card), that one first. */
-async function cardPhotosBesides(clientId: string, fileId: string): Promise<string[]> {
-  const first = await StoredFile.findOne({ where: { id: fileId, clientId }, attributes: ['id', 'batchId'] });
-  if (!first) return [fileId];
-  return [fileId, ...(await cardPhotosSentWith(first)).map((f) => f.id).filter((id) => id !== fileId)];
 }

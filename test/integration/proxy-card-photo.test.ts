@@ -4,7 +4,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { pngBytes } from '../support/files';
-import { AuditEvent, Employee, Firm, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, DisposalItem, Employee, Firm, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
 import { rulesOf, saveRules } from '../../server/disposal/retention-rules';
 import { japanDay } from '../../server/domain/dates';
 import { systemContext } from '../../server/audit';
@@ -145,5 +145,39 @@ describe('代理登録 with the card\'s photo or scan', () => {
     expect((await admin.post(`/files/${other.id}/delete`, {}, `/files/${other.id}`)).status).to.equal(303);
     expect((await NumberRecord.findByPk(rec.id))!.idFileId).to.equal(null);
     expect((await NumberRecord.findByPk(rec.id))!.sealedNumber).to.not.equal(null);
+  });
+
+  it('a disposal request of numbers takes each number\'s card photos (both sides) once, and reads the files in two queries however many numbers it holds', async () => {
+    const numbers: NumberRecord[] = [];
+    for (let i = 0; i < 5; i++) {
+      expect((await admin.post('/client/people/payees', { code: `Q00${i}`, name: `廃棄 支払先${i}`, kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+      const payee = (await Payee.findOne({ where: { clientId: client.id, code: `Q00${i}` } }))!;
+      const path = `/client/people/payee/${payee.id}/number`;
+      const sent = await admin.agent.post(path).set('X-CSRF-Token', await admin.csrf(path)).set('Accept', 'application/json').field('number', validNumber(55550000100 + i * 7))
+        .attach('files', pngBytes(2100), { filename: `表${i}.png`, contentType: 'image/png' }).attach('files', pngBytes(2100), { filename: `裏${i}.png`, contentType: 'image/png' });
+      expect(sent.status, sent.text).to.equal(200);
+      numbers.push((await NumberRecord.findOne({ where: { personId: payee.id } }))!);
+    }
+    const photosOf = async (r: NumberRecord) => (await StoredFile.findAll({ where: { batchId: (await StoredFile.findByPk(r.idFileId!))!.batchId } })).map((f) => f.id);
+    const photos = (await Promise.all(numbers.map(photosOf))).flat();
+    expect(photos).to.have.length(10);
+    // The first number's front is ticked as well: it is listed once all the same.
+    const refs = [...numbers.map((r) => ({ kind: 'number' as const, id: r.id })), { kind: 'file' as const, id: numbers[0]!.idFileId! }];
+    let fileReads = 0;
+    StoredFile.addHook('beforeFind', 'count-reads', () => { fileReads++; });
+    let req;
+    try {
+      req = await h.booted.services.disposal.request(systemContext('test'), clientAdmin.user, client.id, refs, '退職者の番号と写真の廃棄');
+    } finally {
+      StoredFile.removeHook('beforeFind', 'count-reads');
+    }
+    expect(fileReads, 'file queries of the request').to.equal(2);
+    const items = await DisposalItem.findAll({ where: { requestId: req.id } });
+    expect(items.map((i) => i.itemId).sort()).to.deep.equal([...numbers.map((r) => r.id), ...photos].sort());
+    // A photo goes on its number's date.
+    for (const r of numbers) {
+      const own = items.filter((i) => i.itemKind === 'file' && photos.slice(numbers.indexOf(r) * 2, numbers.indexOf(r) * 2 + 2).includes(i.itemId));
+      expect(own.map((i) => i.deletionDate), r.id).to.deep.equal(own.map(() => items.find((i) => i.itemId === r.id)!.deletionDate));
+    }
   });
 });
