@@ -61,7 +61,7 @@ export interface Services {
 /** Wires the real services together; tests may pass their own mailer. */
 export function createServices(d: { config: Config; sequelize: Sequelize; keys: Keys; logger: Logger; storage: StorageAdapter; mailer?: Mailer }): Services {
   const mailer = d.mailer ?? createMailer(d.config);
-  const audit = new AuditLog(d.sequelize);
+  const audit = new AuditLog(d.sequelize, { checkLockOrder: d.config.env === 'test' });
   const loginThrottle = new LoginThrottle(databaseCounters(d.sequelize, d.config));
   const outbox = new MailOutbox({ mailer, logger: d.logger });
   const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, outbox, throttle: loginThrottle, config: d.config });
@@ -84,7 +84,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     loginThrottle,
     accounts,
     setup: new SetupService({ sequelize: d.sequelize, audit }),
-    staff: new StaffService({ sequelize: d.sequelize, accounts }),
+    staff: new StaffService({ sequelize: d.sequelize, audit, accounts }),
     clientKeys,
     clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
     files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config, guard: vault.guard }),

@@ -15,6 +15,7 @@ import type { LoginThrottle } from '../auth/login-throttle';
 import { totpRequired } from '../policies';
 import { translate, isLang, DEFAULT_LANG, type Lang } from '../i18n';
 import { consumeToken, findLiveToken, issueToken } from './tokens';
+import { newToken } from '../crypto/tokens';
 
 const RESET_TTL_MS = 30 * 60 * 1000;
 const EMAIL_CHANGE_TTL_MS = 60 * 60 * 1000;
@@ -48,10 +49,11 @@ export class AccountService {
   constructor(private readonly d: AccountDeps) {}
 
   /**
-   * Creates a user without a password and mails a single-use link to choose one: at once, or, for
-   * many at a time (an import), through the outbox, so a slow or refusing mail server holds nothing up.
+   * Creates a user without a password and queues a mail with a single-use link to choose one, in the
+   * caller's transaction: the invite goes through the outbox once it commits (sendQueued), so a slow or
+   * refusing mail server holds up nothing, least of all the log's head, and the invite is never lost.
    */
-  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction, opts: { queued?: boolean } = {}): Promise<User> {
+  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction): Promise<User> {
     const email = normaliseEmail(input.email);
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
@@ -70,13 +72,13 @@ export class AccountService {
       link: `${this.d.config.publicUrl}/password/set/${raw}`, org: inviterOrg, inviter: ctx.actorName ?? '',
       forOrg: org === inviterOrg ? '' : translate(lang, 'mail.invite.forOrg', { org }),
     };
-    if (opts.queued) {
-      await this.d.outbox.enqueue({ dedupeKey: `invite:${user.id}`, to: user.email, subject: translate(lang, 'mail.invite.subject', params), text: translate(lang, 'mail.invite.body', { name: user.name, ...params }) }, tx);
-      return user;
-    }
-    // Sent after the rows are written; if the transaction then fails the link simply does not work.
-    await this.mail(user, 'mail.invite', params);
+    await this.d.outbox.enqueue({ dedupeKey: `invite:${user.id}`, to: user.email, subject: translate(lang, 'mail.invite.subject', params), text: translate(lang, 'mail.invite.body', { name: user.name, ...params }) }, tx);
     return user;
+  }
+
+  /** Sends the queued invites now, after their transaction committed; what the mail server refuses, the outbox's job tries again. */
+  sendQueued(): void {
+    void this.d.outbox.deliverNow().catch(() => undefined);
   }
 
   /** Password check for sign-in, throttled per (account, IP) and per IP. Unknown and wrong look the same. */
@@ -157,7 +159,7 @@ export class AccountService {
     const step = await checkTotp(secret, code, null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       // Only over the seed the pending one was derived from: two tabs confirming at once enrol once.
       const [n] = await User.update({
         totpSecretSealed: this.d.keys.ring().sealSecret(TOTP_LABEL, user.id, Buffer.from(secret)),
@@ -185,28 +187,29 @@ export class AccountService {
     const lang = langOf(user);
     // An address another account uses: answered as any other (the requester learns nothing of who has an
     // account); that address is told someone tried, and gets no link.
+    // Both mails go out before anything is written, and outside the transaction (which holds the log's
+    // head): a mail server that refuses leaves no link and no log row behind, and a slow one holds up
+    // nobody else. Should the write then fail, the mailed link simply does not work.
     const holder = await User.findOne({ where: { email: next } });
     if (holder) {
-      await this.d.sequelize.transaction(async (tx) => {
-        await this.d.audit.record(tx, ctx, { operation: 'account.email.request', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'address in use' });
-        const holderLang = langOf(holder, lang);
-        await this.d.mailer.send({ to: next, subject: translate(holderLang, 'mail.emailInUse.subject'), text: translate(holderLang, 'mail.emailInUse.body') });
-        await this.mail(user, 'mail.emailChangeRequested', {});
-      });
+      const holderLang = langOf(holder, lang);
+      await this.d.mailer.send({ to: next, subject: translate(holderLang, 'mail.emailInUse.subject'), text: translate(holderLang, 'mail.emailInUse.body') });
+      await this.mail(user, 'mail.emailChangeRequested', {});
+      await this.d.audit.recordAlone(ctx, { operation: 'account.email.request', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'address in use' });
       return;
     }
-    // Both mails go out inside the transaction: a mail server that refuses leaves no link and no log row behind.
-    await this.d.sequelize.transaction(async (tx) => {
+    const raw = newToken();
+    await this.d.mailer.send({
+      to: next,
+      subject: translate(lang, 'mail.emailConfirm.subject'),
+      text: translate(lang, 'mail.emailConfirm.body', { name: user.name, link: `${this.d.config.publicUrl}/account/email/${raw}` }),
+    });
+    await this.mail(user, 'mail.emailChangeRequested', {});
+    await this.d.audit.transaction(async (tx) => {
       // Only the newest request's link works.
       await OneTimeToken.update({ usedAt: new Date() }, { where: { userId: user.id, purpose: 'email_change', usedAt: null }, transaction: tx });
-      const raw = await issueToken('email_change', user.id, EMAIL_CHANGE_TTL_MS, tx, next);
+      await issueToken('email_change', user.id, EMAIL_CHANGE_TTL_MS, tx, next, raw);
       await this.d.audit.record(tx, ctx, { operation: 'account.email.request', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
-      await this.d.mailer.send({
-        to: next,
-        subject: translate(lang, 'mail.emailConfirm.subject'),
-        text: translate(lang, 'mail.emailConfirm.body', { name: user.name, link: `${this.d.config.publicUrl}/account/email/${raw}` }),
-      });
-      await this.mail(user, 'mail.emailChangeRequested', {});
     });
   }
 
@@ -218,19 +221,25 @@ export class AccountService {
 
   /** Makes the change a link confirms. The old address is told, or nothing changes. Sessions go on: the password is the same. */
   async confirmEmailChange(ctx: ActorContext, raw: string): Promise<User> {
-    return this.d.sequelize.transaction(async (tx) => {
+    // The old address is told before the change, outside the transaction (which holds the log's head):
+    // a mail server that refuses changes nothing and leaves the link working; a slow one holds up nobody else.
+    const pending = await findLiveToken(['email_change'], raw);
+    if (!pending || !pending.userId || !pending.newEmail) throw new DeadLink();
+    const before = await User.findByPk(pending.userId);
+    if (!before || before.disabledAt) throw new NotFound();
+    if (await User.findOne({ where: { email: pending.newEmail } })) throw new Conflict('account.emailTaken');
+    const beforeLang = langOf(before);
+    await this.d.mailer.send({ to: before.email, subject: translate(beforeLang, 'mail.emailChanged.subject'), text: translate(beforeLang, 'mail.emailChanged.body', { name: before.name }) });
+    return this.d.audit.transaction(async (tx) => {
       const token = await findLiveToken(['email_change'], raw, tx);
       if (!token || !token.userId || !token.newEmail || !(await consumeToken(token, tx))) throw new DeadLink();
       const owner = await User.findByPk(token.userId, { transaction: tx });
       if (!owner || owner.disabledAt) throw new NotFound();
       if (await User.findOne({ where: { email: token.newEmail }, transaction: tx })) throw new Conflict('account.emailTaken');
-      const previous = owner.email;
       await owner.update({ email: token.newEmail }, { transaction: tx });
       await this.d.audit.record(tx, { ...ctx, actorId: owner.id, actorName: owner.name, actorRole: owner.role }, {
         operation: 'account.email.change', result: 'allowed', clientId: owner.clientId, targetKind: 'user', targetId: owner.id, targetLabel: owner.name,
       });
-      const lang = langOf(owner);
-      await this.d.mailer.send({ to: previous, subject: translate(lang, 'mail.emailChanged.subject'), text: translate(lang, 'mail.emailChanged.body', { name: owner.name }) });
       return owner;
     }).catch((err: unknown) => {
       if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');
@@ -245,7 +254,7 @@ export class AccountService {
       await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: email.slice(0, 100) });
       return;
     }
-    const raw = await this.d.sequelize.transaction(async (tx) => {
+    const raw = await this.d.audit.transaction(async (tx) => {
       // Only the newest link works.
       await OneTimeToken.update({ usedAt: new Date() }, { where: { userId: user.id, purpose: 'password_reset', usedAt: null }, transaction: tx });
       const token = await issueToken('password_reset', user.id, RESET_TTL_MS, tx);
@@ -270,7 +279,7 @@ export class AccountService {
     const problem = await passwordProblem(password, personalWords(owner.email, owner.name));
     if (problem) throw new BadRequest(problem, { password: problem });
     const hash = await hashPassword(password);
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       const token = await findLiveToken(['password_reset', 'invite'], raw, tx);
       if (!token || !token.userId || !(await consumeToken(token, tx))) throw new DeadLink();
       const user = await User.findByPk(token.userId, { transaction: tx });
@@ -292,7 +301,7 @@ export class AccountService {
     if (!(await verifyPassword(user.passwordHash, current))) throw new BadRequest('account.currentPasswordWrong', { current: 'account.currentPasswordWrong' });
     const hash = await hashPassword(next);
     const changedAt = new Date();
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await User.update({ passwordHash: hash, passwordChangedAt: changedAt }, { where: { id: user.id }, transaction: tx });
       await SessionRow.destroy({ where: { userId: user.id, sid: { [Op.ne]: keepSid } }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'auth.password.change', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
@@ -302,7 +311,7 @@ export class AccountService {
 
   /** Disabling ends every session of the user at once (rows deleted, and sign-in refused from then on). */
   async setDisabled(ctx: ActorContext, target: User, disabled: boolean): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await User.update({ disabledAt: disabled ? new Date() : null }, { where: { id: target.id }, transaction: tx });
       if (disabled) await SessionRow.destroy({ where: { userId: target.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: disabled ? 'user.disable' : 'user.enable', result: 'allowed', clientId: target.clientId, targetKind: 'user', targetId: target.id, targetLabel: target.name });

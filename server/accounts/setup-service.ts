@@ -25,7 +25,7 @@ export class SetupService {
 
   /** A new link valid for one hour; earlier unused links stop working. */
   async newSetupLink(): Promise<string> {
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       await OneTimeToken.update({ usedAt: new Date() }, { where: { purpose: 'setup', usedAt: null }, transaction: tx });
       return issueToken('setup', null, SETUP_TTL_MS, tx);
     });
@@ -41,7 +41,7 @@ export class SetupService {
     const problem = await passwordProblem(input.password, personalWords(input.email, input.adminName, input.firmName));
     if (problem) throw new BadRequest(problem, { password: problem });
     const hash = await hashPassword(input.password);
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       const token = await findLiveToken(['setup'], raw, tx);
       if (!token || !(await consumeToken(token, tx))) throw new NotFound();
       if ((await User.count({ where: { role: 'firm_admin' }, transaction: tx })) > 0) throw new NotFound();

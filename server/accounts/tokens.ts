@@ -3,8 +3,7 @@ import { OneTimeToken, type TokenPurpose } from '../db/models';
 import { newToken, sha256Hex } from '../crypto/tokens';
 
 /** Single-use links (setup, invitation, password reset): only a hash of the token is stored. */
-export async function issueToken(purpose: TokenPurpose, userId: string | null, ttlMs: number, tx: Transaction, newEmail: string | null = null): Promise<string> {
-  const raw = newToken();
+export async function issueToken(purpose: TokenPurpose, userId: string | null, ttlMs: number, tx: Transaction, newEmail: string | null = null, raw = newToken()): Promise<string> {
   await OneTimeToken.create({ purpose, tokenHash: sha256Hex(raw), userId, expiresAt: new Date(Date.now() + ttlMs), usedAt: null, newEmail }, { transaction: tx });
   return raw;
 }

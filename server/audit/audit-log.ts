@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction } from 'sequelize';
+import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { AuditEvent, AuditHead, type AuditResult } from '../db/models';
 import { ON_REFUSAL_RECORDED, type ActorContext } from './context';
 import { GENESIS_HASH, rowHash } from './chain';
@@ -23,6 +23,11 @@ export interface ChainVerdict {
   firstBroken?: { seq: number; reason: string };
 }
 
+/** Statements that read or write rows (not a transaction's own BEGIN, SET or SAVEPOINT). */
+const ROW_WORK = new Set<string>([
+  QueryTypes.SELECT, QueryTypes.INSERT, QueryTypes.UPDATE, QueryTypes.BULKUPDATE, QueryTypes.BULKDELETE, QueryTypes.DELETE, QueryTypes.UPSERT,
+]);
+
 const cut = (v: string | null | undefined, n: number): string | null => (v == null ? null : v.slice(0, n));
 
 /**
@@ -30,9 +35,40 @@ const cut = (v: string | null | undefined, n: number): string | null => (v == nu
  * records: if the row cannot be written, the action rolls back with it (fail closed).
  */
 export class AuditLog {
-  constructor(private readonly sequelize: Sequelize) {}
+  /** Transactions that took the log's head as their first lock (checked only under `checkLockOrder`). */
+  private readonly headFirst = new WeakSet<Transaction>();
+  /** Transactions that read or wrote rows before taking the head: the order that deadlocks. */
+  private readonly workedBeforeHead = new WeakSet<Transaction>();
+
+  /**
+   * `checkLockOrder` (the tests) makes every audited transaction prove it took the head first: an
+   * audited write that did not, or took it after other rows, throws, so a deadlock-prone order fails
+   * a test instead of a customer's request on MySQL now and then.
+   */
+  constructor(private readonly sequelize: Sequelize, private readonly o: { checkLockOrder?: boolean } = {}) {
+    if (o.checkLockOrder) {
+      sequelize.addHook('beforeQuery', 'audit-lock-order', (options: { transaction?: Transaction | null; type?: string }) => {
+        const tx = options.transaction;
+        if (tx && !this.headFirst.has(tx) && options.type && ROW_WORK.has(options.type)) this.workedBeforeHead.add(tx);
+      });
+    }
+  }
+
+  /**
+   * A transaction whose first lock is the log's head: every audited write takes the head, so taking
+   * it first gives every audited transaction one lock order. On MySQL a row added under the head
+   * also takes a shared lock on the row it refers to (its client, its employee, its file); a
+   * transaction that locked such a row first and the head after would deadlock against it.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.sequelize.transaction(async (tx) => {
+      await this.serialise(tx);
+      return work(tx);
+    });
+  }
 
   async record(tx: Transaction, ctx: ActorContext, entry: AuditEntry): Promise<AuditEvent> {
+    if (this.o.checkLockOrder && !this.headFirst.has(tx)) throw new Error(`lock order: the transaction recording ${entry.operation} did not take the log's head first (use audit.transaction)`);
     const head = await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
     if (!head) throw new Error('audit_head row is missing');
     const fields = {
@@ -63,19 +99,20 @@ export class AuditLog {
   }
 
   /**
-   * Takes the lock on the log's head row, which every audited write takes, as the transaction's
-   * first statement. Work of one kind (two requests for the same items, a double-tapped import) then
-   * runs one after the other. On MySQL a row added under the head lock also takes a shared lock on
-   * the row it refers to (its client); so a transaction that updates such a row and is audited takes
-   * the head first too (ClientService.update), or the two orders deadlock.
+   * Takes the lock on the log's head row as the transaction's first statement (audit.transaction
+   * does it for its callers). Work of one kind (two requests for the same items, a double-tapped
+   * import) then also runs one after the other.
    */
   async serialise(tx: Transaction): Promise<void> {
+    if (this.headFirst.has(tx)) return;
+    if (this.o.checkLockOrder && this.workedBeforeHead.has(tx)) throw new Error('lock order: the log\'s head was taken after other rows of the transaction (use audit.transaction)');
+    this.headFirst.add(tx);
     await AuditHead.findByPk(1, { transaction: tx, lock: tx.LOCK.UPDATE });
   }
 
   /** Records in a transaction of its own: for events that are the whole action (a failed login). */
   async recordAlone(ctx: ActorContext, entry: AuditEntry): Promise<void> {
-    await this.sequelize.transaction(async (tx) => { await this.record(tx, ctx, entry); });
+    await this.transaction(async (tx) => { await this.record(tx, ctx, entry); });
   }
 
   async head(): Promise<{ seq: number; hash: string }> {

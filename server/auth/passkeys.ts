@@ -53,7 +53,7 @@ export class PasskeyService {
       throw new BadRequest('passkey.failed');
     }
     const { credential } = verified.registrationInfo;
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       const row = await Passkey.create({
         userId: user.id, credentialId: credential.id, publicKey: Buffer.from(credential.publicKey).toString('base64url'), counter: credential.counter,
         transports: credential.transports?.join(',') ?? null, name: name.trim().slice(0, 100) || 'パスキー', createdAt: new Date(), lastUsedAt: null,
@@ -85,7 +85,7 @@ export class PasskeyService {
   }
 
   async remove(ctx: ActorContext, user: User, id: string): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const n = await Passkey.destroy({ where: { id, userId: user.id }, transaction: tx });
       if (!n) throw new NotFound();
       await this.d.audit.record(tx, ctx, { operation: 'account.passkey.remove', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });

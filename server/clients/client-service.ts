@@ -42,7 +42,7 @@ export class ClientService {
   }
 
   async create(ctx: ActorContext, input: ClientInput): Promise<Client> {
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       // minato and MINATO would be one client to people (and are one to MariaDB's collation): the same code.
       if (await Client.findOne({ where: where(fn('lower', col('code')), input.code.toLowerCase()), transaction: tx })) throw new Conflict('client.codeTaken');
       const client = await Client.create(input, { transaction: tx });
@@ -53,10 +53,7 @@ export class ClientService {
   }
 
   async update(ctx: ActorContext, client: Client, input: Omit<ClientInput, 'code'>): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
-      // The log's head before the client row: a transaction holding the head that adds a row naming
-      // this client (a number, a disposal request) needs the client row next, so the other order deadlocks.
-      await this.d.audit.serialise(tx);
+    await this.d.audit.transaction(async (tx) => {
       await Client.update(input, { where: { id: client.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'client.update', result: 'allowed', clientId: client.id, targetKind: 'client', targetId: client.id, targetLabel: `${client.code} ${input.name}`, detail: `requireAdminTotp=${input.requireAdminTotp}` });
     });
@@ -77,14 +74,14 @@ export class ClientService {
   }
 
   async addEstablishment(ctx: ActorContext, client: Client, input: { name: string; address: string | null }): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const row = await Establishment.create({ clientId: client.id, ...input }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'establishment.create', result: 'allowed', clientId: client.id, targetKind: 'establishment', targetId: row.id, targetLabel: row.name });
     });
   }
 
   async addDepartment(ctx: ActorContext, client: Client, input: { code: string; name: string }): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       if (await Department.findOne({ where: { clientId: client.id, code: input.code }, transaction: tx })) throw new Conflict('department.codeTaken');
       const row = await Department.create({ clientId: client.id, ...input }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'department.create', result: 'allowed', clientId: client.id, targetKind: 'department', targetId: row.id, targetLabel: `${row.code} ${row.name}` });
@@ -94,7 +91,7 @@ export class ClientService {
   async assignStaff(ctx: ActorContext, client: Client, staffUserId: string): Promise<void> {
     // The list's first line (「職員を選んでください」) sent as it is: say that, not that the choice is not staff.
     if (!staffUserId.trim()) throw new BadRequest('assignment.chooseStaff', { userId: 'assignment.chooseStaff' });
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const staff = isUuid(staffUserId) ? await User.findByPk(staffUserId, { transaction: tx }) : null;
       if (!staff || (staff.role !== 'firm_staff' && staff.role !== 'firm_admin') || staff.disabledAt) throw new BadRequest('assignment.notStaff', { userId: 'assignment.notStaff' });
       if (await StaffAssignment.findOne({ where: { clientId: client.id, userId: staff.id }, transaction: tx })) return;
@@ -106,7 +103,7 @@ export class ClientService {
   async unassignStaff(ctx: ActorContext, client: Client, staffUserId: string): Promise<void> {
     // The list's first line (「職員を選んでください」) sent as it is: say that, not that the choice is not staff.
     if (!staffUserId.trim()) throw new BadRequest('assignment.chooseStaff', { userId: 'assignment.chooseStaff' });
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const staff = isUuid(staffUserId) ? await User.findByPk(staffUserId, { transaction: tx }) : null;
       const removed = staff ? await StaffAssignment.destroy({ where: { clientId: client.id, userId: staff.id }, transaction: tx }) : 0;
       if (!staff || removed === 0) throw new NotFound();
@@ -116,8 +113,10 @@ export class ClientService {
 
   /** A user of the client company (client admin or employee); they get a link to choose a password. */
   async createClientUser(ctx: ActorContext, client: Client, input: { email: string; name: string; role: Extract<Role, 'client_admin' | 'employee'>; lang?: Lang | null }): Promise<User> {
-    return this.d.sequelize.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: client.id }, tx))
+    const user = await this.d.audit.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: client.id }, tx))
       .catch(rethrowUnique('account.emailTaken'));
+    this.d.accounts.sendQueued();
+    return user;
   }
 
   /** A user of this client, or NotFound (users of other clients are not found, not forbidden). */

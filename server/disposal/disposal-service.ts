@@ -147,10 +147,9 @@ export class DisposalService {
     const people = new Map((await listPeople(clientId)).map((p) => [`${p.kind}:${p.id}`, p]));
     const items: ItemFacts[] = [];
     for (let i = 0; i < refs.length; i += 1000) items.push(...await this.describeMany(clientId, refs.slice(i, i + 1000), people));
-    return this.d.sequelize.transaction(async (tx) => {
-      // One request at a time (two people, or two instances' nightly runs): the second waits here,
-      // then sees the first's items as open.
-      await this.d.audit.serialise(tx);
+    // One request at a time (two people, or two instances' nightly runs): the second waits for the
+    // log's head, then sees the first's items as open.
+    return this.d.audit.transaction(async (tx) => {
       const open = await DisposalItem.count({
         where: { itemId: { [Op.in]: items.map((i) => i.itemId) }, state: { [Op.ne]: 'verified' } },
         include: [], transaction: tx,
@@ -210,7 +209,7 @@ export class DisposalService {
     };
     if (approver.role !== 'firm_admin') await refuse('not firm admin', new Forbidden('disposal.approverRole'));
     if (approver.id === req.requestedBy) await refuse('own request', new Forbidden('disposal.ownRequest'));
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const [n] = await DisposalRequest.update({ status: 'approved', approvedBy: approver.id, approvedByName: approver.name, approvedAt: new Date() },
         { where: { id: req.id, status: 'requested' }, transaction: tx });
       if (n !== 1) throw new Conflict('disposal.notPending');
@@ -228,7 +227,7 @@ export class DisposalService {
     if (decider.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
     const why = reason.trim();
     if (!why) throw new BadRequest('disposal.rejectReasonRequired', { reason: 'disposal.rejectReasonRequired' });
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const [n] = await DisposalRequest.update({ status: 'rejected', rejectedByName: decider.name, rejectedAt: new Date(), rejectReason: why.slice(0, 400) },
         { where: { id: req.id, status: 'requested' }, transaction: tx });
       if (n !== 1) throw new Conflict('disposal.notPending');
@@ -271,7 +270,7 @@ export class DisposalService {
   private async erase(ctx: ActorContext, req: DisposalRequest, items: DisposalItem[]): Promise<void> {
     for (let i = 0; i < items.length; i += 500) {
       const batch = items.slice(i, i + 500);
-      await this.d.sequelize.transaction(async (tx) => {
+      await this.d.audit.transaction(async (tx) => {
         const numbers = batch.filter((x) => x.itemKind === 'number').map((x) => x.itemId);
         const files = batch.filter((x) => x.itemKind === 'file').map((x) => x.itemId);
         if (numbers.length) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: numbers }, clientId: req.clientId }, transaction: tx });
@@ -285,7 +284,7 @@ export class DisposalService {
 
   /** Offboarding: the client's own keys are destroyed too, so nothing sealed under them can ever open again. */
   private async destroyClientKeys(ctx: ActorContext, req: DisposalRequest): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const [n] = await ClientKey.update({ wrappedKey: null, destroyedAt: new Date() }, { where: { clientId: req.clientId, destroyedAt: null }, transaction: tx });
       if (n) await this.d.audit.record(tx, ctx, { operation: 'disposal.keys', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${n} client keys destroyed` });
     });
@@ -352,7 +351,7 @@ export class DisposalService {
       const sealed = await storeSealed(this.d, null, 'certificate', id, pdf);
       this.step('certificate-stored');
       try {
-        const cert = await this.d.sequelize.transaction(async (tx) => {
+        const cert = await this.d.audit.transaction(async (tx) => {
           const c = await DisposalCertificate.create({
             id, number, requestId: req.id, clientId: req.clientId, issuedAt, sha256: sealed.sha256, fingerprint: data.fingerprint, objectId: sealed.objectId,
             keyVersion: sealed.keyVersion, wrappedKey: sealed.wrappedKey, size: sealed.size,
@@ -436,7 +435,7 @@ export class DisposalService {
       const req = await this.request(ctx, system, rule.clientId, refs, translate('ja', 'disposal.reason.due'))
         .catch((err: unknown) => { if (err instanceof Conflict) return null; throw err; });
       if (!req || req.early) continue; // only due items go without a person's approval (never the case here, but never by mistake)
-      await this.d.sequelize.transaction(async (tx) => {
+      await this.d.audit.transaction(async (tx) => {
         await DisposalRequest.update({ status: 'approved', approvedBy: null, approvedByName: translate('ja', 'disposal.standingApproval'), approvedAt: new Date() }, { where: { id: req.id, status: 'requested' }, transaction: tx });
         await this.d.audit.record(tx, ctx, { operation: 'disposal.approve', result: 'allowed', clientId: rule.clientId, targetKind: 'disposal', targetId: req.id, detail: 'standing approval of the client (automatic disposal)' });
       });
@@ -472,7 +471,7 @@ export async function changeDeletionDate(d: { sequelize: Sequelize; audit: Audit
   if (date && date < japanDay()) throw new BadRequest('disposal.datePast', { date: 'disposal.datePast' });
   const r = /^[0-9a-f-]{36}$/i.test(recordId) ? await NumberRecord.findOne({ where: { id: recordId, clientId, sealedNumber: { [Op.ne]: null } } }) : null;
   if (!r) throw new NotFound();
-  await d.sequelize.transaction(async (tx) => {
+  await d.audit.transaction(async (tx) => {
     const before = r.deletionDate;
     await r.update({ deletionDate: date }, { transaction: tx });
     await d.audit.record(tx, ctx, {

@@ -81,7 +81,7 @@ export class ErasureLedger {
         this.clean.add(e.requestId);
         continue;
       }
-      await this.d.sequelize.transaction(async (tx) => {
+      await this.d.audit.transaction(async (tx) => {
         for (const c of chunks(held.numbers, 1000)) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: c } }, transaction: tx });
         for (const c of chunks(held.files, 1000)) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: c } }, transaction: tx });
         if (held.clientKeys) await ClientKey.update({ wrappedKey: null, destroyedAt: new Date() }, { where: { clientId: e.clientId, wrappedKey: { [Op.ne]: null } }, transaction: tx });

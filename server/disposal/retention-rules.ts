@@ -33,7 +33,7 @@ export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ct
   if (!years(rules.numberYears) || !years(rules.payeeYears) || Object.entries(rules.fileYears).some(([c, n]) => !CATEGORIES.includes(c as Category) || (n !== null && !years(n!)))) {
     throw new BadRequest('retention.yearsInvalid', { years: 'retention.yearsInvalid' });
   }
-  await d.sequelize.transaction(async (tx) => {
+  await d.audit.transaction(async (tx) => {
     await RetentionRule.upsert({ clientId, numberYears: rules.numberYears, payeeYears: rules.payeeYears, fileYears: JSON.stringify(rules.fileYears), autoDispose: rules.autoDispose }, { transaction: tx });
     await d.audit.record(tx, ctx, {
       operation: 'retention.rules', result: 'allowed', clientId,

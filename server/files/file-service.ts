@@ -56,7 +56,7 @@ export class FileService {
     let batch: FileBatch;
     let notices = 0;
     try {
-      batch = await this.d.sequelize.transaction(async (tx) => {
+      batch = await this.d.audit.transaction(async (tx) => {
         const b = await this.insertUploads(tx, ctx, sender, target, uploads);
         notices = await this.queueNotices(tx, b.id, target, uploads.length);
         return b;
@@ -206,7 +206,7 @@ export class FileService {
       }
     };
     if (guarded) await this.d.guard.within(ctx, guarded, 'file.download', 1, write);
-    else await this.d.sequelize.transaction(write);
+    else await this.d.audit.transaction(write);
     const owner = file.clientId ?? FIRM_KEY_OWNER;
     const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
     const stored = Buffer.from(file.wrappedKey, 'base64');
@@ -235,7 +235,7 @@ export class FileService {
   /** The sender or the firm admin may delete: the data key is destroyed at once, the object removed (or queued). */
   async delete(ctx: ActorContext, user: User, file: StoredFile): Promise<void> {
     if (file.senderId !== user.id && user.role !== 'firm_admin') throw new Forbidden();
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
       // A deleted card photo no longer stands beside its number (the list's 画像あり); the other side of
       // the card, sent with it, takes its place, so it stays tied to the number and goes with it.
@@ -252,7 +252,7 @@ export class FileService {
     if (!isFirm(user)) throw new Forbidden();
     // A date already past would make the file due for disposal at once: bringing deletion forward is the disposal list's work.
     if (date && date < japanDay()) throw new BadRequest('files.retentionPast');
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await StoredFile.update({ retentionDate: date }, { where: { id: file.id }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.retention', result: 'allowed', clientId: file.clientId, targetKind: 'file', targetId: file.id,

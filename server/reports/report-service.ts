@@ -36,7 +36,7 @@ export class ReportService {
   }
 
   async setSchedule(ctx: ActorContext, clientId: string, frequency: ReportFrequency, recipients: string[] | null): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await ReportSchedule.upsert({ clientId, frequency, recipients: recipients?.length ? recipients.join(',') : null }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'report.schedule', result: 'allowed', clientId, detail: `${frequency} ${recipients?.length ?? 0} recipients` });
     });
@@ -87,7 +87,7 @@ export class ReportService {
     const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:access-report' };
     const recipients = await this.recipients(clientId);
     const client = (await Client.findByPk(clientId))!;
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const [updated] = await AccessReport.update({
         status: 'ready', ...sealed, events: data.rows.length, headSeq: data.head?.seq ?? 0, headHash: data.head?.hash ?? null, finishedAt: new Date(), error: null,
       }, { where: { id: report.id, claimedBy: INSTANCE, status: { [Op.ne]: 'ready' } }, transaction: tx });

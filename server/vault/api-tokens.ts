@@ -30,7 +30,7 @@ export class ApiTokens {
     const assigned = await StaffAssignment.count({ where: { userId: createdBy, clientId: { [Op.in]: input.clientIds } } });
     if (assigned !== new Set(input.clientIds).size) throw new BadRequest('api.clientsNotAssigned', { clientIds: 'api.clientsNotAssigned' });
     const secret = `${TOKEN_PREFIX}${newToken()}`;
-    const token = await this.d.sequelize.transaction(async (tx) => {
+    const token = await this.d.audit.transaction(async (tx) => {
       const t = await ApiToken.create({
         name: input.name, tokenHash: sha256Hex(secret), prefix: secret.slice(0, 12), clientIds: [...new Set(input.clientIds)].join(','),
         purposes: [...new Set(input.purposes)].join(','), expiresAt: new Date(Date.now() + input.days * 24 * 3600_000),
@@ -49,7 +49,7 @@ export class ApiTokens {
   async revoke(ctx: ActorContext, tokenId: string): Promise<void> {
     const t = /^[0-9a-f-]{36}$/i.test(tokenId) ? await ApiToken.findByPk(tokenId) : null;
     if (!t) throw new NotFound();
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await t.update({ revokedAt: t.revokedAt ?? new Date() }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'api.token.revoke', result: 'allowed', targetKind: 'api_token', targetId: t.id, targetLabel: t.name });
     });

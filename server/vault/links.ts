@@ -60,7 +60,7 @@ export class VaultLinks {
     const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
     const expiresAt = new Date(Date.now() + this.d.config.vaultLinkDays * 24 * 3600_000);
     const url = `${this.d.config.publicUrl}/r/${token}`;
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       // A new link replaces any earlier one for the person.
       await VaultInvitation.update({ usedAt: new Date() }, { where: { clientId: person.clientId, personKind: person.kind, personId: person.id, usedAt: null }, transaction: tx });
       await VaultInvitation.create({
@@ -125,7 +125,7 @@ export class VaultLinks {
     if (!link) throw new NotFound();
     if (!('codeCheckedFor' in proof)) await this.checkCode(ctx, link, proof.code);
     else if (proof.codeCheckedFor !== link.invitation.id) await this.refuseCode(ctx, link);
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const [used] = await VaultInvitation.update({ usedAt: new Date() }, { where: { id: link.invitation.id, usedAt: null }, transaction: tx });
       if (used !== 1) throw new NotFound();
       const idFileId = cardPhotos ? await cardPhotos(tx) : null;

@@ -68,7 +68,7 @@ export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; 
   let imported = 0;
   const seenNumbers = new Set<string>();
   const seenPeople = new Set<string>();
-  await d.sequelize.transaction(async (tx) => {
+  await d.audit.transaction(async (tx) => {
     for (const { record: row, line } of rows) {
       const employeeCode = row[at.employeeCode] ?? '';
       const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), dependant: at.dependant >= 0 ? shownName(row[at.dependant] ?? '') : '', problem });

@@ -74,9 +74,8 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
   checkRowCount(rows);
 
   const report: PeopleImportReport = { employees: 0, dependants: 0, invited: 0, unchanged: 0, rejected: [] };
-  await d.sequelize.transaction(async (tx) => {
-    // One import at a time (a double tap on a phone): the second reads what the first added.
-    await d.audit.serialise(tx);
+  // One import at a time (a double tap on a phone): the second waits for the log's head, then reads what the first added.
+  await d.audit.transaction(async (tx) => {
     const people = await listPeople(clientId);
     // Codes are matched whatever their case, as MySQL's collation does: E001 and e001 are one code on either database.
     const codeKey = (code: string) => code.toLowerCase();
@@ -100,7 +99,7 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
       if (email !== null && await User.count({ where: { email }, transaction: tx })) return 'account.emailTaken';
       const invite = async (employeeId: string, employeeName: string) => {
         if (email === null) return;
-        const user = await d.accounts.createUser(ctx, { email, name: employeeName, role: 'employee', clientId }, tx, { queued: true });
+        const user = await d.accounts.createUser(ctx, { email, name: employeeName, role: 'employee', clientId }, tx);
         await d.people.linkAccount(ctx, clientId, employeeId, user.id, tx);
         report.invited++;
       };
@@ -175,6 +174,6 @@ export async function importPeople(d: { sequelize: Sequelize; people: PeopleServ
       detail: `${report.employees} employees, ${report.dependants} dependants added, ${report.invited} invited, ${report.unchanged} unchanged, ${report.rejected.length} rejected`,
     });
   });
-  if (report.invited) void d.outbox.deliverNow().catch(() => { /* the outbox job sends them later */ });
+  if (report.invited) d.accounts.sendQueued();
   return report;
 }

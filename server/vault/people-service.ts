@@ -47,7 +47,7 @@ export class PeopleService {
 
   /** In the caller's transaction when given one (an import adds many under one lock). */
   private within<T>(outer: Transaction | undefined, work: (tx: Transaction) => Promise<T>): Promise<T> {
-    return outer ? work(outer) : this.d.sequelize.transaction(work);
+    return outer ? work(outer) : this.d.audit.transaction(work);
   }
 
   async addEmployee(ctx: ActorContext, clientId: string, input: EmployeeInput, outer?: Transaction): Promise<Employee> {
@@ -79,7 +79,7 @@ export class PeopleService {
   async setLeaveDate(ctx: ActorContext, clientId: string, employeeId: string, leaveDate: string | null): Promise<void> {
     const e = await this.employee(clientId, employeeId);
     checkLeaveAfterHire(e.hireDate, leaveDate);
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       await e.update({ leaveDate }, { transaction: tx });
       const dependantIds = (await Dependant.findAll({ where: { clientId, employeeId: e.id }, transaction: tx })).map((d) => d.id);
       const deletionDate = leaveDate ? addYears(leaveDate, (await rulesOf(clientId)).numberYears) : null;
@@ -125,7 +125,7 @@ export class PeopleService {
     const e = await this.employee(clientId, employeeId);
     await this.checkPlaces(clientId, input);
     checkLeaveAfterHire(input.hireDate, e.leaveDate);
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       if (input.employeeCode !== e.employeeCode && await Employee.count({ where: { clientId, employeeCode: input.employeeCode, id: { [Op.ne]: e.id } }, transaction: tx })) {
         throw new BadRequest('people.codeTaken', { employeeCode: 'people.codeTaken' });
       }
@@ -145,7 +145,7 @@ export class PeopleService {
     const e = await this.employee(clientId, employeeId);
     const d = UUID.test(dependantId) ? await Dependant.findOne({ where: { id: dependantId, clientId, employeeId: e.id } }) : null;
     if (!d) throw new NotFound();
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       const changed = changedFields(input, d);
       if (changed.length === 0) return d;
       const before = d.name;
@@ -168,7 +168,7 @@ export class PeopleService {
   }
 
   async addPayee(ctx: ActorContext, clientId: string, input: PayeeInput): Promise<Payee> {
-    return this.d.sequelize.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       if (await Payee.count({ where: { clientId, code: input.code }, transaction: tx })) throw new BadRequest('people.codeTaken', { code: 'people.codeTaken' });
       const p = await Payee.create({ clientId, ...input }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'payee', targetId: p.id, targetLabel: `${p.code} ${p.name}` });

@@ -48,7 +48,7 @@ export class NumberReminders {
     const company = (await Client.findByPk(clientId))?.name ?? '';
     const day = japanDay();
     let asked = 0;
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       for (const u of users) {
         const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
         if (await this.d.outbox.enqueue({

@@ -60,7 +60,7 @@ export class RevealGuard {
   /** Runs `work` only if it fits; otherwise records the refusal (and the alert, once per window) and throws 429. */
   async within<T>(ctx: ActorContext, clientId: string, operation: string, count: number, work: (tx: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await this.d.sequelize.transaction(async (tx) => {
+      return await this.d.audit.transaction(async (tx) => {
         if (!(await this.fits(tx, ctx, count))) throw new BurstExceeded();
         return work(tx);
       });
@@ -73,8 +73,7 @@ export class RevealGuard {
 
   /** A refusal for this burst: the first in the window is the 'vault.burst' row and the alert. */
   async refuse(ctx: ActorContext, clientId: string, operation: string): Promise<void> {
-    const first = await this.d.sequelize.transaction(async (tx) => {
-      await this.d.audit.serialise(tx);
+    const first = await this.d.audit.transaction(async (tx) => {
       const alerted = await AuditEvent.count({ where: { actorId: ctx.actorId, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,

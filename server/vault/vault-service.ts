@@ -134,7 +134,7 @@ export class VaultService {
       if (formerPhoto && formerPhoto !== fields.idFileId) await this.retireCardPhoto(ctx, formerPhoto, tx);
       return record;
     };
-    return outer ? work(outer) : this.d.sequelize.transaction(work);
+    return outer ? work(outer) : this.d.audit.transaction(work);
   }
 
   /**
@@ -179,7 +179,7 @@ export class VaultService {
   /** The person or the client's admin confirms the stored number is right (本人確認 / 管理者確認); gives the person's id. */
   async confirm(ctx: ActorContext, clientId: string, recordId: string, by: 'person' | 'admin'): Promise<string> {
     const { record, person } = await this.getRecord(clientId, recordId);
-    await this.d.sequelize.transaction(async (tx) => {
+    await this.d.audit.transaction(async (tx) => {
       const now = new Date();
       const personConfirmedAt = by === 'person' ? now : record.personConfirmedAt;
       const adminConfirmedAt = by === 'admin' ? now : record.adminConfirmedAt;

@@ -5,6 +5,7 @@ import { TestBrowser } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
 import { AuditEvent, AuditHead, Client } from '../../server/db/models';
 import { rowHash } from '../../server/audit/chain';
+import { systemContext } from '../../server/audit';
 
 describe('Audit log: one hash-chained, append-only table', () => {
   let h: Harness;
@@ -57,6 +58,30 @@ describe('Audit log: one hash-chained, append-only table', () => {
       await AuditHead.create({ id: 1, seq: head!.seq, hash: head!.hash });
     }
     expect((await h.booted.services.audit.verify()).ok).to.equal(true);
+  });
+
+  it('every audited transaction takes the log\'s head first (one lock order on MySQL); the tests refuse any that does not', async () => {
+    const { audit, sequelize } = h.booted.services;
+    const ctx = systemContext('test');
+    const entry = { operation: 'test.lockOrder', result: 'allowed' as const };
+    const rows = await AuditEvent.count();
+    // Recording in a transaction that never took the head first.
+    const late = await sequelize.transaction((tx) => audit.record(tx, ctx, entry)).then(() => null, (err: Error) => err);
+    expect(late?.message).to.match(/^lock order: the transaction recording test\.lockOrder did not take the log's head first/);
+    // Taking the head after other rows of the transaction: the order that deadlocks against one that took the head first.
+    const after = await sequelize.transaction(async (tx) => {
+      await Client.findAll({ transaction: tx, lock: tx.LOCK.UPDATE });
+      await audit.serialise(tx);
+    }).then(() => null, (err: Error) => err);
+    expect(after?.message).to.match(/^lock order: the log's head was taken after other rows/);
+    expect(await AuditEvent.count()).to.equal(rows);
+    // The way every service writes: the head, then the rows, then the log's row.
+    await audit.transaction(async (tx) => {
+      await Client.findAll({ transaction: tx });
+      await audit.record(tx, ctx, entry);
+    });
+    expect(await AuditEvent.count()).to.equal(rows + 1);
+    expect((await audit.verify()).ok).to.equal(true);
   });
 });
 

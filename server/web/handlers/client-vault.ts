@@ -299,7 +299,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         checkCardPhotos(received);
         const ctx = actorOf(req);
-        await services.sequelize.transaction(async (tx) => {
+        await services.audit.transaction(async (tx) => {
           const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
           await vault.register(ctx, person, f.data, { source: 'proxy', registeredBy: req.user!.id, idFileId: batch ? uploads[0]!.fileId : null }, tx);
         });

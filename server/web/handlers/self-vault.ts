@@ -79,7 +79,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         checkCardPhotos(received);
         const person = await personFor(employee, f.data.person);
         const ctx = actorOf(req);
-        await services.sequelize.transaction(async (tx) => {
+        await services.audit.transaction(async (tx) => {
           const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
           await vault.register(ctx, person, f.data, {
             source: 'self', confirmedByPerson: true, idFileId: batch ? uploads[0]!.fileId : null, registeredBy: req.user!.id,
