@@ -84,7 +84,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     loginThrottle,
     accounts,
     setup: new SetupService({ sequelize: d.sequelize, audit }),
-    staff: new StaffService({ sequelize: d.sequelize, audit, accounts }),
+    staff: new StaffService({ sequelize: d.sequelize, accounts }),
     clientKeys,
     clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
     files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config, guard: vault.guard }),

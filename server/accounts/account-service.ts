@@ -49,21 +49,43 @@ export class AccountService {
   constructor(private readonly d: AccountDeps) {}
 
   /**
-   * Creates a user without a password and queues a mail with a single-use link to choose one, in the
-   * caller's transaction: the invite goes through the outbox once it commits (sendQueued), so a slow or
-   * refusing mail server holds up nothing, least of all the log's head, and the invite is never lost.
+   * One person invited (a staff member, a client's user): the mail with the single-use link to choose
+   * a password goes first, outside the transaction that writes the user (which holds the log's head),
+   * so a mail server that refuses leaves no user behind (503: added again later) and a slow one holds
+   * up nobody else. Should the write then fail, the mailed link simply does not work.
    */
-  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction): Promise<User> {
+  async inviteUser(ctx: ActorContext, input: NewUser): Promise<User> {
+    if (await User.findOne({ where: { email: normaliseEmail(input.email) } })) throw new Conflict('account.emailTaken');
+    const raw = newToken();
+    await this.d.mailer.send(await this.inviteMail(ctx, input, raw));
+    return this.d.audit.transaction((tx) => this.createUser(ctx, input, tx, { raw }))
+      .catch((err: unknown) => {
+        if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');
+        throw err;
+      });
+  }
+
+  /**
+   * Writes a user without a password, with the single-use link to choose one, in the caller's
+   * transaction: with `raw`, the link already mailed (inviteUser); without, the invite is queued in
+   * the outbox with the rows, for many at a time (an import), and goes out after commit (sendQueued).
+   */
+  async createUser(ctx: ActorContext, input: NewUser, tx: Transaction, o: { raw?: string } = {}): Promise<User> {
     const email = normaliseEmail(input.email);
     if (await User.findOne({ where: { email }, transaction: tx })) throw new Conflict('account.emailTaken');
     const user = await User.create({
       email, name: input.name.trim(), role: input.role, clientId: input.clientId, passwordHash: null,
       totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, passwordChangedAt: null, lang: input.lang ?? null,
     }, { transaction: tx });
-    const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx);
+    const raw = await issueToken('invite', user.id, INVITE_TTL_MS, tx, null, o.raw);
     await this.d.audit.record(tx, ctx, { operation: 'user.create', result: 'allowed', clientId: input.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: input.role });
-    // Who invites them, from where, and for which company: a mail from a site they have never heard of would look like phishing.
-    const lang = langOf(user);
+    if (!o.raw) await this.d.outbox.enqueue({ dedupeKey: `invite:${user.id}`, ...(await this.inviteMail(ctx, input, raw, tx)) }, tx);
+    return user;
+  }
+
+  /** Who invites them, from where, and for which company: a mail from a site they have never heard of would look like phishing. */
+  private async inviteMail(ctx: ActorContext, input: NewUser, raw: string, tx?: Transaction): Promise<{ to: string; subject: string; text: string }> {
+    const lang = langOf({ lang: input.lang ?? null });
     const firm = (await Firm.findByPk(1, { transaction: tx }))?.name || translate(lang, 'app.name');
     const org = input.clientId ? (await Client.findByPk(input.clientId, { transaction: tx }))?.name || firm : firm;
     // A client admin invites for their own company; the firm (or the first-run set-up) invites in the firm's name.
@@ -72,8 +94,7 @@ export class AccountService {
       link: `${this.d.config.publicUrl}/password/set/${raw}`, org: inviterOrg, inviter: ctx.actorName ?? '',
       forOrg: org === inviterOrg ? '' : translate(lang, 'mail.invite.forOrg', { org }),
     };
-    await this.d.outbox.enqueue({ dedupeKey: `invite:${user.id}`, to: user.email, subject: translate(lang, 'mail.invite.subject', params), text: translate(lang, 'mail.invite.body', { name: user.name, ...params }) }, tx);
-    return user;
+    return { to: normaliseEmail(input.email), subject: translate(lang, 'mail.invite.subject', params), text: translate(lang, 'mail.invite.body', { name: input.name.trim(), ...params }) };
   }
 
   /** Sends the queued invites now, after their transaction committed; what the mail server refuses, the outbox's job tries again. */

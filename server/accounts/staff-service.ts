@@ -1,15 +1,15 @@
 import type { Lang } from '../i18n';
 import type { Sequelize } from 'sequelize';
-import { Op, UniqueConstraintError } from 'sequelize';
-import type { ActorContext, AuditLog } from '../audit';
+import { Op } from 'sequelize';
+import type { ActorContext } from '../audit';
 import { Client, StaffAssignment, User, FIRM_ROLES } from '../db/models';
-import { Conflict, NotFound } from '../errors';
+import { NotFound } from '../errors';
 import type { AccountService } from './account-service';
 import { isUuid } from '../clients/client-service';
 
 /** The firm's own people: staff (事務所職員) and admins (事務所管理者). */
 export class StaffService {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; accounts: AccountService }) {}
+  constructor(private readonly d: { sequelize: Sequelize; accounts: AccountService }) {}
 
   list(): Promise<User[]> {
     return User.findAll({ where: { role: { [Op.in]: [...FIRM_ROLES] } }, order: [['role', 'ASC'], ['name', 'ASC']] });
@@ -34,13 +34,7 @@ export class StaffService {
   }
 
   async create(ctx: ActorContext, input: { email: string; name: string; role: 'firm_admin' | 'firm_staff'; lang?: Lang | null }): Promise<User> {
-    const user = await this.d.audit.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: null }, tx))
-      .catch((err: unknown) => {
-        if (err instanceof UniqueConstraintError) throw new Conflict('account.emailTaken');
-        throw err;
-      });
-    this.d.accounts.sendQueued();
-    return user;
+    return this.d.accounts.inviteUser(ctx, { ...input, clientId: null });
   }
 
   /** Any user, for the firm admin's enable/disable actions. */

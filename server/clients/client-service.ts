@@ -113,10 +113,7 @@ export class ClientService {
 
   /** A user of the client company (client admin or employee); they get a link to choose a password. */
   async createClientUser(ctx: ActorContext, client: Client, input: { email: string; name: string; role: Extract<Role, 'client_admin' | 'employee'>; lang?: Lang | null }): Promise<User> {
-    const user = await this.d.audit.transaction((tx) => this.d.accounts.createUser(ctx, { ...input, clientId: client.id }, tx))
-      .catch(rethrowUnique('account.emailTaken'));
-    this.d.accounts.sendQueued();
-    return user;
+    return this.d.accounts.inviteUser(ctx, { ...input, clientId: client.id });
   }
 
   /** A user of this client, or NotFound (users of other clients are not found, not forbidden). */

@@ -4,7 +4,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
 import { linkIn } from '../support/smtp';
 import { currentTotp } from '../../server/auth/totp';
-import { Client, ClientKey, Department, Establishment, OneTimeToken, OutboxMail, StaffAssignment, User, AuditEvent } from '../../server/db/models';
+import { Client, ClientKey, Department, Establishment, OneTimeToken, StaffAssignment, User, AuditEvent } from '../../server/db/models';
 
 /** Follows an invitation mail: choose a password (the link then dies) and sign in. */
 async function acceptInvite(h: Harness, email: string, password: string): Promise<{ b: TestBrowser }> {
@@ -150,30 +150,6 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
     expect(english.subject).to.equal('[Akatsuki Portal] Invitation from 株式会社かもめ');
     expect(suzuki.lang, 'no language sent: the default, as before').to.equal(null);
     expect((await b.get('/firm/clients')).status).to.equal(403);
-  });
-
-  it('a user added while the mail server refuses is added; the invite waits in the outbox and goes once the server takes mail again', async () => {
-    const kamome = (await Client.findOne({ where: { code: 'K001' } }))!;
-    const email = 'outbox.invite@kamome.example.jp';
-    h.smtp.refusing = true;
-    try {
-      expect((await adminBrowser.post(`/firm/clients/${kamome.id}/users`, { name: '待機 人事', email, role: 'employee' }, `/firm/clients/${kamome.id}`)).status).to.equal(303);
-      const user = (await User.findOne({ where: { email } }))!;
-      expect(user.clientId).to.equal(kamome.id);
-      // The try made right after the user was added is refused, and the invite stays queued.
-      let queued = await OutboxMail.findOne({ where: { toAddress: email } });
-      for (const deadline = Date.now() + 5000; queued!.attempts < 1 || queued!.lockedUntil !== null; queued = await OutboxMail.findOne({ where: { toAddress: email } })) {
-        if (Date.now() > deadline) throw new Error('the invite was never tried');
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      expect([queued!.sentAt, queued!.attempts]).to.deep.equal([null, 1]);
-    } finally { h.smtp.refusing = false; }
-    // The outbox's job, on its next round (made due now rather than after its back-off).
-    await OutboxMail.update({ nextAt: new Date() }, { where: { toAddress: email } });
-    await h.booted.services.outbox.deliverNow();
-    const mail = await h.smtp.lastTo(email);
-    expect(mail.text).to.contain('/password/set/');
-    expect((await OutboxMail.findOne({ where: { toAddress: email } }))!.sentAt).to.not.equal(null);
   });
 
   it('a client can require TOTP for its admins; they must then enrol before going on', async () => {

@@ -5,7 +5,7 @@ import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { systemContext } from '../../server/audit';
 import { findPerson } from '../../server/vault/people';
 import { importPeople } from '../../server/vault/people-import';
-import { StoredFile, type Client } from '../../server/db/models';
+import { StoredFile, User, type Client } from '../../server/db/models';
 import type { UploadTarget } from '../../server/files/upload-target';
 import type { EncryptedUpload } from '../../server/files/upload-engine';
 import { numberFrom as validNumber } from '../support/vault';
@@ -111,5 +111,25 @@ describe(`Lock order (${dialectName}): actions on one client at the same moment 
         s.vaultLinks.create(ctx, await findPerson(fresh.id, 'payee', b!.id), admin.user.id, null),
       ];
     });
+  });
+
+  it('a mail server that hangs while someone is invited holds up nobody else\'s audited work', async () => {
+    const s = h.booted.services;
+    h.smtp.stalling = true;
+    let settled = false;
+    const invite = s.staff.create(ctx, { email: 'hung.invite@example.jp', name: '待機 職員', role: 'firm_staff' }).then(() => null, (err: Error) => err).finally(() => { settled = true; });
+    try {
+      // The server has the invite and keeps silent.
+      while (h.smtp.heldCount < 1) await new Promise((r) => setTimeout(r, 20));
+      // Meanwhile another audited action goes through, while the invite still waits on the mail server.
+      await s.people.addPayee(ctx, client.id, { code: 'HUNG', name: '待たない 支払先', nameKana: null, kind: 'lecturer' });
+      await saveSettings(99);
+      expect(settled, 'the invite was still waiting on the mail server').to.equal(false);
+    } finally {
+      h.smtp.release();
+    }
+    // The server at last refuses it: the invite is all or nothing, so no one was added.
+    expect((await invite)?.message).to.equal('error.mailUnavailable');
+    expect(await User.count({ where: { email: 'hung.invite@example.jp' } })).to.equal(0);
   });
 });

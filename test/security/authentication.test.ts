@@ -132,6 +132,23 @@ describe('Security: authentication', () => {
       expect((await attacker.passwordStep(u.email, u.password)).status).to.equal(429);
     });
 
+    it('a sign-in left at the code step costs nothing: after six right passwords without a code, the password and a code still sign in', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      // One address throughout (each test browser has its own).
+      const visitor = browser();
+      for (let i = 0; i < 6; i++) {
+        const res = await visitor.passwordStep(u.email, u.password);
+        expect(res.status, `password step ${i + 1}`).to.equal(303);
+        expect(res.headers.location).to.equal('/login/totp');
+      }
+      expect((await visitor.codeStep(await currentTotp(u.totpSecret!))).status).to.equal(303);
+      expect((await visitor.get('/home')).status).to.equal(200);
+      // A wrong password from that address still counts: after five, even the right one waits.
+      const guesser = new SecBrowser(h.portal.app, { ip: visitor.ip });
+      for (let i = 1; i <= 5; i++) expect((await guesser.passwordStep(u.email, `wrong again ${i}`)).status, `wrong ${i}`).to.equal(401);
+      expect((await guesser.passwordStep(u.email, u.password)).status).to.equal(429);
+    });
+
     it('a sign-in that fails for an unknown account is audited as denied', async () => {
       const before = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } });
       const res = await browser().passwordStep('ghost@example.jp', 'some wrong password');

@@ -55,7 +55,6 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
     await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
       operation: 'auth.login', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method,
     });
-    await accounts.loginSucceeded(user.email, req.ip ?? '');
     await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
     req.session.startedAt = Date.now();
     req.session.lastSeenAt = Date.now();
@@ -98,6 +97,9 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         const known = await User.findOne({ where: { email: email.toLowerCase() }, attributes: ['id'] });
         return loginFailed(req, res, email, known?.id ?? null, 'bad credentials');
       }
+      // A right password is no guess: its try is given back now, also before a code step, so a sign-in
+      // left there costs the account and the address nothing (the code step counts its own tries).
+      await accounts.loginSucceeded(user.email, req.ip ?? '');
       if (user.totpEnabledAt) {
         // A fresh session id already at this step, so a planted cookie never carries a sign-in.
         await regenerate(req);
