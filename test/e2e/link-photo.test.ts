@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
 import { pngBytes } from '../support/files';
 import { VIEWPORTS, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
-import { e2eSuite } from '../support/e2e';
+import { e2eSuite, scratchFolder } from '../support/e2e';
 import { NumberRecord, Payee, StoredFile } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
@@ -16,18 +15,15 @@ const NUMBER = `${'27182818284'}${checkDigit('27182818284')}`;
 
 describe(`E2E (Chromium, ${dialectName}): a payee on a phone sends the number and the card's photo through the one-time link`, function () {
   const e2e = e2eSuite();
-  let tmp: string;
-
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-e2e-link-')); });
-  after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+  const scratch = scratchFolder('link');
 
   it('types the code handed over and the number, adds the front and back (a progress bar each), sends, and is thanked; the firm gets both photos', async () => {
     const client = await makeClient(e2e.h, { code: 'LNK', name: '株式会社リンク' });
     const hr = await makeUser(e2e.h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 秋子' });
     const payee = await Payee.create({ clientId: client.id, code: 'P01', name: '講師 二郎', nameKana: null, kind: 'lecturer' });
     const link = await e2e.h.booted.services.vaultLinks.create(systemContext('test'), await findPerson(client.id, 'payee', payee.id), hr.user.id, null);
-    const front = path.join(tmp, 'おもて.png');
-    const back = path.join(tmp, 'うら.png');
+    const front = path.join(scratch.path, 'おもて.png');
+    const back = path.join(scratch.path, 'うら.png');
     fs.writeFileSync(front, pngBytes(120_000));
     fs.writeFileSync(back, pngBytes(90_000));
 

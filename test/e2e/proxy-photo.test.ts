@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
 import { pngBytes } from '../support/files';
 import { VIEWPORTS, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
-import { e2eSuite, signIn } from '../support/e2e';
+import { e2eSuite, scratchFolder, signIn } from '../support/e2e';
 import { NumberRecord, Payee, StoredFile } from '../../server/db/models';
 import { checkDigit } from '../../server/vault/my-number';
 
@@ -14,16 +13,13 @@ const NUMBER = `${'31415926535'}${checkDigit('31415926535')}`;
 
 describe(`E2E (Chromium, ${dialectName}): 代理登録 on a phone, with the photo of the card the client admin was handed`, function () {
   const e2e = e2eSuite();
-  let tmp: string;
-
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-e2e-proxy-')); });
-  after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+  const scratch = scratchFolder('proxy');
 
   it('the admin types a payee\'s number, adds the card\'s photo (a progress bar names it), sends, and the list shows the number masked with its image', async () => {
     const client = await makeClient(e2e.h, { code: 'PXY', name: '株式会社代理' });
     const hr = await makeUser(e2e.h, { role: 'client_admin', clientId: client.id, totp: false, name: '人事 花子' });
     const payee = await Payee.create({ clientId: client.id, code: 'P01', name: '講師 一郎', nameKana: null, kind: 'lecturer' });
-    const photo = path.join(tmp, '講師のカード.png');
+    const photo = path.join(scratch.path, '講師のカード.png');
     fs.writeFileSync(photo, pngBytes(150_000));
 
     const phone = VIEWPORTS.find((v) => v.phone)!;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -79,6 +80,14 @@ export function e2eSuite(o: { env?: Record<string, string>; seed?: (h: Harness) 
     get portal() { return started('the portal', portal); },
     get browser() { return started('Chromium', browser); },
   };
+}
+
+/** A folder of the suite's own for files the browser uploads or downloads, made before it and removed after. */
+export function scratchFolder(name: string): { readonly path: string } {
+  let dir: string | undefined;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), `akatsuki-e2e-${name}-`)); });
+  after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+  return { get path() { if (!dir) throw new Error('the scratch folder is made in a before hook'); return dir; } };
 }
 
 /** A fresh code for the user: each code works once per user, and sign-in and re-authentication may fall in the same 30 s. */

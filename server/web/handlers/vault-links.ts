@@ -7,11 +7,10 @@ import { checkbox, type FieldErrors } from '../forms';
 import { optionalDate } from '../vault-forms';
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
-import { Client } from '../../db/models';
+import { Client, User } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
 import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
-import { User } from '../../db/models';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, type ReceivedPhotos } from '../card-photo-upload';
 
 const linkForm = z.object({
@@ -20,6 +19,9 @@ const linkForm = z.object({
   issueDate: z.string().max(20).optional(),
   confirm: checkbox,
 }).passthrough();
+
+/** The name of the person a link is for (a payee, or an employee on a printed sheet). */
+const nameOf = (link: LiveLink) => (link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name);
 
 /**
  * The public page of a one-time link (支払先, or an employee's printed sheet): the purpose of use,
@@ -36,7 +38,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
   async function linkSender(link: LiveLink): Promise<{ id: string; name: string }> {
     const issuer = link.invitation.createdBy ? await User.findByPk(link.invitation.createdBy) : null;
     if (!issuer) throw new BadRequest('vault.link.noPhotos', { files: 'vault.link.noPhotos' });
-    return { id: issuer.id, name: (link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name).slice(0, 100) };
+    return { id: issuer.id, name: nameOf(link).slice(0, 100) };
   }
 
   async function show(req: Request, res: Response, link: LiveLink, errors: FieldErrors = {}, status = 200) {
@@ -46,7 +48,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
       clientName: client?.name ?? '',
       // Whoever holds the link, the code not yet typed: names masked (山＊ 太＊), enough for the
       // person to recognise their own family, nothing for someone who only intercepted the mail.
-      personName: maskName(link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name),
+      personName: maskName(nameOf(link)),
       accept: CARD_PHOTO_ACCEPT,
       dependants: link.dependants.map((d) => ({ id: d.id, name: maskName(d.name), relationshipKey: `people.relationship.${d.relationship}`, error: errors[`dep_${d.id}`] })),
       // The purposes told are the ones this person's number is collected for: a payee's payment records, an employee's payroll and insurance.
