@@ -17,6 +17,7 @@ import { securityHeaders } from './web/middleware/security-headers';
 import { chooseLang, viewLocals } from './web/middleware/locals';
 import { viewEngine } from './web/view-engine';
 import { inParens } from './presenters/format';
+import { FORM_FIELDS_MAX } from './web/forms';
 import './web/types';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -84,7 +85,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   // The passkey pages' browser helper, served from the package itself (no copy to keep in step).
   app.use('/vendor/simplewebauthn', express.static(path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle'), { index: false, maxAge: '1h', dotfiles: 'ignore' }));
   app.use(noStore!);
-  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }));
+  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: FORM_FIELDS_MAX }));
   const jsonBody = express.json({ limit: '64kb' });
   app.use(rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit }));
   const routes = routeTable(services, passport, (req) => isRequestValid(req));

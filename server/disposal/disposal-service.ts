@@ -70,7 +70,7 @@ export class DisposalService {
   }
 
   /**
-   * describe() for a chunk, in four queries whatever its size: the numbers, the files the numbers
+   * describe() for a chunk, in three queries whatever its size: the numbers, the files the numbers
    * point to, and the ready files (those asked for, and the card photos sent with a number's photo).
    * Any id asked for and not found is a 404.
    */

@@ -36,7 +36,7 @@ const TOO_MANY = new Set(['LIMIT_FILE_COUNT', 'LIMIT_UNEXPECTED_FILE']);
  * decides anything; the handler then stores them with the number in one transaction, or discards them.
  * The CSRF token is checked before the first photo is taken, or after the form when none came.
  */
-export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) => boolean) {
+export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) => boolean, o: { fields?: number } = {}) {
   const upload = multer({
     storage: encryptingStorage({
       storage: services.storage,
@@ -46,7 +46,7 @@ export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) 
         return req.cardPhotoTarget!();
       })()),
     }),
-    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: CARD_PHOTOS_MAX, fields: 10, fieldSize: 1000 },
+    limits: { fileSize: ID_IMAGE_MAX_BYTES, files: CARD_PHOTOS_MAX, fields: o.fields ?? 10, fieldSize: 1000 },
     defParamCharset: 'utf8',
   }).array('files', CARD_PHOTOS_MAX);
 

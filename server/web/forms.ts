@@ -16,6 +16,9 @@ export function parseForm<T>(schema: z.ZodType<T>, body: unknown): FormResult<T>
 }
 
 /** A required single-line text field, trimmed, with a maximum length. */
+/** Fields any one form post may carry (the form body parser's limit, and the link page's multipart one). */
+export const FORM_FIELDS_MAX = 200;
+
 export const text = (max: number) =>
   z.string({ message: 'form.required' }).trim().min(1, 'form.required').max(max, 'form.tooLong');
 

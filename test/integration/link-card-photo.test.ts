@@ -5,8 +5,8 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes, pdfBytes } from '../support/files';
-import { AuditEvent, Employee, FileBatch, NumberRecord, Payee, StoredFile, VaultInvitation, type Client } from '../../server/db/models';
-import { numberFrom as validNumber, wrongCheckDigit } from '../support/vault';
+import { AuditEvent, Employee, FileBatch, NumberRecord, Payee, StoredFile, User, VaultInvitation, type Client } from '../../server/db/models';
+import { makeDependant, numberFrom as validNumber, wrongCheckDigit } from '../support/vault';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 
@@ -93,6 +93,7 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     expect(res.status).to.equal(403);
     expect((await invitation()).failedAttempts).to.equal(1);
     expect(writes, 'objects written before the code passed').to.deep.equal([]);
+    expect((await visitor.get(path)).text, 'the code is still asked for').to.contain('data-testid="code-input"');
     // The right code with a mistyped number: the photo does not stay; the code now stands for this visitor.
     res = await send(visitor, path, token, { code, number: wrongCheckDigit(number), confirm: 'on' }, [front]);
     expect(res.status).to.equal(400);
@@ -162,18 +163,48 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     expect([photo.employeeId, photo.cardPhoto, photo.displayName]).to.deep.equal([employee.id, true, 'カード表.png']);
   });
 
-  it('a link whose issuing account is gone takes no photo: it says so beside the field, and nothing is stored', async () => {
+  it('an employee\'s sheet with six dependants: every number goes in one form post, and a plain post with three photos is told so', async () => {
+    const employee = await Employee.create({ clientId: client.id, employeeCode: 'E6', name: '大家 族男', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const children = [];
+    for (let i = 0; i < 6; i++) children.push((await makeDependant(client.id, employee.id, `大家 子${i}`)).dependant);
+    const { path, code } = await issueLink('employee', employee.id);
+    const visitor = new TestBrowser(h.portal.app);
+    const token = csrfIn((await visitor.get(path)).text);
+    // The fields the page sends: its token, the code, the number, the (empty) issue date, the tick and one per dependant.
+    const fields: Record<string, string> = { _csrf: token, code, number: validNumber(77775555000), issueDate: '', confirm: 'on' };
+    children.forEach((c, i) => { fields[`dep_${c.id}`] = validNumber(77775555100 + i * 11); });
+    // Sent as the page sends it without its script: every field, then the photos (three, one too many).
+    const three = await send(visitor, path, null, fields, [front, back, front], 'text/html');
+    expect(three.status).to.equal(400);
+    expect(three.text).to.contain('写真はカードの表と裏の2枚までです。');
+    // A post whose fields after the photos were never read (the reading stops at the third) is answered about the photos too, not the tick.
+    const cut = await send(visitor, path, null, { _csrf: token, number: fields.number! }, [front, back, front], 'text/html');
+    expect(cut.status).to.equal(400);
+    expect(cut.text).to.contain('写真はカードの表と裏の2枚までです。');
+    expect(await NumberRecord.count({ where: { personId: [employee.id, ...children.map((c) => c.id)] } })).to.equal(0);
+    const res = await send(visitor, path, null, fields, [front], 'text/html');
+    expect(res.status, res.text.slice(0, 300)).to.equal(303);
+    expect(await NumberRecord.count({ where: { personId: [employee.id, ...children.map((c) => c.id)] } })).to.equal(7);
+  });
+
+  it('a link whose issuing account is gone, disabled or no longer the company\'s admin takes no photo: it says so beside the field, and nothing is stored', async () => {
     expect((await admin.post('/client/people/payees', { code: 'P002', name: '孤児 リンク', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
     const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P002' } }))!;
     const { path, code } = await issueLink('payee', payee.id);
-    await VaultInvitation.update({ createdBy: randomUUID() }, { where: { personKind: 'payee', personId: payee.id, usedAt: null } });
     const visitor = new TestBrowser(h.portal.app);
     const token = csrfIn((await visitor.get(path)).text);
     const files = await StoredFile.count();
     const written = writes.length;
-    const res = await send(visitor, path, token, { code, number: validNumber(77773333444), confirm: 'on' }, [front]);
-    expect(res.status).to.equal(400);
-    expect(res.body.error.message).to.equal('このURLでは写真を送れません。写真を付けずに送信するか、依頼元にお問い合わせください。');
+    const other = await makeClient(h, { code: 'LP02', name: '株式会社よそ' });
+    const elsewhere = await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false });
+    const disabled = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    await User.update({ disabledAt: new Date() }, { where: { id: disabled.user.id } });
+    for (const issuer of [randomUUID(), elsewhere.user.id, disabled.user.id]) {
+      await VaultInvitation.update({ createdBy: issuer }, { where: { personKind: 'payee', personId: payee.id, usedAt: null } });
+      const res = await send(visitor, path, token, { code, number: validNumber(77773333444), confirm: 'on' }, [front]);
+      expect(res.status, issuer).to.equal(400);
+      expect(res.body.error.message).to.equal('このURLでは写真を送れません。写真を付けずに送信するか、依頼元にお問い合わせください。');
+    }
     expect([await StoredFile.count(), await NumberRecord.count({ where: { personId: payee.id } })]).to.deep.equal([files, 0]);
     expect(writes.length, "objects written for the refused photo").to.equal(written);
     // Without the photo the number goes through.

@@ -75,7 +75,7 @@ describe(`Lock order (${dialectName}): actions on one client at the same moment 
     const s = h.booted.services;
     const emp = await s.people.addEmployee(ctx, client.id, { employeeCode: 'L1', name: '同時 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
     await together('import vs edit', async (i) => [
-      importPeople(s as never, ctx, client.id, Buffer.from(`社員コード,氏名,扶養家族名,続柄\r\nL1,同時 太郎,子${i},子\r\n`)),
+      importPeople(s, ctx, client.id, Buffer.from(`社員コード,氏名,扶養家族名,続柄\r\nL1,同時 太郎,子${i},子\r\n`)),
       s.people.updateEmployee(ctx, client.id, emp.id, { employeeCode: 'L1', name: '同時 太郎', nameKana: i % 2 ? 'ドウジ タロウ' : null, departmentId: null, establishmentId: null, hireDate: null }),
     ]);
   });

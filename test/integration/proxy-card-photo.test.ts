@@ -161,7 +161,10 @@ describe('代理登録 with the card\'s photo or scan', () => {
     const photosOf = async (r: NumberRecord) => (await StoredFile.findAll({ where: { batchId: (await StoredFile.findByPk(r.idFileId!))!.batchId } })).map((f) => f.id);
     const photos = (await Promise.all(numbers.map(photosOf))).flat();
     expect(photos).to.have.length(10);
-    // The first number's front is ticked as well: it is listed once all the same.
+    // Each number its own date, and the photos a date of their own (2040): a photo that goes with its number takes the number's.
+    for (const [i, r] of numbers.entries()) await NumberRecord.update({ deletionDate: `2031-0${i + 1}-15` }, { where: { id: r.id } });
+    await StoredFile.update({ retentionDate: '2040-12-31' }, { where: { id: photos } });
+    // The first number's front is ticked as well: it is listed once all the same, on its own date.
     const refs = [...numbers.map((r) => ({ kind: 'number' as const, id: r.id })), { kind: 'file' as const, id: numbers[0]!.idFileId! }];
     let fileReads = 0;
     StoredFile.addHook('beforeFind', 'count-reads', () => { fileReads++; });
@@ -174,10 +177,12 @@ describe('代理登録 with the card\'s photo or scan', () => {
     expect(fileReads, 'file queries of the request').to.equal(2);
     const items = await DisposalItem.findAll({ where: { requestId: req.id } });
     expect(items.map((i) => i.itemId).sort()).to.deep.equal([...numbers.map((r) => r.id), ...photos].sort());
-    // A photo goes on its number's date.
-    for (const r of numbers) {
-      const own = items.filter((i) => i.itemKind === 'file' && photos.slice(numbers.indexOf(r) * 2, numbers.indexOf(r) * 2 + 2).includes(i.itemId));
-      expect(own.map((i) => i.deletionDate), r.id).to.deep.equal(own.map(() => items.find((i) => i.itemId === r.id)!.deletionDate));
+    const dateOf = (id: string) => items.find((i) => i.itemId === id)!.deletionDate;
+    for (const [i, r] of numbers.entries()) {
+      expect(dateOf(r.id)).to.equal(`2031-0${i + 1}-15`);
+      for (const photo of photos.slice(i * 2, i * 2 + 2)) {
+        expect(dateOf(photo), `photo of number ${i}`).to.equal(photo === numbers[0]!.idFileId ? '2040-12-31' : `2031-0${i + 1}-15`);
+      }
     }
   });
 });

@@ -32,9 +32,11 @@ export function skipWithoutChromium(ctx: Mocha.Context): void {
  */
 const serverLog: string[] = [];
 const SERVER_LOG_KEPT = 30;
+/** Lines logged since the process started (the list above keeps the last ones only). */
+let serverLogTotal = 0;
 const serverLogger = () => pino({ level: 'warn' }, new Writable({
   write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) serverLog.push(line.slice(0, 2000));
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) { serverLog.push(line.slice(0, 2000)); serverLogTotal++; }
     serverLog.splice(0, Math.max(0, serverLog.length - SERVER_LOG_KEPT));
     done();
   },
@@ -113,13 +115,13 @@ export async function signIn(page: Page, u: MadeUser, o: { phone: boolean }): Pr
     await page.getByLabel('確認コード').fill(await freshCode(u));
     await press('確認する');
   }
-  const logged = serverLog.length;
+  const logged = serverLogTotal;
   try {
     await page.waitForURL((url) => url.pathname === '/home');
   } catch (err) {
     // Where the browser stopped, what the page said and what the server logged: the only trace CI keeps.
     const said = await page.locator('main').innerText({ timeout: 2_000 }).catch(() => '(no main)');
-    throw new Error(`${u.user.role} did not reach /home after signing in: at ${page.url()}\npage says: ${said.slice(0, 500)}\nserver logged: ${serverLog.slice(Math.max(0, logged - 5)).join('\n') || '(nothing)'}\n${String(err)}`);
+    throw new Error(`${u.user.role} did not reach /home after signing in: at ${page.url()}\npage says: ${said.slice(0, 500)}\nserver logged: ${serverLog.slice(-Math.min(SERVER_LOG_KEPT, serverLogTotal - logged + 5)).join('\n') || '(nothing)'}\n${String(err)}`);
   }
 }
 

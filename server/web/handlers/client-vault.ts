@@ -369,7 +369,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
 
     /** The employee list from a file (no numbers in it). */
     importPeopleCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import-people', peopleImportPage,
-      (clientId, bytes) => importPeople({ sequelize: services.sequelize, people, accounts: services.accounts, outbox: services.outbox, audit: services.audit }, actorOf(req), clientId, bytes)),
+      (clientId, bytes) => importPeople({ sequelize: services.sequelize, people, accounts: services.accounts, audit: services.audit }, actorOf(req), clientId, bytes)),
 
     importCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import', importPage,
       (clientId, bytes) => importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), clientId, req.user!.id, bytes)),

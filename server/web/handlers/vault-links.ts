@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { doneGoTo, page } from '../render';
-import { checkbox, type FieldErrors } from '../forms';
+import { FORM_FIELDS_MAX, checkbox, type FieldErrors } from '../forms';
 import { optionalDate } from '../vault-forms';
 import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
@@ -29,7 +29,8 @@ const nameOf = (link: LiveLink) => (link.person.kind === 'payee' ? link.person.p
  * answer the same 404, so a link's state is not revealed.
  */
 export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) => boolean) {
-  const receivePhotos = cardPhotoReceiver(services, csrfValid);
+  // An employee's sheet has a field per dependant besides the form's own: as many as any form post takes.
+  const receivePhotos = cardPhotoReceiver(services, csrfValid, { fields: FORM_FIELDS_MAX });
 
   /**
    * Files in the portal are always sent by an account. Photos sent through a link come in under the
@@ -37,7 +38,8 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
    */
   async function linkSender(link: LiveLink): Promise<{ id: string; name: string }> {
     const issuer = link.invitation.createdBy ? await User.findByPk(link.invitation.createdBy) : null;
-    if (!issuer) throw new BadRequest('vault.link.noPhotos', { files: 'vault.link.noPhotos' });
+    const answers = issuer && !issuer.disabledAt && issuer.role === 'client_admin' && issuer.clientId === link.person.clientId;
+    if (!answers) throw new BadRequest('vault.link.noPhotos', { files: 'vault.link.noPhotos' });
     return { id: issuer.id, name: nameOf(link).slice(0, 100) };
   }
 
@@ -98,13 +100,13 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
           return cardPhotoTargetFor(link.person);
         });
         const link = await theLink();
+        checkCardPhotos(received);
         const parsed = linkForm.safeParse(req.body ?? {});
         if (!parsed.success) throw new BadRequest('form.invalid', { _form: 'form.invalid' });
         const f = parsed.data;
         const issueDate = optionalDate.safeParse(f.issueDate);
         if (!issueDate.success) throw new BadRequest('form.date', { issueDate: 'form.date' });
         if (!f.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
-        checkCardPhotos(received);
         const dependants = new Map<string, NumberInput>();
         for (const d of link.dependants) {
           const typed = (req.body as Record<string, unknown>)[`dep_${d.id}`];
