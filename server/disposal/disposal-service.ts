@@ -88,12 +88,13 @@ export class DisposalService {
       ? await StoredFile.findAll({ where: { clientId, status: 'ready', [Op.or]: [{ id: { [Op.in]: wanted } }, ...(batches.length ? [{ batchId: { [Op.in]: batches }, cardPhoto: true }] : [])] } })
       : [];
     const readyById = new Map(ready.map((f) => [f.id, f]));
+    const sidesOf = new Map<string, string[]>();
+    for (const f of ready.filter((x) => x.cardPhoto)) sidesOf.set(f.batchId, [...(sidesOf.get(f.batchId) ?? []), f.id]);
     /** The card photos sent together with the one a number points to (the front and back of one card), that one first. */
     const photosBesides = (fileId: string): string[] => {
       const batchId = batchOf.get(fileId);
       if (batchId === undefined) return [fileId];
-      const sides = ready.filter((f) => f.batchId === batchId && f.cardPhoto).map((f) => f.id).sort();
-      return [fileId, ...sides.filter((id) => id !== fileId)];
+      return [fileId, ...[...(sidesOf.get(batchId) ?? [])].sort().filter((id) => id !== fileId)];
     };
     const today = japanDay();
     const out: ItemFacts[] = [];
