@@ -64,16 +64,16 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const audit = new AuditLog(d.sequelize, { checkLockOrder: d.config.env === 'test' });
   const loginThrottle = new LoginThrottle(databaseCounters(d.sequelize, d.config));
   const outbox = new MailOutbox({ mailer, logger: d.logger });
-  const accounts = new AccountService({ sequelize: d.sequelize, audit, keys: d.keys, mailer, outbox, throttle: loginThrottle, config: d.config });
+  const accounts = new AccountService({ audit, keys: d.keys, mailer, outbox, throttle: loginThrottle, config: d.config });
   const clientKeys = new ClientKeys(d.keys);
   const pdf = new PdfService({ keys: d.keys, config: d.config });
   const reports = new ReportService({
-    sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
+    audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
     render: (data) => pdf.accessReport(data),
   });
-  const erasureLedger = new ErasureLedger({ sequelize: d.sequelize, storage: d.storage, keys: d.keys, audit, logger: d.logger });
+  const erasureLedger = new ErasureLedger({ storage: d.storage, keys: d.keys, audit, logger: d.logger });
   const disposal = new DisposalService({
-    sequelize: d.sequelize, audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
+    audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
     firmName: () => pdf.firmName(), renderCertificate: (data) => pdf.certificate(data), ledger: erasureLedger,
   });
   const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
@@ -83,22 +83,22 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     audit,
     loginThrottle,
     accounts,
-    setup: new SetupService({ sequelize: d.sequelize, audit }),
-    staff: new StaffService({ sequelize: d.sequelize, accounts }),
+    setup: new SetupService({ audit }),
+    staff: new StaffService({ accounts }),
     clientKeys,
-    clients: new ClientService({ sequelize: d.sequelize, audit, clientKeys, accounts }),
+    clients: new ClientService({ audit, clientKeys, accounts }),
     files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config, guard: vault.guard }),
     sweeper: new FileSweeper({ storage: d.storage, logger: d.logger, ageMs: d.config.sweepAfterMinutes * 60_000 }),
-    people: new PeopleService({ sequelize: d.sequelize, audit }),
+    people: new PeopleService({ audit }),
     vault,
-    vaultLinks: new VaultLinks({ sequelize: d.sequelize, audit, keys: d.keys, mailer, vault, config: d.config }),
-    reminders: new NumberReminders({ sequelize: d.sequelize, audit, outbox, logger: d.logger, config: d.config }),
-    apiTokens: new ApiTokens({ sequelize: d.sequelize, audit }),
+    vaultLinks: new VaultLinks({ audit, keys: d.keys, mailer, vault, config: d.config }),
+    reminders: new NumberReminders({ audit, outbox, logger: d.logger, config: d.config }),
+    apiTokens: new ApiTokens({ audit }),
     outbox,
     pdf,
     reports,
     erasureLedger,
-    passkeys: new PasskeyService({ sequelize: d.sequelize, audit, config: d.config }),
+    passkeys: new PasskeyService({ audit, config: d.config }),
     scheduler: new Scheduler({ reports, outbox, disposal, ledger: erasureLedger, throttle: loginThrottle, logger: d.logger }),
     disposal,
     renderLogPdf: (header, rows, conditions, lang) => pdf.logTable(header, rows, conditions, lang),

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
+import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
@@ -24,7 +24,6 @@ const TOTP_LABEL = 'totp';
 const TOTP_PENDING_LABEL = 'totp-pending-seed';
 
 export interface AccountDeps {
-  sequelize: Sequelize;
   audit: AuditLog;
   keys: Keys;
   mailer: Mailer;

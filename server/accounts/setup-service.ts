@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import { Firm, OneTimeToken, User } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
@@ -17,7 +17,7 @@ export interface SetupInput {
 
 /** First run: no default password; a one-time link printed at start-up creates the firm and its first admin. */
 export class SetupService {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
+  constructor(private readonly d: { audit: AuditLog }) {}
 
   async needsSetup(): Promise<boolean> {
     return (await User.count({ where: { role: 'firm_admin' } })) === 0;

@@ -1,5 +1,4 @@
 import type { Lang } from '../i18n';
-import type { Sequelize } from 'sequelize';
 import { Op } from 'sequelize';
 import type { ActorContext } from '../audit';
 import { Client, StaffAssignment, User, FIRM_ROLES } from '../db/models';
@@ -9,7 +8,7 @@ import { isUuid } from '../clients/client-service';
 
 /** The firm's own people: staff (事務所職員) and admins (事務所管理者). */
 export class StaffService {
-  constructor(private readonly d: { sequelize: Sequelize; accounts: AccountService }) {}
+  constructor(private readonly d: { accounts: AccountService }) {}
 
   list(): Promise<User[]> {
     return User.findAll({ where: { role: { [Op.in]: [...FIRM_ROLES] } }, order: [['role', 'ASC'], ['name', 'ASC']] });

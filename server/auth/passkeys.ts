@@ -1,7 +1,6 @@
 import type {
   AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type { Sequelize } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Config } from '../config';
 import { Passkey, type User } from '../db/models';
@@ -21,7 +20,7 @@ export class PasskeyService {
   private readonly rpID: string;
   private readonly origin: string;
 
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; config: Pick<Config, 'publicUrl'> }) {
+  constructor(private readonly d: { audit: AuditLog; config: Pick<Config, 'publicUrl'> }) {
     const url = new URL(d.config.publicUrl);
     this.rpID = url.hostname;
     this.origin = url.origin;

@@ -1,5 +1,5 @@
 import type { Lang } from '../i18n';
-import { Op, UniqueConstraintError, col, fn, where, type Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError, col, fn, where } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import { Client, Department, Establishment, StaffAssignment, User, Employee, type Role } from '../db/models';
 import { Conflict, NotFound, BadRequest } from '../errors';
@@ -17,7 +17,7 @@ export interface ClientInput {
 
 /** Client companies (顧問先), their establishments, departments, users and the staff who handle them. */
 export class ClientService {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; accounts: AccountService }) {}
+  constructor(private readonly d: { audit: AuditLog; clientKeys: ClientKeys; accounts: AccountService }) {}
 
   /** The clients a user may see: all for the firm admin, the assigned ones for staff. */
   async listFor(user: User): Promise<Client[]> {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
+import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
@@ -46,7 +46,7 @@ export class DisposalInterrupted extends Error {}
  */
 export class DisposalService {
   constructor(private readonly d: {
-    sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox; logger: Logger;
+    audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox; logger: Logger;
     config: Pick<Config, 'publicUrl'>; firmName(): Promise<string>;
     renderCertificate(data: CertificateData): Promise<Uint8Array>;
     ledger: ErasureLedger;
@@ -465,7 +465,7 @@ export class DisposalService {
 }
 
 /** 削除予定日 of a number: brought forward, moved, or cancelled (予定解除, null), always with a reason; logged. */
-export async function changeDeletionDate(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, recordId: string, date: string | null, reason: string): Promise<void> {
+export async function changeDeletionDate(d: { audit: AuditLog }, ctx: ActorContext, clientId: string, recordId: string, date: string | null, reason: string): Promise<void> {
   if (!reason.trim()) throw new BadRequest('disposal.reasonRequired', { reason: 'disposal.reasonRequired' });
   // A date in the past would make the number due at once, taken by the nightly job where the client gave
   // standing approval: bringing deletion forward is a request, approved by a firm admin.

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createHmac } from 'node:crypto';
-import { Op, type Sequelize } from 'sequelize';
+import { Op } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
@@ -36,7 +36,7 @@ export class ErasureLedger {
   /** Entries found clean since this process started: a restore needs a restart, so they stay clean. */
   private readonly clean = new Set<string>();
 
-  constructor(private readonly d: { sequelize: Sequelize; storage: StorageAdapter; keys: Keys; audit: AuditLog; logger: Logger }) {}
+  constructor(private readonly d: { storage: StorageAdapter; keys: Keys; audit: AuditLog; logger: Logger }) {}
 
   private mac(body: string): string {
     return createHmac('sha256', this.d.keys.ring().derive('erasure-ledger')).update(body).digest('hex');

@@ -1,4 +1,3 @@
-import type { Sequelize } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { CATEGORIES, RetentionRule, type Category } from '../db/models';
 import { BadRequest } from '../errors';
@@ -28,7 +27,7 @@ export async function rulesOf(clientId: string): Promise<Rules> {
 }
 
 /** Saves a client's rules (each 1–50 years), logged. Dates already set are not moved: that is done item by item. */
-export async function saveRules(d: { sequelize: Sequelize; audit: AuditLog }, ctx: ActorContext, clientId: string, rules: Rules): Promise<void> {
+export async function saveRules(d: { audit: AuditLog }, ctx: ActorContext, clientId: string, rules: Rules): Promise<void> {
   const years = (n: number) => Number.isInteger(n) && n >= 1 && n <= 50;
   if (!years(rules.numberYears) || !years(rules.payeeYears) || Object.entries(rules.fileYears).some(([c, n]) => !CATEGORIES.includes(c as Category) || (n !== null && !years(n!)))) {
     throw new BadRequest('retention.yearsInvalid', { years: 'retention.yearsInvalid' });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Op, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
@@ -26,7 +26,7 @@ export type RenderReport = (data: ReportData) => Promise<Uint8Array>;
  */
 export class ReportService {
   constructor(private readonly d: {
-    sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox;
+    audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox;
     logger: Logger; config: Pick<Config, 'publicUrl'>; render: RenderReport;
   }) {}
 

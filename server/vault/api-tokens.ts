@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { ApiToken, Client, StaffAssignment, User } from '../db/models';
 import { newToken, sha256Hex } from '../crypto/tokens';
@@ -18,7 +18,7 @@ export interface TokenScope { token: ApiToken; clientIds: Set<string>; purposes:
  * token names the clients and purposes it may read numbers for, and expires.
  */
 export class ApiTokens {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
+  constructor(private readonly d: { audit: AuditLog }) {}
 
   async create(ctx: ActorContext, createdBy: string, input: TokenInput): Promise<{ token: ApiToken; secret: string }> {
     if (input.clientIds.length === 0) throw new BadRequest('api.clientsRequired', { clientIds: 'api.clientsRequired' });

@@ -1,5 +1,5 @@
 import { createHmac, randomInt } from 'node:crypto';
-import { Op, literal, type Sequelize, type Transaction } from 'sequelize';
+import { Op, literal, type Transaction } from 'sequelize';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
@@ -22,7 +22,7 @@ export interface LiveLink { invitation: VaultInvitation; person: Person; dependa
  * be typed too. Only keyed hashes of both are stored. A link works once, then it is dead.
  */
 export class VaultLinks {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; keys: Keys; mailer: Mailer; vault: VaultService; config: Pick<Config, 'publicUrl' | 'vaultLinkDays'> }) {}
+  constructor(private readonly d: { audit: AuditLog; keys: Keys; mailer: Mailer; vault: VaultService; config: Pick<Config, 'publicUrl' | 'vaultLinkDays'> }) {}
 
   private codeHash(code: string): string {
     return createHmac('sha256', this.d.keys.ring().derive('vault-link-code')).update(code).digest('hex');

@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { NumberRecord } from '../db/models';
 import { FieldConflict, BadRequest } from '../errors';
@@ -51,7 +51,7 @@ function numberProblem(raw: string): string | null {
  * reason (never the number). A person who already has a number is not overwritten (that is a
  * correction, made one at a time). The file itself is only ever held in memory, and wiped after.
  */
-export async function importNumbers(d: { sequelize: Sequelize; audit: AuditLog; vault: VaultService }, ctx: ActorContext, clientId: string, registeredBy: string, bytes: Buffer): Promise<ImportReport> {
+export async function importNumbers(d: { audit: AuditLog; vault: VaultService }, ctx: ActorContext, clientId: string, registeredBy: string, bytes: Buffer): Promise<ImportReport> {
   const { header, rows } = readCsv(bytes);
   const col = (names: readonly string[]) => columnOf(header, names);
   const at = { employeeCode: col(COLUMNS.employeeCode), dependant: col(COLUMNS.dependant), issueDate: col(COLUMNS.issueDate), number: col(COLUMNS.number) };

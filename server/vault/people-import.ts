@@ -1,5 +1,4 @@
 import type { ActorContext, AuditLog } from '../audit';
-import type { Sequelize } from 'sequelize';
 import { z } from 'zod';
 import { normaliseEmail, type AccountService } from '../accounts/account-service';
 import { Department, User, type Employee } from '../db/models';
@@ -61,7 +60,7 @@ export interface PeopleImportReport { employees: number; dependants: number; inv
  * made on the employee's page); good lines are added together, under a lock on the client, refused
  * lines come back with their line number and reason. No My Numbers here: those come by 代理登録, the number import or じぶんで登録.
  */
-export async function importPeople(d: { sequelize: Sequelize; people: PeopleService; accounts: AccountService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
+export async function importPeople(d: { people: PeopleService; accounts: AccountService; audit: AuditLog }, ctx: ActorContext, clientId: string, bytes: Buffer): Promise<PeopleImportReport> {
   const { header, rows } = readCsv(bytes);
   const col = (names: readonly string[]) => columnOf(header, names);
   const at = {

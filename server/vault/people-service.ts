@@ -1,4 +1,4 @@
-import { Op, UniqueConstraintError, type Sequelize, type Transaction } from 'sequelize';
+import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { ActorContext, AuditLog } from '../audit';
 import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
@@ -34,7 +34,7 @@ function changedFields<T extends object>(input: T, row: T): (keyof T)[] {
 
 /** The people whose numbers a client keeps: employees, their dependants, and payees. */
 export class PeopleService {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog }) {}
+  constructor(private readonly d: { audit: AuditLog }) {}
 
   private async checkPlaces(clientId: string, input: Pick<EmployeeInput, 'departmentId' | 'establishmentId'>): Promise<void> {
     if (input.departmentId && !(UUID.test(input.departmentId) && await Department.count({ where: { id: input.departmentId, clientId } }))) {

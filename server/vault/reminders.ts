@@ -1,4 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
+import { Op } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Config } from '../config';
@@ -14,7 +14,7 @@ import { listPeople } from './people';
  * it says nothing of whose number is missing. One mail per person a day, whatever the clicks.
  */
 export class NumberReminders {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'> }) {}
+  constructor(private readonly d: { audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'> }) {}
 
   /**
    * The employees (their accounts) a reminder would go to now: still employed, with their own or a

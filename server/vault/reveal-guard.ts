@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Mailer } from '../mail/mailer';
@@ -40,7 +40,7 @@ export class BurstExceeded extends Error {}
  * window raises one alert to the firm admins and the client's admins.
  */
 export class RevealGuard {
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; mailer: Mailer; logger: Logger; config: Pick<Config, 'revealBurstMax' | 'revealBurstWindowSeconds' | 'publicUrl'> }) {}
+  constructor(private readonly d: { audit: AuditLog; mailer: Mailer; logger: Logger; config: Pick<Config, 'revealBurstMax' | 'revealBurstWindowSeconds' | 'publicUrl'> }) {}
 
   private since(): Date {
     return new Date(Date.now() - this.d.config.revealBurstWindowSeconds * 1000);

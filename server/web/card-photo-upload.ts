@@ -1,4 +1,7 @@
 import type { Request, Response } from 'express';
+import type { Transaction } from 'sequelize';
+import type { ActorContext } from '../audit';
+import type { User } from '../db/models';
 import multer from 'multer';
 import type { Services } from '../services';
 import { AppError, BadRequest } from '../errors';
@@ -64,6 +67,16 @@ export function cardPhotoReceiver(services: Services, csrfValid: (req: Request) 
     if (tooMany) return { uploads: [], target, tooMany };
     return { uploads: (req.files as unknown as EncryptedUpload[] | undefined) ?? [], target };
   };
+}
+
+/**
+ * Stores the received photos in the caller's transaction, sent by `sender`; gives the id of the first
+ * (the one the number points to), or null when none came.
+ */
+export async function storeCardPhotos(services: Services, tx: Transaction, ctx: ActorContext, sender: Pick<User, 'id' | 'name'>, received: ReceivedPhotos): Promise<string | null> {
+  if (!received.target || !received.uploads.length) return null;
+  await services.files.insertUploads(tx, ctx, sender, received.target, received.uploads);
+  return received.uploads[0]!.fileId;
 }
 
 /** At most a card's two sides; and any file the portal takes would pass the upload itself, but a card's photo must be a picture or a scan. */

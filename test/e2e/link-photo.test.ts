@@ -4,8 +4,8 @@ import path from 'node:path';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
 import { pngBytes } from '../support/files';
-import { VIEWPORTS, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
-import { e2eSuite, scratchFolder } from '../support/e2e';
+import { horizontalOverflow, smallTouchTargets } from '../support/chromium';
+import { e2eSuite, onPhone, scratchFolder } from '../support/e2e';
 import { NumberRecord, Payee, StoredFile } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
@@ -27,12 +27,7 @@ describe(`E2E (Chromium, ${dialectName}): a payee on a phone sends the number an
     fs.writeFileSync(front, pngBytes(120_000));
     fs.writeFileSync(back, pngBytes(90_000));
 
-    const phone = VIEWPORTS.find((v) => v.phone)!;
-    const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
-    context.setDefaultTimeout(15_000);
-    try {
-      const page = await context.newPage();
-      const problems = await watchProblems(page);
+    await onPhone(e2e, async (page, problems) => {
       await page.goto(new URL(link.url).pathname);
       await page.getByTestId('code-input').fill(link.code);
       await page.getByTestId('number-input').fill(NUMBER);
@@ -54,8 +49,6 @@ describe(`E2E (Chromium, ${dialectName}): a payee on a phone sends the number an
       const photos = await StoredFile.findAll({ where: { clientId: client.id, cardPhoto: true } });
       expect(photos.map((f) => [f.displayName, f.size]).sort()).to.deep.equal([['うら.png', 90_000], ['おもて.png', 120_000]]);
       expect(rec.idFileId).to.equal(photos.find((f) => f.displayName === 'おもて.png')!.id);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

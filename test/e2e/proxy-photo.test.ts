@@ -4,8 +4,8 @@ import path from 'node:path';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient } from '../support/factories';
 import { pngBytes } from '../support/files';
-import { VIEWPORTS, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
-import { e2eSuite, scratchFolder, signIn } from '../support/e2e';
+import { horizontalOverflow, smallTouchTargets } from '../support/chromium';
+import { e2eSuite, onPhone, scratchFolder, signIn } from '../support/e2e';
 import { NumberRecord, Payee, StoredFile } from '../../server/db/models';
 import { checkDigit } from '../../server/vault/my-number';
 
@@ -22,12 +22,7 @@ describe(`E2E (Chromium, ${dialectName}): 代理登録 on a phone, with the phot
     const photo = path.join(scratch.path, '講師のカード.png');
     fs.writeFileSync(photo, pngBytes(150_000));
 
-    const phone = VIEWPORTS.find((v) => v.phone)!;
-    const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
-    context.setDefaultTimeout(15_000);
-    try {
-      const page = await context.newPage();
-      const problems = await watchProblems(page);
+    await onPhone(e2e, async (page, problems) => {
       await signIn(page, hr, { phone: true });
       await page.goto(`/client/people/payee/${payee.id}/number`);
       await page.getByTestId('number-input').fill(NUMBER);
@@ -47,8 +42,6 @@ describe(`E2E (Chromium, ${dialectName}): 代理登録 on a phone, with the phot
       const rec = (await NumberRecord.findOne({ where: { personId: payee.id } }))!;
       const file = (await StoredFile.findByPk(rec.idFileId!))!;
       expect([file.displayName, file.category, file.containsMyNumber, file.size]).to.deep.equal(['講師のカード.png', 'identity', true, 150_000]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

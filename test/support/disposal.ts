@@ -12,7 +12,7 @@ export async function textCertificate(data: CertificateData): Promise<Uint8Array
 export function disposalService(booted: Booted, stopAt?: (step: string) => void): DisposalService {
   const s = booted.services;
   return new DisposalService({
-    sequelize: s.sequelize, audit: s.audit, clientKeys: s.clientKeys, storage: s.storage, outbox: s.outbox, logger: pino({ level: 'silent' }),
+    audit: s.audit, clientKeys: s.clientKeys, storage: s.storage, outbox: s.outbox, logger: pino({ level: 'silent' }),
     config: s.config, firmName: async () => '暁社会保険労務士事務所', renderCertificate: textCertificate, checkpoint: stopAt, ledger: s.erasureLedger,
   });
 }

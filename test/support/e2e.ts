@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { createHarness, type Harness } from './harness';
 import type { MadeUser } from './factories';
-import { CHROMIUM_PATH, artifactPath, chromiumAvailable, launchChromium, listen } from './chromium';
+import { CHROMIUM_PATH, VIEWPORTS, artifactPath, chromiumAvailable, launchChromium, listen, watchProblems } from './chromium';
 import { User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 
@@ -90,6 +90,20 @@ export function scratchFolder(name: string): { readonly path: string } {
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), `akatsuki-e2e-${name}-`)); });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
   return { get path() { if (!dir) throw new Error('the scratch folder is made in a before hook'); return dir; } };
+}
+
+/** Runs `use` on a fresh page of a phone-sized browser (its problems watched), and closes the browser after. */
+export async function onPhone<T>(e2e: E2E, use: (page: Page, problems: { take(): string[] }) => Promise<T>): Promise<T> {
+  const phone = VIEWPORTS.find((v) => v.phone)!;
+  const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
+  // A step that goes wrong fails well before mocha gives up.
+  context.setDefaultTimeout(15_000);
+  try {
+    const page = await context.newPage();
+    return await use(page, await watchProblems(page));
+  } finally {
+    await context.close();
+  }
 }
 
 /** A fresh code for the user: each code works once per user, and sign-in and re-authentication may fall in the same 30 s. */

@@ -16,7 +16,7 @@ import { presentListedPerson, presentRecord } from '../../presenters/vault';
 import { presentClient } from '../../presenters/client';
 import { formatDateTime, inParens } from '../../presenters/format';
 import { z } from 'zod';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos } from '../card-photo-upload';
 
 const IMPORT_MAX_BYTES = 2 * 1024 * 1024;
 /** What the import page always shows: its limit and the column guide. */
@@ -292,19 +292,18 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       let found: Promise<Person> | undefined;
       const personOf = () => (found ??= findPerson(client.id, kindOf(req.params.kind), String(req.params.personId)));
       const received = await receivePhotos(req, res, async () => cardPhotoTargetFor(await personOf()));
-      const { uploads, target } = received;
-      const person = await personOf().catch(async (err: unknown) => { await services.files.discardUploads(uploads); throw err; });
+      const person = await personOf().catch(async (err: unknown) => { await services.files.discardUploads(received.uploads); throw err; });
       try {
         const f = parseForm(numberForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         checkCardPhotos(received);
         const ctx = actorOf(req);
         await services.audit.transaction(async (tx) => {
-          const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
-          await vault.register(ctx, person, f.data, { source: 'proxy', registeredBy: req.user!.id, idFileId: batch ? uploads[0]!.fileId : null }, tx);
+          const idFileId = await storeCardPhotos(services, tx, ctx, req.user!, received);
+          await vault.register(ctx, person, f.data, { source: 'proxy', registeredBy: req.user!.id, idFileId }, tx);
         });
       } catch (err) {
-        await services.files.discardUploads(uploads);
+        await services.files.discardUploads(received.uploads);
         const errors = formErrors(err);
         if (!errors) throw err;
         const status = (err as AppError).status;
@@ -369,10 +368,10 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
 
     /** The employee list from a file (no numbers in it). */
     importPeopleCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import-people', peopleImportPage,
-      (clientId, bytes) => importPeople({ sequelize: services.sequelize, people, accounts: services.accounts, audit: services.audit }, actorOf(req), clientId, bytes)),
+      (clientId, bytes) => importPeople({ people, accounts: services.accounts, audit: services.audit }, actorOf(req), clientId, bytes)),
 
     importCsv: (req: Request, res: Response) => importFrom(req, res, 'vault/import', importPage,
-      (clientId, bytes) => importNumbers({ sequelize: services.sequelize, audit: services.audit, vault }, actorOf(req), clientId, req.user!.id, bytes)),
+      (clientId, bytes) => importNumbers({ audit: services.audit, vault }, actorOf(req), clientId, req.user!.id, bytes)),
   };
 }
 

@@ -9,7 +9,7 @@ import { formErrors } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import type { UploadTarget } from '../../files/upload-target';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, refuseNumberForm } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, refuseNumberForm, storeCardPhotos } from '../card-photo-upload';
 import { employeeOfUser, findPerson, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
@@ -68,7 +68,6 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
 
     async register(req: Request, res: Response) {
       const received = await receivePhotos(req, res, photoTargetOf(req));
-      const { uploads, target } = received;
       const f = parseForm(selfForm, req.body);
       const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
       try {
@@ -80,13 +79,11 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         const person = await personFor(employee, f.data.person);
         const ctx = actorOf(req);
         await services.audit.transaction(async (tx) => {
-          const batch = target && uploads.length ? await services.files.insertUploads(tx, ctx, req.user!, target, uploads) : null;
-          await vault.register(ctx, person, f.data, {
-            source: 'self', confirmedByPerson: true, idFileId: batch ? uploads[0]!.fileId : null, registeredBy: req.user!.id,
-          }, tx);
+          const idFileId = await storeCardPhotos(services, tx, ctx, req.user!, received);
+          await vault.register(ctx, person, f.data, { source: 'self', confirmedByPerson: true, idFileId, registeredBy: req.user!.id }, tx);
         });
       } catch (err) {
-        await services.files.discardUploads(uploads);
+        await services.files.discardUploads(received.uploads);
         const errors = formErrors(err);
         if (!errors) throw err;
         return refuse(req, res, errors, (err as AppError).status, personKey);

@@ -11,7 +11,7 @@ import { Client, User } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
 import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
-import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, type ReceivedPhotos } from '../card-photo-upload';
+import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos, type ReceivedPhotos } from '../card-photo-upload';
 
 const linkForm = z.object({
   code: z.string().max(20).default(''),
@@ -114,13 +114,9 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         }
         const proof = codePassed(link) ? { codeCheckedFor: link.invitation.id } : { code: f.code };
         const ctx = actorOf(req);
-        const { uploads, target } = received;
         registering = true;
-        await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants, async (tx) => {
-          if (!target || !sender || !uploads.length) return null;
-          await services.files.insertUploads(tx, ctx, sender, target, uploads);
-          return uploads[0]!.fileId;
-        });
+        await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants,
+          async (tx) => (sender ? storeCardPhotos(services, tx, ctx, sender, received) : null));
       } catch (err) {
         await services.files.discardUploads(received.uploads);
         if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
