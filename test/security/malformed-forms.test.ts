@@ -101,6 +101,23 @@ describe('Security: malformed form posts are refused, never a server error', fun
     expect(statuses.get(200) ?? 0, JSON.stringify([...statuses])).to.be.greaterThan(gets.length);
   });
 
+  it('a path whose id cannot be decoded (a cut %-escape) is refused in Japanese (400, or 404 where ids are looked up first) on every page that takes one', async () => {
+    const withParams = h.portal.routes.filter((r) => r.method === 'get' && r.path.includes(':'));
+    const answers: string[] = [];
+    const statuses = new Map<number, number>();
+    for (const r of withParams) {
+      const role: Role | null = r.access === 'public' || r.access === 'apiToken' ? null : r.access === 'signedIn' ? 'client_admin' : r.access === 'firm' ? 'firm_staff' : roleRules[r.access as keyof typeof roleRules][0];
+      const b = role ? browsers[role] : new SecBrowser(h.portal.app);
+      const res = await b.get(fillPath(r.path, Object.fromEntries(Object.keys(params).map((k) => [k, '%E0%A4%A']))));
+      // Never a server error, whatever the role (an API route answers in JSON).
+      if (![400, 404].includes(res.status) || !JAPANESE.test(res.text)) answers.push(`${role ?? 'anonymous'} GET ${r.path} → ${res.status}`);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+    expect(withParams.length).to.be.greaterThan(10);
+    expect(answers).to.deep.equal([]);
+    expect(statuses.get(400) ?? 0).to.be.greaterThan(10);
+  });
+
   for (const [label, type, body] of bodies) {
     it(`${label}: every form post answers below 500, a refusal with its message in Japanese`, async () => {
       const answered: string[] = [];

@@ -32,6 +32,8 @@ function toAppError(err: unknown, logger: Logger, req: Request): AppError {
   if (err instanceof Error && /^(Malformed part header|Unexpected end of (form|file)|Multipart: Boundary not found|Malformed urlencoded form)/.test(err.message)) return new BadRequest();
   if (e?.type === 'entity.too.large' || e?.status === 413) return new PayloadTooLarge();
   if (e?.type?.startsWith('entity.') || e?.type === 'encoding.unsupported' || e?.type === 'parameters.too.many') return new BadRequest();
+  // The router's word for a path it cannot decode (`/r/%E0`): the request's fault, and its message holds the raw path.
+  if (err instanceof URIError) return new BadRequest();
   if (isDatabaseDown(err)) {
     logger.error({ err: { message: (err as Error).message }, reqId: req.id }, 'database unavailable');
     return new ServiceUnavailable();

@@ -9,7 +9,8 @@ import type { IncomingMessage } from 'node:http';
  */
 export function redactPath(url: string): string {
   const path = url.split('?')[0] ?? '';
-  return path.split('/').map((seg) => (/^[A-Za-z0-9_-]{20,}$/.test(seg) ? ':token' : seg)).join('/');
+  // Any long run of token characters, not only a whole segment: a link pasted with a trailing `。` or space keeps working.
+  return path.replace(/[A-Za-z0-9_-]{20,}/g, ':token');
 }
 
 export function requestLog(logger: Logger) {
