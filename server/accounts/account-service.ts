@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer';
 import type { MailOutbox } from '../mail/outbox';
 import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
 import { ownClient } from '../clients/own-client';
-import { BadRequest, Conflict, DeadLink, NotFound } from '../errors';
+import { BadRequest, Conflict, DeadLink, MailUnavailable, NotFound } from '../errors';
 import { hashPassword, passwordProblem, personalWords, verifyPassword } from '../auth/passwords';
 import { checkTotp, totpSecretFrom, totpUri } from '../auth/totp';
 import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
@@ -267,22 +267,33 @@ export class AccountService {
     });
   }
 
-  /** The password-reset request answers the same whether or not the address is known. */
+  /**
+   * The password-reset request answers the same whether or not the address is known, and whether
+   * or not the mail server took the mail (a 503 for known addresses only would tell which exist).
+   * The mail goes first: a refused one leaves the link mailed earlier working and writes no new one.
+   */
   async requestPasswordReset(ctx: ActorContext, email: string, pageLang: Lang = DEFAULT_LANG): Promise<void> {
     const user = await User.findOne({ where: { email: normaliseEmail(email) } });
     if (!user || user.disabledAt) {
       await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: email.slice(0, 100) });
       return;
     }
-    const raw = await this.d.audit.transaction(async (tx) => {
+    const raw = newToken();
+    const target = { clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name } as const;
+    try {
+      // A person who chose no language gets the mail in the language of the page they asked from.
+      await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` }, pageLang);
+    } catch (err) {
+      if (!(err instanceof MailUnavailable)) throw err;
+      await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'error', ...target, detail: 'mail refused' });
+      return;
+    }
+    await this.d.audit.transaction(async (tx) => {
       // Only the newest link works.
       await OneTimeToken.update({ usedAt: new Date() }, { where: { userId: user.id, purpose: 'password_reset', usedAt: null }, transaction: tx });
-      const token = await issueToken('password_reset', user.id, RESET_TTL_MS, tx);
-      await this.d.audit.record(tx, ctx, { operation: 'auth.password.reset_request', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
-      return token;
+      await issueToken('password_reset', user.id, RESET_TTL_MS, tx, null, raw);
+      await this.d.audit.record(tx, ctx, { operation: 'auth.password.reset_request', result: 'allowed', ...target });
     });
-    // A person who chose no language gets the mail in the language of the page they asked from.
-    await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` }, pageLang);
   }
 
   /** Whether a reset or invitation link still works (for showing the form). */

@@ -60,6 +60,17 @@ export class VaultLinks {
     const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
     const expiresAt = new Date(Date.now() + this.d.config.vaultLinkDays * 24 * 3600_000);
     const url = `${this.d.config.publicUrl}/r/${token}`;
+    // The mail carries the link only; the code goes another way (on screen for the admin to hand over).
+    // Addressed to the person by name and sent in the company's name: an anonymous request for a My Number reads as phishing.
+    // Sent before anything is written: a refused mail leaves the person's earlier link (perhaps on a printed sheet) working.
+    if (mail) {
+      const company = (await Client.findByPk(person.clientId))?.name ?? '';
+      await this.d.mailer.send({
+        to: mail.to,
+        subject: translate(mail.lang, 'mail.vaultLink.subject', { company }),
+        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
+      });
+    }
     await this.d.audit.transaction(async (tx) => {
       // A new link replaces any earlier one for the person.
       await VaultInvitation.update({ usedAt: new Date() }, { where: { clientId: person.clientId, personKind: person.kind, personId: person.id, usedAt: null }, transaction: tx });
@@ -72,16 +83,6 @@ export class VaultLinks {
         targetLabel: this.d.vault.auditLabel(person), detail: mail ? 'mailed' : 'sheet',
       });
     });
-    // The mail carries the link only; the code goes another way (on screen for the admin to hand over).
-    // Addressed to the person by name and sent in the company's name: an anonymous request for a My Number reads as phishing.
-    if (mail) {
-      const company = (await Client.findByPk(person.clientId))?.name ?? '';
-      await this.d.mailer.send({
-        to: mail.to,
-        subject: translate(mail.lang, 'mail.vaultLink.subject', { company }),
-        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
-      });
-    }
     return { url, code, expiresAt };
   }
 

@@ -8,7 +8,7 @@ import {
 import { systemContext } from '../../server/audit';
 import { AuditEvent, NumberRecord, VaultInvitation, type Client } from '../../server/db/models';
 import { sha256Hex } from '../../server/crypto/tokens';
-import { BadRequest, NotFound } from '../../server/errors';
+import { BadRequest, MailUnavailable, NotFound } from '../../server/errors';
 import { importNumbers } from '../../server/vault/number-import';
 import { MAX_CODE_ATTEMPTS } from '../../server/vault/links';
 import type { Person } from '../../server/vault/people';
@@ -398,6 +398,19 @@ describe('Vault: CSV import, one-time registration links', () => {
       // Whom it is for and who asks: an anonymous request for a My Number reads as phishing.
       expect(mail.subject).to.contain(client.name);
       expect(mail.text ?? '').to.contain(`${person.label} 様`).and.contain(`${client.name}より`);
+    });
+
+    it('a link the mail server refuses is not made: the earlier link (a printed sheet) still works, nothing stored or logged', async () => {
+      const { person } = await makePayee(client.id);
+      const printed = tokenOf((await s.vaultLinks.create(sys, person, null, null)).url);
+      const [links, rows] = [await VaultInvitation.count(), await AuditEvent.count()];
+      h.smtp.refusing = true;
+      try {
+        await rejects(() => s.vaultLinks.create(sys, person, null, { to: 'refused-link@example.jp', lang: 'ja' }), MailUnavailable);
+      } finally { h.smtp.refusing = false; }
+      expect(await s.vaultLinks.find(printed)).to.not.equal(null);
+      expect(await VaultInvitation.count()).to.equal(links);
+      expect(await AuditEvent.count()).to.equal(rows);
     });
   });
 

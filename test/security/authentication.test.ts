@@ -71,6 +71,26 @@ describe('Security: authentication', () => {
       expect(h.smtp.messages.some((m) => JSON.stringify(m.to).includes('not-a-user@example.jp'))).to.equal(false);
     });
 
+    it('while the mail server refuses, a known address is answered as an unknown one, and the link mailed earlier still works', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      expect((await browser().post('/password/forgot', { email: u.email })).status).to.equal(200);
+      const earlier = linkIn(await h.smtp.lastTo(u.email));
+      const tokens = await OneTimeToken.count({ where: { userId: u.user.id } });
+      h.smtp.refusing = true;
+      let known, unknown;
+      try {
+        known = await browser().post('/password/forgot', { email: u.email });
+        unknown = await browser().post('/password/forgot', { email: 'not-a-user-either@example.jp' });
+      } finally { h.smtp.refusing = false; }
+      expect(known.status).to.equal(200);
+      expect(withoutCsrf(known.text)).to.equal(withoutCsrf(unknown.text));
+      expect(await OneTimeToken.count({ where: { userId: u.user.id } })).to.equal(tokens);
+      expect((await browser().get(earlier)).status).to.equal(200);
+      // The operator sees the refusal in the log.
+      const row = await AuditEvent.findOne({ where: { operation: 'auth.password.reset_request', targetId: u.user.id }, order: [['seq', 'DESC']] });
+      expect([row?.result, row?.detail]).to.deep.equal(['error', 'mail refused']);
+    });
+
     it('a reset asked for from an English page comes in English to a person who chose no language', async () => {
       const u = await makeUser(h, { role: 'employee', totp: false });
       const b = browser();
