@@ -97,8 +97,9 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/password/set/:token', access: 'public', authLimit: true, handler: password.showSet },
     { method: 'post', path: '/password/set/:token', access: 'public', authLimit: true, handler: password.set },
 
-    { method: 'get', path: '/reauth', access: 'signedIn', handler: auth.showReauth },
-    { method: 'post', path: '/reauth', access: 'signedIn', authLimit: true, handler: auth.reauth },
+    // Open during a forced TOTP enrolment too: a first device needs a fresh sign-in or a re-authentication.
+    { method: 'get', path: '/reauth', access: 'signedIn', duringEnrolment: true, handler: auth.showReauth },
+    { method: 'post', path: '/reauth', access: 'signedIn', duringEnrolment: true, authLimit: true, handler: auth.reauth },
 
     { method: 'get', path: '/home', access: 'signedIn', handler: home.home },
     { method: 'get', path: '/account', access: 'signedIn', handler: account.show },

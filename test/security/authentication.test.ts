@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
-import { TestBrowser, csrfIn } from '../support/browser';
+import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
 import { makeUser, type MadeUser } from '../support/factories';
 import { SecBrowser, JAPANESE, editSession, giveRecoveryCodes, inlineProblems, ja, proxiedHarness, renderedPages, resetTotpStep, withoutCsrf } from '../support/security';
 import { AuditEvent, OneTimeToken, SessionRow, User } from '../../server/db/models';
@@ -327,6 +327,44 @@ describe('Security: authentication', () => {
       expect((await b.reauth(u)).status).to.equal(303);
       const opened = await b.get('/account/totp');
       expect(opened.status).to.equal(200);
+    });
+  });
+
+  describe('a first TOTP device', () => {
+    it('a session signed in longer ago than the re-authentication window cannot enrol one until its owner re-authenticates', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      // Fresh from the password: the enrolment page opens (as the forced enrolment after a first sign-in needs).
+      const fresh = await b.get('/account/totp');
+      expect(fresh.status).to.equal(200);
+      const secret = totpSecretIn(fresh.text);
+      await editSession(b.sid()!, (d) => { d.startedAt = Date.now() - 6 * 60_000; });
+      const page = await b.get('/account/totp');
+      expect([page.status, page.headers.location]).to.deep.equal([303, '/reauth?next=/account/totp']);
+      const posted = await b.post('/account/totp', { code: await currentTotp(secret) }, '/account');
+      expect([posted.status, posted.headers.location]).to.deep.equal([303, '/reauth?next=/account/totp']);
+      expect((await User.findByPk(u.user.id))!.totpEnabledAt).to.equal(null);
+      expect(await AuditEvent.count({ where: { operation: 'auth.totp.enrol', actorId: u.user.id } })).to.equal(0);
+      // The password alone re-authenticates someone with no device yet; then the device goes on.
+      expect((await b.reauth(u)).status).to.equal(303);
+      const opened = await b.get('/account/totp');
+      expect(opened.status).to.equal(200);
+      expect((await b.post('/account/totp', { code: await currentTotp(totpSecretIn(opened.text)) }, '/account/totp')).status).to.equal(200);
+      expect((await User.findByPk(u.user.id))!.totpEnabledAt).to.not.equal(null);
+    });
+
+    it('staff made to enrol at sign-in reach the re-authentication page from it when their sign-in has grown old', async () => {
+      const u = await makeUser(h, { role: 'firm_staff', totp: false });
+      const b = browser();
+      await b.login(u);
+      expect((await b.get('/home')).headers.location).to.equal('/account/totp');
+      await editSession(b.sid()!, (d) => { d.startedAt = Date.now() - 6 * 60_000; });
+      expect((await b.get('/account/totp')).headers.location).to.equal('/reauth?next=/account/totp');
+      const reauthPage = await b.get('/reauth?next=/account/totp');
+      expect(reauthPage.status).to.equal(200);
+      expect((await b.reauth(u)).status).to.equal(303);
+      expect((await b.get('/account/totp')).status).to.equal(200);
     });
   });
 

@@ -40,6 +40,17 @@ export function accountHandlers(services: Services) {
     }, status);
   }
 
+  /**
+   * Who may set up an authenticator: someone re-authenticated, or (for a first device) someone who
+   * signed in with their password within the re-authentication window, as the forced enrolment
+   * after a first sign-in does. A session left open, or taken, cannot put its own device on the account.
+   */
+  function mayEnrol(req: Request): boolean {
+    if (reauthActive(req)) return true;
+    const windowMs = services.config.reauthMinutes * 60_000;
+    return !req.user!.totpEnabledAt && typeof req.session.startedAt === 'number' && Date.now() - req.session.startedAt < windowMs;
+  }
+
   /** The account page, whole also when a refused password change comes back to it. */
   async function accountPage(req: Request, res: Response, extra: { errors?: Record<string, string>; values?: Record<string, string> } = {}, status = 200) {
     const user = req.user!;
@@ -59,15 +70,14 @@ export function accountHandlers(services: Services) {
   return {
     show: (req: Request, res: Response) => accountPage(req, res),
 
-    /** Enrolling for the first time needs no re-authentication; replacing an enrolled device does. */
     async showTotp(req: Request, res: Response) {
-      if (req.user!.totpEnabledAt && !reauthActive(req)) return res.redirect(303, '/reauth?next=/account/totp');
+      if (!mayEnrol(req)) return res.redirect(303, '/reauth?next=/account/totp');
       await showEnrolment(req, res);
     },
 
     async enrolTotp(req: Request, res: Response) {
       const user = req.user!;
-      if (user.totpEnabledAt && !reauthActive(req)) return res.redirect(303, '/reauth?next=/account/totp');
+      if (!mayEnrol(req)) return res.redirect(303, '/reauth?next=/account/totp');
       const code = z.object({ code: z.string().max(32).default('') }).safeParse(req.body ?? {});
       const codes = code.success ? await accounts.completeTotpEnrolment(actorOf(req), user, code.data.code) : null;
       if (!codes) return showEnrolment(req, res, 400, 'totp.enrol.failed');
