@@ -47,7 +47,10 @@ export interface RouteDef {
   formPage?: string;
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
-  /** a GET that writes an audit row of the read itself (a download of the log or a report), and nothing else */
+  /**
+   * a GET that writes the record of the read itself, and nothing else: an audit row (a download of
+   * the log, a report, a certificate or a file) and, for a file, its recipient's read receipt (既読)
+   */
   logsReads?: boolean;
   /** middleware run after the access checks and before the handler (e.g. a Content-Length check) */
   before?: RequestHandler[];
@@ -142,7 +145,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/files/send-employee', access: 'clientAdmin', handler: files.showSendToEmployee },
     { method: 'post', path: '/files', access: 'signedIn', multipart: true, before: [files.checkLength, files.receive], handler: files.commit },
     { method: 'get', path: '/files/:fileId', access: 'signedIn', handler: files.show },
-    { method: 'get', path: '/files/:fileId/download', access: 'signedIn', handler: files.download },
+    { method: 'get', path: '/files/:fileId/download', access: 'signedIn', logsReads: true, handler: files.download },
     { method: 'post', path: '/files/:fileId/download', access: 'firm', reauth: true, formPage: '/files/:fileId', deniedAs: 'file.download', handler: files.downloadWithPurpose },
     { method: 'post', path: '/files/:fileId/delete', access: 'signedIn', handler: files.remove },
     { method: 'post', path: '/files/:fileId/retention', access: 'firm', handler: files.retention },

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import type { Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { SecBrowser, tableDump, fillPath, inlineProblems, ja, proxiedHarness, renderedPages, tableCounts } from '../support/security';
-import { AuditEvent, Client, Firm, RecoveryCode, StaffAssignment, User, OneTimeToken, Establishment, Department } from '../../server/db/models';
+import { AuditEvent, Client, FileRead, Firm, RecoveryCode, StaffAssignment, StoredFile, User, OneTimeToken, Establishment, Department } from '../../server/db/models';
+import { pdfBytes, uploadFiles } from '../support/files';
 import { roleRules, type RoleRule } from '../../server/policies';
 import { ROLES, type Role } from '../../server/db/models';
 import type { RouteDef } from '../../server/web/routes';
@@ -343,7 +344,7 @@ describe('Security: access control and tenancy', () => {
   describe('GETs that log the read', () => {
     it('write audit rows of the read only (nothing else changes), and only for a signed-in reader', async () => {
       const logged = routes.filter((r) => r.logsReads);
-      expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /certificates/:certificateId/download', 'GET /reports/:reportId/download']);
+      expect(logged.map(key).sort()).to.deep.equal(['GET /audit.csv', 'GET /audit.pdf', 'GET /certificates/:certificateId/download', 'GET /files/:fileId/download', 'GET /reports/:reportId/download']);
       // The firm's signing identity is made on first use; make it before counting.
       await h.booted.services.renderLogPdf(['x'], [], [], 'ja');
       const before = await tableCounts(h.booted.sequelize);
@@ -356,6 +357,23 @@ describe('Security: access control and tenancy', () => {
       const after = await tableCounts(h.booted.sequelize);
       expect({ ...after, AuditEvent: before.AuditEvent }).to.deep.equal(before);
       expect(after.AuditEvent).to.equal(before.AuditEvent! + 2);
+    });
+
+    it('a file\'s download writes its audit row and its recipient\'s read receipt, nothing else; a stranger\'s writes nothing', async () => {
+      const sent = await uploadFiles(browsers.firm_admin, { direction: 'to_client', clientId: clientA.id, category: 'other' }, [{ name: '給与明細.pdf', data: pdfBytes(3000) }]);
+      expect(sent.status).to.equal(200);
+      const file = (await StoredFile.findOne({ where: { clientId: clientA.id, displayName: '給与明細.pdf' } }))!;
+      const before = await tableCounts(h.booted.sequelize);
+      expect((await fresh().get(`/files/${file.id}/download`)).status).to.equal(303);
+      expect((await browsers.client_admin.get(`/files/${file.id}/download`)).status).to.equal(200);
+      const once = await tableCounts(h.booted.sequelize);
+      expect({ ...once, AuditEvent: before.AuditEvent, FileRead: before.FileRead }).to.deep.equal(before);
+      expect([once.AuditEvent, once.FileRead]).to.deep.equal([before.AuditEvent! + 1, before.FileRead! + 1]);
+      // Read again: one more audit row, the same receipt (its count and time move on).
+      expect((await browsers.client_admin.get(`/files/${file.id}/download`)).status).to.equal(200);
+      const twice = await tableCounts(h.booted.sequelize);
+      expect([twice.AuditEvent, twice.FileRead]).to.deep.equal([before.AuditEvent! + 2, before.FileRead! + 1]);
+      expect((await FileRead.findOne({ where: { fileId: file.id } }))!.count).to.equal(2);
     });
   });
 
