@@ -102,8 +102,11 @@ export class ErasureLedger {
     // By the client for an offboarding, else by id in chunks (an entry may name ten thousand items).
     const scopes = <T>(ids: T[]) => (everything ? [{ clientId: e.clientId }] : chunks(ids, 1000).map((c) => ({ id: { [Op.in]: c } })));
     const numbers: string[] = [];
+    // A person's record is kept (emptied) by a disposal and filled again if their number is registered
+    // anew (a rehire): only a row last written before the entry is restored data; a later one is new.
+    const writtenBefore = { updatedAt: { [Op.lte]: new Date(e.at) } };
     for (const where of scopes(e.numbers)) {
-      numbers.push(...(await NumberRecord.findAll({ where: { ...where, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] }, attributes: ['id'] })).map((r) => r.id));
+      numbers.push(...(await NumberRecord.findAll({ where: { ...where, ...writtenBefore, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] }, attributes: ['id'] })).map((r) => r.id));
     }
     const fileRows: StoredFile[] = [];
     for (const where of scopes(e.files.map((f) => f.id))) {

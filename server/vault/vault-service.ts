@@ -120,7 +120,9 @@ export class VaultService {
         adminConfirmedAt: null,
         // A card image belongs to the number it shows: a different number drops the old image.
         idFileId: opts.idFileId ?? (existing?.blindIndex === idx.current.value ? existing.idFileId : null),
-        deletionDate: existing?.deletionDate ?? await deletionDateFor(person),
+        // A number corrected keeps its record's date, also one cancelled by hand (null); a record emptied
+        // by a disposal and registered anew (a rehire) starts again from the rules.
+        deletionDate: existing?.sealedNumber ? existing.deletionDate : await deletionDateFor(person),
         registeredBy: opts.registeredBy,
       };
       const formerPhoto = existing?.idFileId ?? null;

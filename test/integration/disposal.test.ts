@@ -9,9 +9,12 @@ import { Op } from 'sequelize';
 import { AuditEvent, ClientKey, DisposalCertificate, DisposalItem, DisposalRequest, Employee, NumberRecord, StoredFile, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
-import { numberFrom as valid } from '../support/vault';
+import { numberFrom as valid, PURPOSE } from '../support/vault';
 import type { DisposalService } from '../../server/disposal/disposal-service';
 import { DEFAULT_RULES, saveRules } from '../../server/disposal/retention-rules';
+import { changeDeletionDate } from '../../server/disposal/disposal-service';
+import { ErasureLedger } from '../../server/disposal/erasure-ledger';
+import { pino } from 'pino';
 
 const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
 
@@ -193,5 +196,46 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     expect(await DisposalRequest.count({ where: { clientId: c.id } })).to.equal(1);
     expect(await DisposalCertificate.count({ where: { clientId: c.id } })).to.equal(1);
     for (const r of records) expect((await NumberRecord.findByPk(r.id))!.sealedNumber).to.equal(null);
+  });
+
+  it('a number registered again after its disposal (a rehire) is new: a later start\'s ledger leaves it, and its deletion date starts again from the rules', async () => {
+    const c = await makeClient(h, { code: 'DS31', name: '株式会社再雇用' });
+    const sys = systemContext('test');
+    const [first] = await numbersFor(c, 1, '2015-03-31', 23);
+    const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, c.id, [{ kind: 'number', id: first!.id }], '保存期間満了');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    expect(await svc.execute(req.id)).to.not.equal(null);
+    // Rehired: no leave date, and the number given again (the same person's record is filled again).
+    await h.booted.services.people.setLeaveDate(sys, c.id, first!.personId, null);
+    const again = await h.booted.services.vault.register(sys, await findPerson(c.id, 'employee', first!.personId), { number: valid(23_000 + 12345678), issueDate: null }, { source: 'proxy', registeredBy: null });
+    expect(again.id).to.equal(first!.id);
+    expect(again.deletionDate, 'employed again: no date, not the past one').to.equal(null);
+    // A later start (or another instance) reads the ledger afresh: the new number is not restored data.
+    const s = h.booted.services;
+    const restarted = new ErasureLedger({ storage: s.storage, keys: s.keys, audit: s.audit, logger: pino({ level: 'silent' }) });
+    expect(await restarted.reapply()).to.equal(0);
+    const row = (await NumberRecord.findByPk(first!.id))!;
+    expect(row.sealedNumber).to.not.equal(null);
+    expect((await h.booted.services.vault.open(sys, c.id, [row.id], PURPOSE, 'vault.print'))[0]!.number).to.equal(valid(23_000 + 12345678));
+    expect(await AuditEvent.count({ where: { operation: 'disposal.reapply', clientId: c.id } })).to.equal(0);
+  });
+
+  it('a deletion date cancelled (予定解除) or moved by hand stays when the leave date is corrected or the number corrected; one that follows the rules moves', async () => {
+    const c = await makeClient(h, { code: 'DS32', name: '株式会社保留' });
+    const sys = systemContext('test');
+    await saveRules(h.booted.services, sys, c.id, { ...DEFAULT_RULES, autoDispose: true });
+    const [held, moved, plain] = await numbersFor(c, 3, '2015-03-31', 24);
+    for (const r of [held, moved, plain]) expect(r!.deletionDate).to.equal('2022-03-31');
+    await changeDeletionDate(h.booted.services, sys, c.id, held!.id, null, '係争中のため保存');
+    await changeDeletionDate(h.booted.services, sys, c.id, moved!.id, '2040-01-31', '税務調査に備えて保存');
+    // The leave dates were a day off; the held number's own number is corrected too.
+    for (const r of [held, moved, plain]) await h.booted.services.people.setLeaveDate(sys, c.id, r!.personId, '2015-03-30');
+    await h.booted.services.vault.register(sys, await findPerson(c.id, 'employee', held!.personId), { number: valid(24_999 + 12345678), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const dateOf = async (r: NumberRecord | undefined) => (await NumberRecord.findByPk(r!.id))!.deletionDate;
+    expect([await dateOf(held), await dateOf(moved), await dateOf(plain)]).to.deep.equal([null, '2040-01-31', '2022-03-30']);
+    // The nightly run takes only the number that follows the rules.
+    await svc.runAutomatic();
+    const sealed = async (r: NumberRecord | undefined) => (await NumberRecord.findByPk(r!.id))!.sealedNumber !== null;
+    expect([await sealed(held), await sealed(moved), await sealed(plain)]).to.deep.equal([true, true, false]);
   });
 });
