@@ -62,13 +62,15 @@ export async function importNumbers(d: { audit: AuditLog; vault: VaultService },
   const people = await listPeople(clientId);
   const employees = new Map(people.filter((p) => p.kind === 'employee').map((p) => [p.employeeCode!, p]));
   const dependants = new Map(people.filter((p) => p.kind === 'dependant').map((p) => [`${p.employee!.id}|${nameKey(p.dependant!.name)}`, p]));
-  const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'] })).map((r) => `${r.personKind}:${r.personId}`));
 
   const rejected: ImportRejection[] = [];
   let imported = 0;
   const seenNumbers = new Set<string>();
   const seenPeople = new Set<string>();
   await d.audit.transaction(async (tx) => {
+    // Read under the log's head, which every registration takes first: a number registered meanwhile
+    // (the person's own, or the same file sent twice) is seen here and never overwritten.
+    const held = new Set((await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null } }, attributes: ['personKind', 'personId'], transaction: tx })).map((r) => `${r.personKind}:${r.personId}`));
     for (const { record: row, line } of rows) {
       const employeeCode = row[at.employeeCode] ?? '';
       const reject = (problem: string) => rejected.push({ line, employeeCode: shownCode(employeeCode), dependant: at.dependant >= 0 ? shownName(row[at.dependant] ?? '') : '', problem });

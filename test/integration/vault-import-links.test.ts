@@ -112,6 +112,32 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(summary.map((r) => [r.detail, r.clientId, r.actorId])).to.deep.equal([['3 imported, 6 rejected', client.id, admin.user.id]]);
     });
 
+    it('never overwrites a number registered while it ran: the same file sent twice at once, or the person\'s own registration first', async () => {
+      const c = await makeClient(h, { name: '株式会社同時取込' });
+      const e = await makeEmployee(c.id, { employeeCode: 'E001' });
+      const n = fresh();
+      // Two buffers of the same file (each import wipes its own).
+      const file = () => utf8Csv(['社員コード,マイナンバー', `E001,${n}`]);
+      stored.add(n);
+      const [a, b] = await Promise.all([run(c.id, file()), run(c.id, file())]);
+      expect(a.imported + b.imported).to.equal(1);
+      expect([...a.rejected, ...b.rejected].map((r) => r.problem)).to.deep.equal(['vault.import.alreadyRegistered']);
+      expect((await auditRows({ targetId: e.person.id })).map((r) => r.operation)).to.deep.equal(['vault.register.import']);
+      // The employee registers their own number between the file's reading and its transaction.
+      const other = await makeEmployee(c.id, { employeeCode: 'E002' });
+      const own = fresh();
+      stored.add(own);
+      const late = Object.create(s.audit) as typeof s.audit;
+      late.transaction = async (work) => {
+        await s.vault.register(sys, other.person, { number: own, issueDate: null }, { source: 'self', confirmedByPerson: true, registeredBy: null });
+        return s.audit.transaction(work);
+      };
+      const report = await importNumbers({ audit: late, vault: s.vault }, actorOf(admin.user), c.id, admin.user.id, utf8Csv(['社員コード,マイナンバー', `E002,${fresh()}`]));
+      expect([report.imported, report.rejected.map((r) => r.problem)]).to.deep.equal([0, ['vault.import.alreadyRegistered']]);
+      const record = (await recordFor(other.person))!;
+      expect([record.status, await openOne(c.id, record.id)]).to.deep.equal(['person_confirmed', own]);
+    });
+
     it('reads a Shift_JIS file (as Excel saves CSV in Japan) with the Japanese column names', async () => {
       const emp = await makeEmployee(client.id, { employeeCode: 'S001', name: '鈴木 次郎' });
       const dep = await makeDependant(client.id, emp.employee.id, '鈴木 葵');
