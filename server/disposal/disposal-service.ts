@@ -156,6 +156,8 @@ export class DisposalService {
         include: [], transaction: tx,
       });
       if (open) throw new Conflict('disposal.alreadyRequested');
+      // Described before the head was ours: an item another request destroyed meanwhile is gone, not requested again.
+      if (!(await this.allStillHeld(items, tx))) throw new Conflict('disposal.alreadyDisposed');
       const req = await DisposalRequest.create({
         clientId, scope: what === 'client' ? 'client' : 'items', reason: reason.trim().slice(0, 500), early: what === 'client' || items.some((i) => !i.due),
         status: 'requested', requestedBy: user.id, requestedByName: user.name, requestedAt: new Date(),
@@ -174,6 +176,21 @@ export class DisposalService {
       void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'approval notice not sent yet; queued'));
       return req;
     });
+  }
+
+  /** Whether every item still holds data: a number still sealed, a file still stored. */
+  private async allStillHeld(items: ItemFacts[], tx: Transaction): Promise<boolean> {
+    const ids = (kind: ItemFacts['itemKind']) => items.filter((i) => i.itemKind === kind).map((i) => i.itemId);
+    const [numbers, files] = [ids('number'), ids('file')];
+    for (let i = 0; i < numbers.length; i += 1000) {
+      const c = numbers.slice(i, i + 1000);
+      if (await NumberRecord.count({ where: { id: { [Op.in]: c }, sealedNumber: { [Op.ne]: null } }, transaction: tx }) !== c.length) return false;
+    }
+    for (let i = 0; i < files.length; i += 1000) {
+      const c = files.slice(i, i + 1000);
+      if (await StoredFile.count({ where: { id: { [Op.in]: c }, status: 'ready', wrappedKey: { [Op.ne]: null } }, transaction: tx }) !== c.length) return false;
+    }
+    return true;
   }
 
   /**

@@ -13,6 +13,7 @@ import { numberFrom as valid, PURPOSE } from '../support/vault';
 import type { DisposalService } from '../../server/disposal/disposal-service';
 import { DEFAULT_RULES, saveRules } from '../../server/disposal/retention-rules';
 import { changeDeletionDate } from '../../server/disposal/disposal-service';
+import { Conflict } from '../../server/errors';
 import { ErasureLedger } from '../../server/disposal/erasure-ledger';
 import { pino } from 'pino';
 
@@ -237,5 +238,26 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     await svc.runAutomatic();
     const sealed = async (r: NumberRecord | undefined) => (await NumberRecord.findByPk(r!.id))!.sealedNumber !== null;
     expect([await sealed(held), await sealed(moved), await sealed(plain)]).to.deep.equal([true, true, false]);
+  });
+
+  it('a request whose items another disposal destroyed while it was being prepared is refused (409): one item, one certificate', async () => {
+    const c = await makeClient(h, { code: 'DS33', name: '株式会社二重' });
+    const [rec] = await numbersFor(c, 1, '2015-03-31', 33);
+    const first = await svc.request(ctxOf(clientAdmin), clientAdmin.user, c.id, [{ kind: 'number', id: rec!.id }], '保存期間満了');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, first.id);
+    // The second request has described its items when the first runs to its certificate.
+    const inner = svc as unknown as { describeMany: (...a: unknown[]) => Promise<unknown> };
+    const original = inner.describeMany;
+    inner.describeMany = async (...a: unknown[]) => {
+      const out = await original.apply(svc, a);
+      inner.describeMany = original;
+      expect(await svc.execute(first.id)).to.not.equal(null);
+      return out;
+    };
+    const refused = await svc.request(ctxOf(otherAdmin), otherAdmin.user, c.id, [{ kind: 'number', id: rec!.id }], '重複').then(() => null, (err: unknown) => err);
+    inner.describeMany = original;
+    expect(refused).to.be.instanceOf(Conflict).and.include({ messageKey: 'disposal.alreadyDisposed' });
+    expect(await DisposalRequest.count({ where: { clientId: c.id } })).to.equal(1);
+    expect(await DisposalCertificate.count({ where: { clientId: c.id } })).to.equal(1);
   });
 });
