@@ -180,17 +180,40 @@ export class VaultService {
 
   /** The person or the client's admin confirms the stored number is right (本人確認 / 管理者確認); gives the person's id. */
   async confirm(ctx: ActorContext, clientId: string, recordId: string, by: 'person' | 'admin'): Promise<string> {
-    const { record, person } = await this.getRecord(clientId, recordId);
+    const { person } = await this.getRecord(clientId, recordId);
     await this.d.audit.transaction(async (tx) => {
-      const now = new Date();
-      const personConfirmedAt = by === 'person' ? now : record.personConfirmedAt;
-      const adminConfirmedAt = by === 'admin' ? now : record.adminConfirmedAt;
-      await record.update({ personConfirmedAt, adminConfirmedAt, status: adminConfirmedAt ? 'admin_confirmed' : 'person_confirmed' }, { transaction: tx });
-      await this.d.audit.record(tx, ctx, {
-        operation: `vault.confirm.${by}`, result: 'allowed', clientId, targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person),
-      });
+      const record = await NumberRecord.findOne({ where: { id: recordId, clientId }, transaction: tx, lock: tx.LOCK.UPDATE });
+      if (!record?.sealedNumber) throw new NotFound();
+      await this.markConfirmed(ctx, tx, record, person, by);
     });
     return person.id;
+  }
+
+  /**
+   * 照合 then confirmation: the number typed from the document is checked (logged as a check), and
+   * the record is confirmed only if it still holds that number when the confirmation is written; a
+   * number replaced in between is answered as a mismatch. Gives the person's id, or null for a mismatch.
+   */
+  async confirmTyped(ctx: ActorContext, clientId: string, recordId: string, typed: string, by: 'person' | 'admin'): Promise<string | null> {
+    const checked = await this.checkIndex(ctx, clientId, recordId, typed);
+    if (!checked.matches) return null;
+    const confirmed = await this.d.audit.transaction(async (tx) => {
+      const record = await NumberRecord.findOne({ where: { id: recordId, clientId }, transaction: tx, lock: tx.LOCK.UPDATE });
+      if (!record?.sealedNumber || record.blindIndex !== checked.blindIndex) return false;
+      await this.markConfirmed(ctx, tx, record, checked.person, by);
+      return true;
+    });
+    return confirmed ? checked.person.id : null;
+  }
+
+  private async markConfirmed(ctx: ActorContext, tx: Transaction, record: NumberRecord, person: Person, by: 'person' | 'admin'): Promise<void> {
+    const now = new Date();
+    const personConfirmedAt = by === 'person' ? now : record.personConfirmedAt;
+    const adminConfirmedAt = by === 'admin' ? now : record.adminConfirmedAt;
+    await record.update({ personConfirmedAt, adminConfirmedAt, status: adminConfirmedAt ? 'admin_confirmed' : 'person_confirmed' }, { transaction: tx });
+    await this.d.audit.record(tx, ctx, {
+      operation: `vault.confirm.${by}`, result: 'allowed', clientId: record.clientId, targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person),
+    });
   }
 
   /**
@@ -236,6 +259,10 @@ export class VaultService {
    * number is never opened. Logged either way (match or not).
    */
   async check(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<boolean> {
+    return (await this.checkIndex(ctx, clientId, recordId, typed)).matches;
+  }
+
+  private async checkIndex(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<{ matches: boolean; blindIndex: string | null; person: Person }> {
     const number = numberOrFail(typed, 'typed');
     const { record, person } = await this.getRecord(clientId, recordId);
     const key = await this.d.clientKeys.version(clientId, 'index', record.indexVersion);
@@ -244,7 +271,7 @@ export class VaultService {
       operation: 'vault.check', result: 'allowed', clientId, targetKind: person.kind, targetId: person.id,
       targetLabel: this.auditLabel(person), detail: matches ? 'match' : 'mismatch',
     }));
-    return matches;
+    return { matches, blindIndex: record.blindIndex, person };
   }
 
   /**

@@ -276,6 +276,35 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       expect(row.status).to.equal('admin_confirmed');
       expect(row.personConfirmedAt).to.equal(null);
     });
+
+    it('a typed confirmation confirms only the number that was checked: one replaced between the check and the write is a mismatch', async () => {
+      const { person, employee } = await makeEmployee(clientA.id);
+      const [typed, replacement] = [fresh(), fresh()];
+      const r = await s.vault.register(sys, person, { number: typed, issueDate: null }, { source: 'proxy', registeredBy: null });
+      stored.add(typed).add(replacement);
+      expect(await s.vault.confirmTyped(sys, clientA.id, r.id, fresh(), 'admin')).to.equal(null);
+      expect((await NumberRecord.findByPk(r.id))!.status).to.equal('registered');
+      // Another request replaces the number once the typed one has been checked, before the confirmation is written.
+      const inner = s.vault as unknown as { checkIndex: (...a: unknown[]) => Promise<unknown> };
+      const original = inner.checkIndex;
+      inner.checkIndex = async (...a: unknown[]) => {
+        const out = await original.apply(s.vault, a);
+        await s.vault.register(sys, person, { number: replacement, issueDate: null }, { source: 'proxy', registeredBy: null });
+        return out;
+      };
+      try {
+        expect(await s.vault.confirmTyped(sys, clientA.id, r.id, typed, 'admin')).to.equal(null);
+      } finally {
+        inner.checkIndex = original;
+      }
+      expect((await NumberRecord.findByPk(r.id))!.status).to.equal('registered');
+      // The replacement, typed, confirms.
+      expect(await s.vault.confirmTyped(sys, clientA.id, r.id, replacement, 'admin')).to.equal(employee.id);
+      expect((await NumberRecord.findByPk(r.id))!.status).to.equal('admin_confirmed');
+      expect((await auditRows({ targetId: employee.id })).map((x) => [x.operation, x.detail])).to.deep.equal([
+        ['vault.register.proxy', 'proxy'], ['vault.check', 'mismatch'], ['vault.check', 'match'], ['vault.update', 'proxy'], ['vault.check', 'match'], ['vault.confirm.admin', null],
+      ]);
+    });
   });
 
   describe('list', () => {

@@ -337,15 +337,15 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       const client = await clientOf(req);
       const recordId = String(req.params.recordId);
       const f = checkForm.safeParse(req.body ?? {});
+      let personId: string | null;
       try {
-        const matches = await vault.check(actorOf(req), client.id, recordId, f.success ? f.data.typed : 'x');
-        if (!matches) return showList(req, res, { checkResult: { recordId, error: 'vault.adminConfirm.mismatch' } }, 400);
+        personId = await vault.confirmTyped(actorOf(req), client.id, recordId, f.success ? f.data.typed : 'x', 'admin');
+        if (!personId) return showList(req, res, { checkResult: { recordId, error: 'vault.adminConfirm.mismatch' } }, 400);
       } catch (err) {
         const errors = formErrors(err);
         if (!errors) throw err;
         return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
       }
-      const personId = await vault.confirm(actorOf(req), client.id, recordId, 'admin');
       flash(req, 'ok', 'vault.confirmed');
       res.redirect(303, `/client/people${querySuffix(listQueryOf(req.query))}#person-${personId}`);
     },

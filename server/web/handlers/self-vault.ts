@@ -118,14 +118,13 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       const personKey = person.kind === 'employee' ? 'self' : person.id;
       try {
         if (!typed.success) throw new BadRequest('vault.number.length', { typed: 'vault.number.length' });
-        const matches = await vault.check(actorOf(req), employee.clientId, recordId, typed.data.typed);
-        if (!matches) return show(req, res, { confirmErrors: { typed: 'vault.self.confirmMismatch' }, confirmFor: personKey }, 400);
+        const confirmed = await vault.confirmTyped(actorOf(req), employee.clientId, recordId, typed.data.typed, 'person');
+        if (!confirmed) return show(req, res, { confirmErrors: { typed: 'vault.self.confirmMismatch' }, confirmFor: personKey }, 400);
       } catch (err) {
         const errors = formErrors(err);
         if (!errors) throw err;
         return show(req, res, { confirmErrors: { typed: errors.typed ?? errors._form }, confirmFor: personKey }, (err as AppError).status);
       }
-      await vault.confirm(actorOf(req), employee.clientId, recordId, 'person');
       flash(req, 'ok', 'vault.confirmed');
       res.redirect(303, '/me/numbers');
     },
