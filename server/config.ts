@@ -64,6 +64,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The longest a request may take (a 2 GiB upload over a slow line): the server cuts it after this. */
+export const REQUEST_LIMIT_MINUTES = 120;
+
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, `an integer between ${min} and ${max}`).transform(Number)
     .refine((n) => n >= min && n <= max, `an integer between ${min} and ${max}`);
@@ -91,7 +94,9 @@ const schema = z.object({
   UPLOAD_MAX_FILE_MB: int(1, 1024 * 1024).default(2048),
   UPLOAD_MAX_REQUEST_MB: int(1, 1024 * 1024).default(4096),
   UPLOAD_MAX_FILES: int(1, 100).default(20),
-  SWEEP_AFTER_MINUTES: int(0, 7 * 24 * 60).default(60),
+  // Longer than any upload may last on any instance, or a sending still in progress loses the files it already stored.
+  SWEEP_AFTER_MINUTES: int(0, 7 * 24 * 60).default(REQUEST_LIMIT_MINUTES + 30)
+    .refine((n) => n === 0 || n > REQUEST_LIMIT_MINUTES, `0 (sweep at once: a single instance, for tests) or more than ${REQUEST_LIMIT_MINUTES}, the longest an upload may take`),
   REVEAL_SECONDS: int(1, 600).default(60),
   REVEAL_BURST_MAX: int(1, 100_000).default(30),
   REVEAL_BURST_WINDOW_SECONDS: int(1, 3600).default(60),

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from './config';
+import { ConfigError, REQUEST_LIMIT_MINUTES } from './config';
 import { boot, configFromEnvironment, sealMessage } from './boot';
 import { createApp } from './app';
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   // Node cuts a request whose body takes longer than 5 minutes: a 2 GiB upload over a slow line
   // needs longer. Headers must still arrive within headersTimeout (60 s), which stops slow-header attacks.
-  server.requestTimeout = 2 * 60 * 60_000;
+  server.requestTimeout = REQUEST_LIMIT_MINUTES * 60_000;
 
   // Leftovers of uploads a crash interrupted go at start, then every 10 minutes.
   services.sweeper.start(10 * 60_000);

@@ -37,6 +37,17 @@ describe('config: settings from the environment', () => {
     }
   });
 
+  it('sweeps leftovers only once they are older than the longest upload (0: at once, for tests)', () => {
+    expect(loadConfig({}, '/srv/portal').sweepAfterMinutes).to.equal(150);
+    expect(loadConfig({ SWEEP_AFTER_MINUTES: '0' }, '/srv/portal').sweepAfterMinutes).to.equal(0);
+    expect(loadConfig({ SWEEP_AFTER_MINUTES: '121' }, '/srv/portal').sweepAfterMinutes).to.equal(121);
+    for (const v of ['60', '120']) {
+      const err = (() => { try { loadConfig({ SWEEP_AFTER_MINUTES: v }, '/srv/portal'); return null; } catch (e) { return e; } })();
+      expect(err, v).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).problems.join('\n')).to.match(/^SWEEP_AFTER_MINUTES: .*more than 120/);
+    }
+  });
+
   it('accepts a MySQL/MariaDB URL and treats empty variables as unset', () => {
     const c = loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/test', SMTP_URL: '', PORT: '8080' });
     expect(c.databaseUrl).to.equal('mysql://root@127.0.0.1:3306/test');
