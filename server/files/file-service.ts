@@ -192,7 +192,12 @@ export class FileService {
     }
     // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
     const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
+    let stored = Buffer.alloc(0);
     const write = async (tx: Transaction) => {
+      // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.
+      const now = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: ['id', 'wrappedKey'], transaction: tx, lock: tx.LOCK.UPDATE });
+      if (!now?.wrappedKey) throw new NotFound();
+      stored = Buffer.from(now.wrappedKey, 'base64');
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
@@ -209,7 +214,6 @@ export class FileService {
     else await this.d.audit.transaction(write);
     const owner = file.clientId ?? FIRM_KEY_OWNER;
     const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
-    const stored = Buffer.from(file.wrappedKey, 'base64');
     const decrypt = createDecryptStream({
       clientId: owner, fileId: file.id, expectedSha256: file.sha256,
       unwrapKey: (header) => {

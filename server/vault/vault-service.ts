@@ -328,6 +328,9 @@ export class VaultService {
     const single = GUARDED_OPERATIONS.includes(operation);
     const counted = single ? opened.length : 1;
     await this.guard.within(ctx, clientId, operation, counted, async (tx) => {
+      // Read before the log's head was ours: a number disposed of or replaced meanwhile is not shown.
+      const now = new Map((await NumberRecord.findAll({ where: { id: { [Op.in]: opened.map((o) => o.record.id) }, clientId }, attributes: ['id', 'sealedNumber'], transaction: tx, lock: tx.LOCK.UPDATE })).map((r) => [r.id, r.sealedNumber]));
+      if (opened.some((o) => now.get(o.record.id) !== o.record.sealedNumber)) throw new NotFound();
       for (const [i, o] of opened.entries()) {
         await this.d.audit.record(tx, ctx, {
           operation, result: 'allowed', clientId, targetKind: o.person.kind, targetId: o.person.id,

@@ -13,7 +13,7 @@ import { numberFrom as valid, PURPOSE } from '../support/vault';
 import type { DisposalService } from '../../server/disposal/disposal-service';
 import { DEFAULT_RULES, saveRules } from '../../server/disposal/retention-rules';
 import { changeDeletionDate } from '../../server/disposal/disposal-service';
-import { Conflict } from '../../server/errors';
+import { Conflict, NotFound } from '../../server/errors';
 import { ErasureLedger } from '../../server/disposal/erasure-ledger';
 import { pino } from 'pino';
 
@@ -259,5 +259,33 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     expect(refused).to.be.instanceOf(Conflict).and.include({ messageKey: 'disposal.alreadyDisposed' });
     expect(await DisposalRequest.count({ where: { clientId: c.id } })).to.equal(1);
     expect(await DisposalCertificate.count({ where: { clientId: c.id } })).to.equal(1);
+  });
+
+  it('a download or a reveal that read its item before a disposal committed is refused after it: nothing opened, no read logged', async () => {
+    const c = await makeClient(h, { code: 'DS34', name: '株式会社読取中' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'other' }, [{ name: '在籍証明.png', data: pngBytes(3000) }])).status).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { clientId: c.id, displayName: '在籍証明.png' } }))!;
+    const [rec] = await numbersFor(c, 1, '2015-03-31', 34);
+    // Both have read their rows when the disposal runs to its certificate.
+    const stale = await h.booted.services.files.getFor(admin.user, file.id);
+    const req = await svc.request(ctxOf(clientAdmin), admin.user, c.id, [{ kind: 'file', id: file.id }, { kind: 'number', id: rec!.id }], '誤送信');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    const guard = h.booted.services.vault.guard as unknown as { within: (...a: unknown[]) => Promise<unknown> };
+    const within = guard.within;
+    guard.within = async (...a: unknown[]) => {
+      guard.within = within;
+      expect(await svc.execute(req.id)).to.not.equal(null);
+      return within.apply(guard, a);
+    };
+    try {
+      const revealed = await h.booted.services.vault.open(ctxOf(firmAdmin), c.id, [rec!.id], PURPOSE, 'vault.reveal').then(() => 'revealed', (err: unknown) => err);
+      expect(revealed).to.be.instanceOf(NotFound);
+    } finally { guard.within = within; }
+    const downloaded = await h.booted.services.files.open(ctxOf(admin), admin.user, stale, null).then(() => 'opened', (err: unknown) => err);
+    expect(downloaded).to.be.instanceOf(NotFound);
+    expect(await AuditEvent.count({ where: { clientId: c.id, operation: { [Op.in]: ['vault.reveal', 'file.download'] } } })).to.equal(0);
   });
 });
