@@ -25,6 +25,9 @@ const BATCH = 20;
  * dedupe key makes queueing the same notice twice a no-op.
  */
 export class MailOutbox {
+  /** Mails the server took whose row could not be marked sent: marked first in the next round, never sent again (their claim holds meanwhile). */
+  private readonly sentUnmarked = new Map<string, number>();
+
   constructor(private readonly d: { mailer: Mailer; logger: Logger }) {}
 
   /** Queues a mail; false when one with the same dedupe key is queued or sent already. */
@@ -50,6 +53,10 @@ export class MailOutbox {
 
   /** Sends what is due; returns how many were sent. */
   async deliverDue(now = new Date()): Promise<number> {
+    for (const [id, attempts] of this.sentUnmarked) {
+      await this.markSent(id, attempts);
+      this.sentUnmarked.delete(id);
+    }
     const due = await OutboxMail.findAll({
       where: { sentAt: null, nextAt: { [Op.lte]: now }, [Op.or]: [{ lockedUntil: null }, { lockedUntil: { [Op.lt]: now } }] },
       order: [['nextAt', 'ASC']], limit: BATCH,
@@ -65,15 +72,26 @@ export class MailOutbox {
       if (claimed !== 1) continue;
       try {
         await this.d.mailer.send({ to: row.toAddress, subject: row.subject, text: row.body });
-        await OutboxMail.update({ sentAt: new Date(), lockedUntil: null, attempts: row.attempts + 1, lastError: null }, { where: { id: row.id } });
-        sent++;
       } catch (err) {
         const attempts = row.attempts + 1;
         const message = (err as Error).message.slice(0, 300);
         await OutboxMail.update({ attempts, lockedUntil: null, nextAt: new Date(now.getTime() + backoffMs(attempts)), lastError: message }, { where: { id: row.id } });
         this.d.logger.warn({ attempts, err: { message } }, 'queued mail not sent; will retry');
+        continue;
+      }
+      sent++;
+      try {
+        await this.markSent(row.id, row.attempts + 1);
+      } catch (err) {
+        // Sent, but not yet marked so: a retry of the send would deliver it twice.
+        this.sentUnmarked.set(row.id, row.attempts + 1);
+        throw err;
       }
     }
     return sent;
+  }
+
+  private async markSent(id: string, attempts: number): Promise<void> {
+    await OutboxMail.update({ sentAt: new Date(), lockedUntil: null, attempts, lastError: null }, { where: { id } });
   }
 }

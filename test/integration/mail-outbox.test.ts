@@ -78,6 +78,31 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
     expect(h.smtp.messages.filter((m) => m.subject === 'twice?')).to.have.length(1);
   });
 
+  it('a mail the server took whose row could not then be marked sent (the database failed) is marked in the next round, never sent again', async () => {
+    const sent: string[] = [];
+    const mine = new MailOutbox({ mailer: { send: async (m) => { sent.push(m.subject); } }, logger: pino({ level: 'silent' }) });
+    await mine.enqueue({ dedupeKey: 'notice:3', to: 'hr3@example.jp', subject: 'marked later', text: 'x' });
+    const update = OutboxMail.update.bind(OutboxMail);
+    let failed = 0;
+    (OutboxMail as unknown as { update: unknown }).update = async (values: Record<string, unknown>, opts: unknown) => {
+      if (values.sentAt && failed++ === 0) throw new Error('database unavailable');
+      return update(values as never, opts as never);
+    };
+    try {
+      const later = new Date(Date.now() + 72 * 3600_000);
+      const first = await mine.deliverDue(later).then(() => null, (err: unknown) => err);
+      expect(first).to.be.instanceOf(Error);
+      expect((await OutboxMail.findOne({ where: { dedupeKey: 'notice:3' } }))!.sentAt).to.equal(null);
+      // Later rounds, well past any back-off: the row is marked, the mail not sent again.
+      await mine.deliverDue(new Date(later.getTime() + 3600_000));
+      await mine.deliverDue(new Date(later.getTime() + 2 * 3600_000));
+    } finally {
+      (OutboxMail as unknown as { update: unknown }).update = update;
+    }
+    expect(sent.filter((x) => x === 'marked later')).to.have.length(1);
+    expect((await OutboxMail.findOne({ where: { dedupeKey: 'notice:3' } }))!.sentAt).to.be.instanceOf(Date);
+  });
+
   it('back-off doubles from a minute up to an hour', () => {
     expect([1, 2, 3, 6, 7, 20].map(backoffMs)).to.deep.equal([60_000, 120_000, 240_000, 1_920_000, 3_600_000, 3_600_000]);
   });
