@@ -246,7 +246,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         const body = (req.body ?? {}) as Record<string, unknown>;
         const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
         await files.recordRefused(actorOf(req), file, form.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known);
-        return showFile(req, res, { purposeErrors: form.errors }, 400);
+        return showFile(req, res, { purposeErrors: form.errors, purposeValues: known }, 400);
       }
       await stream(req, res, file, form.data);
     },
