@@ -81,13 +81,35 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     // A date in the past is refused (it would be due at once): earlier disposal is a request for the firm admin to approve.
     const past = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: '2022-12-31', reason: '手続き完了のため前倒し' }, '/disposal');
     expect(past.status).to.equal(400);
-    expect(past.text).to.contain('削除予定日には今日以降の日付を入力してください');
+    expect(past.text).to.contain('削除予定日には今日以降の日付を入力してください').and.contain('下の「廃棄を申請する」');
+    // On that number's row, with what was typed (a long list on a phone: the top of the page is far away).
+    const row = new RegExp(`<tr[^>]*>(?:(?!</tr>)[\\s\\S])*value="number:${recordIds[1]}"(?:(?!</tr>)[\\s\\S])*</tr>`).exec(past.text)?.[0] ?? '';
+    expect(row).to.contain('削除予定日には今日以降の日付を入力してください').and.contain('value="2022-12-31"').and.contain('value="手続き完了のため前倒し"');
+    expect(past.text.split('削除予定日には今日以降の日付を入力してください').length).to.equal(2);
+    // The label the message names is the button's.
+    expect(past.text).to.contain('>廃棄を申請する</button>');
     expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal('2023-03-31');
     const today = japanDay();
     const res = await b.post(`/disposal/numbers/${recordIds[1]}/date`, { date: today, reason: '手続き完了のため前倒し' }, '/disposal');
     expect(res.status).to.equal(303);
     expect((await NumberRecord.findByPk(recordIds[1]))!.deletionDate).to.equal(today);
     expect((await AuditEvent.findOne({ where: { operation: 'retention.change' }, order: [['seq', 'DESC']] }))!.detail).to.equal(`2023-03-31 → ${today}: 手続き完了のため前倒し`);
+  });
+
+  it('a refused request comes back with its ticks and reason, its message beside the button', async () => {
+    const b = await as(clientAdmin);
+    const token = await b.csrf('/disposal');
+    // The count of "all of these" changed since the page was read: refused, nothing requested.
+    const res = await b.agent.post('/disposal/requests').type('form')
+      .send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('退職者の整理')}&items=number:${recordIds[0]}&allMatching=on&shownTotal=99`);
+    expect(res.status).to.equal(409);
+    expect(await DisposalRequest.count()).to.equal(0);
+    expect(res.text).to.contain(`value="number:${recordIds[0]}" checked`).and.not.contain(`value="number:${recordIds[1]}" checked`);
+    expect(res.text).to.contain('value="退職者の整理"');
+    const form = res.text.slice(res.text.indexOf('id="disposal-request"'));
+    const [error, button] = [form.indexOf('role="alert" id="request-error"'), form.indexOf('>廃棄を申請する</button>')];
+    expect(error).to.be.greaterThan(form.indexOf('name="items"'));
+    expect(button).to.be.greaterThan(error);
   });
 
   it('request → approval (re-authenticated firm admin) → certificate; the client admin downloads a signed PDF', async () => {

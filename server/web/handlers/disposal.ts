@@ -76,6 +76,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     // Only files the reader may see elsewhere (a client admin does not see what the firm sent to one employee).
     const files = await StoredFile.findAll({ where: { [Op.and]: [{ clientId: client.id, status: 'ready' }, await visibleFilesWhere(req.user!)] }, order: [['createdAt', 'DESC']], limit: 500 });
     const today = japanDay();
+    // A refused request comes back with its ticks and reason; a refused date change with what was typed, on its row.
+    const ticked = new Set(Array.isArray(extra.ticked) ? extra.ticked as string[] : []);
     const query = (page: number) => new URLSearchParams({
       ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
       ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),
@@ -88,12 +90,14 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       numbers: rows.flatMap(({ person: p, record: r }) => (r ? [{
         id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
         leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
+        checked: ticked.has(`number:${r.id}`),
+        dateRefused: extra.dateFor === r.id ? extra.dateValues : null,
       }] : [])),
       total,
       morePages: total > VAULT_PAGE_SIZE,
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
       nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
-      files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '' })),
+      files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '', checked: ticked.has(`file:${f.id}`) })),
       // Open requests, and those turned down in the last 30 days with why (the requester learns it here).
       pending: (await DisposalRequest.findAll({
         where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - DECIDED_SHOWN_MS) } }] },
@@ -164,11 +168,15 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     async changeDate(req: Request, res: Response) {
       const client = await clientFor(req);
       const f = dateForm.safeParse(req.body ?? {});
-      if (!f.success) return retentionList(req, res, { dateError: 'form.date' }, 400);
+      const recordId = String(req.params.recordId);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const typed = { date: String(body.date ?? '').slice(0, 10), reason: String(body.reason ?? '').slice(0, 400) };
+      const refused = (key: string) => retentionList(req, res, { dateError: key, dateFor: recordId, dateValues: { ...typed, error: key } }, 400);
+      if (!f.success) return refused('form.date');
       try {
-        await changeDeletionDate(services, actorOf(req), client.id, String(req.params.recordId), f.data.date, f.data.reason);
+        await changeDeletionDate(services, actorOf(req), client.id, recordId, f.data.date, f.data.reason);
       } catch (err) {
-        if (err instanceof BadRequest) return retentionList(req, res, { dateError: err.messageKey }, 400);
+        if (err instanceof BadRequest) return refused(err.messageKey);
         throw err;
       }
       flash(req, 'ok', f.data.date ? 'disposal.dateChanged' : 'disposal.dateCancelled');
@@ -197,6 +205,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const parsed = requestForm.safeParse(req.body ?? {});
       if (!parsed.success) return retentionList(req, res, { requestError: 'form.invalid' }, 400);
       const f = parsed.data;
+      const kept = { ticked: f.items, requestReason: f.reason };
       if (f.whole) {
         if (req.user!.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
         if (f.confirmCode !== client.code) return retentionList(req, res, { wholeError: 'disposal.wholeCodeMismatch', wholeReason: f.reason }, 400);
@@ -205,12 +214,12 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
       const matching = f.allMatching ? await vault.matchingRecordIds(client.id, numbersFilter(filterForm.parse(req.body ?? {}), await departmentsOf(client.id))) : [];
       // Disposal cannot be undone: if the numbers matching changed since the page was read, the person looks again.
-      if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged' }, 409);
+      if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged', ...kept }, 409);
       const refs: ItemRef[] = f.allMatching ? [...matching.map((id) => ({ kind: 'number' as const, id })), ...ticked.filter((r) => r.kind === 'file')] : ticked;
       try {
         await disposal.request(actorOf(req), req.user!, client.id, f.whole ? 'client' : refs, f.reason);
       } catch (err) {
-        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return retentionList(req, res, { [f.whole ? 'wholeError' : 'requestError']: err.messageKey }, err.status);
+        if (err instanceof AppError && (err.status === 400 || err.status === 409)) return retentionList(req, res, { [f.whole ? 'wholeError' : 'requestError']: err.messageKey, ...(f.whole ? {} : kept) }, err.status);
         throw err;
       }
       flash(req, 'ok', 'disposal.requested');
