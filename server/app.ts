@@ -104,7 +104,8 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);
     if (def.reauth) {
       const formPage = def.formPage;
-      const returnTo = formPage ? (req: Request) => formPage.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(req.params[name] ?? ''))) : undefined;
+      const returnTo = typeof formPage === 'function' ? formPage
+        : formPage ? (req: Request) => formPage.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(req.params[name] ?? ''))) : undefined;
       chain.push(def.deniedAs ? requireReauthLogged(services, def.deniedAs, returnTo) : requireReauth(returnTo));
     }
     chain.push(def.handler);

@@ -11,7 +11,7 @@ import { passkeyHandlers } from './handlers/passkeys';
 import { homeHandlers } from './handlers/home';
 import { healthHandler } from './handlers/health';
 import { langHandler } from './handlers/lang';
-import { firmClientHandlers, firmStaffHandlers } from './handlers/firm-clients';
+import { firmClientHandlers, firmStaffHandlers, firmUserPage } from './handlers/firm-clients';
 import { clientUserHandlers } from './handlers/client-users';
 import { fileHandlers } from './handlers/files';
 import { clientVaultHandlers } from './handlers/client-vault';
@@ -44,7 +44,7 @@ export interface RouteDef {
   /** takes a JSON body (a page script's fetch); every other form is url-encoded, so no field can arrive as an object */
   json?: boolean;
   /** for a reauth post: the page its form is on (path with this route's params), where re-authentication comes back to */
-  formPage?: string;
+  formPage?: string | ((req: Request) => string);
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
   /**
@@ -132,8 +132,8 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     { method: 'get', path: '/firm/staff', access: 'firmAdmin', handler: staff.list },
     { method: 'post', path: '/firm/staff', access: 'firmAdmin', handler: staff.create },
-    { method: 'post', path: '/firm/users/:userId/disable', access: 'firmAdmin', reauth: true, handler: staff.setDisabled(true) },
-    { method: 'post', path: '/firm/users/:userId/enable', access: 'firmAdmin', reauth: true, handler: staff.setDisabled(false) },
+    { method: 'post', path: '/firm/users/:userId/disable', access: 'firmAdmin', reauth: true, formPage: firmUserPage, handler: staff.setDisabled(true) },
+    { method: 'post', path: '/firm/users/:userId/enable', access: 'firmAdmin', reauth: true, formPage: firmUserPage, handler: staff.setDisabled(false) },
 
     { method: 'get', path: '/client/users', access: 'clientAdmin', handler: clientUsers.list },
     { method: 'post', path: '/client/users', access: 'clientAdmin', handler: clientUsers.create },

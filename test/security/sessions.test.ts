@@ -124,8 +124,17 @@ describe('Security: sessions', () => {
 
       const a = browser();
       await a.login(admin);
-      // Behind re-authentication.
-      expect((await a.post(`/firm/users/${target.user.id}/disable`, {})).status).to.equal(403);
+      // Behind re-authentication, which comes back to the page the row was on (a client's page or the staff list; nowhere else).
+      const refused = await a.post(`/firm/users/${target.user.id}/disable`, { back: `/firm/clients/${client.id}` });
+      expect(refused.status).to.equal(403);
+      // (Handlebars writes the link's = as &#x3D;)
+      const comesBackTo = (html: string) => decodeURIComponent(/href="\/reauth\?next(?:=|&#x3D;)([^"]*)"/.exec(html)?.[1] ?? '');
+      expect(comesBackTo(refused.text)).to.equal(`/firm/clients/${client.id}`);
+      for (const back of [undefined, '/account', '//evil.example/firm/clients', `/firm/clients/${client.id}/../../account`]) {
+        const page = await a.post(`/firm/users/${target.user.id}/disable`, back === undefined ? {} : { back });
+        expect(comesBackTo(page.text), String(back)).to.equal('/firm/staff');
+      }
+      expect((await a.get(`/firm/clients/${client.id}`)).text).to.contain(`name="back" value="/firm/clients/${client.id}"`);
       expect(await SessionRow.count({ where: { userId: target.user.id } })).to.equal(2);
       await a.reauth(admin);
       const res = await a.post(`/firm/users/${target.user.id}/disable`, {});

@@ -21,6 +21,12 @@ const clientUserForm = z.object({ name: text(100), email, role: z.enum(['client_
 // Anything but one id (a list, a long string) is no selection, refused as such.
 const assignForm = z.object({ userId: z.string().max(64).catch('').default('') });
 
+/** Where a user's row was, for coming back after re-authenticating: the staff list, or a client's page (sent by the form). */
+export function firmUserPage(req: Request): string {
+  const back = (req.body as { back?: unknown } | undefined)?.back;
+  return typeof back === 'string' && /^\/firm\/clients\/[0-9a-f-]{36}$/i.test(back) ? back : '/firm/staff';
+}
+
 /** The firm's screens for client companies: list, create, settings, establishments, departments, users, assignments. */
 export function firmClientHandlers(services: Services) {
   const { clients } = services;
@@ -35,6 +41,7 @@ export function firmClientHandlers(services: Services) {
       client: presentClient(client),
       ...presentClientDetails(details, allStaff),
       canManage: user.role === 'firm_admin',
+      userTableBack: `/firm/clients/${client.id}`,
       ...extra,
     }, status);
   }
