@@ -6,8 +6,9 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
-import { AuditEvent, Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, VaultInvitation, type Client } from '../../server/db/models';
 import { makeDependant, numberFrom as validNumber, twelveDigitRunsOutsideIds, wrongCheckDigit } from '../support/vault';
+import { ja } from '../support/security';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 
@@ -137,6 +138,26 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(page.text).to.contain('管理者が確認済み');
     expect(page.text).to.contain('番号法の本人確認（番号確認と身元確認）に代わるものではありません');
     expect(page.text).not.to.contain('本人確認済み');
+  });
+
+  it('a link refused for its address (or a mail server that refuses) comes back on the list, its form open on that row with what was typed', async () => {
+    const payee = await Payee.findOne({ where: { clientId: client.id, code: 'P001' } });
+    const links = await VaultInvitation.count();
+    const rowOf = (html: string) => /<tr id="person-[^"]*"(?:(?!<\/tr>)[\s\S])*<\/tr>/g;
+    const openRow = (html: string) => [...html.matchAll(rowOf(html))].map((m) => m[0]).filter((r) => r.includes('<details class="inline-details" open>'));
+    const bad = await admin.post(`/client/people/payee/${payee!.id}/link`, { email: 'kobayashi@lawoffice' }, '/client/people');
+    expect(bad.status).to.equal(400);
+    const [row, ...others] = openRow(bad.text);
+    expect(others).to.have.length(0);
+    expect(row).to.contain(`/client/people/payee/${payee!.id}/link`).and.contain('value="kobayashi@lawoffice"').and.contain(ja('form.email'));
+    h.smtp.refusing = true;
+    let refused;
+    try {
+      refused = await admin.post(`/client/people/payee/${payee!.id}/link`, { email: 'lecturer@example.jp' }, '/client/people');
+    } finally { h.smtp.refusing = false; }
+    expect(refused.status).to.equal(503);
+    expect(openRow(refused.text)[0]).to.contain('value="lecturer@example.jp"').and.contain(ja('error.mailUnavailable'));
+    expect(await VaultInvitation.count()).to.equal(links);
   });
 
   it('a payee registers through a one-time link and code; the link then is dead', async () => {

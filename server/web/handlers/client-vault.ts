@@ -6,7 +6,7 @@ import { doneGoTo, flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
-import { AppError, BadRequest, FieldConflict } from '../../errors';
+import { AppError, BadRequest, FieldConflict, MailUnavailable } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
 import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
@@ -318,8 +318,16 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       const client = await clientOf(req);
       const person = await findPerson(client.id, kindOf(req.params.kind), String(req.params.personId));
       const f = parseForm(linkForm, req.body);
-      if (!f.ok) throw new BadRequest('form.email', f.errors);
-      const made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email, lang: req.lang } : null);
+      // Refused (an address the browser took but we do not, or a mail server that refuses): the list again, the form open on its row.
+      const refused = (error: string, status: number) => showList(req, res, { linkRefused: { personId: person.id, email: String(req.body?.email ?? '').slice(0, 190), error } }, status);
+      if (!f.ok) return refused(f.errors.email ?? 'form.email', 400);
+      let made;
+      try {
+        made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email, lang: req.lang } : null);
+      } catch (err) {
+        if (err instanceof MailUnavailable) return refused(err.messageKey, err.status);
+        throw err;
+      }
       page(req, res, 'vault/link-sheet', {
         title: 'vault.link.title',
         client: presentClient(client),
