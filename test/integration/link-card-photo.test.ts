@@ -7,6 +7,7 @@ import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes, pdfBytes } from '../support/files';
 import { AuditEvent, Employee, FileBatch, NumberRecord, Payee, StoredFile, User, VaultInvitation, type Client } from '../../server/db/models';
 import { makeDependant, numberFrom as validNumber, wrongCheckDigit } from '../support/vault';
+import { ja } from '../support/security';
 
 const lastAudit = (operation: string) => AuditEvent.findOne({ where: { operation }, order: [['seq', 'DESC']] });
 
@@ -85,9 +86,16 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     // A wrong code: the photo is refused before it is taken, the try counted and logged.
     res = await send(visitor, path, token, { code: '00000000', number, confirm: 'on' }, [front]);
     expect(res.status).to.equal(400);
-    expect(res.body.error.message).to.equal('確認コードが正しくありません。');
+    // The tries left are told as on the page without its script.
+    expect(res.body.error.message).to.equal('確認コードが正しくありません。あと4回間違えると、このURLは使えなくなります。');
     expect((await invitation()).failedAttempts).to.equal(1);
     expect((await lastAudit('vault.link.fail'))!.targetId).to.equal(payee.id);
+    // The last try wrong: the link is worn out, and the person is told that (not "expired or used").
+    await VaultInvitation.update({ failedAttempts: 4 }, { where: { personKind: 'payee', personId: payee.id } });
+    res = await send(visitor, path, token, { code: '00000000', number, confirm: 'on' }, [front]);
+    expect(res.status).to.equal(404);
+    expect(res.body.error.message).to.equal(ja('vault.link.wornOut'));
+    await VaultInvitation.update({ failedAttempts: 1 }, { where: { personKind: 'payee', personId: payee.id } });
     // Without the form's token nothing is taken and no try is used.
     res = await send(visitor, path, null, { code, number, confirm: 'on' }, [front]);
     expect(res.status).to.equal(403);

@@ -11,6 +11,7 @@ import { Client, User } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
 import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
+import { translate } from '../../i18n';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos, type ReceivedPhotos } from '../card-photo-upload';
 
 const linkForm = z.object({
@@ -123,10 +124,11 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         const errors = formErrors(err);
         if (!errors || !found) throw err;
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
-        // A wrong code may have worn the link out: then say so instead of showing the form again.
+        // A wrong code may have worn the link out: then say so (and why) instead of showing the form again.
         const still = await services.vaultLinks.find(token);
-        if (!still) throw new AppError(404, 'vault.link.dead');
-        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status));
+        if (!still) throw new AppError(404, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
+        const triesLeft = errors.code ? translate(req.lang, 'vault.link.triesLeft', { count: VaultLinks.triesLeft(still) }) : undefined;
+        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft);
       }
       delete req.session.vaultLinkCodeChecked;
       // A thanks page of its own, so a reload sends nothing again.
