@@ -55,7 +55,7 @@ export class ServiceUnavailable extends AppError {
 }
 export class UnsupportedFileType extends AppError {
   /** mismatch: the bytes contradict a type the portal takes (a security event), rather than a type it does not take */
-  constructor(name: string, readonly mismatch = false) { super(415, 'files.unsupportedType', { name }); }
+  constructor(name: string, readonly mismatch = false) { super(415, mismatch ? 'files.contentMismatch' : 'files.unsupportedType', { name }); }
 }
 /** A stored object that fails its integrity checks: never served, always logged. */
 export class CorruptFile extends AppError {

@@ -11,6 +11,7 @@ import { TestBrowser } from '../support/browser';
 import { pdfBytes, pngBytes, htmlBytes, svgBytes, uploadFiles, downloadFile } from '../support/files';
 import { AuditEvent, Employee, FileRead, OutboxMail, StoredFile, type Client } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
+import { ja } from '../support/security';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -321,10 +322,17 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     const b = new TestBrowser(h.portal.app);
     await b.login(clientAdmin);
     const before = await StoredFile.count();
-    for (const f of [{ name: 'page.html', data: htmlBytes() }, { name: 'logo.svg', data: svgBytes() }, { name: 'invoice.pdf', data: htmlBytes() }]) {
+    for (const f of [{ name: 'page.html', data: htmlBytes() }, { name: 'logo.svg', data: svgBytes() }]) {
       const res = await upload(b, { direction: 'to_firm', category: 'other' }, [f]);
       expect(res.status, f.name).to.equal(415);
       expect(res.body.error.message).to.contain('このファイル形式は送信できません');
+    }
+    // A name the portal takes on bytes that are something else (an HTML page saved as .pdf or .xls by some payroll
+    // software): the person is told the contents do not match, not to "use PDF" for a .pdf.
+    for (const f of [{ name: 'invoice.pdf', data: htmlBytes() }, { name: '勤怠.xls', data: htmlBytes() }]) {
+      const res = await upload(b, { direction: 'to_firm', category: 'other' }, [f]);
+      expect(res.status, f.name).to.equal(415);
+      expect(res.body.error.message).to.equal(ja('files.contentMismatch', { name: f.name })).and.not.contain('PDF、画像');
     }
     expect(await StoredFile.count()).to.equal(before);
 
