@@ -5,6 +5,7 @@ import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { Op } from 'sequelize';
 import { AuditEvent, Department, Dependant, Employee, User, type Client } from '../../server/db/models';
+import { ja } from '../support/security';
 
 describe('Employees and dependants from a CSV file (a client\'s first set-up)', () => {
   let h: Harness;
@@ -100,6 +101,15 @@ describe('Employees and dependants from a CSV file (a client\'s first set-up)', 
     }
     expect(await Dependant.count({ where: { name: ['別人 花子', '鈴木 三子'] } })).to.equal(0);
     expect(await Employee.count({ where: { clientId: client.id } })).to.equal(3);
+  });
+
+  it('a file over the limit comes back on the import page with what to do (not an error page), nothing added', async () => {
+    const before = await Employee.count({ where: { clientId: client.id } });
+    const big = Buffer.concat([Buffer.from('社員コード,氏名\r\n'), Buffer.alloc(3 * 1024 * 1024, 'A')]);
+    const res = await send(big);
+    expect(res.status).to.equal(413);
+    expect(res.text).to.contain(ja('vault.import.tooLarge', { mb: 2 })).and.contain('action="/client/people/import"');
+    expect(await Employee.count({ where: { clientId: client.id } })).to.equal(before);
   });
 
   it('a double tap sends the file twice at once: everyone is added once', async () => {

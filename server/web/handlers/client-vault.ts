@@ -142,9 +142,14 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * once parsed; the page comes back with the report, or with why the file as a whole was refused.
    */
   async function importFrom(req: Request, res: Response, view: string, pageData: Record<string, unknown>, run: (clientId: string, bytes: Buffer) => Promise<unknown>): Promise<void> {
-    await new Promise<void>((resolve, reject) => importUpload(req, res, (err: unknown) => (err ? reject(err) : resolve())))
+    const refused = await new Promise<unknown>((resolve) => importUpload(req, res, (err: unknown) => resolve(err ?? null)));
+    if (refused) {
       // A request without a valid token is refused as such, whatever else is wrong with its body.
-      .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
+      if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
+      // Too big: the page again, saying what to do (a file of the whole company: split it).
+      if ((refused as { code?: string }).code === 'LIMIT_FILE_SIZE') return page(req, res, view, { ...pageData, errors: { file: 'vault.import.tooLarge' } }, 413);
+      throw refused;
+    }
     const file = (req as Request & { file?: Express.Multer.File }).file;
     try {
       if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
