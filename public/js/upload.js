@@ -119,8 +119,58 @@
     }
   }
 
+  // A form whose answer is a page (an import's report, a certificate's check): the file is sent with
+  // a progress bar, and the page that comes back replaces this one, as a plain post would show it.
+  function setupPage(form) {
+    var input = form.querySelector('input[type="file"]');
+    var button = form.querySelector('button[type="submit"]');
+    var bar = document.createElement('progress');
+    bar.max = 100;
+    bar.value = 0;
+    bar.hidden = true;
+    bar.className = 'upload-progress';
+    if (input) bar.setAttribute('aria-label', form.getAttribute('data-progress-label') || '');
+    var errorBox = document.createElement('p');
+    errorBox.className = 'form-error';
+    errorBox.setAttribute('role', 'alert');
+    errorBox.hidden = true;
+    button.parentNode.insertBefore(bar, button.nextSibling);
+    bar.parentNode.insertBefore(errorBox, bar.nextSibling);
+
+    form.addEventListener('submit', function (e) {
+      if (!window.FormData || !window.XMLHttpRequest || !input || !input.files.length) return;
+      e.preventDefault();
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', form.action);
+      xhr.setRequestHeader('Accept', 'text/html');
+      var token = form.querySelector('input[name="_csrf"]');
+      if (token) xhr.setRequestHeader('X-CSRF-Token', token.value);
+      xhr.upload.addEventListener('progress', function (ev) {
+        if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
+      });
+      xhr.addEventListener('load', function () {
+        // The answer is the whole page (the report, or the form again with why): shown in place of this one.
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      });
+      xhr.addEventListener('error', function () {
+        button.disabled = false;
+        bar.hidden = true;
+        errorBox.textContent = form.getAttribute('data-error-label') || 'Upload failed';
+        errorBox.hidden = false;
+      });
+      errorBox.hidden = true;
+      bar.value = 0;
+      bar.hidden = false;
+      button.disabled = true;
+      xhr.send(new FormData(form));
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     Array.prototype.forEach.call(document.querySelectorAll('form[data-upload]'), setup);
+    Array.prototype.forEach.call(document.querySelectorAll('form[data-upload-page]'), setupPage);
     document.addEventListener('click', function (e) {
       var el = e.target.closest ? e.target.closest('[data-confirm]') : null;
       if (el && !window.confirm(el.getAttribute('data-confirm'))) e.preventDefault();

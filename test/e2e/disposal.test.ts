@@ -383,11 +383,14 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
         expect(await page.locator('h1').first().innerText()).to.equal(t('verify.title'));
         expect(await page.getByTestId('verify-answer').count(), 'no answer before asking').to.equal(0);
         await page.getByLabel(t('verify.file')).setInputFiles(file);
+        expect(await page.locator('progress.upload-progress').count()).to.equal(1);
         const [res] = await Promise.all([
           page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/verify'),
           press(page.getByRole('button', { name: t('verify.checkFile'), exact: true })),
         ]);
         expect(res.status()).to.equal(200);
+        // Sent by the page's script, with its progress bar (a plain post would ask for any type and carry no header).
+        expect([res.request().headers().accept, Boolean(res.request().headers()['x-csrf-token'])]).to.deep.equal(['text/html', true]);
         await page.waitForLoadState('load');
         return (await page.getByTestId('verify-answer').innerText()).trim();
       }
