@@ -67,6 +67,11 @@ describe('The employee page: dependants and the leave date', () => {
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('続柄を選んでください。');
     expect(res.text).to.contain('value="ナナシ"');
+    // No 続柄 is chosen for the person (a child added in a hurry is not saved as a spouse).
+    const fresh = await admin.get(pageOf(taro));
+    const form = fresh.text.slice(fresh.text.indexOf('data-testid="add-dependant"'));
+    const select = /<select name="relationship" required>([\s\S]*?)<\/select>/.exec(form)?.[1] ?? '';
+    expect(select).to.match(/^<option value="">/).and.not.contain(' selected');
     expect(res.text).to.contain('E100 頁 太郎');
     expect(await Dependant.count()).to.equal(before);
     expect(await AuditEvent.count({ where: { operation: 'person.create' } })).to.equal(auditBefore);

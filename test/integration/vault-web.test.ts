@@ -233,6 +233,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       .field('person', dep!.id).field('number', number).field('confirm', 'on').field('issueDate', '2099-12-31').attach('files', image, { filename: 'card.png', contentType: 'image/png' });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('発行日が未来の日付です。');
+    // That person's card comes back with the date and the tick as sent, never the number.
+    const card = res.text.slice(res.text.indexOf(`value="${dep!.id}"`));
+    expect(card.slice(0, card.indexOf('</form>'))).to.contain('value="2099-12-31"').and.contain('name="confirm" value="on" required checked').and.not.contain(number);
     expect(await StoredFile.count({ where: { category: 'identity' } })).to.equal(0);
     expect(await NumberRecord.count({ where: { personKind: 'dependant', personId: dep!.id } })).to.equal(0);
     // A text file is no photo of a card, though the portal takes text files elsewhere.

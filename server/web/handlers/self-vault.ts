@@ -53,8 +53,12 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     }, status);
   }
 
-  const refuse = (req: Request, res: Response, errors: FieldErrors, status: number, personKey: string) =>
-    refuseNumberForm(req, res, errors, status, () => show(req, res, { errors, errorFor: personKey }, status));
+  // The card comes back with the date and the tick as they were sent (never the number).
+  const refuse = (req: Request, res: Response, errors: FieldErrors, status: number, personKey: string) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const kept = { issueDate: /^\d{4}-\d{2}-\d{2}$/.test(String(body.issueDate ?? '')) ? String(body.issueDate) : '', confirm: body.confirm === 'on' };
+    return refuseNumberForm(req, res, errors, status, () => show(req, res, { errors, errorFor: personKey, kept }, status));
+  };
 
   async function personFor(employee: Employee, key: string): Promise<Person> {
     if (key === 'self') return findPerson(employee.clientId, 'employee', employee.id);
