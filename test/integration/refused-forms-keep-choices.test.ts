@@ -60,6 +60,13 @@ describe('Refused forms keep the choices made in their drop-downs', () => {
     expect(await User.count({ where: { name: '選択 太郎' } })).to.equal(0);
   });
 
+  it('a client refused for a code already used keeps "admins must use two-step sign-in" ticked', async () => {
+    const res = await browsers.firm!.post('/firm/clients', { code: client.code, name: '株式会社ふたつめ', requireAdminTotp: 'on' }, '/firm/clients');
+    expect(res.status).to.be.oneOf([400, 409]);
+    expect(res.text).to.contain('name="requireAdminTotp" value="on" checked');
+    expect((await browsers.firm!.get('/firm/clients')).text).to.contain('name="requireAdminTotp" value="on">');
+  });
+
   it('an employee refused for a code already used keeps the department; a payee keeps its kind', async () => {
     const dept = await Department.create({ clientId: client.id, code: '200', name: '経理部' });
     await makeEmployee(client.id, { employeeCode: 'K001' });
