@@ -359,6 +359,11 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(row!.result).to.equal('allowed');
       expect([row!.purpose, row!.office]).to.deep.equal(['withholding_slip', 'tax_office']);
       expect(row!.targetLabel).to.equal('E001 山田 一郎');
+      // From a filtered list, the way back (and the page's own leaving) return to that list, at the person's row.
+      const filtered = await b.agent.post(`${listPath()}/${recordId}/reveal?code=E001&page=1`).type('form').send({ _csrf: await b.csrf(listPath()), ...purpose });
+      const person = (await NumberRecord.findByPk(recordId))!.personId;
+      expect(filtered.text).to.contain(`href="${listPath()}?code&#x3D;E001#person-${person}" data-testid="reveal-back"`)
+        .and.contain(`content="60; url&#x3D;${listPath()}?code&#x3D;E001"`);
     });
 
     it('print and CSV export: one audit row per person, formula-safe cells', async () => {

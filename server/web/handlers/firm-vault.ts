@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { page } from '../render';
 import { parseForm, tickedValues } from '../forms';
 import { purposeForm } from '../vault-forms';
-import { vaultListData } from '../vault-list';
+import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
 import { checkOnList } from './client-vault';
 import { BadRequest, NotFound } from '../../errors';
@@ -103,14 +103,17 @@ export function firmVaultHandlers(services: Services) {
       if (!done) return;
       const { clientId, purpose, opened: [opened] } = done;
       const client = await services.clients.getFor(req.user!, clientId);
+      // Back to the list as it was left (its filters and page), at this person's row.
+      const list = `/firm/clients/${clientId}/numbers${querySuffix(listQueryOf(req.query))}`;
       page(req, res, 'vault/reveal', {
         title: 'vault.reveal.title',
         client: presentClient(client),
+        backTo: `${list}#person-${opened!.person.id}`,
         person: { label: opened!.person.label, employeeCode: opened!.person.employeeCode },
         number: groupDigits(opened!.number),
         seconds: services.config.revealSeconds,
         // Without the page's script the browser still leaves the page when the time is up.
-        noscriptRefresh: `${services.config.revealSeconds}; url=/firm/clients/${clientId}/numbers`,
+        noscriptRefresh: `${services.config.revealSeconds}; url=${list}`,
         ...labels(req, purpose),
         at: formatDateTime(new Date(), req.lang),
       });
