@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { BrowserContext, Locator } from 'playwright-core';
 import { dialectName } from '../support/harness';
-import { makeUser } from '../support/factories';
+import { makeClient, makeUser } from '../support/factories';
 import { VIEWPORTS, artifactPath, horizontalOverflow, smallTouchTargets, watchProblems } from '../support/chromium';
 import { e2eSuite, freshCode } from '../support/e2e';
 import { currentTotp } from '../../server/auth/totp';
@@ -75,6 +75,12 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
         const [, mm, ss] = /(\d+):(\d\d)$/.exec(text)!;
         const left = Number(mm) * 60 + Number(ss);
         expect(left).to.be.within(e2e.h.config.reauthMinutes * 60 - 30, e2e.h.config.reauthMinutes * 60);
+
+        // The client list: each client's name is a link in a table cell, tall enough to tap on a phone.
+        await makeClient(e2e.h, { name: `株式会社タップ${vp.name}` });
+        await press(page.getByRole('link', { name: '顧問先', exact: true }));
+        await step('clients', '/firm/clients', '顧問先');
+        expect(await page.getByRole('link', { name: `株式会社タップ${vp.name}` }).count()).to.equal(1);
 
         await press(page.locator('[data-testid="logout"]'));
         await step('logged-out', '/login', 'ログイン');
