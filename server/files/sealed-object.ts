@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import type { StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
 import { newDataKey, unwrapDataKey } from '../crypto/key-ring';
@@ -24,7 +25,9 @@ export async function storeSealed(d: { storage: StorageAdapter; clientKeys: Clie
   const clientId = owner ?? FIRM_KEY_OWNER;
   const { key: dataKey, wrapped } = newDataKey(fileKey, { clientId, keyVersion: version, kind, id });
   const encrypt = createEncryptStream({ dataKey, keyVersion: version, wrappedKey: wrapped, clientId, fileId: id });
-  const objectId = objectIdFor(id);
+  // An object of its own for each writing: a report rebuilt by an instance that took over a stale
+  // claim must not overwrite (or, losing the race, delete) the object the other one stored.
+  const objectId = objectIdFor(randomUUID());
   const written = d.storage.write(objectId, encrypt);
   Readable.from([Buffer.from(bytes)]).pipe(encrypt);
   await written;

@@ -13,6 +13,7 @@ import { numberFrom as valid } from '../support/vault';
 import { collectReportData } from '../../server/reports/report-data';
 import { parsePeriod, periodContaining, previousPeriod } from '../../server/reports/periods';
 import { BadRequest } from '../../server/errors';
+import { openSealed, readAll, storeSealed, type SealedObject } from '../../server/files/sealed-object';
 
 const pdftotext = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
 const pdfsig = (file: string) => { try { return execFileSync('pdfsig', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8'); } catch (e) { return String((e as { stdout?: Buffer }).stdout ?? ''); } };
@@ -199,5 +200,34 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     const rows = await AccessReport.findAll({ where: { clientId: twin.id }, order: [['period', 'ASC']] });
     expect(rows.map((r) => [r.period, r.status])).to.deep.equal([[monthBefore.key, 'ready'], [lastMonth.key, 'ready']]);
     expect(await AuditEvent.count({ where: { operation: 'report.build', clientId: twin.id } })).to.equal(2);
+  });
+
+  it('a builder that took over a stale claim and then lost the race leaves the finished report readable (its own object goes, not the winner\'s)', async () => {
+    const c = await makeClient(h, { code: 'RP09', name: '株式会社おそい' });
+    const period = previousPeriod(periodContaining('monthly', new Date()));
+    const stale = new Date(Date.now() - 11 * 60_000);
+    const row = await AccessReport.create({
+      clientId: c.id, period: period.key, periodStart: period.startDate, periodEnd: period.endDate, status: 'building',
+      objectId: null, keyVersion: null, wrappedKey: null, sha256: null, size: null, events: null, headSeq: null, headHash: null,
+      claimedBy: 'a-slow-instance', claimedAt: stale, finishedAt: null, error: null,
+    });
+    const svc = h.booted.services;
+    const deps = (svc.reports as unknown as { d: { render: (data: unknown) => Promise<Uint8Array> } }).d;
+    const render = deps.render;
+    // This instance takes the stale claim over; while it renders, the slow one finishes after all.
+    deps.render = async (data: unknown) => {
+      deps.render = render;
+      const pdf = await render(data);
+      const theirs = await storeSealed(svc, c.id, 'report', row.id, pdf);
+      await AccessReport.update({ status: 'ready', ...theirs, events: 0, headSeq: 0, finishedAt: new Date(), claimedBy: 'a-slow-instance' }, { where: { id: row.id } });
+      return pdf;
+    };
+    const lost = await svc.reports.build(c.id, period).then(() => null, (err: unknown) => err);
+    deps.render = render;
+    expect(String(lost)).to.contain('report claim was lost');
+    const ready = (await AccessReport.findByPk(row.id))!;
+    expect(ready.status).to.equal('ready');
+    const pdf = await readAll(await openSealed(svc, c.id, 'report', row.id, ready as unknown as SealedObject));
+    expect(pdf.subarray(0, 5).toString()).to.equal('%PDF-');
   });
 });
