@@ -52,6 +52,11 @@ export class PasskeyService {
       throw new BadRequest('passkey.failed');
     }
     const { credential } = verified.registrationInfo;
+    // A credential is one person's: an answer naming one already registered (to anyone) is refused, not a server error.
+    if (await Passkey.count({ where: { credentialId: credential.id } })) {
+      await this.d.audit.recordAlone(ctx, { operation: 'account.passkey.add', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'credential already registered' });
+      throw new BadRequest('passkey.failed');
+    }
     return this.d.audit.transaction(async (tx) => {
       const row = await Passkey.create({
         userId: user.id, credentialId: credential.id, publicKey: Buffer.from(credential.publicKey).toString('base64url'), counter: credential.counter,

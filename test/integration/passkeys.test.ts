@@ -4,6 +4,7 @@ import { makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { SoftPasskey } from '../support/webauthn';
 import { AuditEvent, Passkey } from '../../server/db/models';
+import { BadRequest } from '../../server/errors';
 
 /** A JSON request the page's script would make, with the session's CSRF token in the header. */
 async function postJson(b: TestBrowser, path: string, body: unknown) {
@@ -111,6 +112,24 @@ describe('Passkeys: the other way to re-authenticate (WebAuthn)', function () {
     for (let i = 0; i < 6; i++) statuses.push((await postJson(o, '/reauth/passkey', { response: key.get({ challenge: 'x' }) })).status);
     expect(statuses).to.deep.equal([401, 401, 401, 401, 401, 429]);
     expect(await AuditEvent.count({ where: { operation: 'auth.reauth', result: 'denied', detail: 'passkey' } })).to.equal(7);
+  });
+
+  it('a credential already registered (to this user or another) is refused and logged, not a server error', async () => {
+    const shared = new SoftPasskey('http://portal.test');
+    const passkeys = h.booted.services.passkeys;
+    const ctx = (u: MadeUser) => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
+    const answer = async (u: MadeUser) => {
+      const options = await passkeys.registrationOptions(u.user);
+      return { response: shared.create(options), challenge: options.challenge };
+    };
+    const owner = await makeUser(h, { role: 'firm_staff', name: '持主 職員' });
+    const first = await answer(owner);
+    await passkeys.register(ctx(owner), owner.user, first.response, first.challenge, 'shared');
+    const again = await answer(other);
+    const refused = await passkeys.register(ctx(other), other.user, again.response, again.challenge, 'borrowed').then(() => null, (err: unknown) => err);
+    expect(refused).to.be.instanceOf(BadRequest);
+    expect(await Passkey.count({ where: { credentialId: shared.id } })).to.equal(1);
+    expect((await AuditEvent.findOne({ where: { operation: 'account.passkey.add', actorId: other.user.id }, order: [['seq', 'DESC']] }))!.detail).to.equal('credential already registered');
   });
 
   it('removing one needs a re-authentication and is logged', async () => {
