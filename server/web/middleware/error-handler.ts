@@ -11,6 +11,8 @@ function wantsJson(req: Request): boolean {
   return req.path.startsWith('/api/') || req.path === '/healthz' || (req.accepts(['html', 'json']) === 'json');
 }
 
+const HEADED_STATUSES = new Set([400, 401, 403, 404, 409, 413, 415, 429, 500, 503]);
+
 const MULTER_LIMITS = new Set(['LIMIT_FILE_SIZE', 'LIMIT_FILE_COUNT', 'LIMIT_PART_COUNT', 'LIMIT_FIELD_COUNT', 'LIMIT_FIELD_VALUE', 'LIMIT_FIELD_KEY']);
 
 /** Whether the database could not be reached (then: 503, nothing written). */
@@ -70,6 +72,8 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
     }
     res.status(appErr.status).render('errors/error', {
       title: 'error.title',
+      // What happened, in words (the code stays beside it for whoever helps them).
+      heading: HEADED_STATUSES.has(appErr.status) ? `error.heading.${appErr.status}` : 'error.title',
       status: appErr.status,
       message,
       showReauth: appErr.messageKey === 'error.reauthRequired',
