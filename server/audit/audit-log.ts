@@ -2,6 +2,7 @@ import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { AuditEvent, AuditHead, type AuditResult } from '../db/models';
 import { ON_REFUSAL_RECORDED, type ActorContext } from './context';
 import { GENESIS_HASH, rowHash } from './chain';
+import { maskNumberRuns } from '../vault/my-number';
 
 export interface AuditEntry {
   operation: string;
@@ -80,7 +81,8 @@ export class AuditLog {
       clientId: entry.clientId ?? null,
       targetKind: cut(entry.targetKind, 30),
       targetId: cut(entry.targetId, 64),
-      targetLabel: cut(entry.targetLabel, 200),
+      // Free text (a file's name, a reason typed, an address typed at sign-in) never carries a number into the log.
+      targetLabel: cut(entry.targetLabel == null ? null : maskNumberRuns(entry.targetLabel), 200),
       operation: cut(entry.operation, 40)!,
       channel: cut(ctx.channel, 100)!,
       ip: cut(ctx.ip, 64),
@@ -88,7 +90,7 @@ export class AuditLog {
       purpose: cut(entry.purpose, 100),
       office: cut(entry.office, 100),
       result: entry.result,
-      detail: cut(entry.detail, 500),
+      detail: cut(entry.detail == null ? null : maskNumberRuns(entry.detail), 500),
       prevHash: head.hash,
     };
     const hash = rowHash(fields);

@@ -1,3 +1,5 @@
+import { maskNumberRuns } from '../vault/my-number';
+
 /**
  * The name a file is shown under. It is only ever shown (escaped) and put in Content-Disposition;
  * storage uses server-made ids. Still, path parts, control and bidi characters and runaway lengths
@@ -8,7 +10,8 @@ const MAX_LENGTH = 200;
 const UNWANTED = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 export function cleanDisplayName(original: string | undefined | null): string {
-  let name = (original ?? '').normalize('NFC').replace(UNWANTED, '');
+  // A card photo named after the number on it: the name is shown and logged, the number must not be.
+  let name = maskNumberRuns((original ?? '').normalize('NFC').replace(UNWANTED, ''));
   name = name.split(/[\\/]/).pop() ?? '';
   name = name.replace(/\s+/g, ' ').trim().replace(/^\.+/, '').trim();
   if (!name) name = 'file';

@@ -37,6 +37,17 @@ export function parseMyNumber(input: string): { ok: true; number: string } | { o
 }
 
 /** How a number may be shown anywhere but a reveal: the last two digits only. */
+/**
+ * Twelve digits in a row (ASCII or full-width, perhaps grouped by spaces or hyphens) in free text a
+ * person typed or named a file with, replaced by asterisks: such a run may be a My Number, and free
+ * text is shown, logged and reported where numbers appear only masked. Longer runs are left alone.
+ */
+const TWELVE_DIGITS = /(?<![0-9０-９])[0-9０-９](?:[ 　\-‐－]?[0-9０-９]){11}(?![0-9０-９])/g;
+
+export function maskNumberRuns(text: string): string {
+  return text.replace(TWELVE_DIGITS, '************');
+}
+
 export function maskNumber(lastTwo: string): string {
   return `**********${lastTwo}`;
 }

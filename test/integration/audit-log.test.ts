@@ -83,6 +83,16 @@ describe('Audit log: one hash-chained, append-only table', () => {
     expect(await AuditEvent.count()).to.equal(rows + 1);
     expect((await audit.verify()).ok).to.equal(true);
   });
+
+  it('never stores twelve digits in a row in a label or detail (a file named after its number, a reason typed): they are masked, the chain still verifies', async () => {
+    const { audit } = h.booted.services;
+    const row = await audit.transaction((tx) => audit.record(tx, systemContext('test'), {
+      operation: 'test.mask', result: 'allowed', targetLabel: 'カード_1234 5678 9018.png', detail: '誤って 123456789018 を入力したため',
+    }));
+    const stored = (await AuditEvent.findOne({ where: { seq: row.seq } }))!;
+    expect([stored.targetLabel, stored.detail]).to.deep.equal(['カード_************.png', '誤って ************ を入力したため']);
+    expect((await audit.verify()).ok).to.equal(true);
+  });
 });
 
 describe('Audit log: tampering is detected and named (npm run cli -- audit:verify)', () => {

@@ -83,7 +83,7 @@ describe('Security: no unmasked My Number anywhere but a reveal or an export mad
     const emp = browsers.employee;
     const selfToken = await emp.csrf('/me/numbers');
     keep('self register', await emp.agent.post('/me/numbers').set('X-CSRF-Token', selfToken).set('Accept', 'application/json')
-      .field('person', hanako!.id).field('number', grouped(nHanako)).field('confirm', 'on').attach('files', pngBytes(3000), { filename: 'card.png', contentType: 'image/png' }));
+      .field('person', hanako!.id).field('number', grouped(nHanako)).field('confirm', 'on').attach('files', pngBytes(3000), { filename: `マイナンバーカード_${grouped(nHanako)}.png`, contentType: 'image/png' }));
     const sheet = keep('link sheet', await admin.post(`/client/people/payee/${payee!.id}/link`, { email: 'payee@example.jp' }, '/client/people'));
     const linkPath = new URL(/data-testid="link-url">([^<]+)</.exec(sheet.text)![1]!).pathname;
     const code = /data-testid="link-code">(\d{8})</.exec(sheet.text)![1]!;

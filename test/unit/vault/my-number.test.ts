@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkDigit, issueDateProblem, maskNumber, normaliseNumber, parseMyNumber } from '../../../server/vault/my-number';
+import { checkDigit, issueDateProblem, maskNumber, maskNumberRuns, normaliseNumber, parseMyNumber } from '../../../server/vault/my-number';
 
 describe('vault/my-number: the 12-digit number and its check digit', () => {
   it('accepts 123456789018 and refuses 123456789019 (the example the domain gives)', () => {
@@ -34,6 +34,15 @@ describe('vault/my-number: the 12-digit number and its check digit', () => {
     expect(parseMyNumber('12345678901')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
     expect(parseMyNumber('1234567890180')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
     expect(parseMyNumber('１２３４５６７８９０１')).to.deep.equal({ ok: false, problem: 'vault.number.length' });
+  });
+
+  it('masks twelve digits in a row in free text (file names, reasons), however grouped, and leaves other digits alone', () => {
+    expect(maskNumberRuns('マイナンバー123456789018.png')).to.equal('マイナンバー************.png');
+    expect(maskNumberRuns('カード 1234 5678 9018 表.jpg')).to.equal('カード ************ 表.jpg');
+    expect(maskNumberRuns('１２３４－５６７８－９０１８')).to.equal('************');
+    expect(maskNumberRuns('番号は123456789018と987654321098')).to.equal('番号は************と************');
+    // A corporate number (13 digits), a date, a phone number, eleven digits: none of them a My Number.
+    for (const text of ['法人番号1234567890123.pdf', '2026-12-07 給与.pdf', '03-1234-5678', '12345678901', 'v1.2.3']) expect(maskNumberRuns(text)).to.equal(text);
   });
 
   it('masks all but the last two digits', () => {
