@@ -275,7 +275,8 @@ export class AccountService {
   async requestPasswordReset(ctx: ActorContext, email: string, pageLang: Lang = DEFAULT_LANG): Promise<void> {
     const user = await User.findOne({ where: { email: normaliseEmail(email) } });
     if (!user || user.disabledAt) {
-      await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: email.slice(0, 100) });
+      const label = addressForLog(email);
+      await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'denied', targetKind: 'account', targetLabel: label, detail: label ? null : 'not an address' });
       return;
     }
     const raw = newToken();
@@ -365,6 +366,15 @@ export class AccountService {
 
 /** The language a user's mail is written in: their choice, else the page's they asked from, else Japanese. */
 const langOf = (user: Pick<User, 'lang'>, fallback: Lang = DEFAULT_LANG): Lang => (isLang(user.lang) ? user.lang : fallback);
+
+/**
+ * What a refused sign-in or reset is logged under: the address typed, if it is one. People type
+ * their password into the address field by mistake, and the log is read by others.
+ */
+export function addressForLog(typed: string): string | null {
+  const t = typed.trim();
+  return t.length <= 100 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(t) ? t : null;
+}
 
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();

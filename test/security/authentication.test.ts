@@ -32,6 +32,17 @@ describe('Security: authentication', () => {
       expect(known.headers['content-type']).to.equal(unknown.headers['content-type']);
     });
 
+    it('a password typed into the address field by mistake is not kept in the log (nor a reset asked for with one)', async () => {
+      const typed = 'Tr0ub4dor&3-my-real-password';
+      expect((await browser().passwordStep(typed, 'anything at all here')).status).to.equal(401);
+      expect((await browser().post('/password/forgot', { email: typed })).status).to.equal(200);
+      const rows = await AuditEvent.findAll({ where: { operation: ['auth.login', 'auth.password.reset_request'] }, order: [['seq', 'DESC']], limit: 2 });
+      expect(rows.map((r) => [r.operation, r.targetLabel, r.detail])).to.deep.equal([
+        ['auth.password.reset_request', null, 'not an address'], ['auth.login', null, 'bad credentials; not an address'],
+      ]);
+      expect(JSON.stringify(await AuditEvent.findAll())).to.not.contain(typed);
+    });
+
     it('answers a disabled user with the right password the same way, and signs nobody in', async () => {
       const d = await makeUser(h, { role: 'employee', totp: false });
       await User.update({ disabledAt: new Date() }, { where: { id: d.user.id } });

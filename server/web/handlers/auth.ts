@@ -11,6 +11,7 @@ import { reauthActive } from '../middleware/guards';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
 import { PASSKEY_SCRIPTS } from './account';
+import { addressForLog } from '../../accounts/account-service';
 
 /** The second step must follow the first within this time. */
 const PENDING_LOGIN_MS = 5 * 60 * 1000;
@@ -64,7 +65,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
 
   async function loginFailed(req: Request, res: Response, email: string, userId: string | null, reason: string) {
     await audit.recordAlone(actorOf(req), {
-      operation: 'auth.login', result: 'denied', targetKind: 'user', targetId: userId, targetLabel: email.slice(0, 100), detail: reason,
+      operation: 'auth.login', result: 'denied', targetKind: 'user', targetId: userId, targetLabel: addressForLog(email), detail: addressForLog(email) || !email ? reason : `${reason}; not an address`,
     });
     // The same page, status and words whether the account exists or not.
     page(req, res, 'auth/login', { title: 'auth.login.title', email, error: 'auth.loginFailed', next: safeNext(req.body?.next) }, 401);
@@ -89,7 +90,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         });
       } catch (err) {
         if (err instanceof TooManyRequests) {
-          await audit.recordAlone(actorOf(req), { operation: 'auth.login', result: 'denied', targetKind: 'user', targetLabel: email.slice(0, 100), detail: 'throttled' });
+          await audit.recordAlone(actorOf(req), { operation: 'auth.login', result: 'denied', targetKind: 'user', targetLabel: addressForLog(email), detail: 'throttled' });
         }
         throw err;
       }
