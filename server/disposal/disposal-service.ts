@@ -12,7 +12,7 @@ import {
 } from '../db/models';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { listPeople, peopleByIds, type Person } from '../vault/people';
+import { findPerson, listPeople, logLabelOf, peopleByIds, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
@@ -489,11 +489,14 @@ export async function changeDeletionDate(d: { audit: AuditLog }, ctx: ActorConte
   if (date && date < japanDay()) throw new BadRequest('disposal.datePast', { date: 'disposal.datePast' });
   const r = /^[0-9a-f-]{36}$/i.test(recordId) ? await NumberRecord.findOne({ where: { id: recordId, clientId, sealedNumber: { [Op.ne]: null } } }) : null;
   if (!r) throw new NotFound();
+  // Named as every row about a person is (社員コード 名前), so the log's person column and filter find it.
+  const person = await findPerson(clientId, r.personKind, r.personId).catch(() => null);
+  const label = person ? logLabelOf(person) : null;
   await d.audit.transaction(async (tx) => {
     const before = r.deletionDate;
     await r.update({ deletionDate: date }, { transaction: tx });
     await d.audit.record(tx, ctx, {
-      operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId,
+      operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId, targetLabel: label,
       detail: `${before ?? '—'} → ${date ?? '—'}: ${reason.trim()}`.slice(0, 500),
     });
   });

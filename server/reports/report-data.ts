@@ -45,8 +45,15 @@ export interface ReportData {
   head: { seq: number; hash: string } | null;
 }
 
-/** What counts as "touching the client's data": the vault, files, people, and any denial. */
-const DATA_OPERATIONS = [/^vault\./, /^file\./, /^person\./, /^disposal\./, /^report\.download$/];
+/**
+ * What counts as "touching the client's data": the vault, files, people (one by one or imported), a
+ * number's deletion date moved or cancelled, disposals and their certificates, reports and log
+ * exports read, and any denial.
+ */
+const DATA_OPERATIONS = [
+  /^vault\./, /^file\./, /^person\./, /^people\.import$/, /^retention\.(change|cancel)$/, /^disposal\./, /^certificate\.download$/,
+  /^report\.download$/, /^log\.export\./,
+];
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 

@@ -9,7 +9,7 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
-import { employeeAndDependants, findPerson, peopleByIds, type Person } from './people';
+import { employeeAndDependants, findPerson, logLabelOf, peopleByIds, type Person } from './people';
 import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
@@ -161,9 +161,8 @@ export class VaultService {
     }
   }
 
-  /** `社員コード 名前` for the log: the person, never the number. */
   auditLabel(person: Person): string {
-    return [person.employeeCode, person.label].filter(Boolean).join(' ');
+    return logLabelOf(person);
   }
 
   async recordOf(person: Person, tx?: Transaction): Promise<NumberRecord | null> {

@@ -65,7 +65,10 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     res = await b.post(`/disposal/numbers/${recordIds[2]}/date`, { date: '', reason: '再雇用のため保管を継続' }, '/disposal');
     expect(res.status).to.equal(303);
     expect((await NumberRecord.findByPk(recordIds[2]))!.deletionDate).to.equal(null);
-    expect((await AuditEvent.findOne({ where: { operation: 'retention.cancel' } }))!.detail).to.contain('再雇用のため保管を継続');
+    const cancelled = (await AuditEvent.findOne({ where: { operation: 'retention.cancel' } }))!;
+    expect(cancelled.detail).to.contain('再雇用のため保管を継続');
+    // Named as every row about a person is, so the log's person column and filter find it.
+    expect(cancelled.targetLabel).to.equal('W2 退職 者2');
   });
 
   it('the list filters by code, name, due and no date; bringing a date forward is logged with its reason', async () => {

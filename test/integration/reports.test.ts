@@ -230,4 +230,15 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     const pdf = await readAll(await openSealed(svc, c.id, 'report', row.id, ready as unknown as SealedObject));
     expect(pdf.subarray(0, 5).toString()).to.equal('%PDF-');
   });
+
+  it('counts every kind of access the client\'s log holds: deletion dates moved, people imported, certificates and log exports read', async () => {
+    const c = await makeClient(h, { code: 'RP10', name: '株式会社ぜんぶ' });
+    const ctx = { ...systemContext('test'), actorName: '人事 担当', actorRole: 'client_admin' as const };
+    const ops = ['retention.change', 'retention.cancel', 'people.import', 'certificate.download', 'log.export.csv', 'log.export.pdf'];
+    for (const operation of ops) await h.booted.services.audit.recordAlone(ctx, { operation, result: 'allowed', clientId: c.id });
+    // Not access to the client's data: the client's own settings.
+    await h.booted.services.audit.recordAlone(ctx, { operation: 'client.update', result: 'allowed', clientId: c.id });
+    const data = await collectReportData(c.id, periodContaining('monthly', new Date()));
+    expect(data.rows.map((r) => r.operation)).to.deep.equal(ops);
+  });
 });
