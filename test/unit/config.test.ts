@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
 import path from 'node:path';
+import dotenv from 'dotenv';
 import { ConfigError, loadConfig } from '../../server/config';
 
 describe('config: settings from the environment', () => {
@@ -35,6 +37,12 @@ describe('config: settings from the environment', () => {
       expect(problems).to.have.length(4);
       expect(problems.join('\n')).to.match(/PORT/).and.match(/DATABASE_URL/).and.match(/REAUTH_MINUTES/).and.match(/TRUST_PROXY/);
     }
+  });
+
+  it('.env.example, copied as it is, is a valid configuration', () => {
+    const example = dotenv.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../.env.example')));
+    expect(Object.keys(example).length).to.be.greaterThan(10);
+    expect(() => loadConfig(example, '/srv/portal')).to.not.throw();
   });
 
   it('sweeps leftovers only once they are older than the longest upload (0: at once, for tests)', () => {
