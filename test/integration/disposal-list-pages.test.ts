@@ -8,6 +8,7 @@ import { findPerson } from '../../server/vault/people';
 import { systemContext } from '../../server/audit';
 import { numberFrom } from '../support/vault';
 import { VAULT_PAGE_SIZE } from '../../server/vault/vault-service';
+import { ja } from '../support/security';
 
 /** The retention list of a client with more numbers than a page: paged in SQL, and "all of these" across pages. */
 describe('廃棄: the retention list in pages, and a request for every number a filter matches', function () {
@@ -62,6 +63,25 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     // Past the end: an empty page, not an error; a page that is no number: the first.
     expect(rows((await b.get('/disposal?page=9')).text)).to.equal(0);
     expect(rows((await b.get('/disposal?page=abc')).text)).to.equal(VAULT_PAGE_SIZE);
+  });
+
+  it('a date change refused on the second page comes back on that page, the message and what was typed on its row', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const second = await b.get('/disposal?page=2');
+    const id = /name="items" value="number:([0-9a-f-]{36})"/.exec(second.text)![1]!;
+    // The row's own form carries the list's page (and filter), as the request form does.
+    const form = new RegExp(`<form method="post" id="date-${id}"[^>]*>([\\s\\S]*?)</form>`).exec(second.text)![1]!;
+    expect(form).to.contain('name="page" value="2"');
+    const token = await b.csrf('/disposal');
+    const res = await b.agent.post(`/disposal/numbers/${id}/date`).type('form').send({ _csrf: token, clientId: client.id, page: '2', date: '2020-01-01', reason: '前倒し' });
+    expect(res.status).to.equal(400);
+    const row = new RegExp(`<tr[^>]*>(?:(?!</tr>)[\\s\\S])*value="number:${id}"(?:(?!</tr>)[\\s\\S])*</tr>`).exec(res.text)?.[0] ?? '';
+    expect(row).to.contain(ja('disposal.datePast')).and.contain('value="2020-01-01"');
+    // Sent from a page that no longer holds the row (page 1 here): the message at the top instead, never nowhere.
+    const elsewhere = await b.agent.post(`/disposal/numbers/${id}/date`).type('form').send({ _csrf: token, clientId: client.id, page: '1', date: '2020-01-01', reason: '前倒し' });
+    expect(elsewhere.status).to.equal(400);
+    expect(elsewhere.text.split(ja('disposal.datePast')).length).to.equal(2);
   });
 
   it('keeps the client for firm staff: in the filter form and in the pager', async () => {

@@ -82,17 +82,20 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
       ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),
     }).toString();
+    const numbers = rows.flatMap(({ person: p, record: r }) => (r ? [{
+      id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
+      leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
+      checked: ticked.has(`number:${r.id}`),
+      dateRefused: extra.dateFor === r.id ? extra.dateValues : null,
+    }] : []));
     page(req, res, 'disposal/list', {
       title: 'disposal.title',
+      // A refused date change is told on its row; if that row is not on this page, at the top.
+      dateRowShown: numbers.some((n) => n.dateRefused),
       client: presentClient(client),
       filter: q,
       departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
-      numbers: rows.flatMap(({ person: p, record: r }) => (r ? [{
-        id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
-        leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
-        checked: ticked.has(`number:${r.id}`),
-        dateRefused: extra.dateFor === r.id ? extra.dateValues : null,
-      }] : [])),
+      numbers,
       total,
       morePages: total > VAULT_PAGE_SIZE,
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
