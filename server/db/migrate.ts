@@ -11,6 +11,7 @@ import * as m0007 from './migrations/0007-passkeys';
 import * as m0008 from './migrations/0008-disposal-rejection';
 import * as m0009 from './migrations/0009-email-change';
 import * as m0010 from './migrations/0010-card-photos';
+import * as m0011 from './migrations/0011-deletion-date-by-hand';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -29,6 +30,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0008-disposal-rejection', m0008],
   ['0009-email-change', m0009],
   ['0010-card-photos', m0010],
+  ['0011-deletion-date-by-hand', m0011],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -494,7 +494,7 @@ export async function changeDeletionDate(d: { audit: AuditLog }, ctx: ActorConte
   const label = person ? logLabelOf(person) : null;
   await d.audit.transaction(async (tx) => {
     const before = r.deletionDate;
-    await r.update({ deletionDate: date }, { transaction: tx });
+    await r.update({ deletionDate: date, deletionDateByHand: true }, { transaction: tx });
     await d.audit.record(tx, ctx, {
       operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId, targetLabel: label,
       detail: `${before ?? '—'} → ${date ?? '—'}: ${reason.trim()}`.slice(0, 500),

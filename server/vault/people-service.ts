@@ -74,20 +74,18 @@ export class PeopleService {
 
   /**
    * Records the leave date; the 削除予定日 of the employee's and dependants' numbers follows it
-   * (N years after), where it still follows the former leave date. A date moved or cancelled by hand
-   * on the retention screen (予定解除) stays as it was set: correcting a leave date must not undo a hold.
+   * (N years after). A date moved or cancelled by hand on the retention screen (予定解除) stays as it
+   * was set: correcting a leave date must not undo a hold.
    */
   async setLeaveDate(ctx: ActorContext, clientId: string, employeeId: string, leaveDate: string | null): Promise<void> {
     const e = await this.employee(clientId, employeeId);
     checkLeaveAfterHire(e.hireDate, leaveDate);
     await this.d.audit.transaction(async (tx) => {
-      const { numberYears } = await rulesOf(clientId);
-      const ruleDate = (leave: string | null) => (leave ? addYears(leave, numberYears) : null);
-      const followed = ruleDate(e.leaveDate);
       await e.update({ leaveDate }, { transaction: tx });
       const dependantIds = (await Dependant.findAll({ where: { clientId, employeeId: e.id }, transaction: tx })).map((d) => d.id);
+      const deletionDate = leaveDate ? addYears(leaveDate, (await rulesOf(clientId)).numberYears) : null;
       const people = [{ personKind: 'employee', personId: e.id }, ...(dependantIds.length ? [{ personKind: 'dependant', personId: dependantIds }] : [])];
-      await NumberRecord.update({ deletionDate: ruleDate(leaveDate) }, { where: { clientId, deletionDate: followed, [Op.or]: people }, transaction: tx });
+      await NumberRecord.update({ deletionDate }, { where: { clientId, deletionDateByHand: false, [Op.or]: people }, transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.leave', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`, detail: leaveDate ?? 'cleared' });
     });
   }

@@ -123,6 +123,7 @@ export class VaultService {
         // A number corrected keeps its record's date, also one cancelled by hand (null); a record emptied
         // by a disposal and registered anew (a rehire) starts again from the rules.
         deletionDate: existing?.sealedNumber ? existing.deletionDate : await deletionDateFor(person),
+        deletionDateByHand: existing?.sealedNumber ? existing.deletionDateByHand : false,
         registeredBy: opts.registeredBy,
       };
       const formerPhoto = existing?.idFileId ?? null;

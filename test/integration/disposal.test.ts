@@ -234,10 +234,28 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     await h.booted.services.vault.register(sys, await findPerson(c.id, 'employee', held!.personId), { number: valid(24_999 + 12345678), issueDate: null }, { source: 'proxy', registeredBy: null });
     const dateOf = async (r: NumberRecord | undefined) => (await NumberRecord.findByPk(r!.id))!.deletionDate;
     expect([await dateOf(held), await dateOf(moved), await dateOf(plain)]).to.deep.equal([null, '2040-01-31', '2022-03-30']);
+    // Cleared (rehired) and set again: a hold stays a hold.
+    await h.booted.services.people.setLeaveDate(sys, c.id, held!.personId, null);
+    await h.booted.services.people.setLeaveDate(sys, c.id, held!.personId, '2015-06-30');
+    expect(await dateOf(held)).to.equal(null);
     // The nightly run takes only the number that follows the rules.
     await svc.runAutomatic();
     const sealed = async (r: NumberRecord | undefined) => (await NumberRecord.findByPk(r!.id))!.sealedNumber !== null;
     expect([await sealed(held), await sealed(moved), await sealed(plain)]).to.deep.equal([true, true, false]);
+  });
+
+  it('a date the rules gave before the rules changed still follows a corrected leave date (it was not set by hand)', async () => {
+    const c = await makeClient(h, { code: 'DS35', name: '株式会社規程変更' });
+    const sys = systemContext('test');
+    const [r] = await numbersFor(c, 1, '2016-03-31', 35);
+    expect(r!.deletionDate).to.equal('2023-03-31');
+    await saveRules(h.booted.services, sys, c.id, { ...DEFAULT_RULES, numberYears: 10, autoDispose: true });
+    // Dates already given are not moved by the rules; a corrected leave date gives one under the rules of now.
+    expect((await NumberRecord.findByPk(r!.id))!.deletionDate).to.equal('2023-03-31');
+    await h.booted.services.people.setLeaveDate(sys, c.id, r!.personId, '2018-03-31');
+    expect((await NumberRecord.findByPk(r!.id))!.deletionDate).to.equal('2028-03-31');
+    await svc.runAutomatic();
+    expect((await NumberRecord.findByPk(r!.id))!.sealedNumber).to.not.equal(null);
   });
 
   it('a request whose items another disposal destroyed while it was being prepared is refused (409): one item, one certificate', async () => {

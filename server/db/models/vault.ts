@@ -44,6 +44,8 @@ export class NumberRecord extends Model<InferAttributes<NumberRecord>, InferCrea
   declare idFileId: string | null;
   /** 削除予定日; null while the person is still employed (set from the leave date) */
   declare deletionDate: string | null;
+  /** the date was moved or cancelled on the retention screen: a leave date corrected later leaves it alone */
+  declare deletionDateByHand: CreationOptional<boolean>;
   declare registeredBy: string | null;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
@@ -112,6 +114,7 @@ export function initVaultModels(sequelize: Sequelize): void {
     adminConfirmedAt: { type: DataTypes.DATE(3), allowNull: true },
     idFileId: { type: DataTypes.UUID, allowNull: true },
     deletionDate: { type: DataTypes.DATEONLY, allowNull: true },
+    deletionDateByHand: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
     registeredBy: { type: DataTypes.UUID, allowNull: true },
     ...stamps,
   }, { sequelize, tableName: 'number_records' });
