@@ -199,7 +199,10 @@ export class VaultService {
     if (!checked.matches) return null;
     const confirmed = await this.d.audit.transaction(async (tx) => {
       const record = await NumberRecord.findOne({ where: { id: recordId, clientId }, transaction: tx, lock: tx.LOCK.UPDATE });
-      if (!record?.sealedNumber || record.blindIndex !== checked.blindIndex) return false;
+      if (!record?.sealedNumber) return false;
+      // The typed number against the row as it is now, under its index version (a rotation may have recomputed it).
+      const key = await this.d.clientKeys.version(clientId, 'index', record.indexVersion, tx);
+      if (blindIndex(key, checked.number) !== record.blindIndex) return false;
       await this.markConfirmed(ctx, tx, record, checked.person, by);
       return true;
     });
@@ -262,7 +265,7 @@ export class VaultService {
     return (await this.checkIndex(ctx, clientId, recordId, typed)).matches;
   }
 
-  private async checkIndex(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<{ matches: boolean; blindIndex: string | null; person: Person }> {
+  private async checkIndex(ctx: ActorContext, clientId: string, recordId: string, typed: string): Promise<{ matches: boolean; number: string; person: Person }> {
     const number = numberOrFail(typed, 'typed');
     const { record, person } = await this.getRecord(clientId, recordId);
     const key = await this.d.clientKeys.version(clientId, 'index', record.indexVersion);
@@ -271,7 +274,7 @@ export class VaultService {
       operation: 'vault.check', result: 'allowed', clientId, targetKind: person.kind, targetId: person.id,
       targetLabel: this.auditLabel(person), detail: matches ? 'match' : 'mismatch',
     }));
-    return { matches, blindIndex: record.blindIndex, person };
+    return { matches, number, person };
   }
 
   /**
@@ -312,25 +315,31 @@ export class VaultService {
       await this.recordDenied(ctx, clientId, operation, 'office does not fit the purpose', purpose, recordIds);
       throw new BadRequest('vault.officeMismatch', { office: 'vault.officeMismatch' });
     }
-    const opened: Revealed[] = [];
+    const asked: { person: Person; id: string }[] = [];
     for (const id of recordIds) {
-      const { record, person } = await this.getRecord(clientId, id);
+      const { person } = await this.getRecord(clientId, id);
       if (person.kind === 'payee' && !PAYEE_PROCEDURES.includes(purpose.purpose)) {
         await this.recordDenied(ctx, clientId, operation, 'purpose not for a payee', purpose, [id]);
         throw new BadRequest('vault.payeePurpose', { purpose: 'vault.payeePurpose' });
       }
-      const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion);
-      opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber!) });
+      asked.push({ person, id });
     }
     // Single reveals count one each; a print or export counts as one request, so a user stopped for
     // a burst cannot carry on through it, while a payroll export of many people stays possible.
     // Its rows say which of how many they were: the first of each counts in later windows.
     const single = GUARDED_OPERATIONS.includes(operation);
-    const counted = single ? opened.length : 1;
+    const counted = single ? asked.length : 1;
+    const opened: Revealed[] = [];
     await this.guard.within(ctx, clientId, operation, counted, async (tx) => {
-      // Read before the log's head was ours: a number disposed of or replaced meanwhile is not shown.
-      const now = new Map((await NumberRecord.findAll({ where: { id: { [Op.in]: opened.map((o) => o.record.id) }, clientId }, attributes: ['id', 'sealedNumber'], transaction: tx, lock: tx.LOCK.UPDATE })).map((r) => [r.id, r.sealedNumber]));
-      if (opened.some((o) => now.get(o.record.id) !== o.record.sealedNumber)) throw new NotFound();
+      // Opened from the rows as they are under the log's head: a number disposed of meanwhile is not
+      // shown, one replaced is shown as it now is, one re-sealed by a key rotation opens as before.
+      const rows = new Map((await NumberRecord.findAll({ where: { id: { [Op.in]: asked.map((a) => a.id) }, clientId }, transaction: tx, lock: tx.LOCK.UPDATE })).map((r) => [r.id, r]));
+      for (const { person, id } of asked) {
+        const record = rows.get(id);
+        if (!record?.sealedNumber) throw new NotFound();
+        const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion, tx);
+        opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber) });
+      }
       for (const [i, o] of opened.entries()) {
         await this.d.audit.record(tx, ctx, {
           operation, result: 'allowed', clientId, targetKind: o.person.kind, targetId: o.person.id,

@@ -135,6 +135,38 @@ describe('Key rotation: a client\'s keys', () => {
     await numbersOpen(h, s.client.id, s.numbers, s.staff);
   });
 
+  it('a print, and a typed confirmation, that a rotation overtakes between their reading and their writing still open and confirm the same numbers', async () => {
+    const s = await seed(h, 'R003', 3);
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys };
+    const vault = h.booted.services.vault;
+    // The rotation runs to its end after the rows were read and before the log's head is taken.
+    const guard = vault.guard as unknown as { within: (...a: unknown[]) => Promise<unknown> };
+    const within = guard.within;
+    guard.within = async (...a: unknown[]) => {
+      guard.within = within;
+      await rotateClientKey(d, s.client.id, ['numbers', 'index']);
+      return within.apply(guard, a);
+    };
+    try {
+      await numbersOpen(h, s.client.id, s.numbers, s.staff);
+    } finally { guard.within = within; }
+    expect((await NumberRecord.findAll({ where: { clientId: s.client.id } })).map((r) => [r.keyVersion, r.indexVersion])).to.deep.equal([[2, 2], [2, 2], [2, 2]]);
+    // 管理者確認: checked under one index version, written under the next.
+    const [recordId, number] = [...s.numbers][0]!;
+    const inner = vault as unknown as { checkIndex: (...a: unknown[]) => Promise<unknown> };
+    const checkIndex = inner.checkIndex;
+    inner.checkIndex = async (...a: unknown[]) => {
+      const out = await checkIndex.apply(vault, a);
+      inner.checkIndex = checkIndex;
+      await rotateClientKey(d, s.client.id, ['index']);
+      return out;
+    };
+    try {
+      expect(await vault.confirmTyped(actorOf(s.admin.user), s.client.id, recordId, number, 'admin')).to.be.a('string');
+    } finally { inner.checkIndex = checkIndex; }
+    expect((await NumberRecord.findByPk(recordId))!).to.include({ indexVersion: 3, status: 'admin_confirmed' });
+  });
+
   it('refuses an unknown client or purpose', async () => {
     const unknown = await runScript(CLI, ['keys:rotate-client', '--client', 'NOPE'], envFor(h), { timeoutMs: 60_000 });
     expect(unknown.code).to.equal(2);
