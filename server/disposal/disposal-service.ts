@@ -271,14 +271,17 @@ export class DisposalService {
     const req = (await DisposalRequest.findByPk(requestId))!;
     const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:disposal' };
     const items = await DisposalItem.findAll({ where: { requestId }, order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
-    await this.d.ledger.record({
-      requestId: req.id, clientId: req.clientId, scope: req.scope === 'client' ? 'client' : 'items',
+    const entry = {
+      requestId: req.id, clientId: req.clientId, scope: req.scope === 'client' ? 'client' as const : 'items' as const,
       numbers: items.filter((i) => i.itemKind === 'number').map((i) => i.itemId),
       files: items.filter((i) => i.itemKind === 'file').map((i) => ({ id: i.itemId, objectId: i.objectId })),
-    });
+    };
+    const at = await this.d.ledger.record(entry);
     this.step('ledger-written');
     await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
     if (req.scope === 'client') await this.destroyClientKeys(ctx, req);
+    // A row written while the erasure ran (a confirmation, a leave date) and caught by a backup is restored data too.
+    await this.d.ledger.record({ ...entry, at, erasedAt: new Date().toISOString() });
     await this.deleteObjects(ctx, req, items);
     await this.verify(ctx, req, await DisposalItem.findAll({ where: { requestId } }));
     return this.issueCertificate(ctx, req);

@@ -21,6 +21,8 @@ export interface LedgerEntry {
   numbers: string[];
   files: { id: string; objectId: string | null }[];
   at: string;
+  /** when the erasure was done (the entry is written again then): rows last written before it are restored data */
+  erasedAt?: string;
 }
 
 const SYSTEM: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:disposal' };
@@ -42,11 +44,16 @@ export class ErasureLedger {
     return createHmac('sha256', this.d.keys.ring().derive('erasure-ledger')).update(body).digest('hex');
   }
 
-  /** Written before anything is erased, so a restore can never predate the entry and follow the erasure. */
-  async record(entry: Omit<LedgerEntry, 'v' | 'at'>): Promise<void> {
-    const body = JSON.stringify({ v: 1, ...entry, at: new Date().toISOString() } satisfies LedgerEntry);
+  /**
+   * Written before anything is erased, so a restore can never predate the entry and follow the
+   * erasure; written again (its first time kept) with `erasedAt` once the erasure is done. Gives `at`.
+   */
+  async record(entry: Omit<LedgerEntry, 'v' | 'at'> & { at?: string }): Promise<string> {
+    const at = entry.at ?? new Date().toISOString();
+    const body = JSON.stringify({ v: 1, ...entry, at } satisfies LedgerEntry);
     const doc = JSON.stringify({ body, mac: this.mac(body) });
     await this.d.storage.write(`${LEDGER_PREFIX}${entry.requestId}`, Readable.from([Buffer.from(doc)]));
+    return at;
   }
 
   async entries(): Promise<LedgerEntry[]> {
@@ -103,8 +110,9 @@ export class ErasureLedger {
     const scopes = <T>(ids: T[]) => (everything ? [{ clientId: e.clientId }] : chunks(ids, 1000).map((c) => ({ id: { [Op.in]: c } })));
     const numbers: string[] = [];
     // A person's record is kept (emptied) by a disposal and filled again if their number is registered
-    // anew (a rehire): only a row last written before the entry is restored data; a later one is new.
-    const writtenBefore = { updatedAt: { [Op.lte]: new Date(e.at) } };
+    // anew (a rehire): only a row last written before the erasure is restored data; a later one is new.
+    // (Before the erasure was done: before the entry was first written, which came before it.)
+    const writtenBefore = { updatedAt: { [Op.lte]: new Date(e.erasedAt ?? e.at) } };
     for (const where of scopes(e.numbers)) {
       numbers.push(...(await NumberRecord.findAll({ where: { ...where, ...writtenBefore, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, { blindIndex: { [Op.ne]: null } }] }, attributes: ['id'] })).map((r) => r.id));
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
@@ -305,5 +306,38 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
     const downloaded = await h.booted.services.files.open(ctxOf(admin), admin.user, stale, null).then(() => 'opened', (err: unknown) => err);
     expect(downloaded).to.be.instanceOf(NotFound);
     expect(await AuditEvent.count({ where: { clientId: c.id, operation: { [Op.in]: ['vault.reveal', 'file.download'] } } })).to.equal(0);
+  });
+
+  it('a row written while an erasure ran, caught by a backup and restored, is erased again: the ledger counts from when the erasure was done', async () => {
+    const c = await makeClient(h, { code: 'DS36', name: '株式会社途中' });
+    const [rec] = await numbersFor(c, 1, '2015-03-31', 36);
+    const s = h.booted.services;
+    const entry = { requestId: randomUUID(), clientId: c.id, scope: 'items' as const, numbers: [rec!.id], files: [] };
+    const at = await s.erasureLedger.record(entry);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // While the disposal runs, the person confirms the number; a backup is taken.
+    await s.vault.confirm(systemContext('test'), c.id, rec!.id, 'person');
+    const backup = (await NumberRecord.findByPk(rec!.id))!.get({ plain: true });
+    await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null }, { where: { id: rec!.id } });
+    await s.erasureLedger.record({ ...entry, at, erasedAt: new Date().toISOString() });
+    // The backup restored; a start reads the ledger afresh.
+    await NumberRecord.update({ sealedNumber: backup.sealedNumber, blindIndex: backup.blindIndex, lastTwo: backup.lastTwo, updatedAt: backup.updatedAt }, { where: { id: rec!.id }, silent: true });
+    expect((await NumberRecord.findByPk(rec!.id))!.sealedNumber).to.not.equal(null);
+    const restarted = new ErasureLedger({ storage: s.storage, keys: s.keys, audit: s.audit, logger: pino({ level: 'silent' }) });
+    expect(await restarted.reapply()).to.equal(1);
+    expect((await NumberRecord.findByPk(rec!.id))!.sealedNumber).to.equal(null);
+  });
+
+  it('an executed disposal leaves its ledger entry with the time its erasure was done', async () => {
+    const c = await makeClient(h, { code: 'DS37', name: '株式会社記録' });
+    const [rec] = await numbersFor(c, 1, '2015-03-31', 37);
+    const req = await svc.request(ctxOf(clientAdmin), clientAdmin.user, c.id, [{ kind: 'number', id: rec!.id }], '保存期間満了');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    await svc.execute(req.id);
+    const entry = (await h.booted.services.erasureLedger.entries()).find((e) => e.requestId === req.id)!;
+    expect(entry.erasedAt).to.be.a('string');
+    expect(new Date(entry.erasedAt!).getTime()).to.be.at.least(new Date(entry.at).getTime());
+    // Its first time is kept: the entry was written before anything was erased.
+    expect(entry.at < (await AuditEvent.findOne({ where: { operation: 'disposal.erase', targetId: req.id } }))!.at.toISOString()).to.equal(true);
   });
 });
