@@ -48,3 +48,9 @@ export const officeFits = (procedure: Procedure, office: Office): boolean => OFF
 
 /** A payee (a lecturer, a landlord) is in the vault for the 支払調書 only. */
 export const PAYEE_PROCEDURES: readonly Procedure[] = ['payment_record'];
+
+/** The purpose and office a form sent, where they are on the lists: free text never reaches the log or a page again. */
+export function listedPurpose(body: unknown): { purpose?: Procedure; office?: Office } {
+  const b = (body ?? {}) as Record<string, unknown>;
+  return { purpose: PROCEDURES.find((p) => p === b.purpose), office: OFFICES.find((o) => o === b.office) };
+}

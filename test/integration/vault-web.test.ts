@@ -319,6 +319,12 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       const row = await lastAudit('vault.reveal');
       expect(row!.result).to.equal('denied');
       expect(row!.detail).to.equal('no re-authentication');
+      // Whose number was asked for, as every refusal says.
+      expect([row!.targetKind, row!.targetLabel]).to.deep.equal(['employee', 'E001 山田 一郎']);
+      const ids = (await NumberRecord.findAll({ where: { clientId: client.id } })).map((r) => r.id);
+      const token = await b.csrf(listPath());
+      expect((await b.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=tax_office&${ids.map((id) => `ids=${id}`).join('&')}`)).status).to.equal(403);
+      expect((await lastAudit('vault.print'))!.detail).to.equal(`no re-authentication (${ids.length} records)`);
     });
 
     it('cannot reveal without a purpose (400, logged)', async () => {

@@ -17,7 +17,7 @@ import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
-import { PROCEDURES, OFFICES } from '../../domain/purposes';
+import { PROCEDURES, OFFICES, listedPurpose } from '../../domain/purposes';
 import { purposeForm } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
 
@@ -243,8 +243,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const form = parseForm(purposeForm, req.body);
       // The page again, with the reason beside the choice, rather than an error page that loses it.
       if (!form.ok) {
-        const body = (req.body ?? {}) as Record<string, unknown>;
-        const known = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
+        const known = listedPurpose(req.body);
         await files.recordRefused(actorOf(req), file, form.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known);
         return showFile(req, res, { purposeErrors: form.errors, purposeValues: known }, 400);
       }

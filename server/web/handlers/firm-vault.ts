@@ -16,18 +16,12 @@ import { toCsv } from '../../vault/csv';
 import type { Purpose, RevealOperation } from '../../vault/vault-service';
 import { japanDay } from '../../domain/dates';
 import { translate } from '../../i18n';
-import { PROCEDURES, OFFICES } from '../../domain/purposes';
+import { listedPurpose } from '../../domain/purposes';
 
 const UUID = /^[0-9a-f-]{36}$/i;
 const selection = z.object({ ids: tickedValues(UUID, 500) });
 
 /** The firm's vault screens: the masked list, 照合, and reveal / print / CSV after re-authentication with a purpose. */
-/** The purpose and office a form sent, where they are on the lists: only listed values reach the log or the page again. */
-function knownPurpose(body: unknown): Partial<Purpose> {
-  const b = (body ?? {}) as Record<string, unknown>;
-  return { purpose: PROCEDURES.find((p) => p === b.purpose), office: OFFICES.find((o) => o === b.office) };
-}
-
 export function firmVaultHandlers(services: Services) {
   const { vault } = services;
 
@@ -59,7 +53,7 @@ export function firmVaultHandlers(services: Services) {
     const f = parseForm(purposeForm, req.body);
     const ctx = actorOf(req);
     // Only listed values reach the log: a free-text field could carry anything, a number included.
-    const known = knownPurpose(req.body);
+    const known = listedPurpose(req.body);
     await vault.assertMayReveal(ctx, req.user!, clientId, operation, f.ok ? f.data : known, recordIds);
     if (!f.ok) {
       await vault.recordDenied(ctx, clientId, operation, f.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known, recordIds);
@@ -78,7 +72,7 @@ export function firmVaultHandlers(services: Services) {
       return { clientId, purpose, opened: await vault.open(actorOf(req), clientId, ids, purpose, operation) };
     } catch (err) {
       if (!(err instanceof BadRequest)) throw err;
-      await showList(req, res, { purposeErrors: Object.keys(err.fieldErrors).length ? err.fieldErrors : { purpose: err.messageKey }, purposeValues: knownPurpose(req.body) }, 400);
+      await showList(req, res, { purposeErrors: Object.keys(err.fieldErrors).length ? err.fieldErrors : { purpose: err.messageKey }, purposeValues: listedPurpose(req.body) }, 400);
       return null;
     }
   }

@@ -3,7 +3,7 @@ import { Forbidden, ReauthRequired, Sealed, Unauthenticated } from '../../errors
 import { roleAllows, type RoleRule } from '../../policies';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { PROCEDURES, OFFICES } from '../../domain/purposes';
+import { listedPurpose } from '../../domain/purposes';
 
 /** 'public', 'apiToken' (a bearer token of an authorised application, no session) or a role rule */
 export type Access = 'public' | 'apiToken' | RoleRule;
@@ -56,13 +56,15 @@ export function requireReauthLogged(services: Pick<Services, 'vault' | 'files'>,
   return async (req, _res, next) => {
     if (reauthActive(req)) return next();
     const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
-    // The purpose and office the form named, when they are on the lists (free text never reaches the log).
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const purpose = { purpose: PROCEDURES.find((p) => p === body.purpose), office: OFFICES.find((o) => o === body.office) };
+    const purpose = listedPurpose(req.body);
+    // Whose numbers were asked for: the one of a reveal, the ones ticked for a print or export.
+    const body = (req.body ?? {}) as { ids?: unknown };
+    const asked = typeof req.params.recordId === 'string' ? [req.params.recordId] : Array.isArray(body.ids) ? body.ids : typeof body.ids === 'string' ? [body.ids] : [];
+    const recordIds = asked.filter((id): id is string => typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)).slice(0, 500);
     // A file's refusal names the file and lands in its client's log (a file the reader may not see at all is a 404 later).
     const file = typeof req.params.fileId === 'string' ? await services.files.getFor(req.user!, req.params.fileId).catch(() => null) : null;
     if (file) await services.files.recordRefused(actorOf(req), file, 'no re-authentication', purpose).catch(() => {});
-    else await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose).catch(() => {});
+    else await services.vault.recordDenied(actorOf(req), clientId, operation, 'no re-authentication', purpose, recordIds).catch(() => {});
     throw new ReauthRequired(returnTo?.(req) ?? null);
   };
 }
