@@ -3,6 +3,7 @@ import type {
 } from '@simplewebauthn/server';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Config } from '../config';
+import { UniqueConstraintError } from 'sequelize';
 import { Passkey, type User } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 
@@ -52,11 +53,13 @@ export class PasskeyService {
       throw new BadRequest('passkey.failed');
     }
     const { credential } = verified.registrationInfo;
-    // A credential is one person's: an answer naming one already registered (to anyone) is refused, not a server error.
-    if (await Passkey.count({ where: { credentialId: credential.id } })) {
+    // A credential is one person's: an answer naming one already registered (to anyone, or by a
+    // request at the same moment: the unique index) is refused, not a server error.
+    const taken = async () => {
       await this.d.audit.recordAlone(ctx, { operation: 'account.passkey.add', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'credential already registered' });
-      throw new BadRequest('passkey.failed');
-    }
+      return new BadRequest('passkey.failed');
+    };
+    if (await Passkey.count({ where: { credentialId: credential.id } })) throw await taken();
     return this.d.audit.transaction(async (tx) => {
       const row = await Passkey.create({
         userId: user.id, credentialId: credential.id, publicKey: Buffer.from(credential.publicKey).toString('base64url'), counter: credential.counter,
@@ -64,6 +67,9 @@ export class PasskeyService {
       }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'account.passkey.add', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: row.name });
       return row;
+    }).catch(async (err: unknown) => {
+      if (err instanceof UniqueConstraintError) throw await taken();
+      throw err;
     });
   }
 

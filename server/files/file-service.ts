@@ -195,9 +195,9 @@ export class FileService {
     let stored = Buffer.alloc(0);
     const write = async (tx: Transaction) => {
       // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.
-      const now = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: ['id', 'wrappedKey'], transaction: tx, lock: tx.LOCK.UPDATE });
-      if (!now?.wrappedKey) throw new NotFound();
-      stored = Buffer.from(now.wrappedKey, 'base64');
+      const current = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: ['id', 'wrappedKey'], transaction: tx, lock: tx.LOCK.UPDATE });
+      if (!current?.wrappedKey) throw new NotFound();
+      stored = Buffer.from(current.wrappedKey, 'base64');
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,

@@ -25,7 +25,11 @@ const BATCH = 20;
  * dedupe key makes queueing the same notice twice a no-op.
  */
 export class MailOutbox {
-  /** Mails the server took whose row could not be marked sent: marked first in the next round, never sent again (their claim holds meanwhile). */
+  /**
+   * Mails the server took whose row could not be marked sent: marked first in this instance's next
+   * round, their claim holding meanwhile, so not sent again. (Kept in memory: if this process ends,
+   * or the database stays away longer than the claim, another instance may send such a mail twice.)
+   */
   private readonly sentUnmarked = new Map<string, number>();
 
   constructor(private readonly d: { mailer: Mailer; logger: Logger }) {}

@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
 import { Client, Dependant, VaultInvitation } from '../db/models';
 import { newToken, safeEqualHex, sha256Hex } from '../crypto/tokens';
-import { BadRequest, FieldConflict, NotFound } from '../errors';
+import { BadRequest, FieldConflict, MailUnavailable, NotFound } from '../errors';
 import { translate, type Lang } from '../i18n';
 import { findPerson, type Person } from './people';
 import type { NumberInput, VaultService } from './vault-service';
@@ -69,6 +69,15 @@ export class VaultLinks {
         to: mail.to,
         subject: translate(mail.lang, 'mail.vaultLink.subject', { company }),
         text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
+      }).catch(async (err: unknown) => {
+        // The admin is told on the page; the log says a link was asked for and not sent.
+        if (err instanceof MailUnavailable) {
+          await this.d.audit.recordAlone(ctx, {
+            operation: 'vault.link.create', result: 'error', clientId: person.clientId, targetKind: person.kind, targetId: person.id,
+            targetLabel: this.d.vault.auditLabel(person), detail: 'mail refused',
+          });
+        }
+        throw err;
       });
     }
     await this.d.audit.transaction(async (tx) => {

@@ -128,6 +128,13 @@ describe('Passkeys: the other way to re-authenticate (WebAuthn)', function () {
     const again = await answer(other);
     const refused = await passkeys.register(ctx(other), other.user, again.response, again.challenge, 'borrowed').then(() => null, (err: unknown) => err);
     expect(refused).to.be.instanceOf(BadRequest);
+    // Two registrations at the same moment: both pass the look-up, the unique index refuses the second, answered the same way.
+    const count = Passkey.count.bind(Passkey);
+    (Passkey as unknown as { count: () => Promise<number> }).count = async () => 0;
+    const raced = await answer(other);
+    const lost = await passkeys.register(ctx(other), other.user, raced.response, raced.challenge, 'raced').then(() => null, (err: unknown) => err)
+      .finally(() => { (Passkey as unknown as { count: typeof count }).count = count; });
+    expect(lost).to.be.instanceOf(BadRequest);
     expect(await Passkey.count({ where: { credentialId: shared.id } })).to.equal(1);
     expect((await AuditEvent.findOne({ where: { operation: 'account.passkey.add', actorId: other.user.id }, order: [['seq', 'DESC']] }))!.detail).to.equal('credential already registered');
   });

@@ -22,6 +22,9 @@ const changePasswordForm = z.object({
 /** The browser helper first, then the page's own script (both deferred, so run in this order). */
 export const PASSKEY_SCRIPTS = ['/vendor/simplewebauthn/index.umd.min.js', '/js/passkey.js'];
 
+/** How long after signing in with a password a first authenticator may be set up without re-authenticating. */
+const FIRST_DEVICE_MS = 30 * 60_000;
+
 export function accountHandlers(services: Services) {
   const { accounts } = services;
 
@@ -42,13 +45,13 @@ export function accountHandlers(services: Services) {
 
   /**
    * Who may set up an authenticator: someone re-authenticated, or (for a first device) someone who
-   * signed in with their password within the re-authentication window, as the forced enrolment
-   * after a first sign-in does. A session left open, or taken, cannot put its own device on the account.
+   * signed in with their password in the last half hour, as the forced enrolment after a first
+   * sign-in does (installing an app can take longer than a re-authentication lasts). A session left
+   * open, or taken, cannot put its own device on the account.
    */
   function mayEnrol(req: Request): boolean {
     if (reauthActive(req)) return true;
-    const windowMs = services.config.reauthMinutes * 60_000;
-    return !req.user!.totpEnabledAt && typeof req.session.startedAt === 'number' && Date.now() - req.session.startedAt < windowMs;
+    return !req.user!.totpEnabledAt && typeof req.session.startedAt === 'number' && Date.now() - req.session.startedAt < FIRST_DEVICE_MS;
   }
 
   /** The account page, whole also when a refused password change comes back to it. */

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
  */
 export function redactPath(url: string): string {
   const path = url.split('?')[0] ?? '';
-  // Any long run of token characters, not only a whole segment: a link pasted with a trailing `。` or space keeps working.
+  // Any long run of token characters, not only a whole segment: a link pasted with a trailing `。` or space is cut out too.
   return path.replace(/[A-Za-z0-9_-]{20,}/g, ':token');
 }
 
