@@ -50,6 +50,17 @@ describe('Security events: refusals are in the audit log', () => {
     }]);
   });
 
+  it('staff refused at a client they are not assigned to: the row is filed under that client (its log and report list any denial)', async () => {
+    const outsider = await makeUser(h, { role: 'firm_staff', name: '担当外 職員' });
+    const s = new TestBrowser(h.portal.app);
+    await s.login(outsider);
+    const seq = await headSeq();
+    expect((await s.get(`/firm/clients/${other.id}/numbers`)).status).to.equal(404);
+    expect((await rowsAfter(seq)).map((r) => [r.operation, r.actorId, r.clientId, r.targetId])).to.deep.equal([
+      ['security.notFound', outsider.user.id, other.id, other.id],
+    ]);
+  });
+
   it('a role refusal and a forged form (no CSRF token) are each one row', async () => {
     const seq = await headSeq();
     expect((await b.get('/firm/clients')).status).to.equal(403);
