@@ -139,9 +139,17 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     // Sent under the account that issued the link, named for the payee who sent it.
     const batch = (await FileBatch.findByPk(photos[0]!.batchId))!;
     expect([batch.senderId, batch.senderName]).to.deep.equal([clientAdmin.user.id, '写真 講師']);
-    // Logged as the visitor of the link (no account), through the link's page.
+    // Logged as the visitor of the link (no account: the person it is for, masked as the page shows them), by the link.
     const upload = (await lastAudit('file.upload'))!;
-    expect([upload.actorId, upload.channel, upload.clientId]).to.deep.equal([null, 'web:/r/:token', client.id]);
+    expect([upload.actorId, upload.actorName, upload.channel, upload.clientId]).to.deep.equal([null, '写＊ 講＊', 'link:/r/:token', client.id]);
+    const registered = (await lastAudit('vault.register.link'))!;
+    expect([registered.actorName, registered.targetLabel]).to.deep.equal(['写＊ 講＊', `${payee.code} 写真 講師`]);
+    // The log's "how" says it came by a one-time link; a wrong code's row names the person.
+    const fail = (await lastAudit('vault.link.fail'))!;
+    expect(fail.targetLabel).to.equal(`${payee.code} 写真 講師`);
+    const log = await admin.get('/audit');
+    expect(log.status).to.equal(200);
+    expect(log.text).to.contain('写＊ 講＊').and.contain('ワンタイムURL');
     expect(await AuditEvent.count({ where: { operation: 'file.upload' } })).to.equal(2);
     // Encrypted at rest: neither photo's bytes are in any stored object.
     for (const f of fs.readdirSync(h.config.storageDir, { recursive: true })) {

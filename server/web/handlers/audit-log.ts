@@ -82,6 +82,7 @@ export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Cl
     result: translate(lang, `log.result.${e.result}`),
     denied: e.result !== 'allowed',
     how: e.channel.startsWith('api:') ? 'API'
+      : e.channel.startsWith('link:') ? translate(lang, 'log.how.link')
       : e.actorRole === 'system' || e.channel.startsWith('job:') || e.channel.startsWith('cli:') ? translate(lang, 'log.how.system')
         : translate(lang, 'log.how.screen'),
     ip: e.ip ?? '',

@@ -13,6 +13,7 @@ import { VaultLinks, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
 import { translate } from '../../i18n';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos, type ReceivedPhotos } from '../card-photo-upload';
+import type { ActorContext } from '../../audit';
 
 const linkForm = z.object({
   code: z.string().max(20).default(''),
@@ -29,6 +30,14 @@ const nameOf = (link: LiveLink) => (link.person.kind === 'payee' ? link.person.p
  * the code handed over apart from the link, the numbers. Unknown, used and expired links all
  * answer the same 404, so a link's state is not revealed.
  */
+/**
+ * Who acts through a link, for the log: no account, so the person the link is for (their name
+ * masked, as the page shows it), by the link (shown as such in the log's "how").
+ */
+function linkActor(req: Request, link: LiveLink): ActorContext {
+  return { ...actorOf(req), actorName: maskName(nameOf(link)), channel: 'link:/r/:token' };
+}
+
 export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   // An employee's sheet has a field per dependant besides the form's own: as many as any form post takes.
   const receivePhotos = cardPhotoReceiver(services, csrfValid, { fields: FORM_FIELDS_MAX });
@@ -94,7 +103,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         received = await receivePhotos(req, res, async () => {
           const link = await theLink();
           if (!codePassed(link)) {
-            await services.vaultLinks.checkCode(actorOf(req), link, String((req.body as Record<string, unknown> | undefined)?.code ?? ''));
+            await services.vaultLinks.checkCode(linkActor(req, link), link, String((req.body as Record<string, unknown> | undefined)?.code ?? ''));
             req.session.vaultLinkCodeChecked = link.invitation.id;
           }
           sender = await linkSender(link);
@@ -114,7 +123,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
           if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
         }
         const proof = codePassed(link) ? { codeCheckedFor: link.invitation.id } : { code: f.code };
-        const ctx = actorOf(req);
+        const ctx = linkActor(req, link);
         registering = true;
         await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants,
           async (tx) => (sender ? storeCardPhotos(services, tx, ctx, sender, received) : null));
