@@ -1,6 +1,7 @@
 import { Op, type WhereOptions } from 'sequelize';
-import { AuditEvent, Dependant, Employee, Payee, StaffAssignment, type User } from '../db/models';
+import { AuditEvent, Dependant, Employee, Payee, StaffAssignment, StoredFile, type User } from '../db/models';
 import { calendarDate } from '../domain/dates';
+import { fileIdsSeenBy, visibleFilesWhere } from '../files/visibility';
 
 export const LOG_PAGE_SIZE = 50;
 export const LOG_SORTS = ['at', 'operation', 'actor', 'result'] as const;
@@ -65,11 +66,31 @@ export async function logWhere(user: User, f: LogFilter): Promise<WhereOptions<A
   if (to) and.push({ at: { [Op.lt]: new Date(dayStart(to).getTime() + 24 * 3600_000) } });
   const targets = await targetIds(clientIds, f);
   if (targets) and.push({ targetId: { [Op.in]: targets.length ? targets : ['-'] } });
-  if (f.name) and.push({ targetLabel: { [Op.like]: `%${f.name}%` } });
+  if (f.name) {
+    // A name found in a file's name only for files the reader may see: a search must not tell what the others are called.
+    const files = await StoredFile.findAll({ where: { [Op.and]: [{ displayName: { [Op.like]: `%${f.name}%` } }, await visibleFilesWhere(user)] }, attributes: ['id'], limit: 10_000 });
+    and.push({ [Op.or]: [
+      { targetLabel: { [Op.like]: `%${f.name}%` }, [Op.or]: [{ targetKind: { [Op.ne]: 'file' } }, { targetKind: null }] },
+      { targetKind: 'file', targetId: { [Op.in]: files.length ? files.map((x) => x.id) : ['-'] } },
+    ] });
+  }
   if (f.operation) and.push({ operation: f.operation });
   if (f.operator) and.push({ actorName: { [Op.like]: `%${f.operator}%` } });
   if (f.result) and.push({ result: f.result });
   return { [Op.and]: and };
+}
+
+/**
+ * A row about a file the reader may not see (what the firm sent one employee, what a company's
+ * admins sent one of theirs) is shown, but not the file's name, which can say what it is about.
+ * Changes the rows in memory only: the log itself is never altered.
+ */
+export async function withoutUnseenFileNames(user: User, rows: AuditEvent[]): Promise<AuditEvent[]> {
+  const fileRows = rows.filter((r) => r.targetKind === 'file' && r.targetId);
+  if (!fileRows.length) return rows;
+  const seen = await fileIdsSeenBy(user, fileRows.map((r) => r.targetId!));
+  for (const r of fileRows) if (!seen.has(r.targetId!)) r.targetLabel = null;
+  return rows;
 }
 
 export async function queryLog(user: User, f: LogFilter, page: number, pageSize = LOG_PAGE_SIZE): Promise<{ rows: AuditEvent[]; total: number }> {
@@ -78,7 +99,7 @@ export async function queryLog(user: User, f: LogFilter, page: number, pageSize 
     AuditEvent.findAll({ where, order: [[SORT_COLUMN[f.sort], f.desc ? 'DESC' : 'ASC'], ['seq', f.desc ? 'DESC' : 'ASC']], limit: pageSize, offset: (page - 1) * pageSize }),
     AuditEvent.count({ where }),
   ]);
-  return { rows, total };
+  return { rows: await withoutUnseenFileNames(user, rows), total };
 }
 
 export async function countLog(user: User, f: LogFilter): Promise<number> {
@@ -90,7 +111,7 @@ export async function* allLogRows(user: User, f: LogFilter, cap = 100_000): Asyn
   const where = await logWhere(user, f);
   let seen = 0;
   for (let offset = 0; seen < cap; offset += 1000) {
-    const rows = await AuditEvent.findAll({ where, order: [[SORT_COLUMN[f.sort], f.desc ? 'DESC' : 'ASC'], ['seq', f.desc ? 'DESC' : 'ASC']], limit: 1000, offset });
+    const rows = await withoutUnseenFileNames(user, await AuditEvent.findAll({ where, order: [[SORT_COLUMN[f.sort], f.desc ? 'DESC' : 'ASC'], ['seq', f.desc ? 'DESC' : 'ASC']], limit: 1000, offset }));
     for (const r of rows) {
       if (seen++ >= cap) return;
       yield r;

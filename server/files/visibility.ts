@@ -45,6 +45,14 @@ export async function visibleFilesWhere(user: User): Promise<WhereOptions<Stored
   }
 }
 
+/** Of these file ids, those the user may see (whatever the files' state now). */
+export async function fileIdsSeenBy(user: User, ids: string[]): Promise<Set<string>> {
+  const unique = [...new Set(ids)].filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+  if (!unique.length) return new Set();
+  const seen = await StoredFile.findAll({ where: { [Op.and]: [{ id: { [Op.in]: unique } }, await visibleFilesWhere(user)] }, attributes: ['id'] });
+  return new Set(seen.map((f) => f.id));
+}
+
 /**
  * The directions a user's side sends in (their 送信済み box; the rest they can see is received): the
  * firm sends to clients, employees and all; a company to the firm, and its admins to one employee.

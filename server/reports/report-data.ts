@@ -3,6 +3,7 @@ import { AuditEvent, Client, NumberRecord, StaffAssignment, StoredFile, User, ty
 import type { Period } from './periods';
 import { operatorLabel } from '../presenters/operator';
 import { japanDay } from '../domain/dates';
+import { withoutUnseenFileNames } from '../audit/log-query';
 
 /** 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. */
 export function maskName(label: string): string {
@@ -69,10 +70,11 @@ function targetOf(e: AuditRow): Pick<ReportRow, 'person' | 'target'> {
 export async function collectReportData(clientId: string, period: Period): Promise<ReportData> {
   const client = await Client.findByPk(clientId);
   if (!client) throw new Error('client not found');
-  const events: AuditRow[] = await AuditEvent.findAll({
+  // Read by the client's admins: a file they may not see is named no more than in their own log.
+  const events: AuditRow[] = await withoutUnseenFileNames({ id: '', role: 'client_admin', clientId } as User, await AuditEvent.findAll({
     where: { clientId, at: { [Op.gte]: period.start, [Op.lt]: period.end } },
     order: [['seq', 'ASC']],
-  });
+  }));
   const rows: ReportRow[] = [];
   const byDate = new Map<string, number>();
   const byPerson = new Map<string, number>();

@@ -8,6 +8,9 @@ import { AuditEvent, Department, Employee, Firm, type Client } from '../../serve
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
+import { pdfBytes, uploadFiles } from '../support/files';
+import { collectReportData } from '../../server/reports/report-data';
+import { periodContaining } from '../../server/reports/periods';
 
 
 describe('操作履歴: the access log view, its filters, paging and downloads', () => {
@@ -164,6 +167,29 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(odd.text).to.contain(`${await AuditEvent.count({ where: { clientId: a.id } })}件`);
   });
 
+  it('a file the reader may not see is listed without its name, in the log, its CSV, its name search and the access report', async () => {
+    const employee = await Employee.create({ clientId: a.id, employeeCode: 'F001', name: '山田 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    // The company's admin sends one employee a file (the firm may not see it); the firm sends one the other way.
+    expect((await uploadFiles(browserA, { direction: 'to_employee', employeeId: employee.id, category: 'other' }, [{ name: '懲戒処分通知_山田太郎.pdf', data: pdfBytes() }])).status).to.equal(200);
+    expect((await uploadFiles(browserStaff, { clientId: a.id, direction: 'to_employee', employeeId: employee.id, category: 'other' }, [{ name: '個別相談記録_山田太郎.pdf', data: pdfBytes() }])).status).to.equal(200);
+    const staffLog = (await browserStaff.get(`/audit?client=${a.id}&operation=file.upload`)).text;
+    expect(staffLog).to.contain('個別相談記録_山田太郎.pdf').and.not.contain('懲戒処分通知');
+    const adminLog = (await browserA.get('/audit?operation=file.upload')).text;
+    expect(adminLog).to.contain('懲戒処分通知_山田太郎.pdf').and.not.contain('個別相談記録');
+    // The row is there all the same: who sent a file, when.
+    expect(rowsIn(adminLog)).to.equal(2);
+    expect((await browserA.get('/audit.csv?operation=file.upload')).text).to.contain('懲戒処分通知').and.not.contain('個別相談記録');
+    // A name search finds no more than the reader may see.
+    expect(rowsIn((await browserA.get(`/audit?name=${encodeURIComponent('個別相談')}`)).text)).to.equal(0);
+    expect(rowsIn((await browserA.get(`/audit?name=${encodeURIComponent('懲戒')}`)).text)).to.equal(1);
+    // The client's access report is read by its admins: the same.
+    const report = await collectReportData(a.id, periodContaining('monthly', new Date()));
+    const names = report.rows.map((r) => r.target?.label ?? '').join('\n');
+    expect(names).to.contain('懲戒処分通知_山田太郎.pdf').and.not.contain('個別相談記録');
+    // The log itself is unchanged.
+    expect(await AuditEvent.count({ where: { targetLabel: '個別相談記録_山田太郎.pdf' } })).to.equal(1);
+  });
+
   it('the CSV download holds the filtered rows (formula-safe, masked) and is itself logged', async () => {
     const res = await browserStaff.get(`/audit.csv?client=${a.id}&operation=vault.reveal`);
     expect(res.status).to.equal(200);
@@ -215,9 +241,10 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     const ctx = systemContext('test');
     await h.booted.services.audit.recordAlone(ctx, { operation: 'report.build', result: 'allowed', clientId: b.id, targetKind: 'report', targetId: '00000000-0000-4000-8000-00000000000a', targetLabel: '2026-11' });
     await h.booted.services.audit.recordAlone(ctx, { operation: 'disposal.certificate', result: 'allowed', clientId: b.id, targetKind: 'certificate', targetId: '00000000-0000-4000-8000-00000000000b', targetLabel: 'DC-2026-000042' });
-    await h.booted.services.audit.recordAlone(ctx, { operation: 'file.upload', result: 'allowed', clientId: b.id, targetKind: 'file', targetId: '00000000-0000-4000-8000-00000000000c', targetLabel: '入社書類.pdf' });
     const hr = new TestBrowser(h.portal.app);
     await hr.login(adminB);
+    // (A real file: a row about a file the reader may not see, or that never was, shows no name.)
+    expect((await uploadFiles(hr, { direction: 'to_firm', category: 'other' }, [{ name: '入社書類.pdf', data: pdfBytes() }])).status).to.equal(200);
     const text = (await hr.get('/audit')).text;
     expect(text).to.contain('>取扱状況報告書 2026-11<').and.contain('>廃棄・削除証明書 DC-2026-000042<').and.contain('>ファイル「入社書類.pdf」<');
   });

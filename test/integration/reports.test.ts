@@ -6,7 +6,8 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
-import { AccessReport, AuditEvent, Employee, Firm, OutboxMail, type Client } from '../../server/db/models';
+import { AccessReport, AuditEvent, Employee, Firm, OutboxMail, StoredFile, type Client } from '../../server/db/models';
+import { pdfBytes, uploadFiles } from '../support/files';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
@@ -47,7 +48,11 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
       await svc.vault.open(ctxOf(other, '田中 職員'), client.id, [rec.id], { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.reveal');
     }
     // A file downloaded and a disposal certificate issued: named as such, never counted as people.
-    await svc.audit.recordAlone({ ...ctxOf(clientAdmin, '人事 担当'), actorRole: 'client_admin' }, { operation: 'file.download', result: 'allowed', clientId: client.id, targetKind: 'file', targetId: '00000000-0000-4000-8000-000000000001', targetLabel: '明細.pdf' });
+    const hr = new TestBrowser(h.portal.app);
+    await hr.login(clientAdmin);
+    expect((await uploadFiles(hr, { direction: 'to_firm', category: 'other' }, [{ name: '明細.pdf', data: pdfBytes() }])).status).to.equal(200);
+    const payslip = (await StoredFile.findOne({ where: { clientId: client.id, displayName: '明細.pdf' } }))!;
+    await svc.audit.recordAlone({ ...ctxOf(clientAdmin, '人事 担当'), actorRole: 'client_admin' }, { operation: 'file.download', result: 'allowed', clientId: client.id, targetKind: 'file', targetId: payslip.id, targetLabel: '明細.pdf' });
     await svc.audit.recordAlone(systemContext('test'), { operation: 'disposal.certificate', result: 'allowed', clientId: client.id, targetKind: 'certificate', targetId: '00000000-0000-4000-8000-000000000002', targetLabel: 'DC-2026-000009' });
   });
   after(async () => { await h.close(); });
