@@ -9,6 +9,7 @@ import { AccessReport, Client, DisposalCertificate, NumberRecord } from '../serv
 import { checkCertificateFile } from '../server/disposal/verify-certificate';
 import { parsePeriod } from '../server/reports/periods';
 import { backupDatabase } from '../server/backup/database-backup';
+import { systemContext } from '../server/audit';
 
 /**
  * The operator's commands: `npm run cli -- <command>`. Each later feature adds its commands here,
@@ -16,6 +17,9 @@ import { backupDatabase } from '../server/backup/database-backup';
  */
 const program = new Command();
 program.name('npm run cli --').description('暁ポータル operator commands / Akatsuki Portal operator commands');
+
+/** The channel of what an operator command does, in the log ("how": the system). */
+const CLI = (command: string) => `cli:${command}`;
 
 async function withPortal<T>(fn: (b: Awaited<ReturnType<typeof boot>>) => Promise<T>): Promise<T> {
   const config = configFromEnvironment();
@@ -103,12 +107,15 @@ program.command('report:run')
       if (period.end.getTime() > Date.now()) throw new Error(`${opts.period} is not over yet: a report is made once its period has ended (it is issued once and never rebuilt)`);
       const client = await Client.findOne({ where: { code: opts.client } });
       if (!client) throw new Error(`no client with code ${opts.client}`);
-      const built = await b.services.reports.build(client.id, period);
+      const built = await b.services.reports.build(client.id, period, new Date(), CLI('report:run'));
       const report = await AccessReport.findOne({ where: { clientId: client.id, period: period.key, status: 'ready' } });
       if (!report) throw new Error(built ? 'the report was not stored' : 'another process is building this report right now; try again in a minute');
       const out = path.resolve(opts.out ?? path.join(b.services.config.dataDir, 'reports', `${client.code}-${period.key}.pdf`));
       fs.mkdirSync(path.dirname(out), { recursive: true });
-      fs.writeFileSync(out, await b.services.reports.read(report), { mode: 0o600 });
+      const pdf = await b.services.reports.read(report);
+      // Read out as a download is: logged first (no row, no file).
+      await b.services.audit.recordAlone(systemContext(CLI('report:run')), { operation: 'report.download', result: 'allowed', clientId: client.id, targetKind: 'report', targetId: report.id, targetLabel: period.key, detail: 'written out by the operator' });
+      fs.writeFileSync(out, pdf, { mode: 0o600 });
       console.error(built ? 'built now' : 'already built (written out as it was issued)');
       console.log(out);
     });
@@ -133,7 +140,9 @@ program.command('certificate:export')
     await withPortal(async (b) => {
       const cert = await DisposalCertificate.findOne({ where: { number } });
       if (!cert) throw new Error(`no certificate ${number}`);
-      fs.writeFileSync(path.resolve(file), await b.services.disposal.certificatePdf(cert));
+      const pdf = await b.services.disposal.certificatePdf(cert);
+      await b.services.audit.recordAlone(systemContext(CLI('certificate:export')), { operation: 'certificate.download', result: 'allowed', clientId: cert.clientId, targetKind: 'certificate', targetId: cert.id, targetLabel: cert.number, detail: 'written out by the operator' });
+      fs.writeFileSync(path.resolve(file), pdf);
       console.log(path.resolve(file));
     });
   });
@@ -166,7 +175,7 @@ program.command('keys:rotate-master')
     if (current.kind !== 'ok') throw new Error(`the current master key ${config.masterKeyFile} is ${current.kind === 'missing' ? 'missing' : 'unreadable'}`);
     const next = readMasterKey(newFile, false);
     if (next.kind !== 'ok') throw new Error(`the new master key ${newFile} is ${next.kind === 'missing' ? 'missing' : 'not 64 hex digits'}`);
-    await withPortal(async () => {
+    await withPortal(async (b) => {
       let result;
       try {
         result = await rotateMasterKey(current.keyRing, next.keyRing);
@@ -177,6 +186,10 @@ program.command('keys:rotate-master')
         return;
       }
       const r = result.rows;
+      await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-master')), {
+        operation: 'keys.rotate', result: 'allowed', targetKind: 'key', targetLabel: 'master',
+        detail: `client keys ${r.clientKeys.rewrapped}, firm keys ${r.firmKeys.rewrapped}, TOTP seeds ${r.totpSeeds.rewrapped}, signing keys ${r.signingKeys.rewrapped} rewrapped`,
+      });
       console.log(`OK: master key rotated${result.keyCheck === 'already' ? ' (an earlier run had finished; checked again)' : ''}.`);
       console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}); key-check value now matches the new key.`);
       console.log('Next:');
@@ -206,6 +219,11 @@ program.command('keys:rotate-client')
       if (!client) throw new Error(`no client with code ${opts.client}`);
       try {
         for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys }, client.id, purposes)) {
+          // Every number re-sealed was opened to do it: the client's log (and report) says so.
+          await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-client')), {
+            operation: 'keys.rotate', result: 'allowed', clientId: client.id, targetKind: 'key', targetLabel: r.purpose,
+            detail: `version ${r.version} ${r.state}, ${r.rewritten} rewritten`,
+          });
           const how = r.state === 'resumed' ? 'finished the interrupted rotation to' : 'new';
           if (r.state === 'unchanged') {
             console.log(`${client.code}\t${r.purpose}\tunchanged (version ${r.version}): this run finished an interrupted rotation; run the command again for a new version.`);

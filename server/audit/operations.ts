@@ -35,7 +35,7 @@ export const LOG_OPERATION_GROUPS = [
     key: 'setup',
     operations: [
       'setup.complete', 'user.create', 'user.disable', 'user.enable', 'client.create', 'client.update',
-      'establishment.create', 'department.create', 'assignment.create', 'assignment.delete',
+      'establishment.create', 'department.create', 'assignment.create', 'assignment.delete', 'keys.rotate',
     ],
   },
 ] as const;

@@ -53,7 +53,7 @@ export interface ReportData {
  */
 const DATA_OPERATIONS = [
   /^vault\./, /^file\./, /^person\./, /^people\.import$/, /^retention\.(change|cancel)$/, /^disposal\./, /^certificate\.download$/,
-  /^report\.download$/, /^log\.export\./,
+  /^report\.download$/, /^log\.export\./, /^keys\.rotate$/,
 ];
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);

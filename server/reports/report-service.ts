@@ -62,7 +62,7 @@ export class ReportService {
    * Claims (client, period) and builds its report. False when another instance holds a live claim
    * or the report exists. A claim left by a process that died is taken over once it is stale.
    */
-  async build(clientId: string, period: Period, now = new Date()): Promise<boolean> {
+  async build(clientId: string, period: Period, now = new Date(), channel = 'job:access-report'): Promise<boolean> {
     // A report is issued once per (client, period) and never rebuilt: one made mid-period would stand
     // for the whole period with what it had seen so far.
     if (period.end.getTime() > now.getTime()) throw new BadRequest('report.periodNotOver');
@@ -84,7 +84,7 @@ export class ReportService {
     const data = await collectReportData(clientId, period);
     const pdf = await this.d.render(data);
     const sealed = await storeSealed(this.d, clientId, 'report', report.id, pdf);
-    const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel: 'job:access-report' };
+    const ctx: ActorContext = { actorId: null, actorName: 'system', actorRole: 'system', ip: null, userAgent: null, channel };
     const recipients = await this.recipients(clientId);
     const client = (await Client.findByPk(clientId))!;
     await this.d.audit.transaction(async (tx) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sharedDatabase } from '../support/harness';
+import { openDatabase } from '../../server/db/database';
 import { runScript } from '../support/run-cli';
 import { twelveDigitRunsOutsideIds } from '../support/vault';
 
@@ -42,6 +43,12 @@ describe('npm run demo', () => {
       expect(report.stderr).to.contain('already built');
       const pdfPath = report.stdout.trim();
       expect(fs.readFileSync(pdfPath).subarray(0, 5).toString()).to.equal('%PDF-');
+      // Read out by the operator as a download is: in the client's log.
+      const sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
+      try {
+        const [rows] = await sequelize.query(`SELECT detail FROM audit_events WHERE operation = 'report.download' AND channel = 'cli:report:run'`) as [{ detail: string }[], unknown];
+        expect(rows.map((r) => r.detail)).to.deep.equal(['written out by the operator']);
+      } finally { await sequelize.close(); }
       // This month is not over: no report of it yet (it would stand for the whole month, issued once).
       const thisMonth = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 7);
       const early = await runScript('scripts/cli.ts', ['report:run', '--client', 'MINATO', '--period', thisMonth], env);

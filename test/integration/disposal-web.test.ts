@@ -207,6 +207,9 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const exp = await runScript('scripts/cli.ts', ['certificate:export', certNumber, out], env);
     expect(exp.code, exp.stderr).to.equal(0);
     expect(fs.readFileSync(out).equals(pdf)).to.equal(true);
+    // Read out by the operator as a download is: in the client's log.
+    const read = (await AuditEvent.findOne({ where: { operation: 'certificate.download', targetLabel: certNumber, channel: 'cli:certificate:export' } }))!;
+    expect([read.clientId, read.detail]).to.deep.equal([client.id, 'written out by the operator']);
     const ok = await runScript('scripts/cli.ts', ['certificate:verify', out], env);
     expect([ok.code, ok.stdout.trim()]).to.deep.equal([0, 'genuine']);
     const bad = Buffer.from(pdf);

@@ -9,12 +9,13 @@ import { TestBrowser } from '../support/browser';
 import { downloadFile, pdfBytes, pngBytes, sha256, uploadFiles } from '../support/files';
 import { actorOf, makeEmployee, PURPOSE, rejects, validNumber } from '../support/vault';
 import { envFor, runScript } from '../support/run-cli';
-import { ClientKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
+import { AuditEvent, ClientKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { KeyRing } from '../../server/crypto/key-ring';
 import { rotateClientKey, rotateMasterKey } from '../../server/crypto/rotation';
 import { currentTotp } from '../../server/auth/totp';
 import type { Person } from '../../server/vault/people';
+import { openDatabase } from '../../server/db/database';
 
 const CLI = 'scripts/cli.ts';
 const sys = systemContext('test:rotation');
@@ -79,6 +80,11 @@ describe('Key rotation: a client\'s keys', () => {
     expect(run.stdout).to.contain('index\tnew version 2: 4 blind indexes recomputed');
     expect(run.stdout).to.contain('files\tnew version 2');
     for (const n of s.numbers.values()) expect(run.stdout + run.stderr).not.to.contain(n);
+    // Every number re-sealed was opened to do it: the client's log says so, one row a purpose, by the operator's command.
+    const logged = await AuditEvent.findAll({ where: { operation: 'keys.rotate', clientId: s.client.id }, order: [['seq', 'ASC']] });
+    expect(logged.map((r) => [r.targetLabel, r.detail, r.channel])).to.deep.equal([
+      ['files', 'version 2 new, 0 rewritten', 'cli:keys:rotate-client'], ['numbers', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'], ['index', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'],
+    ]);
 
     for (const p of ['files', 'numbers', 'index']) expect(await versionsOf(s.client.id, p), p).to.deep.equal([1, 2]);
     const records = await NumberRecord.findAll({ where: { clientId: s.client.id } });
@@ -239,6 +245,11 @@ describe('Key rotation: the master key', () => {
     expect(run.stdout).to.contain('client keys rewrapped 1 (already done 2), firm keys 1 (0), TOTP seeds 2 (0), PDF signing key 1 (0)');
     expect(run.stdout).to.contain(`Point MASTER_KEY_FILE at ${next.file}`);
     expect(run.stdout).to.contain('every session ends');
+    const sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
+    try {
+      const [logged] = await sequelize.query(`SELECT target_label FROM audit_events WHERE operation = 'keys.rotate' AND channel = 'cli:keys:rotate-master'`) as [{ target_label: string }[], unknown];
+      expect(logged.map((r) => r.target_label)).to.deep.equal(['master']);
+    } finally { await sequelize.close(); }
     const out = (run.stdout + run.stderr).toLowerCase();
     expect(out).not.to.contain(oldHex().toLowerCase());
     expect(out).not.to.contain(next.hex);
