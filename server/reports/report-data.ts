@@ -1,5 +1,5 @@
 import { Op } from 'sequelize';
-import { AuditEvent, Client, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
+import { AuditEvent, Client, DisposalItem, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
 import type { Period } from './periods';
 import { operatorLabel } from '../presenters/operator';
 import { japanDay } from '../domain/dates';
@@ -92,9 +92,12 @@ export async function collectReportData(clientId: string, period: Period): Promi
     bump(byOperator, row.operator || '—');
     if (e.office) bump(byOffice, e.office);
   }
+  // Holdings at the period's end, not at the build (a catch-up after downtime, a disposal before the
+  // 06:00 run): what was there then and has been erased since counts; numbers by their status now.
+  const erasedSince = (await DisposalItem.findAll({ where: { clientId, itemKind: 'number', erasedAt: { [Op.gte]: period.end } }, attributes: ['itemId'] })).map((i) => i.itemId);
   const [records, files, assignments, head] = await Promise.all([
-    NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, createdAt: { [Op.lt]: period.end } }, attributes: ['status'] }),
-    StoredFile.findAll({ where: { clientId, status: 'ready', createdAt: { [Op.lt]: period.end } }, attributes: ['category'] }),
+    NumberRecord.findAll({ where: { clientId, createdAt: { [Op.lt]: period.end }, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, ...(erasedSince.length ? [{ id: { [Op.in]: erasedSince } }] : [])] }, attributes: ['status'] }),
+    StoredFile.findAll({ where: { clientId, createdAt: { [Op.lt]: period.end }, [Op.or]: [{ status: 'ready' }, { status: 'deleted', deletedAt: { [Op.gte]: period.end } }] }, attributes: ['category'] }),
     StaffAssignment.findAll({ where: { clientId } }),
     AuditEvent.findOne({ where: { at: { [Op.lt]: period.end } }, order: [['seq', 'DESC']], attributes: ['seq', 'hash'] }),
   ]);

@@ -246,4 +246,33 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     const data = await collectReportData(c.id, periodContaining('monthly', new Date()));
     expect(data.rows.map((r) => r.operation)).to.deep.equal(ops);
   });
+
+  it('holdings are those at the period\'s end: a number disposed of and a file deleted since still count for it', async () => {
+    const c = await makeClient(h, { code: 'RP11', name: '株式会社期末' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    const svc = h.booted.services;
+    const e = await Employee.create({ clientId: c.id, employeeCode: 'K1', name: '期末 太郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2015-03-31', userId: null });
+    const rec = await svc.vault.register(systemContext('test'), await findPerson(c.id, 'employee', e.id), { number: valid(81234567890), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'payroll' }, [{ name: '給与台帳.pdf', data: pdfBytes() }])).status).to.equal(200);
+    const file = (await StoredFile.findOne({ where: { clientId: c.id } }))!;
+    // Both were there before last month ended; both go today.
+    const last = previousPeriod(periodContaining('monthly', new Date()));
+    const before = new Date(last.end.getTime() - 86400_000);
+    await h.booted.sequelize.query('UPDATE number_records SET created_at = ? WHERE id = ?', { replacements: [before, rec.id] });
+    await h.booted.sequelize.query('UPDATE files SET created_at = ? WHERE id = ?', { replacements: [before, file.id] });
+    const ctx = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: null, userAgent: null, channel: 'test' });
+    const req = await svc.disposal.request(ctx(admin), admin.user, c.id, [{ kind: 'number', id: rec.id }], '保存期間満了');
+    await svc.disposal.approve(ctx(firmAdmin), firmAdmin.user, req.id);
+    expect(await svc.disposal.execute(req.id)).to.not.equal(null);
+    await svc.files.delete(ctx(admin), admin.user, file);
+    const data = await collectReportData(c.id, last);
+    expect([...data.numbersByStatus.values()].reduce((a, n) => a + n, 0)).to.equal(1);
+    expect(data.filesByCategory.get('payroll')).to.equal(1);
+    // This month's holdings: gone.
+    const now = await collectReportData(c.id, periodContaining('monthly', new Date()));
+    expect([now.numbersByStatus.size, now.filesByCategory.size]).to.deep.equal([0, 0]);
+  });
 });
