@@ -9,6 +9,20 @@
     return (n / 1024 / 1024 / 1024).toFixed(2) + ' GB';
   }
 
+  /** Posts the form's data as the page would, with its token in a header; calls back with upload progress and the answer. */
+  function post(form, data, accept, handlers) {
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.setRequestHeader('Accept', accept);
+    var token = form.querySelector('input[name="_csrf"]');
+    if (token) xhr.setRequestHeader('X-CSRF-Token', token.value);
+    xhr.upload.addEventListener('progress', handlers.progress);
+    xhr.addEventListener('load', function () { handlers.load(xhr); });
+    xhr.addEventListener('error', handlers.error);
+    xhr.addEventListener('abort', handlers.error);
+    xhr.send(data);
+  }
+
   function setup(form) {
     var input = form.querySelector('[data-file-input]');
     var list = form.querySelector('[data-upload-list]');
@@ -74,33 +88,29 @@
       });
       Array.prototype.forEach.call(input.files, function (f) { data.append('files', f, f.name); });
 
-      var xhr = new XMLHttpRequest();
-      xhr.open('POST', form.action);
-      xhr.setRequestHeader('Accept', 'application/json');
-      var token = form.querySelector('input[name="_csrf"]');
-      if (token) xhr.setRequestHeader('X-CSRF-Token', token.value);
-      xhr.upload.addEventListener('progress', function (ev) {
-        // One request carries every file in order; each bar shows its own share of the bytes sent.
-        var offset = 0;
-        bars.forEach(function (b) {
-          var done = Math.max(0, Math.min(b.file.size, ev.loaded - offset));
-          b.bar.value = b.file.size ? Math.round((done / b.file.size) * 100) : (ev.loaded >= offset ? 100 : 0);
-          offset += b.file.size;
-        });
-      });
-      xhr.addEventListener('load', function () {
-        var body = null;
-        try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
-        if (xhr.status >= 200 && xhr.status < 300 && body && body.ok) {
-          bars.forEach(function (b) { b.bar.value = 100; b.state.textContent = form.getAttribute('data-done-label') || '✓'; });
-          window.location.assign(body.redirect || '/files');
-          return;
-        }
-        fail(body && body.error ? body.error.message : null, xhr.status === 401 ? body && body.error && body.error.code : null);
-      });
-      xhr.addEventListener('error', function () { fail(null); });
       button.disabled = true;
-      xhr.send(data);
+      post(form, data, 'application/json', {
+        progress: function (ev) {
+          // One request carries every file in order; each bar shows its own share of the bytes sent.
+          var offset = 0;
+          bars.forEach(function (b) {
+            var done = Math.max(0, Math.min(b.file.size, ev.loaded - offset));
+            b.bar.value = b.file.size ? Math.round((done / b.file.size) * 100) : (ev.loaded >= offset ? 100 : 0);
+            offset += b.file.size;
+          });
+        },
+        load: function (xhr) {
+          var body = null;
+          try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
+          if (xhr.status >= 200 && xhr.status < 300 && body && body.ok) {
+            bars.forEach(function (b) { b.bar.value = 100; b.state.textContent = form.getAttribute('data-done-label') || '✓'; });
+            window.location.assign(body.redirect || '/files');
+            return;
+          }
+          fail(body && body.error ? body.error.message : null, xhr.status === 401 ? body && body.error && body.error.code : null);
+        },
+        error: function () { fail(null); },
+      });
     });
 
     // signedOut: the error code of a 401 (the session ended meanwhile): the way back is a sign-in that returns here.
@@ -129,7 +139,7 @@
     bar.value = 0;
     bar.hidden = true;
     bar.className = 'upload-progress';
-    if (input) bar.setAttribute('aria-label', form.getAttribute('data-progress-label') || '');
+    bar.setAttribute('aria-label', form.getAttribute('data-progress-label') || '');
     var errorBox = document.createElement('p');
     errorBox.className = 'form-error';
     errorBox.setAttribute('role', 'alert');
@@ -137,34 +147,34 @@
     button.parentNode.insertBefore(bar, button.nextSibling);
     bar.parentNode.insertBefore(errorBox, bar.nextSibling);
 
+    function failed() {
+      button.disabled = false;
+      bar.hidden = true;
+      errorBox.textContent = form.getAttribute('data-error-label') || 'Upload failed';
+      errorBox.hidden = false;
+    }
+
     form.addEventListener('submit', function (e) {
       if (!window.FormData || !window.XMLHttpRequest || !input || !input.files.length) return;
       e.preventDefault();
-      var xhr = new XMLHttpRequest();
-      xhr.open('POST', form.action);
-      xhr.setRequestHeader('Accept', 'text/html');
-      var token = form.querySelector('input[name="_csrf"]');
-      if (token) xhr.setRequestHeader('X-CSRF-Token', token.value);
-      xhr.upload.addEventListener('progress', function (ev) {
-        if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
-      });
-      xhr.addEventListener('load', function () {
-        // The answer is the whole page (the report, or the form again with why): shown in place of this one.
-        document.open();
-        document.write(xhr.responseText);
-        document.close();
-      });
-      xhr.addEventListener('error', function () {
-        button.disabled = false;
-        bar.hidden = true;
-        errorBox.textContent = form.getAttribute('data-error-label') || 'Upload failed';
-        errorBox.hidden = false;
-      });
       errorBox.hidden = true;
       bar.value = 0;
       bar.hidden = false;
       button.disabled = true;
-      xhr.send(new FormData(form));
+      post(form, new FormData(form), 'text/html', {
+        progress: function (ev) {
+          if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
+        },
+        load: function (xhr) {
+          // The answer is the whole page (the report, or the form again with why): shown in place of this one.
+          // Anything else (a proxy's error, say) is not shown as a page: the form stays, saying it was not sent.
+          if (!/^text\/html/.test(xhr.getResponseHeader('Content-Type') || '')) { failed(); return; }
+          document.open();
+          document.write(xhr.responseText);
+          document.close();
+        },
+        error: failed,
+      });
     });
   }
 
