@@ -1,12 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { QueryInterface, Sequelize } from 'sequelize';
-import { openDatabase } from '../../server/db/database';
-import { migrator } from '../../server/db/migrate';
-import { sharedDatabase } from '../support/harness';
+import type { QueryInterface } from 'sequelize';
+import { migratedWithRowsFrom } from '../support/migrations';
 
 /**
  * Migration 0010 marks the card photos sent before the column existed. Its backfill runs once, on
@@ -16,9 +11,7 @@ import { sharedDatabase } from '../support/harness';
 describe('Migration 0010: card photos sent before it are marked', function () {
   this.timeout(60_000);
 
-  let db: { url: string | null; drop: () => Promise<void> };
-  let dataDir: string;
-  let sequelize: Sequelize | undefined;
+  let close: (() => Promise<void>) | undefined;
   /** card_photo of each file after the migration, by the names given below */
   const marked: Record<string, boolean> = {};
 
@@ -39,27 +32,18 @@ describe('Migration 0010: card photos sent before it are marked', function () {
   type Name = keyof typeof ids;
 
   before(async () => {
-    db = await sharedDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-migrate-0010-'));
-    sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
-    const m = migrator(sequelize);
-    await m.up({ to: '0009-email-change' });
-    const qi = sequelize.getQueryInterface();
-    expect(await qi.describeTable('files'), 'the column is not there yet at 0009').not.to.have.property('card_photo');
-
-    await insertRows(qi);
-    await m.up();
-
+    const migrated = await migratedWithRowsFrom('0009-email-change', async (qi) => {
+      expect(await qi.describeTable('files'), 'the column is not there yet at 0009').not.to.have.property('card_photo');
+      await insertRows(qi);
+    });
+    close = migrated.close;
+    const sequelize = migrated.sequelize;
     const [rows] = await sequelize.query('SELECT id, card_photo FROM files') as [{ id: string; card_photo: unknown }[], unknown];
     const nameOf = new Map<string, string>(Object.entries(ids).map(([name, id]) => [id, name]));
     for (const r of rows) marked[nameOf.get(r.id) ?? r.id] = Boolean(Number(r.card_photo));
   });
 
-  after(async () => {
-    await sequelize?.close();
-    await db?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(async () => { await close?.(); });
 
   async function insertRows(qi: QueryInterface): Promise<void> {
     const now = new Date('2026-04-01T09:00:00.000Z');

@@ -1,12 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { QueryInterface, Sequelize } from 'sequelize';
-import { openDatabase } from '../../server/db/database';
-import { migrator } from '../../server/db/migrate';
-import { sharedDatabase } from '../support/harness';
+import type { QueryInterface } from 'sequelize';
+import { migratedWithRowsFrom } from '../support/migrations';
 
 /**
  * Migration 0011 marks the deletion dates changed by hand before the column existed, from the log's
@@ -15,9 +10,7 @@ import { sharedDatabase } from '../support/harness';
 describe('Migration 0011: deletion dates changed by hand before it are marked', function () {
   this.timeout(60_000);
 
-  let db: { url: string | null; drop: () => Promise<void> };
-  let dataDir: string;
-  let sequelize: Sequelize | undefined;
+  let close: (() => Promise<void>) | undefined;
   const byHand: Record<string, boolean> = {};
 
   const clientId = randomUUID();
@@ -26,25 +19,18 @@ describe('Migration 0011: deletion dates changed by hand before it are marked', 
   type Name = keyof typeof people;
 
   before(async () => {
-    db = await sharedDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'akatsuki-migrate-0011-'));
-    sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
-    const m = migrator(sequelize);
-    await m.up({ to: '0010-card-photos' });
-    const qi = sequelize.getQueryInterface();
-    expect(await qi.describeTable('number_records'), 'the column is not there yet at 0010').not.to.have.property('deletion_date_by_hand');
-    await insertRows(qi);
-    await m.up();
+    const migrated = await migratedWithRowsFrom('0010-card-photos', async (qi) => {
+      expect(await qi.describeTable('number_records'), 'the column is not there yet at 0010').not.to.have.property('deletion_date_by_hand');
+      await insertRows(qi);
+    });
+    close = migrated.close;
+    const sequelize = migrated.sequelize;
     const [rows] = await sequelize.query('SELECT person_id, deletion_date_by_hand FROM number_records') as [{ person_id: string; deletion_date_by_hand: unknown }[], unknown];
     const nameOf = new Map<string, string>(Object.entries(people).map(([name, id]) => [id, name]));
     for (const r of rows) byHand[nameOf.get(r.person_id) ?? r.person_id] = Boolean(Number(r.deletion_date_by_hand));
   });
 
-  after(async () => {
-    await sequelize?.close();
-    await db?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(async () => { await close?.(); });
 
   async function insertRows(qi: QueryInterface): Promise<void> {
     const now = new Date('2026-04-01T09:00:00.000Z');
