@@ -81,7 +81,8 @@ export class AuditLog {
       clientId: entry.clientId ?? null,
       targetKind: cut(entry.targetKind, 30),
       targetId: cut(entry.targetId, 64),
-      // Free text (a file's name, a reason typed, an address typed at sign-in) never carries a number into the log.
+      // A label is a name (a person's, a file's, an address typed): it never carries a number into the log.
+      // (Details are the code's own words and figures, with typed reasons masked where they are taken.)
       targetLabel: cut(entry.targetLabel == null ? null : maskNumberRuns(entry.targetLabel), 200),
       operation: cut(entry.operation, 40)!,
       channel: cut(ctx.channel, 100)!,
@@ -90,7 +91,7 @@ export class AuditLog {
       purpose: cut(entry.purpose, 100),
       office: cut(entry.office, 100),
       result: entry.result,
-      detail: cut(entry.detail == null ? null : maskNumberRuns(entry.detail), 500),
+      detail: cut(entry.detail, 500),
       prevHash: head.hash,
     };
     const hash = rowHash(fields);

@@ -18,6 +18,7 @@ import { storeSealed, openSealed, readAll } from '../files/sealed-object';
 import { certificateFingerprint, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
+import { maskNumberRuns } from '../vault/my-number';
 import { visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
@@ -159,7 +160,8 @@ export class DisposalService {
       // Described before the head was ours: an item another request destroyed meanwhile is gone, not requested again.
       if (!(await this.allStillHeld(items, tx))) throw new Conflict('disposal.alreadyDisposed');
       const req = await DisposalRequest.create({
-        clientId, scope: what === 'client' ? 'client' : 'items', reason: reason.trim().slice(0, 500), early: what === 'client' || items.some((i) => !i.due),
+        // Typed reasons are shown on pages, in the log and on the certificate: a number typed into one is masked.
+        clientId, scope: what === 'client' ? 'client' : 'items', reason: maskNumberRuns(reason.trim()).slice(0, 500), early: what === 'client' || items.some((i) => !i.due),
         status: 'requested', requestedBy: user.id, requestedByName: user.name, requestedAt: new Date(),
         approvedBy: null, approvedByName: null, approvedAt: null, claimedBy: null, claimedAt: null, executedAt: null,
       }, { transaction: tx });
@@ -243,7 +245,7 @@ export class DisposalService {
     const req = await DisposalRequest.findByPk(requestId);
     if (!req) throw new NotFound();
     if (decider.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
-    const why = reason.trim();
+    const why = maskNumberRuns(reason.trim());
     if (!why) throw new BadRequest('disposal.rejectReasonRequired', { reason: 'disposal.rejectReasonRequired' });
     await this.d.audit.transaction(async (tx) => {
       const [n] = await DisposalRequest.update({ status: 'rejected', rejectedByName: decider.name, rejectedAt: new Date(), rejectReason: why.slice(0, 400) },
@@ -500,7 +502,7 @@ export async function changeDeletionDate(d: { audit: AuditLog }, ctx: ActorConte
     await r.update({ deletionDate: date, deletionDateByHand: true }, { transaction: tx });
     await d.audit.record(tx, ctx, {
       operation: date ? 'retention.change' : 'retention.cancel', result: 'allowed', clientId, targetKind: r.personKind, targetId: r.personId, targetLabel: label,
-      detail: `${before ?? '—'} → ${date ?? '—'}: ${reason.trim()}`.slice(0, 500),
+      detail: `${before ?? '—'} → ${date ?? '—'}: ${maskNumberRuns(reason.trim())}`.slice(0, 500),
     });
   });
 }

@@ -70,11 +70,11 @@ function targetOf(e: AuditRow): Pick<ReportRow, 'person' | 'target'> {
 export async function collectReportData(clientId: string, period: Period): Promise<ReportData> {
   const client = await Client.findByPk(clientId);
   if (!client) throw new Error('client not found');
-  // Read by the client's admins: a file they may not see is named no more than in their own log.
-  const events: AuditRow[] = await withoutUnseenFileNames({ id: '', role: 'client_admin', clientId } as User, await AuditEvent.findAll({
-    where: { clientId, at: { [Op.gte]: period.start, [Op.lt]: period.end } },
-    order: [['seq', 'ASC']],
-  }));
+  // Read by the client's admins and by the firm: a file either side may not see is named no more
+  // than in that side's own log.
+  const readers = [{ id: '', role: 'client_admin', clientId }, { id: '', role: 'firm_admin', clientId: null }] as User[];
+  let events: AuditRow[] = await AuditEvent.findAll({ where: { clientId, at: { [Op.gte]: period.start, [Op.lt]: period.end } }, order: [['seq', 'ASC']] });
+  for (const reader of readers) events = await withoutUnseenFileNames(reader, events);
   const rows: ReportRow[] = [];
   const byDate = new Map<string, number>();
   const byPerson = new Map<string, number>();

@@ -36,18 +36,19 @@ export function parseMyNumber(input: string): { ok: true; number: string } | { o
   return { ok: true, number: n };
 }
 
-/** How a number may be shown anywhere but a reveal: the last two digits only. */
 /**
- * Twelve digits in a row (ASCII or full-width, perhaps grouped by spaces or hyphens) in free text a
- * person typed or named a file with, replaced by asterisks: such a run may be a My Number, and free
- * text is shown, logged and reported where numbers appear only masked. Longer runs are left alone.
+ * A My Number written into free text a person typed or named a file with (12 digits together, or
+ * grouped 4-4-4 by one kind of space or hyphen), replaced by asterisks: such text is shown, logged
+ * and reported where numbers appear only masked. Digits next to other digits or letters, also across
+ * one separator (a longer number, a code, a hash, a UUID), and other groupings (dates) are left alone.
  */
-const TWELVE_DIGITS = /(?<![0-9０-９])[0-9０-９](?:[ 　\-‐－]?[0-9０-９]){11}(?![0-9０-９])/g;
+const MY_NUMBER_IN_TEXT = /(?<![0-9０-９A-Za-zＡ-Ｚａ-ｚ][ 　\-‐－]?)(?:[0-9０-９]{12}|[0-9０-９]{4}([ 　\-‐－])[0-9０-９]{4}\1[0-9０-９]{4})(?![ 　\-‐－]?[0-9０-９A-Za-zＡ-Ｚａ-ｚ])/g;
 
 export function maskNumberRuns(text: string): string {
-  return text.replace(TWELVE_DIGITS, '************');
+  return text.replace(MY_NUMBER_IN_TEXT, '************');
 }
 
+/** How a number may be shown anywhere but a reveal: the last two digits only. */
 export function maskNumber(lastTwo: string): string {
   return `**********${lastTwo}`;
 }

@@ -182,10 +182,11 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     // A name search finds no more than the reader may see.
     expect(rowsIn((await browserA.get(`/audit?name=${encodeURIComponent('個別相談')}`)).text)).to.equal(0);
     expect(rowsIn((await browserA.get(`/audit?name=${encodeURIComponent('懲戒')}`)).text)).to.equal(1);
-    // The client's access report is read by its admins: the same.
+    // The client's access report is read by its admins and by the firm: neither's hidden name is in it.
     const report = await collectReportData(a.id, periodContaining('monthly', new Date()));
     const names = report.rows.map((r) => r.target?.label ?? '').join('\n');
-    expect(names).to.contain('懲戒処分通知_山田太郎.pdf').and.not.contain('個別相談記録');
+    expect(names).to.not.contain('懲戒処分通知').and.not.contain('個別相談記録');
+    expect(report.rows.filter((r) => r.operation === 'file.upload').length).to.be.greaterThan(1);
     // The log itself is unchanged.
     expect(await AuditEvent.count({ where: { targetLabel: '個別相談記録_山田太郎.pdf' } })).to.equal(1);
   });

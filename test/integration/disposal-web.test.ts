@@ -69,6 +69,10 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     expect(cancelled.detail).to.contain('再雇用のため保管を継続');
     // Named as every row about a person is, so the log's person column and filter find it.
     expect(cancelled.targetLabel).to.equal('W2 退職 者2');
+    // A number typed into the reason is not kept (the reason is shown in the log and the report).
+    res = await b.post(`/disposal/numbers/${recordIds[2]}/date`, { date: '', reason: `番号 ${numbers[2]} の本人から依頼` }, '/disposal');
+    expect(res.status).to.equal(303);
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.cancel' }, order: [['seq', 'DESC']] }))!.detail).to.equal('— → —: 番号 ************ の本人から依頼');
   });
 
   it('the list filters by code, name, due and no date; bringing a date forward is logged with its reason', async () => {

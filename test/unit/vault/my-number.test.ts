@@ -41,8 +41,11 @@ describe('vault/my-number: the 12-digit number and its check digit', () => {
     expect(maskNumberRuns('カード 1234 5678 9018 表.jpg')).to.equal('カード ************ 表.jpg');
     expect(maskNumberRuns('１２３４－５６７８－９０１８')).to.equal('************');
     expect(maskNumberRuns('番号は123456789018と987654321098')).to.equal('番号は************と************');
-    // A corporate number (13 digits), a date, a phone number, eleven digits: none of them a My Number.
-    for (const text of ['法人番号1234567890123.pdf', '2026-12-07 給与.pdf', '03-1234-5678', '12345678901', 'v1.2.3']) expect(maskNumberRuns(text)).to.equal(text);
+    // A corporate number (13 digits), dates, a phone number, eleven digits, other groupings, codes and hashes: none a My Number.
+    for (const text of [
+      '法人番号1234567890123.pdf', '2026-12-07 給与.pdf', '03-1234-5678', '12345678901', 'v1.2.3', '1-2345-6789-0123', '2026-01-01 2026-12-31',
+      'E000123 2026-12-07', 'ab123456789012cd', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', '1234 5678-9018',
+    ]) expect(maskNumberRuns(text), text).to.equal(text);
   });
 
   it('masks all but the last two digits', () => {
