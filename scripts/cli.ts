@@ -176,6 +176,7 @@ program.command('keys:rotate-master')
     const next = readMasterKey(newFile, false);
     if (next.kind !== 'ok') throw new Error(`the new master key ${newFile} is ${next.kind === 'missing' ? 'missing' : 'not 64 hex digits'}`);
     await withPortal(async (b) => {
+      await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-master')), { operation: 'keys.rotate', result: 'allowed', targetKind: 'key', targetLabel: 'master', detail: 'started' });
       let result;
       try {
         result = await rotateMasterKey(current.keyRing, next.keyRing);
@@ -217,6 +218,10 @@ program.command('keys:rotate-client')
       }
       const client = await Client.findOne({ where: { code: opts.client } });
       if (!client) throw new Error(`no client with code ${opts.client}`);
+      // Logged before the work (every number re-sealed is opened to do it), and each purpose when done.
+      await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-client')), {
+        operation: 'keys.rotate', result: 'allowed', clientId: client.id, targetKind: 'key', targetLabel: purposes.join(','), detail: 'started',
+      });
       try {
         for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys }, client.id, purposes)) {
           // Every number re-sealed was opened to do it: the client's log (and report) says so.

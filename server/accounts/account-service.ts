@@ -373,7 +373,8 @@ const langOf = (user: Pick<User, 'lang'>, fallback: Lang = DEFAULT_LANG): Lang =
  */
 export function addressForLog(typed: string): string | null {
   const t = typed.trim();
-  return t.length <= 100 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(t) ? t : null;
+  // A domain of labels and a top-level name of letters: 「P@ssw0rd.1」 is no address.
+  return t.length <= 100 && /^[^\s@]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(t) ? t : null;
 }
 
 export function normaliseEmail(email: string): string {

@@ -119,7 +119,9 @@ export class VaultLinks {
   }
 
   private async refuseCode(ctx: ActorContext, link: LiveLink): Promise<never> {
-    await this.d.audit.recordAlone(ctx, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, targetLabel: this.d.vault.auditLabel(link.person), detail: 'wrong code' });
+    // A wrong code is nobody known (whoever holds the link), never the person the link is for.
+    const who = ctx.actorId ? ctx : { ...ctx, actorName: null };
+    await this.d.audit.recordAlone(who, { operation: 'vault.link.fail', result: 'denied', clientId: link.person.clientId, targetKind: link.person.kind, targetId: link.person.id, targetLabel: this.d.vault.auditLabel(link.person), detail: 'wrong code' });
     throw new BadRequest('vault.link.wrongCode', { code: 'vault.link.wrongCode' });
   }
 

@@ -40,12 +40,12 @@ function fromPayee(p: Payee): Person {
     employee: null, dependant: null, payee: p, departmentId: null, leaveDate: null };
 }
 
-/** One person of a client, or NotFound: a person of another client looks exactly like a missing one. */
 /** `社員コード 名前` for the log: the person, never the number. */
 export function logLabelOf(person: Pick<Person, 'employeeCode' | 'label'>): string {
   return [person.employeeCode, person.label].filter(Boolean).join(' ');
 }
 
+/** One person of a client, or NotFound: a person of another client looks exactly like a missing one. */
 export async function findPerson(clientId: string, kind: PersonKind, id: string, tx?: Transaction): Promise<Person> {
   if (!UUID.test(id)) throw new NotFound();
   if (kind === 'employee') {

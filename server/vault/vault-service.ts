@@ -334,10 +334,13 @@ export class VaultService {
       // Opened from the rows as they are under the log's head: a number disposed of meanwhile is not
       // shown, one replaced is shown as it now is, one re-sealed by a key rotation opens as before.
       const rows = new Map((await NumberRecord.findAll({ where: { id: { [Op.in]: asked.map((a) => a.id) }, clientId }, transaction: tx, lock: tx.LOCK.UPDATE })).map((r) => [r.id, r]));
+      // One look-up per key version (one or two), not per number, while the head is held.
+      const keys = new Map<number, Buffer>();
       for (const { person, id } of asked) {
         const record = rows.get(id);
         if (!record?.sealedNumber) throw new NotFound();
-        const key = await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion, tx);
+        const key = keys.get(record.keyVersion) ?? await this.d.clientKeys.version(clientId, 'numbers', record.keyVersion, tx);
+        keys.set(record.keyVersion, key);
         opened.push({ person, record, number: openNumber(key, ownerOf(record), record.sealedNumber) });
       }
       for (const [i, o] of opened.entries()) {

@@ -83,6 +83,7 @@ describe('Key rotation: a client\'s keys', () => {
     // Every number re-sealed was opened to do it: the client's log says so, one row a purpose, by the operator's command.
     const logged = await AuditEvent.findAll({ where: { operation: 'keys.rotate', clientId: s.client.id }, order: [['seq', 'ASC']] });
     expect(logged.map((r) => [r.targetLabel, r.detail, r.channel])).to.deep.equal([
+      ['files,numbers,index', 'started', 'cli:keys:rotate-client'],
       ['files', 'version 2 new, 0 rewritten', 'cli:keys:rotate-client'], ['numbers', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'], ['index', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'],
     ]);
 
@@ -247,8 +248,8 @@ describe('Key rotation: the master key', () => {
     expect(run.stdout).to.contain('every session ends');
     const sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
     try {
-      const [logged] = await sequelize.query(`SELECT target_label FROM audit_events WHERE operation = 'keys.rotate' AND channel = 'cli:keys:rotate-master'`) as [{ target_label: string }[], unknown];
-      expect(logged.map((r) => r.target_label)).to.deep.equal(['master']);
+      const [logged] = await sequelize.query(`SELECT detail FROM audit_events WHERE operation = 'keys.rotate' AND channel = 'cli:keys:rotate-master' ORDER BY seq`) as [{ detail: string }[], unknown];
+      expect(logged.map((r) => r.detail.split(',')[0])).to.deep.equal(['started', 'client keys 1']);
     } finally { await sequelize.close(); }
     const out = (run.stdout + run.stderr).toLowerCase();
     expect(out).not.to.contain(oldHex().toLowerCase());

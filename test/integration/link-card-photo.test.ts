@@ -147,6 +147,8 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     // The log's "how" says it came by a one-time link; a wrong code's row names the person.
     const fail = (await lastAudit('vault.link.fail'))!;
     expect(fail.targetLabel).to.equal(`${payee.code} 写真 講師`);
+    // Whoever typed a wrong code is nobody known: not logged as the person the link is for.
+    expect([fail.actorId, fail.actorName, fail.channel]).to.deep.equal([null, null, 'link:/r/:token']);
     const log = await admin.get('/audit');
     expect(log.status).to.equal(200);
     expect(log.text).to.contain('写＊ 講＊').and.contain('ワンタイムURL');

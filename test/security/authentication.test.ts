@@ -33,7 +33,7 @@ describe('Security: authentication', () => {
     });
 
     it('a password typed into the address field by mistake is not kept in the log (nor a reset asked for with one)', async () => {
-      const typed = 'Tr0ub4dor&3-my-real-password';
+      const typed = 'P@ssw0rd.1';
       expect((await browser().passwordStep(typed, 'anything at all here')).status).to.equal(401);
       expect((await browser().post('/password/forgot', { email: typed })).status).to.equal(200);
       const rows = await AuditEvent.findAll({ where: { operation: ['auth.login', 'auth.password.reset_request'] }, order: [['seq', 'DESC']], limit: 2 });

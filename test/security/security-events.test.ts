@@ -59,6 +59,10 @@ describe('Security events: refusals are in the audit log', () => {
     expect((await rowsAfter(seq)).map((r) => [r.operation, r.actorId, r.clientId, r.targetId])).to.deep.equal([
       ['security.notFound', outsider.user.id, other.id, other.id],
     ]);
+    // A page that names the client in its query, the id written in capitals: filed under that client all the same.
+    const again = await headSeq();
+    expect((await s.get(`/disposal?client=${other.id.toUpperCase()}`)).status).to.be.oneOf([403, 404]);
+    expect((await rowsAfter(again)).map((r) => [r.actorId, r.clientId])).to.deep.equal([[outsider.user.id, other.id]]);
   });
 
   it('a role refusal and a forged form (no CSRF token) are each one row', async () => {

@@ -26,18 +26,20 @@ const linkForm = z.object({
 const nameOf = (link: LiveLink) => (link.person.kind === 'payee' ? link.person.payee!.name : link.person.employee!.name);
 
 /**
+ * Who acts through a link once its code has passed, for the log, by the link (shown as such in the
+ * log's "how"): someone signed in as themselves; else, with no account, the person the link is for
+ * (their name masked, as the page shows it). Before the code, a visitor is nobody known.
+ */
+function linkActor(req: Request, link: LiveLink, codeKnown: boolean): ActorContext {
+  const who = actorOf(req);
+  return { ...who, actorName: who.actorId || !codeKnown ? who.actorName : maskName(nameOf(link)), channel: 'link:/r/:token' };
+}
+
+/**
  * The public page of a one-time link (支払先, or an employee's printed sheet): the purpose of use,
  * the code handed over apart from the link, the numbers. Unknown, used and expired links all
  * answer the same 404, so a link's state is not revealed.
  */
-/**
- * Who acts through a link, for the log: no account, so the person the link is for (their name
- * masked, as the page shows it), by the link (shown as such in the log's "how").
- */
-function linkActor(req: Request, link: LiveLink): ActorContext {
-  return { ...actorOf(req), actorName: maskName(nameOf(link)), channel: 'link:/r/:token' };
-}
-
 export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   // An employee's sheet has a field per dependant besides the form's own: as many as any form post takes.
   const receivePhotos = cardPhotoReceiver(services, csrfValid, { fields: FORM_FIELDS_MAX });
@@ -103,7 +105,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         received = await receivePhotos(req, res, async () => {
           const link = await theLink();
           if (!codePassed(link)) {
-            await services.vaultLinks.checkCode(linkActor(req, link), link, String((req.body as Record<string, unknown> | undefined)?.code ?? ''));
+            await services.vaultLinks.checkCode(linkActor(req, link, false), link, String((req.body as Record<string, unknown> | undefined)?.code ?? ''));
             req.session.vaultLinkCodeChecked = link.invitation.id;
           }
           sender = await linkSender(link);
@@ -123,7 +125,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
           if (typeof typed === 'string' && typed.trim()) dependants.set(d.id, { number: typed.slice(0, 100), issueDate: null });
         }
         const proof = codePassed(link) ? { codeCheckedFor: link.invitation.id } : { code: f.code };
-        const ctx = linkActor(req, link);
+        const ctx = linkActor(req, link, true);
         registering = true;
         await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants,
           async (tx) => (sender ? storeCardPhotos(services, tx, ctx, sender, received) : null));

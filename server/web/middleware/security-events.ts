@@ -56,7 +56,8 @@ export async function recordSecurityEvent(d: { audit: AuditLog; logger: Logger; 
   const asked = req.path.split('/').find((segment) => UUID.test(segment)) ?? null;
   // A firm member refused at a client's pages (/firm/clients/<id>/…): filed under that client, whose
   // log and access report list any denial about its data; a client's own people under their client.
-  const clientInPath = /^\/firm\/clients\/([0-9a-f-]{36})(?:\/|$)/i.exec(req.path)?.[1] ?? null;
+  const named = /^\/firm\/clients\/([0-9a-f-]{36})(?:\/|$)/i.exec(req.path)?.[1] ?? req.query?.client ?? (req.body as { clientId?: unknown } | undefined)?.clientId;
+  const clientInPath = typeof named === 'string' && UUID.test(named) ? named.toLowerCase() : null;
   try {
     await audit.recordAlone(actorOf(req), {
       operation, result: 'denied', clientId: user.clientId ?? clientInPath, targetId: asked,
