@@ -15,7 +15,7 @@ describe('Migration 0011: deletion dates changed by hand before it are marked', 
 
   const clientId = randomUUID();
   const otherClientId = randomUUID();
-  const people = { moved: randomUUID(), cancelled: randomUUID(), untouched: randomUUID(), otherClientsLog: randomUUID() };
+  const people = { moved: randomUUID(), cancelled: randomUUID(), untouched: randomUUID(), otherClientsLog: randomUUID(), rehired: randomUUID() };
   type Name = keyof typeof people;
 
   before(async () => {
@@ -42,13 +42,14 @@ describe('Migration 0011: deletion dates changed by hand before it are marked', 
     await qi.bulkInsert('employees', Object.entries(people).map(([name, id], i) => ({
       id, client_id: clientId, employee_code: `E00${i}`, name: `社員 ${name}`, leave_date: '2016-03-31', ...stamps,
     })));
+    const recordIds = Object.fromEntries(Object.keys(people).map((name) => [name, randomUUID()])) as Record<Name, string>;
     await qi.bulkInsert('number_records', Object.entries(people).map(([name, id]) => ({
-      id: randomUUID(), client_id: clientId, person_kind: 'employee', person_id: id, key_version: 1, index_version: 1,
+      id: recordIds[name as Name], client_id: clientId, person_kind: 'employee', person_id: id, key_version: 1, index_version: 1,
       sealed_number: 'sealed', blind_index: randomUUID().replace(/-/g, ''), last_two: '12', source: 'proxy', status: 'registered',
       deletion_date: name === 'cancelled' ? null : name === 'moved' ? '2040-01-31' : '2023-03-31', ...stamps,
     })));
-    const row = (seq: number, operation: string, client: string, personId: string) => ({
-      seq, at: now, actor_name: '所長', actor_role: 'firm_admin', client_id: client, target_kind: 'employee', target_id: personId,
+    const row = (seq: number, operation: string, client: string, personId: string, at = now) => ({
+      seq, at, actor_name: '所長', actor_role: 'firm_admin', client_id: client, target_kind: 'employee', target_id: personId,
       operation, channel: 'web', result: 'allowed', prev_hash: '0'.repeat(64), hash: String(seq).padStart(64, '0'),
     });
     await qi.bulkInsert('audit_events', [
@@ -57,7 +58,18 @@ describe('Migration 0011: deletion dates changed by hand before it are marked', 
       // Something else about the untouched person, and a change logged under another client with the same person id.
       row(3, 'person.leave', clientId, people.untouched),
       row(4, 'retention.change', otherClientId, people.otherClientsLog),
+      // Held, then disposed of a month later, then registered anew (a rehire): the old hold is not this record's.
+      row(5, 'retention.cancel', clientId, people.rehired, new Date('2026-02-01T09:00:00.000Z')),
     ]);
+    const requestId = randomUUID();
+    await qi.bulkInsert('disposal_requests', [{
+      id: requestId, client_id: clientId, scope: 'items', reason: '保存期間満了', early: false, status: 'verified',
+      requested_by_name: '人事', requested_at: now, approved_by_name: '所長', approved_at: now, executed_at: now,
+    }]);
+    await qi.bulkInsert('disposal_items', [{
+      id: randomUUID(), request_id: requestId, client_id: clientId, item_kind: 'number', item_id: recordIds.rehired, masked_label: '社＊',
+      data_kind: 'number.employee', state: 'verified', erased_at: new Date('2026-03-01T09:00:00.000Z'), verified_at: now,
+    }]);
   }
 
   const expectByHand = (name: Name, expected: boolean) => expect(byHand[name], `${name}.deletion_date_by_hand`).to.equal(expected);
@@ -70,5 +82,9 @@ describe('Migration 0011: deletion dates changed by hand before it are marked', 
   it('a date only ever given by the rules is not, nor one whose change the log holds under another client', () => {
     expectByHand('untouched', false);
     expectByHand('otherClientsLog', false);
+  });
+
+  it('nor the record of a number disposed of after its date was changed and registered anew since', () => {
+    expectByHand('rehired', false);
   });
 });
