@@ -68,7 +68,10 @@ export async function logWhere(user: User, f: LogFilter): Promise<WhereOptions<A
   if (targets) and.push({ targetId: { [Op.in]: targets.length ? targets : ['-'] } });
   if (f.name) {
     // A name found in a file's name only for files the reader may see: a search must not tell what the others are called.
-    const files = await StoredFile.findAll({ where: { [Op.and]: [{ displayName: { [Op.like]: `%${f.name}%` } }, await visibleFilesWhere(user)] }, attributes: ['id'], limit: 10_000 });
+    const files = await StoredFile.findAll({
+      where: { [Op.and]: [{ displayName: { [Op.like]: `%${f.name}%` } }, ...(clientIds ? [{ clientId: { [Op.in]: clientIds } }] : []), await visibleFilesWhere(user)] },
+      attributes: ['id'], limit: 10_000,
+    });
     and.push({ [Op.or]: [
       { targetLabel: { [Op.like]: `%${f.name}%` }, [Op.or]: [{ targetKind: { [Op.ne]: 'file' } }, { targetKind: null }] },
       { targetKind: 'file', targetId: { [Op.in]: files.length ? files.map((x) => x.id) : ['-'] } },

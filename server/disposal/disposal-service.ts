@@ -278,7 +278,8 @@ export class DisposalService {
       numbers: items.filter((i) => i.itemKind === 'number').map((i) => i.itemId),
       files: items.filter((i) => i.itemKind === 'file').map((i) => ({ id: i.itemId, objectId: i.objectId })),
     };
-    const at = await this.d.ledger.record(entry);
+    // Resumed: the entry keeps the time it was first written, before anything was erased.
+    const at = await this.d.ledger.record({ ...entry, at: (await this.d.ledger.entryOf(req.id))?.at });
     this.step('ledger-written');
     await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
     if (req.scope === 'client') await this.destroyClientKeys(ctx, req);

@@ -59,16 +59,27 @@ export class ErasureLedger {
   async entries(): Promise<LedgerEntry[]> {
     const out: LedgerEntry[] = [];
     for await (const o of this.d.storage.list(LEDGER_PREFIX)) {
-      const raw = (await readAll(await this.d.storage.read(o.id))).toString('utf8');
-      const doc = JSON.parse(raw) as { body: string; mac: string };
-      // An entry not made with this master key is not obeyed (it could only serve to destroy data).
-      if (typeof doc.body !== 'string' || typeof doc.mac !== 'string' || !safeEqualHex(this.mac(doc.body), doc.mac)) {
-        this.d.logger.error({ object: o.id }, 'erasure ledger: an entry failed its check and was ignored');
-        continue;
-      }
-      out.push(JSON.parse(doc.body) as LedgerEntry);
+      const entry = await this.read(o.id);
+      if (entry) out.push(entry);
     }
     return out;
+  }
+
+  /** One request's entry, if it has one (a disposal resumed writes its entry again with its first time). */
+  async entryOf(requestId: string): Promise<LedgerEntry | null> {
+    const id = `${LEDGER_PREFIX}${requestId}`;
+    return (await this.d.storage.stat(id)) ? this.read(id) : null;
+  }
+
+  private async read(objectId: string): Promise<LedgerEntry | null> {
+    const raw = (await readAll(await this.d.storage.read(objectId))).toString('utf8');
+    const doc = JSON.parse(raw) as { body: string; mac: string };
+    // An entry not made with this master key is not obeyed (it could only serve to destroy data).
+    if (typeof doc.body !== 'string' || typeof doc.mac !== 'string' || !safeEqualHex(this.mac(doc.body), doc.mac)) {
+      this.d.logger.error({ object: objectId }, 'erasure ledger: an entry failed its check and was ignored');
+      return null;
+    }
+    return JSON.parse(doc.body) as LedgerEntry;
   }
 
   /** Erases again what a restored database or storage holds of any ledger entry; returns how many entries needed it. */

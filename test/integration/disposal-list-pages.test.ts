@@ -82,6 +82,10 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     const elsewhere = await b.agent.post(`/disposal/numbers/${id}/date`).type('form').send({ _csrf: token, clientId: client.id, page: '1', date: '2020-01-01', reason: '前倒し' });
     expect(elsewhere.status).to.equal(400);
     expect(elsewhere.text.split(ja('disposal.datePast')).length).to.equal(2);
+    // Accepted (a row not yet due, its date given again): back to that page of the list, at the row.
+    const later = [...second.text.matchAll(/<tr id="row-([0-9a-f-]{36})"[^>]*>(?:(?!<\/tr>)[\s\S])*?2031-03-31/g)].map((m) => m[1]!)[0]!;
+    const saved = await b.agent.post(`/disposal/numbers/${later}/date`).type('form').send({ _csrf: token, clientId: client.id, page: '2', date: '2031-03-31', reason: '確認' });
+    expect([saved.status, saved.headers.location]).to.deep.equal([303, `/disposal?client=${client.id}&page=2#row-${later}`]);
   });
 
   it('keeps the client for firm staff: in the filter form and in the pager', async () => {

@@ -127,6 +127,7 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
       expect([null, 137], killed.stderr).to.include(killed.code);
       expect(killed.stdout).to.contain(`step ${step}`);
       expect(await DisposalCertificate.count({ where: { requestId: req.id } })).to.equal(0);
+      const firstWritten = (await h.booted.services.erasureLedger.entryOf(req.id))!.at;
       // The claim of the dead process goes stale; the next run (at start-up) takes it over.
       await DisposalRequest.update({ claimedAt: new Date(Date.now() - 10 * 60_000) }, { where: { id: req.id } });
       const resumed = await runScript('test/support/disposal-child.ts', [req.id], env, { timeoutMs: 40_000 });
@@ -137,6 +138,10 @@ describe('廃棄: requests, approval by someone else, crypto-erasure, verificati
       expect((await DisposalRequest.findByPk(req.id))!.status).to.equal('executed');
       // The erasure ledger left it to the resumption (it re-applies only finished or unknown disposals).
       expect(await AuditEvent.count({ where: { operation: 'disposal.reapply', targetId: req.id } })).to.equal(0);
+      // Its entry kept the time it was first written, and says when the erasure was done.
+      const entry = (await h.booted.services.erasureLedger.entryOf(req.id))!;
+      expect(entry.at).to.equal(firstWritten);
+      expect(entry.erasedAt! > firstWritten).to.equal(true);
     });
   }
 

@@ -47,7 +47,7 @@ export function accountHandlers(services: Services) {
    * Who may set up an authenticator: someone re-authenticated, or (for a first device) someone who
    * signed in with their password in the last half hour, as the forced enrolment after a first
    * sign-in does (installing an app can take longer than a re-authentication lasts). A session left
-   * open, or taken, cannot put its own device on the account.
+   * open longer, or taken later, cannot put its own device on the account.
    */
   function mayEnrol(req: Request): boolean {
     if (reauthActive(req)) return true;

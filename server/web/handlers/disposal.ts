@@ -65,6 +65,14 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     return { withNumber: true, departmentId: department, employeeCode: q.code, name: q.name, dueBy: q.due ? japanDay() : undefined, noDeletionDate: Boolean(q.noDate) };
   }
 
+  /** The retention list's address with a filter and page (the client named for the firm's side). */
+  function listQuery(q: z.infer<typeof filterForm>, clientId: string | null, page = q.page): string {
+    return new URLSearchParams({
+      ...(clientId ? { client: clientId } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
+      ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),
+    }).toString();
+  }
+
   async function retentionList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     if (req.user!.role !== 'client_admin' && !req.query.client && !req.body?.clientId) return res.redirect(303, '/firm/clients');
     const client = await clientFor(req);
@@ -78,10 +86,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     const today = japanDay();
     // A refused request comes back with its ticks and reason; a refused date change with what was typed, on its row.
     const ticked = new Set(Array.isArray(extra.ticked) ? extra.ticked as string[] : []);
-    const query = (page: number) => new URLSearchParams({
-      ...(firmSide ? { client: client.id } : {}), ...(q.department ? { department: q.department } : {}), ...(q.code ? { code: q.code } : {}),
-      ...(q.name ? { name: q.name } : {}), ...(q.due ? { due: '1' } : {}), ...(q.noDate ? { noDate: '1' } : {}), page: String(page),
-    }).toString();
+    const query = (page: number) => listQuery(q, firmSide ? client.id : null, page);
     const numbers = rows.flatMap(({ person: p, record: r }) => (r ? [{
       id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
       leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
@@ -183,7 +188,8 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         throw err;
       }
       flash(req, 'ok', f.data.date ? 'disposal.dateChanged' : 'disposal.dateCancelled');
-      res.redirect(303, `/disposal?client=${client.id}`);
+      // Back to the list as it was (its filter and page), at the row.
+      res.redirect(303, `/disposal?${listQuery(filterForm.parse(req.body ?? {}), client.id)}#row-${recordId}`);
     },
 
     async saveRules(req: Request, res: Response) {
