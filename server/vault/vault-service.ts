@@ -166,6 +166,19 @@ export class VaultService {
     return logLabelOf(person);
   }
 
+  /**
+   * A registration refused because the number typed is someone else's in the company: that refusal
+   * tells the typist something about another person's number, so it is logged (after the refused
+   * transaction, by the caller that saw it), under the person it was typed for.
+   */
+  async recordRefusedAsDuplicate(ctx: ActorContext, person: Person, source: NumberSource, errors: Record<string, string>): Promise<void> {
+    if (errors.number !== 'vault.number.duplicate') return;
+    await this.d.audit.recordAlone(ctx, {
+      operation: REGISTER_OPERATION[source], result: 'denied', clientId: person.clientId, targetKind: person.kind, targetId: person.id,
+      targetLabel: this.auditLabel(person), detail: 'number held by another person',
+    });
+  }
+
   async recordOf(person: Person, tx?: Transaction): Promise<NumberRecord | null> {
     return NumberRecord.findOne({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id }, transaction: tx });
   }

@@ -84,7 +84,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const list = await admin.get('/client/people');
     expect(list.text).to.contain(`**********${ichiro.slice(-2)}`);
     expect(list.text).not.to.contain(ichiro);
-    expect((await lastAudit('vault.register.proxy'))!.targetLabel).to.equal('E001 山田 一郎');
+    const rows = await AuditEvent.findAll({ where: { operation: 'vault.register.proxy' }, order: [['seq', 'DESC']], limit: 2 });
+    // The registration, then the refusal of the same number for the dependant, logged under her (never the number).
+    expect(rows.map((r) => [r.result, r.targetLabel, r.detail])).to.deep.equal([['denied', 'E001 山田 一郎 > 山田 花子', 'number held by another person'], ['allowed', 'E001 山田 一郎', 'proxy']]);
   });
 
   it('registering from a filtered list comes back to that list, at the person', async () => {
@@ -198,6 +200,11 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('確認コードは確認済みです').and.not.contain('data-testid="code-input"').and.not.contain('data-testid="tries-left"');
     expect(await NumberRecord.count({ where: { personKind: 'payee', personId: payee!.id } })).to.equal(0);
+    // Someone else's number of the company: refused, and logged under the payee (the visitor learnt it is held).
+    res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), number: ichiro, confirm: 'on' });
+    expect(res.status).to.equal(409);
+    const held = (await lastAudit('vault.register.link'))!;
+    expect([held.result, held.detail, held.channel, held.targetKind]).to.deep.equal(['denied', 'number held by another person', 'link:/r/:token', 'payee']);
     // Another visitor of the same link still needs the code.
     const stranger = new TestBrowser(h.portal.app);
     const strangerPage = await stranger.get(path);
@@ -294,6 +301,14 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
       .field('person', strangerDep.id).field('number', validNumber(31313131313)).field('confirm', 'on');
     expect(res.status).to.equal(404);
+    // Their own number typed as the dependant's (someone else's in the company): refused, and the refusal is
+    // in the log, under the person it was typed for (it tells the typist the number is held), never the number.
+    res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('person', 'self').field('number', number).field('confirm', 'on');
+    expect(res.status).to.equal(409);
+    const refused = (await lastAudit('vault.register.self'))!;
+    expect([refused.result, refused.detail, refused.actorId, refused.targetKind]).to.deep.equal(['denied', 'number held by another person', employeeUser.user.id, 'employee']);
+    expect(JSON.stringify(refused)).to.not.contain(number);
   });
 
   describe('firm staff', () => {

@@ -311,6 +311,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         await services.files.discardUploads(received.uploads);
         const errors = formErrors(err);
         if (!errors) throw err;
+        await vault.recordRefusedAsDuplicate(actorOf(req), person, 'proxy', errors);
         const status = (err as AppError).status;
         return refuseNumberForm(req, res, errors, status, () => showRegisterForm(req, res, errors, status));
       }

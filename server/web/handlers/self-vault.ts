@@ -74,22 +74,24 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       const received = await receivePhotos(req, res, photoTargetOf(req));
       const f = parseForm(selfForm, req.body);
       const personKey = f.ok ? f.data.person : String((req.body as Record<string, unknown>)?.person ?? 'self');
+      let person: Person | null = null;
       try {
         const employee = await employeeOfUser(req.user!);
         if (!employee) throw new NotFound();
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
         checkCardPhotos(received);
-        const person = await personFor(employee, f.data.person);
+        const who = person = await personFor(employee, f.data.person);
         const ctx = actorOf(req);
         await services.audit.transaction(async (tx) => {
           const idFileId = await storeCardPhotos(services, tx, ctx, req.user!, received);
-          await vault.register(ctx, person, f.data, { source: 'self', confirmedByPerson: true, idFileId, registeredBy: req.user!.id }, tx);
+          await vault.register(ctx, who, f.data, { source: 'self', confirmedByPerson: true, idFileId, registeredBy: req.user!.id }, tx);
         });
       } catch (err) {
         await services.files.discardUploads(received.uploads);
         const errors = formErrors(err);
         if (!errors) throw err;
+        if (person) await vault.recordRefusedAsDuplicate(actorOf(req), person, 'self', errors);
         return refuse(req, res, errors, (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');

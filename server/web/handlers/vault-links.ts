@@ -135,6 +135,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         const errors = formErrors(err);
         if (!errors || !found) throw err;
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
+        if (registering && !errors.code) await services.vault.recordRefusedAsDuplicate(linkActor(req, found, true), found.person, 'link', errors);
         // A wrong code may have worn the link out: then say so (and why) instead of showing the form again.
         const still = await services.vaultLinks.find(token);
         if (!still) throw new AppError(404, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
