@@ -182,15 +182,16 @@ export class DisposalService {
 
   /** Whether every item still holds data: a number still sealed, a file still stored. */
   private async allStillHeld(items: ItemFacts[], tx: Transaction): Promise<boolean> {
-    const ids = (kind: ItemFacts['itemKind']) => items.filter((i) => i.itemKind === kind).map((i) => i.itemId);
-    const [numbers, files] = [ids('number'), ids('file')];
-    for (let i = 0; i < numbers.length; i += 1000) {
-      const c = numbers.slice(i, i + 1000);
-      if (await NumberRecord.count({ where: { id: { [Op.in]: c }, sealedNumber: { [Op.ne]: null } }, transaction: tx }) !== c.length) return false;
-    }
-    for (let i = 0; i < files.length; i += 1000) {
-      const c = files.slice(i, i + 1000);
-      if (await StoredFile.count({ where: { id: { [Op.in]: c }, status: 'ready', wrappedKey: { [Op.ne]: null } }, transaction: tx }) !== c.length) return false;
+    const held: Record<ItemFacts['itemKind'], (ids: string[]) => Promise<number>> = {
+      number: (ids) => NumberRecord.count({ where: { id: { [Op.in]: ids }, sealedNumber: { [Op.ne]: null } }, transaction: tx }),
+      file: (ids) => StoredFile.count({ where: { id: { [Op.in]: ids }, status: 'ready', wrappedKey: { [Op.ne]: null } }, transaction: tx }),
+    };
+    for (const kind of ['number', 'file'] as const) {
+      const ids = items.filter((i) => i.itemKind === kind).map((i) => i.itemId);
+      for (let i = 0; i < ids.length; i += 1000) {
+        const chunk = ids.slice(i, i + 1000);
+        if (await held[kind](chunk) !== chunk.length) return false;
+      }
     }
     return true;
   }

@@ -192,12 +192,11 @@ export class FileService {
     }
     // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
     const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
-    let stored = Buffer.alloc(0);
-    const write = async (tx: Transaction) => {
+    /** The audit row (and the read receipt) under the log's head; gives the file's wrapped key as it is then. */
+    const write = async (tx: Transaction): Promise<Buffer> => {
       // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.
       const current = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: ['id', 'wrappedKey'], transaction: tx, lock: tx.LOCK.UPDATE });
       if (!current?.wrappedKey) throw new NotFound();
-      stored = Buffer.from(current.wrappedKey, 'base64');
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
@@ -209,9 +208,9 @@ export class FileService {
         if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
         else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
       }
+      return Buffer.from(current.wrappedKey, 'base64');
     };
-    if (guarded) await this.d.guard.within(ctx, guarded, 'file.download', 1, write);
-    else await this.d.audit.transaction(write);
+    const stored = guarded ? await this.d.guard.within(ctx, guarded, 'file.download', 1, write) : await this.d.audit.transaction(write);
     const owner = file.clientId ?? FIRM_KEY_OWNER;
     const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
     const decrypt = createDecryptStream({

@@ -342,13 +342,13 @@ export class VaultService {
     // Its rows say which of how many they were: the first of each counts in later windows.
     const single = GUARDED_OPERATIONS.includes(operation);
     const counted = single ? asked.length : 1;
-    const opened: Revealed[] = [];
-    await this.guard.within(ctx, clientId, operation, counted, async (tx) => {
+    return this.guard.within(ctx, clientId, operation, counted, async (tx) => {
       // Opened from the rows as they are under the log's head: a number disposed of meanwhile is not
       // shown, one replaced is shown as it now is, one re-sealed by a key rotation opens as before.
       const rows = new Map((await NumberRecord.findAll({ where: { id: { [Op.in]: asked.map((a) => a.id) }, clientId }, transaction: tx, lock: tx.LOCK.UPDATE })).map((r) => [r.id, r]));
       // One look-up per key version (one or two), not per number, while the head is held.
       const keys = new Map<number, Buffer>();
+      const opened: Revealed[] = [];
       for (const { person, id } of asked) {
         const record = rows.get(id);
         if (!record?.sealedNumber) throw new NotFound();
@@ -363,7 +363,7 @@ export class VaultService {
           detail: single ? null : batchDetail(i, opened.length),
         });
       }
+      return opened;
     });
-    return opened;
   }
 }

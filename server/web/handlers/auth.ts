@@ -64,8 +64,9 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
   }
 
   async function loginFailed(req: Request, res: Response, email: string, userId: string | null, reason: string) {
+    const address = addressForLog(email);
     await audit.recordAlone(actorOf(req), {
-      operation: 'auth.login', result: 'denied', targetKind: 'user', targetId: userId, targetLabel: addressForLog(email), detail: addressForLog(email) || !email ? reason : `${reason}; not an address`,
+      operation: 'auth.login', result: 'denied', targetKind: 'user', targetId: userId, targetLabel: address, detail: address || !email ? reason : `${reason}; not an address`,
     });
     // The same page, status and words whether the account exists or not.
     page(req, res, 'auth/login', { title: 'auth.login.title', email, error: 'auth.loginFailed', next: safeNext(req.body?.next) }, 401);

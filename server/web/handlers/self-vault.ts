@@ -81,7 +81,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         if (!f.data.confirm) throw new BadRequest('vault.self.confirmRequired', { confirm: 'vault.self.confirmRequired' });
         checkCardPhotos(received);
-        const who = person = await personFor(employee, f.data.person);
+        const who = await personFor(employee, f.data.person);
+        person = who;
         const ctx = actorOf(req);
         await services.audit.transaction(async (tx) => {
           const idFileId = await storeCardPhotos(services, tx, ctx, req.user!, received);

@@ -4,6 +4,7 @@ import { roleAllows, type RoleRule } from '../../policies';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { listedPurpose } from '../../domain/purposes';
+import { tickedValues } from '../forms';
 
 /** 'public', 'apiToken' (a bearer token of an authorised application, no session) or a role rule */
 export type Access = 'public' | 'apiToken' | RoleRule;
@@ -58,9 +59,7 @@ export function requireReauthLogged(services: Pick<Services, 'vault' | 'files'>,
     const clientId = typeof req.params.clientId === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.clientId) ? req.params.clientId : null;
     const purpose = listedPurpose(req.body);
     // Whose numbers were asked for: the one of a reveal, the ones ticked for a print or export.
-    const body = (req.body ?? {}) as { ids?: unknown };
-    const asked = typeof req.params.recordId === 'string' ? [req.params.recordId] : Array.isArray(body.ids) ? body.ids : typeof body.ids === 'string' ? [body.ids] : [];
-    const recordIds = asked.filter((id): id is string => typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)).slice(0, 500);
+    const recordIds = tickedValues(/^[0-9a-f-]{36}$/i, 500).parse(req.params.recordId ?? (req.body as { ids?: unknown } | undefined)?.ids);
     // A file's refusal names the file and lands in its client's log (a file the reader may not see at all is a 404 later).
     const file = typeof req.params.fileId === 'string' ? await services.files.getFor(req.user!, req.params.fileId).catch(() => null) : null;
     if (file) await services.files.recordRefused(actorOf(req), file, 'no re-authentication', purpose).catch(() => {});

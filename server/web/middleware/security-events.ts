@@ -54,13 +54,13 @@ export async function recordSecurityEvent(d: { audit: AuditLog; logger: Logger; 
   const route = (req.route?.path as string | undefined) ?? '(no route)';
   // (The route's params are gone by the time the error handler runs: the id is read from the path, whose ids are UUIDs.)
   const asked = req.path.split('/').find((segment) => UUID.test(segment)) ?? null;
-  // A firm member refused at a client's pages (/firm/clients/<id>/…): filed under that client, whose
-  // log and access report list any denial about its data; a client's own people under their client.
+  // A firm member refused at a client's pages (its id in the path, the query or the form): filed under
+  // that client, whose log and access report list any denial about its data; a client's own people under their client.
   const named = /^\/firm\/clients\/([0-9a-f-]{36})(?:\/|$)/i.exec(req.path)?.[1] ?? req.query?.client ?? (req.body as { clientId?: unknown } | undefined)?.clientId;
-  const clientInPath = typeof named === 'string' && UUID.test(named) ? named.toLowerCase() : null;
+  const clientNamed = typeof named === 'string' && UUID.test(named) ? named.toLowerCase() : null;
   try {
     await audit.recordAlone(actorOf(req), {
-      operation, result: 'denied', clientId: user.clientId ?? clientInPath, targetId: asked,
+      operation, result: 'denied', clientId: user.clientId ?? clientNamed, targetId: asked,
       detail: `${req.method} ${route}: ${err.status} ${err.messageKey}`,
     });
   } catch (e) {
