@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { Mailer } from '../mail/mailer';
 import type { Config } from '../config';
-import { AuditEvent, Client, User } from '../db/models';
+import { ApiToken, AuditEvent, Client, User } from '../db/models';
 import { TooManyRequests } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 
@@ -46,12 +46,27 @@ export class RevealGuard {
     return new Date(Date.now() - this.d.config.revealBurstWindowSeconds * 1000);
   }
 
+  /**
+   * The actor ids that are one person's hands: the person and every API token they made. An
+   * application reads under its token's id, so without this a person stopped for a burst could
+   * make a token and carry on, a fresh allowance a token.
+   */
+  private async handsOf(tx: Transaction, ctx: ActorContext): Promise<string[]> {
+    const actorId = ctx.actorId!;
+    const person = ctx.actorRole === 'api'
+      ? (await ApiToken.findByPk(actorId, { attributes: ['createdBy'], transaction: tx }))?.createdBy ?? null
+      : actorId;
+    if (!person) return [actorId];
+    const tokens = await ApiToken.findAll({ where: { createdBy: person }, attributes: ['id'], transaction: tx });
+    return [...new Set([actorId, person, ...tokens.map((t) => t.id)])];
+  }
+
   /** Whether `count` more openings fit in the window; call inside the transaction that will write their rows. */
   async fits(tx: Transaction, ctx: ActorContext, count: number): Promise<boolean> {
     if (!ctx.actorId) return true;
     await this.d.audit.serialise(tx);
     const recent = await AuditEvent.count({
-      where: { actorId: ctx.actorId, ...COUNTED, result: 'allowed', at: { [Op.gte]: this.since() } },
+      where: { actorId: { [Op.in]: await this.handsOf(tx, ctx) }, ...COUNTED, result: 'allowed', at: { [Op.gte]: this.since() } },
       transaction: tx,
     });
     return recent + count <= this.d.config.revealBurstMax;
@@ -74,7 +89,8 @@ export class RevealGuard {
   /** A refusal for this burst: the first in the window is the 'vault.burst' row and the alert. */
   async refuse(ctx: ActorContext, clientId: string, operation: string): Promise<void> {
     const first = await this.d.audit.transaction(async (tx) => {
-      const alerted = await AuditEvent.count({ where: { actorId: ctx.actorId, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
+      const hands = ctx.actorId ? await this.handsOf(tx, ctx) : [];
+      const alerted = await AuditEvent.count({ where: { actorId: { [Op.in]: hands }, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,
         detail: `burst: more than ${this.d.config.revealBurstMax} in ${this.d.config.revealBurstWindowSeconds}s`,

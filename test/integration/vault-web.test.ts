@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import request from 'supertest';
 import { japanDay } from '../../server/domain/dates';
 import { addYears, rulesOf, saveRules } from '../../server/disposal/retention-rules';
 import { systemContext } from '../../server/audit';
@@ -629,5 +630,32 @@ describe('Vault screens: corrections found in review', () => {
     expect(await AuditEvent.count({ where: { actorId: staff.user.id, operation: 'vault.burst' } })).to.equal(1);
     // The company's own admin opens it as before: only the firm's openings are counted.
     for (let i = 0; i < 3; i++) expect((await downloadFile(admin, fileId)).status).to.equal(200);
+  });
+
+  it('a person stopped for a burst cannot carry on through an API token of their own, nor spend a fresh allowance a token', async () => {
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    await assign(h, client.id, firmAdmin.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(firmAdmin);
+    await b.reauth(firmAdmin);
+    const rec = await NumberRecord.findOne({ where: { personId: employeeId } });
+    const tokenInput = { clientIds: [client.id], purposes: ['withholding_slip' as const], days: 1 };
+    const made = (name: string) => h.booted.services.apiTokens.create(systemContext('test'), firmAdmin.user.id, { ...tokenInput, name });
+    const apiRead = (secret: string) => request(h.portal.app).get(`/api/v1/clients/${client.id}/numbers/${rec!.id}?purpose=withholding_slip&office=tax_office`).set('Authorization', `Bearer ${secret}`);
+    // Two tokens share their maker's window: one read each fills it (the limit is 2).
+    const [first, second] = [await made('給与ソフト'), await made('年調ソフト')];
+    expect((await apiRead(first.secret)).status).to.equal(200);
+    expect((await apiRead(second.secret)).status).to.equal(200);
+    expect((await apiRead(first.secret)).status).to.equal(429);
+    const list = `/firm/clients/${client.id}/numbers`;
+    const web = await b.post(`${list}/${rec!.id}/reveal`, { purpose: 'withholding_slip', office: 'tax_office' }, list);
+    expect(web.status, 'the maker on the web shares the window').to.equal(429);
+    const third = await made('三本目');
+    const late = await apiRead(third.secret);
+    expect(late.status, 'a token made after the stop').to.equal(429);
+    expect(JSON.stringify(late.body)).to.not.contain(validNumber(70000000001));
+    const hands = [firmAdmin.user.id, first.token.id, second.token.id, third.token.id];
+    expect(await AuditEvent.count({ where: { actorId: hands, operation: ['vault.api.read', 'vault.reveal'], result: 'allowed' } })).to.equal(2);
+    expect(await AuditEvent.count({ where: { actorId: hands, operation: 'vault.burst' } }), 'one alert for the person, whichever hand').to.equal(1);
   });
 });

@@ -7,7 +7,7 @@ import type { Response } from 'supertest';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
-import { pngBytes } from '../support/files';
+import { pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { Dependant, Employee, Firm, NumberRecord, Payee, SessionRow, StoredFile, type Client } from '../../server/db/models';
 import { numberFrom as valid } from '../support/vault';
 import type { RouteDef } from '../../server/web/routes';
@@ -92,6 +92,10 @@ describe('Security: no unmasked My Number anywhere but a reveal or an export mad
     keep('link submit', await visitor.agent.post(linkPath).type('form').send({ _csrf: csrfIn(linkPage.text), code, number: nPayee, confirm: 'on' }));
     expect(await NumberRecord.count({ where: { clientId: client.id } })).to.equal(4);
     void jiro;
+    // A number typed into a sending's comment, as a hurried HR person would.
+    keep('sending', await uploadFiles(admin, { direction: 'to_firm', category: 'procedure', comment: `太郎さんの番号は ${grouped(nTaro)} です` }, [{ name: '届出書.pdf', data: pdfBytes(1500) }]));
+    const sent = await StoredFile.findOne({ where: { displayName: '届出書.pdf' } });
+    ids.commentedFileId = sent!.id;
 
     const record = await NumberRecord.findOne({ where: { personKind: 'employee', personId: taro!.id } });
     const image = await StoredFile.findOne({ where: { category: 'identity' } });
@@ -111,6 +115,10 @@ describe('Security: no unmasked My Number anywhere but a reveal or an export mad
         expect(res.status, `${role} GET ${r.path}`).to.be.below(500);
         visited++;
       }
+    }
+    for (const role of ['staff', 'clientAdmin'] as const) {
+      const page = keep(`${role} GET the commented sending`, await browsers[role].get(`/files/${ids.commentedFileId}`));
+      expect(page.text, 'the comment is shown, its number masked').to.contain('太郎さんの番号は ************ です');
     }
     const staffList = `/firm/clients/${client.id}/numbers`;
     keep('check', await browsers.staff.post(`${staffList}/${ids.recordId}/check`, { typed: seeded[0]! }, staffList));
