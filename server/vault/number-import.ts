@@ -96,7 +96,12 @@ export async function importNumbers(d: { audit: AuditLog; vault: VaultService },
         seenPeople.add(key);
         imported++;
       } catch (err) {
-        if (err instanceof FieldConflict || err instanceof BadRequest) { reject(err.messageKey); continue; }
+        if (err instanceof FieldConflict || err instanceof BadRequest) {
+          // The line tells the typist the number is someone else's in the company: logged, as on the other screens.
+          await d.vault.recordRefusedAsDuplicate(ctx, person, 'import', err.fieldErrors, tx);
+          reject(err.messageKey);
+          continue;
+        }
         throw err;
       }
     }

@@ -171,12 +171,14 @@ export class VaultService {
    * tells the typist something about another person's number, so it is logged (after the refused
    * transaction, by the caller that saw it), under the person it was typed for.
    */
-  async recordRefusedAsDuplicate(ctx: ActorContext, person: Person, source: NumberSource, errors: Record<string, string>): Promise<void> {
+  async recordRefusedAsDuplicate(ctx: ActorContext, person: Person, source: NumberSource, errors: Record<string, string>, tx?: Transaction): Promise<void> {
     if (errors.number !== 'vault.number.duplicate') return;
-    await this.d.audit.recordAlone(ctx, {
-      operation: REGISTER_OPERATION[source], result: 'denied', clientId: person.clientId, targetKind: person.kind, targetId: person.id,
+    const entry = {
+      operation: REGISTER_OPERATION[source], result: 'denied' as const, clientId: person.clientId, targetKind: person.kind, targetId: person.id,
       targetLabel: this.auditLabel(person), detail: 'number held by another person',
-    });
+    };
+    if (tx) await this.d.audit.record(tx, ctx, entry);
+    else await this.d.audit.recordAlone(ctx, entry);
   }
 
   async recordOf(person: Person, tx?: Transaction): Promise<NumberRecord | null> {

@@ -519,6 +519,18 @@ describe('Vault screens: corrections found in review', () => {
     expect(rec!.lastTwo).to.equal(first.slice(-2));
   });
 
+  it('an import line refused because its number is someone else\'s in the company is logged as a denied registration under the person it was typed for', async () => {
+    const token = await admin.csrf('/client/numbers/import');
+    const res = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(`社員コード,マイナンバー\r\nA2,${validNumber(70000000001)}\r\n`), { filename: 'dup.csv', contentType: 'text/csv' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('別の方に既に登録されています');
+    const a2 = await Employee.findOne({ where: { clientId: client.id, employeeCode: 'A2' } });
+    const refused = await AuditEvent.findAll({ where: { operation: 'vault.register.import', result: 'denied' } });
+    expect(refused.map((r) => [r.targetId, r.targetLabel, r.detail])).to.deep.equal([[a2!.id, 'A2 二番 目', 'number held by another person']]);
+    expect((await lastAudit('vault.import'))!.detail).to.equal('0 imported, 1 rejected');
+    expect(await NumberRecord.count({ where: { personId: a2!.id } })).to.equal(0);
+  });
+
   it('the import page explains every column, and a file written as it says (any column order, the example date, a name typed with a full-width space) is taken', async () => {
     const page = await admin.get('/client/numbers/import');
     expect(page.status).to.equal(200);
