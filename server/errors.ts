@@ -40,7 +40,7 @@ export class Conflict extends AppError {
   constructor(messageKey = 'error.conflict') { super(409, messageKey); }
 }
 export class PayloadTooLarge extends AppError {
-  constructor() { super(413, 'error.payloadTooLarge'); }
+  constructor(messageKey = 'error.payloadTooLarge', params: Record<string, string | number> = {}) { super(413, messageKey, params); }
 }
 export class TooManyRequests extends AppError {
   constructor(readonly retryAfterSeconds: number) {

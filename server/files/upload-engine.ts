@@ -41,13 +41,16 @@ export function objectIdFor(fileId: string): string {
  * `mayRelease()` holds. Without that, a 1 GiB upload leaves 1 GiB of dead 64 KiB buffers to the
  * garbage collector, which in this process means a full mark-compact every ~64 MB of them.
  */
-function feed(src: Readable, encrypt: EncryptStream, head: Buffer[], ended: boolean, limit: { reached: boolean; onReached?: () => void }, mayRelease: () => boolean): Promise<void> {
+function feed(src: Readable, encrypt: EncryptStream, head: Buffer[], ended: boolean, limit: { reached: boolean; onReached?: () => void }, mayRelease: () => boolean, take: (bytes: number) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let stopSource = () => {};
     let stopEncrypt = () => {};
     const write = (chunk: Buffer) => encrypt.write(chunk, (err) => { if (!err && mayRelease()) releaseChunk(chunk); });
-    const onData = (chunk: Buffer) => { if (!write(chunk)) src.pause(); };
+    const onData = (chunk: Buffer) => {
+      if (!take(chunk.length)) return settle(new PayloadTooLarge());
+      if (!write(chunk)) src.pause();
+    };
     const onDrain = () => src.resume();
     const settle = (err?: Error) => {
       if (settled) return;
@@ -69,7 +72,10 @@ function feed(src: Readable, encrypt: EncryptStream, head: Buffer[], ended: bool
       settle();
     };
     limit.onReached = () => settle(new PayloadTooLarge());
-    for (const chunk of head) write(chunk);
+    for (const chunk of head) {
+      if (!take(chunk.length)) return settle(new PayloadTooLarge());
+      write(chunk);
+    }
     if (ended) return sourceEnded();
     stopSource = finished(src, sourceEnded);
     // The encryptor failing first (storage.write destroyed it): stop reading; storage.write reports why.
@@ -90,7 +96,19 @@ export function encryptingStorage(d: {
   storage: StorageAdapter;
   clientKeys: ClientKeys;
   target: (req: Request) => Promise<UploadTarget>;
+  /**
+   * The most file bytes one request may bring, all its files together. A Content-Length over it is
+   * refused before reading; this also stops a body sent without one (chunked) once it passes.
+   */
+  maxRequestBytes?: number;
 }): StorageEngine {
+  const received = new WeakMap<object, number>();
+  /** Counts `bytes` more of this request's files; false once they pass the request's limit. */
+  const taker = (req: object) => (bytes: number): boolean => {
+    const total = (received.get(req) ?? 0) + bytes;
+    received.set(req, total);
+    return d.maxRequestBytes === undefined || total <= d.maxRequestBytes;
+  };
   return {
     _handleFile(req, file, cb) {
       // Over the size limit busboy truncates the stream quietly: fail at once instead of storing a cut file.
@@ -123,7 +141,7 @@ export function encryptingStorage(d: {
         const [stored, fed] = await Promise.allSettled([
           // A storage that fails before reading it all (cannot open its file…) stops the feeding too.
           d.storage.write(objectId, encrypt).catch((err: unknown) => { encrypt.destroy(err as Error); throw err; }),
-          feed(file.stream, encrypt, sniffed.head, sniffed.ended, limit, mayRelease),
+          feed(file.stream, encrypt, sniffed.head, sniffed.ended, limit, mayRelease, taker(req)),
         ]);
         if (fed.status === 'rejected') throw fed.reason; // the file's own failure (over the limit, client gone)
         if (stored.status === 'rejected') throw stored.reason;

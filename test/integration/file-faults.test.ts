@@ -135,6 +135,73 @@ describe('Faults during uploads: nothing lost, nothing half-visible', () => {
   });
 });
 
+describe('Upload limits a client cannot talk its way past', () => {
+  let h: Harness;
+  after(async () => { await h?.close(); });
+
+  /** A multipart body sent in chunks without a Content-Length, as a streaming client sends it; gives the status and answer. */
+  async function chunkedUpload(b: TestBrowser, files: { name: string; data: Buffer }[]): Promise<{ status: number; body: string }> {
+    const address = await new Promise<{ port: number; close: () => void }>((resolve) => {
+      const server = h.portal.app.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() }));
+    });
+    try {
+      const token = await b.csrf('/files');
+      const part = (headers: string, body: Buffer | string) => Buffer.concat([Buffer.from(`--xyz\r\n${headers}\r\n\r\n`), Buffer.from(body), Buffer.from('\r\n')]);
+      const chunks = [
+        part('Content-Disposition: form-data; name="direction"', 'to_firm'),
+        part('Content-Disposition: form-data; name="category"', 'other'),
+        ...files.map((f) => part(`Content-Disposition: form-data; name="files"; filename="${f.name}"\r\nContent-Type: application/pdf`, f.data)),
+        Buffer.from('--xyz--\r\n'),
+      ];
+      return await new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: address.port, path: '/files', method: 'POST', headers: {
+          Cookie: `akatsuki.sid=${b.cookie()}`, 'X-CSRF-Token': token, Accept: 'application/json', 'Content-Type': 'multipart/form-data; boundary=xyz',
+        } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => { body += d.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        // The server may answer and close before the whole body is written.
+        req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    } finally {
+      address.close();
+    }
+  }
+
+  it('a body with no Content-Length (chunked) is held to the request limit too: 413, nothing stored; within it, both files are taken', async () => {
+    h = await createHarness({ UPLOAD_MAX_FILE_MB: '1', UPLOAD_MAX_REQUEST_MB: '1' });
+    const u = await makeUser(h, { role: 'client_admin', clientId: (await makeClient(h)).id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(u);
+    const over = await chunkedUpload(b, [{ name: 'a.pdf', data: pdfBytes(700 * 1024) }, { name: 'b.pdf', data: pdfBytes(700 * 1024) }]);
+    expect(over.status, over.body).to.equal(413);
+    expect(JSON.parse(over.body).error.message).to.contain('送信されたデータが大きすぎます');
+    expect(storedFiles(h.config.storageDir)).to.deep.equal([]);
+    expect(await StoredFile.count()).to.equal(0);
+    const within = await chunkedUpload(b, [{ name: 'c.pdf', data: pdfBytes(400 * 1024) }, { name: 'd.pdf', data: pdfBytes(400 * 1024) }]);
+    expect(within.status, within.body).to.equal(200);
+    expect((await StoredFile.findAll()).map((f) => f.displayName).sort()).to.deep.equal(['c.pdf', 'd.pdf']);
+  });
+
+  it('one file more than UPLOAD_MAX_FILES is refused whole, and nothing of the sending is stored', async () => {
+    await h.close();
+    h = await createHarness({ UPLOAD_MAX_FILES: '2' });
+    const u = await makeUser(h, { role: 'client_admin', clientId: (await makeClient(h)).id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(u);
+    const res = await upload(b, ['1', '2', '3'].map((n) => ({ name: `${n}.pdf`, data: pdfBytes(2000) })));
+    expect(res.status).to.equal(413);
+    expect(res.body.error.message).to.equal('一度に送れるファイルは2件までです。分けて送ってください。');
+    expect((await b.get('/files')).text, 'the form says so before anyone tries').to.contain('一度に2件まで');
+    expect(storedFiles(h.config.storageDir)).to.deep.equal([]);
+    expect(await StoredFile.count()).to.equal(0);
+    expect((await upload(b, ['1', '2'].map((n) => ({ name: `${n}.pdf`, data: pdfBytes(2000) })))).status).to.equal(200);
+  });
+});
+
 describe('Faults: the portal process is killed mid-upload', () => {
   it('after a restart no half-finished file is listed, its temp is swept, and earlier files are intact', async function () {
     this.timeout(90_000);

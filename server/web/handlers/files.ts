@@ -55,6 +55,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
         return resolveUploadTarget(req.user!, req.body);
       })()),
+      maxRequestBytes: config.uploadMaxRequestBytes,
     }),
     limits: { fileSize: config.uploadMaxFileBytes, files: config.uploadMaxFiles, fields: 20, fieldSize: 10_000, parts: config.uploadMaxFiles + 20 },
     defParamCharset: 'utf8',
@@ -71,7 +72,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
       categories: (client ? CATEGORIES : ALL_CLIENT_CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
       accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-      maxFile: formatLimit(config.uploadMaxFileBytes),
+      maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
       directions: client ? [
         { value: 'to_client', labelKey: 'files.direction.to_client', checked: true },
         { value: 'to_employee', labelKey: 'files.direction.to_employee', checked: false },
@@ -180,7 +181,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         canSendToEmployee: user.role === 'client_admin',
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
         accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-        maxFile: formatLimit(config.uploadMaxFileBytes),
+        maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
       });
     },
 
@@ -195,7 +196,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
           .map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
         categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
         accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-        maxFile: formatLimit(config.uploadMaxFileBytes),
+        maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
       });
     },
 
@@ -211,6 +212,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
 
     receive(req: Request, res: Response, next: NextFunction) {
       upload(req, res, (err: unknown) => {
+        // More files than a sending takes: say how many it does take (multer has removed what it stored).
+        const code = (err as { code?: string } | undefined)?.code;
+        if ((err as Error | undefined)?.name === 'MulterError' && (code === 'LIMIT_FILE_COUNT' || code === 'LIMIT_UNEXPECTED_FILE')) {
+          return next(new PayloadTooLarge('files.tooMany', { max: config.uploadMaxFiles }));
+        }
         if (err) return next(err);
         next();
       });
