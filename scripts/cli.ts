@@ -202,7 +202,7 @@ program.command('keys:rotate-master')
   });
 
 program.command('keys:rotate-client')
-  .description('make a new version of a client\'s keys and re-seal its numbers / blind indexes under it (resumable, portal may run)')
+  .description('make a new version of a client\'s keys and re-seal its files, report PDFs, numbers and blind indexes under it (resumable, portal may run)')
   .requiredOption('--client <code>', 'the client\'s code')
   .option('--purpose <purpose>', 'files | numbers | index | all', 'all')
   .action(async (opts: { client: string; purpose: string }) => {
@@ -223,7 +223,7 @@ program.command('keys:rotate-client')
         operation: 'keys.rotate', result: 'allowed', clientId: client.id, targetKind: 'key', targetLabel: purposes.join(','), detail: 'started',
       });
       try {
-        for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys }, client.id, purposes)) {
+        for (const r of await rotateClientKey({ sequelize: b.sequelize, clientKeys: b.services.clientKeys, storage: b.services.storage }, client.id, purposes)) {
           // Every number re-sealed was opened to do it: the client's log (and report) says so.
           await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-client')), {
             operation: 'keys.rotate', result: 'allowed', clientId: client.id, targetKind: 'key', targetLabel: r.purpose,
@@ -232,10 +232,9 @@ program.command('keys:rotate-client')
           const how = r.state === 'resumed' ? 'finished the interrupted rotation to' : 'new';
           if (r.state === 'unchanged') {
             console.log(`${client.code}\t${r.purpose}\tunchanged (version ${r.version}): this run finished an interrupted rotation; run the command again for a new version.`);
-          } else if (r.purpose === 'files') {
-            console.log(`${client.code}\tfiles\t${how} version ${r.version}: new files use it; ${r.filesUnderOlderVersions} stored files stay under the version that encrypted them (kept to open them).`);
           } else {
-            console.log(`${client.code}\t${r.purpose}\t${how} version ${r.version}: ${r.rewritten} ${r.purpose === 'numbers' ? 'numbers re-sealed' : 'blind indexes recomputed'}.`);
+            const what = { files: 'files and report PDFs re-encrypted', numbers: 'numbers re-sealed', index: 'blind indexes recomputed' }[r.purpose];
+            console.log(`${client.code}\t${r.purpose}\t${how} version ${r.version}: ${r.rewritten} ${what}.`);
           }
         }
       } catch (err) {

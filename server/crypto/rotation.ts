@@ -1,6 +1,8 @@
 import { Op, type Sequelize } from 'sequelize';
-import { ClientKey, FirmKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../db/models';
+import type { StorageAdapter } from '../../storage-adapters';
+import { AccessReport, ClientKey, FirmKey, KeyCheck, NumberRecord, PendingObjectDeletion, SigningIdentity, StoredFile, User } from '../db/models';
 import type { ClientKeys } from '../clients/client-keys';
+import { openSealed, sealStream, type SealedObject } from '../files/sealed-object';
 import { DecryptionFailed } from './aead';
 import type { ClientKeyPurpose, KeyRing } from './key-ring';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from './number-cipher';
@@ -22,8 +24,8 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from './number-c
  *
  * Client key: a new version becomes current; numbers are re-sealed and blind indexes recomputed
  * under it row by row (the row's own keyVersion / indexVersion says where it is, and the old
- * versions stay until the end so a half-done run reads everything). Stored files keep their data
- * key wrapped under the version that encrypted them (see rotateClientKey).
+ * versions stay until the end so a half-done run reads everything). Stored files and access-report
+ * PDFs are re-encrypted under a new data key wrapped by the new version (see rotateClientKey).
  */
 
 /** Called after each row written; a test throws from it to simulate a run killed halfway. */
@@ -148,10 +150,8 @@ export interface ClientRotationResult {
    * it; unchanged: nothing to finish for this purpose while another one was being finished.
    */
   state: 'new' | 'resumed' | 'unchanged';
-  /** rows re-sealed (numbers) or re-indexed (index) now */
+  /** rows re-sealed (numbers), re-indexed (index) or objects re-encrypted (files: stored files and report PDFs) now */
   rewritten: number;
-  /** files: stored files still under an older version (they stay readable under it) */
-  filesUnderOlderVersions?: number;
 }
 
 const BATCH = 200;
@@ -160,6 +160,78 @@ async function currentVersion(clientId: string, purpose: ClientKeyPurpose): Prom
   const v = await ClientKey.max<number, ClientKey>('version', { where: { clientId, purpose, destroyedAt: null } });
   if (!v) throw new RotationError(`the client has no live ${purpose} key (disposed of?)`);
   return v;
+}
+
+/** Stored files and report PDFs of the client under an older file key than `version`. */
+async function objectsLagging(clientId: string, version: number): Promise<number> {
+  const older = { [Op.lt]: version };
+  return await StoredFile.count({ where: { clientId, status: 'ready', wrappedKey: { [Op.ne]: null }, keyVersion: older } })
+    + await AccessReport.count({ where: { clientId, objectId: { [Op.ne]: null }, wrappedKey: { [Op.ne]: null }, keyVersion: older } });
+}
+
+/** Rows still to do for a purpose at `version`. */
+async function lagCount(clientId: string, purpose: ClientKeyPurpose, version: number): Promise<number> {
+  return purpose === 'files' ? objectsLagging(clientId, version) : NumberRecord.count({ where: lagging(clientId, purpose, version) });
+}
+
+/** An object written by a run that lost its row (or a row moved off it): removed now, or queued for the sweeper. */
+async function dropObject(storage: StorageAdapter, objectId: string): Promise<void> {
+  try {
+    await storage.delete(objectId);
+  } catch (err) {
+    await PendingObjectDeletion.upsert({ objectId, attempts: 1, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(Date.now() + 60_000) });
+  }
+}
+
+interface ObjectRow { id: string; kind: 'file' | 'report'; sealed: SealedObject }
+
+/**
+ * Re-encrypts the client's stored files and report PDFs under `version`, one object at a time: the
+ * plaintext is streamed out of the old object (checked segment by segment and against its SHA-256)
+ * into a new object under a new data key wrapped by the new version; the row is switched to it only
+ * if it still points at the old object (a deletion or disposal meanwhile wins, and the new object
+ * goes), then the old object is deleted. Downloads read the row and the object together, so a file
+ * opens before, during and after. A run killed between writing and switching leaves an object no row
+ * points to, and one killed between switching and deleting leaves the old one: the storage sweeper
+ * removes both (it removes what no row points to).
+ */
+async function reencryptObjects(d: { storage: StorageAdapter; clientKeys: ClientKeys }, clientId: string, version: number, onRow: () => Promise<void>): Promise<number> {
+  let rewritten = 0;
+  const older = { [Op.lt]: version };
+  const pages: Array<(after: string) => Promise<ObjectRow[]>> = [
+    async (after) => (await StoredFile.findAll({
+      where: { clientId, status: 'ready', wrappedKey: { [Op.ne]: null }, keyVersion: older, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH,
+    })).map((f) => ({ id: f.id, kind: 'file' as const, sealed: { objectId: f.objectId, keyVersion: f.keyVersion, wrappedKey: f.wrappedKey!, sha256: f.sha256, size: f.size } })),
+    async (after) => (await AccessReport.findAll({
+      where: { clientId, objectId: { [Op.ne]: null }, wrappedKey: { [Op.ne]: null }, keyVersion: older, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH,
+    })).map((r) => ({ id: r.id, kind: 'report' as const, sealed: { objectId: r.objectId!, keyVersion: r.keyVersion!, wrappedKey: r.wrappedKey!, sha256: r.sha256!, size: r.size! } })),
+  ];
+  for (const page of pages) {
+    let after = '';
+    for (;;) {
+      const batch = await page(after);
+      if (batch.length === 0) break;
+      for (const row of batch) {
+        after = row.id;
+        const fresh = await sealStream(d, clientId, row.kind, row.id, await openSealed(d, clientId, row.kind, row.id, row.sealed));
+        if (fresh.sha256 !== row.sealed.sha256) {
+          await dropObject(d.storage, fresh.objectId);
+          throw new RotationError(`the ${row.kind} ${row.id} did not read back as it was stored`);
+        }
+        const was = { id: row.id, objectId: row.sealed.objectId, wrappedKey: row.sealed.wrappedKey };
+        const to = { objectId: fresh.objectId, keyVersion: fresh.keyVersion, wrappedKey: fresh.wrappedKey };
+        const [n] = row.kind === 'file'
+          ? await StoredFile.update(to, { where: { ...was, status: 'ready' }, silent: true })
+          : await AccessReport.update(to, { where: was });
+        await dropObject(d.storage, n === 1 ? row.sealed.objectId : fresh.objectId);
+        if (n === 1) {
+          rewritten++;
+          await onRow();
+        }
+      }
+    }
+  }
+  return rewritten;
 }
 
 function lagging(clientId: string, purpose: 'numbers' | 'index', version: number) {
@@ -175,17 +247,15 @@ function lagging(clientId: string, purpose: 'numbers' | 'index', version: number
  *
  * Files: an object's header names its key version and carries its wrapped data key, and the header
  * is part of every segment's associated data; downloads check the header's wrapped key against the
- * database's. Rewrapping a data key therefore means re-encrypting the object, so files are left as
- * they are: new files use the new version, the older versions stay (wrapped under the master key)
- * to open what they encrypted, and a file's key still goes with the file on deletion.
+ * database's. Rewrapping a data key therefore means re-encrypting the object (reencryptObjects).
  */
-export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: ClientKeys }, clientId: string, purposes: ClientKeyPurpose[], hooks: RotationHooks = {}): Promise<ClientRotationResult[]> {
+export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: ClientKeys; storage: StorageAdapter }, clientId: string, purposes: ClientKeyPurpose[], hooks: RotationHooks = {}): Promise<ClientRotationResult[]> {
   const results: ClientRotationResult[] = [];
   let written = 0;
   // A run that finds an interrupted one only finishes it: no purpose gets a new version this time.
   let resuming = false;
   for (const purpose of purposes) {
-    if (purpose !== 'files' && await NumberRecord.count({ where: lagging(clientId, purpose, await currentVersion(clientId, purpose)) }) > 0) resuming = true;
+    if (await lagCount(clientId, purpose, await currentVersion(clientId, purpose)) > 0) resuming = true;
   }
   // Otherwise every new version is made first, together, so that a run killed at any later point
   // leaves rows behind in every purpose it has not finished, and the next run finishes them all.
@@ -196,17 +266,19 @@ export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: Cli
   }
   for (const purpose of purposes) {
     const version = await currentVersion(clientId, purpose);
-    const lags = purpose !== 'files' && await NumberRecord.count({ where: lagging(clientId, purpose, version) }) > 0;
+    const lags = await lagCount(clientId, purpose, version) > 0;
     const state: ClientRotationResult['state'] = !resuming ? 'new' : lags ? 'resumed' : 'unchanged';
-
-    if (purpose === 'files') {
-      const older = await StoredFile.count({ where: { clientId, wrappedKey: { [Op.ne]: null }, keyVersion: { [Op.lt]: version } } });
-      results.push({ purpose, version, state, rewritten: 0, filesUnderOlderVersions: older });
-      continue;
-    }
 
     if (state === 'unchanged') {
       results.push({ purpose, version, state, rewritten: 0 });
+      continue;
+    }
+    if (purpose === 'files') {
+      const rewritten = await reencryptObjects(d, clientId, version, async () => { written++; await hooks.afterRow?.(purpose, written); });
+      // Rows that changed under the run (a deletion, a new upload under the old version mid-switch) are not left behind.
+      const left = await objectsLagging(clientId, version);
+      if (left > 0) throw new RotationError(`${left} files kept changing during the rotation; run the command again`);
+      results.push({ purpose, version, state, rewritten });
       continue;
     }
     const target = await d.clientKeys.version(clientId, purpose, version);

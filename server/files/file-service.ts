@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { AuditLog, ActorContext } from '../audit';
-import type { StorageAdapter } from '../../storage-adapters';
+import { ObjectNotFound, type StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
 import type { MailOutbox } from '../mail/outbox';
 import { Client, Employee, FileBatch, FileRead, NumberRecord, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
@@ -42,6 +42,11 @@ export interface ListFilter {
 export const PAGE_SIZE = 50;
 
 const isFirm = (u: User) => u.role === 'firm_admin' || u.role === 'firm_staff';
+
+/** Where a file's bytes are and how its key is wrapped: read together, as a key rotation changes them together. */
+interface StoredAt { objectId: string; keyVersion: number; wrappedKey: Buffer }
+const STORED_AT = ['id', 'objectId', 'keyVersion', 'wrappedKey'];
+const storedAt = (f: StoredFile): StoredAt => ({ objectId: f.objectId, keyVersion: f.keyVersion, wrappedKey: Buffer.from(f.wrappedKey!, 'base64') });
 
 /** The file exchange: sending (after the engine stored the objects), listing, downloading, deleting. */
 export class FileService {
@@ -192,10 +197,10 @@ export class FileService {
     }
     // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
     const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
-    /** The audit row (and the read receipt) under the log's head; gives the file's wrapped key as it is then. */
-    const write = async (tx: Transaction): Promise<Buffer> => {
+    /** The audit row (and the read receipt) under the log's head; gives where the file's object and key are then. */
+    const write = async (tx: Transaction): Promise<StoredAt> => {
       // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.
-      const current = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: ['id', 'wrappedKey'], transaction: tx, lock: tx.LOCK.UPDATE });
+      const current = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT, transaction: tx, lock: tx.LOCK.UPDATE });
       if (!current?.wrappedKey) throw new NotFound();
       await this.d.audit.record(tx, ctx, {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
@@ -208,20 +213,30 @@ export class FileService {
         if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
         else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
       }
-      return Buffer.from(current.wrappedKey, 'base64');
+      return storedAt(current);
     };
-    const stored = guarded ? await this.d.guard.within(ctx, guarded, 'file.download', 1, write) : await this.d.audit.transaction(write);
+    let at = guarded ? await this.d.guard.within(ctx, guarded, 'file.download', 1, write) : await this.d.audit.transaction(write);
+    let source: Readable;
+    try {
+      source = await this.d.storage.read(at.objectId);
+    } catch (err) {
+      // A key rotation moved the file to a new object (and deleted the old one) since the row was read: read it there.
+      const moved = err instanceof ObjectNotFound ? await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT }) : null;
+      if (!moved?.wrappedKey || moved.objectId === at.objectId) throw err;
+      at = storedAt(moved);
+      source = await this.d.storage.read(at.objectId);
+    }
+    const { keyVersion, wrappedKey: stored } = at;
     const owner = file.clientId ?? FIRM_KEY_OWNER;
-    const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, file.keyVersion);
+    const fileKey = await this.d.clientKeys.fileKeyVersion(file.clientId, keyVersion);
     const decrypt = createDecryptStream({
       clientId: owner, fileId: file.id, expectedSha256: file.sha256,
       unwrapKey: (header) => {
         // The database's copy is the one that counts: once it is destroyed the file is gone.
         if (!header.wrappedKey.equals(stored)) throw new CorruptObject('data-key');
-        return unwrapDataKey(fileKey, { clientId: owner, keyVersion: file.keyVersion, kind: 'file', id: file.id }, stored);
+        return unwrapDataKey(fileKey, { clientId: owner, keyVersion, kind: 'file', id: file.id }, stored);
       },
     });
-    const source = await this.d.storage.read(file.objectId);
     source.on('error', (err) => decrypt.destroy(err));
     return source.pipe(decrypt);
   }

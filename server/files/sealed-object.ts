@@ -21,15 +21,25 @@ export interface SealedObject {
  * own key) and bound to `kind` and `id`, AES-256-GCM segments.
  */
 export async function storeSealed(d: { storage: StorageAdapter; clientKeys: ClientKeys }, owner: string | null, kind: string, id: string, bytes: Uint8Array): Promise<SealedObject> {
+  return sealStream(d, owner, kind, id, Readable.from([Buffer.from(bytes)]));
+}
+
+/**
+ * Stores a stream as a sealed object under the owner's current file key. `kind` is 'file' for an
+ * upload's object (the key rotation re-seals those with it). A source that fails leaves nothing.
+ */
+export async function sealStream(d: { storage: StorageAdapter; clientKeys: ClientKeys }, owner: string | null, kind: string, id: string, source: Readable): Promise<SealedObject> {
   const { version, key: fileKey } = await d.clientKeys.currentFileKey(owner);
   const clientId = owner ?? FIRM_KEY_OWNER;
   const { key: dataKey, wrapped } = newDataKey(fileKey, { clientId, keyVersion: version, kind, id });
   const encrypt = createEncryptStream({ dataKey, keyVersion: version, wrappedKey: wrapped, clientId, fileId: id });
+  encrypt.on('error', () => {}); // reported by the storage write, which reads the destroyed stream
   // An object of its own for each writing: a report rebuilt by an instance that took over a stale
   // claim must not overwrite (or, losing the race, delete) the object the other one stored.
   const objectId = objectIdFor(randomUUID());
   const written = d.storage.write(objectId, encrypt);
-  Readable.from([Buffer.from(bytes)]).pipe(encrypt);
+  source.on('error', (err) => encrypt.destroy(err));
+  source.pipe(encrypt);
   await written;
   const result = await encrypt.done;
   return { objectId, keyVersion: version, wrappedKey: wrapped.toString('base64'), sha256: result.sha256, size: result.plaintextBytes };

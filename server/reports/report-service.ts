@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
-import type { StorageAdapter } from '../../storage-adapters';
+import { ObjectNotFound, type StorageAdapter } from '../../storage-adapters';
 import type { MailOutbox } from '../mail/outbox';
 import { AccessReport, Client, ReportSchedule, User, type ReportFrequency } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { openSealed, storeSealed } from '../files/sealed-object';
+import { openSealed, readAll, storeSealed } from '../files/sealed-object';
 import { collectReportData, type ReportData } from './report-data';
 import { duePeriods, periodLabel, type Period } from './periods';
 
@@ -139,11 +139,14 @@ export class ReportService {
   }
 
   async read(report: AccessReport): Promise<Buffer> {
-    const stream = await openSealed(this.d, report.clientId, 'report', report.id, {
-      objectId: report.objectId!, keyVersion: report.keyVersion!, wrappedKey: report.wrappedKey!, sha256: report.sha256!, size: report.size!,
-    });
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-    return Buffer.concat(chunks);
+    const sealed = (r: AccessReport) => ({ objectId: r.objectId!, keyVersion: r.keyVersion!, wrappedKey: r.wrappedKey!, sha256: r.sha256!, size: r.size! });
+    try {
+      return await readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealed(report)));
+    } catch (err) {
+      // A key rotation moved the PDF to a new object since the row was read: read it there.
+      const moved = err instanceof ObjectNotFound ? await AccessReport.findOne({ where: { id: report.id, status: 'ready' } }) : null;
+      if (!moved?.objectId || moved.objectId === report.objectId) throw err;
+      return readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealed(moved)));
+    }
   }
 }

@@ -9,13 +9,16 @@ import { TestBrowser } from '../support/browser';
 import { downloadFile, pdfBytes, pngBytes, sha256, uploadFiles } from '../support/files';
 import { actorOf, makeEmployee, PURPOSE, rejects, validNumber } from '../support/vault';
 import { envFor, runScript } from '../support/run-cli';
-import { AuditEvent, ClientKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
+import { Readable } from 'node:stream';
+import { AccessReport, AuditEvent, ClientKey, Firm, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { KeyRing } from '../../server/crypto/key-ring';
 import { rotateClientKey, rotateMasterKey } from '../../server/crypto/rotation';
 import { currentTotp } from '../../server/auth/totp';
 import type { Person } from '../../server/vault/people';
 import { openDatabase } from '../../server/db/database';
+import { FileSweeper } from '../../server/files/sweeper';
+import { periodContaining, previousPeriod } from '../../server/reports/periods';
 
 const CLI = 'scripts/cli.ts';
 const sys = systemContext('test:rotation');
@@ -70,21 +73,28 @@ describe('Key rotation: a client\'s keys', () => {
   before(async () => { h = await createHarness(); });
   after(async () => { await h.close(); });
 
-  it('keys:rotate-client makes new versions, re-seals numbers and indexes; every number and file opens, new files use the new version', async () => {
+  it('keys:rotate-client makes new versions, re-seals numbers and indexes, re-encrypts files and report PDFs under new data keys; every number, file and report opens; the old objects are gone', async () => {
     const s = await seed(h, 'R001', 4);
     await numbersOpen(h, s.client.id, s.numbers, s.staff);
+    await Firm.create({ id: 1, name: '暁事務所' });
+    const period = previousPeriod(periodContaining('monthly', new Date()));
+    expect(await h.booted.services.reports.build(s.client.id, period)).to.equal(true);
+    const report = (await AccessReport.findOne({ where: { clientId: s.client.id, status: 'ready' } }))!;
+    const reportBytes = await h.booted.services.reports.read(report);
+    const before = new Map((await StoredFile.findAll({ where: { clientId: s.client.id } })).map((f) => [f.id, { objectId: f.objectId, wrappedKey: f.wrappedKey }]));
+    const oldObjects = [...[...before.values()].map((f) => f.objectId), report.objectId!];
 
     const run = await runScript(CLI, ['keys:rotate-client', '--client', 'R001'], envFor(h), { timeoutMs: 60_000 });
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.contain('numbers\tnew version 2: 4 numbers re-sealed');
     expect(run.stdout).to.contain('index\tnew version 2: 4 blind indexes recomputed');
-    expect(run.stdout).to.contain('files\tnew version 2');
+    expect(run.stdout).to.contain('files\tnew version 2: 3 files and report PDFs re-encrypted');
     for (const n of s.numbers.values()) expect(run.stdout + run.stderr).not.to.contain(n);
     // Every number re-sealed was opened to do it: the client's log says so, one row a purpose, by the operator's command.
     const logged = await AuditEvent.findAll({ where: { operation: 'keys.rotate', clientId: s.client.id }, order: [['seq', 'ASC']] });
     expect(logged.map((r) => [r.targetLabel, r.detail, r.channel])).to.deep.equal([
       ['files,numbers,index', 'started', 'cli:keys:rotate-client'],
-      ['files', 'version 2 new, 0 rewritten', 'cli:keys:rotate-client'], ['numbers', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'], ['index', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'],
+      ['files', 'version 2 new, 3 rewritten', 'cli:keys:rotate-client'], ['numbers', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'], ['index', 'version 2 new, 4 rewritten', 'cli:keys:rotate-client'],
     ]);
 
     for (const p of ['files', 'numbers', 'index']) expect(await versionsOf(s.client.id, p), p).to.deep.equal([1, 2]);
@@ -92,12 +102,20 @@ describe('Key rotation: a client\'s keys', () => {
     expect(records.map((r) => [r.keyVersion, r.indexVersion])).to.deep.equal(records.map(() => [2, 2]));
     await numbersOpen(h, s.client.id, s.numbers, s.staff);
     await filesOpen(h, s.admin, s.files);
+    // Each file and the report now sit in a new object under a new data key wrapped by version 2; the old objects are deleted.
+    for (const f of await StoredFile.findAll({ where: { clientId: s.client.id } })) {
+      expect([f.keyVersion, f.objectId === before.get(f.id)!.objectId, f.wrappedKey === before.get(f.id)!.wrappedKey], f.displayName).to.deep.equal([2, false, false]);
+    }
+    const rotatedReport = (await AccessReport.findByPk(report.id))!;
+    expect([rotatedReport.keyVersion, rotatedReport.objectId === report.objectId]).to.deep.equal([2, false]);
+    expect((await h.booted.services.reports.read(rotatedReport)).equals(reportBytes)).to.equal(true);
+    for (const id of oldObjects) expect(await h.booted.services.storage.stat(id), id).to.equal(null);
 
     // Duplicates are still found through the recomputed index.
     const { person } = await makeEmployee(s.client.id);
     await rejects(() => h.booted.services.vault.register(sys, person, { number: [...s.numbers.values()][0]!, issueDate: null }, { source: 'proxy', confirmedByPerson: false, registeredBy: null }), Error);
 
-    // A new file is encrypted under version 2 and downloads; the old ones stay under version 1.
+    // A new file is encrypted under version 2 and downloads.
     const b = new TestBrowser(h.portal.app);
     await b.login(s.admin);
     const data = pdfBytes(5000);
@@ -105,12 +123,57 @@ describe('Key rotation: a client\'s keys', () => {
     const fresh = await StoredFile.findOne({ where: { clientId: s.client.id, displayName: 'new.pdf' } });
     expect(fresh!.keyVersion).to.equal(2);
     expect(sha256((await downloadFile(b, fresh!.id)).body as Buffer)).to.equal(sha256(data));
-    for (const id of s.files.keys()) expect((await StoredFile.findByPk(id))!.keyVersion).to.equal(1);
+  });
+
+  it('a run killed between files leaves every file readable; downloads during the run read each file wherever it is; the next run finishes the same version and the sweeper removes what the killed run left', async () => {
+    const s = await seed(h, 'R005', 1);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(s.admin);
+    const more = [{ name: 'c.pdf', data: pdfBytes(90_000) }, { name: 'd.pdf', data: pdfBytes(70_000) }];
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'procedure' }, more)).status).to.equal(200);
+    for (const f of await StoredFile.findAll({ where: { clientId: s.client.id } })) s.files.set(f.id, f.sha256);
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage };
+    // Between objects the run downloads every file (a reader in the middle of the rotation), then dies after the second.
+    const hooks = { afterRow: async (_step: string, written: number) => {
+      await filesOpen(h, s.admin, s.files);
+      if (written >= 2) throw new Error('killed');
+    } };
+    await rejects(() => rotateClientKey(d, s.client.id, ['files'], hooks), Error);
+    const half = await StoredFile.findAll({ where: { clientId: s.client.id } });
+    expect(half.map((f) => f.keyVersion).sort()).to.deep.equal([1, 1, 2, 2]);
+    await filesOpen(h, s.admin, s.files);
+
+    const done = await rotateClientKey(d, s.client.id, ['files']);
+    expect(done.map((r) => [r.purpose, r.version, r.state, r.rewritten])).to.deep.equal([['files', 2, 'resumed', half.length - 2]]);
+    expect((await StoredFile.findAll({ where: { clientId: s.client.id } })).every((f) => f.keyVersion === 2)).to.equal(true);
+    await filesOpen(h, s.admin, s.files);
+    // Killed right after switching a row: the old object it left is no row's, and the sweeper takes it.
+    const live = new Set((await StoredFile.findAll()).map((f) => f.objectId));
+    const leftover = 'f' + 'a'.repeat(32);
+    await h.booted.services.storage.write(leftover, Readable.from([Buffer.from('an old object a killed run left')]));
+    const sweeper = new FileSweeper({ storage: h.booted.services.storage, logger: h.booted.services.logger, ageMs: 0 });
+    await sweeper.run(Date.now() + 1000);
+    expect(await h.booted.services.storage.stat(leftover)).to.equal(null);
+    for (const id of live) expect(await h.booted.services.storage.stat(id), id).to.not.equal(null);
+    await filesOpen(h, s.admin, s.files);
+  });
+
+  it('a download whose row was read before a rotation moved its file reads it from the new object', async () => {
+    const s = await seed(h, 'R006', 1);
+    const [id, digest] = [...s.files][0]!;
+    const staleRow = (await StoredFile.findByPk(id))!;
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage };
+    await rotateClientKey(d, s.client.id, ['files']);
+    expect(await h.booted.services.storage.stat(staleRow.objectId), 'the old object is gone').to.equal(null);
+    const stream = await h.booted.services.files.open(actorOf(s.admin.user), s.admin.user, staleRow, null);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(sha256(Buffer.concat(chunks))).to.equal(digest);
   });
 
   it('a run killed halfway leaves everything readable, and running it again finishes the same version', async () => {
     const s = await seed(h, 'R002', 6);
-    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys };
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage };
     const killAfter = (n: number) => ({ afterRow: (_step: string, written: number) => { if (written >= n) throw new Error('killed'); } });
 
     await rejects(() => rotateClientKey(d, s.client.id, ['numbers', 'index'], killAfter(3)), Error);
@@ -144,7 +207,7 @@ describe('Key rotation: a client\'s keys', () => {
 
   it('a print, and a typed confirmation, that a rotation overtakes between their reading and their writing still open and confirm the same numbers', async () => {
     const s = await seed(h, 'R003', 3);
-    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys };
+    const d = { sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage };
     const vault = h.booted.services.vault;
     // The rotation runs to its end after the rows were read and before the log's head is taken.
     const guard = vault.guard as unknown as { within: (...a: unknown[]) => Promise<unknown> };
