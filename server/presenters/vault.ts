@@ -21,6 +21,7 @@ export function presentListedPerson(row: ListedPerson, departments: Map<string, 
     leaveDate: person.leaveDate ?? '',
     canLink: person.kind !== 'dependant',
     record: record ? presentRecord(record, lang) : null,
+    disposed: !record && Boolean(row.disposed),
   };
 }
 

@@ -1,11 +1,17 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { NumberStatus, PersonKind } from '../db/models';
 
+/**
+ * A person's place in the list: their number's status; 'missing' when none was ever registered;
+ * 'disposed' when theirs was disposed of (a leaver, kept apart so that it is not asked for again).
+ */
+export type ListStatus = NumberStatus | 'missing' | 'disposed';
+
 export interface PeopleFilter {
   departmentId?: string;
   employeeCode?: string;
   name?: string;
-  status?: NumberStatus | 'missing';
+  status?: ListStatus;
   /** only people holding a number (the retention list) */
   withNumber?: boolean;
   /** only numbers due for deletion on or before this day (YYYY-MM-DD) */
@@ -46,29 +52,33 @@ export async function recordIdsMatching(sequelize: Sequelize, clientId: string, 
 
 /** A person's number (the record still holding a ciphertext), joined as `r`. */
 const RECORD_JOIN = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL';
+/** A person's record, held or disposed of (one a person), joined as `r`. */
+const ANY_RECORD_JOIN = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id';
+/** The ListStatus of a person LEFT JOINed to ANY_RECORD_JOIN. */
+const LIST_STATUS = "CASE WHEN r.id IS NULL THEN 'missing' WHEN r.sealed_number IS NULL THEN 'disposed' ELSE r.status END";
 
-/** How many of a client's people are in each number status ('missing': no number), in one query. */
-export async function countByStatus(sequelize: Sequelize, clientId: string): Promise<Partial<Record<NumberStatus | 'missing', number>>> {
+/** How many of a client's people are in each list status, in one query. */
+export async function countByStatus(sequelize: Sequelize, clientId: string): Promise<Partial<Record<ListStatus, number>>> {
   const { from, replacements } = matching(clientId, {});
-  const rows = await sequelize.query<{ status: NumberStatus | 'missing'; n: number | string }>(
-    `SELECT COALESCE(r.status, 'missing') AS status, COUNT(*) AS n FROM ${from} LEFT JOIN ${RECORD_JOIN} GROUP BY COALESCE(r.status, 'missing')`,
+  const rows = await sequelize.query<{ status: ListStatus; n: number | string }>(
+    `SELECT ${LIST_STATUS} AS status, COUNT(*) AS n FROM ${from} LEFT JOIN ${ANY_RECORD_JOIN} GROUP BY ${LIST_STATUS}`,
     { replacements, type: QueryTypes.SELECT },
   );
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
 }
 
 /** countByStatus for many clients in one query (the firm's home lists every client with its counts). */
-export async function countByStatusOfClients(sequelize: Sequelize, clientIds: string[]): Promise<Map<string, Partial<Record<NumberStatus | 'missing', number>>>> {
-  const out = new Map<string, Partial<Record<NumberStatus | 'missing', number>>>();
+export async function countByStatusOfClients(sequelize: Sequelize, clientIds: string[]): Promise<Map<string, Partial<Record<ListStatus, number>>>> {
+  const out = new Map<string, Partial<Record<ListStatus, number>>>();
   if (clientIds.length === 0) return out;
-  const rows = await sequelize.query<{ clientId: string; status: NumberStatus | 'missing'; n: number | string }>(
-    `SELECT people.client_id AS "clientId", COALESCE(r.status, 'missing') AS status, COUNT(*) AS n FROM (
+  const rows = await sequelize.query<{ clientId: string; status: ListStatus; n: number | string }>(
+    `SELECT people.client_id AS "clientId", ${LIST_STATUS} AS status, COUNT(*) AS n FROM (
         SELECT 'employee' AS kind, e.id AS id, e.client_id AS client_id FROM employees e WHERE e.client_id IN (:clientIds)
         UNION ALL SELECT 'dependant', d.id, d.client_id FROM dependants d WHERE d.client_id IN (:clientIds)
         UNION ALL SELECT 'payee', p.id, p.client_id FROM payees p WHERE p.client_id IN (:clientIds)
       ) people
-      LEFT JOIN number_records r ON r.client_id = people.client_id AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL
-      GROUP BY people.client_id, COALESCE(r.status, 'missing')`,
+      LEFT JOIN number_records r ON r.client_id = people.client_id AND r.person_kind = people.kind AND r.person_id = people.id
+      GROUP BY people.client_id, ${LIST_STATUS}`,
     { replacements: { clientIds }, type: QueryTypes.SELECT },
   );
   for (const row of rows) {
@@ -108,10 +118,11 @@ function matching(clientId: string, filter: PeopleFilter): { from: string; repla
   let from = `(${parts.join(' UNION ALL ')}) people`;
   const recordWhere: string[] = [];
   if (filter.withNumber) recordWhere.push('r.id IS NOT NULL');
-  if (filter.status && filter.status !== 'missing') { recordWhere.push('r.status = :status'); r.status = filter.status; }
+  if (filter.status && filter.status !== 'missing' && filter.status !== 'disposed') { recordWhere.push('r.status = :status'); r.status = filter.status; }
   if (filter.dueBy) { recordWhere.push('r.deletion_date <= :dueBy'); r.dueBy = filter.dueBy; }
   if (filter.noDeletionDate) recordWhere.push('r.deletion_date IS NULL');
-  if (filter.status === 'missing') from += ` LEFT JOIN ${RECORD_JOIN} WHERE r.id IS NULL${and(recordWhere)}`;
+  if (filter.status === 'missing') from += ` LEFT JOIN ${ANY_RECORD_JOIN} WHERE r.id IS NULL${and(recordWhere)}`;
+  else if (filter.status === 'disposed') from += ` JOIN ${ANY_RECORD_JOIN} WHERE r.sealed_number IS NULL${and(recordWhere)}`;
   else if (recordWhere.length) from += ` JOIN ${RECORD_JOIN} WHERE ${recordWhere.join(' AND ')}`;
   return { from, replacements: r };
 }

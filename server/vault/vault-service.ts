@@ -10,7 +10,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, logLabelOf, peopleByIds, type Person } from './people';
-import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type PeopleFilter } from './people-page';
+import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type ListStatus, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard, batchDetail } from './reveal-guard';
@@ -36,7 +36,8 @@ export type RevealOperation = 'vault.reveal' | 'vault.print' | 'vault.export' | 
 
 export interface Revealed { person: Person; record: NumberRecord; number: string }
 
-export interface ListedPerson { person: Person; record: NumberRecord | null }
+/** A person with their number's record (null when none is held), and whether one was held and disposed of. */
+export interface ListedPerson { person: Person; record: NumberRecord | null; disposed?: boolean }
 
 export type ListFilter = PeopleFilter;
 
@@ -246,11 +247,11 @@ export class VaultService {
   }
 
   /** How many of the client's people are in each number status, 'missing' for none (what is left to do, on the home page). */
-  async countByStatus(clientId: string): Promise<Partial<Record<NumberStatus | 'missing', number>>> {
+  async countByStatus(clientId: string): Promise<Partial<Record<ListStatus, number>>> {
     return countByStatus(this.d.sequelize, clientId);
   }
 
-  async countByStatusOfClients(clientIds: string[]): Promise<Map<string, Partial<Record<NumberStatus | 'missing', number>>>> {
+  async countByStatusOfClients(clientIds: string[]): Promise<Map<string, Partial<Record<ListStatus, number>>>> {
     return countByStatusOfClients(this.d.sequelize, clientIds);
   }
 
@@ -264,12 +265,15 @@ export class VaultService {
     return recordIdsMatching(this.d.sequelize, clientId, filter);
   }
 
-  /** Each person with their sealed record, or null; the records are read for these people only. */
+  /** Each person with their sealed record, or null (and whether theirs was disposed of); the records are read for these people only. */
   private async withRecords(clientId: string, people: Person[]): Promise<ListedPerson[]> {
     if (people.length === 0) return [];
-    const records = await NumberRecord.findAll({ where: { clientId, sealedNumber: { [Op.ne]: null }, personId: { [Op.in]: people.map((p) => p.id) } } });
+    const records = await NumberRecord.findAll({ where: { clientId, personId: { [Op.in]: people.map((p) => p.id) } } });
     const byPerson = new Map(records.map((r) => [`${r.personKind}:${r.personId}`, r]));
-    return people.map((person) => ({ person, record: byPerson.get(`${person.kind}:${person.id}`) ?? null }));
+    return people.map((person) => {
+      const record = byPerson.get(`${person.kind}:${person.id}`);
+      return { person, record: record?.sealedNumber ? record : null, disposed: Boolean(record && !record.sealedNumber) };
+    });
   }
 
   /**

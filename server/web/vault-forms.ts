@@ -59,6 +59,6 @@ export const listFilter = z.object({
   department: z.string().max(64).optional().catch(undefined),
   code: z.string().trim().max(30).optional().catch(undefined),
   name: z.string().trim().max(100).optional().catch(undefined),
-  status: z.enum([...NUMBER_STATUSES, 'missing']).optional().catch(undefined),
+  status: z.enum([...NUMBER_STATUSES, 'missing', 'disposed']).optional().catch(undefined),
   page: z.coerce.number().int().min(1).max(10_000).catch(1),
 });

@@ -40,7 +40,7 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     total,
     filter: q,
     departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
-    statuses: ['missing', ...NUMBER_STATUSES].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
+    statuses: ['missing', ...NUMBER_STATUSES, 'disposed'].map((s) => ({ value: s, labelKey: `vault.status.${s}`, selected: s === q.status })),
     // What the list's forms append to their actions, so that an action returns to the list as it was.
     listSuffix: querySuffix(listQuery),
     listParam: encodeURIComponent(listQuery),

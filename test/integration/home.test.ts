@@ -3,7 +3,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { systemContext } from '../../server/audit';
-import { Dependant, DisposalRequest, Employee, NumberRecord, StoredFile, type Client } from '../../server/db/models';
+import { Dependant, DisposalRequest, Employee, Firm, NumberRecord, StoredFile, type Client } from '../../server/db/models';
 import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { findPerson } from '../../server/vault/people';
 import { makeDependant, numberFrom } from '../support/vault';
@@ -105,6 +105,32 @@ describe('Home: what is left to do', () => {
     const after = todo((await b.get('/home')).text);
     expect(after).to.contain('マイナンバーが未登録の方: 3人').and.not.contain('確認');
     expect(home.text).to.contain('href="/reauth"');
+  });
+
+  it('a number disposed of (a leaver\'s) is no longer counted or listed as missing: the list says 廃棄済み and filters it apart; the firm\'s overview agrees', async () => {
+    const svc = h.booted.services;
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁事務所' } });
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    await assign(h, client.id, firmAdmin.user.id);
+    const leaver = await Employee.create({ clientId: client.id, employeeCode: 'H009', name: '退職 済', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2015-03-31', userId: null });
+    const rec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', leaver.id), { number: numberFrom(63000000009), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const actor = (u: MadeUser) => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: null, userAgent: null, channel: 'test' });
+    const before = await svc.vault.countByStatus(client.id);
+    const req = await svc.disposal.request(actor(admin), admin.user, client.id, [{ kind: 'number', id: rec.id }], '保存期間満了');
+    await svc.disposal.approve(actor(firmAdmin), firmAdmin.user, req.id);
+    expect(await svc.disposal.execute(req.id)).to.not.equal(null);
+    const after = await svc.vault.countByStatus(client.id);
+    expect([after.missing, after.disposed], 'missing as before the leaver came, one disposed').to.deep.equal([before.missing, 1]);
+    expect((await svc.vault.countByStatusOfClients([client.id])).get(client.id)).to.deep.equal(after);
+
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    expect(todo((await b.get('/home')).text)).to.contain(`マイナンバーが未登録の方: ${before.missing}人`);
+    const rowOf = (html: string) => { const at = html.indexOf(`id="person-${leaver.id}"`); return at < 0 ? '' : html.slice(at, html.indexOf('</tr>', at)); };
+    expect(rowOf((await b.get('/client/people?status=missing')).text), 'not among the missing').to.equal('');
+    const disposed = await b.get('/client/people?status=disposed');
+    expect(rowOf(disposed.text)).to.contain('data-testid="number-disposed">廃棄済み<');
+    expect(disposed.text).to.match(/<option value="disposed" selected>廃棄済み<\/option>/);
   });
 
   it('the employee: whose numbers are missing or wait for them, and the way to register; no re-authentication link', async () => {

@@ -112,7 +112,7 @@ export function openApiDocument(publicUrl: string) {
             label: { type: 'string', description: 'The name: employee, "employee > dependant", or payee.' },
             recordId: { type: ['string', 'null'], format: 'uuid', description: 'null while no number is registered.' },
             maskedNumber: { type: ['string', 'null'], examples: ['**********18'] },
-            status: { type: 'string', enum: [...NUMBER_STATUSES, 'missing'] },
+            status: { type: 'string', enum: [...NUMBER_STATUSES, 'missing', 'disposed'] },
           },
         },
         PeoplePage: {

@@ -68,14 +68,14 @@ export function apiHandlers(services: Services) {
       res.set('Cache-Control', 'no-store');
       res.json({
         clientId, page, pageSize: VAULT_PAGE_SIZE, total,
-        people: rows.map(({ person, record }) => ({
+        people: rows.map(({ person, record, disposed }) => ({
           personKind: person.kind,
           personId: person.id,
           employeeCode: person.employeeCode,
           label: person.label,
           recordId: record?.id ?? null,
           maskedNumber: record?.lastTwo ? maskNumber(record.lastTwo) : null,
-          status: record?.status ?? 'missing',
+          status: record?.status ?? (disposed ? 'disposed' : 'missing'),
         })),
       });
     },
