@@ -201,9 +201,10 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('確認コードは確認済みです').and.not.contain('data-testid="code-input"').and.not.contain('data-testid="tries-left"');
     expect(await NumberRecord.count({ where: { personKind: 'payee', personId: payee!.id } })).to.equal(0);
-    // Someone else's number of the company: refused, and logged under the payee (the visitor learnt it is held).
+    // Someone else's number of the company: refused without saying so (the visitor is outside the company), and logged under the payee.
     res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(res.text), number: ichiro, confirm: 'on' });
     expect(res.status).to.equal(409);
+    expect(res.text).to.contain('この番号は登録できませんでした。').and.not.contain('別の方').and.not.contain(ichiro);
     const held = (await lastAudit('vault.register.link'))!;
     expect([held.result, held.detail, held.channel, held.targetKind]).to.deep.equal(['denied', 'number held by another person', 'link:/r/:token', 'payee']);
     // Another visitor of the same link still needs the code.

@@ -136,6 +136,8 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         if (!errors || !found) throw err;
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
         if (registering && !errors.code) await services.vault.recordRefusedAsDuplicate(linkActor(req, found, true), found.person, 'link', errors);
+        // Whoever holds a link is outside the company: they are not told that a number belongs to someone in it.
+        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.link.numberRefused';
         // A wrong code may have worn the link out: then say so (and why) instead of showing the form again.
         const still = await services.vaultLinks.find(token);
         if (!still) throw new AppError(404, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
