@@ -22,6 +22,15 @@ export class NumberReminders {
    * again (it was disposed of because it is no longer needed), nor is anyone's after leaving.
    */
   async due(clientId: string): Promise<User[]> {
+    return (await this.accountsMissingNumbers(clientId)).filter((u) => u.passwordHash);
+  }
+
+  /** Employees who would be asked but have not taken up their invitation yet (no account to sign in with). */
+  async awaitingInvitation(clientId: string): Promise<number> {
+    return (await this.accountsMissingNumbers(clientId)).filter((u) => !u.passwordHash).length;
+  }
+
+  private async accountsMissingNumbers(clientId: string): Promise<User[]> {
     const people = await listPeople(clientId);
     const held = new Set((await NumberRecord.findAll({ where: { clientId }, attributes: ['personKind', 'personId'] }))
       .map((r) => `${r.personKind}:${r.personId}`));
@@ -34,9 +43,9 @@ export class NumberReminders {
       if (userId) missing.add(userId);
     }
     if (missing.size === 0) return [];
-    // Only accounts in use: an invitation not yet taken up has its own mail, a disabled account none.
+    // Only accounts in use are asked: an invitation not yet taken up has its own mail, a disabled account none.
     return User.findAll({
-      where: { id: { [Op.in]: [...missing] }, clientId, role: 'employee', disabledAt: null, passwordHash: { [Op.ne]: null } },
+      where: { id: { [Op.in]: [...missing] }, clientId, role: 'employee', disabledAt: null },
       order: [['email', 'ASC']],
     });
   }

@@ -94,6 +94,22 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     expect(await AuditEvent.count({ where: { operation: 'vault.remind', clientId: other.id } })).to.equal(0);
   });
 
+  it('employees invited but without an account yet are not asked, and the page says so instead of "nobody"', async () => {
+    const c = await makeClient(h, { code: 'RM03', name: '株式会社しょうたい' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    expect((await b.post('/client/users', { name: '新人 一', email: 'shinjin@example.jp', role: 'employee', lang: 'ja' }, '/client/users')).status).to.equal(303);
+    const invited = await User.findOne({ where: { email: 'shinjin@example.jp' } });
+    expect(invited!.passwordHash).to.equal(null);
+    await Employee.create({ clientId: c.id, employeeCode: 'S1', name: '新人 一', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: invited!.id });
+    const before = await OutboxMail.count();
+    const res = await b.post('/client/people/remind', {}, '/client/people');
+    const page = (await b.get(res.headers.location as string)).text;
+    expect(page).to.contain('番号が未登録の方のうち1人は招待中で、まだアカウントを作っていません').and.not.contain('お願いを送る方はいません');
+    expect(await OutboxMail.count()).to.equal(before);
+  });
+
   it('is the client admin\'s: an employee is refused', async () => {
     const b = new TestBrowser(h.portal.app);
     await b.login(users.R1!);

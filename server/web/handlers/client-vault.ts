@@ -206,8 +206,11 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     async remind(req: Request, res: Response) {
       const client = await clientOf(req);
       const { asked, askedToday } = await services.reminders.remind(actorOf(req), client.id);
+      // Those still to take up their invitation cannot be asked (no account yet): the page says how many, not "nobody".
+      const invited = asked || askedToday ? 0 : await services.reminders.awaitingInvitation(client.id);
       if (asked) flash(req, 'ok', 'vault.remind.sent', asked);
       else if (askedToday) flash(req, 'ok', 'vault.remind.alreadyToday', askedToday);
+      else if (invited) flash(req, 'ok', 'vault.remind.onlyInvited', invited);
       else flash(req, 'ok', 'vault.remind.nobody');
       res.redirect(303, '/client/people?status=missing');
     },
