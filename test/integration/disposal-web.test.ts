@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHarness, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { assign, makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { envFor, runScript } from '../support/run-cli';
 import { pdfBytes, pngBytes, uploadFiles } from '../support/files';
@@ -318,5 +318,43 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     await makeUser(h, { role: 'firm_admin', name: '副所長' });
     const withColleague = row((await admin.get('/disposal/approvals')).text);
     expect(withColleague).to.contain('ご自身の申請です。別の事務所管理者が承認します。').and.not.contain('ほかに事務所管理者がいません');
+  });
+});
+
+describe('廃棄 screens: the 予定解除 button and the hint on the rules', () => {
+  let h: Harness;
+  let client: Client;
+  let clientAdmin: MadeUser;
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'DW02', name: '株式会社かいじょ' });
+    clientAdmin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+  });
+  after(async () => { await h.close(); });
+
+  it('a row with a date has a 予定解除 button: it cancels the date whatever the date field holds, with the reason; firm staff are not told to ask the firm', async () => {
+    const e = await Employee.create({ clientId: client.id, employeeCode: 'W9', name: '解除 予定', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2016-03-31', userId: null });
+    const r = await h.booted.services.vault.register(systemContext('test'), await findPerson(client.id, 'employee', e.id), { number: valid(73620009999), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(clientAdmin);
+    const list = await b.get('/disposal?code=W9');
+    expect(list.text).to.match(new RegExp(`<button type="submit" form="date-${r.id}" name="cancel" value="on"[^>]*>予定解除</button>`));
+    const res = await b.post(`/disposal/numbers/${r.id}/date`, { date: '2023-03-31', reason: '再雇用の予定', cancel: 'on' }, '/disposal?code=W9');
+    expect(res.status).to.equal(303);
+    expect((await b.get(res.headers.location as string)).text).to.contain('削除予定を解除しました。');
+    const after = (await NumberRecord.findByPk(r.id))!;
+    expect([after.deletionDate, after.deletionDateByHand]).to.deep.equal([null, true]);
+    expect((await AuditEvent.findOne({ where: { operation: 'retention.cancel', targetLabel: 'W9 解除 予定' } }))!.detail).to.contain('再雇用の予定');
+    expect((await b.get('/disposal?code=W9')).text, 'no date, no button').to.not.contain('data-testid="cancel-date"');
+
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const sb = new TestBrowser(h.portal.app);
+    await sb.login(staff);
+    const staffPage = await sb.get(`/disposal?client=${client.id}`);
+    const hint = /data-testid="rules-by-admin">([^<]+)</.exec(staffPage.text)?.[1];
+    expect(hint).to.contain('事務所管理者が設定します').and.not.contain('事務所にご依頼');
+    const hrHint = /data-testid="rules-by-admin">([^<]+)</.exec((await b.get('/disposal')).text)?.[1];
+    expect(hrHint).to.contain('変更は事務所にご依頼ください');
   });
 });

@@ -50,7 +50,11 @@ const requestForm = z.object({
   // how many "all of these" meant on the page the person read
   shownTotal: z.coerce.number().int().min(0).optional().catch(undefined),
 });
-const dateForm = z.object({ date: optionalDate, reason: z.string().trim().max(400).default('') });
+const dateForm = z.object({
+  date: optionalDate, reason: z.string().trim().max(400).default(''),
+  // The row's 予定解除 button: no deletion date, whatever the date field holds.
+  cancel: z.literal('on').optional().catch(undefined),
+});
 
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
@@ -182,12 +186,12 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const refused = (key: string) => retentionList(req, res, { dateError: key, dateFor: recordId, dateValues: { ...typed, error: key } }, 400);
       if (!f.success) return refused('form.date');
       try {
-        await changeDeletionDate(services, actorOf(req), client.id, recordId, f.data.date, f.data.reason);
+        await changeDeletionDate(services, actorOf(req), client.id, recordId, f.data.cancel ? null : f.data.date, f.data.reason);
       } catch (err) {
         if (err instanceof BadRequest) return refused(err.messageKey);
         throw err;
       }
-      flash(req, 'ok', f.data.date ? 'disposal.dateChanged' : 'disposal.dateCancelled');
+      flash(req, 'ok', f.data.date && !f.data.cancel ? 'disposal.dateChanged' : 'disposal.dateCancelled');
       // Back to the list as it was (its filter and page), at the row.
       res.redirect(303, `/disposal?${listQuery(filterForm.parse(req.body ?? {}), client.id)}#row-${recordId}`);
     },
