@@ -110,6 +110,13 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect(await q('result=denied')).to.equal('4');
     expect(await q('result=denied&operation=security.notFound')).to.equal('4');
     expect(await q('from=2000-01-01&to=2000-12-31')).to.equal('0');
+    // The client's own admin filters by department too: the choice is on their page (no ?client= in it) and works.
+    const dept = (await Department.findOne())!;
+    const own = await browserA.get('/audit');
+    expect(own.text).to.match(new RegExp(`<option value="${dept.id}"[^>]*>${dept.code} ${dept.name}</option>`));
+    const byDept = await browserA.get(`/audit?department=${dept.id}`);
+    expect(/(\d+)件/.exec(byDept.text)![1]).to.equal('20');
+    expect(byDept.text).to.match(new RegExp(`<option value="${dept.id}" selected>`));
     const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
     expect(await q(`from=${today}&to=${today}`)).to.equal(String(await AuditEvent.count({ where: { clientId: a.id } })));
   });

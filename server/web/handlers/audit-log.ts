@@ -129,8 +129,9 @@ export function auditLogHandlers(services: Services) {
     const lines: [string, string][] = [];
     if (req.user!.role !== 'client_admin') lines.push([t(req, 'log.col.client'), f.clientId && byId.get(f.clientId) ? clientLabel(byId.get(f.clientId)!) : all]);
     lines.push([t(req, 'log.pdf.period'), f.from || f.to ? `${f.from ?? ''} 〜 ${f.to ?? ''}` : all]);
-    if (f.departmentId && f.clientId) {
-      const d = (await departmentsOf(f.clientId)).find((x) => x.id === f.departmentId);
+    const departmentsClient = f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null);
+    if (f.departmentId && departmentsClient) {
+      const d = (await departmentsOf(departmentsClient)).find((x) => x.id === f.departmentId);
       if (d) lines.push([t(req, 'vault.filter.department'), `${d.code} ${d.name}`]);
     }
     if (f.employeeCode) lines.push([t(req, 'vault.col.employeeCode'), f.employeeCode]);
@@ -161,7 +162,9 @@ export function auditLogHandlers(services: Services) {
         p = Math.ceil(total / LOG_PAGE_SIZE);
         ({ rows, total } = await queryLog(req.user!, f, p));
       }
-      const departments = f.clientId ? await departmentsOf(f.clientId) : [];
+      // A client admin's log is their own client's, named in no query: its departments are theirs.
+      const departmentsClient = f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null);
+      const departments = departmentsClient ? await departmentsOf(departmentsClient) : [];
       const qs = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
       page(req, res, 'audit/log', {
         title: 'log.title',
