@@ -313,6 +313,24 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(JSON.stringify(refused)).to.not.contain(number);
   });
 
+  it('じぶんで登録 takes the card\'s front and back (two photos), as 代理登録 and the one-time link do', async () => {
+    const emp = new TestBrowser(h.portal.app);
+    await emp.login(employeeUser);
+    const dep = (await makeDependant(client.id, employeeId, '両面 写子')).dependant;
+    const page = await emp.get('/me/numbers');
+    const input = new RegExp(`<form[^>]*#person-${dep.id}"[\\s\\S]*?<input type="file" name="files"([^>]*)>`).exec(page.text)?.[1];
+    expect(input, 'the photo field of the new dependant').to.match(/\bmultiple\b/);
+    const res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', csrfIn(page.text)).set('Accept', 'application/json')
+      .field('person', dep.id).field('number', validNumber(22223333999)).field('confirm', 'on')
+      .attach('files', pngBytes(4200), { filename: 'front.png', contentType: 'image/png' })
+      .attach('files', pngBytes(4300), { filename: 'back.png', contentType: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    const rec = await NumberRecord.findOne({ where: { personKind: 'dependant', personId: dep.id } });
+    const photos = await StoredFile.findAll({ where: { clientId: client.id, displayName: ['front.png', 'back.png'] } });
+    expect(photos.map((f) => [f.displayName, f.category]).sort()).to.deep.equal([['back.png', 'identity'], ['front.png', 'identity']]);
+    expect(photos.map((f) => f.id)).to.include(rec!.idFileId);
+  });
+
   describe('firm staff', () => {
     let b: TestBrowser;
     const listPath = () => `/firm/clients/${client.id}/numbers`;
