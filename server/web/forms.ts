@@ -37,8 +37,9 @@ export function asList(v: unknown): string[] {
 }
 
 /** Ticked values that match `pattern`, at most `max` (anything else is dropped, never an error). */
+/** The values of ticked boxes: a set (an id sent twice by a hand-made request is one person, printed and logged once). */
 export const tickedValues = (pattern: RegExp, max: number) =>
-  z.unknown().optional().transform((v) => asList(v).filter((x) => pattern.test(x)).slice(0, max));
+  z.unknown().optional().transform((v) => [...new Set(asList(v).filter((x) => pattern.test(x)))].slice(0, max));
 
 export const checkbox = z.union([z.literal('on'), z.literal('1'), z.literal('true')]).optional().transform((v) => v !== undefined);
 

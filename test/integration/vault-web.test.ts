@@ -346,6 +346,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(res.status).to.equal(200);
       expect(res.text).to.contain(`**********${ichiro.slice(-2)}`);
       expect(res.text).not.to.contain(ichiro);
+      // The card photo sent with a number is a tap away, as on the client's list (the list's intro says so).
+      const withPhoto = (await NumberRecord.findAll({ where: { clientId: client.id } })).find((r) => r.idFileId)!;
+      expect(res.text).to.contain(`<a class="badge" href="/files/${withPhoto.idFileId}" data-testid="id-image">画像あり</a>`);
     });
 
     it('cannot reveal without re-authentication (403, logged)', async () => {
@@ -482,7 +485,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       res = await u.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=tax_office&ids=${recordId}&ids=${recordId}`);
       expect(res.status).to.equal(403);
       row = await lastAudit('vault.print');
-      expect([row!.result, row!.detail, row!.targetId]).to.deep.equal(['denied', 'not assigned (2 records)', null]);
+      // The same box sent twice is one person: the refusal names them.
+      expect([row!.result, row!.detail, row!.targetId]).to.deep.equal(['denied', 'not assigned', employeeId]);
       await h.booted.services.clients.unassignStaff({ actorId: null, actorName: 'test', actorRole: 'system', ip: null, userAgent: null, channel: 'test' }, client, staff.user.id);
       res = await b.post(`${listPath()}/${recordId}/reveal`, purpose, '/account');
       expect(res.status).to.equal(403);
