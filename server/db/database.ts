@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Sequelize, Transaction, type Options } from 'sequelize';
+import { QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
 import type { Config } from '../config';
 
 /** The embedded SQLite file by default; MySQL/MariaDB when DATABASE_URL says so. */
@@ -33,6 +33,8 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteF
   await sequelize.query('PRAGMA journal_mode = WAL');
   await sequelize.query('PRAGMA busy_timeout = 5000');
   await sequelize.query('PRAGMA foreign_keys = ON');
+  // A value overwritten or deleted (an erased number, a destroyed key) is zeroed in the file, not left in a free cell.
+  await sequelize.query('PRAGMA secure_delete = ON');
   queueTransactions(sequelize);
   cacheColumnTypes(sequelize);
   return sequelize;
@@ -121,4 +123,17 @@ function isWrite(sql: unknown, type: string | undefined): boolean {
 
 export function isMysql(sequelize: Sequelize): boolean {
   return sequelize.getDialect() === 'mysql';
+}
+
+/**
+ * After an erasure, on SQLite: copies the write-ahead log into the database and truncates it, so the
+ * older page images that still held the erased values do not stay in the WAL file (in the database
+ * file itself secure_delete has zeroed them). False when another process (a CLI command on the same
+ * file) kept the checkpoint from finishing; the next one removes them. MySQL/MariaDB: the server
+ * purges its undo log itself (README, "Backups and restore").
+ */
+export async function flushErasedPages(sequelize: Sequelize): Promise<boolean> {
+  if (sequelize.getDialect() !== 'sqlite') return true;
+  const [row] = await sequelize.query<{ busy: number }>('PRAGMA wal_checkpoint(TRUNCATE)', { type: QueryTypes.SELECT });
+  return Number(row?.busy ?? 1) === 0;
 }

@@ -19,6 +19,7 @@ import { certificateFingerprint, type CertificateData } from './certificate-data
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
 import { maskNumberRuns } from '../vault/my-number';
+import { flushErasedPages } from '../db/database';
 import { visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
 
@@ -284,6 +285,7 @@ export class DisposalService {
     this.step('ledger-written');
     await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
     if (req.scope === 'client') await this.destroyClientKeys(ctx, req);
+    if (!(await flushErasedPages(DisposalItem.sequelize!))) this.d.logger.warn({ requestId }, 'erased rows may stay in the SQLite WAL until the next checkpoint (another process held it)');
     // A row written while the erasure ran (a confirmation, a leave date) and caught by a backup is restored data too.
     await this.d.ledger.record({ ...entry, at, erasedAt: new Date().toISOString() });
     await this.deleteObjects(ctx, req, items);

@@ -364,6 +364,20 @@ describe('廃棄: payee years, reasons, storage that errs or lies, the notice, t
     expect((await StoredFile.findByPk(file.id))!.status).to.equal('deleted');
   });
 
+  it('on SQLite, a disposed number\'s ciphertext and blind index are in no byte of the database\'s files (secure_delete zeroes them; the WAL is checkpointed)', async function () {
+    if (h.booted.sequelize.getDialect() !== 'sqlite') this.skip(); // MariaDB's files are the server's: README, "Backups and restore"
+    const client = await makeClient(h, { code: 'DR20', name: '株式会社DR20' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, email: 'hr@dr20.example' });
+    const rec = await numberOf(client, { code: 'Z1', leaveDate: '2015-03-31' });
+    const needles = [rec.sealedNumber!, rec.blindIndex!].map((v) => Buffer.from(v));
+    const dbFiles = () => fs.readdirSync(h.config.dataDir).filter((f) => f.startsWith(path.basename(h.config.sqliteFile))).map((f) => path.join(h.config.dataDir, f));
+    const holding = () => dbFiles().filter((f) => { const all = fs.readFileSync(f); return needles.some((n) => all.includes(n)); }).map((f) => path.basename(f));
+    expect(holding(), 'the search finds them while the number is held').to.not.deep.equal([]);
+    const req = await approved(client, admin, [{ kind: 'number', id: rec.id }]);
+    expect(await svc.execute(req.id)).to.not.equal(null);
+    expect(holding()).to.deep.equal([]);
+  });
+
   it('a disposal whose process was killed is finished by the portal\'s own start-up (server/main.ts), with one certificate', async function () {
     this.timeout(90_000);
     const { client, admin, file } = await clientWithFile('DR15');
