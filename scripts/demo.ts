@@ -105,7 +105,7 @@ async function main() {
       }
       const staffCtx = asUser(staffUser, 'web:/firm/clients/:clientId/numbers/:recordId/reveal');
       await services.vault.open(staffCtx, client.id, records.slice(0, 2).map((r) => r.id), { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
-      await services.vault.open({ ...staffCtx, channel: 'web:/firm/clients/:clientId/numbers/print' }, client.id, records.slice(0, 3).map((r) => r.id), { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.print');
+      await services.vault.open({ ...staffCtx, channel: 'web:/firm/clients/:clientId/numbers/print' }, client.id, records.filter((r) => r.personKind === 'employee').slice(0, 3).map((r) => r.id), { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.print');
     }
 
     await Firm.create({ id: 1, name: FIRM_NAME });

@@ -49,6 +49,13 @@ export const officeFits = (procedure: Procedure, office: Office): boolean => OFF
 /** A payee (a lecturer, a landlord) is in the vault for the 支払調書 only. */
 export const PAYEE_PROCEDURES: readonly Procedure[] = ['payment_record'];
 
+/**
+ * A dependant's number goes on the forms that list dependants (源泉徴収票 and 給与支払報告書 with
+ * their dependants, 扶養控除等申告書, 被扶養者異動届, the spouse's 第3号被保険者関係届), never on the
+ * insured employee's own 雇用保険 or 社会保険 資格取得・喪失届.
+ */
+export const DEPENDANT_PROCEDURES: readonly Procedure[] = ['withholding_slip', 'salary_payment_report', 'dependant_declaration', 'dependant_change', 'pension_category3'];
+
 /** The purpose and office a form sent, where they are on the lists: free text never reaches the log or a page again. */
 export function listedPurpose(body: unknown): { purpose?: Procedure; office?: Office } {
   const b = (body ?? {}) as Record<string, unknown>;

@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer';
 import { ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
-import { officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
+import { DEPENDANT_PROCEDURES, officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, logLabelOf, peopleByIds, type Person } from './people';
 import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type ListStatus, type PeopleFilter } from './people-page';
@@ -340,6 +340,10 @@ export class VaultService {
       if (person.kind === 'payee' && !PAYEE_PROCEDURES.includes(purpose.purpose)) {
         await this.recordDenied(ctx, clientId, operation, 'purpose not for a payee', purpose, [id]);
         throw new BadRequest('vault.payeePurpose', { purpose: 'vault.payeePurpose' });
+      }
+      if (person.kind === 'dependant' && !DEPENDANT_PROCEDURES.includes(purpose.purpose)) {
+        await this.recordDenied(ctx, clientId, operation, 'purpose not for a dependant', purpose, [id]);
+        throw new BadRequest('vault.dependantPurpose', { purpose: 'vault.dependantPurpose' });
       }
       asked.push({ person, id });
     }

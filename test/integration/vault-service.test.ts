@@ -84,6 +84,13 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       const refusals = await AuditEvent.findAll({ where: { operation: 'vault.print', result: 'denied' }, order: [['seq', 'DESC']], limit: 2 });
       expect(refusals.map((r) => r.detail)).to.deep.equal(['office does not fit the purpose', 'purpose not for a payee']);
       expect(refusals[1]!.targetId).to.equal(payee.payee.id);
+      // A dependant's number is not on the employee's own insurance forms (雇用保険・社会保険の資格取得届); it is on the 被扶養者異動届.
+      for (const purpose of [{ purpose: 'employment_insurance_acquire', office: 'hello_work' }, { purpose: 'social_insurance_acquire', office: 'pension_office' }] as const) {
+        expect(keyOf(await rejects(() => s.vault.open(sys, clientA.id, [rd.id], purpose, 'vault.print'), BadRequest)), purpose.purpose).to.equal('vault.dependantPurpose');
+        const refused = (await AuditEvent.findOne({ where: { operation: 'vault.print', result: 'denied' }, order: [['seq', 'DESC']] }))!;
+        expect([refused.detail, refused.targetId, refused.purpose]).to.deep.equal(['purpose not for a dependant', dep.dependant.id, purpose.purpose]);
+      }
+      expect((await s.vault.open(sys, clientA.id, [rd.id], { purpose: 'dependant_change', office: 'health_insurance' }, 'vault.print')).map((o) => o.number)).to.deep.equal([nd]);
     });
 
     it('accepts full-width digits and stores the number normalised', async () => {

@@ -411,7 +411,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     });
 
     it('print and CSV export: one audit row per person, formula-safe cells', async () => {
-      const records = await NumberRecord.findAll({ where: { clientId: client.id } });
+      // Employees and the payee: a dependant's number is not on a 支払調書.
+      const records = await NumberRecord.findAll({ where: { clientId: client.id, personKind: ['employee', 'payee'] } });
       const ids = records.map((r) => r.id);
       const before = await AuditEvent.count({ where: { operation: 'vault.export', result: 'allowed' } });
       const token = await b.csrf(listPath());
