@@ -59,6 +59,26 @@
       field.setAttribute('aria-invalid', 'true');
       field.setAttribute('aria-describedby', ((field.getAttribute('aria-describedby') || '') + ' ' + p.id).trim());
     });
+    // A purpose form: the office list offers only the offices the chosen procedure is filed at (the
+    // server refuses the others too); a single one is chosen for the user.
+    Array.prototype.forEach.call(document.querySelectorAll('select[name=purpose]'), function (purpose) {
+      var box = purpose.closest('fieldset, form');
+      var office = box && box.querySelector('select[name=office]');
+      if (!office) return;
+      function narrow() {
+        var fitting = [];
+        Array.prototype.forEach.call(office.querySelectorAll('option[data-fits]'), function (o) {
+          var fits = !purpose.value || o.getAttribute('data-fits').split(' ').indexOf(purpose.value) >= 0;
+          o.disabled = !fits;
+          o.hidden = !fits;
+          if (fits) fitting.push(o);
+        });
+        if (office.selectedOptions[0] && office.selectedOptions[0].disabled) office.value = '';
+        if (purpose.value && fitting.length === 1) office.value = fitting[0].value;
+      }
+      purpose.addEventListener('change', narrow);
+      narrow();
+    });
     // Copy the text of an element (recovery codes, a TOTP key); shown only where the clipboard can be written.
     Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), function (b) {
       var target = document.querySelector(b.getAttribute('data-copy'));

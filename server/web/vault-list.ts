@@ -4,7 +4,7 @@ import { departmentsOf } from '../vault/people';
 import { VAULT_PAGE_SIZE } from '../vault/vault-service';
 import { presentListedPerson } from '../presenters/vault';
 import { listFilter } from './vault-forms';
-import { PROCEDURES, OFFICES } from '../domain/purposes';
+import { purposeChoices } from '../presenters/purposes';
 import { NUMBER_STATUSES } from '../db/models';
 
 /**
@@ -46,7 +46,6 @@ export async function vaultListData(services: Services, req: Request, clientId: 
     listParam: encodeURIComponent(listQuery),
     prevQuery: q.page > 1 ? query(q.page - 1) : null,
     nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
-    procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
-    offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
+    ...purposeChoices(),
   };
 }

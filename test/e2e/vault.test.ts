@@ -326,6 +326,16 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
       return res;
     }
 
+    // The office list follows the procedure: one office is chosen for the user, unfit ones cannot be chosen.
+    await page.goto(list);
+    const office = page.getByLabel(t('vault.office'));
+    await page.getByLabel(t('vault.purpose')).selectOption({ label: t('purpose.employment_insurance_acquire') });
+    expect(await office.inputValue(), 'ハローワーク is the only office for it').to.equal('hello_work');
+    await page.getByLabel(t('vault.purpose')).selectOption({ label: t('purpose.withholding_slip') });
+    expect(await office.inputValue(), 'ハローワーク no longer fits: the choice is cleared').to.equal('');
+    expect(await office.locator('option[value="hello_work"]').isDisabled()).to.equal(true);
+    expect(await office.locator('option[value="tax_office"]').isDisabled()).to.equal(false);
+
     // Without re-authentication: the notice says what to do, and 表示 / 印刷 / CSV wait for it.
     await page.goto(list);
     expect((await page.locator('main').innerText())).to.contain(t('vault.firm.reauthNotice'));

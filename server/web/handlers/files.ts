@@ -17,7 +17,8 @@ import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
-import { PROCEDURES, OFFICES, listedPurpose } from '../../domain/purposes';
+import { listedPurpose } from '../../domain/purposes';
+import { purposeChoices } from '../../presenters/purposes';
 import { purposeForm } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
 
@@ -94,8 +95,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
       notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
-      procedures: PROCEDURES.map((p) => ({ value: p, labelKey: `purpose.${p}` })),
-      offices: OFFICES.map((o) => ({ value: o, labelKey: `office.${o}` })),
+      ...purposeChoices(),
       canDelete: file.senderId === user.id || user.role === 'firm_admin',
       canSetRetention: isFirm,
       ...extra,
