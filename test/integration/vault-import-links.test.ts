@@ -106,8 +106,11 @@ describe('Vault: CSV import, one-time registration links', () => {
       expect(await openOne(client.id, (await recordFor(holder.person))!.id)).to.equal(held);
 
       const rows = (await auditRows()).filter((r) => r.seq > events);
-      expect(rows.filter((r) => r.operation === 'vault.register.import').map((r) => r.targetId))
+      expect(rows.filter((r) => r.operation === 'vault.register.import' && r.result === 'allowed').map((r) => r.targetId))
         .to.deep.equal([e1.employee.id, dep.dependant.id, e3.employee.id]);
+      // The line whose number is someone else's told the typist so: a denied registration under the person it was typed for.
+      expect(rows.filter((r) => r.operation === 'vault.register.import' && r.result === 'denied').map((r) => [r.targetId, r.detail]))
+        .to.deep.equal([[e5.employee.id, 'number held by another person']]);
       const summary = rows.filter((r) => r.operation === 'vault.import');
       expect(summary.map((r) => [r.detail, r.clientId, r.actorId])).to.deep.equal([['3 imported, 6 rejected', client.id, admin.user.id]]);
     });
