@@ -113,14 +113,15 @@ async function where(clientId: string) {
 const versionsOf = async (clientId: string, purpose: string) =>
   (await ClientKey.findAll({ where: { clientId, purpose }, order: [['version', 'ASC']] })).map((k) => k.version);
 
-/** Runs the child and checks it died by its own SIGKILL, right after the row it was told to die at. */
-async function killedChild(env: NodeJS.ProcessEnv, args: string[], lastLine: string) {
+/** Runs the child and checks it died by its own SIGKILL, right after the row or object it was told to die at; returns its last line. */
+async function killedChild(env: NodeJS.ProcessEnv, args: string[], lastLine: RegExp): Promise<string> {
   const run = await runScript(CHILD, args, env, { timeoutMs: 40_000 });
   // Died by the signal (tsx reports its child's SIGKILL as 137).
   expect([null, 137], run.stdout + run.stderr).to.include(run.code);
   expect(run.stdout).not.to.contain('done');
-  expect(run.stdout.trim().split('\n').at(-1)).to.equal(lastLine);
-  return run;
+  const last = run.stdout.trim().split('\n').at(-1)!;
+  expect(last, run.stdout).to.match(lastLine);
+  return last;
 }
 
 describe('Key rotation killed for real (SIGKILL of the rotating process)', function () {
@@ -134,17 +135,27 @@ describe('Key rotation killed for real (SIGKILL of the rotating process)', funct
     });
     after(async () => { await h.close(); });
 
-    const cases = [
+    type Versions = Record<'files' | 'report' | 'numbers' | 'index', Record<number, number>>;
+    interface Kill { step: string; n: number; last: RegExp; half: Versions }
+    const cases: Array<{ title: string; code: string; kills: Kill[]; lines: string[] }> = [
       {
-        title: 'killed during the numbers step (after 2 of 5 numbers re-sealed)', code: 'KN01', step: 'numbers', n: 2,
-        // Files are all done; numbers half; the index not begun.
-        half: { files: { 2: 4 }, report: { 2: 1 }, numbers: { 1: 3, 2: 2 }, index: { 1: 5 } },
+        title: 'killed during the numbers step (after 2 of 5 numbers re-sealed)', code: 'KN01',
+        // Files are all done (they come first); numbers half; the index not begun.
+        kills: [{ step: 'numbers', n: 2, last: /^row numbers 2 7$/, half: { files: { 2: 4 }, report: { 2: 1 }, numbers: { 1: 3, 2: 2 }, index: { 1: 5 } } }],
         lines: ['files\tunchanged (version 2)', 'numbers\tfinished the interrupted rotation to version 2: 3 numbers re-sealed.', 'index\tfinished the interrupted rotation to version 2: 5 blind indexes recomputed.'],
       },
       {
-        title: 'killed during the files step (after 2 of 5 objects re-encrypted)', code: 'KF01', step: 'files', n: 2,
+        title: 'killed during the files step (after 2 of 5 objects re-encrypted)', code: 'KF01',
         // Two stored files moved; the other two, the report PDF, the numbers and the index not yet.
-        half: { files: { 1: 2, 2: 2 }, report: { 1: 1 }, numbers: { 1: 5 }, index: { 1: 5 } },
+        kills: [{ step: 'files', n: 2, last: /^row files 2 2$/, half: { files: { 1: 2, 2: 2 }, report: { 1: 1 }, numbers: { 1: 5 }, index: { 1: 5 } } }],
+        lines: ['files\tfinished the interrupted rotation to version 2: 3 files and report PDFs re-encrypted.', 'numbers\tfinished the interrupted rotation to version 2: 5 numbers re-sealed.', 'index\tfinished the interrupted rotation to version 2: 5 blind indexes recomputed.'],
+      },
+      {
+        title: 'killed inside the files step twice: once with a new object stored but its row not switched, then (resumed) with a row switched but its old object not deleted', code: 'KS01',
+        kills: [
+          { step: 'object-written', n: 2, last: /^object-written \S+ 2$/, half: { files: { 1: 3, 2: 1 }, report: { 1: 1 }, numbers: { 1: 5 }, index: { 1: 5 } } },
+          { step: 'object-deleting', n: 1, last: /^object-deleting \S+ 1$/, half: { files: { 1: 2, 2: 2 }, report: { 1: 1 }, numbers: { 1: 5 }, index: { 1: 5 } } },
+        ],
         lines: ['files\tfinished the interrupted rotation to version 2: 3 files and report PDFs re-encrypted.', 'numbers\tfinished the interrupted rotation to version 2: 5 numbers re-sealed.', 'index\tfinished the interrupted rotation to version 2: 5 blind indexes recomputed.'],
       },
     ];
@@ -155,11 +166,16 @@ describe('Key rotation killed for real (SIGKILL of the rotating process)', funct
         expect(await where(s.client.id)).to.deep.equal({ files: { 1: 4 }, report: { 1: 1 }, numbers: { 1: 5 }, index: { 1: 5 } });
         await everythingReads(h, s);
 
-        await killedChild(envFor(h), ['client', s.client.id, c.step, String(c.n)], `row ${c.step} ${c.n} ${c.step === 'numbers' ? 5 + c.n : c.n}`);
-        // The new versions were all made before any row was written, and the old ones stay.
-        for (const p of ['files', 'numbers', 'index']) expect(await versionsOf(s.client.id, p), p).to.deep.equal([1, 2]);
-        expect(await where(s.client.id)).to.deep.equal(c.half);
-        await everythingReads(h, s);
+        // Objects a killed run left in storage with no row pointing to them (named by the child's last line).
+        const leftovers: string[] = [];
+        for (const kill of c.kills) {
+          const last = await killedChild(envFor(h), ['client', s.client.id, kill.step, String(kill.n)], kill.last);
+          if (last.startsWith('object-')) leftovers.push(last.split(' ')[1]!);
+          // The new versions were all made before any row was written, once, and the old ones stay.
+          for (const p of ['files', 'numbers', 'index']) expect(await versionsOf(s.client.id, p), p).to.deep.equal([1, 2]);
+          expect(await where(s.client.id)).to.deep.equal(kill.half);
+          await everythingReads(h, s);
+        }
 
         const run = await runScript(CLI, ['keys:rotate-client', '--client', c.code], envFor(h), { timeoutMs: 60_000 });
         expect(run.code, run.stdout + run.stderr).to.equal(0);
@@ -171,18 +187,23 @@ describe('Key rotation killed for real (SIGKILL of the rotating process)', funct
         expect(await where(s.client.id)).to.deep.equal({ files: { 2: 4 }, report: { 2: 1 }, numbers: { 2: 5 }, index: { 2: 5 } });
         await everythingReads(h, s);
 
-        // The sweeper (every age) takes whatever the killed run left; afterwards every object in storage is one a row points to.
-        const sweeper = new FileSweeper({ storage: h.booted.services.storage, logger: h.booted.services.logger, ageMs: 0 });
-        await sweeper.run(Date.now() + 1000);
-        const live = new Set([
+        const liveObjects = async () => new Set([
           ...(await StoredFile.findAll({ where: { status: 'ready' } })).map((f) => f.objectId),
           ...(await AccessReport.findAll({ where: { objectId: { [Op.ne]: null } } })).map((r) => r.objectId!),
         ]);
+        for (const id of leftovers) {
+          expect(await h.booted.services.storage.stat(id), `leftover ${id} is in storage`).to.not.equal(null);
+          expect((await liveObjects()).has(id), `leftover ${id} is no row's`).to.equal(false);
+        }
+        // The sweeper (every age) takes whatever the killed runs left; afterwards every object in storage is one a row points to.
+        const sweeper = new FileSweeper({ storage: h.booted.services.storage, logger: h.booted.services.logger, ageMs: 0 });
+        await sweeper.run(Date.now() + 1000);
+        const live = await liveObjects();
         const stored: string[] = [];
         for await (const o of h.booted.services.storage.list()) if (!o.id.startsWith(LEDGER_PREFIX)) stored.push(o.id);
         expect(stored.filter((id) => !live.has(id)), 'objects no row points to').to.deep.equal([]);
         expect([...live].filter((id) => !stored.includes(id)), 'rows whose object is missing').to.deep.equal([]);
-        for (const id of s.objects) expect(stored, `old object ${id}`).not.to.include(id);
+        for (const id of [...s.objects, ...leftovers]) expect(stored, `old or leftover object ${id}`).not.to.include(id);
         await everythingReads(h, s);
       });
     }
@@ -213,8 +234,9 @@ describe('Key rotation killed for real (SIGKILL of the rotating process)', funct
         expect(res.status, res.text).to.equal(200);
         const row = (await StoredFile.findOne({ where: { clientId: null } }))!;
         template = { id: row.id, sha256: row.sha256 };
-        signingSecret = randomBytes(64);
-        await SigningIdentity.create({ id: 1, source: 'generated', certificatePem: '-', privateKeySealed: h.booted.services.keys.ring().sealSecret('pdf-signing', '1', signingSecret) });
+        // The report PDF was signed: the portal made its PDF signing key, sealed under the master key.
+        const identity = (await SigningIdentity.findByPk(1))!;
+        signingSecret = h.booted.services.keys.ring().openSecret('pdf-signing', '1', identity.privateKeySealed);
       } finally { await h.close(); }
     });
     after(async () => {
@@ -229,7 +251,7 @@ describe('Key rotation killed for real (SIGKILL of the rotating process)', funct
       fs.writeFileSync(newFile, `${hex}\n`, { mode: 0o600 });
       const newRing = new KeyRing(Buffer.from(hex, 'hex'));
 
-      await killedChild(env(), ['master', newFile, 'totpSeeds', '1'], 'row totpSeeds 1 5');
+      await killedChild(env(), ['master', newFile, 'totpSeeds', '1'], /^row totpSeeds 1 5$/);
 
       // Read with the portal stopped, as the rotation is meant to run: which key opens each value.
       const h0 = await reopen();
