@@ -16,7 +16,10 @@ export interface StartedServer { child: ChildProcess; match: RegExpMatchArray; p
  */
 export function startServer(script: string, o: { args?: string[]; env: NodeJS.ProcessEnv; ready: RegExp; pidOf: (m: RegExpMatchArray) => number; nodeArgs?: string[]; echoEnv: string }): Promise<StartedServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', script, ...(o.args ?? [])], { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The database is the caller's choice (o.env), never the shell's: with DATABASE_URL exported, the
+    // seeding (which reads only o.env) wrote SQLite while the portal opened, and migrated, that database.
+    const { DATABASE_URL: _shell, ...inherited } = process.env;
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', script, ...(o.args ?? [])], { cwd: ROOT, env: { ...inherited, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let ok = false;
     // Keep reading both pipes for the server's whole life (a full pipe would stall its logger); keep a tail for errors.
