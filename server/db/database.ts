@@ -33,8 +33,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteF
   await sequelize.query('PRAGMA journal_mode = WAL');
   await sequelize.query('PRAGMA busy_timeout = 5000');
   await sequelize.query('PRAGMA foreign_keys = ON');
-  // A value overwritten or deleted (an erased number, a destroyed key) is zeroed in the file, not left in a free cell.
-  await sequelize.query('PRAGMA secure_delete = ON');
+  // A value overwritten or deleted (an erased number, a destroyed key) is zeroed in the file, not
+  // left in a free cell. Per connection, and Sequelize opens one per transaction: set on each.
+  onEveryConnection(sequelize, ['PRAGMA secure_delete = ON', 'PRAGMA busy_timeout = 5000']);
   queueTransactions(sequelize);
   cacheColumnTypes(sequelize);
   return sequelize;
@@ -78,6 +79,20 @@ function cacheColumnTypes(sequelize: Sequelize): void {
     };
     conn.run = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return run.call(this, sql, ...rest); };
     conn.exec = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return exec.call(this, sql, ...rest); };
+    return conn;
+  };
+}
+
+/** Runs `pragmas` on each SQLite connection Sequelize opens, before it is first used. */
+function onEveryConnection(sequelize: Sequelize, pragmas: string[]): void {
+  const seen = new WeakSet<object>();
+  const manager = (sequelize as unknown as { connectionManager: { getConnection(o?: unknown): Promise<SqliteConnection> } }).connectionManager;
+  const getConnection = manager.getConnection.bind(manager);
+  manager.getConnection = async (options?: unknown) => {
+    const conn = await getConnection(options);
+    if (seen.has(conn)) return conn;
+    seen.add(conn);
+    for (const sql of pragmas) await new Promise<void>((resolve, reject) => { conn.run(sql, (err: Error | null) => (err ? reject(err) : resolve())); });
     return conn;
   };
 }

@@ -368,7 +368,10 @@ describe('廃棄: payee years, reasons, storage that errs or lies, the notice, t
     if (h.booted.sequelize.getDialect() !== 'sqlite') this.skip(); // MariaDB's files are the server's: README, "Backups and restore"
     const client = await makeClient(h, { code: 'DR20', name: '株式会社DR20' });
     const admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, email: 'hr@dr20.example' });
+    // Among others on the same database pages (a lone row's page is freed whole, which hides a page rewritten in place).
+    for (let i = 0; i < 6; i++) await numberOf(client, { code: `K${i}` });
     const rec = await numberOf(client, { code: 'Z1', leaveDate: '2015-03-31' });
+    for (let i = 6; i < 12; i++) await numberOf(client, { code: `K${i}` });
     const needles = [rec.sealedNumber!, rec.blindIndex!].map((v) => Buffer.from(v));
     const dbFiles = () => fs.readdirSync(h.config.dataDir).filter((f) => f.startsWith(path.basename(h.config.sqliteFile))).map((f) => path.join(h.config.dataDir, f));
     const holding = () => dbFiles().filter((f) => { const all = fs.readFileSync(f); return needles.some((n) => all.includes(n)); }).map((f) => path.basename(f));
