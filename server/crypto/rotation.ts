@@ -185,6 +185,12 @@ async function dropObject(storage: StorageAdapter, objectId: string): Promise<vo
 
 interface ObjectRow { id: string; kind: 'file' | 'report'; sealed: SealedObject }
 
+/** Whether the row still names the object and key it was read with. */
+async function stillAt(row: ObjectRow): Promise<boolean> {
+  const where = { id: row.id, objectId: row.sealed.objectId, wrappedKey: row.sealed.wrappedKey };
+  return (row.kind === 'file' ? await StoredFile.count({ where: { ...where, status: 'ready' } }) : await AccessReport.count({ where })) > 0;
+}
+
 /**
  * Re-encrypts the client's stored files and report PDFs under `version`, one object at a time: the
  * plaintext is streamed out of the old object (checked segment by segment and against its SHA-256)
@@ -213,7 +219,14 @@ async function reencryptObjects(d: { storage: StorageAdapter; clientKeys: Client
       if (batch.length === 0) break;
       for (const row of batch) {
         after = row.id;
-        const fresh = await sealStream(d, clientId, row.kind, row.id, await openSealed(d, clientId, row.kind, row.id, row.sealed));
+        let fresh: SealedObject;
+        try {
+          fresh = await sealStream(d, clientId, row.kind, row.id, await openSealed(d, clientId, row.kind, row.id, row.sealed));
+        } catch (err) {
+          // Deleted, disposed of or moved while this run read it: nothing left here to re-encrypt.
+          if (!(await stillAt(row))) continue;
+          throw err;
+        }
         if (fresh.sha256 !== row.sealed.sha256) {
           await dropObject(d.storage, fresh.objectId);
           throw new RotationError(`the ${row.kind} ${row.id} did not read back as it was stored`);

@@ -286,8 +286,11 @@ export class DisposalService {
     await this.erase(ctx, req, items.filter((i) => i.state === 'pending'));
     if (req.scope === 'client') await this.destroyClientKeys(ctx, req);
     if (!(await flushErasedPages(DisposalItem.sequelize!))) this.d.logger.warn({ requestId }, 'erased rows may stay in the SQLite WAL until the next checkpoint (another process held it)');
-    // A row written while the erasure ran (a confirmation, a leave date) and caught by a backup is restored data too.
-    await this.d.ledger.record({ ...entry, at, erasedAt: new Date().toISOString() });
+    // A row written while the erasure ran (a confirmation, a leave date) and caught by a backup is restored data too;
+    // a file a key rotation moved is named at both its objects (a backup may hold either).
+    const moved = (await DisposalItem.findAll({ where: { requestId, itemKind: 'file' }, attributes: ['itemId', 'objectId'] }))
+      .filter((i) => !entry.files.some((f) => f.id === i.itemId && f.objectId === i.objectId)).map((i) => ({ id: i.itemId, objectId: i.objectId }));
+    await this.d.ledger.record({ ...entry, files: [...entry.files, ...moved], at, erasedAt: new Date().toISOString() });
     await this.deleteObjects(ctx, req, items);
     await this.verify(ctx, req, await DisposalItem.findAll({ where: { requestId } }));
     return this.issueCertificate(ctx, req);
@@ -301,7 +304,15 @@ export class DisposalService {
         const numbers = batch.filter((x) => x.itemKind === 'number').map((x) => x.itemId);
         const files = batch.filter((x) => x.itemKind === 'file').map((x) => x.itemId);
         if (numbers.length) await NumberRecord.update({ sealedNumber: null, blindIndex: null, lastTwo: null, idFileId: null }, { where: { id: { [Op.in]: numbers }, clientId: req.clientId }, transaction: tx });
-        if (files.length) await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: files }, clientId: req.clientId }, transaction: tx });
+        if (files.length) {
+          // A key rotation may have moved a file to another object since the request was made: the object deleted and checked is the one the row names now.
+          const now = await StoredFile.findAll({ where: { id: { [Op.in]: files }, clientId: req.clientId }, attributes: ['id', 'objectId'], transaction: tx, lock: tx.LOCK.UPDATE });
+          for (const f of now) {
+            const item = batch.find((x) => x.itemKind === 'file' && x.itemId === f.id);
+            if (item && item.objectId !== f.objectId) await DisposalItem.update({ objectId: f.objectId }, { where: { id: item.id }, transaction: tx });
+          }
+          await StoredFile.update({ wrappedKey: null, status: 'deleted', deletedAt: new Date() }, { where: { id: { [Op.in]: files }, clientId: req.clientId }, transaction: tx });
+        }
         await DisposalItem.update({ state: 'erased', erasedAt: new Date() }, { where: { id: { [Op.in]: batch.map((x) => x.id) } }, transaction: tx });
         await this.d.audit.record(tx, ctx, { operation: 'disposal.erase', result: 'allowed', clientId: req.clientId, targetKind: 'disposal', targetId: req.id, detail: `${numbers.length} numbers, ${files.length} files` });
       });

@@ -131,6 +131,19 @@ describe('Home: what is left to do', () => {
     const disposed = await b.get('/client/people?status=disposed');
     expect(rowOf(disposed.text)).to.contain('data-testid="number-disposed">廃棄済み<');
     expect(disposed.text).to.match(/<option value="disposed" selected>廃棄済み<\/option>/);
+
+    // An employee whose dependant's number was disposed of (early, with a reason) is not asked for it on their home.
+    const own = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    const self = await Employee.create({ clientId: client.id, employeeCode: 'H010', name: '在籍 中', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: own.user.id });
+    const child = (await makeDependant(client.id, self.id, '在籍 子')).dependant;
+    await svc.vault.register(systemContext('test'), await findPerson(client.id, 'employee', self.id), { number: numberFrom(63000000010), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const childRec = await svc.vault.register(systemContext('test'), await findPerson(client.id, 'dependant', child.id), { number: numberFrom(63000000011), issueDate: null }, { source: 'proxy', registeredBy: null });
+    const early = await svc.disposal.request(actor(admin), admin.user, client.id, [{ kind: 'number', id: childRec.id }], '扶養から外れたため');
+    await svc.disposal.approve(actor(firmAdmin), firmAdmin.user, early.id);
+    expect(await svc.disposal.execute(early.id)).to.not.equal(null);
+    const e = new TestBrowser(h.portal.app);
+    await e.login(own);
+    expect(todo((await e.get('/home')).text)).to.not.contain('まだ登録されていない');
   });
 
   it('the employee: whose numbers are missing or wait for them, and the way to register; no re-authentication link', async () => {

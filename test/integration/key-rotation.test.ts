@@ -10,7 +10,7 @@ import { downloadFile, pdfBytes, pngBytes, sha256, uploadFiles } from '../suppor
 import { actorOf, makeEmployee, PURPOSE, rejects, validNumber } from '../support/vault';
 import { envFor, runScript } from '../support/run-cli';
 import { Readable } from 'node:stream';
-import { AccessReport, AuditEvent, ClientKey, Firm, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
+import { AccessReport, AuditEvent, ClientKey, DisposalItem, Firm, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { KeyRing } from '../../server/crypto/key-ring';
 import { rotateClientKey, rotateMasterKey } from '../../server/crypto/rotation';
@@ -169,6 +169,44 @@ describe('Key rotation: a client\'s keys', () => {
     const chunks: Buffer[] = [];
     for await (const c of stream) chunks.push(c as Buffer);
     expect(sha256(Buffer.concat(chunks))).to.equal(digest);
+  });
+
+  it('a disposal requested before a rotation moved its file deletes the object the file is in now, and its certificate says so only then', async () => {
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁事務所' } });
+    const s = await seed(h, 'R007', 1);
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    const [fileId] = [...s.files.keys()];
+    const before = (await StoredFile.findByPk(fileId))!;
+    const svc = h.booted.services.disposal;
+    const req = await svc.request(actorOf(s.admin.user), s.admin.user, s.client.id, [{ kind: 'file', id: fileId! }], '保存期間満了');
+    await svc.approve(actorOf(firmAdmin.user), firmAdmin.user, req.id);
+    await rotateClientKey({ sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage }, s.client.id, ['files']);
+    const moved = (await StoredFile.findByPk(fileId))!;
+    expect(moved.objectId).to.not.equal(before.objectId);
+    expect(await svc.execute(req.id)).to.not.equal(null);
+    for (const id of [before.objectId, moved.objectId]) expect(await h.booted.services.storage.stat(id), id).to.equal(null);
+    expect((await DisposalItem.findOne({ where: { requestId: req.id } }))!.objectId).to.equal(moved.objectId);
+  });
+
+  it('a file deleted while a rotation runs is passed over, and the rotation finishes', async () => {
+    const s = await seed(h, 'R008', 1);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(s.admin);
+    expect((await uploadFiles(b, { direction: 'to_firm', category: 'other' }, [{ name: 'z.pdf', data: pdfBytes(4000) }])).status).to.equal(200);
+    // The last file in the run's order goes after the first is done, while the run holds its page of rows.
+    const files = await StoredFile.findAll({ where: { clientId: s.client.id }, order: [['id', 'ASC']] });
+    const last = files.at(-1)!;
+    let deleted = false;
+    const hooks = { afterRow: async () => {
+      if (deleted) return;
+      deleted = true;
+      await h.booted.services.files.delete(actorOf(s.admin.user), s.admin.user, last);
+    } };
+    const done = await rotateClientKey({ sequelize: h.booted.sequelize, clientKeys: h.booted.services.clientKeys, storage: h.booted.services.storage }, s.client.id, ['files'], hooks);
+    expect(done.map((r) => [r.purpose, r.rewritten])).to.deep.equal([['files', files.length - 1]]);
+    const after = await StoredFile.findAll({ where: { clientId: s.client.id, status: 'ready' } });
+    expect(after.map((f) => f.keyVersion)).to.deep.equal(after.map(() => 2));
+    expect(after).to.have.length(files.length - 1);
   });
 
   it('a run killed halfway leaves everything readable, and running it again finishes the same version', async () => {

@@ -18,7 +18,7 @@ export function homeHandlers(services: Services) {
     const employee = await employeeOfUser(user);
     if (!employee) return null;
     const rows = await services.vault.household(employee.clientId, employee.id);
-    const missing = rows.filter((r) => !r.record).length;
+    const missing = rows.filter((r) => !r.record && !r.disposed).length;
     const toConfirm = rows.filter((r) => r.record && !r.record.personConfirmedAt).length;
     return { missing, toConfirm, any: missing + toConfirm > 0 };
   }
