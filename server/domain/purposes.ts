@@ -56,6 +56,13 @@ export const PAYEE_PROCEDURES: readonly Procedure[] = ['payment_record'];
  */
 export const DEPENDANT_PROCEDURES: readonly Procedure[] = ['withholding_slip', 'salary_payment_report', 'dependant_declaration', 'dependant_change', 'pension_category3'];
 
+/** Why a number of this kind of person may not be opened for the procedure (message key and log detail), or null. */
+export function procedureRefusal(personKind: 'employee' | 'dependant' | 'payee', procedure: Procedure): { key: string; detail: string } | null {
+  if (personKind === 'payee' && !PAYEE_PROCEDURES.includes(procedure)) return { key: 'vault.payeePurpose', detail: 'purpose not for a payee' };
+  if (personKind === 'dependant' && !DEPENDANT_PROCEDURES.includes(procedure)) return { key: 'vault.dependantPurpose', detail: 'purpose not for a dependant' };
+  return null;
+}
+
 /** The purpose and office a form sent, where they are on the lists: free text never reaches the log or a page again. */
 export function listedPurpose(body: unknown): { purpose?: Procedure; office?: Office } {
   const b = (body ?? {}) as Record<string, unknown>;

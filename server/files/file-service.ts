@@ -15,6 +15,7 @@ import { isRecipientSide, sentBy, visibleFilesWhere } from './visibility';
 import { isAssigned } from '../policies';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { addYears, rulesOf } from '../disposal/retention-rules';
+import { procedureRefusal, type Procedure } from '../domain/purposes';
 import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
 import type { RevealGuard } from '../vault/reveal-guard';
@@ -194,6 +195,13 @@ export class FileService {
         await this.recordRefused(ctx, file, refusal, purpose);
         throw new Forbidden(refusal === 'no purpose' ? 'files.purposeRequired' : 'files.notAssigned');
       }
+      // A card photo shows its person's number: the same procedures as the number itself (a payee's for the 支払調書 …).
+      const kind = await this.cardPhotoPersonKind(file);
+      const misfit = kind && procedureRefusal(kind, purpose!.purpose as Procedure);
+      if (misfit) {
+        await this.recordRefused(ctx, file, misfit.detail, purpose);
+        throw new BadRequest(misfit.key, { purpose: misfit.key });
+      }
     }
     // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
     const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
@@ -239,6 +247,14 @@ export class FileService {
     });
     source.on('error', (err) => decrypt.destroy(err));
     return source.pipe(decrypt);
+  }
+
+  /** Whose number a card photo shows (the record it or the other side sent with it belongs to), or null for any other file. */
+  private async cardPhotoPersonKind(file: StoredFile): Promise<NumberRecord['personKind'] | null> {
+    if (!file.cardPhoto || !file.clientId) return null;
+    const sides = await StoredFile.findAll({ where: { batchId: file.batchId, cardPhoto: true }, attributes: ['id'] });
+    const record = await NumberRecord.findOne({ where: { clientId: file.clientId, idFileId: { [Op.in]: sides.map((f) => f.id) } }, attributes: ['personKind'] });
+    return record?.personKind ?? null;
   }
 
   /** Logs a download that failed its integrity checks (the event the security cases ask for). */

@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer';
 import { ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
-import { DEPENDANT_PROCEDURES, officeFits, PAYEE_PROCEDURES, type Office, type Procedure } from '../domain/purposes';
+import { officeFits, procedureRefusal, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, logLabelOf, peopleByIds, type Person } from './people';
 import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type ListStatus, type PeopleFilter } from './people-page';
@@ -337,13 +337,10 @@ export class VaultService {
     const asked: { person: Person; id: string }[] = [];
     for (const id of recordIds) {
       const { person } = await this.getRecord(clientId, id);
-      if (person.kind === 'payee' && !PAYEE_PROCEDURES.includes(purpose.purpose)) {
-        await this.recordDenied(ctx, clientId, operation, 'purpose not for a payee', purpose, [id]);
-        throw new BadRequest('vault.payeePurpose', { purpose: 'vault.payeePurpose' });
-      }
-      if (person.kind === 'dependant' && !DEPENDANT_PROCEDURES.includes(purpose.purpose)) {
-        await this.recordDenied(ctx, clientId, operation, 'purpose not for a dependant', purpose, [id]);
-        throw new BadRequest('vault.dependantPurpose', { purpose: 'vault.dependantPurpose' });
+      const refusal = procedureRefusal(person.kind, purpose.purpose);
+      if (refusal) {
+        await this.recordDenied(ctx, clientId, operation, refusal.detail, purpose, [id]);
+        throw new BadRequest(refusal.key, { purpose: refusal.key });
       }
       asked.push({ person, id });
     }

@@ -36,8 +36,10 @@ export function asList(v: unknown): string[] {
   return v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
-/** Ticked values that match `pattern`, at most `max` (anything else is dropped, never an error). */
-/** The values of ticked boxes: a set (an id sent twice by a hand-made request is one person, printed and logged once). */
+/**
+ * Ticked values that match `pattern`, at most `max` (anything else is dropped, never an error), as a
+ * set: an id sent twice by a hand-made request is one person, printed and logged once.
+ */
 export const tickedValues = (pattern: RegExp, max: number) =>
   z.unknown().optional().transform((v) => [...new Set(asList(v).filter((x) => pattern.test(x)))].slice(0, max));
 

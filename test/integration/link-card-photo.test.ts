@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createHarness, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { assign, makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { pngBytes, pdfBytes } from '../support/files';
 import { AuditEvent, Employee, FileBatch, NumberRecord, Payee, StoredFile, User, VaultInvitation, type Client } from '../../server/db/models';
@@ -166,6 +166,23 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     expect((await visitor.get(path)).status).to.equal(404);
     // The client admin's list says the number has an image.
     expect((await admin.get('/client/people')).text).to.contain(`href="/files/${rec.idFileId}" data-testid="id-image"`);
+  });
+
+  it('the firm opens a payee\'s card photos (either side) for the procedures their number opens for only: another is refused beside the choice and logged', async () => {
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    expect((await b.reauth(staff)).status).to.equal(303);
+    const back = (await StoredFile.findOne({ where: { clientId: client.id, cardPhoto: true, displayName: 'カード裏.pdf' } }))!;
+    const download = (purpose: string, office: string) => b.post(`/files/${back.id}/download`, { purpose, office }, `/files/${back.id}`);
+    const refused = await download('social_insurance_acquire', 'pension_office');
+    expect(refused.status).to.equal(400);
+    expect(refused.text).to.contain('支払先の方の番号は、支払調書のためにだけ開けます。');
+    expect(refused.text).to.match(/<option value="social_insurance_acquire" selected>/);
+    const row = (await AuditEvent.findOne({ where: { operation: 'file.download' }, order: [['seq', 'DESC']] }))!;
+    expect([row.result, row.detail, row.targetId, row.purpose]).to.deep.equal(['denied', 'purpose not for a payee', back.id, 'social_insurance_acquire']);
+    expect((await download('payment_record', 'tax_office')).status).to.equal(200);
   });
 
   it('an employee\'s printed sheet takes the photo too (a plain form post, no script): it names the employee', async () => {

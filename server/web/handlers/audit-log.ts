@@ -42,6 +42,9 @@ function periodProblems(from?: string, to?: string): Record<string, string> {
   return problems;
 }
 
+/** Whose departments the department filter lists: the chosen client, or a client admin's own (their log names no client in its query). */
+const departmentsClientOf = (req: Request, f: LogFilter): string | null => f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null);
+
 function filterOf(req: Request): { f: LogFilter; page: number; query: Record<string, string>; problems: Record<string, string> } {
   const q = filterForm.parse(req.query);
   const f: LogFilter = {
@@ -129,7 +132,7 @@ export function auditLogHandlers(services: Services) {
     const lines: [string, string][] = [];
     if (req.user!.role !== 'client_admin') lines.push([t(req, 'log.col.client'), f.clientId && byId.get(f.clientId) ? clientLabel(byId.get(f.clientId)!) : all]);
     lines.push([t(req, 'log.pdf.period'), f.from || f.to ? `${f.from ?? ''} 〜 ${f.to ?? ''}` : all]);
-    const departmentsClient = f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null);
+    const departmentsClient = departmentsClientOf(req, f);
     if (f.departmentId && departmentsClient) {
       const d = (await departmentsOf(departmentsClient)).find((x) => x.id === f.departmentId);
       if (d) lines.push([t(req, 'vault.filter.department'), `${d.code} ${d.name}`]);
@@ -162,8 +165,7 @@ export function auditLogHandlers(services: Services) {
         p = Math.ceil(total / LOG_PAGE_SIZE);
         ({ rows, total } = await queryLog(req.user!, f, p));
       }
-      // A client admin's log is their own client's, named in no query: its departments are theirs.
-      const departmentsClient = f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null);
+      const departmentsClient = departmentsClientOf(req, f);
       const departments = departmentsClient ? await departmentsOf(departmentsClient) : [];
       const qs = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
       page(req, res, 'audit/log', {

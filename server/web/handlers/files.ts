@@ -214,7 +214,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       upload(req, res, (err: unknown) => {
         // More files than a sending takes: say how many it does take (multer has removed what it stored).
         const code = (err as { code?: string } | undefined)?.code;
-        if ((err as Error | undefined)?.name === 'MulterError' && (code === 'LIMIT_FILE_COUNT' || code === 'LIMIT_UNEXPECTED_FILE')) {
+        if ((err as Error | undefined)?.name === 'MulterError' && code === 'LIMIT_FILE_COUNT') {
           return next(new PayloadTooLarge('files.tooMany', { max: config.uploadMaxFiles }));
         }
         if (err) return next(err);
@@ -253,7 +253,13 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         await files.recordRefused(actorOf(req), file, form.errors.office === 'vault.officeMismatch' ? 'office does not fit the purpose' : 'no purpose', known);
         return showFile(req, res, { purposeErrors: form.errors, purposeValues: known }, 400);
       }
-      await stream(req, res, file, form.data);
+      try {
+        await stream(req, res, file, form.data);
+      } catch (err) {
+        // A procedure the photo's person is not filed under: the page again, the reason beside the choice.
+        if (err instanceof BadRequest && err.fieldErrors.purpose) return showFile(req, res, { purposeErrors: err.fieldErrors, purposeValues: form.data }, 400);
+        throw err;
+      }
     },
 
     async remove(req: Request, res: Response) {
