@@ -287,8 +287,11 @@ export async function rotateClientKey(d: { sequelize: Sequelize; clientKeys: Cli
       continue;
     }
     if (purpose === 'files') {
-      const rewritten = await reencryptObjects(d, clientId, version, async () => { written++; await hooks.afterRow?.(purpose, written); });
-      // Rows that changed under the run (a deletion, a new upload under the old version mid-switch) are not left behind.
+      // A second and third pass take what arrived under the old version meanwhile (an upload that began before the new version).
+      let rewritten = 0;
+      for (let pass = 0; pass < 3 && (pass === 0 || await objectsLagging(clientId, version) > 0); pass++) {
+        rewritten += await reencryptObjects(d, clientId, version, async () => { written++; await hooks.afterRow?.(purpose, written); });
+      }
       const left = await objectsLagging(clientId, version);
       if (left > 0) throw new RotationError(`${left} files kept changing during the rotation; run the command again`);
       results.push({ purpose, version, state, rewritten });
