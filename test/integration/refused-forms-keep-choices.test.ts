@@ -12,7 +12,7 @@ import { ja } from '../support/security';
 function chosen(html: string, name: string): string | null {
   const select = new RegExp(`<select name="${name}"[^>]*>([\\s\\S]*?)</select>`).exec(html)?.[1];
   expect(select, `a select named ${name}`).to.be.a('string');
-  return /<option value="([^"]*)" selected>/.exec(select!)?.[1] ?? null;
+  return /<option value="([^"]*)"[^>]* selected>/.exec(select!)?.[1] ?? null;
 }
 
 /**
