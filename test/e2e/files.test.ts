@@ -83,4 +83,32 @@ describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone,
     await p2.screenshot({ path: artifactPath('desktop-file-detail.png'), fullPage: true });
     await desk.close();
   });
+  it('files dragged onto the form on a desktop join those chosen, each with its bar, and go in one sending', async () => {
+    const context = await e2e.browser.newContext({ ...VIEWPORTS[0]!.context, baseURL: e2e.portal.baseUrl });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const problems = await watchProblems(page);
+    await signIn(page, hr, { phone: false });
+    await page.goto('/files');
+    await page.setInputFiles('[data-file-input]', [{ name: '選択した.pdf', mimeType: 'application/pdf', buffer: pdfBytes(3000) }]);
+    // A drop as the browser delivers it: a DataTransfer holding two files.
+    const dropped = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      const pdf = '%PDF-1.4\n%\u00e2\u00e3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n';
+      dt.items.add(new File([pdf], 'ドロップ1.pdf', { type: 'application/pdf' }));
+      dt.items.add(new File([pdf], 'ドロップ2.pdf', { type: 'application/pdf' }));
+      return dt;
+    });
+    await page.dispatchEvent('[data-drop-zone]', 'dragenter', { dataTransfer: dropped });
+    await page.dispatchEvent('[data-drop-zone]', 'drop', { dataTransfer: dropped });
+    const names = await page.locator('[data-upload-list] progress').evaluateAll((bars) => bars.map((b) => b.getAttribute('aria-label')));
+    expect(names).to.deep.equal(['選択した.pdf', 'ドロップ1.pdf', 'ドロップ2.pdf']);
+    await page.selectOption('select[name="category"]', 'other');
+    await page.getByRole('button', { name: '送信する' }).click();
+    await page.waitForURL((u) => u.pathname === '/files' && u.searchParams.get('box') === 'sent', { timeout: 30_000 });
+    const list = await page.locator('[data-testid="file-list"]').innerText();
+    for (const n of ['選択した.pdf', 'ドロップ1.pdf', 'ドロップ2.pdf']) expect(list).to.contain(n);
+    expect(problems.take()).to.deep.equal([]);
+    await context.close();
+  });
 });
