@@ -92,13 +92,13 @@ describe(`E2E (Chromium, ${dialectName}): a client sends two files from a phone,
     await page.goto('/files');
     await page.setInputFiles('[data-file-input]', [{ name: '選択した.pdf', mimeType: 'application/pdf', buffer: pdfBytes(3000) }]);
     // A drop as the browser delivers it: a DataTransfer holding two files.
-    const dropped = await page.evaluateHandle(() => {
+    const dropped = await page.evaluateHandle(`(() => {
       const dt = new DataTransfer();
-      const pdf = '%PDF-1.4\n%\u00e2\u00e3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n';
+      const pdf = '%PDF-1.4\\n1 0 obj\\n<<>>\\nendobj\\ntrailer\\n<<>>\\n%%EOF\\n';
       dt.items.add(new File([pdf], 'ドロップ1.pdf', { type: 'application/pdf' }));
       dt.items.add(new File([pdf], 'ドロップ2.pdf', { type: 'application/pdf' }));
       return dt;
-    });
+    })()`);
     await page.dispatchEvent('[data-drop-zone]', 'dragenter', { dataTransfer: dropped });
     await page.dispatchEvent('[data-drop-zone]', 'drop', { dataTransfer: dropped });
     const names = await page.locator('[data-upload-list] progress').evaluateAll((bars) => bars.map((b) => b.getAttribute('aria-label')));

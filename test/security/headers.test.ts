@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { expect } from 'chai';
+import en from '../../server/i18n/locales/en.json';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import type { Harness } from '../support/harness';
@@ -7,7 +8,7 @@ import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { linkIn } from '../support/smtp';
 import { csrfIn, totpSecretIn } from '../support/browser';
 import { JAPANESE, SecBrowser, fillPath, nextIp, inlineProblems, ja, leakProblems, proxiedHarness, renderedPages, resetTotpStep } from '../support/security';
-import { ROLES, User, type Role, type Client } from '../../server/db/models';
+import { ROLES, Client, Department, Dependant, Employee, Establishment, Firm, Payee, StoredFile, User, type Role } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { translate } from '../../server/i18n';
 
@@ -346,6 +347,23 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       const english = visited.filter((p) => p.html.includes('<html lang="en">'));
       expect(english.length).to.be.greaterThan(30);
       for (const p of english) expect(p.html.match(/[（）「」。、]/g) ?? [], `${p.status} ${p.url}`).to.deep.equal([]);
+      // And no Japanese word of the page's own: what is left once the names people typed (and the switch to 日本語) are taken out.
+      const typed = (await Promise.all([
+        Client.findAll(), User.findAll(), Employee.findAll(), Dependant.findAll(), Payee.findAll(), Department.findAll(), Establishment.findAll(), StoredFile.findAll(), Firm.findAll(),
+      ])).flat().flatMap((row) => Object.values(row.get({ plain: true }) as Record<string, unknown>)).filter((v): v is string => typeof v === 'string' && /[\u3040-\u30ff\u3400-\u9fff]/.test(v));
+      // The English texts name Japanese only where a Japanese file or form holds it (a CSV heading, a 続柄 value, the 支払調書); no other key may.
+      const cjk = /[\u3040-\u30ff\u3400-\u9fff]+/g;
+      const named = Object.entries(en as Record<string, string>).filter(([, v]) => /[\u3040-\u30ff\u3400-\u9fff]/.test(v));
+      expect(named.map(([k]) => k).sort()).to.deep.equal(['people.import.guide.relationship', 'people.import.header', 'vault.import.guide.order', 'vault.import.header', 'vault.link.purposePayee']);
+      const words = [...new Set([...typed, ...typed.flatMap((t) => t.split(/[\s　]+/)), ...named.flatMap(([, v]) => v.match(cjk) ?? []), '日本語'])].sort((x, y) => y.length - x.length);
+      for (const p of english) {
+        const entities: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&#x3D;': '=', '&#x60;': '`', '&amp;': '&' };
+        // Text in <code> is a file's own content (the import's Japanese headings and example values), not the page's words.
+        let text = p.html.replace(/<code>[^<]*<\/code>/g, ' ').replace(/<[^>]*>/g, ' ').replace(/&(lt|gt|quot|#x27|#39|#x3D|#x60|amp);/g, (e) => entities[e]!);
+        for (const w of words) text = text.split(w).join(' ');
+        const left = text.match(/[\u3040-\u30ff\u3400-\u9fff]+/g) ?? [];
+        expect(left, `${p.status} ${p.url}`).to.deep.equal([]);
+      }
     });
   });
 });
