@@ -27,7 +27,7 @@
  *   --mysql URL          the MySQL/MariaDB server for the log page; a fresh database is made on it and
  *                        dropped after (default $BENCH_MYSQL_URL or mysql://root@127.0.0.1:3306/); when
  *                        it is unreachable that figure is skipped with a message, the rest still runs
- *   --log-rows N         rows in audit_events for the log page (default 1000000)
+ *   --log-rows N         rows in audit_events for the log page (default 1000000, at least 5000)
  *   --disposal-numbers N numbers disposed of (default 10000)
  *   --load-duration S    seconds of each measured page run of the load part (default 15)
  *   --uploads N          uploads at once in load part b (default 20)
@@ -72,6 +72,7 @@ const SIZES = {
   'load-duration': 15, uploads: 20, 'upload-mib': 100, 'reveal-seconds': 10, 'soak-loops': 1000,
 } as const;
 const size = (name: keyof typeof SIZES) => Number(arg(name) ?? SIZES[name]);
+const MIN_LOG_ROWS = 5000;
 
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -81,6 +82,8 @@ async function main() {
   const only = arg('only');
   if (only !== undefined && !(PARTS as readonly string[]).includes(only)) throw new Error(`--only takes ${PARTS.join(', ')}`);
   const runs = new Set<Part>(PARTS.filter((p) => (only === undefined || only === p) && !flag(`skip-${p}`)));
+  // The rows come from a fixed seed; fewer than this leave the measured month without a row about an employee to filter by.
+  if (size('log-rows') < MIN_LOG_ROWS) throw new Error(`--log-rows takes ${MIN_LOG_ROWS} or more`);
   const figures: Record<string, number> = {};
   const table: TableRow[] = [];
   const databases: string[] = [];

@@ -213,6 +213,8 @@ export async function benchLoad(o: LoadOptions = {}): Promise<LoadResult> {
       Object.assign(figures, {
         load_reveal_p95_ms: r1(revealFig.p95), load_list_p95_ms: r1(ceilingFig.p95), load_reveal_p99_ms: r1(revealFig.p99),
         load_reveal_rps: r1(revealFig.rps), load_list_rps: r1(ceilingFig.rps), load_reveals_ok: revealOk, load_reveal_audit_rows: audited,
+        // With these the JSON alone shows rows = reveals: ok + burst_ok ≤ rows ≤ ok + burst_ok + burst_cut.
+        load_reveal_burst_ok: burstOk, load_reveal_burst_cut: burstCut, load_reveal_rows_match: auditOk ? 1 : 0,
       });
     }
     figures.load_bench_s = r1((Date.now() - t0) / 1000);

@@ -179,6 +179,9 @@ describe(`bench, load and soak scripts (issue 7), smallest sizes, on ${MYSQL_URL
     expect(cut).to.be.within(0, 10);
     expect(audited, `audit rows ${audited} vs ${total} reveals answered 200 (+ ≤ ${cut} cut off)`).to.be.within(total, total + cut);
     expect(r.verdict).to.equal('OK');
+    // The JSON says the same on its own.
+    expect([figures.load_reveal_burst_ok, figures.load_reveal_burst_cut]).to.deep.equal([burst, cut]);
+    expect(figures.load_reveal_rows_match).to.equal(1);
   });
 
   it('soak: the start and end RSS and open file descriptors are printed and in the JSON', () => {
