@@ -43,7 +43,7 @@ export class NumberReminders {
       if (userId) missing.add(userId);
     }
     if (missing.size === 0) return [];
-    // Only accounts in use are asked: an invitation not yet taken up has its own mail, a disabled account none.
+    // A disabled account is asked nothing; due() keeps the accounts in use (an invitation not yet taken up has its own mail).
     return User.findAll({
       where: { id: { [Op.in]: [...missing] }, clientId, role: 'employee', disabledAt: null },
       order: [['email', 'ASC']],
