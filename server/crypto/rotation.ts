@@ -1,8 +1,9 @@
 import { Op, type Sequelize } from 'sequelize';
 import type { StorageAdapter } from '../../storage-adapters';
-import { AccessReport, ClientKey, FirmKey, KeyCheck, NumberRecord, PendingObjectDeletion, SigningIdentity, StoredFile, User } from '../db/models';
+import { AccessReport, ClientKey, FirmKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../db/models';
 import type { ClientKeys } from '../clients/client-keys';
-import { openSealed, sealStream, type SealedObject } from '../files/sealed-object';
+import { openSealed, sealStream, sealedOf, type SealedObject } from '../files/sealed-object';
+import { deleteOrQueue } from '../files/sweeper';
 import { DecryptionFailed } from './aead';
 import type { ClientKeyPurpose, KeyRing } from './key-ring';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from './number-cipher';
@@ -174,15 +175,6 @@ async function lagCount(clientId: string, purpose: ClientKeyPurpose, version: nu
   return purpose === 'files' ? objectsLagging(clientId, version) : NumberRecord.count({ where: lagging(clientId, purpose, version) });
 }
 
-/** An object written by a run that lost its row (or a row moved off it): removed now, or queued for the sweeper. */
-async function dropObject(storage: StorageAdapter, objectId: string): Promise<void> {
-  try {
-    await storage.delete(objectId);
-  } catch (err) {
-    await PendingObjectDeletion.upsert({ objectId, attempts: 1, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(Date.now() + 60_000) });
-  }
-}
-
 interface ObjectRow { id: string; kind: 'file' | 'report'; sealed: SealedObject }
 
 /** Whether the row still names the object and key it was read with. */
@@ -207,10 +199,10 @@ async function reencryptObjects(d: { storage: StorageAdapter; clientKeys: Client
   const pages: Array<(after: string) => Promise<ObjectRow[]>> = [
     async (after) => (await StoredFile.findAll({
       where: { clientId, status: 'ready', wrappedKey: { [Op.ne]: null }, keyVersion: older, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH,
-    })).map((f) => ({ id: f.id, kind: 'file' as const, sealed: { objectId: f.objectId, keyVersion: f.keyVersion, wrappedKey: f.wrappedKey!, sha256: f.sha256, size: f.size } })),
+    })).map((f) => ({ id: f.id, kind: 'file' as const, sealed: sealedOf(f) })),
     async (after) => (await AccessReport.findAll({
       where: { clientId, objectId: { [Op.ne]: null }, wrappedKey: { [Op.ne]: null }, keyVersion: older, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH,
-    })).map((r) => ({ id: r.id, kind: 'report' as const, sealed: { objectId: r.objectId!, keyVersion: r.keyVersion!, wrappedKey: r.wrappedKey!, sha256: r.sha256!, size: r.size! } })),
+    })).map((r) => ({ id: r.id, kind: 'report' as const, sealed: sealedOf(r) })),
   ];
   for (const page of pages) {
     let after = '';
@@ -228,7 +220,7 @@ async function reencryptObjects(d: { storage: StorageAdapter; clientKeys: Client
           throw err;
         }
         if (fresh.sha256 !== row.sealed.sha256) {
-          await dropObject(d.storage, fresh.objectId);
+          await deleteOrQueue(d.storage, fresh.objectId);
           throw new RotationError(`the ${row.kind} ${row.id} did not read back as it was stored`);
         }
         const was = { id: row.id, objectId: row.sealed.objectId, wrappedKey: row.sealed.wrappedKey };
@@ -236,7 +228,7 @@ async function reencryptObjects(d: { storage: StorageAdapter; clientKeys: Client
         const [n] = row.kind === 'file'
           ? await StoredFile.update(to, { where: { ...was, status: 'ready' }, silent: true })
           : await AccessReport.update(to, { where: was });
-        await dropObject(d.storage, n === 1 ? row.sealed.objectId : fresh.objectId);
+        await deleteOrQueue(d.storage, n === 1 ? row.sealed.objectId : fresh.objectId);
         if (n === 1) {
           rewritten++;
           await onRow();

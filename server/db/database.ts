@@ -35,7 +35,11 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'sqliteF
   await sequelize.query('PRAGMA foreign_keys = ON');
   // A value overwritten or deleted (an erased number, a destroyed key) is zeroed in the file, not
   // left in a free cell. Per connection, and Sequelize opens one per transaction: set on each.
-  onEveryConnection(sequelize, ['PRAGMA secure_delete = ON', 'PRAGMA busy_timeout = 5000']);
+  onNewConnection(sequelize, async (conn) => {
+    for (const sql of ['PRAGMA secure_delete = ON', 'PRAGMA busy_timeout = 5000']) {
+      await new Promise<void>((resolve, reject) => { conn.run(sql, (err: Error | null) => (err ? reject(err) : resolve())); });
+    }
+  });
   queueTransactions(sequelize);
   cacheColumnTypes(sequelize);
   return sequelize;
@@ -58,13 +62,7 @@ function cacheColumnTypes(sequelize: Sequelize): void {
   const cache = new Map<string, unknown>();
   let generation = 0;
   const schemaChange = (sql: string) => { if (DDL.test(sql)) { cache.clear(); generation++; } };
-  const wrapped = new WeakSet<object>();
-  const manager = (sequelize as unknown as { connectionManager: { getConnection(o?: unknown): Promise<SqliteConnection> } }).connectionManager;
-  const getConnection = manager.getConnection.bind(manager);
-  manager.getConnection = async (options?: unknown) => {
-    const conn = await getConnection(options);
-    if (wrapped.has(conn)) return conn;
-    wrapped.add(conn);
+  onNewConnection(sequelize, async (conn) => {
     const { all, run, exec } = conn;
     conn.all = function (sql: string, ...rest: unknown[]) {
       schemaChange(sql);
@@ -79,20 +77,20 @@ function cacheColumnTypes(sequelize: Sequelize): void {
     };
     conn.run = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return run.call(this, sql, ...rest); };
     conn.exec = function (sql: string, ...rest: unknown[]) { schemaChange(sql); return exec.call(this, sql, ...rest); };
-    return conn;
-  };
+  });
 }
 
-/** Runs `pragmas` on each SQLite connection Sequelize opens, before it is first used. */
-function onEveryConnection(sequelize: Sequelize, pragmas: string[]): void {
+/** Calls `setUp` on each SQLite connection Sequelize opens, once, before the connection is first used. */
+function onNewConnection(sequelize: Sequelize, setUp: (conn: SqliteConnection) => Promise<void>): void {
   const seen = new WeakSet<object>();
   const manager = (sequelize as unknown as { connectionManager: { getConnection(o?: unknown): Promise<SqliteConnection> } }).connectionManager;
   const getConnection = manager.getConnection.bind(manager);
   manager.getConnection = async (options?: unknown) => {
     const conn = await getConnection(options);
-    if (seen.has(conn)) return conn;
-    seen.add(conn);
-    for (const sql of pragmas) await new Promise<void>((resolve, reject) => { conn.run(sql, (err: Error | null) => (err ? reject(err) : resolve())); });
+    if (!seen.has(conn)) {
+      seen.add(conn);
+      await setUp(conn);
+    }
     return conn;
   };
 }

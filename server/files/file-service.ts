@@ -6,7 +6,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import { ObjectNotFound, type StorageAdapter } from '../../storage-adapters';
 import type { ClientKeys } from '../clients/client-keys';
 import type { MailOutbox } from '../mail/outbox';
-import { Client, Employee, FileBatch, FileRead, NumberRecord, PendingObjectDeletion, StaffAssignment, StoredFile, User, type Category } from '../db/models';
+import { Client, Employee, FileBatch, FileRead, NumberRecord, StaffAssignment, StoredFile, User, type Category } from '../db/models';
 import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
 import { BadRequest, Forbidden, NotFound } from '../errors';
@@ -14,6 +14,7 @@ import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { isRecipientSide, sentBy, visibleFilesWhere } from './visibility';
 import { isAssigned } from '../policies';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
+import { deleteOrQueue } from './sweeper';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import { procedureRefusal, type Procedure } from '../domain/purposes';
 import type { UploadTarget } from './upload-target';
@@ -297,12 +298,7 @@ export class FileService {
 
   /** Deletes a stored object; a failure is queued for the sweeper to retry. */
   async deleteObject(objectId: string): Promise<void> {
-    try {
-      await this.d.storage.delete(objectId);
-    } catch (err) {
-      this.d.logger.warn({ objectId, err: { message: (err as Error).message } }, 'object delete failed; queued for retry');
-      await PendingObjectDeletion.upsert({ objectId, attempts: 1, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(Date.now() + 60_000) });
-    }
+    await deleteOrQueue(this.d.storage, objectId, this.d.logger);
   }
 
   /**

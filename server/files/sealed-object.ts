@@ -15,6 +15,11 @@ export interface SealedObject {
   size: number;
 }
 
+/** The sealed object a stored file's or a report's row names (call only on a row that holds one). */
+export function sealedOf(row: { objectId: string | null; keyVersion: number | null; wrappedKey: string | null; sha256: string | null; size: number | null }): SealedObject {
+  return { objectId: row.objectId!, keyVersion: row.keyVersion!, wrappedKey: row.wrappedKey!, sha256: row.sha256!, size: row.size! };
+}
+
 /**
  * Stores bytes the portal made itself (a report or certificate PDF) the way uploads are stored: a
  * data key of its own, wrapped under the file key of `owner` (a client's id, or null for the firm's

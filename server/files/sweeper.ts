@@ -4,6 +4,16 @@ import type { StorageAdapter, StoredObject } from '../../storage-adapters';
 import { AccessReport, DisposalCertificate, PendingObjectDeletion, StoredFile } from '../db/models';
 import { LEDGER_PREFIX } from '../disposal/erasure-ledger';
 
+/** Deletes a stored object; a failure is queued for the sweeper to retry (and logged when a logger is given). */
+export async function deleteOrQueue(storage: StorageAdapter, objectId: string, logger?: Logger): Promise<void> {
+  try {
+    await storage.delete(objectId);
+  } catch (err) {
+    logger?.warn({ objectId, err: { message: (err as Error).message } }, 'object delete failed; queued for retry');
+    await PendingObjectDeletion.upsert({ objectId, attempts: 1, lastError: (err as Error).message.slice(0, 300), nextAt: new Date(Date.now() + 60_000) });
+  }
+}
+
 export interface SweepReport { incomplete: number; orphans: number; retried: number }
 
 /**

@@ -9,7 +9,7 @@ import type { MailOutbox } from '../mail/outbox';
 import { AccessReport, Client, ReportSchedule, User, type ReportFrequency } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { openSealed, readAll, storeSealed } from '../files/sealed-object';
+import { openSealed, readAll, sealedOf, storeSealed } from '../files/sealed-object';
 import { collectReportData, type ReportData } from './report-data';
 import { duePeriods, periodLabel, type Period } from './periods';
 
@@ -139,14 +139,13 @@ export class ReportService {
   }
 
   async read(report: AccessReport): Promise<Buffer> {
-    const sealed = (r: AccessReport) => ({ objectId: r.objectId!, keyVersion: r.keyVersion!, wrappedKey: r.wrappedKey!, sha256: r.sha256!, size: r.size! });
     try {
-      return await readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealed(report)));
+      return await readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealedOf(report)));
     } catch (err) {
       // A key rotation moved the PDF to a new object since the row was read: read it there.
       const moved = err instanceof ObjectNotFound ? await AccessReport.findOne({ where: { id: report.id, status: 'ready' } }) : null;
       if (!moved?.objectId || moved.objectId === report.objectId) throw err;
-      return readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealed(moved)));
+      return readAll(await openSealed(this.d, report.clientId, 'report', report.id, sealedOf(moved)));
     }
   }
 }

@@ -47,6 +47,8 @@ function firstChunk(s: Readable): Promise<Buffer | null> {
 /** The file exchange screens: list, send (upload), details, download, delete, retention. */
 export function fileHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   const { files, config } = services;
+  /** What every send form tells before anything is chosen: the types taken, and the limits. */
+  const uploadHints = { accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','), maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles };
   const upload = multer({
     storage: encryptingStorage({
       storage: services.storage,
@@ -72,8 +74,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       client: client ? presentClient(client) : null,
       employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
       categories: (client ? CATEGORIES : ALL_CLIENT_CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
-      accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-      maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
+      ...uploadHints,
       directions: client ? [
         { value: 'to_client', labelKey: 'files.direction.to_client', checked: true },
         { value: 'to_employee', labelKey: 'files.direction.to_employee', checked: false },
@@ -180,8 +181,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         // A client admin may also send one of the company's employees a file (a payslip made in-house), on a page of its own.
         canSendToEmployee: user.role === 'client_admin',
         categories: (user.role === 'employee' ? ['identity', 'procedure', 'other'] : CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
-        accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-        maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
+        ...uploadHints,
       });
     },
 
@@ -195,8 +195,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
         employees: (await Employee.findAll({ where: { clientId: user.clientId! }, order: [['employeeCode', 'ASC']], attributes: ['id', 'employeeCode', 'name', 'userId'] }))
           .map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
         categories: CATEGORIES.map((c) => ({ value: c, labelKey: `files.category.${c}` })),
-        accept: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(','),
-        maxFile: formatLimit(config.uploadMaxFileBytes), maxFiles: config.uploadMaxFiles,
+        ...uploadHints,
       });
     },
 
