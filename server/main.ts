@@ -5,10 +5,10 @@ import { createApp } from './app';
 
 /** start-up: config → database → migrations → keys → app → listen */
 async function main(): Promise<void> {
-  // tsx turns source maps on, and Sequelize's SQLite dialect formats a stack trace for every query
-  // (to attach it to an error that is almost never thrown): mapping each frame through the source
-  // maps took ~0.3 ms a query, about 40 % of a primary-key read. Logged stacks keep their file and
-  // function names; NODE_ENV=development keeps them mapped to TypeScript lines.
+  // tsx turns source maps on, and mapping each frame of a stack through them took ~0.3 ms. Sequelize's
+  // SQLite dialect formatted a stack for every query (patches/sequelize+*.patch now formats it only
+  // for a query that fails), and the code we call still formats some. Logged stacks keep their file
+  // and function names; NODE_ENV=development keeps them mapped to TypeScript lines.
   if (process.env.NODE_ENV !== 'development') process.setSourceMapsEnabled(false);
   let config;
   try {

@@ -35,4 +35,13 @@ describe('Column types kept between queries (SQLite) follow a schema change', ()
     expect(second!.get('seenAt')).to.be.instanceOf(Date);
     expect((second!.get('seenAt') as Date).toISOString()).to.equal('2026-12-07T00:00:00.000Z');
   });
+
+  // patches/sequelize+*.patch: the SQLite dialect now formats the caller's stack only for a query that fails.
+  it('a query that fails still carries the stack of the code that made it', async function failingQuery() {
+    const Missing = sequelize.define('ProbeMissing', { id: { type: DataTypes.INTEGER, primaryKey: true } }, { tableName: 'probe_no_such_table', timestamps: false });
+    const err = await Missing.findAll().then(() => null, (e: Error) => e);
+    expect(err, 'the query on a missing table must fail').to.be.instanceOf(Error);
+    expect(err!.name).to.equal('SequelizeDatabaseError');
+    expect(err!.stack).to.include('column-types-cache.test');
+  });
 });
