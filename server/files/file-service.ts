@@ -303,11 +303,16 @@ export class FileService {
 
   /**
    * "You have N new files" — a link, never names, senders or anything personal. Queued with the
-   * sending itself, so a mail server that is down delays the notice instead of losing it.
+   * sending itself, so a mail server that is down delays the notice instead of losing it. The firm's
+   * notice names the client by its code, which the firm gave it (a client's name may be a
+   * person's, a sole proprietor's), and links to that client's received files.
    */
   private async queueNotices(tx: Transaction, batchId: string, target: UploadTarget, count: number): Promise<number> {
     let recipients: User[];
+    let fromClient: { code: string; link: string } | null = null;
     if (target.direction === 'to_firm') {
+      const client = await Client.findByPk(target.clientId!, { transaction: tx });
+      fromClient = { code: client!.code, link: `${this.d.config.publicUrl}/files?${new URLSearchParams({ box: 'received', client: target.clientId! })}` };
       const assigned = (await StaffAssignment.findAll({ where: { clientId: target.clientId! }, transaction: tx })).map((a) => a.userId);
       recipients = await User.findAll({ where: { id: { [Op.in]: assigned }, disabledAt: null }, transaction: tx });
       if (recipients.length === 0) recipients = await User.findAll({ where: { role: 'firm_admin', disabledAt: null }, transaction: tx });
@@ -325,8 +330,13 @@ export class FileService {
       await this.d.outbox.enqueue({
         dedupeKey: `files:${batchId}:${r.id}`,
         to: r.email,
-        subject: translate(lang, 'mail.newFiles.subject'),
-        text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
+        ...(fromClient ? {
+          subject: translate(lang, 'mail.newFilesFromClient.subject', { code: fromClient.code }),
+          text: translate(lang, 'mail.newFilesFromClient.body', { count, code: fromClient.code, link: fromClient.link }),
+        } : {
+          subject: translate(lang, 'mail.newFiles.subject'),
+          text: translate(lang, 'mail.newFiles.body', { count, link: `${this.d.config.publicUrl}/files` }),
+        }),
       }, tx);
     }
     return told.length;

@@ -83,8 +83,10 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
     expect(raw.includes(a.subarray(0, 64))).to.equal(false);
 
     const mail = await h.smtp.lastTo(staff.email);
-    expect(mail.subject).to.contain('新しいファイル');
-    expect(mail.text).to.contain('2件').and.contain('http://portal.test/files');
+    expect(mail.subject).to.contain('新しいファイル').and.contain('顧問先 F001');
+    expect(mail.text).to.contain('顧問先コード F001 から').and.contain('2件');
+    // The link opens this client's received files.
+    expect(mail.text).to.contain(`http://portal.test/files?box=received&client=${client.id}`);
     for (const secret of ['入社届', '山田', '写真', '株式会社ファイル', '顧問先 管理者', '入社手続き']) expect(`${mail.text ?? ''}${mail.subject ?? ''}`).to.not.contain(secret);
     expect(mail.attachments).to.have.length(0);
   });
