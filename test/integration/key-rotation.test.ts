@@ -18,6 +18,7 @@ import { currentTotp } from '../../server/auth/totp';
 import type { Person } from '../../server/vault/people';
 import { openDatabase } from '../../server/db/database';
 import { FileSweeper } from '../../server/files/sweeper';
+import { storeSealed } from '../../server/files/sealed-object';
 import { periodContaining, previousPeriod } from '../../server/reports/periods';
 
 const CLI = 'scripts/cli.ts';
@@ -207,6 +208,33 @@ describe('Key rotation: a client\'s keys', () => {
     const after = await StoredFile.findAll({ where: { clientId: s.client.id, status: 'ready' } });
     expect(after.map((f) => f.keyVersion)).to.deep.equal(after.map(() => 2));
     expect(after).to.have.length(files.length - 1);
+  });
+
+  it('a file stored under the old version after the first pass went past it (an upload begun before the rotation) is taken by a later pass', async () => {
+    const s = await seed(h, 'R009', 1);
+    const { clientKeys, storage } = h.booted.services;
+    const files = await StoredFile.findAll({ where: { clientId: s.client.id }, order: [['id', 'ASC']] });
+    const late = { id: '00000000-0000-4000-8000-000000000000', bytes: pdfBytes(30_000) };
+    // The upload's key was taken before the rotation made version 2, so its object is sealed under version 1.
+    const underVersion1 = {
+      currentFileKey: async (owner: string | null) => ({ version: 1, key: await clientKeys.fileKeyVersion(owner, 1) }),
+      fileKeyVersion: (owner: string | null, v: number) => clientKeys.fileKeyVersion(owner, v),
+    } as unknown as typeof clientKeys;
+    let stored = false;
+    // After the first file is re-encrypted the first pass has gone past the smallest id, where the late file lands.
+    const hooks = { afterRow: async () => {
+      if (stored) return;
+      stored = true;
+      const sealed = await storeSealed({ storage, clientKeys: underVersion1 }, s.client.id, 'file', late.id, late.bytes);
+      const { id: _id, createdAt: _c, ...rest } = files[0]!.get({ plain: true });
+      await StoredFile.create({ ...rest, id: late.id, displayName: 'late.pdf', ...sealed });
+    } };
+    const done = await rotateClientKey({ sequelize: h.booted.sequelize, clientKeys, storage }, s.client.id, ['files'], hooks);
+    expect(stored).to.equal(true);
+    expect(done.map((r) => [r.purpose, r.rewritten])).to.deep.equal([['files', files.length + 1]]);
+    const row = (await StoredFile.findByPk(late.id))!;
+    expect(row.keyVersion).to.equal(2);
+    await filesOpen(h, s.admin, new Map([...files.map((f) => [f.id, f.sha256] as [string, string]), [late.id, sha256(late.bytes)]]));
   });
 
   it('a run killed halfway leaves everything readable, and running it again finishes the same version', async () => {
