@@ -189,10 +189,10 @@ program.command('keys:rotate-master')
       const r = result.rows;
       await b.services.audit.recordAlone(systemContext(CLI('keys:rotate-master')), {
         operation: 'keys.rotate', result: 'allowed', targetKind: 'key', targetLabel: 'master',
-        detail: `client keys ${r.clientKeys.rewrapped}, firm keys ${r.firmKeys.rewrapped}, TOTP seeds ${r.totpSeeds.rewrapped}, signing keys ${r.signingKeys.rewrapped} rewrapped`,
+        detail: `client keys ${r.clientKeys.rewrapped}, firm keys ${r.firmKeys.rewrapped}, TOTP seeds ${r.totpSeeds.rewrapped}, signing keys ${r.signingKeys.rewrapped}, queued mails ${r.queuedMails.rewrapped} rewrapped`,
       });
       console.log(`OK: master key rotated${result.keyCheck === 'already' ? ' (an earlier run had finished; checked again)' : ''}.`);
-      console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}); key-check value now matches the new key.`);
+      console.log(`  client keys rewrapped ${r.clientKeys.rewrapped} (already done ${r.clientKeys.already}), firm keys ${r.firmKeys.rewrapped} (${r.firmKeys.already}), TOTP seeds ${r.totpSeeds.rewrapped} (${r.totpSeeds.already}), PDF signing key ${r.signingKeys.rewrapped} (${r.signingKeys.already}), queued mails ${r.queuedMails.rewrapped} (${r.queuedMails.already}); key-check value now matches the new key.`);
       console.log('Next:');
       console.log(`  1. Point MASTER_KEY_FILE at ${newFile} (or put it in place of ${config.masterKeyFile}, mode 0600), then start the portal.`);
       console.log('  2. `npm run cli -- keys:status` must answer OK; with the old key the portal now starts sealed (wrong key).');

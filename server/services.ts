@@ -63,7 +63,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
   const mailer = d.mailer ?? createMailer(d.config);
   const audit = new AuditLog(d.sequelize, { checkLockOrder: d.config.env === 'test' });
   const loginThrottle = new LoginThrottle(databaseCounters(d.sequelize, d.config));
-  const outbox = new MailOutbox({ mailer, logger: d.logger });
+  const outbox = new MailOutbox({ mailer, logger: d.logger, ring: () => d.keys.ring() });
   const accounts = new AccountService({ audit, keys: d.keys, mailer, outbox, throttle: loginThrottle, config: d.config });
   const clientKeys = new ClientKeys(d.keys);
   const pdf = new PdfService({ keys: d.keys, config: d.config });

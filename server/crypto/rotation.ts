@@ -1,6 +1,7 @@
 import { Op, type Sequelize } from 'sequelize';
 import type { StorageAdapter } from '../../storage-adapters';
-import { AccessReport, ClientKey, FirmKey, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../db/models';
+import { AccessReport, ClientKey, FirmKey, KeyCheck, NumberRecord, OutboxMail, SigningIdentity, StoredFile, User } from '../db/models';
+import { OUTBOX_SECRET, bodyHolding, sealedPartOf } from '../mail/outbox';
 import type { ClientKeys } from '../clients/client-keys';
 import { openSealed, sealStream, sealedOf, type SealedObject } from '../files/sealed-object';
 import { deleteOrQueue } from '../files/sweeper';
@@ -13,7 +14,7 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from './number-c
  * that is killed anywhere is finished by running it again.
  *
  * Master key: each value sealed under the master key (client and firm keys) or under a key derived
- * from it (TOTP seeds, the PDF signing key) is tried with the new key first — a row that opens is
+ * from it (TOTP seeds, the PDF signing key, the texts of mails still queued) is tried with the new key first — a row that opens is
  * done — then opened with the old key and sealed under the new one, written only if the row still
  * holds what was read. The key-check value is switched last: it is the commit mark, so the portal
  * starts with the new key only once everything is rewrapped, and with the old key is sealed after.
@@ -40,7 +41,7 @@ export class RotationError extends Error {}
 
 export interface MasterRotationResult {
   /** per kind of row: rewrapped now / found already under the new key */
-  rows: Record<'clientKeys' | 'firmKeys' | 'totpSeeds' | 'signingKeys', { rewrapped: number; already: number }>;
+  rows: Record<'clientKeys' | 'firmKeys' | 'totpSeeds' | 'signingKeys' | 'queuedMails', { rewrapped: number; already: number }>;
   /** 'switched' now, or 'already' (an earlier run finished) */
   keyCheck: 'switched' | 'already';
 }
@@ -81,7 +82,7 @@ export async function rotateMasterKey(oldRing: KeyRing, newRing: KeyRing, hooks:
   const wrote = async (step: string) => { written++; await hooks.afterRow?.(step, written); };
   const rows: MasterRotationResult['rows'] = {
     clientKeys: { rewrapped: 0, already: 0 }, firmKeys: { rewrapped: 0, already: 0 },
-    totpSeeds: { rewrapped: 0, already: 0 }, signingKeys: { rewrapped: 0, already: 0 },
+    totpSeeds: { rewrapped: 0, already: 0 }, signingKeys: { rewrapped: 0, already: 0 }, queuedMails: { rewrapped: 0, already: 0 },
   };
 
   // Each row: read, rewrap, write only if unchanged since read (another writer wins; read it again).
@@ -134,6 +135,16 @@ export async function rotateMasterKey(oldRing: KeyRing, newRing: KeyRing, hooks:
     (r, v) => rewrapValue(oldRing, newRing, v, `PDF signing key #${r.id}`,
       (ring, s) => ring.openSecret('pdf-signing', String(r.id), s), (ring, p) => ring.sealSecret('pdf-signing', String(r.id), p)),
     async (r, from, to) => (await SigningIdentity.update({ privateKeySealed: to }, { where: { id: r.id, privateKeySealed: from } }))[0]);
+
+  await each('queuedMails',
+    () => OutboxMail.findAll({ where: { sentAt: null }, attributes: ['id', 'body'], order: [['id', 'ASC']] }),
+    (r) => OutboxMail.findByPk(r.id, { attributes: ['id', 'body'] }), (r) => sealedPartOf(r.body),
+    (r, v) => {
+      const next = rewrapValue(oldRing, newRing, v, `the queued mail ${r.id}`,
+        (ring, s) => ring.openSecret(OUTBOX_SECRET, r.id, s), (ring, p) => ring.sealSecret(OUTBOX_SECRET, r.id, p));
+      return next === null ? null : bodyHolding(next);
+    },
+    async (r, _from, to) => (await OutboxMail.update({ body: to }, { where: { id: r.id, body: r.body } }))[0]);
 
   if (finished) return { rows, keyCheck: 'already' };
   const [n] = await KeyCheck.update({ kcv: newRing.makeKeyCheckValue() }, { where: { id: 1, kcv: check.kcv } });

@@ -12,6 +12,7 @@ import * as m0008 from './migrations/0008-disposal-rejection';
 import * as m0009 from './migrations/0009-email-change';
 import * as m0010 from './migrations/0010-card-photos';
 import * as m0011 from './migrations/0011-deletion-date-by-hand';
+import * as m0012 from './migrations/0012-outbox-bodies-emptied';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -31,6 +32,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0009-email-change', m0009],
   ['0010-card-photos', m0010],
   ['0011-deletion-date-by-hand', m0011],
+  ['0012-outbox-bodies-emptied', m0012],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { Mailer } from './mailer';
+import type { KeyRing } from '../crypto/key-ring';
 import { OutboxMail } from '../db/models';
 
 export interface QueuedMail { dedupeKey: string; to: string; subject: string; text: string }
@@ -18,11 +20,34 @@ export function backoffMs(attempts: number): number {
 const LOCK_MS = 15 * 60_000;
 const BATCH = 20;
 
+/** What a sealed body starts with; a body queued before bodies were sealed has no such start. */
+const SEALED = 'sealed:';
+/** The label of the key (derived from the master key) that seals queued mail texts. */
+export const OUTBOX_SECRET = 'outbox';
+
+/** The sealed secret a kept body holds, or null for a body kept as text (queued before bodies were sealed, or emptied). */
+export const sealedPartOf = (body: string): string | null => (body.startsWith(SEALED) ? body.slice(SEALED.length) : null);
+/** A kept body holding this sealed secret. */
+export const bodyHolding = (sealed: string): string => SEALED + sealed;
+
+/** A queued text as it is kept: sealed under a key derived from the master key, bound to its row. */
+export function sealBody(ring: KeyRing, id: string, text: string): string {
+  return bodyHolding(ring.sealSecret(OUTBOX_SECRET, id, Buffer.from(text, 'utf8')));
+}
+
+/** The text of a kept body. */
+export function openBody(ring: KeyRing, id: string, body: string): string {
+  const sealed = sealedPartOf(body);
+  return sealed === null ? body : ring.openSecret(OUTBOX_SECRET, id, sealed).toString('utf8');
+}
+
 /**
  * Mail that must arrive even if the mail server is down when it is due (report notices): kept in
  * the database, sent by whichever instance claims it first, retried with back-off. A row is
  * claimed by a conditional update, so two instances never send the same row at the same time; a
- * dedupe key makes queueing the same notice twice a no-op.
+ * dedupe key makes queueing the same notice twice a no-op. A text may hold a working link (an
+ * invitation's), so it is kept sealed, like a TOTP seed, and emptied once sent: a copy of the
+ * database yields no link.
  */
 export class MailOutbox {
   /**
@@ -32,15 +57,16 @@ export class MailOutbox {
    */
   private readonly sentUnmarked = new Map<string, number>();
 
-  constructor(private readonly d: { mailer: Mailer; logger: Logger }) {}
+  constructor(private readonly d: { mailer: Mailer; logger: Logger; ring: () => KeyRing }) {}
 
   /** Queues a mail; false when one with the same dedupe key is queued or sent already. */
   async enqueue(mail: QueuedMail, tx?: Transaction): Promise<boolean> {
     // Looked for first: a unique-key error inside a transaction would spoil it on some databases.
     if (await OutboxMail.count({ where: { dedupeKey: mail.dedupeKey }, transaction: tx })) return false;
     try {
+      const id = randomUUID();
       await OutboxMail.create({
-        dedupeKey: mail.dedupeKey, toAddress: mail.to, subject: mail.subject, body: mail.text,
+        id, dedupeKey: mail.dedupeKey, toAddress: mail.to, subject: mail.subject, body: sealBody(this.d.ring(), id, mail.text),
         nextAt: new Date(), lockedUntil: null, sentAt: null, lastError: null,
       }, { transaction: tx });
       return true;
@@ -75,7 +101,7 @@ export class MailOutbox {
       });
       if (claimed !== 1) continue;
       try {
-        await this.d.mailer.send({ to: row.toAddress, subject: row.subject, text: row.body });
+        await this.d.mailer.send({ to: row.toAddress, subject: row.subject, text: openBody(this.d.ring(), row.id, row.body) });
       } catch (err) {
         const attempts = row.attempts + 1;
         const message = (err as Error).message.slice(0, 300);
@@ -96,6 +122,6 @@ export class MailOutbox {
   }
 
   private async markSent(id: string, attempts: number): Promise<void> {
-    await OutboxMail.update({ sentAt: new Date(), lockedUntil: null, attempts, lastError: null }, { where: { id } });
+    await OutboxMail.update({ sentAt: new Date(), lockedUntil: null, attempts, lastError: null, body: '' }, { where: { id } });
   }
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { openBody } from '../../server/mail/outbox';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -106,7 +107,7 @@ describe('File exchange: client → firm, firm → client / employee / all', () 
       }
       expect(row!.sentAt).to.equal(null);
       expect(row!.lastError, 'the refusal is noted on the queued notice').to.be.a('string');
-      expect(row!.body).to.contain('1件').and.not.contain('退職届');
+      expect(openBody(h.booted.services.keys.ring(), row!.id, row!.body)).to.contain('1件').and.not.contain('退職届');
     } finally { h.smtp.refusing = false; }
     expect(h.smtp.messages.length).to.equal(received);
     // The outbox job's next round (due after its back-off) delivers it once.

@@ -339,6 +339,8 @@ describe('Key rotation: the master key', () => {
       // A sealed PDF signing key (any bytes: the rotation only rewraps it).
       signingSecret = randomBytes(64);
       await SigningIdentity.create({ id: 1, source: 'generated', certificatePem: '-', privateKeySealed: h.booted.services.keys.ring().sealSecret('pdf-signing', '1', signingSecret) });
+      // An invitation still queued (the mail server was down): its text is sealed under the master key.
+      await h.booted.services.outbox.enqueue({ dedupeKey: 'invite:queued-over-rotation', to: 'later@example.jp', subject: 'queued over the rotation', text: 'https://portal.test/password/set/queued-token' });
     } finally { await h.close(); }
   });
   after(async () => {
@@ -373,6 +375,7 @@ describe('Key rotation: the master key', () => {
     expect(run.code, run.stdout + run.stderr).to.equal(0);
     expect(run.stdout).to.contain('OK: master key rotated');
     expect(run.stdout).to.contain('client keys rewrapped 1 (already done 2), firm keys 1 (0), TOTP seeds 2 (0), PDF signing key 1 (0)');
+    expect(Number(/queued mails (\d+) \(0\)/.exec(run.stdout)?.[1])).to.be.at.least(1);
     expect(run.stdout).to.contain(`Point MASTER_KEY_FILE at ${next.file}`);
     expect(run.stdout).to.contain('every session ends');
     const sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
@@ -406,6 +409,8 @@ describe('Key rotation: the master key', () => {
       expect(await h.booted.services.accounts.verifySecondFactor(staffUser, await currentTotp(s.staff.totpSecret!))).to.equal('totp');
       const identity = await SigningIdentity.findByPk(1);
       expect(h.booted.services.keys.ring().openSecret('pdf-signing', '1', identity!.privateKeySealed).equals(signingSecret)).to.equal(true);
+      await h.booted.services.outbox.deliverNow();
+      expect(h.smtp.messages.find((m) => m.subject === 'queued over the rotation')?.text).to.contain('https://portal.test/password/set/queued-token');
     } finally { await h.close(); }
 
     // Booted with the old key: sealed, the wrong key detected.

@@ -11,12 +11,12 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
 
   before(async () => {
     h = await createHarness();
-    outbox = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }) });
+    outbox = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }), ring: () => h.booted.services.keys.ring() });
   });
   after(async () => { await h.close(); });
 
   it('a server that takes a message and then never answers: the send gives up (SMTP_TIMEOUT_SECONDS) and the mail is released for a later try, not left claimed', async () => {
-    const impatient = new MailOutbox({ mailer: createMailer({ ...h.config, smtpTimeoutSeconds: 1 }), logger: pino({ level: 'silent' }) });
+    const impatient = new MailOutbox({ mailer: createMailer({ ...h.config, smtpTimeoutSeconds: 1 }), logger: pino({ level: 'silent' }), ring: () => h.booted.services.keys.ring() });
     await impatient.enqueue({ dedupeKey: 'notice:hung', to: 'hung@example.jp', subject: 'hung server', text: 'link only' });
     h.smtp.stalling = true;
     try {
@@ -71,7 +71,7 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
 
   it('two instances delivering at once send a queued mail once', async () => {
     await outbox.enqueue({ dedupeKey: 'notice:2', to: 'hr2@example.jp', subject: 'twice?', text: 'x' });
-    const other = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }) });
+    const other = new MailOutbox({ mailer: h.booted.services.mailer, logger: pino({ level: 'silent' }), ring: () => h.booted.services.keys.ring() });
     const now = new Date(Date.now() + 48 * 3600_000);
     const [a, b] = await Promise.all([outbox.deliverDue(now), other.deliverDue(now)]);
     expect(a + b).to.equal(1);
@@ -80,7 +80,7 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
 
   it('a mail the server took whose row could not then be marked sent (the database failed) is marked in the next round, never sent again', async () => {
     const sent: string[] = [];
-    const mine = new MailOutbox({ mailer: { send: async (m) => { sent.push(m.subject); } }, logger: pino({ level: 'silent' }) });
+    const mine = new MailOutbox({ mailer: { send: async (m) => { sent.push(m.subject); } }, logger: pino({ level: 'silent' }), ring: () => h.booted.services.keys.ring() });
     await mine.enqueue({ dedupeKey: 'notice:3', to: 'hr3@example.jp', subject: 'marked later', text: 'x' });
     const update = OutboxMail.update.bind(OutboxMail);
     let failed = 0;
@@ -101,6 +101,38 @@ describe('Mail outbox: a notice that must arrive once, whatever the mail server 
     }
     expect(sent.filter((x) => x === 'marked later')).to.have.length(1);
     expect((await OutboxMail.findOne({ where: { dedupeKey: 'notice:3' } }))!.sentAt).to.be.instanceOf(Date);
+  });
+
+  it('a queued text is kept sealed (an invitation\'s link cannot be read from the database), sent as written, and emptied once sent', async () => {
+    const link = 'https://portal.test/password/set/Tok3nThatMustNotBeStoredInClear';
+    const text = `山田 太郎 様\n次のリンクからパスワードを設定してください。\n${link}\n`;
+    h.smtp.refusing = true;
+    try {
+      await outbox.enqueue({ dedupeKey: 'invite:sealed', to: 'new@example.jp', subject: 'invitation', text });
+      expect(await outbox.deliverDue(new Date(Date.now() + 96 * 3600_000))).to.equal(0);
+    } finally { h.smtp.refusing = false; }
+    const row = (await OutboxMail.findOne({ where: { dedupeKey: 'invite:sealed' } }))!;
+    expect(row.sentAt, 'the server refused: still queued').to.equal(null);
+    const everyRow = JSON.stringify(await OutboxMail.findAll({ raw: true }));
+    for (const clear of ['Tok3nThatMustNotBeStoredInClear', '/password/set/', '山田']) expect(everyRow).to.not.contain(clear);
+    expect(row.body).to.match(/^sealed:/);
+
+    expect(await outbox.deliverDue(new Date(Date.now() + 120 * 3600_000))).to.equal(1);
+    const mail = h.smtp.messages.find((m) => m.subject === 'invitation')!;
+    expect(mail.text).to.contain(link).and.contain('山田 太郎 様');
+    const sent = (await OutboxMail.findOne({ where: { dedupeKey: 'invite:sealed' } }))!;
+    expect(sent.sentAt).to.be.instanceOf(Date);
+    expect(sent.body).to.equal('');
+  });
+
+  it('a text queued before texts were sealed (kept as written) is still sent, then emptied', async () => {
+    await OutboxMail.create({
+      dedupeKey: 'notice:legacy', toAddress: 'old@example.jp', subject: 'queued long ago', body: 'a link only: https://portal.test/files',
+      nextAt: new Date(), lockedUntil: null, sentAt: null, lastError: null,
+    });
+    expect(await outbox.deliverDue(new Date(Date.now() + 144 * 3600_000))).to.equal(1);
+    expect(h.smtp.messages.find((m) => m.subject === 'queued long ago')!.text).to.contain('https://portal.test/files');
+    expect((await OutboxMail.findOne({ where: { dedupeKey: 'notice:legacy' } }))!.body).to.equal('');
   });
 
   it('back-off doubles from a minute up to an hour', () => {
