@@ -76,7 +76,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     audit, clientKeys, storage: d.storage, outbox, logger: d.logger, config: d.config,
     firmName: () => pdf.firmName(), renderCertificate: (data) => pdf.certificate(data), ledger: erasureLedger,
   });
-  const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, mailer, logger: d.logger, config: d.config });
+  const vault = new VaultService({ sequelize: d.sequelize, audit, clientKeys, outbox, logger: d.logger, config: d.config });
   return {
     ...d,
     mailer,

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Op, type Transaction } from 'sequelize';
 import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
-import type { Mailer } from '../mail/mailer';
+import type { MailOutbox } from '../mail/outbox';
 import type { Config } from '../config';
 import { ApiToken, AuditEvent, Client, User } from '../db/models';
 import { TooManyRequests } from '../errors';
@@ -40,7 +41,7 @@ export class BurstExceeded extends Error {}
  * window raises one alert to the firm admins and the client's admins.
  */
 export class RevealGuard {
-  constructor(private readonly d: { audit: AuditLog; mailer: Mailer; logger: Logger; config: Pick<Config, 'revealBurstMax' | 'revealBurstWindowSeconds' | 'publicUrl'> }) {}
+  constructor(private readonly d: { audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'revealBurstMax' | 'revealBurstWindowSeconds' | 'publicUrl'> }) {}
 
   private since(): Date {
     return new Date(Date.now() - this.d.config.revealBurstWindowSeconds * 1000);
@@ -86,39 +87,41 @@ export class RevealGuard {
     }
   }
 
-  /** A refusal for this burst: the first in the window is the 'vault.burst' row and the alert. */
+  /**
+   * A refusal for this burst: the first in the window is the 'vault.burst' row and the alert, queued
+   * with the row (a mail server down at that moment delays the alert, never loses it).
+   */
   async refuse(ctx: ActorContext, clientId: string, operation: string): Promise<void> {
-    const first = await this.d.audit.transaction(async (tx) => {
+    const alerted = await this.d.audit.transaction(async (tx) => {
       const hands = ctx.actorId ? await this.handsOf(tx, ctx) : [];
-      const alerted = await AuditEvent.count({ where: { actorId: { [Op.in]: hands }, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
+      const earlier = await AuditEvent.count({ where: { actorId: { [Op.in]: hands }, operation: 'vault.burst', at: { [Op.gte]: this.since() } }, transaction: tx });
       await this.d.audit.record(tx, ctx, {
-        operation: alerted ? operation : 'vault.burst', result: 'denied', clientId,
+        operation: earlier ? operation : 'vault.burst', result: 'denied', clientId,
         detail: `burst: more than ${this.d.config.revealBurstMax} in ${this.d.config.revealBurstWindowSeconds}s`,
       });
-      return alerted === 0;
+      if (earlier === 0) await this.queueAlert(tx, ctx, clientId);
+      return earlier === 0;
     });
-    if (first) await this.alert(ctx, clientId);
+    if (alerted) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'reveal-burst alert not sent yet; queued'));
   }
 
-  /** The notice names who and when, never a person or a number. A mail failure is logged, not fatal. */
-  private async alert(ctx: ActorContext, clientId: string): Promise<void> {
-    const client = await Client.findByPk(clientId);
+  /** The notice names who and when, never a person or a number. */
+  private async queueAlert(tx: Transaction, ctx: ActorContext, clientId: string): Promise<void> {
+    const client = await Client.findByPk(clientId, { transaction: tx });
     const recipients = await User.findAll({
-      where: { disabledAt: null, [Op.or]: [{ role: 'firm_admin' }, { role: 'client_admin', clientId }] },
+      where: { disabledAt: null, [Op.or]: [{ role: 'firm_admin' }, { role: 'client_admin', clientId }] }, transaction: tx,
     });
+    const burst = randomUUID();
     for (const r of recipients.filter((u) => u.passwordHash)) {
       const lang = isLang(r.lang) ? r.lang : DEFAULT_LANG;
-      try {
-        await this.d.mailer.send({
-          to: r.email,
-          subject: translate(lang, 'mail.revealBurst.subject'),
-          text: translate(lang, 'mail.revealBurst.body', {
-            operator: ctx.actorName ?? '', client: client?.name ?? '', link: `${this.d.config.publicUrl}/home`,
-          }),
-        });
-      } catch (err) {
-        this.d.logger.warn({ err: { message: (err as Error).message } }, 'reveal-burst alert could not be sent');
-      }
+      await this.d.outbox.enqueue({
+        dedupeKey: `burst:${burst}:${r.id}`,
+        to: r.email,
+        subject: translate(lang, 'mail.revealBurst.subject'),
+        text: translate(lang, 'mail.revealBurst.body', {
+          operator: ctx.actorName ?? '', client: client?.name ?? '', link: `${this.d.config.publicUrl}/home`,
+        }),
+      }, tx);
     }
   }
 }

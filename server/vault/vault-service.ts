@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, ActorContext } from '../audit';
 import type { ClientKeys } from '../clients/client-keys';
 import type { Config } from '../config';
-import type { Mailer } from '../mail/mailer';
+import type { MailOutbox } from '../mail/outbox';
 import { ClientKey, NumberRecord, StoredFile, type NumberSource, type NumberStatus, type User } from '../db/models';
 import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
@@ -65,7 +65,7 @@ export function numberOrFail(input: string, field = 'number'): string {
 export class VaultService {
   readonly guard: RevealGuard;
 
-  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; mailer: Mailer; logger: Logger; config: Config }) {
+  constructor(private readonly d: { sequelize: Sequelize; audit: AuditLog; clientKeys: ClientKeys; outbox: MailOutbox; logger: Logger; config: Config }) {
     this.guard = new RevealGuard(d);
   }
 

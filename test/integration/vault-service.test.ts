@@ -8,7 +8,7 @@ import {
   scanDatabase, twelveDigitRunsOutsideIds, validNumber, wrongCheckDigit,
 } from '../support/vault';
 import { systemContext } from '../../server/audit';
-import { AuditEvent, AuditHead, Department, Dependant, Employee, NumberRecord, Payee, StaffAssignment, type Client, type User } from '../../server/db/models';
+import { AuditEvent, AuditHead, Department, Dependant, Employee, NumberRecord, OutboxMail, Payee, StaffAssignment, type Client, type User } from '../../server/db/models';
 import { blindIndex, openNumber } from '../../server/crypto/number-cipher';
 import { BadRequest, FieldConflict, Forbidden, NotFound, TooManyRequests } from '../../server/errors';
 import { VAULT_PAGE_SIZE } from '../../server/vault/vault-service';
@@ -742,7 +742,9 @@ describe('VaultService: a burst of reveals by one user is refused and alerted', 
     const burst = await auditRows({ operation: 'vault.burst' });
     expect(burst.map((b) => [b.actorId, b.result, b.clientId])).to.deep.equal([[staff.user.id, 'denied', client.id]]);
 
-    // The alert went out before the refusal was returned: to the firm admin and this client's admin only.
+    // The alert was queued with the row and goes out at once: to the firm admin and this client's admin only.
+    await h.smtp.lastTo(firmAdmin.email);
+    await h.smtp.lastTo(clientAdmin.email);
     const recipients = h.smtp.messages.map((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '')).sort();
     expect(recipients).to.deep.equal([clientAdmin.email, firmAdmin.email].sort());
     expect(recipients).to.not.include(otherClientAdmin.email);
@@ -776,6 +778,32 @@ describe('VaultService: a burst of reveals by one user is refused and alerted', 
     expect(denied.map((d) => d.operation)).to.deep.equal(['vault.burst', 'vault.reveal', 'vault.check']);
     expect(await AuditEvent.count({ where: { actorId: staff.user.id, result: 'allowed', operation: ['vault.reveal', 'vault.check'] } })).to.equal(3);
     expect(h.smtp.messages).to.have.length(mails);
+  });
+
+  it('a mail server down when the burst is refused: the alert waits in the outbox and goes once the server takes it', async () => {
+    const late = await makeUser(h, { role: 'firm_staff', name: '夜間 閲覧者' });
+    await assign(h, client.id, late.user.id);
+    const ctx = actorOf(late.user);
+    for (let i = 0; i < 3; i++) await s.vault.open(ctx, client.id, [firstRecordId], PURPOSE, 'vault.reveal');
+    const before = h.smtp.messages.length;
+    h.smtp.refusing = true;
+    try {
+      await rejects(() => s.vault.open(ctx, client.id, [firstRecordId], PURPOSE, 'vault.reveal'), TooManyRequests);
+      let queued: OutboxMail[] = [];
+      for (let i = 0; i < 400 && !(queued.length === 2 && queued.every((m) => m.lastError)); i++) { // up to 8 s on a busy machine
+        await new Promise((r) => setTimeout(r, 20));
+        queued = await OutboxMail.findAll({ where: { sentAt: null, toAddress: [firmAdmin.email, clientAdmin.email] } });
+      }
+      expect(queued.map((m) => m.toAddress).sort()).to.deep.equal([clientAdmin.email, firmAdmin.email].sort());
+      expect(queued.every((m) => m.lastError), 'each refused by the server').to.equal(true);
+    } finally { h.smtp.refusing = false; }
+    expect(h.smtp.messages).to.have.length(before);
+    await OutboxMail.update({ nextAt: new Date() }, { where: { sentAt: null } });
+    await h.booted.services.outbox.deliverNow();
+    const alerts = h.smtp.messages.slice(before);
+    expect(alerts.map((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '')).sort()).to.deep.equal([clientAdmin.email, firmAdmin.email].sort());
+    for (const m of alerts) expect(m.text).to.contain('夜間 閲覧者');
+    expect(await AuditEvent.count({ where: { actorId: late.user.id, operation: 'vault.burst' } })).to.equal(1);
   });
 
   it('counts per user: a colleague may still reveal', async () => {
