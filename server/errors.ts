@@ -53,6 +53,10 @@ export class Sealed extends AppError {
 export class ServiceUnavailable extends AppError {
   constructor() { super(503, 'error.unavailable'); }
 }
+/** The storage did not give a stored object back (down, or the object missing): nothing was read. */
+export class StorageUnavailable extends AppError {
+  constructor() { super(503, 'error.storageUnavailable'); }
+}
 export class UnsupportedFileType extends AppError {
   /** mismatch: the bytes contradict a type the portal takes (a security event), rather than a type it does not take */
   constructor(name: string, readonly mismatch = false) { super(415, mismatch ? 'files.contentMismatch' : 'files.unsupportedType', { name }); }

@@ -1,4 +1,4 @@
-import { Op, QueryTypes, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, col, fn, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -9,9 +9,9 @@ import type { MailOutbox } from '../mail/outbox';
 import { Client, Employee, FileBatch, FileRead, NumberRecord, StaffAssignment, StoredFile, User, type Category } from '../db/models';
 import { unwrapDataKey } from '../crypto/key-ring';
 import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
-import { BadRequest, Forbidden, NotFound } from '../errors';
+import { BadRequest, Forbidden, NotFound, StorageUnavailable } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
-import { isRecipientSide, sentBy, visibleFilesWhere } from './visibility';
+import { boxWhere, isRecipientSide, readersVisibleToSql, unreadWhere, visibleFilesWhere, type Box } from './visibility';
 import { isAssigned } from '../policies';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { deleteOrQueue } from './sweeper';
@@ -35,13 +35,16 @@ export interface FileDeps {
 }
 
 export interface ListFilter {
-  box: 'received' | 'sent' | 'all';
+  box: Box;
   category?: Category;
   clientId?: string;
   page: number;
 }
 
 export const PAGE_SIZE = 50;
+
+/** A list row's opening badge, for its viewer (see `FileService.readStates`). */
+export type ReadState = 'unread' | 'read' | 'notOpened' | 'openedByRecipient' | 'notOpenedYet' | 'firmOpened' | 'firmNotOpened';
 
 const isFirm = (u: User) => u.role === 'firm_admin' || u.role === 'firm_staff';
 
@@ -110,8 +113,8 @@ export class FileService {
     const where: WhereOptions<StoredFile>[] = [await visibleFilesWhere(user), { status: 'ready' }];
     if (f.category) where.push({ category: f.category });
     if (f.clientId && isFirm(user)) where.push({ clientId: f.clientId });
-    if (f.box === 'sent') where.push({ direction: { [Op.in]: sentBy(user) } });
-    if (f.box === 'received') where.push({ direction: { [Op.notIn]: sentBy(user) } });
+    const box = boxWhere(user, f.box);
+    if (box) where.push(box);
     const { rows, count } = await StoredFile.findAndCountAll({
       where: { [Op.and]: where }, order: [['createdAt', 'DESC']], limit: PAGE_SIZE, offset: (f.page - 1) * PAGE_SIZE,
     });
@@ -131,9 +134,8 @@ export class FileService {
    * own company's and the firm's, never another client's (a file sent to all clients is opened by many).
    */
   private readersVisibleTo(user: User): WhereOptions {
-    if (!user.clientId) return {};
-    const clientId = this.d.sequelize.escape(user.clientId);
-    return { userId: { [Op.in]: literal(`(SELECT id FROM users WHERE client_id = ${clientId} OR role IN ('firm_admin', 'firm_staff'))`) } };
+    const readers = readersVisibleToSql(user);
+    return readers ? { userId: { [Op.in]: literal(readers) } } : {};
   }
 
   async details(file: StoredFile, viewer: User) {
@@ -159,20 +161,48 @@ export class FileService {
   }
 
   /**
-   * Per client, the files it sent to the firm that nobody at the firm has opened yet. Card photos sent
-   * with numbers are not counted: a badge must not invite anyone to open a My Number image to clear it.
+   * Per client, the files it sent to the firm that nobody at the firm has opened yet (as a firm
+   * admin's 未読: the same rule as `unreadCounts`). Card photos are not counted.
    */
   async unreadByFirm(clientIds: string[]): Promise<Map<string, number>> {
-    if (clientIds.length === 0) return new Map();
-    const rows = await this.d.sequelize.query<{ clientId: string; n: number | string }>(
-      `SELECT f.client_id AS "clientId", COUNT(*) AS n FROM files f
-        WHERE f.client_id IN (:clientIds) AND f.direction = 'to_firm' AND f.status = 'ready'
-          AND f.card_photo = :no
-          AND NOT EXISTS (SELECT 1 FROM file_reads r JOIN users u ON u.id = r.user_id WHERE r.file_id = f.id AND u.role IN ('firm_admin', 'firm_staff'))
-        GROUP BY f.client_id`,
-      { replacements: { clientIds, no: false }, type: QueryTypes.SELECT },
-    );
+    const counts = await this.unreadCounts({ id: '', role: 'firm_admin', clientId: null }, clientIds);
+    return new Map([...counts].filter((e): e is [string, number] => e[0] !== null));
+  }
+
+  /**
+   * Per client (null: files sent to all), how many files the user has to open: exactly those
+   * /files?box=received shows them as 未読 (one condition, `unreadWhere`, for both).
+   */
+  async unreadCounts(user: Pick<User, 'id' | 'role' | 'clientId'>, clientIds?: string[]): Promise<Map<string | null, number>> {
+    if (clientIds && clientIds.length === 0) return new Map();
+    const rows = await StoredFile.findAll({
+      where: { [Op.and]: [await visibleFilesWhere(user as User), { status: 'ready' }, unreadWhere(user), ...(clientIds ? [{ clientId: { [Op.in]: clientIds } }] : [])] },
+      attributes: ['clientId', [fn('COUNT', col('id')), 'n']], group: ['clientId'], raw: true,
+    }) as unknown as { clientId: string | null; n: number | string }[];
     return new Map(rows.map((r) => [r.clientId, Number(r.n)]));
+  }
+
+  /**
+   * What a list page says of each file's opening, for this viewer: on what they received, 未読 (by
+   * `unreadWhere`, as home counts) or 既読 — a card photo is never 未読; on what their side sent,
+   * whether the other side opened it; and for a client admin, on what the company's employees sent
+   * the firm, whether the firm opened it (never 未読: the admin has nothing to open there).
+   */
+  async readStates(user: User, files: StoredFile[]): Promise<Map<string, ReadState>> {
+    const ids = files.map((f) => f.id);
+    if (ids.length === 0) return new Map();
+    const [unread, read, byEmployees] = await Promise.all([
+      StoredFile.findAll({ where: { [Op.and]: [{ id: { [Op.in]: ids } }, unreadWhere(user)] }, attributes: ['id'] }),
+      this.readFileIds(ids, user),
+      user.role === 'client_admin' ? StoredFile.findAll({ where: { [Op.and]: [{ id: { [Op.in]: ids } }, boxWhere(user, 'employees')!] }, attributes: ['id'] }) : [],
+    ]);
+    const unreadIds = new Set(unread.map((f) => f.id));
+    const employeeIds = new Set(byEmployees.map((f) => f.id));
+    return new Map(files.map((f): [string, ReadState] => {
+      if (employeeIds.has(f.id)) return [f.id, read.has(f.id) ? 'firmOpened' : 'firmNotOpened'];
+      if (isRecipientSide(user, f)) return [f.id, unreadIds.has(f.id) ? 'unread' : read.has(f.id) ? 'read' : 'notOpened'];
+      return [f.id, read.has(f.id) ? 'openedByRecipient' : 'notOpenedYet'];
+    }));
   }
 
   /** Read receipts for a list page: file id → opened by someone whose reading the viewer may learn of. */
@@ -206,7 +236,7 @@ export class FileService {
     }
     // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
     const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
-    /** The audit row (and the read receipt) under the log's head; gives where the file's object and key are then. */
+    /** The audit row under the log's head, before any byte is read; gives where the file's object and key are then. */
     const write = async (tx: Transaction): Promise<StoredAt> => {
       // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.
       const current = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT, transaction: tx, lock: tx.LOCK.UPDATE });
@@ -216,24 +246,24 @@ export class FileService {
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
         targetLabel: file.displayName, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null,
       });
-      if (isRecipientSide(user, file)) {
-        const now = new Date();
-        const read = await FileRead.findOne({ where: { fileId: file.id, userId: user.id }, transaction: tx });
-        if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
-        else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
-      }
       return storedAt(current);
     };
     let at = guarded ? await this.d.guard.within(ctx, guarded, 'file.download', 1, write) : await this.d.audit.transaction(write);
     let source: Readable;
     try {
-      source = await this.d.storage.read(at.objectId);
+      source = await this.readObject(file, at, (moved) => { at = moved; });
     } catch (err) {
-      // A key rotation moved the file to a new object (and deleted the old one) since the row was read: read it there.
-      const moved = err instanceof ObjectNotFound ? await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT }) : null;
-      if (!moved?.wrappedKey || moved.objectId === at.objectId) throw err;
-      at = storedAt(moved);
-      source = await this.d.storage.read(at.objectId);
+      // Nothing was read: the log says so after its 'allowed' row, and the sender is not told it was opened.
+      await this.recordUnreadable(ctx, file, err);
+      throw new StorageUnavailable();
+    }
+    if (isRecipientSide(user, file)) {
+      try {
+        await this.markRead(user, file);
+      } catch (err) {
+        source.destroy();
+        throw err;
+      }
     }
     const { keyVersion, wrappedKey: stored } = at;
     const owner = file.clientId ?? FIRM_KEY_OWNER;
@@ -248,6 +278,39 @@ export class FileService {
     });
     source.on('error', (err) => decrypt.destroy(err));
     return source.pipe(decrypt);
+  }
+
+  /** The file's object as a stream; `onMoved` learns where it is when a key rotation moved it since the row was read. */
+  private async readObject(file: StoredFile, at: StoredAt, onMoved: (at: StoredAt) => void): Promise<Readable> {
+    try {
+      return await this.d.storage.read(at.objectId);
+    } catch (err) {
+      // A key rotation moved the file to a new object (and deleted the old one) since the row was read: read it there.
+      const moved = err instanceof ObjectNotFound ? await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT }) : null;
+      if (!moved?.wrappedKey || moved.objectId === at.objectId) throw err;
+      onMoved(storedAt(moved));
+      return this.d.storage.read(moved.objectId);
+    }
+  }
+
+  /** The read receipt the sender sees (開封済み): written once the object is open, not before. */
+  private async markRead(user: User, file: StoredFile): Promise<void> {
+    await this.d.sequelize.transaction(async (tx) => {
+      const now = new Date();
+      const read = await FileRead.findOne({ where: { fileId: file.id, userId: user.id }, transaction: tx });
+      if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
+      else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
+    });
+  }
+
+  /** A download whose object could not be opened (storage down, object missing): logged for operators and in the access log. */
+  private async recordUnreadable(ctx: ActorContext, file: StoredFile, err: unknown): Promise<void> {
+    const reason = err instanceof ObjectNotFound ? 'object missing' : `storage: ${String((err as { code?: string })?.code ?? (err as Error)?.name ?? 'error')}`.slice(0, 100);
+    this.d.logger.error({ fileId: file.id, reason, err: { message: (err as Error)?.message } }, 'stored file could not be read');
+    await this.d.audit.recordAlone(ctx, {
+      operation: 'file.download', result: 'error', clientId: file.clientId, targetKind: 'file', targetId: file.id,
+      targetLabel: file.displayName, detail: `not read: ${reason}`,
+    }).catch((e: unknown) => this.d.logger.error({ fileId: file.id, err: { message: (e as Error).message } }, 'the failed download could not be logged'));
   }
 
   /** Whose number a card photo shows (the record it or the other side sent with it belongs to), or null for any other file. */

@@ -20,9 +20,14 @@ function isDatabaseDown(err: unknown): boolean {
   if (err instanceof ConnectionError || err instanceof TimeoutError) return true;
   // Sequelize's own words once its pool is gone (shutting down, or lost for good).
   if (err instanceof Error && /connection manager was closed|connection is in closed state|SQLITE_MISUSE: Database is closed/i.test(err.message)) return true;
-  const code = (err as { parent?: { code?: string }; code?: string })?.parent?.code ?? (err as { code?: string })?.code;
-  return ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR'].includes(String(code));
+  const parent = (err as { parent?: { code?: string } })?.parent?.code;
+  if (parent && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', ...DRIVER_CODES].includes(parent)) return true;
+  // A bare ECONNREFUSED or ETIMEDOUT is anyone's (the storage's, the mail server's): only the drivers' own codes count bare.
+  return DRIVER_CODES.includes(String((err as { code?: string })?.code));
 }
+
+/** The database drivers' codes for a database that cannot be used now (SQLite: also its file full, read-only or failing). */
+const DRIVER_CODES = ['PROTOCOL_CONNECTION_LOST', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'ER_CON_COUNT_ERROR', 'PROTOCOL_ENQUEUE_AFTER_QUIT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR'];
 
 /** Maps any error to a status and a message in the UI language; an unknown error shows no detail. */
 function toAppError(err: unknown, logger: Logger, req: Request): AppError {

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import { pino } from 'pino';
+import { createHarness, type Harness } from '../support/harness';
+import { makeClient, makeUser, type MadeUser } from '../support/factories';
+import { TestBrowser } from '../support/browser';
+import { downloadFile, pdfBytes, sha256, uploadFiles } from '../support/files';
+import { createLocalStorage } from '../../storage-adapters/local';
+import { AuditEvent, FileRead, StoredFile, type Client } from '../../server/db/models';
+
+/**
+ * A download whose stored object cannot be opened (the storage down, or the object lost): nothing is
+ * read, so the sender is not told the file was opened, and the access log says it failed.
+ */
+describe('A download the storage cannot serve', () => {
+  let h: Harness;
+  let failReads = false;
+  const logs: string[] = [];
+  let client: Client;
+  let firm: MadeUser;
+  let admin: MadeUser;
+  let file: StoredFile;
+
+  before(async () => {
+    h = await createHarness({}, {
+      logger: pino({ level: 'info' }, { write: (line: string) => { logs.push(line); } }),
+      storage: (c) => {
+        const real = createLocalStorage(c.storageDir);
+        return { ...real, read: async (id: string) => {
+          if (failReads) throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:443'), { code: 'ECONNREFUSED' });
+          return real.read(id);
+        } };
+      },
+    });
+    client = await makeClient(h);
+    firm = await makeUser(h, { role: 'firm_admin' });
+    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const sender = new TestBrowser(h.portal.app);
+    await sender.login(firm);
+    const res = await uploadFiles(sender, { direction: 'to_client', clientId: client.id, category: 'other' }, [{ name: '給与明細.pdf', data: pdfBytes(5000) }]);
+    expect(res.status, res.text).to.equal(200);
+    file = (await StoredFile.findOne({ where: { clientId: client.id } }))!;
+  });
+  after(async () => { await h.close(); });
+
+  const downloads = async () => (await AuditEvent.findAll({ where: { targetId: file.id, operation: 'file.download' }, order: [['seq', 'ASC']] })).map((a) => `${a.result}${a.detail ? `: ${a.detail}` : ''}`);
+
+  it('the storage down: 503 with a message about the storage, an error row after the allowed one, no read receipt; logged as a storage fault, not a database one', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    failReads = true;
+    let res;
+    try { res = await downloadFile(b, file.id); } finally { failReads = false; }
+    expect(res.status).to.equal(503);
+    expect((res.body as Buffer).toString()).to.contain('ファイルを保管場所から読み出せませんでした');
+    expect(await downloads()).to.deep.equal(['allowed', 'error: not read: storage: ECONNREFUSED']);
+    expect(await FileRead.count({ where: { fileId: file.id } }), 'not opened').to.equal(0);
+    expect(logs.some((l) => l.includes('database unavailable'))).to.equal(false);
+    expect(logs.some((l) => l.includes('stored file could not be read'))).to.equal(true);
+
+    // The storage back: the download works, and only now is the file opened.
+    const again = await downloadFile(b, file.id);
+    expect(again.status).to.equal(200);
+    expect(sha256(again.body as Buffer)).to.equal(file.sha256);
+    expect((await FileRead.findAll({ where: { fileId: file.id } })).map((r) => [r.userId, r.count])).to.deep.equal([[admin.user.id, 1]]);
+  });
+
+  it('the object lost: 503, an error row naming it, and the receipt of an earlier opening unchanged', async () => {
+    const objectPath = fs.readdirSync(h.config.storageDir, { recursive: true }).map(String).find((p) => p.endsWith(file.objectId))!;
+    fs.rmSync(`${h.config.storageDir}/${objectPath}`);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const res = await downloadFile(b, file.id);
+    expect(res.status).to.equal(503);
+    expect((await downloads()).at(-1)).to.equal('error: not read: object missing');
+    expect((await FileRead.findAll({ where: { fileId: file.id } })).map((r) => r.count)).to.deep.equal([1]);
+  });
+});
