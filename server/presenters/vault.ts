@@ -2,12 +2,15 @@ import type { Department, NumberRecord } from '../db/models';
 import type { Lang } from '../i18n';
 import { maskNumber } from '../vault/my-number';
 import type { ListedPerson } from '../vault/vault-service';
+import { hasLeft } from '../vault/people';
 import { formatDateTime } from './format';
 
 /** A row of the masked lists (CCI style): department, code, person, issue date, masked number, confirmations. */
 export function presentListedPerson(row: ListedPerson, departments: Map<string, Department>, lang: Lang) {
   const { person, record } = row;
   const dept = person.departmentId ? departments.get(person.departmentId) : undefined;
+  // Destroyed because they left: no 登録 or one-time link is offered (a rehire clears the leave date first).
+  const disposedLeaver = !record && Boolean(row.disposed) && hasLeft(person);
   return {
     kind: person.kind,
     personId: person.id,
@@ -19,9 +22,10 @@ export function presentListedPerson(row: ListedPerson, departments: Map<string, 
     isDependant: person.kind === 'dependant',
     relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,
     leaveDate: person.leaveDate ?? '',
-    canLink: person.kind !== 'dependant',
+    canLink: person.kind !== 'dependant' && !disposedLeaver,
     record: record ? presentRecord(record, lang) : null,
     disposed: !record && Boolean(row.disposed),
+    disposedLeaver,
   };
 }
 

@@ -4,11 +4,11 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { Keys } from '../crypto/keys';
 import type { Config } from '../config';
 import type { Mailer } from '../mail/mailer';
-import { Client, Dependant, VaultInvitation } from '../db/models';
+import { Client, Dependant, NumberRecord, VaultInvitation } from '../db/models';
 import { newToken, safeEqualHex, sha256Hex } from '../crypto/tokens';
 import { BadRequest, FieldConflict, MailUnavailable, NotFound } from '../errors';
 import { translate, type Lang } from '../i18n';
-import { findPerson, type Person } from './people';
+import { findPerson, hasLeft, type Person } from './people';
 import type { NumberInput, VaultService } from './vault-service';
 
 /** Wrong codes a link takes before it dies: 10^8 codes against 5 tries. */
@@ -56,6 +56,9 @@ export class VaultLinks {
 
   async create(ctx: ActorContext, person: Person, createdBy: string | null, mail: { to: string; lang: Lang } | null): Promise<{ url: string; code: string; expiresAt: Date }> {
     if (person.kind === 'dependant') throw new BadRequest();
+    if (hasLeft(person) && (await NumberRecord.count({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id, sealedNumber: null } }))) {
+      throw new BadRequest('vault.number.disposedLeaver');
+    }
     const token = newToken();
     const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
     const expiresAt = new Date(Date.now() + this.d.config.vaultLinkDays * 24 * 3600_000);

@@ -1,6 +1,7 @@
 import { Op, type Transaction } from 'sequelize';
 import { Department, Dependant, Employee, Payee, type PersonKind, type User } from '../db/models';
 import { NotFound } from '../errors';
+import { japanDay } from '../domain/dates';
 
 /** A person a number belongs to, resolved within one client. */
 export interface Person {
@@ -16,6 +17,9 @@ export interface Person {
   departmentId: string | null;
   leaveDate: string | null;
 }
+
+/** Whether the person (a dependant: their employee) has left by today. */
+export const hasLeft = (person: Pick<Person, 'leaveDate'>): boolean => Boolean(person.leaveDate && person.leaveDate <= japanDay());
 
 const UUID = /^[0-9a-f-]{36}$/i;
 

@@ -9,7 +9,7 @@ import { blindIndex, openNumber, sealNumber, type NumberOwner } from '../crypto/
 import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, procedureRefusal, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
-import { employeeAndDependants, findPerson, logLabelOf, peopleByIds, type Person } from './people';
+import { employeeAndDependants, findPerson, hasLeft, logLabelOf, peopleByIds, type Person } from './people';
 import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type ListStatus, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
@@ -106,6 +106,10 @@ export class VaultService {
       if (await this.heldByOther(person, idx.all, tx)) throw new FieldConflict('vault.number.duplicate', { number: 'vault.number.duplicate' });
       const key = await this.d.clientKeys.current(person.clientId, 'numbers', tx);
       const existing = await NumberRecord.findOne({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id }, transaction: tx, lock: tx.LOCK.UPDATE });
+      // Destroyed because the person left: collecting it again needs a reason, a rehire, which clears the leave date first.
+      if (existing && !existing.sealedNumber && hasLeft(person)) throw new BadRequest('vault.number.disposedLeaver', { number: 'vault.number.disposedLeaver' });
+      // A record emptied by a disposal and filled again holds a new registration, not a correction.
+      const correcting = Boolean(existing?.sealedNumber);
       const now = new Date();
       const status: NumberStatus = opts.confirmedByPerson ? 'person_confirmed' : 'registered';
       const fields = {
@@ -123,8 +127,8 @@ export class VaultService {
         idFileId: opts.idFileId ?? (existing?.blindIndex === idx.current.value ? existing.idFileId : null),
         // A number corrected keeps its record's date, also one cancelled by hand (null); a record emptied
         // by a disposal and registered anew (a rehire) starts again from the rules.
-        deletionDate: existing?.sealedNumber ? existing.deletionDate : await deletionDateFor(person),
-        deletionDateByHand: existing?.sealedNumber ? existing.deletionDateByHand : false,
+        deletionDate: correcting ? existing!.deletionDate : await deletionDateFor(person),
+        deletionDateByHand: correcting ? existing!.deletionDateByHand : false,
         registeredBy: opts.registeredBy,
       };
       const formerPhoto = existing?.idFileId ?? null;
@@ -132,7 +136,7 @@ export class VaultService {
         ? await existing.update(fields, { transaction: tx })
         : await NumberRecord.create({ clientId: person.clientId, personKind: person.kind, personId: person.id, ...fields }, { transaction: tx });
       await this.d.audit.record(tx, ctx, {
-        operation: existing ? 'vault.update' : REGISTER_OPERATION[opts.source], result: 'allowed', clientId: person.clientId,
+        operation: correcting ? 'vault.update' : REGISTER_OPERATION[opts.source], result: 'allowed', clientId: person.clientId,
         targetKind: person.kind, targetId: person.id, targetLabel: this.auditLabel(person), detail: opts.source,
       });
       if (formerPhoto && formerPhoto !== fields.idFileId) await this.retireCardPhoto(ctx, formerPhoto, tx);

@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import { createHarness, type Harness } from '../support/harness';
+import { makeClient, makeUser, type MadeUser } from '../support/factories';
+import { disposalService } from '../support/disposal';
+import { TestBrowser } from '../support/browser';
+import { AuditEvent, Employee, NumberRecord, VaultInvitation, type Client } from '../../server/db/models';
+import { findPerson } from '../../server/vault/people';
+import { systemContext, type ActorContext } from '../../server/audit';
+import { numberFrom as valid, rejects } from '../support/vault';
+import { BadRequest } from '../../server/errors';
+
+const ctxOf = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
+
+/**
+ * A leaver whose number was disposed of: the portal does not collect it again (a rehire clears the
+ * leave date first), says 廃棄済み wherever the number would show, and logs a number given again after
+ * a rehire as a registration, not as a correction of a number that no longer exists.
+ */
+describe('A leaver whose number was disposed of', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let client: Client;
+  let admin: MadeUser;
+  let employee: Employee;
+  let recordId: string;
+  const sys = systemContext('test');
+
+  before(async () => {
+    h = await createHarness();
+    client = await makeClient(h, { code: 'DL01', name: '株式会社退職' });
+    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    employee = await Employee.create({ clientId: client.id, employeeCode: 'L-01', name: '伊藤 誠', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2012-07-01', leaveDate: '2024-03-31', userId: null });
+    const record = await h.booted.services.vault.register(sys, await findPerson(client.id, 'employee', employee.id), { number: valid(4_242_4242), issueDate: null }, { source: 'proxy', registeredBy: null });
+    recordId = record.id;
+    const svc = disposalService(h.booted);
+    const req = await svc.request(ctxOf(admin), admin.user, client.id, [{ kind: 'number', id: record.id }], '退職後の手続きがすべて完了したため');
+    await svc.approve(ctxOf(firmAdmin), firmAdmin.user, req.id);
+    expect(await svc.execute(req.id)).to.not.equal(null);
+    expect((await NumberRecord.findByPk(record.id))!.sealedNumber).to.equal(null);
+  });
+  after(async () => { await h.close(); });
+
+  it('the list and the employee page say 廃棄済み and offer neither 登録 nor a one-time link', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const list = await b.get('/client/people');
+    expect(list.status).to.equal(200);
+    const row = list.text.split(`id="person-${employee.id}"`)[1]!.split('</tr>')[0]!;
+    expect(row).to.contain('廃棄済み');
+    expect(row).to.not.contain(`/client/people/employee/${employee.id}/number`);
+    expect(row).to.not.contain(`/client/people/employee/${employee.id}/link`);
+    const page = await b.get(`/client/people/employees/${employee.id}`);
+    const facts = page.text.split('data-testid="employee-facts"')[1]!.split('</dl>')[0]!;
+    expect(facts).to.contain('廃棄済み').and.contain('先に社員情報で退職日を消してから');
+    expect(facts).to.not.contain('未登録');
+    expect(facts).to.not.contain(`/client/people/employee/${employee.id}/number`);
+  });
+
+  it('registering it again is refused with the reason (web and service), and so is a one-time link; nothing is written', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const rows = await AuditEvent.count();
+    const res = await b.post(`/client/people/employee/${employee.id}/number`, { number: valid(5_353_5353), issueDate: '' }, `/client/people/employee/${employee.id}/number`);
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('この方は退職済みで、マイナンバーは廃棄済みです');
+    const link = await b.post(`/client/people/employee/${employee.id}/link`, { email: '' }, '/client/people');
+    expect(link.status).to.equal(400);
+    expect(await VaultInvitation.count()).to.equal(0);
+    await rejects(() => h.booted.services.vault.register(sys, findPersonSync(), { number: valid(5_353_5353), issueDate: null }, { source: 'proxy', registeredBy: null }), BadRequest);
+    expect((await NumberRecord.findByPk(recordId))!.sealedNumber).to.equal(null);
+    expect(await AuditEvent.count()).to.equal(rows);
+  });
+
+  it('rehired (the leave date cleared): the number is registered again, logged as a registration, not a correction', async () => {
+    await h.booted.services.people.setLeaveDate(sys, client.id, employee.id, null);
+    const again = await h.booted.services.vault.register(ctxOf(admin), await findPerson(client.id, 'employee', employee.id), { number: valid(5_353_5353), issueDate: null }, { source: 'proxy', registeredBy: admin.user.id });
+    expect(again.id).to.equal(recordId);
+    const last = (await AuditEvent.findOne({ where: { targetId: employee.id }, order: [['seq', 'DESC']] }))!;
+    expect(last.operation).to.equal('vault.register.proxy');
+  });
+
+  let person: Awaited<ReturnType<typeof findPerson>>;
+  before(async () => { person = await findPerson(client.id, 'employee', employee.id); });
+  function findPersonSync() { return person; }
+});
