@@ -7,13 +7,14 @@ import { PDFDocument, PDFHexString, PDFName, type PDFPage, type PDFRef } from 'p
 import { embedJapaneseFonts, type EmbeddedFont, type JapaneseFonts } from '../pdf/fonts';
 import { truncateText, wrapText } from '../pdf/line-break';
 import { certificateFingerprint, type CertificateData, type CertificateItem } from './certificate-data';
+import { issueDateLabel, warekiDate } from './wareki';
 
 /**
  * The 廃棄・削除証明書 as an A4 PDF in Japanese, unsigned (the caller signs it with the firm's
  * identity). Page 1 carries the number and issue date (和暦 and western), the title, the client,
  * the statement and the list of what was destroyed; the list flows over as many pages as it needs
- * with its header row repeated; the last page ends with the NIST SP 800-88 record, operator and
- * approver, the firm as issuer (with a seal-style mark), and the QR code, URL and fingerprint
+ * with its header row repeated; the last page ends with the NIST SP 800-88 record, who requested,
+ * who approved and who carried out the erasure (the portal, on approval), the firm as issuer (with a seal-style mark), and the QR code, URL and fingerprint
  * anyone holding the file can check it with. Every page has "n / total".
  *
  * Drawn like server/pdf/document.ts — operators written as text, glyphs as cached hex ids, one
@@ -35,18 +36,7 @@ export interface RenderCertificateOptions {
 
 // ——— dates ———
 
-const warekiFormat = new Intl.DateTimeFormat('ja-JP-u-ca-japanese', { era: 'long', year: 'numeric', month: 'long', day: 'numeric', timeZone: 'Asia/Tokyo' });
-const westernFormat = new Intl.DateTimeFormat('ja-JP', { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'Asia/Tokyo' });
-
-/** 令和8年11月23日 (Japan time; 令和元年 for 2019-05-01 onwards in its first year). */
-export function warekiDate(at: Date): string {
-  return warekiFormat.format(at);
-}
-
-/** 令和8年11月23日（2026年11月23日）: the issue date as printed. */
-export function issueDateLabel(at: Date): string {
-  return `${warekiFormat.format(at)}（${westernFormat.format(at)}）`;
-}
+export { warekiDate, issueDateLabel };
 
 /** A yyyy-mm-dd day (Japan time) as a Date at its start, or null if it is not one. */
 function dayOf(ymd: string): Date | null {
@@ -404,39 +394,52 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
     s.y -= 18;
   }
 
-  // ——— operator, approver, issuer ———
+  // ——— who asked, who approved, who carried out the erasure; the issuer ———
   {
-    const boxW = 116;
-    const gap = 10;
-    const labelH = 15;
-    const boxH = 44;
-    const sealSize = 58;
-    const height = sealSize + 6;
-    s.ensure(height);
-    const top = s.y;
-    for (const [i, [label, name]] of ([['実施者', data.operator], ['承認者', data.approver]] as const).entries()) {
-      const x = MX + i * (boxW + gap);
-      s.fillRect(x, top - labelH, boxW, labelH, LABEL_FILL);
-      s.strokeRect(x, top - boxH, boxW, boxH, INK, 0.7);
-      s.line(x, top - labelH, x + boxW, top - labelH, INK, 0.5);
-      s.textTop(label, x + 5, top, 8, labelH, { font: bold });
-      s.textTop(s.truncate(name || '—', 11, boxW - 14), x + 7, top - labelH, 11, boxH - labelH);
-    }
+    // A ruled list on the left: names wrap in their cell (a client admin's name may carry the company's), never cut.
+    const rows: [string, string][] = [['申請者', data.requester], ['承認者', data.approver], ['実施者', data.executor]];
+    const listW = 242;
+    const labelW = 46;
+    const size = 9;
+    const lh = size * 1.5;
+    const pad = 4;
+    const cells = rows.map(([label, value]) => ({ label, lines: s.wrap(value || '—', size, listW - labelW - 2 * pad) }));
+    const heights = cells.map((c) => c.lines.length * lh + 2 * pad);
+    const listH = heights.reduce((a, b) => a + b, 0);
     // The issuer: the firm's name, and a seal-style mark of it (drawn as outlines, so text tools read the name once).
+    const sealSize = 58;
     const sealChars = sealCharacters(bold.fit(data.firmName));
-    const issuerX = MX + 2 * (boxW + gap) + 12;
+    const issuerX = MX + listW + 22;
     const nameW = RIGHT - (sealChars ? sealSize + 10 : 0) - issuerX;
-    s.textTop('発行者', issuerX, top, 8, 12, { color: MUTED });
-    let y = top - 14;
     // One line when the name allows (down to 10 points), wrapped beyond that.
     const nameSize = Math.max(10, Math.min(13, nameW / s.width(data.firmName, 1, bold)));
-    for (const line of s.wrap(data.firmName, nameSize, nameW, bold)) {
-      s.textTop(line, issuerX, y, nameSize, nameSize * 1.45, { font: bold });
-      y -= nameSize * 1.45;
+    const nameLines = s.wrap(data.firmName, nameSize, nameW, bold);
+    const issuerH = 14 + nameLines.length * nameSize * 1.45 + 14;
+    const height = Math.max(listH, issuerH, sealSize + 6);
+    s.ensure(height);
+    const top = s.y;
+    let y = top;
+    s.line(MX, y, MX + listW, y, INK, 0.7);
+    cells.forEach((c, i) => {
+      const h = heights[i]!;
+      s.fillRect(MX, y - h, labelW, h, LABEL_FILL);
+      s.textTop(c.label, MX + pad, y - pad, 8, lh, { font: bold });
+      c.lines.forEach((line, j) => s.textTop(line, MX + labelW + pad, y - pad - j * lh, size, lh));
+      s.line(MX + labelW, y, MX + labelW, y - h, LINE, 0.4);
+      y -= h;
+      s.line(MX, y, MX + listW, y, i === cells.length - 1 ? INK : LINE, i === cells.length - 1 ? 0.7 : 0.4);
+    });
+    s.line(MX, top, MX, y, INK, 0.7);
+    s.line(MX + listW, top, MX + listW, y, INK, 0.7);
+    s.textTop('発行者', issuerX, top, 8, 12, { color: MUTED });
+    let iy = top - 14;
+    for (const line of nameLines) {
+      s.textTop(line, issuerX, iy, nameSize, nameSize * 1.45, { font: bold });
+      iy -= nameSize * 1.45;
     }
-    s.textTop('（電子署名により発行）', issuerX, y - 2, 7.5, 12, { color: MUTED });
+    s.textTop('（電子署名により発行）', issuerX, iy - 2, 7.5, 12, { color: MUTED });
     if (sealChars) drawSeal(s, seal, sealChars, RIGHT - sealSize, top - 2, sealSize);
-    s.y = Math.min(top - height, y - 14) - 12;
+    s.y = Math.min(top - height, iy - 14) - 12;
   }
 
   // ——— how to check it: QR, URL, fingerprint; at the foot of the last page ———
@@ -487,7 +490,12 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
 
   // ——— running heads, feet, page numbers; streams and annotations ———
   const total = s.pages.length;
-  const footLeft = s.truncate(`${data.firmName}　${CERTIFICATE_TITLE}　${data.number}`, 8, WIDTH - 80);
+  // The foot names the firm whole: smaller type for a long name (down to 6 points), and without it only when even that is too wide.
+  const footW = WIDTH - 80;
+  const footFull = `${data.firmName}　${CERTIFICATE_TITLE}　${data.number}`;
+  const footFits = s.width(footFull, 6) <= footW;
+  const footLeft = footFits ? footFull : `${CERTIFICATE_TITLE}　${data.number}`;
+  const footSize = Math.max(6, Math.min(8, (footW / s.width(footLeft, 1)) * 0.99));
   s.pages.forEach((p, i) => {
     if (i > 0) {
       s.text(`${CERTIFICATE_TITLE}（続き）`, MX, PAGE[1] - 40, 8.5, { color: MUTED, page: i });
@@ -496,7 +504,7 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
       s.line(MX, PAGE[1] - 47, RIGHT, PAGE[1] - 47, HAIR, 0.6, i);
     }
     s.line(MX, 44, RIGHT, 44, HAIR, 0.6, i);
-    s.text(footLeft, MX, 31, 8, { color: MUTED, page: i });
+    s.text(footLeft, MX, 31, footSize, { color: MUTED, page: i });
     const pageNo = `${i + 1} / ${total}`;
     s.text(pageNo, RIGHT - s.width(pageNo, 8.5), 31, 8.5, { color: MUTED, page: i });
 

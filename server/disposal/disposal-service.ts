@@ -15,7 +15,7 @@ import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { findPerson, listPeople, logLabelOf, peopleByIds, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
-import { certificateFingerprint, type CertificateData } from './certificate-data';
+import { certificateFingerprint, EXECUTOR_AUTOMATIC, EXECUTOR_ON_APPROVAL, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
 import { maskNumberRuns } from '../vault/my-number';
@@ -425,7 +425,10 @@ export class DisposalService {
         employeeCode: i.employeeCode, maskedLabel: i.maskedLabel, dataKind: translate('ja', `disposal.kind.${i.dataKind}`),
         reason: req.early ? req.reason : translate('ja', 'disposal.reason.due'), disposedOn,
       })),
-      operator: req.requestedByName, approver: req.approvedByName ?? '', wholeClient: req.scope === 'client',
+      // Who asked, who approved, and who really erased: the portal, once approved (never the requester).
+      requester: req.requestedByName, approver: req.approvedByName ?? '',
+      executor: req.requestedBy === null && req.approvedBy === null ? EXECUTOR_AUTOMATIC : EXECUTOR_ON_APPROVAL,
+      wholeClient: req.scope === 'client',
       method: translate('ja', 'disposal.method'), category: 'Purge（暗号学的消去 / cryptographic erase）',
       verification: translate('ja', 'disposal.verification'), software: SOFTWARE, backups: translate('ja', 'disposal.backups'),
     };

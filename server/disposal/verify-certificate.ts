@@ -12,8 +12,9 @@ import type { SignedPdfCheck } from '../pdf/sign-pdf';
  * - the number and the fingerprint printed on it (or the file's SHA-256): genuine when they match
  *   the record, not genuine when the number exists but the hex differs, unknown otherwise.
  *
- * Answers are the three words and nothing more: the caller shows what the record says (number,
- * client, issue date) only for a genuine one.
+ * Answers are the three words; the *Record variants also hand back the record a genuine one matched,
+ * so the caller can show what the portal's own record says (number, issue date, issuer, client, how
+ * many items) — only for a genuine one, and never anything typed or read from the file.
  */
 
 export type CertificateCheck = 'genuine' | 'not_genuine' | 'unknown';
@@ -23,9 +24,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Longer input is not a number or a hash: no need to normalise megabytes of it. */
 const MAX_INPUT = 200;
 
-export interface CertificateFileDeps {
+export interface CertificateFileDeps<R extends { number: string } = { number: string }> {
   /** the issued certificate whose file has this SHA-256 (lowercase hex), if any */
-  findBySha256(hex: string): Promise<{ number: string } | null>;
+  findBySha256(hex: string): Promise<R | null>;
   /**
    * The firm's signing certificate in PEM (PdfSigner.identity().certificatePem). After a change of
    * key or a move to a CA-issued PKCS#12, pass the earlier certificates too, or the certificates
@@ -34,8 +35,14 @@ export interface CertificateFileDeps {
   trustedCertificatePem: string | readonly string[];
 }
 
-export interface CertificateNumberDeps {
-  findByNumber(number: string): Promise<{ fingerprint: string; sha256: string } | null>;
+export interface CertificateNumberDeps<R extends { fingerprint: string; sha256: string } = { fingerprint: string; sha256: string }> {
+  findByNumber(number: string): Promise<R | null>;
+}
+
+/** An answer with the record it was found genuine against (null unless genuine): what the page may name. */
+export interface CertificateCheckWithRecord<R> {
+  answer: CertificateCheck;
+  record: R | null;
 }
 
 /** "%PDF-" within the first KiB, where readers look for it. */
@@ -70,11 +77,16 @@ function carriesOurCertificate(bytes: Uint8Array, anchors: readonly X509Certific
 
 /** Checks an uploaded file against the issued certificates and the firm's signature. */
 export async function checkCertificateFile(bytes: Uint8Array, deps: CertificateFileDeps): Promise<CertificateCheck> {
+  return (await checkCertificateFileRecord(bytes, deps)).answer;
+}
+
+/** checkCertificateFile, with the issued certificate's record when (and only when) the file is genuine. */
+export async function checkCertificateFileRecord<R extends { number: string }>(bytes: Uint8Array, deps: CertificateFileDeps<R>): Promise<CertificateCheckWithRecord<R>> {
   const trusted = typeof deps.trustedCertificatePem === 'string' ? [deps.trustedCertificatePem] : [...deps.trustedCertificatePem];
   if (trusted.length === 0) throw new Error('checkCertificateFile: no trusted certificate given');
   // A certificate that cannot be read is the portal's misconfiguration, not the holder's file: it throws.
   const anchors = trusted.map((pem) => new X509Certificate(pem));
-  if (!looksLikePdf(bytes)) return 'unknown';
+  if (!looksLikePdf(bytes)) return { answer: 'unknown', record: null };
 
   let check: SignedPdfCheck;
   try {
@@ -88,10 +100,11 @@ export async function checkCertificateFile(bytes: Uint8Array, deps: CertificateF
   if (check.valid) {
     // Intact and signed by the firm: genuine if it is one of the certificates issued, byte for byte.
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return (await deps.findBySha256(sha256)) ? 'genuine' : 'not_genuine';
+    const record = await deps.findBySha256(sha256);
+    return record ? { answer: 'genuine', record } : { answer: 'not_genuine', record: null };
   }
-  if (signerIsOurs(check, anchors) || carriesOurCertificate(bytes, anchors)) return 'not_genuine';
-  return 'unknown';
+  if (signerIsOurs(check, anchors) || carriesOurCertificate(bytes, anchors)) return { answer: 'not_genuine', record: null };
+  return { answer: 'unknown', record: null };
 }
 
 function sameHex(a: string, b: string): boolean {
@@ -107,11 +120,17 @@ function sameHex(a: string, b: string): boolean {
  * digits is unknown without a look-up.
  */
 export async function checkCertificateNumber(number: string, sha256: string, deps: CertificateNumberDeps): Promise<CertificateCheck> {
-  if (typeof number !== 'string' || typeof sha256 !== 'string' || number.length > MAX_INPUT || sha256.length > MAX_INPUT) return 'unknown';
+  return (await checkCertificateNumberRecord(number, sha256, deps)).answer;
+}
+
+/** checkCertificateNumber, with the issued certificate's record when (and only when) the number and hex match it. */
+export async function checkCertificateNumberRecord<R extends { fingerprint: string; sha256: string }>(number: string, sha256: string, deps: CertificateNumberDeps<R>): Promise<CertificateCheckWithRecord<R>> {
+  const unknown = { answer: 'unknown' as const, record: null };
+  if (typeof number !== 'string' || typeof sha256 !== 'string' || number.length > MAX_INPUT || sha256.length > MAX_INPUT) return unknown;
   const num = number.normalize('NFKC').trim().toUpperCase();
   const hex = sha256.normalize('NFKC').replace(/\s+/g, '').toLowerCase();
-  if (!CERTIFICATE_NUMBER_PATTERN.test(num) || !HEX64.test(hex)) return 'unknown';
+  if (!CERTIFICATE_NUMBER_PATTERN.test(num) || !HEX64.test(hex)) return unknown;
   const record = await deps.findByNumber(num);
-  if (!record) return 'unknown';
-  return [record.fingerprint, record.sha256].some((v) => typeof v === 'string' && sameHex(v, hex)) ? 'genuine' : 'not_genuine';
+  if (!record) return unknown;
+  return [record.fingerprint, record.sha256].some((v) => typeof v === 'string' && sameHex(v, hex)) ? { answer: 'genuine', record } : { answer: 'not_genuine', record: null };
 }

@@ -49,7 +49,7 @@ describe(`廃棄・削除証明書 PDF: layout, signature and the genuineness ch
   });
 
   describe('the document', () => {
-    it('holds the title, number, 和暦 and western issue date, client, statement, items, operator, approver, firm and fingerprint as text', () => {
+    it('holds the title, number, 和暦 and western issue date, client, statement, items, requester, approver, executor, firm and fingerprint as text', () => {
       const text = pdfText(signed);
       const flat = joined(text);
       expect(text).to.contain(CERTIFICATE_TITLE);
@@ -67,8 +67,10 @@ describe(`廃棄・削除証明書 PDF: layout, signature and the genuineness ch
       }
       expect(text).to.contain('2026/11/18').and.to.contain('保存期間満了（退職後7年）');
       expect(text).to.contain('削除完了日：令和8年11月20日');
-      expect(text).to.contain('実施者').and.to.contain('作業 次郎');
+      expect(text).to.contain('申請者').and.to.contain('申請 次郎');
       expect(text).to.contain('承認者').and.to.contain('承認 三郎');
+      expect(text).to.contain('実施者');
+      expect(flat).to.contain(data.executor);
       expect(text).to.contain('発行者').and.to.contain(CERT_FIRM);
       // The NIST SP 800-88 record.
       for (const value of [data.category, data.method, data.verification, data.software, data.backups]) expect(flat).to.contain(value);
@@ -166,7 +168,7 @@ describe(`廃棄・削除証明書 PDF: layout, signature and the genuineness ch
     });
 
     it('refuses data whose fingerprint is not that of its facts', async () => {
-      const wrong = { ...data, operator: '別人 五郎' };
+      const wrong = { ...data, requester: '別人 五郎' };
       let error: unknown;
       try { await renderCertificate(wrong); } catch (err) { error = err; }
       expect(String(error)).to.contain('fingerprint');

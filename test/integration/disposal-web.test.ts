@@ -128,7 +128,7 @@ describe('廃棄 screens: request → approval by the firm admin → certificate
     const req = (await DisposalRequest.findOne())!;
     // The firm admin is told a request waits: the client and a link, nothing of whose data.
     const notice = await h.smtp.lastTo(firmAdmin.email);
-    expect(notice.subject).to.contain('廃棄の依頼が承認を待っています').and.contain('株式会社はいき');
+    expect(notice.subject).to.contain('廃棄の申請が承認を待っています').and.contain('株式会社はいき');
     expect(notice.text).to.contain('http://portal.test/disposal/approvals');
     for (const secret of ['退職 者', 'W0', 'W1', '保存期間満了', ...numbers]) expect(`${notice.subject}${notice.text}`).to.not.contain(secret);
     const admin = new TestBrowser(h.portal.app);

@@ -84,7 +84,7 @@ describe('Home: what is left to do', () => {
     expect((await hr.agent.post('/disposal/requests').type('form').send(`_csrf=${encodeURIComponent(token)}&reason=${encodeURIComponent('整理')}&items=number:${recordIds[0]}`)).status).to.equal(303);
     const hb = new TestBrowser(h.portal.app);
     await hb.login(head);
-    expect((await hb.get('/home')).text).to.contain('承認を待っている廃棄の依頼があります（1件）').and.contain('href="/disposal/approvals"');
+    expect((await hb.get('/home')).text).to.contain('承認を待っている廃棄の申請があります（1件）').and.contain('href="/disposal/approvals"');
     expect((await sb.get('/home')).text).to.not.contain('data-testid="home-approvals"');
     await DisposalRequest.update({ status: 'rejected', rejectedAt: new Date(), rejectedByName: 'test', rejectReason: 'test' }, { where: { status: 'requested' } });
   });

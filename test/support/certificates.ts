@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import QRCode from 'qrcode';
-import { certificateFingerprint, type CertificateData, type CertificateItem } from '../../server/disposal/certificate-data';
+import { certificateFingerprint, EXECUTOR_ON_APPROVAL, type CertificateData, type CertificateItem } from '../../server/disposal/certificate-data';
 import { decodePng, withPdfFile } from './pdf';
 
 /**
@@ -30,7 +30,7 @@ export function sampleItems(count: number): CertificateItem[] {
 /** Complete certificate data: fingerprint of the facts, and the verify link carrying number and fingerprint. */
 export function certificateData(o: {
   number?: string; items?: number | CertificateItem[]; wholeClient?: boolean; issuedAt?: Date; publicUrl?: string;
-  client?: { code: string; name: string }; firmName?: string; operator?: string; approver?: string;
+  client?: { code: string; name: string }; firmName?: string; requester?: string; approver?: string; executor?: string;
 } = {}): CertificateData {
   const base = {
     number: o.number ?? 'DC-2026-000123',
@@ -39,8 +39,9 @@ export function certificateData(o: {
     client: o.client ?? { code: 'C001', name: '株式会社あかつき商事' },
     firmName: o.firmName ?? CERT_FIRM,
     items: Array.isArray(o.items) ? o.items : sampleItems(o.items ?? 3),
-    operator: o.operator ?? '作業 次郎',
+    requester: o.requester ?? '申請 次郎',
     approver: o.approver ?? '承認 三郎',
+    executor: o.executor ?? EXECUTOR_ON_APPROVAL,
     wholeClient: o.wholeClient ?? false,
     method: '顧問先ごとの暗号鍵（AES-256-GCM）を消去し、暗号化データと保存オブジェクトを削除',
     category: 'Purge（暗号学的消去）',

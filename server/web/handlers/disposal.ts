@@ -13,7 +13,8 @@ import { AppError, BadRequest, Forbidden, NotFound } from '../../errors';
 import { CATEGORIES, Client, DisposalCertificate, DisposalItem, DisposalRequest, StoredFile, User, type Category, type Department } from '../../db/models';
 import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-service';
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
-import { checkCertificateFile, checkCertificateNumber } from '../../disposal/verify-certificate';
+import { presentVerified, verifyCertificateNumber, verifyCertificateUpload, type CertificateVerification } from '../../disposal/certificate-lookup';
+import { openRequestsOf, type OpenRequestItem } from '../../disposal/open-requests';
 import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
@@ -56,6 +57,23 @@ const dateForm = z.object({
   cancel: z.literal('on').optional().catch(undefined),
 });
 
+/** An open request's items on the retention list: how many, the first ones, and how many more. */
+function presentOpenItems(held: { count: number; items: OpenRequestItem[] } | undefined) {
+  if (!held) return null;
+  return {
+    count: held.count, more: held.count - held.items.length,
+    items: held.items.map((i) => ({ employeeCode: i.employeeCode, label: i.label, kindKey: `disposal.kind.${i.dataKind}`, deletionDate: i.deletionDate })),
+  };
+}
+
+/** The answer of the verify page, and for a genuine certificate what the record says of it. */
+function verifyAnswer(req: Request, checked: CertificateVerification) {
+  return {
+    answer: checked.answer, answerKey: `verify.answer.${checked.answer}`, answerText: translate(req.lang, `verify.answer.${checked.answer}`),
+    verified: checked.certificate ? presentVerified(checked.certificate, req.lang) : null,
+  };
+}
+
 /** 廃棄: the retention list, requests, approval, certificates, and the public verification page. */
 export function disposalHandlers(services: Services, csrfValid: (req: Request) => boolean) {
   const { disposal, vault } = services;
@@ -91,10 +109,12 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     // A refused request comes back with its ticks and reason; a refused date change with what was typed, on its row.
     const ticked = new Set(Array.isArray(extra.ticked) ? extra.ticked as string[] : []);
     const query = (page: number) => listQuery(q, firmSide ? client.id : null, page);
+    // Rows already in an open request are marked 申請中 and cannot be ticked again (the service refuses them: disposal.alreadyRequested).
+    const open = await openRequestsOf(client.id);
     const numbers = rows.flatMap(({ person: p, record: r }) => (r ? [{
       id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
       leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
-      checked: ticked.has(`number:${r.id}`),
+      requested: open.itemIds.has(r.id), checked: !open.itemIds.has(r.id) && ticked.has(`number:${r.id}`),
       dateRefused: extra.dateFor === r.id ? extra.dateValues : null,
     }] : []));
     page(req, res, 'disposal/list', {
@@ -109,13 +129,18 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       morePages: total > VAULT_PAGE_SIZE,
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
       nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
-      files: files.map((f) => ({ id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '', checked: ticked.has(`file:${f.id}`) })),
+      files: files.map((f) => ({
+        id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '',
+        requested: open.itemIds.has(f.id), checked: !open.itemIds.has(f.id) && ticked.has(`file:${f.id}`),
+      })),
       // Open requests, and those turned down in the last 30 days with why (the requester learns it here).
       pending: (await DisposalRequest.findAll({
         where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - DECIDED_SHOWN_MS) } }] },
         order: [['requestedAt', 'DESC']],
       })).map((r) => ({
         id: r.id, statusKey: `disposal.status.${r.status}`, reason: requestReason(r, req.lang), by: requesterName(r, req.lang), at: formatDateTime(r.requestedAt, req.lang), early: r.early,
+        // What an open request holds, masked as the certificate will name it (a turned-down one's items were released).
+        contents: presentOpenItems(open.byRequest.get(r.id)),
         rejected: r.status === 'rejected' ? { by: r.rejectedByName ?? '', at: formatDateTime(r.rejectedAt, req.lang), reason: r.rejectReason ?? '' } : null,
       })),
       firmSide,
@@ -292,13 +317,16 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       res.status(200).set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `attachment; filename="${cert.number}.pdf"`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' }).send(pdf);
     },
 
-    /** Public: genuine, not genuine or unknown — nothing else about the certificate. */
-    /** The certificate's QR code opens this with its number and fingerprint: the answer is on the page at once (reading only). */
+    /**
+     * Public: genuine, not genuine or unknown; for a genuine one, which certificate it is (number, issue date,
+     * issuer, client, how many items) as the portal's record says — nothing about a person.
+     * The certificate's QR code opens this with its number and fingerprint: the answer is on the page at once (reading only).
+     */
     async showVerify(req: Request, res: Response) {
       const number = typeof req.query.number === 'string' ? req.query.number.slice(0, 20) : '';
       const sha256 = typeof req.query.sha256 === 'string' ? req.query.sha256.slice(0, 64) : '';
-      const answer = number && sha256 ? await checkCertificateNumber(number, sha256, { findByNumber: async (n) => DisposalCertificate.findOne({ where: { number: n } }) }) : null;
-      page(req, res, 'disposal/verify', { title: 'verify.title', number, sha256, ...(answer ? { answer, answerText: translate(req.lang, `verify.answer.${answer}`) } : {}) });
+      const checked = number && sha256 ? await verifyCertificateNumber(number, sha256, { firmName: () => services.pdf.firmName() }) : null;
+      page(req, res, 'disposal/verify', { title: 'verify.title', number, sha256, ...(checked ? verifyAnswer(req, checked) : {}) });
     },
 
     async verify(req: Request, res: Response) {
@@ -306,22 +334,18 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         .catch((err: unknown) => { throw csrfValid(req) ? err : new AppError(403, 'error.csrf'); });
       if (!csrfValid(req)) throw new AppError(403, 'error.csrf');
       const file = (req as Request & { file?: Express.Multer.File }).file;
-      let answer;
+      const firmName = () => services.pdf.firmName();
+      let checked: CertificateVerification;
       if (file) {
-        answer = await checkCertificateFile(file.buffer, {
-          findBySha256: async (hex) => DisposalCertificate.findOne({ where: { sha256: hex } }),
-          trustedCertificatePem: await services.pdf.trustedCertificatePem(),
-        });
+        checked = await verifyCertificateUpload(file.buffer, { firmName, trustedCertificatePem: await services.pdf.trustedCertificatePem() });
       } else {
         const body = (req.body ?? {}) as Record<string, unknown>;
         // Nothing to check is a missing input, not an unknown certificate.
         const missing = !String(body.number ?? '').trim() ? 'verify.needInput' : !String(body.sha256 ?? '').trim() ? 'verify.needSha256' : null;
         if (missing) return page(req, res, 'disposal/verify', { title: 'verify.title', number: String(body.number ?? '').slice(0, 20), error: missing }, 400);
-        answer = await checkCertificateNumber(String(body.number ?? ''), String(body.sha256 ?? ''), {
-          findByNumber: async (n) => DisposalCertificate.findOne({ where: { number: n } }),
-        });
+        checked = await verifyCertificateNumber(String(body.number ?? ''), String(body.sha256 ?? ''), { firmName });
       }
-      page(req, res, 'disposal/verify', { title: 'verify.title', answer, answerKey: `verify.answer.${answer}`, answerText: translate(req.lang, `verify.answer.${answer}`) });
+      page(req, res, 'disposal/verify', { title: 'verify.title', ...verifyAnswer(req, checked) });
     },
   };
 }
