@@ -109,7 +109,10 @@ describe(`廃棄 UX walk: what /verify names, the link to it, who did what on th
     const notice = part(home.text, 'home-approvals', '</p>');
     expect(notice).to.contain('承認を待っている廃棄の申請があります（1件）').and.not.contain('依頼');
     // The notice that a request waits (the upload before it sent one of its own).
-    const mail = [...h.smtp.messages].reverse().find((m) => String(m.subject).includes('承認を待って'));
+    // Queued with the request and sent just after it: waited for (up to 8 s on a busy machine).
+    const approvalMail = () => [...h.smtp.messages].reverse().find((m) => String(m.subject).includes('承認を待って'));
+    for (let i = 0; i < 400 && !approvalMail(); i++) await new Promise((r) => setTimeout(r, 20));
+    const mail = approvalMail();
     expect(mail, 'the approval notice').to.not.equal(undefined);
     expect(`${mail!.subject}${mail!.text}`).to.contain('廃棄の申請').and.not.contain('依頼');
   });

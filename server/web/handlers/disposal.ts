@@ -15,6 +15,7 @@ import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-servic
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
 import { presentVerified, verifyCertificateNumber, verifyCertificateUpload, type CertificateVerification } from '../../disposal/certificate-lookup';
 import { openRequestsOf, type OpenRequestItem } from '../../disposal/open-requests';
+import { cardPhotoOwners } from '../../disposal/card-photo-dates';
 import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
@@ -111,6 +112,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     const query = (page: number) => listQuery(q, firmSide ? client.id : null, page);
     // Rows already in an open request are marked 申請中 and cannot be ticked again (the service refuses them: disposal.alreadyRequested).
     const open = await openRequestsOf(client.id);
+    const owners = await cardPhotoOwners(client.id, files);
     const numbers = rows.flatMap(({ person: p, record: r }) => (r ? [{
       id: r.id, employeeCode: p.employeeCode ?? '', label: p.label, issueDate: r.issueDate ?? '', masked: maskNumber(r.lastTwo ?? '**'),
       leaveDate: p.leaveDate ?? '', deletionDate: r.deletionDate ?? '', due: Boolean(r.deletionDate && r.deletionDate <= today),
@@ -129,10 +131,15 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       morePages: total > VAULT_PAGE_SIZE,
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
       nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
-      files: files.map((f) => ({
-        id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`, retentionDate: f.retentionDate ?? '',
-        requested: open.itemIds.has(f.id), checked: !open.itemIds.has(f.id) && ticked.has(`file:${f.id}`),
-      })),
+      files: files.map((f) => {
+        // A card photo names whose card it is and goes on its number's date, not on its own.
+        const owner = owners.get(f.id);
+        return {
+          id: f.id, name: f.displayName, categoryKey: `files.category.${f.category}`,
+          retentionDate: owner ? owner.deletionDate ?? '' : f.retentionDate ?? '', cardOf: owner?.personLabel ?? null, withNumber: Boolean(owner),
+          requested: open.itemIds.has(f.id), checked: !open.itemIds.has(f.id) && ticked.has(`file:${f.id}`),
+        };
+      }),
       // Open requests, and those turned down in the last 30 days with why (the requester learns it here).
       pending: (await DisposalRequest.findAll({
         where: { clientId: client.id, [Op.or]: [{ status: { [Op.in]: ['requested', 'approved', 'executing'] } }, { status: 'rejected', rejectedAt: { [Op.gte]: new Date(Date.now() - DECIDED_SHOWN_MS) } }] },
