@@ -65,6 +65,59 @@ export function sentBy(user: Pick<User, 'role'>): Direction[] {
   }
 }
 
+/**
+ * The boxes of the file list. A client admin has one more: what the company's employees sent the firm
+ * themselves (their own files, the card photos of じぶんで登録). The admin can see those, but did not
+ * send them and does not receive them: they are neither 送ったファイル nor 受け取ったファイル.
+ */
+export type Box = 'all' | 'received' | 'sent' | 'employees';
+
+export function boxesOf(user: Pick<User, 'role'>): Box[] {
+  return user.role === 'client_admin' ? ['all', 'received', 'sent', 'employees'] : ['all', 'received', 'sent'];
+}
+
+/** The users who are some company's admins (a subquery): what they send the firm is their company's own sending. */
+const CLIENT_ADMINS = `(SELECT id FROM users WHERE role = 'client_admin')`;
+
+/** Files an employee of the company sent the firm (seen by their client admin), not the company's admins. */
+const sentByEmployees = (): WhereOptions<StoredFile> => ({ direction: 'to_firm', senderId: { [Op.notIn]: literal(CLIENT_ADMINS) } });
+
+/** A box's condition, within what the user may see (`visibleFilesWhere`); null for every file. */
+export function boxWhere(user: Pick<User, 'role'>, box: Box): WhereOptions<StoredFile> | null {
+  switch (box) {
+    case 'all': return null;
+    // What the user's side receives: the directions their side does not send in.
+    case 'received': return { direction: { [Op.notIn]: sentBy(user) } };
+    case 'sent':
+      // A client admin's side is the company's admins: what the company's employees sent is not theirs.
+      return user.role === 'client_admin'
+        ? { [Op.or]: [{ direction: 'to_employee' }, { direction: 'to_firm', senderId: { [Op.in]: literal(CLIENT_ADMINS) } }] }
+        : { direction: { [Op.in]: sentBy(user) } };
+    case 'employees': return user.role === 'client_admin' ? sentByEmployees() : { id: { [Op.in]: [] } };
+  }
+}
+
+/**
+ * The readers whose opening of a file the user may learn of, as SQL on `user_id` (a subquery), or
+ * null for anyone: the firm sees every reader; a client's people see their own company's and the
+ * firm's, never another client's (a file sent to all clients is opened by many).
+ */
+export function readersVisibleToSql(user: Pick<User, 'clientId'>): string | null {
+  if (!user.clientId) return null;
+  return `(SELECT id FROM users WHERE client_id = ${StoredFile.sequelize!.escape(user.clientId)} OR role IN ('firm_admin', 'firm_staff'))`;
+}
+
+/**
+ * 未読 — one rule for the file list's badge and the count on the home page: a file in the user's
+ * received box that nobody on their side has opened (as far as the user may learn of readers).
+ * Card photos never count: no badge may invite anyone to open a My Number image to clear it.
+ */
+export function unreadWhere(user: Pick<User, 'role' | 'clientId'>): WhereOptions<StoredFile> {
+  const readers = readersVisibleToSql(user);
+  const opened = literal(`(SELECT file_id FROM file_reads${readers ? ` WHERE user_id IN ${readers}` : ''})`);
+  return { [Op.and]: [boxWhere(user, 'received')!, { cardPhoto: false }, { id: { [Op.notIn]: opened } }] };
+}
+
 /** Whether the user is on the receiving side of a file (their opening counts as 既読). */
 export function isRecipientSide(user: User, file: StoredFile): boolean {
   if (file.senderId === user.id) return false;

@@ -1,10 +1,24 @@
 import type { Client, Employee, FileBatch, FileRead, StoredFile } from '../db/models';
 import type { Lang } from '../i18n';
+import type { ReadState } from '../files/file-service';
 import { formatBytes, formatDateTime } from './format';
 import { clientLabel } from './client';
 
+/** Each opening badge's words and look: only what the viewer has to open is shown as new (未読). */
+const READ_BADGES: Record<ReadState, { key: string; isNew: boolean } | null> = {
+  unread: { key: 'files.unread', isNew: true },
+  read: { key: 'files.read', isNew: false },
+  // A card photo nobody opened yet: nothing to clear, no badge (its 本人確認書類 badge says what it is).
+  notOpened: null,
+  openedByRecipient: { key: 'files.openedByRecipient', isNew: false },
+  notOpenedYet: { key: 'files.notOpenedYet', isNew: false },
+  firmOpened: { key: 'files.firmOpened', isNew: false },
+  firmNotOpened: { key: 'files.firmNotOpened', isNew: false },
+};
+
 /** `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients). */
-export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string; sentByViewer?: boolean } = {}) {
+export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string; state?: ReadState } = {}) {
+  const badge = opts.state ? READ_BADGES[opts.state] : null;
   return {
     client: opts.client ?? '',
     employee: opts.employee ?? '',
@@ -16,8 +30,10 @@ export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; c
     sentAt: formatDateTime(f.createdAt, lang),
     containsMyNumber: f.containsMyNumber,
     read: Boolean(opts.read),
-    // On the sender's own list the badge says whether the other side has opened it, not "new".
-    sentByViewer: Boolean(opts.sentByViewer),
+    cardPhoto: f.cardPhoto,
+    // The list's badge, for its viewer (`FileService.readStates`): 未読 only on what the viewer has to open;
+    // on what their side sent, whether the other side opened it.
+    readBadge: badge ? { key: badge.key, isNew: badge.isNew, state: opts.state } : null,
     retentionDate: f.retentionDate ?? '',
   };
 }

@@ -13,6 +13,7 @@ import { encryptingStorage, type EncryptedUpload } from '../../files/upload-engi
 import { ALL_CLIENT_CATEGORIES, resolveUploadTarget, type UploadTarget } from '../../files/upload-target';
 import { contentDisposition } from '../../files/names';
 import { PAGE_SIZE } from '../../files/file-service';
+import { boxesOf } from '../../files/visibility';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
@@ -23,7 +24,7 @@ import { purposeForm } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
 
 const listQuery = z.object({
-  box: z.enum(['received', 'sent', 'all']).catch('all'),
+  box: z.enum(['received', 'sent', 'employees', 'all']).catch('all'),
   category: z.enum(CATEGORIES).optional().catch(undefined),
   client: z.string().max(64).optional().catch(undefined),
   page: z.coerce.number().int().min(1).max(10_000).catch(1),
@@ -154,8 +155,10 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     async list(req: Request, res: Response) {
       const user = req.user!;
       const q = listQuery.parse(req.query);
-      const { rows, total } = await files.list(user, { box: q.box, category: q.category as Category | undefined, clientId: q.client, page: q.page });
-      const read = await files.readFileIds(rows.map((r) => r.id), user);
+      // A box the user has not (the employees' box is a client admin's) is every file.
+      const box = boxesOf(user).includes(q.box) ? q.box : 'all';
+      const { rows, total } = await files.list(user, { box, category: q.category as Category | undefined, clientId: q.client, page: q.page });
+      const states = await files.readStates(user, rows);
       const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
       // The firm's list spans its clients: each row says whose it is, and to which employee it went.
       const clientIds = isFirm ? [...new Set(rows.map((f) => f.clientId).filter((id): id is string => Boolean(id)))] : [];
@@ -168,12 +171,12 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       page(req, res, 'files/list', {
         title: 'files.title',
         files: rows.map((f) => presentFile(f, req.lang, {
-          read: read.has(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
-          sentByViewer: f.senderId === user.id,
+          state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
         keep: keep ? `&${keep}` : '',
-        total, box: q.box, page: q.page,
+        total, box, page: q.page,
+        hasEmployeesBox: boxesOf(user).includes('employees'),
         prevPage: q.page > 1 ? q.page - 1 : null,
         nextPage: q.page * PAGE_SIZE < total ? q.page + 1 : null,
         isFirm,

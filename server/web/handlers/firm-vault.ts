@@ -122,7 +122,13 @@ export function firmVaultHandlers(services: Services) {
       page(req, res, 'vault/print', {
         title: 'vault.print.title',
         client: presentClient(client),
-        rows: opened.map((o) => ({ employeeCode: o.person.employeeCode, label: o.person.label, number: groupDigits(o.number), issueDate: o.record.issueDate ?? '' })),
+        // Back to the list as it was left (its filters and page), as the reveal page leads; the link is not printed.
+        backTo: `/firm/clients/${clientId}/numbers${querySuffix(listQueryOf(req.query))}`,
+        // A dependant's 続柄, as the CSV export gives it.
+        rows: opened.map((o) => ({
+          employeeCode: o.person.employeeCode, label: o.person.label, number: groupDigits(o.number), issueDate: o.record.issueDate ?? '',
+          relationshipKey: o.person.dependant?.relationship ? `people.relationship.${o.person.dependant.relationship}` : null,
+        })),
         ...labels(req, purpose),
         at: formatDateTime(new Date(), req.lang),
         operator: req.user!.name,

@@ -30,7 +30,8 @@ export function homeHandlers(services: Services) {
   async function firmOverview(user: User) {
     const clients = await services.clients.listFor(user);
     const ids = clients.map((c) => c.id);
-    const [unread, byClient] = await Promise.all([services.files.unreadByFirm(ids), services.vault.countByStatusOfClients(ids)]);
+    // The user's 未読 per client: by the rule the file list's 未読 badge follows (its link shows exactly those as 未読).
+    const [unread, byClient] = await Promise.all([services.files.unreadCounts(user, ids), services.vault.countByStatusOfClients(ids)]);
     const rows = clients.map((c) => {
       const counts = byClient.get(c.id) ?? {};
       return { ...presentClient(c), missing: counts.missing ?? 0, unconfirmed: (counts.registered ?? 0) + (counts.person_confirmed ?? 0), unreadFiles: unread.get(c.id) ?? 0 };
@@ -56,6 +57,8 @@ export function homeHandlers(services: Services) {
         firm: isFirm ? await firmOverview(user) : null,
         adminTodo: user.role === 'client_admin' ? await clientAdminTodo(user) : null,
         ownTodo: isEmployee ? await employeeTodo(user) : null,
+        // A client's people: files waiting for them to open (what /files?box=received shows as 未読).
+        unreadFiles: isFirm ? 0 : [...(await services.files.unreadCounts(user)).values()].reduce((a, b) => a + b, 0),
         // Re-authentication guards the firm's and the client admin's sensitive steps; an employee has none.
         showReauth: !isEmployee,
       });

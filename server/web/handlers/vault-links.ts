@@ -83,10 +83,24 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
     return link;
   };
 
+  /**
+   * A link that no longer works (unknown, used, expired, worn out by wrong codes): a page of its own,
+   * headed so, that tells whoever holds it to ask the company that sent it for a new one. Still the
+   * same 404 for all of them (a link's state is not revealed), and no way to the sign-in page: the
+   * person may have no account. A script asking for JSON gets the error as before.
+   */
+  function deadLink(req: Request, res: Response, reasonKey: 'vault.link.dead' | 'vault.link.wornOut'): void {
+    if (req.accepts(['html', 'json']) === 'json') throw new AppError(404, reasonKey);
+    res.set('Cache-Control', 'no-store');
+    page(req, res, 'vault/link-dead', { title: 'vault.link.deadTitle', reasonKey }, 404);
+  }
+
   return {
     async show(req: Request, res: Response) {
       res.set('Referrer-Policy', 'no-referrer');
-      await show(req, res, await liveLink(req));
+      const link = await services.vaultLinks.find(String(req.params.token));
+      if (!link) return deadLink(req, res, 'vault.link.dead');
+      await show(req, res, link);
     },
 
     async submit(req: Request, res: Response) {
@@ -131,7 +145,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
           async (tx) => (sender ? storeCardPhotos(services, tx, ctx, sender, received) : null));
       } catch (err) {
         await services.files.discardUploads(received.uploads);
-        if (err instanceof NotFound) throw new AppError(404, 'vault.link.dead');
+        if (err instanceof NotFound || (err instanceof AppError && err.messageKey === 'vault.link.dead')) return deadLink(req, res, 'vault.link.dead');
         const errors = formErrors(err);
         if (!errors || !found) throw err;
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
@@ -140,7 +154,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.link.numberRefused';
         // A wrong code may have worn the link out: then say so (and why) instead of showing the form again.
         const still = await services.vaultLinks.find(token);
-        if (!still) throw new AppError(404, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
+        if (!still) return deadLink(req, res, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
         const triesLeft = errors.code ? translate(req.lang, 'vault.link.triesLeft', { count: VaultLinks.triesLeft(still) }) : undefined;
         return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft);
       }
