@@ -308,6 +308,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     res = await emp.agent.post('/me/numbers').set('X-CSRF-Token', token).set('Accept', 'application/json')
       .field('person', 'self').field('number', number).field('confirm', 'on');
     expect(res.status).to.equal(409);
+    // The employee is not told that the number is a colleague's.
+    expect(JSON.stringify(res.body)).to.contain('この番号は登録できませんでした').and.not.contain('別の方');
     const refused = (await lastAudit('vault.register.self'))!;
     expect([refused.result, refused.detail, refused.actorId, refused.targetKind]).to.deep.equal(['denied', 'number held by another person', employeeUser.user.id, 'employee']);
     expect(JSON.stringify(refused)).to.not.contain(number);

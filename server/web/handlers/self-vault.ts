@@ -93,6 +93,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         const errors = formErrors(err);
         if (!errors) throw err;
         if (person) await vault.recordRefusedAsDuplicate(actorOf(req), person, 'self', errors);
+        // An employee is not told that a number belongs to a colleague (the company's admin sees the refusal in the log).
+        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.self.numberRefused';
         return refuse(req, res, errors, (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');
