@@ -160,6 +160,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/client/people/employees/:employeeId/details', access: 'clientAdmin', handler: clientVault.updateEmployee },
     { method: 'post', path: '/client/people/employees/:employeeId/dependants/:dependantId', access: 'clientAdmin', handler: clientVault.updateDependant },
     { method: 'post', path: '/client/people/employees/:employeeId/account', access: 'clientAdmin', handler: clientVault.linkAccount },
+    { method: 'post', path: '/client/people/employees/:employeeId/invite', access: 'clientAdmin', handler: clientVault.inviteEmployee },
     { method: 'post', path: '/client/people/payees', access: 'clientAdmin', handler: clientVault.addPayee },
     { method: 'get', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.showRegister },
     { method: 'post', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', multipart: true, handler: clientVault.register },

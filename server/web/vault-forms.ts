@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PAYEE_KINDS, NUMBER_STATUSES } from '../db/models';
 import { PROCEDURES, OFFICES, officeFits } from '../domain/purposes';
-import { optionalText, text } from './forms';
+import { email, inviteLang, optionalText, text } from './forms';
 import { calendarDate } from '../domain/dates';
 
 /** yyyy-mm-dd as a date input sends it, or nothing. */
@@ -41,6 +41,7 @@ export const leaveForm = z.object({ leaveDate: optionalDate });
 
 /** The employee's own account: one to link, or `unlink` (anything else than one id is no choice). */
 export const accountForm = z.object({ userId: z.string().max(64).catch('').default(''), unlink: z.literal('on').optional().catch(undefined) });
+export const inviteEmployeeForm = z.object({ email, lang: inviteLang });
 
 /** The number itself is checked by the vault (one place for the rules and their messages). */
 export const numberForm = z.object({

@@ -4,12 +4,13 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { doneGoTo, flash, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
-import { accountForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
+import { accountForm, inviteEmployeeForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict, MailUnavailable } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
 import { departmentsOf, findPerson, type Person } from '../../vault/people';
 import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
+import { inviteEmployee } from '../../vault/employee-invite';
 import { rulesOf } from '../../disposal/retention-rules';
 import { importNumbers, IMPORT_GUIDE, IMPORT_TEMPLATE } from '../../vault/number-import';
 import { presentListedPerson, presentRecord } from '../../presenters/vault';
@@ -277,6 +278,16 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.unlink && !f.userId) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
         await people.linkAccount(actorOf(req), client.id, String(req.params.employeeId), f.unlink ? null : f.userId);
       }, toEmployee(req), 'people.accountSaved');
+    },
+
+    /** 招待して結び付け: the employee's own account, invited and tied to them in one step. */
+    async inviteEmployee(req: Request, res: Response) {
+      const client = await clientOf(req);
+      await orShowErrors(req, res, 'invite', async () => {
+        const f = parseForm(inviteEmployeeForm, req.body);
+        if (!f.ok) throw new BadRequest('form.invalid', f.errors);
+        await inviteEmployee(services, actorOf(req), client.id, String(req.params.employeeId), f.data);
+      }, toEmployee(req), 'people.invited');
     },
 
     async addPayee(req: Request, res: Response) {
