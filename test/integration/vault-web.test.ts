@@ -534,7 +534,7 @@ describe('Vault screens: corrections found in review', () => {
     const token = await admin.csrf('/client/numbers/import');
     const res = await admin.agent.post('/client/numbers/import').set('X-CSRF-Token', token).attach('file', Buffer.from(csv), { filename: 'a.csv', contentType: 'text/csv' });
     expect(res.status).to.equal(200);
-    expect(res.text).to.contain('1件を登録しました。登録できなかった行: 3件');
+    expect(res.text).to.contain('1件を登録しました。登録できなかった行: 3件').and.contain('従業員の一覧へ');
     expect(res.text).to.match(/<td[^>]*>5<\/td><td[^>]*>A2<\/td><td[^>]*><\/td><td[^>]*>[^<]*指数表示/);
     expect(res.text).to.match(/<td[^>]*>6<\/td><td[^>]*><\/td><td[^>]*><\/td><td[^>]*>マイナンバーを入力してください。/);
     expect(res.text).to.match(/<td[^>]*>7<\/td><td[^>]*>A1<\/td><td[^>]*><\/td><td[^>]*>同じ人の行がファイル内に2つあります。/);
