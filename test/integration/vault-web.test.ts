@@ -331,6 +331,9 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     const photos = await StoredFile.findAll({ where: { clientId: client.id, displayName: ['front.png', 'back.png'] } });
     expect(photos.map((f) => [f.displayName, f.category]).sort()).to.deep.equal([['back.png', 'identity'], ['front.png', 'identity']]);
     expect(photos.map((f) => f.id)).to.include(rec!.idFileId);
+    // The employee sees that the photo arrived, on that person's card of the page.
+    const after = await emp.get('/me/numbers');
+    expect(after.text.split(`data-testid="person-${dep.id}"`)[1]!.split('</section>')[0]).to.contain('本人確認書類の写真も受け取りました。');
   });
 
   describe('firm staff', () => {
