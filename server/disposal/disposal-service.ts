@@ -15,6 +15,7 @@ import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { findPerson, listPeople, logLabelOf, peopleByIds, type Person } from '../vault/people';
 import { maskPersonLabel } from '../reports/report-data';
 import { storeSealed, openSealed, readAll } from '../files/sealed-object';
+import { readOrLogFailure } from '../files/unreadable';
 import { certificateFingerprint, EXECUTOR_AUTOMATIC, EXECUTOR_ON_APPROVAL, type CertificateData } from './certificate-data';
 import type { ErasureLedger } from './erasure-ledger';
 import { japanDay } from '../domain/dates';
@@ -501,6 +502,13 @@ export class DisposalService {
 
   async certificatePdf(cert: DisposalCertificate): Promise<Buffer> {
     return readAll(await openSealed(this.d, null, 'certificate', cert.id, cert));
+  }
+
+  /** A certificate's PDF for a reader, logged before it is read (and, if it cannot be read, that too). */
+  async downloadCertificate(ctx: ActorContext, cert: DisposalCertificate): Promise<Buffer> {
+    const entry = { operation: 'certificate.download', clientId: cert.clientId, targetKind: 'certificate', targetId: cert.id, targetLabel: cert.number };
+    await this.d.audit.recordAlone(ctx, { ...entry, result: 'allowed' });
+    return readOrLogFailure(this.d, ctx, entry, () => this.certificatePdf(cert));
   }
 }
 

@@ -21,6 +21,7 @@ import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
 import type { RevealGuard } from '../vault/reveal-guard';
 import { cardPhotosSentWith } from './card-photos';
+import { logUnreadable } from './unreadable';
 
 export interface FileDeps {
   sequelize: Sequelize;
@@ -254,7 +255,7 @@ export class FileService {
       source = await this.readObject(file, at, (moved) => { at = moved; });
     } catch (err) {
       // Nothing was read: the log says so after its 'allowed' row, and the sender is not told it was opened.
-      await this.recordUnreadable(ctx, file, err);
+      await logUnreadable(this.d, ctx, { operation: 'file.download', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName }, err);
       throw new StorageUnavailable();
     }
     if (isRecipientSide(user, file)) {
@@ -301,16 +302,6 @@ export class FileService {
       if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
       else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
     });
-  }
-
-  /** A download whose object could not be opened (storage down, object missing): logged for operators and in the access log. */
-  private async recordUnreadable(ctx: ActorContext, file: StoredFile, err: unknown): Promise<void> {
-    const reason = err instanceof ObjectNotFound ? 'object missing' : `storage: ${String((err as { code?: string })?.code ?? (err as Error)?.name ?? 'error')}`.slice(0, 100);
-    this.d.logger.error({ fileId: file.id, reason, err: { message: (err as Error)?.message } }, 'stored file could not be read');
-    await this.d.audit.recordAlone(ctx, {
-      operation: 'file.download', result: 'error', clientId: file.clientId, targetKind: 'file', targetId: file.id,
-      targetLabel: file.displayName, detail: `not read: ${reason}`,
-    }).catch((e: unknown) => this.d.logger.error({ fileId: file.id, err: { message: (e as Error).message } }, 'the failed download could not be logged'));
   }
 
   /** Whose number a card photo shows (the record it or the other side sent with it belongs to), or null for any other file. */

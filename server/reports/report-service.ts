@@ -12,6 +12,7 @@ import { BadRequest, NotFound } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { maskNumberRuns } from '../vault/my-number';
 import { openSealed, readAll, sealedOf, storeSealed } from '../files/sealed-object';
+import { readOrLogFailure } from '../files/unreadable';
 import { collectReportData, type ReportData } from './report-data';
 import { duePeriods, periodLabel, type Period } from './periods';
 
@@ -255,8 +256,9 @@ export class ReportService {
 
   /** The PDF's bytes; the download is an audit row first (no row, no download). */
   async download(ctx: ActorContext, report: AccessReport): Promise<Buffer> {
-    await this.d.audit.recordAlone(ctx, { operation: 'report.download', result: 'allowed', clientId: report.clientId, targetKind: 'report', targetId: report.id, targetLabel: report.period });
-    return this.read(report);
+    const entry = { operation: 'report.download', clientId: report.clientId, targetKind: 'report', targetId: report.id, targetLabel: report.period };
+    await this.d.audit.recordAlone(ctx, { ...entry, result: 'allowed' });
+    return readOrLogFailure(this.d, ctx, entry, () => this.read(report));
   }
 
   async read(report: AccessReport): Promise<Buffer> {

@@ -6,7 +6,8 @@ import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { downloadFile, pdfBytes, sha256, uploadFiles } from '../support/files';
 import { createLocalStorage } from '../../storage-adapters/local';
-import { AuditEvent, FileRead, StoredFile, type Client } from '../../server/db/models';
+import { AccessReport, AuditEvent, FileRead, Firm, StoredFile, type Client } from '../../server/db/models';
+import { periodContaining, previousPeriod } from '../../server/reports/periods';
 
 /**
  * A download whose stored object cannot be opened (the storage down, or the object lost): nothing is
@@ -56,13 +57,29 @@ describe('A download the storage cannot serve', () => {
     expect(await downloads()).to.deep.equal(['allowed', 'error: not read: storage: ECONNREFUSED']);
     expect(await FileRead.count({ where: { fileId: file.id } }), 'not opened').to.equal(0);
     expect(logs.some((l) => l.includes('database unavailable'))).to.equal(false);
-    expect(logs.some((l) => l.includes('stored file could not be read'))).to.equal(true);
+    expect(logs.some((l) => l.includes('stored object could not be read'))).to.equal(true);
 
     // The storage back: the download works, and only now is the file opened.
     const again = await downloadFile(b, file.id);
     expect(again.status).to.equal(200);
     expect(sha256(again.body as Buffer)).to.equal(file.sha256);
     expect((await FileRead.findAll({ where: { fileId: file.id } })).map((r) => [r.userId, r.count])).to.deep.equal([[admin.user.id, 1]]);
+  });
+
+  it('an access report the storage cannot serve: 503, and the log says the download failed after allowing it', async () => {
+    await Firm.findOrCreate({ where: { id: 1 }, defaults: { id: 1, name: '暁事務所' } });
+    const period = previousPeriod(periodContaining('monthly', new Date()));
+    await h.booted.services.reports.build(client.id, period);
+    const report = (await AccessReport.findOne({ where: { clientId: client.id, status: 'ready' } }))!;
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    failReads = true;
+    let res;
+    try { res = await b.get(`/reports/${report.id}/download`); } finally { failReads = false; }
+    expect(res.status).to.equal(503);
+    const rows = (await AuditEvent.findAll({ where: { targetId: report.id, operation: 'report.download' }, order: [['seq', 'ASC']] })).map((a) => `${a.result}${a.detail ? `: ${a.detail}` : ''}`);
+    expect(rows).to.deep.equal(['allowed', 'error: not read: storage: ECONNREFUSED']);
+    expect((await b.get(`/reports/${report.id}/download`)).status).to.equal(200);
   });
 
   it('the object lost: 503, an error row naming it, and the receipt of an earlier opening unchanged', async () => {

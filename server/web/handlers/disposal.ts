@@ -319,8 +319,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       const cert = UUID.test(id) ? await DisposalCertificate.findByPk(id) : null;
       if (!cert) throw new AppError(404, 'error.notFound');
       await services.clients.getFor(req.user!, cert.clientId).catch(() => { throw new AppError(404, 'error.notFound'); });
-      await services.audit.recordAlone(actorOf(req), { operation: 'certificate.download', result: 'allowed', clientId: cert.clientId, targetKind: 'certificate', targetId: cert.id, targetLabel: cert.number });
-      const pdf = await disposal.certificatePdf(cert);
+      const pdf = await disposal.downloadCertificate(actorOf(req), cert);
       res.status(200).set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `attachment; filename="${cert.number}.pdf"`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' }).send(pdf);
     },
 
