@@ -22,6 +22,8 @@ declare module 'express-session' {
      * ends the session, even if a request that was in flight wrote its row back after the change
      */
     passwordAt: number;
+    /** the address whose password was just set: the sign-in form shows it once */
+    loginEmail: string;
     /** password accepted, second factor still to come */
     pendingLogin: { userId: string; at: number; next: string | null };
     /** re-authentication holds until then (ms), in this session only */

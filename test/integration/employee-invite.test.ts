@@ -40,6 +40,13 @@ describe('The employee page: invite the employee and link the account in one ste
     expect(mail.text).to.contain('/password/set/');
     const ops = (await AuditEvent.findAll({ where: { clientId: client.id }, order: [['seq', 'ASC']] })).map((a) => a.operation);
     expect(ops.slice(-2)).to.deep.equal(['user.create', 'person.account']);
+    // She follows the link and chooses a password: the sign-in form then has her address, once.
+    const link = /\/password\/set\/[A-Za-z0-9_-]+/.exec(mail.text ?? '')![0];
+    const she = new TestBrowser(h.portal.app);
+    const set = await she.post(link, { password: 'kotoshi mo sakura ga saita 2026', confirm: 'kotoshi mo sakura ga saita 2026' }, link);
+    expect(set.status, set.text).to.equal(303);
+    expect((await she.get('/login')).text).to.contain('value="hanako@example.jp"');
+    expect((await she.get('/login')).text).to.not.contain('hanako@example.jp');
     const after = await admin.get(pageOf(hanako));
     expect(after.text).to.contain('招待のメールを送り、アカウントをこの社員に結び付けました。').and.contain('hanako@example.jp');
     expect(after.text).to.not.contain('data-testid="employee-invite"');

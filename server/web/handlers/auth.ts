@@ -76,7 +76,9 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
     showLogin(req: Request, res: Response) {
       if (req.user) return res.redirect(303, '/home');
       const reason = typeof req.query.reason === 'string' && ['expired', 'loggedOut'].includes(req.query.reason) ? `auth.reason.${req.query.reason}` : null;
-      page(req, res, 'auth/login', { title: 'auth.login.title', next: safeNext(req.query.next), reason });
+      const email = req.session?.loginEmail;
+      if (email) delete req.session.loginEmail;
+      page(req, res, 'auth/login', { title: 'auth.login.title', next: safeNext(req.query.next), reason, email });
     },
 
     async login(req: Request, res: Response, nextFn: NextFunction) {

@@ -36,12 +36,15 @@ export function passwordHandlers(services: Services) {
         page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path, errors }, 400);
       const form = parseForm(newPasswordForm, req.body);
       if (!form.ok) return again(form.errors);
+      let user;
       try {
-        await services.accounts.setPasswordWithLink(actorOf(req), String(req.params.token), form.data.password);
+        user = await services.accounts.setPasswordWithLink(actorOf(req), String(req.params.token), form.data.password);
       } catch (err) {
         if (err instanceof BadRequest) return again(err.fieldErrors);
         throw err;
       }
+      // The sign-in that follows starts with the address filled in (kept in the session, never in the URL).
+      req.session.loginEmail = user.email;
       flash(req, 'ok', 'password.set.done');
       res.redirect(303, '/login');
     },
