@@ -254,6 +254,7 @@ export class FileService {
     try {
       source = await this.readObject(file, at, (moved) => { at = moved; });
     } catch (err) {
+      if (err instanceof NotFound) throw err;
       // Nothing was read: the log says so after its 'allowed' row, and the sender is not told it was opened.
       await logUnreadable(this.d, ctx, { operation: 'file.download', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName }, err);
       throw new StorageUnavailable();
@@ -287,8 +288,11 @@ export class FileService {
       return await this.d.storage.read(at.objectId);
     } catch (err) {
       // A key rotation moved the file to a new object (and deleted the old one) since the row was read: read it there.
-      const moved = err instanceof ObjectNotFound ? await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT }) : null;
-      if (!moved?.wrappedKey || moved.objectId === at.objectId) throw err;
+      if (!(err instanceof ObjectNotFound)) throw err;
+      const moved = await StoredFile.findOne({ where: { id: file.id, status: 'ready' }, attributes: STORED_AT });
+      // Deleted or disposed of while it was being opened: gone, as it would have been a moment later.
+      if (!moved?.wrappedKey) throw new NotFound();
+      if (moved.objectId === at.objectId) throw err;
       onMoved(storedAt(moved));
       return this.d.storage.read(moved.objectId);
     }

@@ -197,7 +197,7 @@ describe(`E2E (Chromium, ${dialectName}): 廃棄 — requested by the client adm
 
     // The request waits for the firm admin, with the reason and who asked; the page says so.
     const pending = page.getByTestId('pending-requests');
-    expect(await pending.locator('li').count()).to.equal(1);
+    expect(await pending.locator(':scope > li').count()).to.equal(1);
     expect(await pending.innerText()).to.contain(REASON).and.contain('人事 秋子').and.contain(t('disposal.status.requested'));
     expect(await pending.innerText()).not.to.contain(t('disposal.early'));
     const requests = await DisposalRequest.findAll({ where: { clientId: client.id } });

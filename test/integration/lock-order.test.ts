@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createHarness, dialectName, type Harness } from '../support/harness';
@@ -44,11 +45,13 @@ describe(`Lock order (${dialectName}): actions on one client at the same moment 
   const sendToClient = async () => {
     const u = upload();
     await h.booted.services.files.commitUpload(ctx, firm.user, toClient(), [u]);
+    // An object to open (never decrypted: the stream is dropped), so that the reader's receipt is written.
+    await h.booted.services.storage.write(u.objectId, Readable.from([Buffer.from('x')]));
     return (await StoredFile.findByPk(u.fileId))!;
   };
   /**
-   * A first download's rows (its log row, the reader's receipt). The test's files have no object
-   * behind them, and a file deleted first is gone: either "not found" is the answer, not a failure of the pair.
+   * A first download's rows (its log row, the reader's receipt). A file deleted first is gone: "not
+   * found" is the answer then, not a failure of the pair.
    */
   const open = (user: MadeUser, f: StoredFile) => h.booted.services.files.open(ctx, user.user, f, null)
     .then((stream) => { stream.destroy(); }, (e: Error) => { if (!/not ?found/i.test(`${e.name} ${e.message}`)) throw e; });
