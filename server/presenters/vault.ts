@@ -22,6 +22,8 @@ export function presentListedPerson(row: ListedPerson, departments: Map<string, 
     isDependant: person.kind === 'dependant',
     relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,
     leaveDate: person.leaveDate ?? '',
+    /** left by today (a leave date still to come is not yet) */
+    left: hasLeft(person),
     canLink: person.kind !== 'dependant' && !disposedLeaver,
     record: record ? presentRecord(record, lang) : null,
     disposed: !record && Boolean(row.disposed),

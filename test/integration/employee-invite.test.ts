@@ -66,4 +66,15 @@ describe('The employee page: invite the employee and link the account in one ste
     expect(await User.count()).to.equal(users);
     expect((await Employee.findByPk(taken.id))!.userId).to.equal(null);
   });
+
+  it('an employee leaving later may still be invited; one who has left is not (no form, and the service refuses)', async () => {
+    const sys = systemContext('test');
+    const leaving = await h.booted.services.people.addEmployee(sys, client.id, { employeeCode: 'E202', name: '退職予定 三郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2020-04-01', leaveDate: '2099-03-31' });
+    const left = await h.booted.services.people.addEmployee(sys, client.id, { employeeCode: 'E203', name: '退職済 四郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: '2010-04-01', leaveDate: '2020-03-31' });
+    expect((await admin.get(pageOf(leaving))).text).to.contain('data-testid="employee-invite"');
+    expect((await admin.get(pageOf(left))).text).to.not.contain('data-testid="employee-invite"');
+    const res = await admin.post(`${pageOf(left)}/invite`, { email: 'shiro@example.jp', lang: 'ja' }, pageOf(left));
+    expect(res.status).to.equal(400);
+    expect(await User.count({ where: { email: 'shiro@example.jp' } })).to.equal(0);
+  });
 });
