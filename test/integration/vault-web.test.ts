@@ -334,6 +334,10 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     // The employee sees that the photo arrived, on that person's card of the page.
     const after = await emp.get('/me/numbers');
     expect(after.text.split(`data-testid="person-${dep.id}"`)[1]!.split('</section>')[0]).to.contain('本人確認書類の写真も受け取りました。');
+    // The company's file list names whose card it is: the dependant, after the employee who sent it.
+    const list = await admin.get('/files?box=employees');
+    const row = list.text.split('front.png')[1]!.split('</li>')[0]!;
+    expect(row).to.contain('&gt; 両面 写子');
   });
 
   describe('firm staff', () => {

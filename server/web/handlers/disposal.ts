@@ -15,7 +15,7 @@ import { changeDeletionDate, type ItemRef } from '../../disposal/disposal-servic
 import { rulesOf, saveRules } from '../../disposal/retention-rules';
 import { presentVerified, verifyCertificateNumber, verifyCertificateUpload, type CertificateVerification } from '../../disposal/certificate-lookup';
 import { openRequestsOf, type OpenRequestItem } from '../../disposal/open-requests';
-import { cardPhotoOwners } from '../../disposal/card-photo-dates';
+import { cardPhotoOwners } from '../../files/card-photos';
 import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';

@@ -1,4 +1,5 @@
 import type { Request, Response, NextFunction } from 'express';
+import { cardPhotoOwnersAcross } from '../../files/card-photos';
 import type { Readable } from 'node:stream';
 import multer from 'multer';
 import { z } from 'zod';
@@ -165,13 +166,20 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const clients = new Map((clientIds.length ? await Client.findAll({ where: { id: clientIds }, attributes: ['id', 'code', 'name'] }) : []).map((c) => [c.id, clientLabel(c)]));
       const employeeIds = [...new Set(rows.map((f) => f.employeeId).filter((id): id is string => Boolean(id)))];
       const employees = new Map((employeeIds.length ? await Employee.findAll({ where: { id: employeeIds }, attributes: ['id', 'employeeCode', 'name'] }) : []).map((e) => [e.id, `${e.employeeCode} ${e.name}`]));
+      // A dependant's card photo names the dependant after the employee who sent it.
+      const photoOwners = await cardPhotoOwnersAcross(rows);
+      const employeeOf = (f: StoredFile) => {
+        const label = f.employeeId ? employees.get(f.employeeId) : undefined;
+        const dependant = photoOwners.get(f.id)?.dependantName;
+        return label && dependant ? `${label} > ${dependant}` : label;
+      };
       const shownClient = isFirm && q.client ? await services.clients.getFor(user, q.client).catch(() => null) : null;
       // Tabs and pages keep the list's client and category.
       const keep = new URLSearchParams({ ...(shownClient ? { client: shownClient.id } : {}), ...(q.category ? { category: q.category } : {}) }).toString();
       page(req, res, 'files/list', {
         title: 'files.title',
         files: rows.map((f) => presentFile(f, req.lang, {
-          state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: f.employeeId ? employees.get(f.employeeId) : undefined,
+          state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f),
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
         keep: keep ? `&${keep}` : '',
