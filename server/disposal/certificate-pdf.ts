@@ -601,12 +601,18 @@ function drawItems(s: Sheet, items: readonly CertificateItem[], reasonCell: (r: 
   s.y -= 8;
 }
 
+/** Characters whose vertical presentation form (Noto Sans JP has them all) replaces them in the seal's columns. */
+const VERTICAL_FORMS: Record<string, string> = {
+  '（': '︵', '）': '︶', '(': '︵', ')': '︶', '「': '﹁', '」': '﹂', '『': '﹃', '』': '﹄', '【': '︻', '】': '︼', '、': '︑', '。': '︒', 'ー': '丨',
+};
+
 /**
  * A square seal-style mark (角印) of the firm's name followed by 印, read top to bottom in columns
  * from the right, drawn in red as glyph outlines. Names too long to read in the seal get none.
  */
-function sealCharacters(firmName: string): string[] | null {
-  const chars = Array.from(firmName.replace(/[\s　]/g, '')).filter((ch) => ch !== '〓');
+export function sealCharacters(firmName: string): string[] | null {
+  // Read top to bottom: brackets and marks take their vertical forms (（デモ） stood sideways otherwise).
+  const chars = Array.from(firmName.replace(/[\s　]/g, '')).filter((ch) => ch !== '〓').map((ch) => VERTICAL_FORMS[ch] ?? ch);
   if (!chars.length) return null;
   if (chars.at(-1) !== '印') chars.push('印');
   return chars.length > 30 ? null : chars;
