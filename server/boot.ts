@@ -43,6 +43,8 @@ export async function boot(config: Config, opts: { logger?: Logger; mailer?: Mai
   const logger = opts.logger ?? createLogger(config);
   const storage = opts.storage ?? createStorage(config);
   const services = createServices({ config, sequelize, keys, logger, storage, mailer: opts.mailer });
+  // Mail queued by an older version kept its text as written (an invitation's link): sealed now.
+  if (!keys.sealed) await services.outbox.sealPlainBodies().catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'queued mail texts could not be sealed at start; tried again at the next start'));
   // Before anything is served or read: a restored backup must not bring back what was disposed of.
   await services.erasureLedger.reapply().catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'erasure ledger could not be read at start; retried every 5 minutes'));
   // Derived from the master key so all instances agree; while sealed nobody can sign in anyway.

@@ -1,4 +1,4 @@
-import { Op, col, fn, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, UniqueConstraintError, col, fn, literal, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -254,10 +254,10 @@ export class FileService {
     try {
       source = await this.readObject(file, at, (moved) => { at = moved; });
     } catch (err) {
-      if (err instanceof NotFound) throw err;
       // Nothing was read: the log says so after its 'allowed' row, and the sender is not told it was opened.
       await logUnreadable(this.d, ctx, { operation: 'file.download', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName }, err);
-      throw new StorageUnavailable();
+      // Deleted or disposed of meanwhile: gone, as it would have been a moment later; anything else is the storage's fault.
+      throw err instanceof NotFound ? err : new StorageUnavailable();
     }
     if (isRecipientSide(user, file)) {
       try {
@@ -298,14 +298,23 @@ export class FileService {
     }
   }
 
-  /** The read receipt the sender sees (開封済み): written once the object is open, not before. */
+  /**
+   * The read receipt the sender sees (開封済み): written once the object is open, not before. Two
+   * first openings at once (a double tap) both find none: the second one's insert meets the unique
+   * key and counts instead.
+   */
   private async markRead(user: User, file: StoredFile): Promise<void> {
-    await this.d.sequelize.transaction(async (tx) => {
-      const now = new Date();
-      const read = await FileRead.findOne({ where: { fileId: file.id, userId: user.id }, transaction: tx });
-      if (read) await read.update({ lastAt: now, count: read.count + 1 }, { transaction: tx });
-      else await FileRead.create({ fileId: file.id, userId: user.id, userName: user.name, firstAt: now, lastAt: now, count: 1 }, { transaction: tx });
-    });
+    const where = { fileId: file.id, userId: user.id };
+    const now = new Date();
+    const again = { lastAt: now, count: literal(`${this.d.sequelize.getQueryInterface().quoteIdentifier('count')} + 1`) };
+    const [counted] = await FileRead.update(again, { where });
+    if (counted > 0) return;
+    try {
+      await FileRead.create({ ...where, userName: user.name, firstAt: now, lastAt: now, count: 1 });
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintError)) throw err;
+      await FileRead.update(again, { where });
+    }
   }
 
   /** Whose number a card photo shows (the record it or the other side sent with it belongs to), or null for any other file. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditLog, ActorContext } from '../audit';
 import { ObjectNotFound } from '../../storage-adapters';
-import { StorageUnavailable } from '../errors';
+import { NotFound, StorageUnavailable } from '../errors';
 
 /**
  * Reads a stored object whose 'allowed' row is already in the log. When nothing could be read (the
@@ -17,11 +17,13 @@ export async function readOrLogFailure<T>(d: { audit: AuditLog; logger: Logger }
   }
 }
 
-/** The 'error' row and the operators' line for an object that could not be read. */
+/** The 'error' row (and, for a fault, the operators' line) for an object that could not be read. */
 export async function logUnreadable(d: { audit: AuditLog; logger: Logger }, ctx: ActorContext, entry: Omit<AuditEntry, 'result' | 'detail'>, err: unknown): Promise<void> {
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
-  const reason = err instanceof ObjectNotFound ? 'object missing' : `storage: ${String(typeof e?.code === 'string' ? e.code : e?.name ?? 'error')}`.slice(0, 100);
-  d.logger.error({ targetKind: entry.targetKind, targetId: entry.targetId, reason, err: { message: typeof e?.message === 'string' ? e.message : String(err) } }, 'stored object could not be read');
+  // NotFound: the row itself went meanwhile (deleted, disposed of) — no fault for operators, but the log still says nothing was read.
+  const gone = err instanceof NotFound;
+  const reason = gone ? 'deleted meanwhile' : err instanceof ObjectNotFound ? 'object missing' : `storage: ${String(typeof e?.code === 'string' ? e.code : e?.name ?? 'error')}`.slice(0, 100);
+  if (!gone) d.logger.error({ targetKind: entry.targetKind, targetId: entry.targetId, reason, err: { message: typeof e?.message === 'string' ? e.message : String(err) } }, 'stored object could not be read');
   await d.audit.recordAlone(ctx, { ...entry, result: 'error', detail: `not read: ${reason}` })
     .catch((logErr: unknown) => d.logger.error({ targetId: entry.targetId, err: { message: (logErr as Error).message } }, 'the failed read could not be logged'));
 }

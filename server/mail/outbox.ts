@@ -76,6 +76,21 @@ export class MailOutbox {
     }
   }
 
+  /**
+   * Texts queued before texts were sealed (kept as written, perhaps with a working link): sealed now,
+   * at start once the keys are loaded, each only if still as read. Returns how many.
+   */
+  async sealPlainBodies(): Promise<number> {
+    let sealed = 0;
+    const plain = await OutboxMail.findAll({ where: { sentAt: null, body: { [Op.notLike]: `${SEALED}%` } }, attributes: ['id', 'body'] });
+    for (const row of plain) {
+      if (row.body === '') continue;
+      const [n] = await OutboxMail.update({ body: sealBody(this.d.ring(), row.id, row.body) }, { where: { id: row.id, sentAt: null, body: row.body } });
+      sealed += n;
+    }
+    return sealed;
+  }
+
   /** Sends what is due until nothing more goes (a refusal leaves the rest to the job's next round). */
   async deliverNow(): Promise<void> {
     while ((await this.deliverDue()) === BATCH);

@@ -72,6 +72,23 @@ describe('A leaver whose number was disposed of', function () {
     expect(await AuditEvent.count()).to.equal(rows);
   });
 
+  it('the leaver themselves (their account still open): their page says 廃棄済み and whom to ask, with no form; a post is refused with that, not with the company\'s steps', async () => {
+    const own = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    await employee.update({ userId: own.user.id });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(own);
+    const page = await b.get('/me/numbers');
+    const card = page.text.split('data-testid="person-self"')[1]!.split('</section>')[0]!;
+    expect(card).to.contain('廃棄済み').and.contain('会社のご担当者にお問い合わせください');
+    expect(card).to.not.contain('data-testid="number-input"');
+    const res = await b.agent.post('/me/numbers').set('X-CSRF-Token', await b.csrf('/me/numbers')).set('Accept', 'application/json')
+      .field('person', 'self').field('number', valid(5_353_5353)).field('confirm', 'on');
+    expect(res.status).to.equal(400);
+    expect(JSON.stringify(res.body)).to.contain('会社のご担当者にお問い合わせください').and.not.contain('退職日を消してから');
+    expect((await NumberRecord.findByPk(recordId))!.sealedNumber).to.equal(null);
+    await employee.update({ userId: null });
+  });
+
   it('rehired (the leave date cleared): the number is registered again, logged as a registration, not a correction', async () => {
     await h.booted.services.people.setLeaveDate(sys, client.id, employee.id, null);
     const again = await h.booted.services.vault.register(ctxOf(admin), await findPerson(client.id, 'employee', employee.id), { number: valid(5_353_5353), issueDate: null }, { source: 'proxy', registeredBy: admin.user.id });

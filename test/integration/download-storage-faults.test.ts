@@ -13,9 +13,13 @@ import { periodContaining, previousPeriod } from '../../server/reports/periods';
  * A download whose stored object cannot be opened (the storage down, or the object lost): nothing is
  * read, so the sender is not told the file was opened, and the access log says it failed.
  */
+const systemContextFor = (u: MadeUser) => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' });
+
 describe('A download the storage cannot serve', () => {
   let h: Harness;
   let failReads = false;
+  /** runs before each storage read (a deletion racing the download, a barrier for downloads at once) */
+  let beforeRead: ((id: string) => Promise<void>) | null = null;
   const logs: string[] = [];
   let client: Client;
   let firm: MadeUser;
@@ -29,6 +33,7 @@ describe('A download the storage cannot serve', () => {
         const real = createLocalStorage(c.storageDir);
         return { ...real, read: async (id: string) => {
           if (failReads) throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:443'), { code: 'ECONNREFUSED' });
+          await beforeRead?.(id);
           return real.read(id);
         } };
       },
@@ -80,6 +85,40 @@ describe('A download the storage cannot serve', () => {
     const rows = (await AuditEvent.findAll({ where: { targetId: report.id, operation: 'report.download' }, order: [['seq', 'ASC']] })).map((a) => `${a.result}${a.detail ? `: ${a.detail}` : ''}`);
     expect(rows).to.deep.equal(['allowed', 'error: not read: storage: ECONNREFUSED']);
     expect((await b.get(`/reports/${report.id}/download`)).status).to.equal(200);
+  });
+
+  it('four first openings by one reader at once (a double tap): all answered, one receipt counting four', async () => {
+    const sender = new TestBrowser(h.portal.app);
+    await sender.login(firm);
+    expect((await uploadFiles(sender, { direction: 'to_client', clientId: client.id, category: 'other' }, [{ name: '同時.pdf', data: pdfBytes(3000) }])).status).to.equal(200);
+    const f = (await StoredFile.findOne({ where: { displayName: '同時.pdf' } }))!;
+    // All four reach the storage before any goes on: their receipts are written at the same moment.
+    let waiting: (() => void)[] = [];
+    beforeRead = () => new Promise<void>((resolve) => { waiting.push(resolve); if (waiting.length === 4) { waiting.forEach((r) => r()); waiting = []; } });
+    try {
+      const ctx = { actorId: admin.user.id, actorName: admin.user.name, actorRole: admin.user.role, ip: '127.0.0.1', userAgent: 't', channel: 'test' };
+      const results = await Promise.allSettled([1, 2, 3, 4].map(() => h.booted.services.files.open(ctx, admin.user, f, null).then((s) => { s.destroy(); })));
+      expect(results.map((r) => (r.status === 'rejected' ? String((r.reason as Error).name) : 'ok'))).to.deep.equal(['ok', 'ok', 'ok', 'ok']);
+    } finally { beforeRead = null; }
+    expect((await FileRead.findAll({ where: { fileId: f.id } })).map((r) => [r.userId, r.count])).to.deep.equal([[admin.user.id, 4]]);
+  });
+
+  it('a file deleted by its sender just as it is opened: 404 (it is gone), and the log says nothing was read', async () => {
+    const sender = new TestBrowser(h.portal.app);
+    await sender.login(firm);
+    expect((await uploadFiles(sender, { direction: 'to_client', clientId: client.id, category: 'other' }, [{ name: '取消.pdf', data: pdfBytes(3000) }])).status).to.equal(200);
+    const f = (await StoredFile.findOne({ where: { displayName: '取消.pdf' } }))!;
+    beforeRead = async () => { await h.booted.services.files.delete(systemContextFor(firm), firm.user, f); };
+    let res;
+    try {
+      const b = new TestBrowser(h.portal.app);
+      await b.login(admin);
+      res = await downloadFile(b, f.id);
+    } finally { beforeRead = null; }
+    expect(res.status).to.equal(404);
+    const rows = (await AuditEvent.findAll({ where: { targetId: f.id, operation: 'file.download' }, order: [['seq', 'ASC']] })).map((a) => `${a.result}${a.detail ? `: ${a.detail}` : ''}`);
+    expect(rows).to.deep.equal(['allowed', 'error: not read: deleted meanwhile']);
+    expect(await FileRead.count({ where: { fileId: f.id } })).to.equal(0);
   });
 
   it('the object lost: 503, an error row naming it, and the receipt of an earlier opening unchanged', async () => {

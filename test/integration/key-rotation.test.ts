@@ -10,7 +10,7 @@ import { downloadFile, pdfBytes, pngBytes, sha256, uploadFiles } from '../suppor
 import { actorOf, makeEmployee, PURPOSE, rejects, validNumber } from '../support/vault';
 import { envFor, runScript } from '../support/run-cli';
 import { Readable } from 'node:stream';
-import { AccessReport, AuditEvent, ClientKey, DisposalItem, Firm, KeyCheck, NumberRecord, SigningIdentity, StoredFile, User } from '../../server/db/models';
+import { AccessReport, AuditEvent, ClientKey, DisposalItem, Firm, KeyCheck, NumberRecord, OutboxMail, SigningIdentity, StoredFile, User } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
 import { KeyRing } from '../../server/crypto/key-ring';
 import { rotateClientKey, rotateMasterKey } from '../../server/crypto/rotation';
@@ -341,6 +341,8 @@ describe('Key rotation: the master key', () => {
       await SigningIdentity.create({ id: 1, source: 'generated', certificatePem: '-', privateKeySealed: h.booted.services.keys.ring().sealSecret('pdf-signing', '1', signingSecret) });
       // An invitation still queued (the mail server was down): its text is sealed under the master key.
       await h.booted.services.outbox.enqueue({ dedupeKey: 'invite:queued-over-rotation', to: 'later@example.jp', subject: 'queued over the rotation', text: 'https://portal.test/password/set/queued-token' });
+      // One queued by an older version, its text as written: the next start seals it.
+      await OutboxMail.create({ dedupeKey: 'invite:plain-before', toAddress: 'older@example.jp', subject: 'queued by an older version', body: 'https://portal.test/password/set/plain-token', nextAt: new Date(), lockedUntil: null, sentAt: null, lastError: null });
     } finally { await h.close(); }
   });
   after(async () => {
@@ -363,6 +365,8 @@ describe('Key rotation: the master key', () => {
     // Killed after 4 rows, in-process (the portal is stopped): the old key still matches the key check.
     const h0 = await reopen();
     try {
+      const older = (await OutboxMail.findOne({ where: { dedupeKey: 'invite:plain-before' } }))!;
+      expect(older.body, 'sealed at start').to.match(/^sealed:/).and.not.contain('plain-token');
       await rejects(() => rotateMasterKey(oldRing, next.ring, { afterRow: (_s, n) => { if (n >= 2) throw new Error('killed'); } }), Error);
       expect(oldRing.matchesKeyCheckValue((await KeyCheck.findByPk(1))!.kcv)).to.equal(true);
       const keys = await ClientKey.findAll();
@@ -411,6 +415,7 @@ describe('Key rotation: the master key', () => {
       expect(h.booted.services.keys.ring().openSecret('pdf-signing', '1', identity!.privateKeySealed).equals(signingSecret)).to.equal(true);
       await h.booted.services.outbox.deliverNow();
       expect(h.smtp.messages.find((m) => m.subject === 'queued over the rotation')?.text).to.contain('https://portal.test/password/set/queued-token');
+      expect(h.smtp.messages.find((m) => m.subject === 'queued by an older version')?.text).to.contain('https://portal.test/password/set/plain-token');
     } finally { await h.close(); }
 
     // Booted with the old key: sealed, the wrong key detected.

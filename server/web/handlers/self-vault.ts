@@ -10,7 +10,7 @@ import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import type { UploadTarget } from '../../files/upload-target';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTarget, checkCardPhotos, refuseNumberForm, storeCardPhotos } from '../card-photo-upload';
-import { employeeOfUser, findPerson, type Person } from '../../vault/people';
+import { employeeOfUser, findPerson, hasLeft, type Person } from '../../vault/people';
 import { presentRecord } from '../../presenters/vault';
 import { translate } from '../../i18n';
 
@@ -37,12 +37,14 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
   async function show(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const employee = await employeeOfUser(req.user!);
     if (!employee) return page(req, res, 'vault/self', { title: 'vault.self.title', noEmployee: true }, status);
-    const withRecords = (await vault.household(employee.clientId, employee.id)).map(({ person: p, record }) => ({
+    const withRecords = (await vault.household(employee.clientId, employee.id)).map(({ person: p, record, disposed }) => ({
       key: p.kind === 'employee' ? 'self' : p.id,
       label: p.kind === 'employee' ? translate(req.lang, 'vault.self.me') : p.dependant!.name,
       relationshipKey: p.dependant ? `people.relationship.${p.dependant.relationship}` : null,
       record: record ? presentRecord(record, req.lang) : null,
       needsMyConfirmation: Boolean(record && !record.personConfirmedAt),
+      // Destroyed after leaving: nothing to enter here (the company decides whether it is needed again).
+      disposedLeaver: !record && Boolean(disposed) && hasLeft(p),
     }));
     page(req, res, 'vault/self', {
       title: 'vault.self.title',
@@ -95,6 +97,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (person) await vault.recordRefusedAsDuplicate(actorOf(req), person, 'self', errors);
         // An employee is not told that a number belongs to a colleague (the company's admin sees the refusal in the log).
         for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.self.numberRefused';
+        // The steps a leaver's refusal names are the company's, not theirs: they are told whom to ask.
+        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.disposedLeaver') errors[field] = 'vault.number.disposedAskCompany';
         return refuse(req, res, errors, (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');
