@@ -18,6 +18,9 @@ export interface Person {
   leaveDate: string | null;
 }
 
+/** The person's own name (Person.label names a dependant after their employee). */
+export const ownName = (person: Pick<Person, 'dependant' | 'payee' | 'employee'>): string => person.dependant?.name ?? person.payee?.name ?? person.employee?.name ?? '';
+
 /** Whether the person (a dependant: their employee) has left by today. */
 export const hasLeft = (person: Pick<Person, 'leaveDate'>): boolean => Boolean(person.leaveDate && person.leaveDate <= japanDay());
 

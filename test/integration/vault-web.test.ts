@@ -1,3 +1,4 @@
+import { Op } from 'sequelize';
 import { expect } from 'chai';
 import request from 'supertest';
 import { japanDay } from '../../server/domain/dates';
@@ -433,6 +434,14 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       expect(csv).to.contain(ichiro);
       expect(csv).to.contain(`"'=HYPERLINK(""x"") 講師"`);
       expect(await AuditEvent.count({ where: { operation: 'vault.export', result: 'allowed' } })).to.equal(before + ids.length);
+      // A dependant's row names the dependant, not "社員 > 扶養家族": its employee is the row's 社員コード.
+      const dependantRecord = (await NumberRecord.findOne({ where: { clientId: client.id, personKind: 'dependant', sealedNumber: { [Op.ne]: null } } }))!;
+      const depCsv = await b.agent.post(`${listPath()}/export`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=tax_office&ids=${dependantRecord.id}`);
+      expect(depCsv.status, depCsv.text).to.equal(200);
+      const depRow = depCsv.text.replace(/^\uFEFF/, '').split(/\r?\n/)[1]!;
+      const dep = (await Dependant.findByPk(dependantRecord.personId))!;
+      expect(depRow.split(',')[1]!.replace(/"/g, '')).to.equal(dep.name);
+      expect(depRow).to.not.contain('>');
       const printed = await b.agent.post(`${listPath()}/print`).type('form').send(`_csrf=${encodeURIComponent(token)}&purpose=withholding_slip&office=municipality&ids=${recordId}`);
       expect(printed.status).to.equal(200);
       expect((await lastAudit('vault.print'))!.office).to.equal('municipality');

@@ -13,6 +13,7 @@ import { presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { groupDigits } from '../../presenters/vault';
 import { toCsv } from '../../vault/csv';
+import { ownName } from '../../vault/people';
 import type { Purpose, RevealOperation } from '../../vault/vault-service';
 import { japanDay } from '../../domain/dates';
 import { translate } from '../../i18n';
@@ -144,7 +145,8 @@ export function firmVaultHandlers(services: Services) {
       const t = (k: string) => translate(req.lang, k);
       const csv = toCsv(
         [t('vault.csv.employeeCode'), t('vault.csv.name'), t('vault.csv.kind'), t('vault.csv.relationship'), t('vault.csv.number'), t('vault.csv.issueDate')],
-        opened.map((o) => [o.person.employeeCode, o.person.label, t(`vault.kind.${o.person.kind}`), o.person.dependant?.relationship ? t(`people.relationship.${o.person.dependant.relationship}`) : '', o.number, o.record.issueDate]),
+        // 氏名 is the person's own (a dependant's employee is the row's 社員コード), as payroll software reads it.
+        opened.map((o) => [o.person.employeeCode, ownName(o.person), t(`vault.kind.${o.person.kind}`), o.person.dependant?.relationship ? t(`people.relationship.${o.person.dependant.relationship}`) : '', o.number, o.record.issueDate]),
       );
       res.status(200).set({
         'Content-Type': 'text/csv; charset=utf-8',
