@@ -27,11 +27,12 @@ export interface CardPhotoOwner {
 export async function cardPhotoOwners(clientId: string, files: Pick<StoredFile, 'id' | 'batchId' | 'cardPhoto'>[]): Promise<Map<string, CardPhotoOwner>> {
   const photos = files.filter((f) => f.cardPhoto);
   if (photos.length === 0) return new Map();
+  // Every photo of the listed photos' batches, whatever its state: the number may point to a side since deleted.
+  const sides = await StoredFile.findAll({ where: { clientId, cardPhoto: true, batchId: { [Op.in]: [...new Set(photos.map((f) => f.batchId))] } }, attributes: ['id', 'batchId'] });
+  const batchOf = new Map(sides.map((f) => [f.id, f.batchId]));
   const records = await NumberRecord.findAll({
-    where: { clientId, idFileId: { [Op.ne]: null }, sealedNumber: { [Op.ne]: null } }, attributes: ['idFileId', 'deletionDate', 'personKind', 'personId'],
+    where: { clientId, idFileId: { [Op.in]: [...batchOf.keys()] }, sealedNumber: { [Op.ne]: null } }, attributes: ['idFileId', 'deletionDate', 'personKind', 'personId'],
   });
-  const pointed = records.map((r) => r.idFileId!);
-  const batchOf = new Map((pointed.length ? await StoredFile.findAll({ where: { id: { [Op.in]: pointed } }, attributes: ['id', 'batchId'] }) : []).map((f) => [f.id, f.batchId]));
   const recordOfBatch = new Map(records.flatMap((r) => (batchOf.has(r.idFileId!) ? [[batchOf.get(r.idFileId!)!, r] as const] : [])));
   const people = new Map((await peopleByIds(clientId, [...recordOfBatch.values()].map((r) => ({ kind: r.personKind, id: r.personId }))))
     .map((p) => [`${p.kind}:${p.id}`, p]));

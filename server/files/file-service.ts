@@ -252,7 +252,7 @@ export class FileService {
     let at = guarded ? await this.d.guard.within(ctx, guarded, 'file.download', 1, write) : await this.d.audit.transaction(write);
     let source: Readable;
     try {
-      source = await this.readObject(file, at, (moved) => { at = moved; });
+      ({ source, at } = await this.readObject(file, at));
     } catch (err) {
       // Nothing was read: the log says so after its 'allowed' row, and the sender is not told it was opened.
       await logUnreadable(this.d, ctx, { operation: 'file.download', clientId: file.clientId, targetKind: 'file', targetId: file.id, targetLabel: file.displayName }, err);
@@ -282,10 +282,10 @@ export class FileService {
     return source.pipe(decrypt);
   }
 
-  /** The file's object as a stream; `onMoved` learns where it is when a key rotation moved it since the row was read. */
-  private async readObject(file: StoredFile, at: StoredAt, onMoved: (at: StoredAt) => void): Promise<Readable> {
+  /** The file's object as a stream, and where it was read (a key rotation may have moved it since the row was read). */
+  private async readObject(file: StoredFile, at: StoredAt): Promise<{ source: Readable; at: StoredAt }> {
     try {
-      return await this.d.storage.read(at.objectId);
+      return { source: await this.d.storage.read(at.objectId), at };
     } catch (err) {
       // A key rotation moved the file to a new object (and deleted the old one) since the row was read: read it there.
       if (!(err instanceof ObjectNotFound)) throw err;
@@ -293,8 +293,7 @@ export class FileService {
       // Deleted or disposed of while it was being opened: gone, as it would have been a moment later.
       if (!moved?.wrappedKey) throw new NotFound();
       if (moved.objectId === at.objectId) throw err;
-      onMoved(storedAt(moved));
-      return this.d.storage.read(moved.objectId);
+      return { source: await this.d.storage.read(moved.objectId), at: storedAt(moved) };
     }
   }
 

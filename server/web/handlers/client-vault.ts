@@ -36,6 +36,17 @@ function kindOf(value: unknown): PersonKind {
 }
 
 /** A refusal the form can show beside its field (400 or 409), or null for anything else. */
+/**
+ * A refusal as told to the person whose number it is (じぶんで登録, a one-time link), not to the
+ * company: not that the number is someone else's in it (`duplicateKey` says only that it could not
+ * be registered), nor the company's own steps for a leaver's destroyed number, only whom to ask.
+ */
+export function toldToThePerson(errors: FieldErrors, duplicateKey: string): FieldErrors {
+  const told: Record<string, string> = { 'vault.number.duplicate': duplicateKey, 'vault.number.disposedLeaver': 'vault.number.disposedAskCompany' };
+  for (const [field, key] of Object.entries(errors)) if (key && told[key]) errors[field] = told[key]!;
+  return errors;
+}
+
 export function formErrors(err: unknown): FieldErrors | null {
   if (err instanceof BadRequest || err instanceof FieldConflict) {
     return Object.keys(err.fieldErrors).length ? err.fieldErrors : { _form: err.messageKey };

@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { doneGoTo, flash, page } from '../render';
 import { parseForm, checkbox, type FieldErrors } from '../forms';
 import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
-import { formErrors } from './client-vault';
+import { formErrors, toldToThePerson } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Employee, type User } from '../../db/models';
 import type { UploadTarget } from '../../files/upload-target';
@@ -95,11 +95,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         const errors = formErrors(err);
         if (!errors) throw err;
         if (person) await vault.recordRefusedAsDuplicate(actorOf(req), person, 'self', errors);
-        // An employee is not told that a number belongs to a colleague (the company's admin sees the refusal in the log).
-        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.self.numberRefused';
-        // The steps a leaver's refusal names are the company's, not theirs: they are told whom to ask.
-        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.disposedLeaver') errors[field] = 'vault.number.disposedAskCompany';
-        return refuse(req, res, errors, (err as AppError).status, personKey);
+        // The company's admin sees the refusal in the log; the employee is told only what is theirs to know.
+        return refuse(req, res, toldToThePerson(errors, 'vault.self.numberRefused'), (err as AppError).status, personKey);
       }
       flash(req, 'ok', 'vault.registered');
       doneGoTo(req, res, '/me/numbers');

@@ -5,7 +5,7 @@ import { actorOf } from '../context';
 import { doneGoTo, page } from '../render';
 import { FORM_FIELDS_MAX, checkbox, type FieldErrors } from '../forms';
 import { optionalDate } from '../vault-forms';
-import { formErrors } from './client-vault';
+import { formErrors, toldToThePerson } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Client, User } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
@@ -151,9 +151,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
         if (registering && !errors.code) await services.vault.recordRefusedAsDuplicate(linkActor(req, found, true), found.person, 'link', errors);
         // Whoever holds a link is outside the company: they are not told that a number belongs to someone in it.
-        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.duplicate') errors[field] = 'vault.link.numberRefused';
-        // The steps a leaver's refusal names are the company's, not theirs: they are told whom to ask.
-        for (const [field, key] of Object.entries(errors)) if (key === 'vault.number.disposedLeaver') errors[field] = 'vault.number.disposedAskCompany';
+        toldToThePerson(errors, 'vault.link.numberRefused');
         // A wrong code may have worn the link out: then say so (and why) instead of showing the form again.
         const still = await services.vaultLinks.find(token);
         if (!still) return deadLink(req, res, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
