@@ -40,6 +40,18 @@
     if (banner) startReauthTimer(banner);
     var revealed = document.querySelector('[data-hide-after]');
     if (revealed) startRevealTimer(revealed);
+    // Switching the language reloads the page: the sign-in address typed so far goes along (never a password).
+    Array.prototype.forEach.call(document.querySelectorAll('form.lang-switch'), function (form) {
+      form.addEventListener('submit', function () {
+        var typed = document.querySelector('input[type=email][data-keep-on-lang]');
+        if (!typed || !typed.value) return;
+        var keep = document.createElement('input');
+        keep.type = 'hidden';
+        keep.name = 'keepEmail';
+        keep.value = typed.value;
+        form.appendChild(keep);
+      });
+    });
     Array.prototype.forEach.call(document.querySelectorAll('[data-print]'), function (b) {
       b.hidden = false;
       b.addEventListener('click', function () { window.print(); });

@@ -215,4 +215,29 @@ describe(`E2E (Chromium, ${dialectName}): sign in with TOTP, re-authenticate, lo
       await Promise.all(contexts.map((c) => c.close()));
     }
   });
+
+  it('phone: switching to English on the sign-in page keeps the address typed, never the password', async () => {
+    const phone = VIEWPORTS.find((v) => v.phone)!;
+    const context = await e2e.browser.newContext({ ...phone.context, baseURL: e2e.portal.baseUrl });
+    try {
+      context.setDefaultTimeout(20_000);
+      const page = await context.newPage();
+      const problems = await watchProblems(page);
+      await page.goto('/login?next=%2Ffiles');
+      await page.getByLabel('メールアドレス').fill('hanako@example.jp');
+      await page.getByLabel('パスワード').fill('not kept anywhere');
+      await page.getByRole('button', { name: 'English' }).tap();
+      await page.locator('html[lang="en"]').waitFor({ state: 'attached' });
+      expect(new URL(page.url()).pathname + new URL(page.url()).search).to.equal('/login?next=%2Ffiles');
+      expect(page.url(), 'the address stays out of the URL').not.to.contain('hanako');
+      expect(await page.getByLabel('E-mail address').inputValue()).to.equal('hanako@example.jp');
+      expect(await page.getByLabel('Password').inputValue()).to.equal('');
+      // Once: a reload shows the form empty again.
+      await page.reload();
+      expect(await page.getByLabel('E-mail address').inputValue()).to.equal('');
+      expect(problems.take()).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -12,6 +12,12 @@ export function langHandler(services: Services) {
       res.cookie(LANG_COOKIE, lang, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, path: '/' });
       if (req.user) await services.accounts.setLang(req.user, lang);
     }
-    res.redirect(303, safeNext(req.body?.back) ?? '/');
+    const back = safeNext(req.body?.back) ?? '/';
+    // The sign-in page keeps the address typed before the switch (through the session, never the URL).
+    const typed = req.body?.keepEmail;
+    if (!req.user && req.session && back.split('?')[0] === '/login' && typeof typed === 'string' && typed.length <= 190) {
+      req.session.loginEmail = typed.trim();
+    }
+    res.redirect(303, back);
   };
 }
