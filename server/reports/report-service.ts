@@ -16,7 +16,10 @@ import { readOrLogFailure } from '../files/unreadable';
 import { collectReportData, type ReportData } from './report-data';
 import { duePeriods, periodLabel, type Period } from './periods';
 
-/** A claim older than this belongs to a process that died mid-build: another may take it over. */
+/**
+ * A claim not renewed for this long belongs to a process that died mid-build: another may take it
+ * over. A live build renews its claim three times within it, however long it takes.
+ */
 const STALE_CLAIM_MS = 10 * 60_000;
 const INSTANCE = `${hostname().slice(0, 40)}:${process.pid}`;
 
@@ -61,7 +64,13 @@ export class ReportService {
   constructor(private readonly d: {
     audit: AuditLog; clientKeys: ClientKeys; storage: StorageAdapter; outbox: MailOutbox;
     logger: Logger; config: Pick<Config, 'publicUrl'>; render: RenderReport;
+    /** Tests shorten it; STALE_CLAIM_MS otherwise. */
+    staleClaimMs?: number;
   }) {}
+
+  private get staleClaimMs(): number {
+    return this.d.staleClaimMs ?? STALE_CLAIM_MS;
+  }
 
   async scheduleOf(clientId: string): Promise<{ frequency: ReportFrequency; recipients: string[] | null }> {
     const s = await ReportSchedule.findByPk(clientId);
@@ -128,13 +137,40 @@ export class ReportService {
     // An operator's run (the CLI) retries a failed build at once; the scheduled job waits for its back-off.
     const claim = await this.claim(clientId, period, now, !channel.startsWith('job:'));
     if (!claim) return false;
+    const clock = () => new Date(now.getTime() + Math.max(0, Date.now() - t0));
+    const stopRenewing = this.keepClaimed(claim.report, claim.token, period, clock);
     try {
       await this.produce(claim.report, claim.token, period, channel);
       return true;
     } catch (err) {
-      await this.release(claim.report, claim.token, period, new Date(now.getTime() + Math.max(0, Date.now() - t0)), err);
+      stopRenewing();
+      await this.release(claim.report, claim.token, period, clock(), err);
       throw err;
+    } finally {
+      stopRenewing();
     }
+  }
+
+  /**
+   * Renews the claim while the build runs, so a long build (a client with a very busy month) is
+   * not taken for a dead one and built a second time by another instance. Returns the stop.
+   */
+  private keepClaimed(report: AccessReport, token: string, period: Period, clock: () => Date): () => void {
+    let renewing: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = renewing.then(async () => {
+        const [kept] = await AccessReport.update({ claimedAt: clock() }, { where: { id: report.id, claimedBy: token, status: 'building' } });
+        if (kept !== 1) {
+          clearInterval(timer);
+          this.d.logger.warn({ clientId: report.clientId, period: period.key }, 'access report build lost its claim while working (it will not be stored twice)');
+        }
+      }).catch((err: unknown) => {
+        // A passing database fault: the next renewal tries again; the claim only goes stale if they all fail.
+        this.d.logger.warn({ clientId: report.clientId, period: period.key, err: describeError(err) }, 'access report claim could not be renewed');
+      });
+    }, Math.max(50, Math.floor(this.staleClaimMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**
@@ -160,7 +196,7 @@ export class ReportService {
     const attempts = attemptsOf(row.error);
     // A failed build is retried after its back-off; a live claim is left alone until it is stale
     // (and, if builds keep dying, until the back-off has passed as well).
-    const wait = row.status === 'failed' ? (retryNow ? 0 : retryDelayMs(attempts)) : Math.max(STALE_CLAIM_MS, retryDelayMs(attempts));
+    const wait = row.status === 'failed' ? (retryNow ? 0 : retryDelayMs(attempts)) : Math.max(this.staleClaimMs, retryDelayMs(attempts));
     const before = new Date(now.getTime() - wait);
     if (row.claimedAt.getTime() > before.getTime()) return null;
     const abandoned = row.status !== 'failed';

@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import { Op } from 'sequelize';
 import { pino } from 'pino';
 import { createHarness, type Harness } from '../support/harness';
+import { envFor, runScript } from '../support/run-cli';
 import { makeUser, makeClient } from '../support/factories';
 import { createLocalStorage } from '../../storage-adapters/local';
 import { AccessReport, AuditEvent, Firm, OutboxMail, type Client } from '../../server/db/models';
 import { periodContaining, previousPeriod, type Period } from '../../server/reports/periods';
-import { retryDelayMs } from '../../server/reports/report-service';
+import { ReportService, retryDelayMs } from '../../server/reports/report-service';
 
 /**
  * A report build that fails (storage full) or is killed loses nothing: its claim is given up or
@@ -177,6 +178,55 @@ describe('access reports: a failed or killed build is retried soon, and built on
     expect(await builds()).to.equal(1);
     expect(await noticesOf(rows)).to.deep.equal([`${last.key} boss@retry.example`, `${last.key} hr@retry.example`]);
     expect(log().some((l) => l.msg === 'access report: a stale claim (a build that stopped) was taken over' && l.level === 40)).to.equal(true);
+  });
+
+  it('a long build renews its claim: another instance\'s round does not take it for a dead one, and the report is built once', async () => {
+    const last: Period = previousPeriod(periodContaining('monthly', new Date()));
+    await since(new Date(last.start.getTime() + 86400_000));
+    const s = h.booted.services;
+    let finish!: () => void;
+    const gate = new Promise<void>((r) => { finish = r; });
+    let rendering = false;
+    // Two instances' services whose claims go stale after 1.5 s (10 minutes in production); the first renders slowly.
+    const instance = (render: ConstructorParameters<typeof ReportService>[0]['render']) => new ReportService({
+      audit: s.audit, clientKeys: s.clientKeys, storage: s.storage, outbox: s.outbox, logger: s.logger, config: s.config, render, staleClaimMs: 1500,
+    });
+    const slow = instance(async () => { rendering = true; await gate; return new TextEncoder().encode('%PDF-1.7 slow'); });
+    const other = instance(async () => new TextEncoder().encode('%PDF-1.7 other'));
+    const first = slow.build(client.id, last, new Date());
+    await until('the slow build under way', async () => rendering);
+    // Three times the stale window passes while it works; the other instance's rounds find the claim live.
+    const end = Date.now() + 4500;
+    while (Date.now() < end) {
+      expect(await other.build(client.id, last, new Date()), 'the other instance took the live claim over').to.equal(false);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    finish();
+    expect(await first).to.equal(true);
+    const rows = await rowsOf();
+    expect(rows.map((r) => [r.period, r.status, r.error])).to.deep.equal([[last.key, 'ready', null]]);
+    expect(Buffer.from(await s.reports.read(rows[0]!)).toString()).to.equal('%PDF-1.7 slow');
+    expect(await builds()).to.equal(1);
+    expect(log().filter((l) => String(l.msg).includes('stale claim'))).to.deep.equal([]);
+  });
+
+  it('an operator\'s report:run retries a failed build at once; the scheduled job waits for its back-off', async () => {
+    const last: Period = previousPeriod(periodContaining('monthly', new Date()));
+    await since(new Date(last.start.getTime() + 86400_000));
+    const svc = h.booted.services.reports;
+    full = true;
+    const failedAt = new Date();
+    await svc.build(client.id, last, failedAt).then(() => expect.fail('the build should fail'), (err: Error) => expect(err.message).to.match(/ENOSPC/));
+    expect((await rowsOf()).map((r) => r.status)).to.deep.equal(['failed']);
+    full = false;
+    const writesBefore = writes;
+    expect(await svc.build(client.id, last, new Date(failedAt.getTime() + 1000)), 'the job within its back-off').to.equal(false);
+    expect(writes).to.equal(writesBefore);
+    const run = await runScript('scripts/cli.ts', ['report:run', '--client', 'RT01', '--period', last.key], envFor(h));
+    expect(run.code, run.stderr).to.equal(0);
+    expect((await rowsOf()).map((r) => [r.status, r.error])).to.deep.equal([['ready', null]]);
+    expect(await AuditEvent.count({ where: { operation: 'report.build', clientId: client.id, channel: 'cli:report:run' } })).to.equal(1);
+    expect(await builds()).to.equal(1);
   });
 
   it('runs racing for failed builds (as several instances\' rounds do) build each period once', async () => {
