@@ -1,5 +1,6 @@
 import { Op } from 'sequelize';
-import { AuditEvent, Client, DisposalItem, NumberRecord, StaffAssignment, StoredFile, User, type AuditEvent as AuditRow } from '../db/models';
+import { AuditEvent, Client, DisposalItem, NumberRecord, StoredFile, type AuditEvent as AuditRow, type User } from '../db/models';
+import { staffDuring, type StaffInPeriod } from './staff-during';
 import type { Period } from './periods';
 import { operatorLabel } from '../presenters/operator';
 import { japanDay } from '../domain/dates';
@@ -42,7 +43,8 @@ export interface ReportData {
   disposals: ReportRow[];
   numbersByStatus: Map<string, number>;
   filesByCategory: Map<string, number>;
-  staff: { name: string; mayReveal: boolean }[];
+  /** Who was assigned to the client at some moment of the period. */
+  staff: StaffInPeriod[];
   head: { seq: number; hash: string } | null;
 }
 
@@ -95,24 +97,22 @@ export async function collectReportData(clientId: string, period: Period): Promi
   // Holdings at the period's end, not at the build (a catch-up after downtime, a disposal before the
   // 06:00 run): what was there then and has been erased since counts; numbers by their status now.
   const erasedSince = (await DisposalItem.findAll({ where: { clientId, itemKind: 'number', erasedAt: { [Op.gte]: period.end } }, attributes: ['itemId'] })).map((i) => i.itemId);
-  const [records, files, assignments, head] = await Promise.all([
+  const [records, files, staff, head] = await Promise.all([
     NumberRecord.findAll({ where: { clientId, createdAt: { [Op.lt]: period.end }, [Op.or]: [{ sealedNumber: { [Op.ne]: null } }, ...(erasedSince.length ? [{ id: { [Op.in]: erasedSince } }] : [])] }, attributes: ['status'] }),
     StoredFile.findAll({ where: { clientId, createdAt: { [Op.lt]: period.end }, [Op.or]: [{ status: 'ready' }, { status: 'deleted', deletedAt: { [Op.gte]: period.end } }] }, attributes: ['category'] }),
-    StaffAssignment.findAll({ where: { clientId } }),
+    staffDuring(clientId, period),
     AuditEvent.findOne({ where: { at: { [Op.lt]: period.end } }, order: [['seq', 'DESC']], attributes: ['seq', 'hash'] }),
   ]);
   const numbersByStatus = new Map<string, number>();
   for (const r of records) bump(numbersByStatus, r.status);
   const filesByCategory = new Map<string, number>();
   for (const f of files) bump(filesByCategory, f.category);
-  const staffUsers = assignments.length ? await User.findAll({ where: { id: { [Op.in]: assignments.map((a) => a.userId) } }, order: [['name', 'ASC']] }) : [];
   return {
     client: { code: client.code, name: client.name },
     period, rows, byDate, byPerson, byOperator, byOffice,
     disposals: rows.filter((r) => r.operation.startsWith('disposal.')),
     numbersByStatus, filesByCategory,
-    // Every assigned, enabled member of the firm may reveal (after re-authentication, with a purpose).
-    staff: staffUsers.map((u) => ({ name: u.name, mayReveal: !u.disabledAt })),
+    staff,
     head: head ? { seq: Number(head.seq), hash: head.hash } : null,
   };
 }

@@ -52,8 +52,11 @@ export async function renderAccessReport(data: ReportData, firmName: string, lan
   ] });
 
   doc.heading(t('report.pdf.staff'));
-  doc.table({ columns: [{ header: t('report.pdf.staffName'), width: 3 }, { header: t('report.pdf.mayReveal'), width: 2 }],
-    rows: data.staff.map((s) => [s.name, s.mayReveal ? t('report.pdf.yes') : t('report.pdf.no')]) });
+  const changesOf = (s: ReportData['staff'][number]) => s.changes.length
+    ? s.changes.map((c) => t(c.kind === 'from' ? 'report.pdf.assignedFrom' : 'report.pdf.assignedUntil', { at: formatDateTime(c.at, lang) })).join(lang === 'ja' ? '、' : '; ')
+    : t('report.pdf.assignedThroughout');
+  doc.table({ columns: [{ header: t('report.pdf.staffName'), width: 2.5 }, { header: t('report.pdf.mayReveal'), width: 2 }, { header: t('report.pdf.staffChanges'), width: 3 }],
+    rows: data.staff.map((s) => [s.name, s.mayReveal ? t('report.pdf.yes') : t('report.pdf.no'), changesOf(s)]) });
 
   doc.heading(t('report.pdf.listing'));
   doc.table({

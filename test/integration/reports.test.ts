@@ -77,6 +77,33 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect(JSON.stringify(data.rows)).not.to.contain('山田');
   });
 
+  it('the staff named are those assigned at some moment of the period (not today\'s list), with when it began or ended in it', async () => {
+    const svc = h.booted.services;
+    const c = await makeClient(h, { code: 'RP20', name: '株式会社担当替え' });
+    const stays = await makeUser(h, { role: 'firm_staff', name: '青木 継続' });
+    const leaves = await makeUser(h, { role: 'firm_staff', name: '井上 交代' });
+    await assign(h, c.id, stays.user.id);
+    await assign(h, c.id, leaves.user.id);
+    await svc.clients.unassignStaff(systemContext('test'), (await svc.clients.getFor({ role: 'firm_admin' } as never, c.id)), leaves.user.id);
+    const [assigned, unassigned] = await Promise.all(['assignment.create', 'assignment.delete'].map((operation) =>
+      AuditEvent.findOne({ where: { clientId: c.id, operation, targetId: leaves.user.id } })));
+    const thisMonth = periodContaining('monthly', new Date());
+    const now = await collectReportData(c.id, thisMonth);
+    expect(now.staff.map((s) => [s.name, s.changes.map((x) => [x.kind, x.at.getTime()])])).to.deep.equal([
+      ['井上 交代', [['from', assigned!.at.getTime()], ['until', unassigned!.at.getTime()]]],
+      ['青木 継続', [['from', (await AuditEvent.findOne({ where: { clientId: c.id, operation: 'assignment.create', targetId: stays.user.id } }))!.at.getTime()]]],
+    ]);
+    // Last month nobody was assigned yet; next month only the one still assigned, throughout.
+    expect((await collectReportData(c.id, previousPeriod(thisMonth))).staff).to.deep.equal([]);
+    const next = { ...thisMonth, start: thisMonth.end, end: new Date(thisMonth.end.getTime() + 28 * 86400_000) };
+    expect((await collectReportData(c.id, next)).staff).to.deep.equal([{ name: '青木 継続', mayReveal: true, changes: [] }]);
+    // The PDF says so in its table.
+    const text = pdftotext(Buffer.from(await svc.pdf.accessReport(now))).replace(/\s/g, '');
+    expect(text).to.contain('期間中の担当者と閲覧権限').and.contain('井上交代').and.contain('に担当を外れた').and.contain('から担当');
+    const throughout = pdftotext(Buffer.from(await svc.pdf.accessReport(await collectReportData(c.id, next)))).replace(/\s/g, '');
+    expect(throughout).to.contain('期間を通じて担当').and.contain('青木継続').and.not.contain('井上交代');
+  });
+
   let pdf: Buffer;
 
   it('the PDF: the expected lines in Japanese, no unmasked number, a signature pdfsig accepts and a one-byte change breaks', async () => {
