@@ -13,6 +13,7 @@ import * as m0009 from './migrations/0009-email-change';
 import * as m0010 from './migrations/0010-card-photos';
 import * as m0011 from './migrations/0011-deletion-date-by-hand';
 import * as m0012 from './migrations/0012-outbox-bodies-emptied';
+import * as m0013 from './migrations/0013-files-sent-through-link';
 
 export interface Migration {
   up(qi: QueryInterface, sequelize: Sequelize): Promise<void>;
@@ -33,6 +34,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ['0010-card-photos', m0010],
   ['0011-deletion-date-by-hand', m0011],
   ['0012-outbox-bodies-emptied', m0012],
+  ['0013-files-sent-through-link', m0013],
 ];
 
 export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {

@@ -95,7 +95,7 @@ export class FileService {
         id: u.fileId, batchId: b.id, clientId: target.clientId, direction: target.direction, employeeId: target.employeeId,
         senderId: sender.id, category: target.category, displayName: u.displayName, contentType: u.contentType,
         size: u.size, sha256: u.sha256, objectId: u.objectId, keyVersion: u.keyVersion, wrappedKey: u.wrappedKey,
-        containsMyNumber: target.containsMyNumber, cardPhoto: target.cardPhoto === true, retentionDate, status: 'ready', deletedAt: null, deletedBy: null,
+        containsMyNumber: target.containsMyNumber, cardPhoto: target.cardPhoto === true, throughLink: target.throughLink === true, retentionDate, status: 'ready', deletedAt: null, deletedBy: null,
       }, { transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'file.upload', result: 'allowed', clientId: target.clientId, targetKind: 'file', targetId: u.fileId,

@@ -16,6 +16,8 @@ export interface UploadTarget {
   containsMyNumber: boolean;
   /** photos of a card sent with its number (see card-photo-upload.ts) */
   cardPhoto?: boolean;
+  /** sent by a person through a one-time link, under the account of the admin who issued it */
+  throughLink?: boolean;
 }
 
 const form = z.object({

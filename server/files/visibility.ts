@@ -66,8 +66,8 @@ export function sentBy(user: Pick<User, 'role'>): Direction[] {
 }
 
 /**
- * The boxes of the file list. A client admin has one more: what the company's employees sent the firm
- * themselves (their own files, the card photos of じぶんで登録). The admin can see those, but did not
+ * The boxes of the file list. A client admin has one more: what the company's people sent the firm
+ * themselves (employees' own files, the card photos of じぶんで登録 and of one-time links). The admin can see those, but did not
  * send them and does not receive them: they are neither 送ったファイル nor 受け取ったファイル.
  */
 export type Box = 'all' | 'received' | 'sent' | 'employees';
@@ -79,8 +79,13 @@ export function boxesOf(user: Pick<User, 'role'>): Box[] {
 /** The users who are some company's admins (a subquery): what they send the firm is their company's own sending. */
 const CLIENT_ADMINS = `(SELECT id FROM users WHERE role = 'client_admin')`;
 
-/** Files an employee of the company sent the firm (seen by their client admin), not the company's admins. */
-const sentByEmployees = (): WhereOptions<StoredFile> => ({ direction: 'to_firm', senderId: { [Op.notIn]: literal(CLIENT_ADMINS) } });
+/**
+ * Files the company's people sent the firm themselves (seen by their client admin): an employee's own,
+ * and what a person sent through a one-time link (filed under the admin who issued it).
+ */
+const sentByEmployees = (): WhereOptions<StoredFile> => ({
+  direction: 'to_firm', [Op.or]: [{ senderId: { [Op.notIn]: literal(CLIENT_ADMINS) } }, { throughLink: true }],
+});
 
 /** A box's condition, within what the user may see (`visibleFilesWhere`); null for every file. */
 export function boxWhere(user: Pick<User, 'role'>, box: Box): WhereOptions<StoredFile> | null {
@@ -91,7 +96,7 @@ export function boxWhere(user: Pick<User, 'role'>, box: Box): WhereOptions<Store
     case 'sent':
       // A client admin's side is the company's admins: what the company's employees sent is not theirs.
       return user.role === 'client_admin'
-        ? { [Op.or]: [{ direction: 'to_employee' }, { direction: 'to_firm', senderId: { [Op.in]: literal(CLIENT_ADMINS) } }] }
+        ? { [Op.or]: [{ direction: 'to_employee' }, { direction: 'to_firm', senderId: { [Op.in]: literal(CLIENT_ADMINS) }, throughLink: false }] }
         : { direction: { [Op.in]: sentBy(user) } };
     case 'employees': return user.role === 'client_admin' ? sentByEmployees() : { id: { [Op.in]: [] } };
   }

@@ -3,7 +3,8 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
-import { makeDependant, numberFrom } from '../support/vault';
+import { makeDependant, makePayee, numberFrom } from '../support/vault';
+import { systemContext } from '../../server/audit';
 import { Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
 
 /** The list's rows, each as its file name and its HTML. */
@@ -100,7 +101,7 @@ describe('UX walk: 未読 on home and in the file boxes', () => {
     const receivedBox = await ab.get('/files?box=received');
     expect(rowsOf(receivedBox.text)).to.deep.equal([]);
     // The employees' sendings, under their own tab, say whether the firm has opened them.
-    expect(sentBox).to.contain('href="/files?box=employees"').and.contain('従業員が送ったファイル');
+    expect(sentBox).to.contain('href="/files?box=employees"').and.contain('従業員・支払先が送ったファイル');
     const fromEmployees = (await ab.get('/files?box=employees')).text;
     expect(fromEmployees).to.contain('data-testid="box-employees-hint"');
     expect(rowsOf(fromEmployees).map((r) => r.name).sort()).to.deep.equal([...photoNames].sort());
@@ -151,7 +152,30 @@ describe('UX walk: 未読 on home and in the file boxes', () => {
     await en.login(admin);
     await en.post('/lang', { lang: 'en', back: '/files' }, '/files');
     const page = (await en.get('/files?box=employees')).text;
-    expect(page).to.contain('Sent by your employees').and.contain('Not opened by the firm yet');
+    expect(page).to.contain('Sent by your employees and payees').and.contain('Not opened by the firm yet');
     await en.post('/lang', { lang: 'ja', back: '/files' }, '/files');
+  });
+
+  it("a payee's card photo sent through a one-time link is with what the company's people sent, not in the issuing admin's 送ったファイル", async () => {
+    const { person } = await makePayee(client.id, { code: 'P01', name: '講師 二郎' });
+    const link = await h.booted.services.vaultLinks.create(systemContext('test'), person, admin.user.id, null);
+    const payee = new TestBrowser(h.portal.app);
+    const at = new URL(link.url).pathname;
+    const token = csrfIn((await payee.get(at)).text);
+    const res = await payee.agent.post(at).set('X-CSRF-Token', token).set('Accept', 'application/json')
+      .field('code', link.code).field('number', numberFrom(64000000003)).field('confirm', 'on')
+      .attach('files', pngBytes(3000), { filename: '講師_表.png', contentType: 'image/png' });
+    expect(res.status, res.text).to.equal(200);
+    const photo = (await StoredFile.findOne({ where: { displayName: '講師_表.png' } }))!;
+    // Filed under the admin who issued the link (files are an account's), marked as sent through it.
+    expect([photo.senderId, photo.cardPhoto, photo.throughLink]).to.deep.equal([admin.user.id, true, true]);
+    const sentBox = (await ab.get('/files?box=sent')).text;
+    expect(rowsOf(sentBox).map((r) => r.name)).to.deep.equal(['ledger.csv']);
+    const fromPeople = (await ab.get('/files?box=employees')).text;
+    expect(rowsOf(fromPeople).map((r) => r.name)).to.include('講師_表.png');
+    expect(row(fromPeople, '講師_表.png')).to.contain('講師 二郎').and.contain('事務所が未開封');
+    expect(fromPeople).to.contain('従業員・支払先が送ったファイル');
+    // The firm receives it as before.
+    expect(rowsOf((await sb.get(`/files?box=received&client=${client.id}`)).text).map((r) => r.name)).to.include('講師_表.png');
   });
 });

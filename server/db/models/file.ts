@@ -41,6 +41,8 @@ export class StoredFile extends Model<InferAttributes<StoredFile>, InferCreation
   declare containsMyNumber: boolean;
   /** a photo or scan of a card, sent with its number: it goes when the number no longer points to it */
   declare cardPhoto: CreationOptional<boolean>;
+  /** sent by a person through a one-time link (filed under the admin who issued it) */
+  declare throughLink: CreationOptional<boolean>;
   declare retentionDate: string | null;
   declare status: FileStatus;
   declare deletedAt: Date | null;
@@ -110,6 +112,7 @@ export function initFileModels(sequelize: Sequelize): void {
     wrappedKey: { type: DataTypes.STRING(255), allowNull: true },
     containsMyNumber: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
     cardPhoto: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    throughLink: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
     retentionDate: { type: DataTypes.DATEONLY, allowNull: true },
     status: { type: DataTypes.STRING(10), allowNull: false },
     deletedAt: { type: DataTypes.DATE(3), allowNull: true },

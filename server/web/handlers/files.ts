@@ -166,12 +166,13 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const clients = new Map((clientIds.length ? await Client.findAll({ where: { id: clientIds }, attributes: ['id', 'code', 'name'] }) : []).map((c) => [c.id, clientLabel(c)]));
       const employeeIds = [...new Set(rows.map((f) => f.employeeId).filter((id): id is string => Boolean(id)))];
       const employees = new Map((employeeIds.length ? await Employee.findAll({ where: { id: employeeIds }, attributes: ['id', 'employeeCode', 'name'] }) : []).map((e) => [e.id, `${e.employeeCode} ${e.name}`]));
-      // A dependant's card photo names the dependant after the employee who sent it.
+      // A dependant's card photo names the dependant after the employee who sent it; a payee's, the payee.
       const photoOwners = await cardPhotoOwnersAcross(rows);
       const employeeOf = (f: StoredFile) => {
         const label = f.employeeId ? employees.get(f.employeeId) : undefined;
-        const dependant = photoOwners.get(f.id)?.dependantName;
-        return label && dependant ? `${label} > ${dependant}` : label;
+        const owner = photoOwners.get(f.id);
+        if (label && owner?.dependantName) return `${label} > ${owner.dependantName}`;
+        return label ?? (owner?.personLabel || undefined);
       };
       const shownClient = isFirm && q.client ? await services.clients.getFor(user, q.client).catch(() => null) : null;
       // Tabs and pages keep the list's client and category.

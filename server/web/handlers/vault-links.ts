@@ -123,7 +123,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
             req.session.vaultLinkCodeChecked = link.invitation.id;
           }
           sender = await linkSender(link);
-          return cardPhotoTargetFor(link.person);
+          return { ...cardPhotoTargetFor(link.person), throughLink: true };
         });
         const link = await theLink();
         checkCardPhotos(received);
