@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import FakeTimers from '@sinonjs/fake-timers';
+import { Op } from 'sequelize';
 import { pino } from 'pino';
 import { boot, configFromEnvironment } from '../server/boot';
 import { systemContext } from '../server/audit';
 import { hashPassword } from '../server/auth/passwords';
 import { newTotpSecret } from '../server/auth/totp';
-import { Department, Dependant, Employee, Establishment, Firm, NumberRecord, Payee, User, type Client, type Role } from '../server/db/models';
+import { Client, Department, Dependant, Employee, Establishment, Firm, NumberRecord, Payee, User, type Role } from '../server/db/models';
 import type { ActorContext } from '../server/audit';
 import { checkDigit } from '../server/vault/my-number';
 import { listPeople } from '../server/vault/people';
@@ -59,8 +61,24 @@ const asUser = (u: User, channel: string): ActorContext => ({
   actorId: u.id, actorName: u.name, actorRole: u.role, ip: '127.0.0.1', userAgent: 'demo', channel,
 });
 
+/**
+ * The demo firm has used the portal since the 10th of last month (Japan time): what it did then is
+ * dated then, so last month's access report, built at the end, has something to tell. Only the
+ * clock of this process is moved back (Date alone; timers run as usual), and only until the history
+ * is written; the audit chain stays in order because the database starts empty.
+ */
+function lastMonthsTenth(): Date {
+  const last = previousPeriod(periodContaining('monthly', new Date()));
+  return new Date(last.start.getTime() + 9 * 86400_000 + 10 * 3600_000);
+}
+
 async function main() {
   const config = configFromEnvironment();
+  const history = FakeTimers.install({ now: lastMonthsTenth(), toFake: ['Date'] });
+  /** Time passes in the demo's history between its steps. */
+  let inHistory = true;
+  const later = (minutes: number) => { if (inHistory) history.tick(minutes * 60_000); };
+  const backToToday = () => { if (inHistory) { history.uninstall(); inHistory = false; } };
   const booted = await boot(config, { logger: pino({ level: 'silent' }) });
   const { services } = booted;
   try {
@@ -103,8 +121,10 @@ async function main() {
         if (n % 2 === 0) await services.vault.confirm(ctx, client.id, record.id, 'admin');
         records.push(record);
       }
+      later(3 * 24 * 60 + 90);
       const staffCtx = asUser(staffUser, 'web:/firm/clients/:clientId/numbers/:recordId/reveal');
       await services.vault.open(staffCtx, client.id, records.slice(0, 2).map((r) => r.id), { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
+      later(25);
       await services.vault.open({ ...staffCtx, channel: 'web:/firm/clients/:clientId/numbers/print' }, client.id, records.filter((r) => r.personKind === 'employee').slice(0, 3).map((r) => r.id), { purpose: 'social_insurance_acquire', office: 'pension_office' }, 'vault.print');
     }
 
@@ -137,7 +157,9 @@ async function main() {
       const empUser = await person('employee', first.name, `${first.code.toLowerCase()}@${domain}.example`, client.id, false);
       await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
       await Payee.create({ clientId: client.id, code: `P${i + 1}01`, name: i === 0 ? '小林 弁護士' : '加藤 講師', nameKana: null, kind: i === 0 ? 'expert' : 'lecturer' });
+      later(2 * 60);
       await demoVault(client, staff[i]!, empUser);
+      later(5 * 24 * 60);
       // One executed disposal with its certificate: the number of the employee who left, brought forward.
       const leaver = c.employees.find((e) => e.leave);
       if (leaver) {
@@ -148,7 +170,15 @@ async function main() {
         const cert = await services.disposal.execute(req.id);
         certificates.push(cert!.number);
       }
-      // Last month's access report, finished and signed, so the report list is not empty.
+      later(24 * 60);
+    }
+    // Today: the assigned staff member opens a number again (this month's log), and last month's
+    // access reports are built, finished and signed, telling what was done then.
+    backToToday();
+    for (const [i, c] of CLIENTS.entries()) {
+      const client = (await Client.findOne({ where: { code: c.code } }))!;
+      const record = (await NumberRecord.findOne({ where: { clientId: client.id, personKind: 'employee', sealedNumber: { [Op.ne]: null } }, order: [['createdAt', 'ASC']] }))!;
+      await services.vault.open(asUser(staff[i]!, 'web:/firm/clients/:clientId/numbers/:recordId/reveal'), client.id, [record.id], { purpose: 'withholding_slip', office: 'tax_office' }, 'vault.reveal');
       await services.reports.build(client.id, previousPeriod(periodContaining('monthly', new Date())));
     }
     await services.outbox.deliverDue();
@@ -165,9 +195,11 @@ async function main() {
     console.log('\nMy Numbers: made-up numbers with valid check digits are registered for every demo person (never printed);');
     console.log('the assigned staff member can reveal them after re-authentication, with a purpose and submission office.');
     console.log(`Disposal: one executed disposal with its certificate (${certificates.join(', ')}); see 廃棄 and 廃棄・削除証明書.`);
-    console.log('Access reports: last month\'s report for each client is ready under 報告書 (the client admin) and the client page (the firm).');
+    console.log('History: the demo firm has used the portal since the 10th of last month; what it did then is dated then.');
+    console.log('Access reports: last month\'s report for each client, telling that history, is ready under 報告書 (the client admin) and the client page (the firm).');
     console.log('\nFirm roles sign in with password + the 6-digit code from an authenticator app holding the TOTP key above.');
   } finally {
+    backToToday();
     await booted.close();
   }
 }

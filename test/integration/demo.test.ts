@@ -6,6 +6,7 @@ import { sharedDatabase } from '../support/harness';
 import { openDatabase } from '../../server/db/database';
 import { runScript } from '../support/run-cli';
 import { twelveDigitRunsOutsideIds } from '../support/vault';
+import { pdfSig, pdfText } from '../support/pdf';
 
 /** Last month in Japan time, as report:run names it (2026-10). */
 function lastMonth(): string {
@@ -43,6 +44,13 @@ describe('npm run demo', () => {
       expect(report.stderr).to.contain('already built');
       const pdfPath = report.stdout.trim();
       expect(fs.readFileSync(pdfPath).subarray(0, 5).toString()).to.equal('%PDF-');
+      // It tells the demo's history, dated last month: registrations, the staff member's reveals and print,
+      // the disposal; the staff assigned then; today's reveal is not in it. Its signature holds.
+      const text = pdfText(fs.readFileSync(pdfPath)).replace(/\s/g, '');
+      expect(text).to.contain('佐藤職員').and.contain('から担当').and.contain('源泉徴収票').and.contain('DC-');
+      const listed = (text.match(/佐藤職員/g) ?? []).length;
+      expect(listed, 'the staff member: in the staff table and the log rows of last month').to.be.greaterThan(3);
+      expect(pdfSig(fs.readFileSync(pdfPath))).to.contain('Signature is Valid.');
       // Read out by the operator as a download is: in the client's log.
       const sequelize = await openDatabase({ databaseUrl: db.url, dataDir, sqliteFile: path.join(dataDir, 'portal.sqlite') });
       try {
@@ -63,6 +71,7 @@ describe('npm run demo', () => {
       expect(out.stdout).to.contain(number!);
       const certFile = path.join(dataDir, 'cert.pdf');
       expect((await runScript('scripts/cli.ts', ['certificate:export', number!, certFile], env)).code).to.equal(0);
+      expect(pdfSig(fs.readFileSync(certFile)), 'signed last month, by a signer made then').to.contain('Signature is Valid.');
       const verified = await runScript('scripts/cli.ts', ['certificate:verify', certFile], env);
       expect([verified.code, verified.stdout.trim()]).to.deep.equal([0, 'genuine']);
 
