@@ -198,6 +198,20 @@ describe('Security: authentication', () => {
       expect((await browser().passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
     });
 
+    it('so do wrong codes at re-authentication with the right password, sent through one session from many addresses', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const owner = browser();
+      await owner.login(u);
+      for (let a = 0; a < 5; a++) {
+        const elsewhere = new SecBrowser(h.portal.app, { headers: { Cookie: owner.cookieHeader() } });
+        for (let i = 0; i < 4; i++) expect((await elsewhere.post('/reauth', { password: u.password, code: String(200000 + a * 10 + i) }, '/reauth')).status, `address ${a}, code ${i}`).to.equal(401);
+      }
+      await resetTotpStep(u);
+      // Even the right code now waits, from yet another address.
+      const fresh = new SecBrowser(h.portal.app, { headers: { Cookie: owner.cookieHeader() } });
+      expect((await fresh.post('/reauth', { password: u.password, code: await currentTotp(u.totpSecret!) }, '/reauth')).status).to.equal(429);
+    });
+
     it('a sign-in that fails for an unknown account is audited as denied', async () => {
       const before = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } });
       const res = await browser().passwordStep('ghost@example.jp', 'some wrong password');

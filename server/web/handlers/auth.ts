@@ -167,8 +167,11 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
       let method = 'password';
       if (ok && user.totpEnabledAt) {
+        // The code is tried only after the right password: counted for the account from all addresses, as at sign-in.
+        await accounts.attemptCodeThrottled(user.id, ip);
         const second = await accounts.verifySecondFactor(user, form.success ? form.data.code : '');
         ok = second !== null;
+        if (ok) await accounts.codeSucceeded(user.id, ip);
         method = `password+${second === 'recovery' ? 'recovery-code' : 'totp'}`;
       }
       if (!ok) {
