@@ -122,6 +122,15 @@ export class AccountService {
     await this.d.throttle.succeed(key, ip);
   }
 
+  /** The sign-in's code step: also counted per account across all addresses (see LoginThrottle). */
+  async attemptCodeThrottled(userId: string, ip: string): Promise<void> {
+    await this.d.throttle.attemptCode(`totp:${userId}`, ip);
+  }
+
+  async codeSucceeded(userId: string, ip: string): Promise<void> {
+    await this.d.throttle.codeSucceeded(`totp:${userId}`, ip);
+  }
+
   async clientOf(user: User): Promise<Client | null> {
     return ownClient(user);
   }

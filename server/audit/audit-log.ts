@@ -82,7 +82,6 @@ export class AuditLog {
       targetKind: cut(entry.targetKind, 30),
       targetId: cut(entry.targetId, 64),
       // A label is a name (a person's, a file's, an address typed): it never carries a number into the log.
-      // (Details are the code's own words and figures, with typed reasons masked where they are taken.)
       targetLabel: cut(entry.targetLabel == null ? null : maskNumberRuns(entry.targetLabel), 200),
       operation: cut(entry.operation, 40)!,
       channel: cut(ctx.channel, 100)!,
@@ -91,7 +90,9 @@ export class AuditLog {
       purpose: cut(entry.purpose, 100),
       office: cut(entry.office, 100),
       result: entry.result,
-      detail: cut(entry.detail, 500),
+      // Details are mostly the code's own words and figures, but some quote what was typed (a name as
+      // it was before a correction, a passkey's name): masked too, as the log can never be erased.
+      detail: cut(entry.detail == null ? null : maskNumberRuns(entry.detail), 500),
       prevHash: head.hash,
     };
     const hash = rowHash(fields);

@@ -9,6 +9,8 @@ import type { Config } from '../config';
 
 const ACCOUNT_IP_FAILURES = 5;
 const IP_FAILURES = 100;
+/** Wrong codes an account takes in an hour from all addresses together, once its password was right. */
+const ACCOUNT_CODE_FAILURES = 20;
 const TABLE = 'rate_limits';
 
 type LimiterOptions = { keyPrefix: string; points: number; duration: number };
@@ -55,15 +57,40 @@ export function databaseCounters(sequelize: Sequelize, config: Pick<Config, 'sql
 
 /**
  * Failed sign-ins are counted per (account, IP) and per IP. There is deliberately no per-account
- * counter across all IPs: that would let a stranger lock a real user out by guessing wrong.
+ * counter across all IPs for passwords: that would let a stranger lock a real user out by guessing
+ * wrong. The code step is different: only someone who has the password reaches it, and six digits
+ * guessed from many addresses (a botnet, or the /56s of one IPv6 allocation) would otherwise fall
+ * within days; its tries are also counted per account across all addresses.
  */
 export class LoginThrottle {
   private readonly perAccountAndIp: RateLimiterAbstract;
   private readonly perIp: RateLimiterAbstract;
+  private readonly codesPerAccount: RateLimiterAbstract;
 
   constructor(private readonly counters: Counters) {
     this.perAccountAndIp = counters.make({ keyPrefix: 'login_acct_ip', points: ACCOUNT_IP_FAILURES, duration: 15 * 60 });
     this.perIp = counters.make({ keyPrefix: 'login_ip', points: IP_FAILURES, duration: 60 * 60 });
+    this.codesPerAccount = counters.make({ keyPrefix: 'login_code_acct', points: ACCOUNT_CODE_FAILURES, duration: 60 * 60 });
+  }
+
+  /**
+   * One try of the code step (TOTP or recovery code) of `account`: taken as `attempt` takes it, and
+   * from the account's own count across all addresses.
+   */
+  async attemptCode(account: string, ip: string): Promise<void> {
+    await this.attempt(account, ip);
+    try {
+      await take(this.codesPerAccount, hashed(account.trim().toLowerCase()));
+    } catch (err) {
+      // Refused for the account as a whole: not a try of this address.
+      if (err instanceof TooManyRequests) await Promise.all([this.perAccountAndIp.reward(key(account, ip), 1), this.perIp.reward(hashed(ipKey(ip)), 1)]);
+      throw err;
+    }
+  }
+
+  /** A right code: as `succeed`, and its try is given back to the account's own count (the wrong ones stay). */
+  async codeSucceeded(account: string, ip: string): Promise<void> {
+    await Promise.all([this.succeed(account, ip), this.codesPerAccount.reward(hashed(account.trim().toLowerCase()), 1)]);
   }
 
   /**

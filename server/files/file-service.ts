@@ -228,8 +228,9 @@ export class FileService {
         throw new Forbidden(refusal === 'no purpose' ? 'files.purposeRequired' : 'files.notAssigned');
       }
       // A card photo shows its person's number: the same procedures as the number itself (a payee's for the 支払調書 …).
+      // One no number points to any more was replaced by a newer one: it is due for disposal, needed for no procedure.
       const kind = await this.cardPhotoPersonKind(file);
-      const misfit = kind && procedureRefusal(kind, purpose!.purpose as Procedure);
+      const misfit = kind === 'superseded' ? { key: 'files.cardPhotoSuperseded', detail: 'superseded card photo' } : kind && procedureRefusal(kind, purpose!.purpose as Procedure);
       if (misfit) {
         await this.recordRefused(ctx, file, misfit.detail, purpose);
         throw new BadRequest(misfit.key, { purpose: misfit.key });
@@ -316,12 +317,15 @@ export class FileService {
     }
   }
 
-  /** Whose number a card photo shows (the record it or the other side sent with it belongs to), or null for any other file. */
-  private async cardPhotoPersonKind(file: StoredFile): Promise<NumberRecord['personKind'] | null> {
+  /**
+   * Whose number a card photo shows (the record it or the other side sent with it belongs to);
+   * 'superseded' for a photo no record points to (replaced by newer ones); null for any other file.
+   */
+  private async cardPhotoPersonKind(file: StoredFile): Promise<NumberRecord['personKind'] | 'superseded' | null> {
     if (!file.cardPhoto || !file.clientId) return null;
     const sides = await StoredFile.findAll({ where: { batchId: file.batchId, cardPhoto: true }, attributes: ['id'] });
     const record = await NumberRecord.findOne({ where: { clientId: file.clientId, idFileId: { [Op.in]: sides.map((f) => f.id) } }, attributes: ['personKind'] });
-    return record?.personKind ?? null;
+    return record?.personKind ?? 'superseded';
   }
 
   /** Logs a download that failed its integrity checks (the event the security cases ask for). */

@@ -94,6 +94,21 @@ describe('Audit log: one hash-chained, append-only table', () => {
     expect([stored.targetLabel, stored.detail]).to.deep.equal(['カード_************.png', `fingerprint ${fingerprint}, request 3f2b1c00-1d2e-4a5b-8c7d-123456789012`]);
     expect((await audit.verify()).ok).to.equal(true);
   });
+
+  it('never stores a number quoted in a detail either: a name typed as a number, then corrected, is logged as it was (masked)', async () => {
+    const client = await makeClient(h, { code: 'AUDN', name: '番号誤入力株式会社' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const typed = '1234 5678 9018';
+    const e = await h.booted.services.people.addEmployee(systemContext('test'), client.id, { employeeCode: 'N1', name: `山田 ${typed}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    const page = `/client/people/employees/${e.id}`;
+    const res = await b.post(`${page}/details`, { employeeCode: 'N1', name: '山田 太郎', nameKana: '', departmentId: '', establishmentId: '', hireDate: '' }, page);
+    expect(res.status).to.equal(303);
+    const row = (await AuditEvent.findOne({ where: { operation: 'person.update', targetId: e.id } }))!;
+    expect(row.detail).to.equal('changed: name (was N1 山田 ************)');
+    expect((await h.booted.services.audit.verify()).ok).to.equal(true);
+  });
 });
 
 describe('Audit log: tampering is detected and named (npm run cli -- audit:verify)', () => {

@@ -41,7 +41,7 @@ describe(`Sign-in throttle counters in the database (${dialectName})`, () => {
     expect(rows.filter((r) => r.key.startsWith('login_acct_ip')).length, 'live per-account counters').to.be.greaterThan(0);
     // The library's own 5-minute expiry timer would fire after the database is closed and end the process.
     const limiters = Object.values(throttle as unknown as Record<string, { _clearExpiredTimeoutId?: unknown }>).filter((v) => v && typeof v === 'object' && 'clearExpiredByTimeout' in v);
-    expect(limiters).to.have.length(2);
+    expect(limiters).to.have.length(3);
     for (const l of limiters) expect(l._clearExpiredTimeoutId, 'expiry timer of the library').to.equal(undefined);
   });
 

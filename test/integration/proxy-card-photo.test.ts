@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { createHarness, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { assign, makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { pngBytes } from '../support/files';
 import { AuditEvent, DisposalItem, Employee, Firm, NumberRecord, Payee, StoredFile, type Client } from '../../server/db/models';
@@ -184,5 +184,33 @@ describe('代理登録 with the card\'s photo or scan', () => {
         expect(dateOf(photo), `photo of number ${i}`).to.equal(photo === numbers[0]!.idFileId ? '2040-12-31' : `2031-0${i + 1}-15`);
       }
     }
+  });
+
+  it('a card photo replaced by a newer one no longer opens for the firm (due for disposal, and whose number it showed is no longer known to fit the procedure); the new one does, for its person\'s procedures', async () => {
+    expect((await admin.post('/client/people/payees', { code: 'P009', name: '差替 支払先', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P009' } }))!;
+    const path = `/client/people/payee/${payee.id}/number`;
+    const send = async (name: string) => admin.agent.post(path).set('X-CSRF-Token', await admin.csrf(path)).set('Accept', 'application/json')
+      .field('number', validNumber(66660000999)).attach('files', pngBytes(2200), { filename: name, contentType: 'image/png' });
+    expect((await send('旧.png')).status).to.equal(200);
+    expect((await send('新.png')).status).to.equal(200);
+    const old = (await StoredFile.findOne({ where: { clientId: client.id, displayName: '旧.png' } }))!;
+    const current = (await StoredFile.findOne({ where: { clientId: client.id, displayName: '新.png' } }))!;
+    const staff = await makeUser(h, { role: 'firm_staff' });
+    await assign(h, client.id, staff.user.id);
+    const b = new TestBrowser(h.portal.app);
+    await b.login(staff);
+    expect((await b.reauth(staff)).status).to.equal(303);
+    const download = (f: StoredFile, purpose: string, office: string) => b.post(`/files/${f.id}/download`, { purpose, office }, `/files/${f.id}`);
+    // A payee's number opens for the 支払調書 only: the superseded photo of it opens for no procedure, that one included.
+    for (const [purpose, office] of [['withholding_slip', 'tax_office'], ['payment_record', 'tax_office']] as const) {
+      const refused = await download(old, purpose, office);
+      expect(refused.status, purpose).to.equal(400);
+      expect(refused.text).to.contain('この本人確認書類の写真は新しいものに差し替えられたため、開けません');
+      const row = (await lastAudit('file.download'))!;
+      expect([row.result, row.detail, row.targetId, row.purpose]).to.deep.equal(['denied', 'superseded card photo', old.id, purpose]);
+    }
+    expect((await download(current, 'withholding_slip', 'tax_office')).status).to.equal(400);
+    expect((await download(current, 'payment_record', 'tax_office')).status).to.equal(200);
   });
 });

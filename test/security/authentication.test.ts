@@ -180,6 +180,38 @@ describe('Security: authentication', () => {
       expect((await guesser.passwordStep(u.email, u.password)).status).to.equal(429);
     });
 
+    it('wrong codes from many addresses, with the right password, add up for the account: after 20 in an hour the code step waits, from any address', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      // Four wrong codes from each of five addresses: under each address's own limit of five.
+      for (let a = 0; a < 5; a++) {
+        const attacker = browser();
+        expect((await attacker.passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
+        for (let i = 0; i < 4; i++) expect((await attacker.codeStep(String(100000 + a * 10 + i))).status, `address ${a}, code ${i}`).to.equal(401);
+      }
+      const fresh = browser();
+      expect((await fresh.passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
+      const refused = await fresh.codeStep('123456');
+      expect(refused.status).to.equal(429);
+      expect(Number(refused.headers['retry-after'])).to.be.greaterThan(0).and.at.most(3600);
+      expect(refused.text).to.contain(ja('error.tooManyRequests', { seconds: Number(refused.headers['retry-after']) }));
+      // The password step itself is not locked for the account (a stranger's wrong passwords never lock anyone out).
+      expect((await browser().passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
+    });
+
+    it('so do wrong codes at re-authentication with the right password, sent through one session from many addresses', async () => {
+      const u = await makeUser(h, { role: 'firm_staff' });
+      const owner = browser();
+      await owner.login(u);
+      for (let a = 0; a < 5; a++) {
+        const elsewhere = new SecBrowser(h.portal.app, { headers: { Cookie: owner.cookieHeader() } });
+        for (let i = 0; i < 4; i++) expect((await elsewhere.post('/reauth', { password: u.password, code: String(200000 + a * 10 + i) }, '/reauth')).status, `address ${a}, code ${i}`).to.equal(401);
+      }
+      await resetTotpStep(u);
+      // Even the right code now waits, from yet another address.
+      const fresh = new SecBrowser(h.portal.app, { headers: { Cookie: owner.cookieHeader() } });
+      expect((await fresh.post('/reauth', { password: u.password, code: await currentTotp(u.totpSecret!) }, '/reauth')).status).to.equal(429);
+    });
+
     it('a sign-in that fails for an unknown account is audited as denied', async () => {
       const before = await AuditEvent.count({ where: { operation: 'auth.login', result: 'denied' } });
       const res = await browser().passwordStep('ghost@example.jp', 'some wrong password');

@@ -125,7 +125,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const user = await User.findByPk(pending.userId);
       if (!user || user.disabledAt) return res.redirect(303, '/login');
       const ip = req.ip ?? '';
-      await services.accounts.attemptThrottled(`totp:${user.id}`, ip);
+      await services.accounts.attemptCodeThrottled(user.id, ip);
       const code = codeForm.safeParse(req.body ?? {});
       const method = code.success ? await accounts.verifySecondFactor(user, code.data.code) : null;
       if (!method) {
@@ -135,7 +135,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         return page(req, res, 'auth/totp', { title: 'auth.totp.title', error: 'auth.totpFailed' }, 401);
       }
       delete req.session.pendingLogin;
-      await accounts.loginSucceeded(`totp:${user.id}`, ip);
+      await accounts.codeSucceeded(user.id, ip);
       await completeLogin(req, res, user, method === 'totp' ? 'password+totp' : 'password+recovery-code', pending.next);
     },
 
@@ -167,8 +167,11 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
       let method = 'password';
       if (ok && user.totpEnabledAt) {
+        // The code is tried only after the right password: counted for the account from all addresses, as at sign-in.
+        await accounts.attemptCodeThrottled(user.id, ip);
         const second = await accounts.verifySecondFactor(user, form.success ? form.data.code : '');
         ok = second !== null;
+        if (ok) await accounts.codeSucceeded(user.id, ip);
         method = `password+${second === 'recovery' ? 'recovery-code' : 'totp'}`;
       }
       if (!ok) {
