@@ -1,5 +1,5 @@
 import { Op, type Transaction } from 'sequelize';
-import { NumberRecord, StoredFile } from '../db/models';
+import { NumberRecord, StoredFile, type User } from '../db/models';
 import { peopleByIds } from '../vault/people';
 
 /**
@@ -53,4 +53,13 @@ export async function cardPhotoOwnersAcross(files: Pick<StoredFile, 'id' | 'batc
     for (const [id, owner] of await cardPhotoOwners(clientId, files.filter((f) => f.clientId === clientId))) out.set(id, owner);
   }
   return out;
+}
+
+/**
+ * A card photo shows its person's whole number, which a client's admin sees nowhere else in the
+ * portal: the admin opens one as the firm opens a number, re-authenticated in this session, logged,
+ * within the reveal burst limit. (An employee opening their own photos needs none of that.)
+ */
+export function opensLikeANumber(user: Pick<User, 'role'>, file: Pick<StoredFile, 'cardPhoto'>): boolean {
+  return file.cardPhoto && user.role === 'client_admin';
 }

@@ -20,7 +20,7 @@ import { procedureRefusal, type Procedure } from '../domain/purposes';
 import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
 import type { RevealGuard } from '../vault/reveal-guard';
-import { cardPhotosSentWith } from './card-photos';
+import { cardPhotosSentWith, opensLikeANumber } from './card-photos';
 import { logUnreadable } from './unreadable';
 
 export interface FileDeps {
@@ -236,8 +236,9 @@ export class FileService {
         throw new BadRequest(misfit.key, { purpose: misfit.key });
       }
     }
-    // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal.
-    const guarded = file.containsMyNumber && isFirm(user) && file.clientId;
+    // The firm's opening of a file holding My Numbers counts against the reveal burst limit, like a reveal;
+    // so does a client admin's opening of a card photo.
+    const guarded = ((file.containsMyNumber && isFirm(user)) || opensLikeANumber(user, file)) && file.clientId;
     /** The audit row under the log's head, before any byte is read; gives where the file's object and key are then. */
     const write = async (tx: Transaction): Promise<StoredAt> => {
       // Read before the log's head was ours: a file deleted or disposed of meanwhile is gone, and its key with it.

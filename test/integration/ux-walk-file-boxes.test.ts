@@ -5,7 +5,7 @@ import { TestBrowser, csrfIn } from '../support/browser';
 import { downloadFile, pdfBytes, pngBytes, uploadFiles } from '../support/files';
 import { makeDependant, makePayee, numberFrom } from '../support/vault';
 import { systemContext } from '../../server/audit';
-import { Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
+import { AuditEvent, Employee, FileRead, StoredFile, type Client } from '../../server/db/models';
 
 /** The list's rows, each as its file name and its HTML. */
 const rowsOf = (html: string) => {
@@ -177,5 +177,30 @@ describe('UX walk: 未読 on home and in the file boxes', () => {
     expect(fromPeople).to.contain('従業員・支払先が送ったファイル');
     // The firm receives it as before.
     expect(rowsOf((await sb.get(`/files?box=received&client=${client.id}`)).text).map((r) => r.name)).to.include('講師_表.png');
+  });
+
+  it("a client admin opens an employee's card photo (a whole number in a picture) only re-authenticated in the session, logged; the employee opens their own as before", async () => {
+    const photo = (await StoredFile.findOne({ where: { displayName: '子_裏.png' } }))!;
+    const fresh = new TestBrowser(h.portal.app);
+    await fresh.login(admin);
+    const pageBefore = (await fresh.get(`/files/${photo.id}`)).text;
+    expect(pageBefore).to.contain('data-testid="card-photo-notice"').and.contain(`href="/reauth?next=/files/${photo.id}"`).and.not.contain('data-testid="download"');
+    const refused = await downloadFile(fresh, photo.id);
+    expect([refused.status, refused.headers.location]).to.deep.equal([303, `/reauth?next=${encodeURIComponent(`/files/${photo.id}`)}`]);
+    expect((refused.body as Buffer).includes(Buffer.from('\x89PNG', 'latin1')), 'not a byte of the photo').to.equal(false);
+    expect(refused.headers['content-disposition']).to.equal(undefined);
+    const rows = async (result: string) => AuditEvent.count({ where: { operation: 'file.download', targetId: photo.id, actorId: admin.user.id, result } });
+    expect([await rows('denied'), await rows('allowed')]).to.deep.equal([1, 0]);
+    // Re-authenticated in this session: the page offers the download, and it is logged as allowed.
+    await fresh.reauth(admin);
+    expect((await fresh.get(`/files/${photo.id}`)).text).to.contain('data-testid="download"');
+    const opened = await downloadFile(fresh, photo.id);
+    expect(opened.status).to.equal(200);
+    expect((opened.body as Buffer).equals(pngBytes(2500)), 'the photo as sent').to.equal(true);
+    expect([await rows('denied'), await rows('allowed')]).to.deep.equal([1, 1]);
+    // Another session of the same admin is not re-authenticated by this one.
+    expect((await downloadFile(ab, photo.id)).status).to.equal(303);
+    // The employee's own photo: no re-authentication asked.
+    expect((await downloadFile(eb, photo.id)).status).to.equal(200);
   });
 });

@@ -1,5 +1,5 @@
 import type { Request, Response, NextFunction } from 'express';
-import { cardPhotoOwnersAcross } from '../../files/card-photos';
+import { cardPhotoOwnersAcross, opensLikeANumber } from '../../files/card-photos';
 import type { Readable } from 'node:stream';
 import multer from 'multer';
 import { z } from 'zod';
@@ -95,6 +95,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       title: 'files.detail.title',
       file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
       needsPurpose: file.containsMyNumber && isFirm,
+      needsReauth: opensLikeANumber(user, file),
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
       notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
@@ -251,6 +252,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
 
     async download(req: Request, res: Response) {
       const file = await files.getFor(req.user!, String(req.params.fileId));
+      if (opensLikeANumber(req.user!, file) && !reauthActive(req)) {
+        await files.recordRefused(actorOf(req), file, 'not re-authenticated', null);
+        // Back to the file's page once re-authenticated, where the download is one tap (never a blank page with a download).
+        return res.redirect(303, `/reauth?next=${encodeURIComponent(`/files/${file.id}`)}`);
+      }
       await stream(req, res, file, null);
     },
 
