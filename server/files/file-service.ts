@@ -19,7 +19,7 @@ import { addYears, rulesOf } from '../disposal/retention-rules';
 import { procedureRefusal, type Procedure } from '../domain/purposes';
 import type { UploadTarget } from './upload-target';
 import { japanDay } from '../domain/dates';
-import type { RevealGuard } from '../vault/reveal-guard';
+import { CARD_PHOTO_DETAIL, type RevealGuard } from '../vault/reveal-guard';
 import { cardPhotosSentWith, opensLikeANumber } from './card-photos';
 import { logUnreadable } from './unreadable';
 
@@ -248,6 +248,7 @@ export class FileService {
         // A file sent to all clients has none of its own: the download belongs to the reader's client's log.
         operation: 'file.download', result: 'allowed', clientId: file.clientId ?? user.clientId ?? null, targetKind: 'file', targetId: file.id,
         targetLabel: file.displayName, purpose: purpose?.purpose ?? null, office: purpose?.office ?? null,
+        detail: opensLikeANumber(user, file) ? CARD_PHOTO_DETAIL : null,
       });
       return storedAt(current);
     };

@@ -17,9 +17,13 @@ export const BATCH_OPERATIONS = ['vault.print', 'vault.export'];
 /** The detail of a print's or an export's row: which of how many people it was ("1 of 40"). */
 export const batchDetail = (index: number, total: number) => `${index + 1} of ${total}`;
 
+/** The detail of a client admin's opening of a card photo (the firm's carry a purpose instead). */
+export const CARD_PHOTO_DETAIL = 'card photo';
+
 /**
- * What counts against the limit: those, each print or export once (its first row), and the firm's
- * downloads of files holding My Numbers (the only downloads logged with a purpose). A file may hold
+ * What counts against the limit: those, each print or export once (its first row), the firm's
+ * downloads of files holding My Numbers (the only downloads logged with a purpose) and a client
+ * admin's openings of card photos. A file may hold
  * many numbers but is one action, so it counts one: someone stopped for a burst of reveals cannot
  * carry on by downloading the card photos, nor print or export again and again.
  */
@@ -28,6 +32,7 @@ const COUNTED = {
     { operation: { [Op.in]: GUARDED_OPERATIONS } },
     { operation: { [Op.in]: BATCH_OPERATIONS }, detail: { [Op.like]: '1 of %' } },
     { operation: 'file.download', purpose: { [Op.ne]: null } },
+    { operation: 'file.download', detail: CARD_PHOTO_DETAIL },
   ],
 };
 
