@@ -37,6 +37,25 @@ export interface PortalApp {
   close(): void;
 }
 
+/** A route path with this request's params in it (`/files/:fileId` → `/files/…`). */
+const withParams = (pattern: string) => (req: Request) =>
+  pattern.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(req.params[name] ?? '')));
+
+/**
+ * The page a post's form is on: its route's formPage, else its own path when that is a page too
+ * (/login, /r/:token), else the nearest page above it (/me/numbers/:recordId/confirm → /me/numbers).
+ */
+export function formPages(routes: RouteDef[]): (def: RouteDef) => (req: Request) => string {
+  const pages = new Set(routes.filter((d) => d.method === 'get').map((d) => d.path));
+  return (def) => {
+    if (typeof def.formPage === 'function') return def.formPage;
+    if (def.formPage) return withParams(def.formPage);
+    let p = def.path;
+    while (p && !pages.has(p)) p = p.slice(0, p.lastIndexOf('/'));
+    return withParams(p || '/');
+  };
+}
+
 /** Builds the Express app from its parts; nothing happens at import. */
 export function createApp(services: Services, opts: { sessionSecret: Buffer }): PortalApp {
   const { config } = services;
@@ -92,8 +111,13 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   const sealedGuard = requireKeys(services);
   const apiToken = requireApiToken(services);
   const authLimit = rateLimit({ windowMs: 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false, handler: overLimit });
+  const pageOf = formPages(routes);
   const mount = (def: RouteDef) => {
     const chain: RequestHandler[] = [];
+    // A page answering a post (a refused form, a link sheet, a reveal) is come back to from its form's page:
+    // the language switch goes there, as a GET of the post's own path is no page at all (404).
+    const page = def.method === 'post' ? pageOf(def) : null;
+    if (page) chain.push((req, res, next) => { res.locals.here = page(req); next(); });
     if (!def.whenSealed) chain.push(sealedGuard);
     if (def.authLimit) chain.push(authLimit);
     chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));
@@ -103,9 +127,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     // Multipart bodies are read by the upload engine, which checks the token itself before storing anything.
     if (def.method === 'post' && !def.multipart) chain.push(csrfSynchronisedProtection);
     if (def.reauth) {
-      const formPage = def.formPage;
-      const returnTo = typeof formPage === 'function' ? formPage
-        : formPage ? (req: Request) => formPage.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(req.params[name] ?? ''))) : undefined;
+      const returnTo = def.formPage ? pageOf(def) : undefined;
       chain.push(def.deniedAs ? requireReauthLogged(services, def.deniedAs, returnTo) : requireReauth(returnTo));
     }
     chain.push(def.handler);

@@ -5,6 +5,7 @@ import { Client, Department, Establishment, StaffAssignment, User, Employee, typ
 import { Conflict, NotFound, BadRequest } from '../errors';
 import { mayAccessClient } from '../policies';
 import { ownClient } from './own-client';
+import { japanDay } from '../domain/dates';
 import type { AccountService } from '../accounts/account-service';
 import type { ClientKeys } from './client-keys';
 
@@ -60,17 +61,20 @@ export class ClientService {
   }
 
   async details(client: Client) {
-    const [establishments, departments, assignments, users, employeeCount] = await Promise.all([
+    // Those who have left (leave date today or before, as hasLeft counts them) apart from those employed.
+    const today = japanDay();
+    const [establishments, departments, assignments, users, employeeCount, leaverCount] = await Promise.all([
       Establishment.findAll({ where: { clientId: client.id }, order: [['name', 'ASC']] }),
       Department.findAll({ where: { clientId: client.id }, order: [['code', 'ASC']] }),
       StaffAssignment.findAll({ where: { clientId: client.id } }),
       User.findAll({ where: { clientId: client.id }, order: [['role', 'ASC'], ['name', 'ASC']] }),
-      Employee.count({ where: { clientId: client.id } }),
+      Employee.count({ where: { clientId: client.id, [Op.or]: [{ leaveDate: null }, { leaveDate: { [Op.gt]: today } }] } }),
+      Employee.count({ where: { clientId: client.id, leaveDate: { [Op.lte]: today } } }),
     ]);
     const staff = assignments.length
       ? await User.findAll({ where: { id: { [Op.in]: assignments.map((a) => a.userId) } }, order: [['name', 'ASC']] })
       : [];
-    return { establishments, departments, assignments, staff, users, employeeCount };
+    return { establishments, departments, assignments, staff, users, employeeCount, leaverCount };
   }
 
   async addEstablishment(ctx: ActorContext, client: Client, input: { name: string; address: string | null }): Promise<void> {

@@ -11,7 +11,7 @@ export function presentClient(c: Client) {
 }
 
 export function presentClientDetails(d: {
-  establishments: Establishment[]; departments: Department[]; staff: User[]; users: User[]; employeeCount: number;
+  establishments: Establishment[]; departments: Department[]; staff: User[]; users: User[]; employeeCount: number; leaverCount: number;
 }, allStaff: User[]) {
   const assigned = new Set(d.staff.map((s) => s.id));
   return {
@@ -20,6 +20,7 @@ export function presentClientDetails(d: {
     staff: d.staff.map(presentUser),
     users: d.users.map(presentUser),
     employeeCount: d.employeeCount,
+    leaverCount: d.leaverCount,
     assignable: allStaff.filter((s) => !assigned.has(s.id)).map(presentUser),
   };
 }

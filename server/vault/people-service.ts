@@ -3,6 +3,7 @@ import type { ActorContext, AuditLog } from '../audit';
 import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
 import { BadRequest, NotFound } from '../errors';
 import { addYears, rulesOf } from '../disposal/retention-rules';
+import { hasLeft } from './people';
 
 export interface EmployeeInput {
   employeeCode: string;
@@ -161,6 +162,9 @@ export class PeopleService {
 
   async addDependant(ctx: ActorContext, clientId: string, employeeId: string, input: DependantInput, outer?: Transaction): Promise<Dependant> {
     const e = await this.employee(clientId, employeeId, outer);
+    // After leaving there is no filing left that needs a new dependant's number: it would only wait
+    // as 未登録 (a rehire clears the leave date first, as for the employee's own number).
+    if (hasLeft(e)) throw new BadRequest('people.dependantLeaver', { _form: 'people.dependantLeaver' });
     return this.within(outer, async (tx) => {
       const d = await Dependant.create({ clientId, employeeId: e.id, ...input }, { transaction: tx });
       await this.d.audit.record(tx, ctx, { operation: 'person.create', result: 'allowed', clientId, targetKind: 'dependant', targetId: d.id, targetLabel: `${e.employeeCode} ${e.name} > ${d.name}` });

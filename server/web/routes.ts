@@ -43,7 +43,10 @@ export interface RouteDef {
   multipart?: boolean;
   /** takes a JSON body (a page script's fetch); every other form is url-encoded, so no field can arrive as an object */
   json?: boolean;
-  /** for a reauth post: the page its form is on (path with this route's params), where re-authentication comes back to */
+  /**
+   * for a post: the page its form is on (path with this route's params), where re-authentication and
+   * the language switch come back to; without it, the nearest page above the post's path (app.ts)
+   */
   formPage?: string | ((req: Request) => string);
   /** for a reauth route: the audit operation under which a refusal for want of re-authentication is logged */
   deniedAs?: string;
@@ -165,8 +168,8 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'get', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', handler: clientVault.showRegister },
     { method: 'post', path: '/client/people/:kind/:personId/number', access: 'clientAdmin', multipart: true, handler: clientVault.register },
     { method: 'post', path: '/client/people/:kind/:personId/link', access: 'clientAdmin', handler: clientVault.createLink },
-    { method: 'post', path: '/client/numbers/:recordId/confirm', access: 'clientAdmin', handler: clientVault.confirm },
-    { method: 'post', path: '/client/numbers/:recordId/check', access: 'clientAdmin', handler: clientVault.check },
+    { method: 'post', path: '/client/numbers/:recordId/confirm', access: 'clientAdmin', formPage: '/client/people', handler: clientVault.confirm },
+    { method: 'post', path: '/client/numbers/:recordId/check', access: 'clientAdmin', formPage: '/client/people', handler: clientVault.check },
     { method: 'get', path: '/client/numbers/import', access: 'clientAdmin', handler: clientVault.showImport },
     { method: 'get', path: '/client/numbers/import/template.csv', access: 'clientAdmin', handler: clientVault.template },
     { method: 'post', path: '/client/numbers/import', access: 'clientAdmin', multipart: true, handler: clientVault.importCsv },
@@ -177,7 +180,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     // じぶんで登録: an employee's own and dependants' numbers, with the card's photo
     { method: 'get', path: '/me/numbers', access: 'employee', handler: selfVault.show },
     { method: 'post', path: '/me/numbers', access: 'employee', multipart: true, handler: selfVault.register },
-    { method: 'post', path: '/me/dependants', access: 'employee', handler: selfVault.addDependant },
+    { method: 'post', path: '/me/dependants', access: 'employee', formPage: '/me/numbers', handler: selfVault.addDependant },
     { method: 'post', path: '/me/numbers/:recordId/confirm', access: 'employee', handler: selfVault.confirm },
 
     // one-time links for payees and employees without an account (token in the link, code handed over apart)
@@ -206,7 +209,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
     { method: 'post', path: '/disposal/rules', access: 'firmAdmin', handler: disposal.saveRules },
     { method: 'post', path: '/disposal/requests', access: 'logViewers', handler: disposal.request },
     { method: 'get', path: '/disposal/approvals', access: 'firmAdmin', handler: disposal.approvals },
-    { method: 'post', path: '/disposal/requests/:requestId/reject', access: 'firmAdmin', handler: disposal.reject },
+    { method: 'post', path: '/disposal/requests/:requestId/reject', access: 'firmAdmin', formPage: '/disposal/approvals', handler: disposal.reject },
     { method: 'post', path: '/disposal/requests/:requestId/approve', access: 'firmAdmin', reauth: true, formPage: '/disposal/approvals', deniedAs: 'disposal.approve', handler: disposal.approve },
     { method: 'get', path: '/certificates', access: 'logViewers', handler: disposal.certificates },
     { method: 'get', path: '/certificates/:certificateId/download', access: 'logViewers', logsReads: true, handler: disposal.download },

@@ -4,7 +4,7 @@ import { makeUser, makeClient, assign, type MadeUser } from '../support/factorie
 import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
 import { linkIn } from '../support/smtp';
 import { currentTotp } from '../../server/auth/totp';
-import { Client, ClientKey, Department, Establishment, OneTimeToken, StaffAssignment, User, AuditEvent } from '../../server/db/models';
+import { Client, ClientKey, Department, Employee, Establishment, OneTimeToken, StaffAssignment, User, AuditEvent } from '../../server/db/models';
 
 /** Follows an invitation mail: choose a password (the link then dies) and sign in. */
 async function acceptInvite(h: Harness, email: string, password: string): Promise<{ b: TestBrowser }> {
@@ -68,6 +68,20 @@ describe('Clients, staff and assignments (the firm admin\'s screens)', () => {
 
     const page = await b.get(`/firm/clients/${client.id}`);
     expect(page.text).to.contain('本社').and.contain('総務部').and.contain('株式会社かもめ');
+  });
+
+  // From a product walk: a client with three employees and one who left in 2024 read 「従業員 4名」.
+  it("the client's page counts its employees apart from those who have left (one leaving later still counts)", async () => {
+    const client = await makeClient(h, { code: 'CNT01', name: '株式会社人数' });
+    const add = (code: string, leaveDate: string | null) => Employee.create({ clientId: client.id, employeeCode: code, name: `社員 ${code}`, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate, userId: null });
+    await add('A1', null);
+    await add('A2', '2099-03-31');
+    await add('A3', '2024-03-31');
+    expect((await adminBrowser.get(`/firm/clients/${client.id}`)).text, 'the leaver counted with those employed').to.not.contain('従業員 3名');
+    const counted = async () => /data-testid="employee-count">([^<]*)</.exec((await adminBrowser.get(`/firm/clients/${client.id}`)).text)?.[1];
+    expect(await counted()).to.equal('在籍の従業員 2名 （ほかに退職者 1名）');
+    await Employee.destroy({ where: { clientId: client.id, employeeCode: 'A3' } });
+    expect(await counted()).to.equal('在籍の従業員 2名');
   });
 
   it('refuses a bad or duplicate client code with a message on the field, and stores nothing', async () => {

@@ -3,7 +3,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { disposalService } from '../support/disposal';
 import { TestBrowser } from '../support/browser';
-import { AuditEvent, Employee, NumberRecord, VaultInvitation, type Client } from '../../server/db/models';
+import { AuditEvent, Dependant, Employee, NumberRecord, VaultInvitation, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid, rejects } from '../support/vault';
@@ -86,6 +86,34 @@ describe('A leaver whose number was disposed of', function () {
     expect(res.status).to.equal(400);
     expect(JSON.stringify(res.body)).to.contain('会社のご担当者にお問い合わせください').and.not.contain('退職日を消してから');
     expect((await NumberRecord.findByPk(recordId))!.sealedNumber).to.equal(null);
+    await employee.update({ userId: null });
+  });
+
+  // From a product walk: a dependant added to the leaver waited as 未登録 on the admin's home, with 登録 offered for a number nothing needs.
+  it('no new dependant after leaving: the employee page, the leaver\'s own page and the service refuse it, and nothing waits as 未登録', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const page = await b.get(`/client/people/employees/${employee.id}`);
+    expect(page.text).to.not.contain('data-testid="add-dependant"');
+    expect(page.text).to.contain('data-testid="add-dependant-leaver"').and.contain('退職した社員には扶養家族を追加できません');
+    const rows = await AuditEvent.count();
+    const res = await b.post(`/client/people/employees/${employee.id}/dependants`, { name: '伊藤 由紀', nameKana: '', relationship: 'spouse' }, `/client/people/employees/${employee.id}`);
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('退職した社員には扶養家族を追加できません');
+    await rejects(() => h.booted.services.people.addDependant(sys, client.id, employee.id, { name: '伊藤 由紀', nameKana: null, relationship: 'spouse' }), BadRequest);
+    expect(await Dependant.count({ where: { employeeId: employee.id } })).to.equal(0);
+    expect(await AuditEvent.count()).to.equal(rows);
+    expect((await b.get('/home')).text).to.not.contain('マイナンバーが未登録の方');
+
+    const own = await makeUser(h, { role: 'employee', clientId: client.id, totp: false });
+    await employee.update({ userId: own.user.id });
+    const e = new TestBrowser(h.portal.app);
+    await e.login(own);
+    const mine = await e.get('/me/numbers');
+    expect(mine.text).to.not.contain('action="/me/dependants"');
+    expect(mine.text).to.contain('退職されたため、扶養家族は追加できません');
+    expect((await e.post('/me/dependants', { name: '伊藤 由紀', nameKana: '', relationship: 'spouse' }, '/me/numbers')).status).to.equal(400);
+    expect(await Dependant.count({ where: { employeeId: employee.id } })).to.equal(0);
     await employee.update({ userId: null });
   });
 

@@ -77,4 +77,23 @@ describe('The employee page: invite the employee and link the account in one ste
     expect(res.status).to.equal(400);
     expect(await User.count({ where: { email: 'shiro@example.jp' } })).to.equal(0);
   });
+
+  // From a product walk: 利用者管理 invited employees too, and nothing there said their account was not tied to them (じぶんで登録 then met a dead end).
+  it('利用者管理 points to the employee page for employees, and marks an employee account not tied to an employee', async () => {
+    const page = await admin.get('/client/users');
+    expect(page.text).to.contain('data-testid="employee-invite-hint"').and.contain('「招待して結び付ける」から招待すると');
+    const res = await admin.post('/client/users', { name: '別口 五郎', email: 'goro@example.jp', role: 'employee', lang: 'ja' }, '/client/users');
+    expect(res.status, res.text).to.equal(303);
+    const rowOf = (html: string, email: string) => html.split('<tr>').find((r) => r.includes(email)) ?? '';
+    const list = (await admin.get('/client/users')).text;
+    expect(rowOf(list, 'goro@example.jp')).to.contain('data-testid="not-linked"').and.contain('社員と未結び付け').and.contain('href="/client/people"');
+    // hanako's account is tied to her record; the admin is no employee
+    expect(rowOf(list, 'hanako@example.jp')).to.not.contain('not-linked');
+    expect(rowOf(list, adminUser.email)).to.not.contain('not-linked');
+    // Once linked on the employee's page, the mark goes.
+    const goro = await h.booted.services.people.addEmployee(systemContext('test'), client.id, { employeeCode: 'E204', name: '別口 五郎', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null });
+    const account = (await User.findOne({ where: { email: 'goro@example.jp' } }))!;
+    expect((await admin.post(`${pageOf(goro)}/account`, { userId: account.id }, pageOf(goro))).status).to.equal(303);
+    expect(rowOf((await admin.get('/client/users')).text, 'goro@example.jp')).to.not.contain('not-linked');
+  });
 });

@@ -3,7 +3,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { systemContext } from '../../server/audit';
-import { AuditEvent, Dependant, Employee, NumberRecord, type Client } from '../../server/db/models';
+import { AuditEvent, Dependant, Employee, NumberRecord, Payee, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { numberFrom as validNumber } from '../support/vault';
 import { rulesOf, saveRules } from '../../server/disposal/retention-rules';
@@ -44,6 +44,23 @@ describe('The employee page: dependants and the leave date', () => {
     expect(res.text).to.contain(`**********${validNumber(20000000001).slice(-2)}`);
     expect(res.text).not.to.contain(validNumber(20000000001));
     expect(res.text).to.contain('扶養家族はまだ登録されていません。');
+  });
+
+  // From a product walk: 社員を登録 and 支払先を登録 led back to the top of the list with 登録しました, the new person somewhere below.
+  it('a new employee opens at their page, a new payee at their row of the list, each saying what comes next', async () => {
+    let res = await admin.post('/client/people/employees', { employeeCode: 'E150', name: '新入 三郎', hireDate: '2026-04-01' }, '/client/people');
+    expect(res.status, res.text).to.equal(303);
+    const saburo = (await Employee.findOne({ where: { clientId: client.id, employeeCode: 'E150' } }))!;
+    expect(res.headers.location).to.equal(pageOf(saburo));
+    const page = await admin.get(res.headers.location!);
+    expect(page.text).to.contain('社員を登録しました。扶養家族の追加、マイナンバーの登録、ご本人の招待はこの画面から行えます。').and.contain('data-testid="add-dependant"');
+    res = await admin.post('/client/people/payees', { code: 'P-150', name: '講師 四郎', kind: 'lecturer' }, '/client/people');
+    expect(res.status, res.text).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P-150' } }))!;
+    expect(res.headers.location).to.equal(`/client/people?code=P-150#person-${payee.id}`);
+    const list = await admin.get(res.headers.location!.split('#')[0]!);
+    expect(list.text).to.contain('支払先を登録しました。').and.contain(`id="person-${payee.id}"`);
+    expect(list.text).to.not.contain('新入 三郎');
   });
 
   it('adds a dependant and comes back to the page, which lists them as not registered with a link to register', async () => {

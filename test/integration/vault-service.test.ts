@@ -659,20 +659,20 @@ describe('VaultService: registering, sealing, listing, checking and opening My N
       stored.add(ne).add(nd).add(nx);
       expect(re.deletionDate).to.equal(null);
 
-      await s.people.setLeaveDate(sys, clientA.id, e.id, '2020-02-29');
-      expect((await Employee.findByPk(e.id))!.leaveDate).to.equal('2020-02-29');
-      expect((await NumberRecord.findByPk(re.id))!.deletionDate).to.equal('2027-03-01');
-      expect((await NumberRecord.findByPk(rd.id))!.deletionDate).to.equal('2027-03-01');
+      await s.people.setLeaveDate(sys, clientA.id, e.id, '2028-02-29');
+      expect((await Employee.findByPk(e.id))!.leaveDate).to.equal('2028-02-29');
+      expect((await NumberRecord.findByPk(re.id))!.deletionDate).to.equal('2035-03-01');
+      expect((await NumberRecord.findByPk(rd.id))!.deletionDate).to.equal('2035-03-01');
       expect((await NumberRecord.findByPk(rx.id))!.deletionDate).to.equal(null);
       const rows = await auditRows({ operation: 'person.leave', targetId: e.id });
-      expect(rows.map((r) => [r.detail, r.clientId, r.targetLabel])).to.deep.equal([['2020-02-29', clientA.id, 'PS-002 退職 予定']]);
+      expect(rows.map((r) => [r.detail, r.clientId, r.targetLabel])).to.deep.equal([['2028-02-29', clientA.id, 'PS-002 退職 予定']]);
 
-      // A dependant registered after the leave date gets the same deletion date.
+      // A dependant added once the leave date is set gets the same deletion date (leaving later: one who has left gets no new dependant).
       const d2 = await s.people.addDependant(sys, clientA.id, e.id, { name: '家族 二', nameKana: null, relationship: 'child' });
       const n2 = fresh();
       const r2 = await s.vault.register(sys, await findPerson(clientA.id, 'dependant', d2.id), { number: n2, issueDate: null }, { source: 'proxy', registeredBy: null });
       stored.add(n2);
-      expect(r2.deletionDate).to.equal('2027-03-01');
+      expect(r2.deletionDate).to.equal('2035-03-01');
     });
   });
 

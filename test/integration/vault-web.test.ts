@@ -400,7 +400,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
       // Sent from a filtered list, the refusal shows that list again, its filter kept in every form.
       const fromFiltered = await b.agent.post(`${listPath()}/${recordId}/reveal?code=E001`).type('form').send({ _csrf: await b.csrf(listPath()), purpose: 'withholding_slip', office: 'hello_work' });
       expect(fromFiltered.status).to.equal(400);
-      expect(fromFiltered.text).to.contain('name="code" value="E001"').and.contain(`/reveal?code&#x3D;E001"`);
+      expect(fromFiltered.text).to.contain('name="code" value="E001"').and.contain(`/reveal?code&#x3D;E001#purpose-choice"`);
     });
 
     it('reveal: the number shows with the purpose, leaves after the time, and its audit row is there first', async () => {

@@ -18,7 +18,13 @@ export function clientUserHandlers(services: Services) {
   async function list(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await ownClient(req);
     const users = await User.findAll({ where: { clientId: client.id }, order: [['role', 'ASC'], ['name', 'ASC']] });
-    page(req, res, 'client/users', { title: 'users.title', client: presentClient(client), users: users.map(presentUser), selfId: req.user!.id, ...extra }, status);
+    // An employee's account not tied to their employee record cannot register its numbers (じぶんで登録) yet.
+    const unlinked = new Set((await services.people.unlinkedAccounts(client.id)).map((u) => u.id));
+    page(req, res, 'client/users', {
+      title: 'users.title', client: presentClient(client), selfId: req.user!.id,
+      users: users.map((u) => ({ ...presentUser(u), notLinked: unlinked.has(u.id) })),
+      ...extra,
+    }, status);
   }
 
   return {

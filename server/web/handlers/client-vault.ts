@@ -138,16 +138,17 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * Runs a form's action; on a refusal the page it was sent from is shown again with the errors
    * and the typed values beside the form, otherwise back to that page with a message.
    */
-  async function orShowErrors(req: Request, res: Response, formName: string, action: () => Promise<unknown>, back: { path: string; show: ShowList }, okKey = 'people.saved') {
+  async function orShowErrors<T>(req: Request, res: Response, formName: string, action: () => Promise<T>, back: { path: string | ((done: T) => string); show: ShowList }, okKey = 'people.saved') {
+    let done: T;
     try {
-      await action();
+      done = await action();
     } catch (err) {
       const errors = formErrors(err);
       if (!errors) throw err;
       return back.show(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body }, (err as AppError).status);
     }
     flash(req, 'ok', okKey);
-    res.redirect(303, back.path);
+    res.redirect(303, typeof back.path === 'function' ? back.path(done) : back.path);
   }
   /**
    * An import page's upload: the file is read into memory only (never written to disk) and wiped
@@ -233,8 +234,9 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       await orShowErrors(req, res, 'employee', async () => {
         const f = parseForm(employeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
-        await people.addEmployee(actorOf(req), client.id, f.data);
-      }, toList);
+        return people.addEmployee(actorOf(req), client.id, f.data);
+        // The next steps (dependants, the number, the invitation) are on the new employee's page.
+      }, { path: (e) => `/client/people/employees/${e.id}`, show: showList }, 'people.employeeAdded');
     },
 
     async addDependant(req: Request, res: Response) {
@@ -306,8 +308,9 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       await orShowErrors(req, res, 'payee', async () => {
         const f = parseForm(payeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
-        await people.addPayee(actorOf(req), client.id, f.data);
-      }, toList);
+        return people.addPayee(actorOf(req), client.id, f.data);
+        // A payee has no page: the list opens at their row (登録, ワンタイムURL), found by their code.
+      }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, show: showList }, 'people.payeeAdded');
     },
 
     showRegister: (req: Request, res: Response) => showRegisterForm(req, res),

@@ -49,6 +49,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     page(req, res, 'vault/self', {
       title: 'vault.self.title',
       people: withRecords,
+      left: hasLeft(employee),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       accept: CARD_PHOTO_ACCEPT,
       ...extra,

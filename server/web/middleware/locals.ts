@@ -21,7 +21,7 @@ export function viewLocals(services: Services): RequestHandler {
   return async (req, res, next) => {
     res.locals.path = req.path;
     // Where the language switch comes back to: the page as asked for, filters and page number included
-    // (a page answering a POST is come back to by its path alone: a GET of it shows the form afresh).
+    // (a page answering a POST is come back to at its form's page, set by the route: app.ts).
     res.locals.here = req.method === 'GET' && req.originalUrl.length <= 2000 ? req.originalUrl : req.path;
     res.locals.sealed = services.keys.sealed;
     const user = req.user;
