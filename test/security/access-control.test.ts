@@ -310,7 +310,8 @@ describe('Security: access control and tenancy', () => {
     // Every row of every table (the log itself is checked apart: refused GETs of signed-in people are security events, and only those).
     const snapshot = () => tableDump(h.booted.sequelize, ['AuditEvent', 'AuditHead']);
 
-    it('every GET route, as a firm admin (also re-authenticated), as every other role and signed out, changes nothing; the log gains only the refusals of signed-in people', async () => {
+    it('every GET route, as a firm admin (also re-authenticated), as every other role and signed out, changes nothing; the log gains only the refusals of signed-in people', async function () {
+      this.timeout(120_000); // several hundred requests: over 30 s on MariaDB on a busy 2-core machine
       // Downloads of the log and of reports record the read itself (below); every other GET writes nothing.
       const gets = routes.filter((r) => r.method === 'get' && !r.logsReads);
       expect(gets.length).to.be.greaterThan(10);

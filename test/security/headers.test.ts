@@ -269,7 +269,8 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
   });
 
   describe('no inline code on any page', () => {
-    it('every page of every role, the form pages with errors, and the first-run, invitation, enrolment and recovery-code pages, in both languages', async () => {
+    it('every page of every role, the form pages with errors, and the first-run, invitation, enrolment and recovery-code pages, in both languages', async function () {
+      this.timeout(120_000); // several hundred pages: near 30 s on a busy 2-core machine
       const gets = h.portal.routes.filter((r) => r.method === 'get' && r.path !== '/healthz');
       const start = renderedPages.length;
 

@@ -36,8 +36,8 @@ export const VIEWPORTS: Viewport[] = [
   { name: 'phone', phone: true, context: { ...common, viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } },
 ];
 
-/** Where screenshots go (git-ignored). */
-export const ARTIFACTS_DIR = path.resolve(import.meta.dirname, '../artifacts/e2e');
+/** Where screenshots go (git-ignored); a MariaDB run keeps its own, so that CI may run both passes at once. */
+export const ARTIFACTS_DIR = path.resolve(import.meta.dirname, process.env.DATABASE_URL ? '../artifacts/e2e-mysql' : '../artifacts/e2e');
 
 export function artifactPath(file: string): string {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });

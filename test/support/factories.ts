@@ -7,6 +7,13 @@ import type { Harness } from './harness';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 
+/**
+ * Every made user has the same password, so it is hashed once per process (with the production
+ * argon2id parameters, as the portal would) and the hash is shared: a hash costs ~50–100 ms on a
+ * 2-core CI machine and the suites make hundreds of users. Signing in still verifies it for real.
+ */
+let testPasswordHash: Promise<string> | null = null;
+
 export interface MadeUser {
   user: User;
   email: string;
@@ -19,7 +26,7 @@ export async function makeUser(h: Harness, o: { role: Role; clientId?: string | 
   const email = o.email ?? `${o.role}-${randomBytes(4).toString('hex')}@example.jp`;
   const user = await User.create({
     email, name: o.name ?? `テスト ${o.role}`, role: o.role, clientId: o.clientId ?? null,
-    passwordHash: await hashPassword(TEST_PASSWORD), passwordChangedAt: new Date(),
+    passwordHash: await (testPasswordHash ??= hashPassword(TEST_PASSWORD)), passwordChangedAt: new Date(),
     totpSecretSealed: null, totpEnabledAt: null, totpLastStep: null, disabledAt: null, lang: null,
   });
   let totpSecret: string | null = null;

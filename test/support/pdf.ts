@@ -10,7 +10,7 @@ import { inflateSync } from 'node:zlib';
  * "is anything drawn".
  */
 
-export const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts/pdf');
+export const ARTIFACTS = path.resolve(import.meta.dirname, process.env.DATABASE_URL ? '../artifacts/pdf-mysql' : '../artifacts/pdf'); // a MariaDB run keeps its own (CI runs both passes at once)
 
 function tool(name: string, args: string[]): string {
   try {

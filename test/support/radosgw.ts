@@ -208,7 +208,19 @@ export async function startRadosgw(opts: { bucket?: string; timeoutMs?: number }
 
     // 2. one OSD, its objects in memory (`ceph osd create` waits for the monitor to answer)
     const osdUuid = randomUUID();
-    const osdId = await run('ceph', ['--connect-timeout', '30', 'osd', 'create', osdUuid]);
+    // A monitor that has just started may still refuse commands ("EPERM: problem getting command
+    // descriptions from mon."; seen on a loaded machine): asked again until the deadline (same uuid, same id).
+    let osdId = '';
+    for (;;) {
+      try {
+        osdId = await run('ceph', ['--connect-timeout', '30', 'osd', 'create', osdUuid]);
+        break;
+      } catch (err) {
+        alive();
+        if (!/problem getting command descriptions/.test((err as Error).message) || Date.now() > deadline) throw err;
+        await sleep(200);
+      }
+    }
     if (!/^\d+$/.test(osdId)) throw new Error(`radosgw setup: unexpected osd id ${JSON.stringify(osdId)}`);
     await run('ceph', ['--connect-timeout', '30', 'osd', 'crush', 'add', `osd.${osdId}`, '1.0', 'root=default', 'host=local']);
     fs.mkdirSync(path.join(dir, 'osd', `osd.${osdId}`)); // memstore's mkfs does not create it
