@@ -42,12 +42,14 @@ export async function staffDuring(clientId: string, period: Period): Promise<Sta
     if (list.at(-1)?.until !== null) list.push({ from: a.createdAt, until: null });
   }
   const within = (d: Date | null) => d !== null && d.getTime() >= period.start.getTime() && d.getTime() < period.end.getTime();
-  const present = [...spans.entries()].filter(([, list]) => list.some((s) => (s.until === null || s.until.getTime() > period.start.getTime())));
-  if (!present.length) return [];
-  const users = await User.findAll({ where: { id: { [Op.in]: present.map(([id]) => id) } }, attributes: ['id', 'name', 'disabledAt'], order: [['name', 'ASC']] });
+  // The spans that reach into the period (none starts after it: the log and the rows were read up to its end).
+  const inPeriod = new Map([...spans.entries()]
+    .map(([id, list]) => [id, list.filter((s) => s.until === null || s.until.getTime() > period.start.getTime())] as const)
+    .filter(([, list]) => list.length > 0));
+  if (!inPeriod.size) return [];
+  const users = await User.findAll({ where: { id: { [Op.in]: [...inPeriod.keys()] } }, attributes: ['id', 'name', 'disabledAt'], order: [['name', 'ASC']] });
   return users.map((u) => {
-    const list = spans.get(u.id)!.filter((s) => s.until === null || s.until.getTime() > period.start.getTime());
-    const changes = list.flatMap((s) => [
+    const changes = inPeriod.get(u.id)!.flatMap((s) => [
       ...(within(s.from) ? [{ at: s.from!, kind: 'from' as const }] : []),
       ...(within(s.until) ? [{ at: s.until!, kind: 'until' as const }] : []),
     ]);

@@ -235,7 +235,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(employeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         return people.addEmployee(actorOf(req), client.id, f.data);
-        // The next steps (dependants, the number, the invitation) are on the new employee's page.
+      // The next steps (dependants, the number, the invitation) are on the new employee's page.
       }, { path: (e) => `/client/people/employees/${e.id}`, show: showList }, 'people.employeeAdded');
     },
 
@@ -309,7 +309,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(payeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         return people.addPayee(actorOf(req), client.id, f.data);
-        // A payee has no page: the list opens at their row (登録, ワンタイムURL), found by their code.
+      // A payee has no page: the list opens at their row (登録, ワンタイムURL), found by their code.
       }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, show: showList }, 'people.payeeAdded');
     },
 
