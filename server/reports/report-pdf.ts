@@ -5,6 +5,9 @@ import { formatDateTime } from '../presenters/format';
 import { ReportDocument } from '../pdf/document';
 
 const TOP = 15;
+const CHANGE_KEYS = {
+  from: 'report.pdf.assignedFrom', until: 'report.pdf.assignedUntil', disabled: 'report.pdf.accountDisabled', enabled: 'report.pdf.accountEnabled',
+} as const;
 
 /**
  * The 取扱状況報告書 as a PDF: header, every access in the period, totals (by date as a chart, by
@@ -53,7 +56,7 @@ export async function renderAccessReport(data: ReportData, firmName: string, lan
 
   doc.heading(t('report.pdf.staff'));
   const changesOf = (s: ReportData['staff'][number]) => s.changes.length
-    ? s.changes.map((c) => t(c.kind === 'from' ? 'report.pdf.assignedFrom' : 'report.pdf.assignedUntil', { at: formatDateTime(c.at, lang) })).join(lang === 'ja' ? '、' : '; ')
+    ? s.changes.map((c) => t(CHANGE_KEYS[c.kind], { at: formatDateTime(c.at, lang) })).join(lang === 'ja' ? '、' : '; ')
     : t('report.pdf.assignedThroughout');
   doc.table({ columns: [{ header: t('report.pdf.staffName'), width: 2.5 }, { header: t('report.pdf.mayReveal'), width: 2 }, { header: t('report.pdf.staffChanges'), width: 3 }],
     rows: data.staff.map((s) => [s.name, s.mayReveal ? t('report.pdf.yes') : t('report.pdf.no'), changesOf(s)]) });

@@ -104,6 +104,39 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect(throughout).to.contain('期間を通じて担当').and.contain('青木継続').and.not.contain('井上交代');
   });
 
+  it('番号の閲覧 says whether they could open the numbers at some moment of the period, not whether the account is enabled today; disabling and enabling while assigned are listed', async () => {
+    const svc = h.booted.services;
+    const c = await makeClient(h, { code: 'RP21', name: '株式会社停止' });
+    const paused = await makeUser(h, { role: 'firm_staff', name: '上田 一時停止' });
+    const stopped = await makeUser(h, { role: 'firm_staff', name: '木村 停止' });
+    await assign(h, c.id, paused.user.id);
+    await assign(h, c.id, stopped.user.id);
+    const pause = async (u: MadeUser, disabled: boolean) => {
+      await new Promise((r) => setTimeout(r, 5));
+      await svc.accounts.setDisabled(systemContext('test'), u.user, disabled);
+    };
+    await pause(paused, true);
+    await pause(paused, false);
+    await pause(stopped, true);
+    const at = async (operation: string, u: MadeUser) => (await AuditEvent.findAll({ where: { operation, targetId: u.user.id }, order: [['seq', 'ASC']] })).map((e) => e.at.getTime());
+    const [pausedFrom] = await at('assignment.create', paused);
+    const [stoppedFrom] = await at('assignment.create', stopped);
+    const thisMonth = periodContaining('monthly', new Date());
+    const now = await collectReportData(c.id, thisMonth);
+    expect(now.staff.map((s) => [s.name, s.mayReveal, s.changes.map((x) => [x.kind, x.at.getTime()])])).to.deep.equal([
+      ['上田 一時停止', true, [['from', pausedFrom], ['disabled', (await at('user.disable', paused))[0]], ['enabled', (await at('user.enable', paused))[0]]]],
+      // Disabled today, but could open the numbers from the assignment until then.
+      ['木村 停止', true, [['from', stoppedFrom], ['disabled', (await at('user.disable', stopped))[0]]]],
+    ]);
+    // Next month the one still disabled could open nothing all along.
+    const next = { ...thisMonth, start: thisMonth.end, end: new Date(thisMonth.end.getTime() + 28 * 86400_000) };
+    expect((await collectReportData(c.id, next)).staff.map((s) => [s.name, s.mayReveal, s.changes])).to.deep.equal([
+      ['上田 一時停止', true, []], ['木村 停止', false, []],
+    ]);
+    const text = pdftotext(Buffer.from(await svc.pdf.accessReport(now))).replace(/\s/g, '');
+    expect(text).to.contain('期間中の変更（担当・アカウント）').and.contain('にアカウント停止').and.contain('にアカウント再開');
+  });
+
   let pdf: Buffer;
 
   it('the PDF: the expected lines in Japanese, no unmasked number, a signature pdfsig accepts and a one-byte change breaks', async () => {
