@@ -1,4 +1,4 @@
-import { StaffAssignment, type User } from './db/models';
+import { StaffAssignment, type StoredFile, type User } from './db/models';
 
 /**
  * Who may do what, in one list. Routes name a rule by its key; services call the same functions
@@ -49,6 +49,15 @@ export async function mayAccessClient(user: Pick<User, 'id' | 'role' | 'clientId
 export async function isAssigned(user: Pick<User, 'id' | 'role'>, clientId: string): Promise<boolean> {
   const firm = user.role === 'firm_admin' || user.role === 'firm_staff';
   return firm && (await StaffAssignment.count({ where: { userId: user.id, clientId } })) > 0;
+}
+
+/**
+ * Whether a user may delete a file they can see: its sender, and the firm admin. A file a person sent
+ * through a one-time link is filed under the admin who issued the link but was not sent by them (a
+ * payee's card photo): like an employee's own, it is not theirs to delete; it goes by disposal.
+ */
+export function mayDeleteFile(user: Pick<User, 'id' | 'role'>, file: Pick<StoredFile, 'senderId' | 'throughLink'>): boolean {
+  return user.role === 'firm_admin' || (file.senderId === user.id && !file.throughLink);
 }
 
 /** Whether a user must pass TOTP to sign in: always for the firm, per client for client admins. */

@@ -89,7 +89,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     clients: new ClientService({ audit, clientKeys, accounts }),
     files: new FileService({ sequelize: d.sequelize, audit, storage: d.storage, clientKeys, outbox, logger: d.logger, config: d.config, guard: vault.guard }),
     sweeper: new FileSweeper({ storage: d.storage, logger: d.logger, ageMs: d.config.sweepAfterMinutes * 60_000 }),
-    people: new PeopleService({ audit }),
+    people: new PeopleService({ audit, outbox, logger: d.logger }),
     vault,
     vaultLinks: new VaultLinks({ audit, keys: d.keys, mailer, vault, config: d.config }),
     reminders: new NumberReminders({ audit, outbox, logger: d.logger, config: d.config }),

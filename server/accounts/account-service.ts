@@ -8,7 +8,8 @@ import type { MailOutbox } from '../mail/outbox';
 import { Client, Firm, OneTimeToken, RecoveryCode, SessionRow, User, type Role } from '../db/models';
 import { ownClient } from '../clients/own-client';
 import { BadRequest, Conflict, DeadLink, MailUnavailable, NotFound } from '../errors';
-import { hashPassword, passwordProblem, personalWords, verifyPassword } from '../auth/passwords';
+import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords';
+import { personalWordsOf } from './personal-words';
 import { checkTotp, totpSecretFrom, totpUri } from '../auth/totp';
 import { hashRecoveryCode, newRecoveryCodes } from '../auth/recovery-codes';
 import type { LoginThrottle } from '../auth/login-throttle';
@@ -317,7 +318,7 @@ export class AccountService {
     const live = await findLiveToken(['password_reset', 'invite'], raw);
     const owner = live?.userId ? await User.findByPk(live.userId) : null;
     if (!owner) throw new DeadLink();
-    const problem = await passwordProblem(password, personalWords(owner.email, owner.name));
+    const problem = await passwordProblem(password, await personalWordsOf(owner));
     if (problem) throw new BadRequest(problem, { password: problem });
     const hash = await hashPassword(password);
     return this.d.audit.transaction(async (tx) => {
@@ -337,7 +338,7 @@ export class AccountService {
 
   /** Changing a password while signed in (behind re-authentication): other sessions end. Returns the time of the change. */
   async changePassword(ctx: ActorContext, user: User, current: string, next: string, keepSid: string): Promise<Date> {
-    const problem = await passwordProblem(next, personalWords(user.email, user.name));
+    const problem = await passwordProblem(next, await personalWordsOf(user));
     if (problem) throw new BadRequest(problem, { password: problem });
     if (!(await verifyPassword(user.passwordHash, current))) throw new BadRequest('account.currentPasswordWrong', { current: 'account.currentPasswordWrong' });
     const hash = await hashPassword(next);

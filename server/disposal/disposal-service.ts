@@ -23,6 +23,7 @@ import { maskNumberRuns } from '../vault/my-number';
 import { flushErasedPages } from '../db/database';
 import { visibleFilesWhere } from '../files/visibility';
 import { addYears, ruleDateOf, rulesOf, type Rules } from './retention-rules';
+import { mayAccessClient } from '../policies';
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 /** A claim older than this belongs to a process that died mid-disposal: another may resume it. */
@@ -144,9 +145,7 @@ export class DisposalService {
         ]
       : what;
     if (what !== 'client' && refs.length === 0) throw new BadRequest('disposal.noneSelected');
-    // A file a client admin ticks must be one they may see at all (not what the firm sent to one employee); others answer as unknown.
-    const ticked = user.role === 'client_admin' ? refs.filter((r) => r.kind === 'file').map((r) => r.id) : [];
-    if (ticked.length && await StoredFile.count({ where: { [Op.and]: [{ id: { [Op.in]: ticked }, clientId }, await visibleFilesWhere(user)] } }) !== new Set(ticked).size) throw new NotFound();
+    if (user.id) await this.mayRequest(user, clientId, what, refs);
     // Everyone of the client once, and the items in chunks, rather than a lookup per item (an offboarding can hold thousands).
     const people = new Map((await listPeople(clientId)).map((p) => [`${p.kind}:${p.id}`, p]));
     const items: ItemFacts[] = [];
@@ -180,6 +179,27 @@ export class DisposalService {
       void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'approval notice not sent yet; queued'));
       return req;
     });
+  }
+
+  /**
+   * A person asks only for what they could open or see: a client they may access (staff: assigned,
+   * checked now, so a removed assignment counts at once), and files under the file list's rules (a
+   * client admin not what the firm sent one employee; the firm, its admin too, not what the company's
+   * admins sent one). Anything else answers as an unknown id, as the file routes do. The whole
+   * client (end of contract) is the firm admin's alone. The nightly job (no person) is not asked.
+   */
+  private async mayRequest(user: User, clientId: string, what: ItemRef[] | 'client', refs: ItemRef[]): Promise<void> {
+    if (!(await mayAccessClient(user, clientId))) throw new NotFound();
+    if (what === 'client') {
+      if (user.role !== 'firm_admin') throw new Forbidden('disposal.approverRole');
+      return;
+    }
+    const ticked = [...new Set(refs.filter((r) => r.kind === 'file').map((r) => r.id))];
+    if (ticked.some((id) => !/^[0-9a-f-]{36}$/i.test(id))) throw new NotFound();
+    for (let i = 0; i < ticked.length; i += 1000) {
+      const chunk = ticked.slice(i, i + 1000);
+      if (await StoredFile.count({ where: { [Op.and]: [{ id: { [Op.in]: chunk }, clientId }, await visibleFilesWhere(user)] } }) !== chunk.length) throw new NotFound();
+    }
   }
 
   /** Whether every item still holds data: a number still sealed, a file still stored. */

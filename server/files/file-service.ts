@@ -12,7 +12,7 @@ import { createDecryptStream, CorruptObject } from '../crypto/segment-cipher';
 import { BadRequest, Forbidden, NotFound, StorageUnavailable } from '../errors';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { boxWhere, isRecipientSide, readersVisibleToSql, unreadWhere, visibleFilesWhere, type Box } from './visibility';
-import { isAssigned } from '../policies';
+import { isAssigned, mayDeleteFile } from '../policies';
 import { FIRM_KEY_OWNER, type EncryptedUpload } from './upload-engine';
 import { deleteOrQueue } from './sweeper';
 import { addYears, rulesOf } from '../disposal/retention-rules';
@@ -341,7 +341,7 @@ export class FileService {
 
   /** The sender or the firm admin may delete: the data key is destroyed at once, the object removed (or queued). */
   async delete(ctx: ActorContext, user: User, file: StoredFile): Promise<void> {
-    if (file.senderId !== user.id && user.role !== 'firm_admin') throw new Forbidden();
+    if (!mayDeleteFile(user, file)) throw new Forbidden();
     await this.d.audit.transaction(async (tx) => {
       await StoredFile.update({ status: 'deleted', wrappedKey: null, deletedAt: new Date(), deletedBy: user.id }, { where: { id: file.id }, transaction: tx });
       // A deleted card photo no longer stands beside its number (the list's 画像あり); the other side of

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
+import type { Logger } from 'pino';
 import type { ActorContext, AuditLog } from '../audit';
-import { Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
+import type { MailOutbox } from '../mail/outbox';
+import { Client, Department, Dependant, Employee, Establishment, NumberRecord, Payee, User, type PayeeKind } from '../db/models';
+import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { BadRequest, NotFound } from '../errors';
 import { addYears, rulesOf } from '../disposal/retention-rules';
 import { hasLeft } from './people';
@@ -35,7 +39,7 @@ function changedFields<T extends object>(input: T, row: T): (keyof T)[] {
 
 /** The people whose numbers a client keeps: employees, their dependants, and payees. */
 export class PeopleService {
-  constructor(private readonly d: { audit: AuditLog }) {}
+  constructor(private readonly d: { audit: AuditLog; outbox: MailOutbox; logger: Logger }) {}
 
   private async checkPlaces(clientId: string, input: Pick<EmployeeInput, 'departmentId' | 'establishmentId'>): Promise<void> {
     if (input.departmentId && !(UUID.test(input.departmentId) && await Department.count({ where: { id: input.departmentId, clientId } }))) {
@@ -99,11 +103,15 @@ export class PeopleService {
 
   /**
    * Ties an employee record to the portal account of the same person (or unties it, with null), so
-   * that they can register their own and their dependants' numbers (じぶんで登録). Only an employee
-   * account of the same client, and only one record per account.
+   * that they can register their own and their dependants' numbers (じぶんで登録) and see what was
+   * sent to them, earlier files too (a new address, re-invited). Only an employee account of the same
+   * client, and only one record per account. A link taken from an account (unlinked, or another
+   * linked instead) is told to that account's address, queued with the change: whoever held it
+   * learns that someone else may now see what is addressed to them, and whom to ask.
    */
   async linkAccount(ctx: ActorContext, clientId: string, employeeId: string, userId: string | null, outer?: Transaction): Promise<void> {
     const e = await this.employee(clientId, employeeId, outer);
+    let told = false;
     await this.within(outer, async (tx) => {
       let account: User | null = null;
       if (userId) {
@@ -111,12 +119,31 @@ export class PeopleService {
         if (!account) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
         if (await Employee.count({ where: { clientId, userId, id: { [Op.ne]: e.id } }, transaction: tx })) throw new BadRequest('people.accountTaken', { userId: 'people.accountTaken' });
       }
+      // Read again under the transaction: the link as it is now, not as the page was read.
+      const before = (await Employee.findOne({ where: { id: e.id, clientId }, attributes: ['userId'], transaction: tx }))?.userId ?? null;
+      const previous = before && before !== account?.id ? await User.findByPk(before, { transaction: tx }) : null;
       await e.update({ userId: account?.id ?? null }, { transaction: tx });
       await this.d.audit.record(tx, ctx, {
         operation: 'person.account', result: 'allowed', clientId, targetKind: 'employee', targetId: e.id, targetLabel: `${e.employeeCode} ${e.name}`,
-        detail: account ? `linked ${account.email}` : 'unlinked',
+        detail: `${account ? `linked ${account.email}` : 'unlinked'}${previous ? ` (was ${previous.email}; told)` : ''}`,
       });
+      if (previous) told = await this.queueLinkChangedNotice(previous, clientId, tx);
     });
+    // Within a caller's transaction, the caller sends after its commit (as invitations go).
+    if (told && !outer) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'account link notice not sent yet; queued'));
+  }
+
+  /** The notice to an account whose link was taken: the company and whom to ask, no name, no number, no link to follow. */
+  private async queueLinkChangedNotice(previous: User, clientId: string, tx: Transaction): Promise<boolean> {
+    const lang = isLang(previous.lang) ? previous.lang : DEFAULT_LANG;
+    const company = (await Client.findByPk(clientId, { transaction: tx }))?.name ?? '';
+    return this.d.outbox.enqueue({
+      // Each change its own notice (an account linked, unlinked and linked again is told twice).
+      dedupeKey: `account-link:${previous.id}:${randomUUID()}`,
+      to: previous.email,
+      subject: translate(lang, 'mail.accountLinkChanged.subject', { company }),
+      text: translate(lang, 'mail.accountLinkChanged.body', { company }),
+    }, tx);
   }
 
   /**

@@ -93,7 +93,8 @@ describe('First run: setup link, first admin, TOTP enrolment', () => {
     // Long enough, but the firm's own name: found at once by anyone who knows whose portal it is.
     const guessable = await b.agent.post(`/setup/${token}`).type('form').send({ _csrf: csrfIn(res.text), firmName: 'Tsubasa Office', adminName: '管理者', email: 'a@example.jp', password: 'tsubasaoffice' });
     expect(guessable.status).to.equal(400);
-    expect(guessable.text).to.contain('推測されやすいパスワードです');
+    // Made of the firm's own name: told so.
+    expect(guessable.text).to.contain('ご自身の氏名・メールアドレス・会社名（またはその読みやローマ字）から作ったパスワードは使えません');
     expect(await User.count()).to.equal(0);
     expect(await Firm.count()).to.equal(0);
   });

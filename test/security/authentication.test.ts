@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { createHarness, type Harness } from '../support/harness';
 import { TestBrowser, csrfIn, totpSecretIn } from '../support/browser';
-import { makeUser, type MadeUser } from '../support/factories';
+import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { SecBrowser, JAPANESE, editSession, giveRecoveryCodes, inlineProblems, ja, proxiedHarness, renderedPages, resetTotpStep, withoutCsrf } from '../support/security';
-import { AuditEvent, OneTimeToken, SessionRow, User } from '../../server/db/models';
+import { AuditEvent, Employee, OneTimeToken, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { linkIn } from '../support/smtp';
 
@@ -714,13 +714,32 @@ describe('Security: authentication', () => {
       await b.login(u);
       await b.reauth(u);
       const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
-      for (const weak of ['qwertyuiop12', 'zorvexquintaro']) {
+      for (const [weak, why] of [['qwertyuiop12', '推測されやすいパスワードです'], ['zorvexquintaro', 'ご自身の氏名・メールアドレス・会社名（またはその読みやローマ字）から作ったパスワードは使えません']] as const) {
         const res = await b.post('/account/password', { current: u.password, password: weak, confirm: weak });
         expect(res.status, weak).to.equal(400);
-        expect(res.text).to.contain('推測されやすいパスワードです');
+        expect(res.text).to.contain(why);
       }
       expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
       expect(await AuditEvent.count({ where: { operation: 'auth.password.change', targetId: u.user.id } })).to.equal(0);
+    });
+
+    it("taro.yamada@example.jp sets no password made of his address, his name's reading or his company's, however joined; a good passphrase passes", async () => {
+      const client = await makeClient(h, { name: '株式会社むすび' });
+      await client.update({ nameKana: 'ムスビ' });
+      const u = await makeUser(h, { role: 'employee', clientId: client.id, totp: false, email: 'taro.yamada@example.jp', name: '山田 太郎' });
+      await Employee.create({ clientId: client.id, employeeCode: 'E1', name: '山田 太郎', nameKana: 'ヤマダ タロウ', departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: u.user.id });
+      const hashBefore = (await User.findByPk(u.user.id))!.passwordHash;
+      const b = browser();
+      expect((await b.post('/password/forgot', { email: u.email })).status).to.equal(200);
+      const link = linkIn(await h.smtp.lastTo(u.email));
+      for (const weak of ['taro.yamada2024', 'Yamada.Taro.1234', 'TaroYamada!2026', 'tarou-yamada-01', 'musubi.taro.2024']) {
+        const res = await b.post(link, { password: weak, confirm: weak });
+        expect(res.status, weak).to.equal(400);
+        expect(res.text).to.contain('ご自身の氏名・メールアドレス・会社名（またはその読みやローマ字）から作ったパスワードは使えません').and.not.contain(weak);
+      }
+      expect((await User.findByPk(u.user.id))!.passwordHash).to.equal(hashBefore);
+      const strong = 'blue kettle orbit 27';
+      expect((await b.post(link, { password: strong, confirm: strong })).status).to.equal(303);
     });
 
     it('a link nobody issued gets 404 before any strength check', async () => {

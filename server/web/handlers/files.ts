@@ -23,6 +23,7 @@ import { listedPurpose } from '../../domain/purposes';
 import { purposeChoices } from '../../presenters/purposes';
 import { purposeForm } from '../vault-forms';
 import { reauthActive } from '../middleware/guards';
+import { mayDeleteFile } from '../../policies';
 
 const listQuery = z.object({
   box: z.enum(['received', 'sent', 'employees', 'all']).catch('all'),
@@ -100,7 +101,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
       ...purposeChoices(),
-      canDelete: file.senderId === user.id || user.role === 'firm_admin',
+      canDelete: mayDeleteFile(user, file),
       canSetRetention: isFirm,
       ...extra,
     }, status);

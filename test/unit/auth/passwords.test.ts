@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { hashPassword, passwordProblem, personalWords, verifyPassword, PASSWORD_MAX } from '../../../server/auth/passwords';
+import { romajiSpellings } from '../../../server/auth/romaji';
+import { translate } from '../../../server/i18n';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../../../server/auth/recovery-codes';
 
 describe('auth/passwords: argon2id', () => {
@@ -35,7 +37,34 @@ describe('auth/passwords: argon2id', () => {
     const own = personalWords('zorvex.quintaro@example.jp', 'Quintaro Zorvex');
     expect(own).to.include.members(['zorvex', 'quintaro', 'example']);
     expect(await passwordProblem('zorvexquintaro', [])).to.equal(null);
-    expect(await passwordProblem('zorvexquintaro', own)).to.equal('password.guessable');
+    expect(await passwordProblem('zorvexquintaro', own)).to.equal('password.personal');
+  });
+
+  it("refuses taro.yamada-style passwords for taro.yamada@example.jp however the pieces are joined, with a message that says why; a good passphrase passes", async () => {
+    const own = personalWords('taro.yamada@example.jp', '山田 太郎');
+    expect(own).to.include.members(['taro.yamada', 'taroyamada', 'yamadataro', 'taro', 'yamada']);
+    // zxcvbn alone passes several of these (three pieces count as 10^8 guesses whatever they are).
+    for (const weak of ['taro.yamada2024', 'taroyamada1985', 'Yamada.Taro.1234', 'TaroYamada!2026', 'taro_yamada_123', 'xtaroyamada1985', 'yamada-taro-2024', 'taro.yamada.example']) {
+      expect(await passwordProblem(weak, own), weak).to.equal('password.personal');
+    }
+    for (const strong of ['correct horse battery staple', 'blue kettle orbit 27', 'taro loves blue kettle orbit', 'oolong sakura tarot 88']) {
+      expect(await passwordProblem(strong, own), strong).to.equal(null);
+    }
+    expect(translate('ja', 'password.personal')).to.contain('ご自身の氏名・メールアドレス・会社名');
+  });
+
+  it('takes kana readings as the romaji people type (タロウ → tarou, taro) and a company\'s name without its kind', async () => {
+    expect(romajiSpellings('タロウ')).to.deep.equal(['tarou', 'taro']);
+    expect(romajiSpellings('キョウコ')).to.deep.equal(['kyouko', 'kyoko']);
+    expect(romajiSpellings('シュンスケ')).to.deep.equal(['shunsuke', 'syunsuke']);
+    expect(romajiSpellings('ハットリ')).to.deep.equal(['hattori']);
+    expect(romajiSpellings('マッチャ')).to.deep.equal(['matcha', 'mattya']);
+    expect(romajiSpellings('ルーシー')).to.deep.equal(['ruushii', 'rushii', 'ruusii']);
+    const own = personalWords('t.y@example.jp', '山田 太郎', 'ヤマダ タロウ', '株式会社むすび', 'ムスビ');
+    expect(own).to.include.members(['yamadataro', 'tarouyamada', 'musubi', 'むすび']).and.not.include('株式会社');
+    for (const weak of ['yamadataro2024', 'tarou.yamada!!', 'musubi-yamada-01', 'Musubi2024Taro']) {
+      expect(await passwordProblem(weak, own), weak).to.equal('password.personal');
+    }
   });
 
   it('judges a very long password by its start, so no input costs the server seconds', async () => {
