@@ -8,7 +8,7 @@ import { accountForm, inviteEmployeeForm, checkForm, dependantForm, employeeDeta
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict, MailUnavailable } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
-import { departmentsOf, findPerson, type Person } from '../../vault/people';
+import { departmentsOf, findPerson, hasLeft, type Person } from '../../vault/people';
 import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
 import { inviteEmployee } from '../../vault/employee-invite';
 import { rulesOf } from '../../disposal/retention-rules';
@@ -207,6 +207,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       // The typed number is never echoed back into the page: a refused number is typed again.
       values: { issueDate: (req.body as Record<string, string> | undefined)?.issueDate ?? record?.issueDate ?? '' },
       hasPhoto: Boolean(record?.idFileId),
+      // A leaver's number disposed of is not taken again until the leave date is cleared (a rehire): the page leads there.
+      leaveDatePath: found && !record && person.employee && hasLeft(person) ? `/client/people/employees/${person.employee.id}#leave` : null,
       accept: CARD_PHOTO_ACCEPT,
       errors,
     }, status);
