@@ -368,6 +368,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         title: 'vault.link.title',
         client: presentClient(client),
         person: { label: person.label, kindKey: `vault.kind.${person.kind}` },
+        // 戻る: the list as it was left (the form keeps its filter in its address), at this person's row.
+        back: `/client/people${querySuffix(listQueryOf(req.query))}#person-${person.id}`,
         url: made.url,
         code: made.code,
         mailed: Boolean(f.data.email),
