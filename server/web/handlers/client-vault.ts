@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import multer from 'multer';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { doneGoTo, flash, page } from '../render';
+import { doneGoTo, flash, flashBesideRow, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, inviteEmployeeForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
@@ -85,10 +85,13 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await clientOf(req);
     const establishments = await Establishment.findAll({ where: { clientId: client.id }, order: [['name', 'ASC']] });
+    const list = await vaultListData(services, req, client.id);
     page(req, res, 'vault/client-list', {
       title: 'vault.title',
       client: presentClient(client),
-      ...(await vaultListData(services, req, client.id)),
+      ...list,
+      // A message about one person (登録しました) stands with their row, where the page opens.
+      flashBesideRow: flashBesideRow(req, list.rows.map((r) => r.personId)),
       establishments: establishments.map((e) => ({ id: e.id, name: e.name })),
       payeeKinds: PAYEE_KINDS.map((k) => ({ value: k, labelKey: `people.payeeKind.${k}` })),
       ...extra,
@@ -138,7 +141,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * Runs a form's action; on a refusal the page it was sent from is shown again with the errors
    * and the typed values beside the form, otherwise back to that page with a message.
    */
-  async function orShowErrors<T>(req: Request, res: Response, formName: string, action: () => Promise<T>, back: { path: string | ((done: T) => string); show: ShowList }, okKey = 'people.saved') {
+  async function orShowErrors<T>(req: Request, res: Response, formName: string, action: () => Promise<T>, back: { path: string | ((done: T) => string); show: ShowList; at?: (done: T) => string }, okKey = 'people.saved') {
     let done: T;
     try {
       done = await action();
@@ -147,7 +150,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       if (!errors) throw err;
       return back.show(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body }, (err as AppError).status);
     }
-    flash(req, 'ok', okKey);
+    flash(req, 'ok', okKey, undefined, back.at?.(done));
     res.redirect(303, typeof back.path === 'function' ? back.path(done) : back.path);
   }
   /**
@@ -312,7 +315,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         return people.addPayee(actorOf(req), client.id, f.data);
       // A payee has no page: the list opens at their row (登録, ワンタイムURL), found by their code.
-      }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, show: showList }, 'people.payeeAdded');
+      }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, at: (p) => p.id, show: showList }, 'people.payeeAdded');
     },
 
     showRegister: (req: Request, res: Response) => showRegisterForm(req, res),
@@ -345,7 +348,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const status = (err as AppError).status;
         return refuseNumberForm(req, res, errors, status, () => showRegisterForm(req, res, errors, status));
       }
-      flash(req, 'ok', 'vault.registered');
+      flash(req, 'ok', 'vault.registered', undefined, person.id);
       doneGoTo(req, res, registerReturn(req, person).path);
     },
 
@@ -392,7 +395,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!errors) throw err;
         return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
       }
-      flash(req, 'ok', 'vault.confirmed');
+      flash(req, 'ok', 'vault.confirmed', undefined, personId);
       res.redirect(303, `/client/people${querySuffix(listQueryOf(req.query))}#person-${personId}`);
     },
 
