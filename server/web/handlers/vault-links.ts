@@ -156,7 +156,9 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         const still = await services.vaultLinks.find(token);
         if (!still) return deadLink(req, res, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
         const triesLeft = errors.code ? translate(req.lang, 'vault.link.triesLeft', { count: VaultLinks.triesLeft(still) }) : undefined;
-        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft);
+        // Messages name the company that asked (写真を送れないときの問い合わせ先), as the page does.
+        const company = (await Client.findByPk(still.person.clientId, { attributes: ['name'] }))?.name ?? '';
+        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft, { client: company });
       }
       delete req.session.vaultLinkCodeChecked;
       // A thanks page of its own, so a reload sends nothing again.
