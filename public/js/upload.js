@@ -4,14 +4,21 @@
 
   /** The anchor a page reloaded by goTo opens at (sessionStorage outlives the reload; a reload alone keeps the old scroll place). */
   var RELOADED_AT = 'akatsuki.reloadedAt';
+  /** Set while goTo reloads the page: its own reload keeps the browser's places off. */
+  var reloadingAtAnchor = false;
 
   function atAnchor() {
     var hash = null;
     try { hash = window.sessionStorage.getItem(RELOADED_AT); window.sessionStorage.removeItem(RELOADED_AT); } catch (err) { return; }
-    if ('scrollRestoration' in window.history) window.history.scrollRestoration = 'auto';
-    if (!hash || hash !== window.location.hash) return;
-    var el = document.getElementById(decodeURIComponent(hash.slice(1)));
+    if (hash === null) return;
+    var el = hash && hash === window.location.hash ? document.getElementById(decodeURIComponent(hash.slice(1))) : null;
     if (el) el.scrollIntoView();
+    // Again once loaded (images and fonts move things). The browser restores places again only once the page is
+    // left: turned back on earlier, it would still put this reload at the place the page had before it.
+    window.addEventListener('load', function () { if (el) el.scrollIntoView(); });
+    window.addEventListener('pagehide', function () {
+      if (!reloadingAtAnchor && 'scrollRestoration' in window.history) window.history.scrollRestoration = 'auto';
+    });
   }
 
   function formatSize(n) {
@@ -133,6 +140,7 @@
       window.history.replaceState(null, '', to.href);
       try { window.sessionStorage.setItem(RELOADED_AT, to.hash); } catch (err) { /* no storage: the page opens where it was */ }
       if ('scrollRestoration' in window.history) window.history.scrollRestoration = 'manual';
+      reloadingAtAnchor = true;
       window.location.reload();
     }
 

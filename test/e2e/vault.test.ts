@@ -264,6 +264,8 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     await page.goto('/me/numbers');
     await registerWithPhoto('self', fullWidth(SELF_NUMBER), { expectOk: true });
     expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('vault.registered'));
+    // Loaded anew at their own card (shorter now, its form folded away): the message in view, not the next card.
+    await expectInView(page, '[data-testid="person-self"] .banner-ok', 'their own number registered');
     expect(await page.getByTestId('person-self').getByTestId('masked-number').innerText()).to.equal(`**********${SELF_NUMBER.slice(-2)}`);
     expect(await page.getByTestId('person-self').innerText()).to.contain(t('vault.status.person_confirmed'));
     await noFullNumber('after the own number');
