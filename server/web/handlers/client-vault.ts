@@ -362,7 +362,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       if (!f.ok) return refused(f.errors.email ?? 'form.email', 400);
       let made;
       try {
-        made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email, lang: req.lang } : null);
+        made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email } : null, req.lang);
       } catch (err) {
         if (err instanceof MailUnavailable) return refused(err.messageKey, err.status);
         throw err;
