@@ -48,4 +48,14 @@ describe(`The number forms say whose date 発行日 is, and that it may be left 
       expect(issueDateField(html), name).to.deep.equal({ label: 'カードの発行日（任意）', min: '2015-10-05' });
     }
   });
+
+  // From the same walk: on a phone each row is a card whose values carry their column's name, and a payee's code read 社員コード.
+  it('on the people list a payee\'s code is named 支払先コード, an employee\'s 社員コード (each card on a phone says which)', async () => {
+    const { payee } = await makePayee(client.id, { code: 'P2', name: '講師 二郎' });
+    const { employee } = await makeEmployee(client.id, { employeeCode: 'E2', name: '社員 二郎' });
+    const list = (await ab.get('/client/people')).text;
+    const codeCell = (id: string) => new RegExp(`<tr id="person-${id}"[^>]*>[\\s\\S]*?<td data-label="([^"]*)">([^<]*)</td>`).exec(list)!.slice(1);
+    expect(codeCell(payee.id)).to.deep.equal(['支払先コード', 'P2']);
+    expect(codeCell(employee.id)).to.deep.equal(['社員コード', 'E2']);
+  });
 });
