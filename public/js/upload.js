@@ -2,6 +2,25 @@
 (function () {
   'use strict';
 
+  /** The anchor a page reloaded by goTo opens at (sessionStorage outlives the reload; a reload alone keeps the old scroll place). */
+  var RELOADED_AT = 'akatsuki.reloadedAt';
+  /** Set while goTo reloads the page: its own reload keeps the browser's places off. */
+  var reloadingAtAnchor = false;
+
+  function atAnchor() {
+    var hash = null;
+    try { hash = window.sessionStorage.getItem(RELOADED_AT); window.sessionStorage.removeItem(RELOADED_AT); } catch (err) { return; }
+    if (hash === null) return;
+    var el = hash && hash === window.location.hash ? document.getElementById(decodeURIComponent(hash.slice(1))) : null;
+    if (el) el.scrollIntoView();
+    // Again once loaded (images and fonts move things). The browser restores places again only once the page is
+    // left: turned back on earlier, it would still put this reload at the place the page had before it.
+    window.addEventListener('load', function () { if (el) el.scrollIntoView(); });
+    window.addEventListener('pagehide', function () {
+      if (!reloadingAtAnchor && 'scrollRestoration' in window.history) window.history.scrollRestoration = 'auto';
+    });
+  }
+
   function formatSize(n) {
     if (n < 1024) return n + ' B';
     if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KB';
@@ -104,7 +123,7 @@
           try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
           if (xhr.status >= 200 && xhr.status < 300 && body && body.ok) {
             bars.forEach(function (b) { b.bar.value = 100; b.state.textContent = form.getAttribute('data-done-label') || '✓'; });
-            window.location.assign(body.redirect || '/files');
+            goTo(body.redirect || '/files');
             return;
           }
           fail(body && body.error ? body.error.message : null, xhr.status === 401 ? body && body.error && body.error.code : null);
@@ -112,6 +131,18 @@
         error: function () { fail(null); },
       });
     });
+
+    // Where the answer leads. This very page at another anchor (じぶんで登録: back to the person's card) would
+    // only scroll: it is loaded anew, and opened at that anchor (a reload keeps the old place: see atAnchor).
+    function goTo(target) {
+      var to = new URL(target, window.location.href);
+      if (to.pathname !== window.location.pathname || to.search !== window.location.search) { window.location.assign(to.href); return; }
+      window.history.replaceState(null, '', to.href);
+      try { window.sessionStorage.setItem(RELOADED_AT, to.hash); } catch (err) { /* no storage: the page opens where it was */ }
+      if ('scrollRestoration' in window.history) window.history.scrollRestoration = 'manual';
+      reloadingAtAnchor = true;
+      window.location.reload();
+    }
 
     // signedOut: the error code of a 401 (the session ended meanwhile): the way back is a sign-in that returns here.
     function fail(message, signedOut) {
@@ -179,6 +210,7 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
+    atAnchor();
     Array.prototype.forEach.call(document.querySelectorAll('form[data-upload]'), setup);
     Array.prototype.forEach.call(document.querySelectorAll('form[data-upload-page]'), setupPage);
     document.addEventListener('click', function (e) {

@@ -308,8 +308,12 @@ export class AccountService {
   }
 
   /** Whether a reset or invitation link still works (for showing the form). */
-  async linkIsLive(raw: string): Promise<boolean> {
-    return (await findLiveToken(['password_reset', 'invite'], raw)) !== null;
+  /** Whether a reset or invitation link still works, and the language its mail was written in (its owner's, if chosen). */
+  async liveLink(raw: string): Promise<{ lang: Lang | null } | null> {
+    const live = await findLiveToken(['password_reset', 'invite'], raw);
+    if (!live) return null;
+    const owner = live.userId ? await User.findByPk(live.userId, { attributes: ['lang'] }) : null;
+    return { lang: isLang(owner?.lang) ? owner.lang : null };
   }
 
   /** Sets the password through a reset or invitation link; the link dies and every session of the user ends. */

@@ -3,6 +3,13 @@ import type { Lang } from '../i18n';
 import type { ReadState } from '../files/file-service';
 import { formatBytes, formatDateTime } from './format';
 import { clientLabel } from './client';
+import { translate } from '../i18n';
+
+/** Who sent an employee a file (sendersForEmployee): the firm or their company, by name when known. */
+export type SentFrom = { side: 'firm' | 'company'; name: string };
+const SIDE_KEYS = { firm: 'files.side.firm', company: 'files.side.company' } as const;
+/** The sender as the employee's page names it: the firm's or company's name, else 事務所 / 会社. */
+const senderName = (from: SentFrom, lang: Lang) => from.name || translate(lang, SIDE_KEYS[from.side]);
 
 /** Each opening badge's words and look: only what the viewer has to open is shown as new (未読). */
 const READ_BADGES: Record<ReadState, { key: string; isNew: boolean } | null> = {
@@ -16,12 +23,16 @@ const READ_BADGES: Record<ReadState, { key: string; isNew: boolean } | null> = {
   firmNotOpened: { key: 'files.firmNotOpened', isNew: false },
 };
 
-/** `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients). */
-export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string; state?: ReadState } = {}) {
+/**
+ * `client` and `employee`: who else the file concerns, as a list names them (the firm's lists span clients).
+ * `from`: for an employee, who sent a file addressed to them (「…から」 in place of the addressee, themselves).
+ */
+export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; client?: string; employee?: string; state?: ReadState; from?: SentFrom } = {}) {
   const badge = opts.state ? READ_BADGES[opts.state] : null;
   return {
     client: opts.client ?? '',
     employee: opts.employee ?? '',
+    from: opts.from ? translate(lang, 'files.from', { name: senderName(opts.from, lang) }) : '',
     id: f.id,
     name: f.displayName,
     size: formatBytes(f.size),
@@ -38,9 +49,11 @@ export function presentFile(f: StoredFile, lang: Lang, opts: { read?: boolean; c
   };
 }
 
-export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; reads: FileRead[]; client: Client | null; employee: Employee | null }, lang: Lang) {
+export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; reads: FileRead[]; client: Client | null; employee: Employee | null; from?: SentFrom }, lang: Lang) {
   return {
     ...presentFile(f, lang, { read: d.reads.length > 0 }),
+    // 差出人, for the employee a file was addressed to (in place of 送り先, which would name them).
+    fromName: d.from ? senderName(d.from, lang) : '',
     comment: d.batch?.comment ?? '',
     senderName: d.batch?.senderName ?? '',
     clientName: d.client ? clientLabel(d.client) : '',

@@ -18,6 +18,8 @@ export function presentListedPerson(row: ListedPerson, departments: Map<string, 
     departmentCode: dept?.code ?? '',
     departmentName: dept?.name ?? '',
     employeeCode: person.employeeCode ?? '',
+    // A payee's code is theirs, not an employee's: on a phone each card names its values.
+    codeLabelKey: person.kind === 'payee' ? 'people.payeeCode' : 'vault.col.employeeCode',
     label: person.label,
     isDependant: person.kind === 'dependant',
     relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,

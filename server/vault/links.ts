@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer';
 import { Client, Dependant, NumberRecord, VaultInvitation } from '../db/models';
 import { newToken, safeEqualHex, sha256Hex } from '../crypto/tokens';
 import { BadRequest, FieldConflict, MailUnavailable, NotFound } from '../errors';
-import { translate, type Lang } from '../i18n';
+import { DEFAULT_LANG, translate, type Lang } from '../i18n';
 import { findPerson, hasLeft, type Person } from './people';
 import type { NumberInput, VaultService } from './vault-service';
 
@@ -54,7 +54,11 @@ export class VaultLinks {
     return safeEqualHex(this.codeHash(typed), link.invitation.codeHash);
   }
 
-  async create(ctx: ActorContext, person: Person, createdBy: string | null, mail: { to: string; lang: Lang } | null): Promise<{ url: string; code: string; expiresAt: Date }> {
+  /**
+   * `lang`: the language the admin asked in, of the mail and the sheet; the link opens its page in it
+   * (`?lang=en`: a mail or sheet in English leads to a page in English, until the reader picks one).
+   */
+  async create(ctx: ActorContext, person: Person, createdBy: string | null, mail: { to: string } | null, lang: Lang = DEFAULT_LANG): Promise<{ url: string; code: string; expiresAt: Date }> {
     if (person.kind === 'dependant') throw new BadRequest();
     if (hasLeft(person) && (await NumberRecord.count({ where: { clientId: person.clientId, personKind: person.kind, personId: person.id, sealedNumber: null } }))) {
       throw new BadRequest('vault.number.disposedLeaver');
@@ -62,7 +66,7 @@ export class VaultLinks {
     const token = newToken();
     const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
     const expiresAt = new Date(Date.now() + this.d.config.vaultLinkDays * 24 * 3600_000);
-    const url = `${this.d.config.publicUrl}/r/${token}`;
+    const url = `${this.d.config.publicUrl}/r/${token}${lang === DEFAULT_LANG ? '' : `?lang=${lang}`}`;
     // The mail carries the link only; the code goes another way (on screen for the admin to hand over).
     // Addressed to the person by name and sent in the company's name: an anonymous request for a My Number reads as phishing.
     // Sent before anything is written: a refused mail leaves the person's earlier link (perhaps on a printed sheet) working.
@@ -70,8 +74,8 @@ export class VaultLinks {
       const company = (await Client.findByPk(person.clientId))?.name ?? '';
       await this.d.mailer.send({
         to: mail.to,
-        subject: translate(mail.lang, 'mail.vaultLink.subject', { company }),
-        text: translate(mail.lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
+        subject: translate(lang, 'mail.vaultLink.subject', { company }),
+        text: translate(lang, 'mail.vaultLink.body', { link: url, days: this.d.config.vaultLinkDays, name: person.label, company }),
       }).catch(async (err: unknown) => {
         // The admin is told on the page; the log says a link was asked for and not sent.
         if (err instanceof MailUnavailable) {

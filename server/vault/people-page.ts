@@ -50,6 +50,23 @@ export async function recordIdsMatching(sequelize: Sequelize, clientId: string, 
   return rows.map((row) => row.id);
 }
 
+/** Of the numbers a filter matches (whatever its due condition): how many, how many are due, and the next deletion date. */
+export interface DueOfMatching { held: number; due: number; nextDate: string | null }
+
+/**
+ * Of the numbers the filter matches (its due condition left aside): how many, how many are due for deletion on `today` or before, and the
+ * earliest deletion date still to come (null when none has one: people still employed have none).
+ */
+export async function dueOfMatching(sequelize: Sequelize, clientId: string, filter: PeopleFilter, today: string): Promise<DueOfMatching> {
+  const { from, replacements } = matching(clientId, { ...filter, withNumber: true, dueBy: undefined });
+  const [row] = await sequelize.query<{ held: number | string; due: number | string | null; next: string | Date | null }>(
+    `SELECT COUNT(*) AS held, SUM(CASE WHEN r.deletion_date <= :today THEN 1 ELSE 0 END) AS due, MIN(CASE WHEN r.deletion_date > :today THEN r.deletion_date END) AS next FROM ${from}`,
+    { replacements: { ...replacements, today }, type: QueryTypes.SELECT },
+  );
+  const next = row?.next ?? null;
+  return { held: Number(row?.held ?? 0), due: Number(row?.due ?? 0), nextDate: next === null ? null : typeof next === 'string' ? next.slice(0, 10) : next.toISOString().slice(0, 10) };
+}
+
 /** A person's number (the record still holding a ciphertext), joined as `r`. */
 const RECORD_JOIN = 'number_records r ON r.client_id = :clientId AND r.person_kind = people.kind AND r.person_id = people.id AND r.sealed_number IS NOT NULL';
 /** A person's record, held or disposed of (one a person), joined as `r`. */

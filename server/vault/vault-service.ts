@@ -10,7 +10,7 @@ import { BadRequest, FieldConflict, Forbidden, NotFound } from '../errors';
 import { officeFits, procedureRefusal, type Office, type Procedure } from '../domain/purposes';
 import { issueDateProblem, parseMyNumber } from './my-number';
 import { employeeAndDependants, findPerson, hasLeft, logLabelOf, peopleByIds, type Person } from './people';
-import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, type ListStatus, type PeopleFilter } from './people-page';
+import { countByStatus, countByStatusOfClients, pageOfPeople, recordIdsMatching, dueOfMatching, type DueOfMatching, type ListStatus, type PeopleFilter } from './people-page';
 import { deletionDateFor } from '../disposal/retention-rules';
 import { japanDay } from '../domain/dates';
 import { GUARDED_OPERATIONS, RevealGuard, batchDetail } from './reveal-guard';
@@ -267,6 +267,11 @@ export class VaultService {
   /** The ids of the numbers of every person the filter matches (all pages): "every one of these" in the retention list. */
   async matchingRecordIds(clientId: string, filter: ListFilter): Promise<string[]> {
     return recordIdsMatching(this.d.sequelize, clientId, filter);
+  }
+
+  /** Of the numbers the filter matches (all pages, its due condition aside): how many, how many are due by `today`, and the next deletion date to come. */
+  async dueOfMatching(clientId: string, filter: ListFilter, today: string): Promise<DueOfMatching> {
+    return dueOfMatching(this.d.sequelize, clientId, filter, today);
   }
 
   /** Each person with their sealed record, or null (and whether theirs was disposed of); the records are read for these people only. */

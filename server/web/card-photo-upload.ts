@@ -100,11 +100,11 @@ export function cardPhotoTargetFor(person: Person): UploadTarget {
  * A refused number form: to the page's upload script a JSON answer with the first reason (it shows it
  * above the button); to a plain form post the page again, each reason beside its field.
  */
-export function refuseNumberForm(req: Request, res: Response, errors: FieldErrors, status: number, showAgain: () => Promise<unknown>, also?: string): Promise<unknown> | void {
+export function refuseNumberForm(req: Request, res: Response, errors: FieldErrors, status: number, showAgain: () => Promise<unknown>, also?: string, params: Record<string, unknown> = {}): Promise<unknown> | void {
   if (req.accepts(['html', 'json']) === 'json') {
     const key = Object.values(errors)[0] ?? 'error.badRequest';
-    // `also`: what the page would show beside the field too (the tries a link has left).
-    res.status(status).json({ ok: false, error: { message: [translate(req.lang, key), also].filter(Boolean).join(req.lang === 'en' ? ' ' : '') } });
+    // `also`: what the page would show beside the field too (the tries a link has left); `params`: what its messages name (the company).
+    res.status(status).json({ ok: false, error: { message: [translate(req.lang, key, params), also].filter(Boolean).join(req.lang === 'en' ? ' ' : '') } });
     return;
   }
   return showAgain();

@@ -20,6 +20,16 @@ export function doneGoTo(req: Request, res: Response, to: string, extra: Record<
   res.redirect(303, to);
 }
 
-export function flash(req: Request, kind: 'ok' | 'error', key: string, count?: number): void {
-  req.session.flash = count === undefined ? { kind, key } : { kind, key, count };
+/**
+ * A message for the next page. `at`: the person whose row the next page opens at (#person-…): a list
+ * that shows that row says it there, where the eye is, instead of at the top a screen above.
+ */
+export function flash(req: Request, kind: 'ok' | 'error', key: string, count?: number, at?: string): void {
+  req.session.flash = { kind, key, ...(count === undefined ? {} : { count }), ...(at === undefined ? {} : { at }) };
+}
+
+/** The person id the pending message belongs beside, if this page shows their row (see `flash`). */
+export function flashBesideRow(req: Request, personIds: string[]): string | null {
+  const at = req.session?.flash?.at;
+  return at && personIds.includes(at) ? at : null;
 }

@@ -28,7 +28,8 @@ declare module 'express-session' {
     pendingLogin: { userId: string; at: number; next: string | null };
     /** re-authentication holds until then (ms), in this session only */
     reauthUntil: number;
-    flash: { kind: 'ok' | 'error'; key: string; count?: number };
+    /** `at`: the person whose row the message belongs beside, where a list opens at that row (#person-…) */
+    flash: { kind: 'ok' | 'error'; key: string; count?: number; at?: string };
     /** the WebAuthn challenge this session was last given (registration or re-authentication) */
     passkeyChallenge: string;
     /** the one-time registration link (invitation id) whose code this visitor typed right */

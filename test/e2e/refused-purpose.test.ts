@@ -5,7 +5,9 @@ import { e2eSuite, freshCode, onPhone, signIn } from '../support/e2e';
 import { makePayee, numberFrom } from '../support/vault';
 import { jaText } from '../support/chromium';
 import { systemContext } from '../../server/audit';
-import type { Client } from '../../server/db/models';
+import { StoredFile, type Client } from '../../server/db/models';
+import { TestBrowser } from '../support/browser';
+import { pngBytes } from '../support/files';
 
 /**
  * From a product walk: on a phone, a staff member who asked for a payee's number under 源泉徴収票
@@ -16,13 +18,22 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
   this.timeout(120_000);
   let client: Client;
   let staff: MadeUser;
+  let fileId: string;
   const e2e = e2eSuite({
     seed: async (h) => {
       client = await makeClient(h, { code: 'RPUR', name: '株式会社目的歩き' });
       staff = await makeUser(h, { role: 'firm_staff' });
       await assign(h, client.id, staff.user.id);
-      const { person } = await makePayee(client.id, { code: 'P900', name: '講師 一郎' });
-      await h.booted.services.vault.register(systemContext('test'), person, { number: numberFrom(72000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+      // The photo of a payee's card, sent by the company's admin with the number (代理登録).
+      const hr = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+      const b = new TestBrowser(h.portal.app);
+      await b.login(hr);
+      const lecturer = await makePayee(client.id, { code: 'P901', name: '講師 二郎' });
+      const path = `/client/people/payee/${lecturer.payee.id}/number`;
+      const sent = await b.agent.post(path).set('X-CSRF-Token', await b.csrf(path)).set('Accept', 'application/json')
+        .field('number', numberFrom(72000000002)).attach('files', pngBytes(5000), { filename: '講師二郎_個人番号カード.png', contentType: 'image/png' });
+      expect(sent.status, sent.text).to.equal(200);
+      fileId = (await StoredFile.findOne({ where: { displayName: '講師二郎_個人番号カード.png' } }))!.id;
     },
   });
 
@@ -45,6 +56,52 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
       await page.waitForLoadState();
       const reason = page.locator('main .field-error');
       expect(await reason.allInnerTexts()).to.deep.equal([jaText('vault.payeePurpose')]);
+      const box = (await reason.boundingBox())!;
+      const viewport = page.viewportSize()!;
+      expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+    });
+  });
+
+  it('a payee\'s card photo opened for 源泉徴収票: the file page opens at the purpose choice with the reason in view', async () => {
+    await onPhone(e2e, async (page) => {
+      await signIn(page, staff, { phone: true });
+      await page.goto(`/reauth?next=/files/${fileId}`);
+      await page.getByLabel('パスワード').fill(staff.password);
+      await page.getByLabel('確認コード').fill(await freshCode(staff));
+      await page.getByRole('button', { name: '再認証する' }).tap();
+      await page.waitForURL((u) => u.pathname === `/files/${fileId}`);
+      // A payee's number is for the 支払調書 only.
+      await page.locator('select[name=purpose]').selectOption('withholding_slip');
+      await page.locator('select[name=office]').selectOption('tax_office');
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST'),
+        page.getByRole('button', { name: 'ダウンロード' }).tap(),
+      ]);
+      expect(answer.status()).to.equal(400);
+      await page.waitForURL((u) => u.pathname === `/files/${fileId}/download`);
+      await page.waitForLoadState();
+      const reason = page.locator('main .field-error');
+      expect(await reason.allInnerTexts()).to.deep.equal([jaText('vault.payeePurpose')]);
+      const box = (await reason.boundingBox())!;
+      const viewport = page.viewportSize()!;
+      expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+    });
+  });
+
+  it('a deletion date in the past on the same page: it opens at the date with the reason in view', async () => {
+    await onPhone(e2e, async (page) => {
+      await signIn(page, staff, { phone: true });
+      await page.goto(`/files/${fileId}`);
+      await page.getByLabel('削除予定日').fill('2020-04-01');
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST'),
+        page.getByRole('button', { name: '保存' }).tap(),
+      ]);
+      expect(answer.status()).to.equal(400);
+      await page.waitForURL((u) => u.pathname === `/files/${fileId}/retention`);
+      await page.waitForLoadState();
+      const reason = page.locator('main .field-error');
+      expect(await reason.allInnerTexts()).to.deep.equal([jaText('files.retentionPast')]);
       const box = (await reason.boundingBox())!;
       const viewport = page.viewportSize()!;
       expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);

@@ -50,6 +50,13 @@ async function smallSummaries(page: Page): Promise<string[]> {
     .map((el) => el.textContent.trim() + ' (' + Math.round(el.getBoundingClientRect().width) + '×' + Math.round(el.getBoundingClientRect().height) + ')')`);
 }
 
+/** Whether the element is on the screen as the page stands (a message scrolled out of view is not read). */
+async function expectInView(page: Page, selector: string, what: string) {
+  const box = (await page.locator(selector).boundingBox())!;
+  const height = page.viewportSize()!.height;
+  expect(box.y, `${what}: at y=${Math.round(box.y)} on a ${height} px screen`).to.be.within(0, height - box.height);
+}
+
 /** How many objects the storage holds (a refused upload must leave none behind). */
 async function storedObjects(h: Harness): Promise<number> {
   let n = 0;
@@ -209,6 +216,8 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     await page.getByRole('button', { name: t('vault.self.addDependant') }).tap();
     await page.waitForURL((u) => u.pathname === '/me/numbers');
     expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('vault.self.dependantAdded'));
+    // Said where the page opens (the new card), not at the top a screen above.
+    await expectInView(page, '.banner-ok', 'the dependant added');
     const spouse = await Dependant.findOne({ where: { clientId: client.id, employeeId: employee.id } });
     expect(spouse, 'the dependant is stored').to.not.equal(null);
     expect(spouse!.relationship).to.equal('spouse');
@@ -255,6 +264,8 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
     await page.goto('/me/numbers');
     await registerWithPhoto('self', fullWidth(SELF_NUMBER), { expectOk: true });
     expect((await page.locator('.banner-ok').innerText()).trim()).to.equal(t('vault.registered'));
+    // Loaded anew at their own card (shorter now, its form folded away): the message in view, not the next card.
+    await expectInView(page, '[data-testid="person-self"] .banner-ok', 'their own number registered');
     expect(await page.getByTestId('person-self').getByTestId('masked-number').innerText()).to.equal(`**********${SELF_NUMBER.slice(-2)}`);
     expect(await page.getByTestId('person-self').innerText()).to.contain(t('vault.status.person_confirmed'));
     await noFullNumber('after the own number');
@@ -262,6 +273,10 @@ describe(`E2E (Chromium, ${dialectName}): My Numbers — じぶんで登録 on a
 
     // The spouse's number the same way.
     await registerWithPhoto(spouse!.id, SPOUSE_NUMBER, { expectOk: true });
+    // The page is loaded anew at the spouse's card, 登録しました in it and in view.
+    expect(new URL(page.url()).hash).to.equal(`#person-${spouse!.id}`);
+    expect((await page.getByTestId(`person-${spouse!.id}`).locator('.banner-ok').innerText()).trim()).to.equal(t('vault.registered'));
+    await expectInView(page, '.banner-ok', 'the spouse\'s number registered');
     expect(await page.getByTestId(`person-${spouse!.id}`).getByTestId('masked-number').innerText()).to.equal(`**********${SPOUSE_NUMBER.slice(-2)}`);
     expect(await page.getByTestId('person-self').getByTestId('masked-number').innerText()).to.equal(`**********${SELF_NUMBER.slice(-2)}`);
     await noFullNumber('after the spouse\'s number');

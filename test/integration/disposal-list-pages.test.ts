@@ -118,11 +118,11 @@ describe('廃棄: the retention list in pages, and a request for every number a 
     const b = new TestBrowser(h.portal.app);
     await b.login(clientAdmin);
     const list = await b.get('/disposal?due=1&page=2');
-    expect(list.text).to.contain('この条件に該当する55件すべてを対象にする').and.contain('name="shownTotal" value="55"');
+    expect(list.text).to.contain('この条件で期限が来ている55件すべてを対象にする').and.contain('name="shownTotal" value="55"');
     // The page said 54 (a number became due since): nothing is requested, the person is asked to look again.
     const changed = await b.post('/disposal/requests', { allMatching: 'on', due: '1', shownTotal: '54', reason: '保存期間満了' }, '/disposal');
     expect(changed.status).to.equal(409);
-    expect(changed.text).to.contain('この条件に該当する件数が、一覧を表示したときから変わりました。');
+    expect(changed.text).to.contain('この条件で期限が来ている件数が、一覧を表示したときから変わりました。');
     expect(await DisposalRequest.count()).to.equal(0);
     const res = await b.post('/disposal/requests', { allMatching: 'on', due: '1', page: '2', shownTotal: '55', reason: '保存期間満了' }, '/disposal?due=1&page=2');
     expect(res.status, res.text).to.equal(303);

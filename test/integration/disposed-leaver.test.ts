@@ -52,9 +52,29 @@ describe('A leaver whose number was disposed of', function () {
     expect(row).to.not.contain(`/client/people/employee/${employee.id}/link`);
     const page = await b.get(`/client/people/employees/${employee.id}`);
     const facts = page.text.split('data-testid="employee-facts"')[1]!.split('</dl>')[0]!;
-    expect(facts).to.contain('廃棄済み').and.contain('先に社員情報で退職日を消してから');
+    expect(facts).to.contain('廃棄済み').and.contain('先に退職日を消してから');
     expect(facts).to.not.contain('未登録');
     expect(facts).to.not.contain(`/client/people/employee/${employee.id}/number`);
+  });
+
+  // From a product walk: the message sent the admin to 社員情報 (the details form, which holds no leave date); the date is a section of its own.
+  it('what to do about it leads to the leave date itself: a link to the section (#leave) beside each message', async () => {
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const page = await b.get(`/client/people/employees/${employee.id}`);
+    expect(page.text).to.contain('<section class="card" id="leave">');
+    const facts = page.text.split('data-testid="employee-facts"')[1]!.split('</dl>')[0]!;
+    expect(facts).to.not.contain('社員情報');
+    expect(facts).to.match(/<a href="#leave"[^>]*>退職日を変更する<\/a>/);
+    const noDependant = page.text.split('data-testid="add-dependant-leaver"')[1]!.split('</p>')[0]!;
+    expect(noDependant).to.match(/<a href="#leave"[^>]*>退職日を変更する<\/a>/);
+    // The 代理登録 form, reached from an old bookmark or a page left open: no form to fill in for nothing, the way to the date instead.
+    const toLeave = new RegExp(`<a href="/client/people/employees/${employee.id}#leave"[^>]*>退職日を変更する</a>`);
+    const form = await b.get(`/client/people/employee/${employee.id}/number`);
+    expect(form.text).to.match(toLeave).and.not.contain('data-testid="number-input"');
+    const refused = await b.post(`/client/people/employee/${employee.id}/number`, { number: valid(5_353_5353), issueDate: '' }, `/client/people/employees/${employee.id}`);
+    expect(refused.status).to.equal(400);
+    expect(refused.text).to.match(toLeave).and.contain('この方は退職済みで、マイナンバーは廃棄済みです');
   });
 
   it('registering it again is refused with the reason (web and service), and so is a one-time link; nothing is written', async () => {

@@ -70,7 +70,7 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     await b.login(boss);
     await b.reauth(boss);
     const page = await b.get(`/files/${fileId}`);
-    expect(page.text).to.contain('data-testid="not-assigned"').and.not.contain(`action="/files/${fileId}/download"`);
+    expect(page.text).to.contain('data-testid="not-assigned"').and.not.contain(`action="/files/${fileId}/download`);
     const res = await b.post(`/files/${fileId}/download`, { purpose: 'social_insurance_acquire', office: 'pension_office' }, `/files/${fileId}`);
     expect(res.status).to.equal(403);
     expect(res.text).to.contain('この顧問先の担当者ではないため');
@@ -106,7 +106,7 @@ describe('Files holding My Numbers: staff open them only after re-authentication
     expect(past.status).to.equal(400);
     expect(past.text).to.contain('保存期限には今日以降の日付を入力してください');
     // On the file's own page, beside the field, with what was typed: not an error page that loses both.
-    expect(past.text).to.contain(`action="/files/${fileId}/retention"`).and.contain('value="2020-01-01"');
+    expect(past.text).to.contain(`action="/files/${fileId}/retention#retention"`).and.contain('value="2020-01-01"');
     expect((await StoredFile.findByPk(fileId))!.retentionDate).to.equal('2033-03-31');
     // The log says what it was and what it became.
     expect((await s.post(`/files/${fileId}/retention`, { retentionDate: '' }, `/files/${fileId}`)).status).to.equal(303);

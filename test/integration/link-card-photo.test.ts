@@ -234,17 +234,48 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     const elsewhere = await makeUser(h, { role: 'client_admin', clientId: other.id, totp: false });
     const disabled = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
     await User.update({ disabledAt: new Date() }, { where: { id: disabled.user.id } });
-    for (const issuer of [randomUUID(), elsewhere.user.id, disabled.user.id]) {
+    // Told with the company's name: to the page's script, to a plain form post (beside the field), and in English.
+    const told = 'このURLでは写真を送れません。写真を付けずに送信するか、株式会社リンク写真にお問い合わせください。';
+    for (const [issuer, accept] of [[randomUUID(), 'application/json'], [elsewhere.user.id, 'text/html'], [disabled.user.id, 'en']]) {
       await VaultInvitation.update({ createdBy: issuer }, { where: { personKind: 'payee', personId: payee.id, usedAt: null } });
-      const res = await send(visitor, path, token, { code, number: validNumber(77773333444), confirm: 'on' }, [front]);
+      if (accept === 'en') await visitor.agent.post('/lang').type('form').send({ _csrf: token, lang: 'en', back: path });
+      const res = await send(visitor, path, token, { code, number: validNumber(77773333444), confirm: 'on' }, [front], accept === 'text/html' ? accept : 'application/json');
       expect(res.status, issuer).to.equal(400);
-      expect(res.body.error.message).to.equal('このURLでは写真を送れません。写真を付けずに送信するか、依頼元にお問い合わせください。');
+      if (accept === 'text/html') expect(res.text).to.contain(`<p class="field-error" role="alert">${told}</p>`);
+      else expect(res.body.error.message).to.equal(accept === 'en' ? 'Photos cannot be sent through this link. Send without a photo, or contact 株式会社リンク写真.' : told);
     }
+    await visitor.agent.post('/lang').type('form').send({ _csrf: token, lang: 'ja', back: path });
     expect([await StoredFile.count(), await NumberRecord.count({ where: { personId: payee.id } })]).to.deep.equal([files, 0]);
     expect(writes.length, "objects written for the refused photo").to.equal(written);
     // Without the photo the number goes through.
     const plain = await send(visitor, path, token, { number: validNumber(77773333444), confirm: 'on' }, [], 'text/html');
     expect(plain.status, plain.text).to.equal(303);
     expect(await NumberRecord.count({ where: { personId: payee.id } })).to.equal(1);
+  });
+});
+
+describe('One-time link: the page names the company the card\'s photos go to', () => {
+  let h: Harness;
+  before(async () => { h = await createHarness(); });
+  after(async () => { await h.close(); });
+
+  // From a product walk: the English page said the photos go "to whoever asked"; the page names the company everywhere else.
+  it('the page says the photos go to the company that asked, by its name, in Japanese and in English', async () => {
+    const client = await makeClient(h, { code: 'LP03', name: '株式会社リンク写真' });
+    const admin = new TestBrowser(h.portal.app);
+    await admin.login(await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false }));
+    expect((await admin.post('/client/people/payees', { code: 'P003', name: '宛先 確認', kind: 'lecturer' }, '/client/people')).status).to.equal(303);
+    const payee = (await Payee.findOne({ where: { clientId: client.id, code: 'P003' } }))!;
+    const sheet = await admin.post(`/client/people/payee/${payee.id}/link`, {}, '/client/people');
+    const path = new URL(/data-testid="link-url">([^<]+)</.exec(sheet.text)![1]!).pathname;
+    const visitor = new TestBrowser(h.portal.app);
+    const hint = (html: string) => /<p class="hint" id="photo-hint">([^<]*)<\/p>/.exec(html)?.[1];
+    const page = await visitor.get(path);
+    expect(hint(page.text)).to.equal('表と裏の2枚まで（画像またはPDF）。確認コードが正しいときだけ受け取り、暗号化して株式会社リンク写真へ届けます。');
+    await visitor.agent.post('/lang').type('form').send({ _csrf: csrfIn(page.text), lang: 'en', back: path });
+    const english = await visitor.get(path);
+    expect(english.text).to.contain('株式会社リンク写真 asks you to provide your My Number.');
+    expect(hint(english.text)).to.equal('Up to two (front and back), images or PDF. They are taken only with the right code, and delivered encrypted to 株式会社リンク写真.');
+    expect(english.text).to.not.contain('whoever');
   });
 });

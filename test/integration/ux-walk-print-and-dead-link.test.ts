@@ -75,6 +75,20 @@ describe('UX walk: a one-time link opened again once it no longer works', () => 
     expect(res.text, what).to.not.contain('見つかりません').and.not.contain('トップへ戻る').and.not.contain('href="/login"');
   }
 
+  // From a product walk: 戻る on the sheet led to the top of the list, the person somewhere below (支払先を登録 opens at the row already).
+  it('the sheet\'s 戻る leads back to the list as it was left, at that person\'s row', async () => {
+    const clientId = (await VaultInvitation.sequelize!.models.Client!.findOne({ where: { code: 'UXL' } }))!.get('id') as string;
+    const { payee } = await makePayee(clientId, { code: 'P777', name: '戻る 先生' });
+    const back = (html: string) => /<a class="back-link" href="([^"]*)"/.exec(html)?.[1]?.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+    const plain = await admin.post(`/client/people/payee/${payee.id}/link`, { email: '' }, '/client/people');
+    expect(plain.status, plain.text).to.equal(200);
+    expect(back(plain.text)).to.equal(`/client/people#person-${payee.id}`);
+    // Made from a filtered list (its form keeps the filter in its address): back to that list, at the row.
+    const filtered = await admin.agent.post(`/client/people/payee/${payee.id}/link?status=missing&name=${encodeURIComponent('戻る')}`).type('form').send({ _csrf: await admin.csrf('/client/people'), email: '' });
+    expect(filtered.status, filtered.text).to.equal(200);
+    expect(back(filtered.text)).to.equal(`/client/people?name=${encodeURIComponent('戻る')}&status=missing#person-${payee.id}`);
+  });
+
   it('used: a heading that says so, and to ask the company that sent it for a new one, with no way to a login page', async () => {
     const { path, code } = await newLink();
     const visitor = new TestBrowser(h.portal.app);

@@ -418,7 +418,7 @@ describe('Vault: CSV import, one-time registration links', () => {
     it('a mailed link carries the URL and never the code', async () => {
       const { person } = await makePayee(client.id);
       const to = 'payee-link@example.jp';
-      const link = await s.vaultLinks.create(sys, person, null, { to, lang: 'ja' });
+      const link = await s.vaultLinks.create(sys, person, null, { to }, 'ja');
       tokenOf(link.url);
       const mail = await h.smtp.lastTo(to);
       expect(mail.text ?? '').to.not.contain(link.code);
@@ -435,7 +435,7 @@ describe('Vault: CSV import, one-time registration links', () => {
       const [links, rows] = [await VaultInvitation.count(), await AuditEvent.count()];
       h.smtp.refusing = true;
       try {
-        await rejects(() => s.vaultLinks.create(sys, person, null, { to: 'refused-link@example.jp', lang: 'ja' }), MailUnavailable);
+        await rejects(() => s.vaultLinks.create(sys, person, null, { to: 'refused-link@example.jp' }, 'ja'), MailUnavailable);
       } finally { h.smtp.refusing = false; }
       expect(await s.vaultLinks.find(printed)).to.not.equal(null);
       expect(await VaultInvitation.count()).to.equal(links);

@@ -2,13 +2,13 @@ import type { Request, Response } from 'express';
 import multer from 'multer';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { doneGoTo, flash, page } from '../render';
+import { doneGoTo, flash, flashBesideRow, page } from '../render';
 import { parseForm, email, type FieldErrors } from '../forms';
 import { accountForm, inviteEmployeeForm, checkForm, dependantForm, employeeDetailsForm, employeeForm, leaveForm, numberForm, payeeForm, RELATIONSHIPS } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { AppError, BadRequest, FieldConflict, MailUnavailable } from '../../errors';
 import { Establishment, PAYEE_KINDS, PERSON_KINDS, User, type Client, type PersonKind } from '../../db/models';
-import { departmentsOf, findPerson, type Person } from '../../vault/people';
+import { departmentsOf, findPerson, hasLeft, type Person } from '../../vault/people';
 import { importPeople, PEOPLE_GUIDE, PEOPLE_TEMPLATE } from '../../vault/people-import';
 import { inviteEmployee } from '../../vault/employee-invite';
 import { rulesOf } from '../../disposal/retention-rules';
@@ -85,10 +85,13 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await clientOf(req);
     const establishments = await Establishment.findAll({ where: { clientId: client.id }, order: [['name', 'ASC']] });
+    const list = await vaultListData(services, req, client.id);
     page(req, res, 'vault/client-list', {
       title: 'vault.title',
       client: presentClient(client),
-      ...(await vaultListData(services, req, client.id)),
+      ...list,
+      // A message about one person (登録しました) stands with their row, where the page opens.
+      flashBesideRow: flashBesideRow(req, list.rows.map((r) => r.personId)),
       establishments: establishments.map((e) => ({ id: e.id, name: e.name })),
       payeeKinds: PAYEE_KINDS.map((k) => ({ value: k, labelKey: `people.payeeKind.${k}` })),
       ...extra,
@@ -138,7 +141,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
    * Runs a form's action; on a refusal the page it was sent from is shown again with the errors
    * and the typed values beside the form, otherwise back to that page with a message.
    */
-  async function orShowErrors<T>(req: Request, res: Response, formName: string, action: () => Promise<T>, back: { path: string | ((done: T) => string); show: ShowList }, okKey = 'people.saved') {
+  async function orShowErrors<T>(req: Request, res: Response, formName: string, action: () => Promise<T>, back: { path: string | ((done: T) => string); show: ShowList; at?: (done: T) => string }, okKey = 'people.saved') {
     let done: T;
     try {
       done = await action();
@@ -147,7 +150,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       if (!errors) throw err;
       return back.show(req, res, { [`${formName}Errors`]: errors, [`${formName}Values`]: req.body }, (err as AppError).status);
     }
-    flash(req, 'ok', okKey);
+    flash(req, 'ok', okKey, undefined, back.at?.(done));
     res.redirect(303, typeof back.path === 'function' ? back.path(done) : back.path);
   }
   /**
@@ -207,6 +210,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       // The typed number is never echoed back into the page: a refused number is typed again.
       values: { issueDate: (req.body as Record<string, string> | undefined)?.issueDate ?? record?.issueDate ?? '' },
       hasPhoto: Boolean(record?.idFileId),
+      // A leaver's number disposed of is not taken again until the leave date is cleared (a rehire): the page leads there.
+      leaveDatePath: found && !record && person.employee && hasLeft(person) ? `/client/people/employees/${person.employee.id}#leave` : null,
       accept: CARD_PHOTO_ACCEPT,
       errors,
     }, status);
@@ -310,7 +315,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         return people.addPayee(actorOf(req), client.id, f.data);
       // A payee has no page: the list opens at their row (登録, ワンタイムURL), found by their code.
-      }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, show: showList }, 'people.payeeAdded');
+      }, { path: (p) => `/client/people?code=${encodeURIComponent(p.code)}#person-${p.id}`, at: (p) => p.id, show: showList }, 'people.payeeAdded');
     },
 
     showRegister: (req: Request, res: Response) => showRegisterForm(req, res),
@@ -343,7 +348,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const status = (err as AppError).status;
         return refuseNumberForm(req, res, errors, status, () => showRegisterForm(req, res, errors, status));
       }
-      flash(req, 'ok', 'vault.registered');
+      flash(req, 'ok', 'vault.registered', undefined, person.id);
       doneGoTo(req, res, registerReturn(req, person).path);
     },
 
@@ -357,7 +362,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       if (!f.ok) return refused(f.errors.email ?? 'form.email', 400);
       let made;
       try {
-        made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email, lang: req.lang } : null);
+        made = await services.vaultLinks.create(actorOf(req), person, req.user!.id, f.data.email ? { to: f.data.email } : null, req.lang);
       } catch (err) {
         if (err instanceof MailUnavailable) return refused(err.messageKey, err.status);
         throw err;
@@ -366,6 +371,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         title: 'vault.link.title',
         client: presentClient(client),
         person: { label: person.label, kindKey: `vault.kind.${person.kind}` },
+        // 戻る: the list as it was left (the form keeps its filter in its address), at this person's row.
+        back: `/client/people${querySuffix(listQueryOf(req.query))}#person-${person.id}`,
         url: made.url,
         code: made.code,
         mailed: Boolean(f.data.email),
@@ -388,7 +395,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!errors) throw err;
         return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
       }
-      flash(req, 'ok', 'vault.confirmed');
+      flash(req, 'ok', 'vault.confirmed', undefined, personId);
       res.redirect(303, `/client/people${querySuffix(listQueryOf(req.query))}#person-${personId}`);
     },
 

@@ -43,7 +43,7 @@ const filterForm = z.object({
   page: z.coerce.number().int().min(1).max(1_000_000).catch(1).default(1),
 });
 type RetentionFilter = z.infer<typeof filterForm>;
-// `allMatching`: every number the list's filter (sent again with the form) matches, on every page.
+// `allMatching`: every due number the list's filter (sent again with the form) matches, on every page.
 const requestForm = z.object({
   items: tickedValues(/^(number|file):[0-9a-f-]{36}$/i, 20_000), reason: z.string().trim().max(500).default(''),
   whole: z.literal('on').optional().catch(undefined), allMatching: z.literal('on').optional().catch(undefined),
@@ -103,10 +103,13 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
     // A refused request shows the list as it was filtered when the form was sent.
     const q = filterForm.parse(req.method === 'GET' ? req.query : req.body ?? {});
     const departments = await departmentsOf(client.id);
-    const { rows, total } = await services.vault.list(client.id, numbersFilter(q, departments), q.page);
+    const filter = numbersFilter(q, departments);
+    const { rows, total } = await services.vault.list(client.id, filter, q.page);
     // Only files the reader may see elsewhere (a client admin does not see what the firm sent to one employee).
     const files = await StoredFile.findAll({ where: { [Op.and]: [{ clientId: client.id, status: 'ready' }, await visibleFilesWhere(req.user!)] }, order: [['createdAt', 'DESC']], limit: 500 });
     const today = japanDay();
+    // "All of these" takes the due numbers the filter matches: offered only when there are some; otherwise the page says when the next is due.
+    const dueOfMatching = await services.vault.dueOfMatching(client.id, filter, today);
     // A refused request comes back with its ticks and reason; a refused date change with what was typed, on its row.
     const ticked = new Set(Array.isArray(extra.ticked) ? extra.ticked as string[] : []);
     const query = (page: number) => listQuery(q, firmSide ? client.id : null, page);
@@ -128,6 +131,11 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
       numbers,
       total,
+      dueTotal: dueOfMatching.due,
+      heldTotal: dueOfMatching.held,
+      // The due numbers reach past this page: the label says "all pages" too.
+      dueOnOtherPages: dueOfMatching.due > numbers.filter((n) => n.due).length,
+      nextDeletionDate: dueOfMatching.nextDate,
       morePages: total > VAULT_PAGE_SIZE,
       prevQuery: q.page > 1 ? query(q.page - 1) : null,
       nextQuery: q.page * VAULT_PAGE_SIZE < total ? query(q.page + 1) : null,
@@ -256,8 +264,9 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
         if (f.confirmCode !== client.code) return retentionList(req, res, { wholeError: 'disposal.wholeCodeMismatch', wholeReason: f.reason }, 400);
       }
       const ticked: ItemRef[] = f.items.map((x) => { const [kind, id] = x.split(':'); return { kind: kind as 'number' | 'file', id: id! }; });
-      // "All of these": the numbers the filter matches now, with any files ticked (ticked numbers are among them or not wanted twice).
-      const matching = f.allMatching ? await vault.matchingRecordIds(client.id, numbersFilter(filterForm.parse(req.body ?? {}), await departmentsOf(client.id))) : [];
+      // "All of these": the due numbers the filter matches now (the list offers it only for those: early disposal is ticked
+      // row by row), with any files ticked (ticked numbers are among them or not wanted twice).
+      const matching = f.allMatching ? await vault.matchingRecordIds(client.id, { ...numbersFilter(filterForm.parse(req.body ?? {}), await departmentsOf(client.id)), dueBy: japanDay() }) : [];
       // Disposal cannot be undone: if the numbers matching changed since the page was read, the person looks again.
       if (f.allMatching && matching.length !== f.shownTotal) return retentionList(req, res, { requestError: 'disposal.matchingChanged', ...kept }, 409);
       const refs: ItemRef[] = f.allMatching ? [...matching.map((id) => ({ kind: 'number' as const, id })), ...ticked.filter((r) => r.kind === 'file')] : ticked;

@@ -15,6 +15,7 @@ import { ALL_CLIENT_CATEGORIES, resolveUploadTarget, type UploadTarget } from '.
 import { contentDisposition } from '../../files/names';
 import { PAGE_SIZE } from '../../files/file-service';
 import { boxesOf } from '../../files/visibility';
+import { sendersForEmployee } from '../../files/sent-from';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
@@ -87,6 +88,13 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     }, status);
   }
 
+  /** What the file's page says of it; an employee is told who sent a file to them, and never named to themselves. */
+  async function detailsFor(user: Express.User, file: StoredFile) {
+    const details = await files.details(file, user);
+    if (user.role !== 'employee') return details;
+    return { ...details, client: null, employee: null, from: (await sendersForEmployee(user, [file])).get(file.id) };
+  }
+
   /** A file's page; a refused download purpose or retention date comes back to it with the reason beside the field. */
   async function showFile(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const user = req.user!;
@@ -94,7 +102,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
     page(req, res, 'files/show', {
       title: 'files.detail.title',
-      file: presentFileDetails(file, await files.details(file, req.user!), req.lang),
+      file: presentFileDetails(file, await detailsFor(user, file), req.lang),
       needsPurpose: file.containsMyNumber && isFirm,
       needsReauth: opensLikeANumber(user, file),
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
@@ -170,9 +178,12 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       const employees = new Map((employeeIds.length ? await Employee.findAll({ where: { id: employeeIds }, attributes: ['id', 'employeeCode', 'name'] }) : []).map((e) => [e.id, `${e.employeeCode} ${e.name}`]));
       // A dependant's card photo names the dependant after the employee who sent it; a payee's, the payee.
       const photoOwners = await cardPhotoOwnersAcross(rows);
+      // An employee is told who sent what came to them, and is never named to themselves: only a dependant's card photo names the dependant.
+      const senders = await sendersForEmployee(user, rows);
       const employeeOf = (f: StoredFile) => {
         const label = f.employeeId ? employees.get(f.employeeId) : undefined;
         const owner = photoOwners.get(f.id);
+        if (user.role === 'employee') return owner?.dependantName || undefined;
         if (label && owner?.dependantName) return `${label} > ${owner.dependantName}`;
         return label ?? (owner?.personLabel || undefined);
       };
@@ -182,7 +193,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       page(req, res, 'files/list', {
         title: 'files.title',
         files: rows.map((f) => presentFile(f, req.lang, {
-          state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f),
+          state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f), from: senders.get(f.id),
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
         keep: keep ? `&${keep}` : '',

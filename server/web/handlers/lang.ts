@@ -2,14 +2,14 @@ import type { Request, Response } from 'express';
 import type { Services } from '../../services';
 import { isLang } from '../../i18n';
 import { safeNext } from '../forms';
-import { LANG_COOKIE } from '../middleware/locals';
+import { LANG_COOKIE, LANG_COOKIE_OPTIONS } from '../middleware/locals';
 
 /** Switches the UI language (a cookie, and the user's setting when signed in). */
 export function langHandler(services: Services) {
   return async (req: Request, res: Response) => {
     const lang = req.body?.lang;
     if (isLang(lang)) {
-      res.cookie(LANG_COOKIE, lang, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, path: '/' });
+      res.cookie(LANG_COOKIE, lang, LANG_COOKIE_OPTIONS);
       if (req.user) await services.accounts.setLang(req.user, lang);
     }
     const back = safeNext(req.body?.back) ?? '/';

@@ -5,6 +5,7 @@ import { actorOf } from '../context';
 import { flash, page } from '../render';
 import { parseForm } from '../forms';
 import { BadRequest, DeadLink } from '../../errors';
+import { openInMailLang } from '../middleware/locals';
 
 const forgotForm = z.object({ email: z.string().trim().max(190).default('') });
 const newPasswordForm = z.object({
@@ -27,7 +28,10 @@ export function passwordHandlers(services: Services) {
     },
 
     async showSet(req: Request, res: Response) {
-      if (!(await services.accounts.linkIsLive(String(req.params.token)))) throw new DeadLink();
+      const link = await services.accounts.liveLink(String(req.params.token));
+      if (!link) throw new DeadLink();
+      // An invitation mailed in English opens in English (the mail's language is the person's).
+      openInMailLang(req, res, link.lang);
       page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path });
     },
 

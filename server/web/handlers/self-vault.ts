@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { doneGoTo, flash, page } from '../render';
+import { doneGoTo, flash, flashBesideRow, page } from '../render';
 import { parseForm, checkbox, type FieldErrors } from '../forms';
 import { checkForm, dependantForm, numberForm, RELATIONSHIPS } from '../vault-forms';
 import { formErrors, toldToThePerson } from './client-vault';
@@ -49,6 +49,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
     page(req, res, 'vault/self', {
       title: 'vault.self.title',
       people: withRecords,
+      // The page opens at the card of the person just added, registered or confirmed: the message stands in it.
+      flashBesideRow: flashBesideRow(req, withRecords.map((p) => p.key)),
       left: hasLeft(employee),
       relationships: RELATIONSHIPS.map((r) => ({ value: r, labelKey: `people.relationship.${r}` })),
       accept: CARD_PHOTO_ACCEPT,
@@ -99,8 +101,9 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         // The company's admin sees the refusal in the log; the employee is told only what is theirs to know.
         return refuse(req, res, toldToThePerson(errors, 'vault.self.numberRefused'), (err as AppError).status, personKey);
       }
-      flash(req, 'ok', 'vault.registered');
-      doneGoTo(req, res, '/me/numbers');
+      // Back at this person's card (the form's own anchor; the page's script goes there too), the message in it.
+      flash(req, 'ok', 'vault.registered', undefined, personKey);
+      doneGoTo(req, res, `/me/numbers#person-${personKey}`);
     },
 
     async addDependant(req: Request, res: Response) {
@@ -110,7 +113,7 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
       if (!f.ok) return show(req, res, { dependantErrors: f.errors, dependantValues: req.body }, 400);
       const added = await services.people.addDependant(actorOf(req), employee.clientId, employee.id, f.data);
       // The next step is that person's number: the page opens at their card.
-      flash(req, 'ok', 'vault.self.dependantAdded');
+      flash(req, 'ok', 'vault.self.dependantAdded', undefined, added.id);
       res.redirect(303, `/me/numbers#person-${added.id}`);
     },
 
@@ -136,8 +139,8 @@ export function selfVaultHandlers(services: Services, csrfValid: (req: Request) 
         if (!errors) throw err;
         return show(req, res, { confirmErrors: { typed: errors.typed ?? errors._form }, confirmFor: personKey }, (err as AppError).status);
       }
-      flash(req, 'ok', 'vault.confirmed');
-      res.redirect(303, '/me/numbers');
+      flash(req, 'ok', 'vault.confirmed', undefined, personKey);
+      res.redirect(303, `/me/numbers#person-${personKey}`);
     },
   };
 }

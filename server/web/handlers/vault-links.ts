@@ -14,6 +14,7 @@ import { maskName } from '../../reports/report-data';
 import { translate } from '../../i18n';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos, type ReceivedPhotos } from '../card-photo-upload';
 import type { ActorContext } from '../../audit';
+import { openInMailLang } from '../middleware/locals';
 
 const linkForm = z.object({
   code: z.string().max(20).default(''),
@@ -98,6 +99,8 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
   return {
     async show(req: Request, res: Response) {
       res.set('Referrer-Policy', 'no-referrer');
+      // A link mailed or printed in English (?lang=en) opens in English, unless this browser chose a language.
+      openInMailLang(req, res, typeof req.query.lang === 'string' ? req.query.lang : null);
       const link = await services.vaultLinks.find(String(req.params.token));
       if (!link) return deadLink(req, res, 'vault.link.dead');
       await show(req, res, link);
@@ -156,7 +159,9 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         const still = await services.vaultLinks.find(token);
         if (!still) return deadLink(req, res, errors.code ? 'vault.link.wornOut' : 'vault.link.dead');
         const triesLeft = errors.code ? translate(req.lang, 'vault.link.triesLeft', { count: VaultLinks.triesLeft(still) }) : undefined;
-        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft);
+        // Messages name the company that asked (写真を送れないときの問い合わせ先), as the page does.
+        const company = (await Client.findByPk(still.person.clientId, { attributes: ['name'] }))?.name ?? '';
+        return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft, { client: company });
       }
       delete req.session.vaultLinkCodeChecked;
       // A thanks page of its own, so a reload sends nothing again.

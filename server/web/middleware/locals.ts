@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { DEFAULT_LANG, isLang } from '../../i18n';
 import type { Services } from '../../services';
 import { navFor, presentUser } from '../../presenters/user';
@@ -7,10 +7,28 @@ import { formatDateTime } from '../../presenters/format';
 
 export const LANG_COOKIE = 'lang';
 
+/** The language cookie as the switch sets it (and a page opened from a mail, below). */
+export const LANG_COOKIE_OPTIONS = { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, path: '/' } as const;
+
+/**
+ * A page opened from a mail written in a language (an invitation, a one-time link) opens in that
+ * language, unless this browser chose one (the cookie) or its reader is signed in with their own;
+ * it is kept on this browser like a choice, so the sign-in that follows reads the same.
+ */
+export function openInMailLang(req: Request, res: Response, lang: string | null | undefined): void {
+  if (!isLang(lang) || req.user || isLang(langCookieOf(req))) return;
+  req.lang = lang;
+  res.locals.lang = lang;
+  res.cookie(LANG_COOKIE, lang, LANG_COOKIE_OPTIONS);
+}
+
+const langCookieOf = (req: Request): string | undefined =>
+  (req as { cookies?: Record<string, string> }).cookies?.[LANG_COOKIE] ?? readCookie(req.get('cookie'), LANG_COOKIE);
+
 /** The UI language: the user's choice, else the language cookie, else Japanese. */
 export const chooseLang: RequestHandler = (req, res, next) => {
   const fromUser = req.user?.lang;
-  const fromCookie = (req as { cookies?: Record<string, string> }).cookies?.[LANG_COOKIE] ?? readCookie(req.get('cookie'), LANG_COOKIE);
+  const fromCookie = langCookieOf(req);
   req.lang = isLang(fromUser) ? fromUser : isLang(fromCookie) ? fromCookie : DEFAULT_LANG;
   res.locals.lang = req.lang;
   next();
