@@ -73,11 +73,16 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
   }
 
   return {
-    showLogin(req: Request, res: Response) {
+    async showLogin(req: Request, res: Response) {
       if (req.user) return res.redirect(303, '/home');
       const reason = typeof req.query.reason === 'string' && ['expired', 'loggedOut'].includes(req.query.reason) ? `auth.reason.${req.query.reason}` : null;
       const email = req.session?.loginEmail;
-      if (email) delete req.session.loginEmail;
+      if (email) {
+        delete req.session.loginEmail;
+        // Stored before the page goes out: express-session would store it only as the response ends, so a
+        // reload quick enough (the page is whole before that) would show the address again.
+        await saveSession(req);
+      }
       page(req, res, 'auth/login', { title: 'auth.login.title', next: safeNext(req.query.next), reason, email });
     },
 
