@@ -7,7 +7,7 @@ import { createHarness, type Harness } from '../support/harness';
 import { makeClient, makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { disposalService } from '../support/disposal';
-import { envFor, ROOT, runScript } from '../support/run-cli';
+import { envFor, ROOT, runScript, TSX_NODE } from '../support/run-cli';
 import { pngBytes, uploadFiles } from '../support/files';
 import { makeEmployee, makePayee, numberFrom as valid, scanDatabase, twelveDigitRunsOutsideIds } from '../support/vault';
 import { pdfText } from '../support/pdf';
@@ -40,7 +40,7 @@ function filesUnder(dir: string): string[] {
 
 /** The portal's server (server/main.ts, as `npm start` runs it) on the harness's data, until stopped. */
 function startPortal(env: NodeJS.ProcessEnv) {
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });

@@ -10,7 +10,7 @@ import { Op } from 'sequelize';
 import { createHarness, sharedDatabase, type Harness } from '../support/harness';
 import { MIGRATIONS } from '../../server/db/migrate';
 import { assign, makeClient, makeUser, type MadeUser } from '../support/factories';
-import { envFor, ROOT } from '../support/run-cli';
+import { envFor, ROOT, TSX_NODE } from '../support/run-cli';
 import { csrfIn } from '../support/browser';
 import { pdfBytes, sha256 } from '../support/files';
 import { validNumber } from '../support/vault';
@@ -39,7 +39,7 @@ process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 /** Starts `tsx server/main.ts` on a free port and resolves once it logs that it is listening. */
 function startInstance(name: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Instance> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], { cwd: ROOT, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), 'server/main.ts'], { cwd: ROOT, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let out = '';
     let settled = false;

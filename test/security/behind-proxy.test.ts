@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import request from 'supertest';
 import { createHarness, type Harness } from '../support/harness';
-import { envFor, runScript, ROOT } from '../support/run-cli';
+import { envFor, runScript, ROOT, TSX_NODE } from '../support/run-cli';
 import { SESSION_COOKIE } from '../../server/web/middleware/session';
 
 /**
@@ -38,7 +37,7 @@ describe('Security: the started portal behind a TLS proxy', function () {
 
   it('with TRUST_PROXY=true: X-Forwarded-Proto https gets a Secure session cookie and HSTS; plain http gets no session cookie', async () => {
     const env = envFor(h, { PORT: '0', PUBLIC_URL: 'https://portal.example.jp', TRUST_PROXY: 'true', LOG_LEVEL: 'info' });
-    child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`not listening in time:\n${out}`)), 60_000);

@@ -16,10 +16,17 @@ export function envFor(h: Pick<Harness, 'config'>, extra: Record<string, string>
   };
 }
 
+/**
+ * `node --import tsx`: the loader npm scripts run under (`tsx <script>`), without the tsx command's
+ * own wrapper process, which started a second Node for every script (some 0.2–0.4 s of CPU each)
+ * and stood between the test and the script's pid (as scripts/support/server-process.ts says).
+ */
+export const TSX_NODE = [process.execPath, '--import', 'tsx'] as const;
+
 /** Runs a script of the project with tsx (the same runtime npm scripts use) and collects its output. */
 export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv, opts: { untilOutput?: RegExp; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${stdout}\n${stderr}`)); }, opts.timeoutMs ?? 25_000);
