@@ -68,6 +68,9 @@ describe(`廃棄: 「すべてを対象にする」 only for the numbers that ar
     const nobody = await b.get('/disposal?code=NONE');
     expect(allDueBox(nobody.text)).to.equal(null);
     expect(noneDue(nobody.text)).to.equal(ja('disposal.noneMatching'));
+    // No table of headers over no rows: the notice is what the page says.
+    expect(page.text).to.contain('data-testid="retention-table"');
+    expect(nobody.text).not.to.contain('data-testid="retention-table"');
   });
 
   it('some due: the box counts the due ones only, and ticking it on the unfiltered list requests exactly those, none early', async () => {
