@@ -50,7 +50,6 @@ export async function recordIdsMatching(sequelize: Sequelize, clientId: string, 
   return rows.map((row) => row.id);
 }
 
-/** Of the numbers a filter matches (whatever its due condition): how many, how many are due, and the next deletion date. */
 export interface DueOfMatching { held: number; due: number; nextDate: string | null }
 
 /**

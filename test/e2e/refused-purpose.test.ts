@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Page } from 'playwright-core';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { e2eSuite, freshCode, onPhone, signIn } from '../support/e2e';
@@ -8,6 +9,16 @@ import { systemContext } from '../../server/audit';
 import { StoredFile, type Client } from '../../server/db/models';
 import { TestBrowser } from '../support/browser';
 import { pngBytes } from '../support/files';
+
+/** The one reason given, and on screen where the page opened (not a screen below). */
+async function expectReasonInView(page: Page, key: string): Promise<void> {
+  await page.waitForLoadState();
+  const reason = page.locator('main .field-error');
+  expect(await reason.allInnerTexts()).to.deep.equal([jaText(key)]);
+  const box = (await reason.boundingBox())!;
+  const viewport = page.viewportSize()!;
+  expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+}
 
 /**
  * From a product walk: on a phone, a staff member who asked for a payee's number under 源泉徴収票
@@ -19,6 +30,11 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
   let client: Client;
   let staff: MadeUser;
   let fileId: string;
+  const reauthenticate = async (page: Page) => {
+    await page.getByLabel('パスワード').fill(staff.password);
+    await page.getByLabel('確認コード').fill(await freshCode(staff));
+    await page.getByRole('button', { name: '再認証する' }).tap();
+  };
   const e2e = e2eSuite({
     seed: async (h) => {
       client = await makeClient(h, { code: 'RPUR', name: '株式会社目的歩き' });
@@ -41,9 +57,7 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
     await onPhone(e2e, async (page) => {
       await signIn(page, staff, { phone: true });
       await page.goto(`/reauth?next=/firm/clients/${client.id}/numbers`);
-      await page.getByLabel('パスワード').fill(staff.password);
-      await page.getByLabel('確認コード').fill(await freshCode(staff));
-      await page.getByRole('button', { name: '再認証する' }).tap();
+      await reauthenticate(page);
       await page.waitForURL((u) => u.pathname === `/firm/clients/${client.id}/numbers`);
       await page.locator('select[name=purpose]').selectOption('withholding_slip');
       await page.locator('select[name=office]').selectOption('tax_office');
@@ -53,12 +67,7 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
       ]);
       expect(answer.status()).to.equal(400);
       await page.waitForURL((u) => u.pathname.endsWith('/reveal'));
-      await page.waitForLoadState();
-      const reason = page.locator('main .field-error');
-      expect(await reason.allInnerTexts()).to.deep.equal([jaText('vault.payeePurpose')]);
-      const box = (await reason.boundingBox())!;
-      const viewport = page.viewportSize()!;
-      expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+      await expectReasonInView(page, 'vault.payeePurpose');
     });
   });
 
@@ -66,9 +75,7 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
     await onPhone(e2e, async (page) => {
       await signIn(page, staff, { phone: true });
       await page.goto(`/reauth?next=/files/${fileId}`);
-      await page.getByLabel('パスワード').fill(staff.password);
-      await page.getByLabel('確認コード').fill(await freshCode(staff));
-      await page.getByRole('button', { name: '再認証する' }).tap();
+      await reauthenticate(page);
       await page.waitForURL((u) => u.pathname === `/files/${fileId}`);
       // A payee's number is for the 支払調書 only.
       await page.locator('select[name=purpose]').selectOption('withholding_slip');
@@ -79,12 +86,7 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
       ]);
       expect(answer.status()).to.equal(400);
       await page.waitForURL((u) => u.pathname === `/files/${fileId}/download`);
-      await page.waitForLoadState();
-      const reason = page.locator('main .field-error');
-      expect(await reason.allInnerTexts()).to.deep.equal([jaText('vault.payeePurpose')]);
-      const box = (await reason.boundingBox())!;
-      const viewport = page.viewportSize()!;
-      expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+      await expectReasonInView(page, 'vault.payeePurpose');
     });
   });
 
@@ -99,12 +101,7 @@ describe(`E2E (Chromium, ${dialectName}): a refused purpose on a phone shows its
       ]);
       expect(answer.status()).to.equal(400);
       await page.waitForURL((u) => u.pathname === `/files/${fileId}/retention`);
-      await page.waitForLoadState();
-      const reason = page.locator('main .field-error');
-      expect(await reason.allInnerTexts()).to.deep.equal([jaText('files.retentionPast')]);
-      const box = (await reason.boundingBox())!;
-      const viewport = page.viewportSize()!;
-      expect(box.y, `the reason at y=${Math.round(box.y)} on a ${viewport.height} px screen`).to.be.within(0, viewport.height - box.height);
+      await expectReasonInView(page, 'files.retentionPast');
     });
   });
 });
