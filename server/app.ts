@@ -10,7 +10,7 @@ import { NotFound, TooManyRequests } from './errors';
 import { translate, type Lang } from './i18n';
 import { routeTable, type RouteDef } from './web/routes';
 import { requireAccess, requireApiToken, requireKeys, requireReauth, requireReauthLogged } from './web/middleware/guards';
-import { saveBeforeRedirect, sessionLifetime, sessionMiddleware } from './web/middleware/session';
+import { saveBeforeAnswer, sessionLifetime, sessionMiddleware } from './web/middleware/session';
 import { errorHandler } from './web/middleware/error-handler';
 import { requestLog } from './web/middleware/request-log';
 import { securityHeaders } from './web/middleware/security-headers';
@@ -139,7 +139,7 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(sessionLifetime(config));
-  app.use(saveBeforeRedirect);
+  app.use(saveBeforeAnswer);
   app.use(chooseLang);
   app.use((req, _res, next) => {
     req.csrfToken = (overwrite?: boolean) => generateToken(req, overwrite);

@@ -6,7 +6,7 @@ import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
 import { safeNext } from '../forms';
-import { SESSION_COOKIE, passwordVersion, saveSession } from '../middleware/session';
+import { SESSION_COOKIE, passwordVersion } from '../middleware/session';
 import { reauthActive } from '../middleware/guards';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
@@ -45,7 +45,6 @@ export async function grantReauth(req: Request, services: Services, method: stri
   const { startedAt, passwordAt, passport: pp, csrfToken } = req.session as typeof req.session & { passport?: unknown; csrfToken?: string };
   await regenerate(req);
   Object.assign(req.session, { passport: pp, startedAt, passwordAt, csrfToken, lastSeenAt: Date.now(), reauthUntil: Date.now() + services.config.reauthMinutes * 60 * 1000 });
-  await saveSession(req);
 }
 
 export function authHandlers(services: Services, passport: InstanceType<typeof Passport>) {
@@ -77,12 +76,8 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       if (req.user) return res.redirect(303, '/home');
       const reason = typeof req.query.reason === 'string' && ['expired', 'loggedOut'].includes(req.query.reason) ? `auth.reason.${req.query.reason}` : null;
       const email = req.session?.loginEmail;
-      if (email) {
-        delete req.session.loginEmail;
-        // Stored before the page goes out: express-session would store it only as the response ends, so a
-        // reload quick enough (the page is whole before that) would show the address again.
-        await saveSession(req);
-      }
+      // Shown once: the page goes out only after the session without it is stored (saveBeforeAnswer).
+      if (email) delete req.session.loginEmail;
       page(req, res, 'auth/login', { title: 'auth.login.title', next: safeNext(req.query.next), reason, email });
     },
 

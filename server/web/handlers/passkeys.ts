@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { safeNext } from '../forms';
-import { saveSession } from '../middleware/session';
 import { grantReauth } from './auth';
 import { AppError, BadRequest, NotFound } from '../../errors';
 
@@ -25,7 +24,6 @@ export function passkeyHandlers(services: Services) {
     async registrationOptions(req: Request, res: Response) {
       const options = await passkeys.registrationOptions(req.user!);
       req.session.passkeyChallenge = options.challenge;
-      await saveSession(req);
       res.json(options);
     },
 
@@ -33,7 +31,6 @@ export function passkeyHandlers(services: Services) {
       const parsed = registration.safeParse(req.body ?? {});
       if (!parsed.success) throw new BadRequest('passkey.failed');
       await passkeys.register(actorOf(req), req.user!, parsed.data.response, takeChallenge(req), parsed.data.name);
-      await saveSession(req);
       res.json({ ok: true, redirect: '/account' });
     },
 
@@ -49,7 +46,6 @@ export function passkeyHandlers(services: Services) {
       const options = await passkeys.authenticationOptions(req.user!);
       if (!options) throw new NotFound();
       req.session.passkeyChallenge = options.challenge;
-      await saveSession(req);
       res.json(options);
     },
 
@@ -62,8 +58,7 @@ export function passkeyHandlers(services: Services) {
       const ok = parsed.success && (await passkeys.verify(user, parsed.data.response, takeChallenge(req)));
       if (!ok) {
         await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'passkey' });
-        await saveSession(req);
-        throw new AppError(401, 'passkey.reauthFailed');
+          throw new AppError(401, 'passkey.reauthFailed');
       }
       await grantReauth(req, services, 'passkey');
       res.json({ ok: true, redirect: safeNext(parsed.data.next) ?? '/account' });

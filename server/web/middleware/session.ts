@@ -72,36 +72,34 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
 }
 
 /**
- * Every redirect waits until a changed session is stored. express-session stores it only as the
- * response ends, after the headers have gone out; a browser follows a 303 as soon as it has the
- * headers, so its next request could read the session from before (a sign-in that asks for the
- * TOTP code sent the browser back to the login page now and then; a flash message could be lost).
- * An unchanged session is not written (as express-session would not), nor one holding only its
- * cookie.
+ * Every answer waits until a changed session is stored. express-session stores it only as the
+ * response ends: after the headers of a redirect, which a browser follows at once, and after all but
+ * the last byte of a page, whose form a browser (or a quick person) can already send. The next
+ * request could read the session from before: a sign-in bounced from the code step to the login
+ * page, the code page's form refused as expired (its token not stored yet), a flash shown twice.
+ * An unchanged session is not written (as express-session would not), nor one holding only its cookie.
  */
-export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+export const saveBeforeAnswer: RequestHandler = (req, res, next) => {
   const idBefore = req.sessionID;
   const before = req.session ? contentOf(req.session) : '';
-  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
-  res.redirect = ((...args: unknown[]) => {
+  const changed = () => {
     const s = req.session;
     const content = s ? contentOf(s) : '';
-    if (!s || content === '{}' || (req.sessionID === idBefore && content === before)) return redirect(...args);
-    s.save((err) => {
+    return Boolean(s) && content !== '{}' && (req.sessionID !== idBefore || content !== before);
+  };
+  const afterSaving = <A extends unknown[]>(answer: (...args: A) => unknown) => (...args: A) => {
+    if (!changed()) return answer(...args);
+    req.session.save((err) => {
       if (res.headersSent) return; // something else answered meanwhile
       if (err) return next(err);
-      try { redirect(...args); } catch (e) { next(e); }
+      try { answer(...args); } catch (e) { next(e); }
     });
-  }) as typeof res.redirect;
+  };
+  res.redirect = afterSaving(res.redirect.bind(res) as (...args: unknown[]) => void) as typeof res.redirect;
+  // res.render and res.json answer through res.send.
+  const send = res.send.bind(res) as (...args: unknown[]) => typeof res;
+  res.send = ((...args: unknown[]) => { afterSaving(send)(...args); return res; }) as typeof res.send;
   next();
 };
 
 const contentOf = (s: object) => JSON.stringify(s, (key, value: unknown) => (key === 'cookie' ? undefined : value));
-
-/**
- * Writes the session now, for answers that are not redirects (those wait by themselves, see
- * saveBeforeRedirect): e.g. the passkey steps, whose JSON the page acts on at once.
- */
-export function saveSession(req: import('express').Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-}
