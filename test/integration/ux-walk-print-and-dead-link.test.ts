@@ -72,6 +72,8 @@ describe('UX walk: a one-time link opened again once it no longer works', () => 
   function expectDeadPage(res: { status: number; text: string }, what: string) {
     expect(res.status, what).to.equal(404);
     expect(res.text, what).to.contain('<h1>このURLはもう使えません</h1>').and.contain('このURLを送ってきた会社の担当者にご依頼ください');
+    // Asked once: the reason above it does not ask again (依頼元にお問い合わせください / 新しいURLと確認コードを依頼).
+    expect(res.text.match(/依頼/g), what).to.have.length(1);
     expect(res.text, what).to.not.contain('見つかりません').and.not.contain('トップへ戻る').and.not.contain('href="/login"');
   }
 
@@ -110,6 +112,17 @@ describe('UX walk: a one-time link opened again once it no longer works', () => 
     const json = await new TestBrowser(h.portal.app).get(path).set('Accept', 'application/json');
     expect(json.status).to.equal(404);
     expect(json.body.error.code).to.equal('vault.link.dead');
+  });
+
+  it('worn out by wrong codes: says why, and asks for a new link once', async () => {
+    const { path, code } = await newLink();
+    const visitor = new TestBrowser(h.portal.app);
+    const form = await visitor.get(path);
+    await VaultInvitation.update({ failedAttempts: 4 }, { where: {} });
+    const wrong = code === '00000000' ? '11111111' : '00000000';
+    const res = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(form.text), code: wrong, number: validNumber(66667777888), confirm: 'on' });
+    expectDeadPage(res, 'worn out');
+    expect(res.text).to.contain('確認コードを続けて間違えたため、このURLは使えなくなりました。');
   });
 
   it('in English, with no Japanese of its own', async () => {

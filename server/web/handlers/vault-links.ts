@@ -93,7 +93,9 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
   function deadLink(req: Request, res: Response, reasonKey: 'vault.link.dead' | 'vault.link.wornOut'): void {
     if (req.accepts(['html', 'json']) === 'json') throw new AppError(404, reasonKey);
     res.set('Cache-Control', 'no-store');
-    page(req, res, 'vault/link-dead', { title: 'vault.link.deadTitle', reasonKey }, 404);
+    // The page asks for a new link once, below the reason; the error messages ask for it themselves.
+    const reasonOnPage = reasonKey === 'vault.link.wornOut' ? 'vault.link.wornOutBody' : 'vault.link.deadBody';
+    page(req, res, 'vault/link-dead', { title: 'vault.link.deadTitle', reasonKey: reasonOnPage }, 404);
   }
 
   return {
