@@ -21,6 +21,8 @@ const FIRM_NAME = '暁社会保険労務士事務所（デモ）';
 
 interface DemoClient {
   code: string; name: string; kana: string;
+  /** The company's HR person (its client admin): a person's name, as the mails address them by it. */
+  hr: string;
   establishments: { name: string; address: string }[];
   departments: { code: string; name: string }[];
   employees: { code: string; name: string; kana: string; dept: string; hire: string; leave?: string; dependants?: { name: string; kana: string; rel: string }[] }[];
@@ -28,7 +30,7 @@ interface DemoClient {
 
 const CLIENTS: DemoClient[] = [
   {
-    code: 'MINATO', name: '株式会社みなと商事', kana: 'カブシキガイシャミナトショウジ',
+    code: 'MINATO', name: '株式会社みなと商事', kana: 'カブシキガイシャミナトショウジ', hr: '佐藤 恵子',
     establishments: [{ name: '本社', address: '東京都港区芝浦1-1-1' }, { name: '横浜営業所', address: '神奈川県横浜市中区山下町2-2' }],
     departments: [{ code: '100', name: '総務部' }, { code: '200', name: '営業部' }, { code: '300', name: '物流部' }],
     employees: [
@@ -39,7 +41,7 @@ const CLIENTS: DemoClient[] = [
     ],
   },
   {
-    code: 'SAKURA', name: '有限会社さくら製作所', kana: 'ユウゲンガイシャサクラセイサクショ',
+    code: 'SAKURA', name: '有限会社さくら製作所', kana: 'ユウゲンガイシャサクラセイサクショ', hr: '小林 直樹',
     establishments: [{ name: '本社工場', address: '埼玉県川口市本町3-3-3' }],
     departments: [{ code: 'A', name: '製造課' }, { code: 'B', name: '管理課' }],
     employees: [
@@ -152,7 +154,7 @@ async function main() {
       }
       await services.clients.assignStaff(ctx, client, staff[i]!.id);
       const domain = c.code.toLowerCase();
-      const clientAdmin = await person('client_admin', `${c.name} 人事担当`, `hr@${domain}.example`, client.id, false);
+      const clientAdmin = await person('client_admin', c.hr, `hr@${domain}.example`, client.id, false);
       const first = c.employees[0]!;
       const empUser = await person('employee', first.name, `${first.code.toLowerCase()}@${domain}.example`, client.id, false);
       await Employee.update({ userId: empUser.id }, { where: { clientId: client.id, employeeCode: first.code } });
