@@ -148,4 +148,26 @@ describe(`An answer leaves only after its session is stored (${dialectName})`, (
     expect(reloaded).to.include('name="email"');
     expect(reloaded).not.to.include(address);
   });
+
+  it('a store that fails: the portal\'s own error page goes out, no stack, after one more try at most', async () => {
+    let tries = 0;
+    const failing = async () => { tries += 1; throw new Error('store down'); };
+    SessionRow.addHook('beforeCreate', 'failing', failing);
+    try {
+      // A first visit makes a session (its form token): storing it fails.
+      const answer = await new Promise<{ status: number; html: string }>((resolve, reject) => {
+        http.get(`${server.baseUrl}/login`, (res) => {
+          let html = '';
+          res.setEncoding('utf8').on('data', (c) => { html += c; }).on('end', () => resolve({ status: res.statusCode!, html }));
+        }).on('error', reject);
+      });
+      expect(answer.status).to.equal(500);
+      expect(answer.html).to.contain('<title>エラー | 暁ポータル</title>').and.not.contain('store down');
+      await new Promise((r) => setTimeout(r, 500));
+      // Ours before the answer, express-session's own as the answer ends.
+      expect(tries).to.be.within(1, 2);
+    } finally {
+      SessionRow.removeHook('beforeCreate', 'failing');
+    }
+  });
 });

@@ -82,7 +82,10 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
 export const saveBeforeAnswer: RequestHandler = (req, res, next) => {
   const idBefore = req.sessionID;
   const before = req.session ? contentOf(req.session) : '';
+  // Once the store has failed, the error page goes out without another try (it would fail the same way, and again).
+  let storeFailed = false;
   const changed = () => {
+    if (storeFailed) return false;
     const s = req.session;
     const content = s ? contentOf(s) : '';
     return Boolean(s) && content !== '{}' && (req.sessionID !== idBefore || content !== before);
@@ -91,7 +94,10 @@ export const saveBeforeAnswer: RequestHandler = (req, res, next) => {
     if (!changed()) return answer(...args);
     req.session.save((err) => {
       if (res.headersSent) return; // something else answered meanwhile
-      if (err) return next(err);
+      if (err) {
+        storeFailed = true;
+        return next(err);
+      }
       try { answer(...args); } catch (e) { next(e); }
     });
   };
