@@ -225,7 +225,7 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect(rec!.source).to.equal('link');
     const again = await visitor.get(path);
     expect(again.status).to.equal(404);
-    expect(again.text).to.contain('このURLは使えません');
+    expect(again.text).to.contain('このURLは期限が切れたか、既に使われています。');
   });
 
   it('an employee registers a dependant\'s number with a card image; number and image land together, encrypted', async () => {
