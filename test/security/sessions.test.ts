@@ -108,6 +108,65 @@ describe('Security: sessions', () => {
       expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(0);
       expect((await AuditEvent.count({ where: { operation: 'auth.logout', actorId: u.user.id } }))).to.equal(1);
     });
+
+    /**
+     * Holds a request of this cookie inside its handler (after its session was read, with activity to
+     * record, so it stores its session as it ends), runs `meanwhile`, then lets it finish.
+     */
+    async function inFlightDuring(cookie: string, sid: string, meanwhile: () => Promise<void>): Promise<number> {
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 2 * MINUTE; });
+      const accounts = h.booted.services.accounts;
+      const original = accounts.needsTotp;
+      let arrived!: () => void;
+      let release!: () => void;
+      const inHandler = new Promise<void>((r) => { arrived = r; });
+      const gate = new Promise<void>((r) => { release = r; });
+      accounts.needsTotp = async (user) => { arrived(); await gate; return original.call(accounts, user); };
+      let held: Promise<request.Response>;
+      try {
+        held = replay(cookie).then((r) => r);
+        await inHandler;
+      } finally {
+        accounts.needsTotp = original;
+      }
+      await meanwhile();
+      release();
+      return (await held!).status;
+    }
+
+    it('a request of the same session in flight during the logout does not write the ended session back', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      const copied = b.cookieHeader();
+      const sid = b.sid()!;
+      const status = await inFlightDuring(copied, sid, async () => {
+        expect((await b.post('/logout', {})).status).to.equal(303);
+        expect(await SessionRow.count({ where: { sid } })).to.equal(0);
+      });
+      expect(status).to.equal(200);
+      expect(await SessionRow.count({ where: { sid } }), 'the ended session\'s row').to.equal(0);
+      const res = await replay(copied);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+    });
+
+    it('nor does one in flight during a re-authentication bring back the id the session had before', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      const copied = b.cookieHeader();
+      const sid = b.sid()!;
+      await inFlightDuring(copied, sid, async () => {
+        await b.reauth(u);
+        expect(b.sid()).to.not.equal(sid);
+      });
+      expect(await SessionRow.count({ where: { sid } }), 'the old id\'s row').to.equal(0);
+      const res = await replay(copied);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+      expect((await b.get('/home')).status).to.equal(200);
+    });
   });
 
   describe('disabling a user', () => {

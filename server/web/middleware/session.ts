@@ -6,21 +6,38 @@ import type { Config } from '../../config';
 
 export const SESSION_COOKIE = 'akatsuki.sid';
 
+const extendDefaultFields = (defaults: { data: string; expires: Date }, s: { passport?: { user?: string } } | session.SessionData) => ({
+  data: defaults.data, expires: defaults.expires, userId: (s as { passport?: { user?: string } })?.passport?.user ?? null,
+});
+
 /**
  * Sessions live in the database (table `sessions`, with the user id beside each row so that
  * disabling a user or changing a password can end all of that user's sessions at once).
  */
 export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; secret: Buffer }): { handler: RequestHandler; stop: () => void } {
   const SequelizeStore = connectSessionSequelize(session.Store);
-  const store = new SequelizeStore({
+  /**
+   * A session once stored is only ever updated, never stored again once its row is gone. The store's
+   * own set finds or creates the row: a request of a session that logout, re-authentication (a new id)
+   * or disabling ended while it ran would, as it ends, write the ended session back, signed in, and a
+   * copied cookie would work again. Whether a session was stored before is kept in its own data.
+   */
+  class OnceStoredStore extends SequelizeStore {
+    override set(sid: string, data: session.SessionData, fn?: (err?: unknown) => void) {
+      if (!data.stored) return super.set(sid, { ...data, stored: true }, fn);
+      const expires = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 24 * 3600 * 1000);
+      // No row to update: the session ended meanwhile, and stays ended (its next request comes as a stranger).
+      d.sequelize.models.Session!.update(extendDefaultFields({ data: JSON.stringify(data), expires }, data), { where: { sid } })
+        .then(() => fn?.(), (err: unknown) => fn?.(err));
+    }
+  }
+  const store = new OnceStoredStore({
     db: d.sequelize,
     table: 'Session',
     // Our own idle check writes lastSeenAt at most once a minute; the store need not write on every request.
     disableTouch: true,
     checkExpirationInterval: 15 * 60 * 1000,
-    extendDefaultFields: (defaults: { data: string; expires: Date }, s: { passport?: { user?: string } }) => ({
-      data: defaults.data, expires: defaults.expires, userId: s?.passport?.user ?? null,
-    }),
+    extendDefaultFields,
   });
   const secure = d.config.publicUrl.startsWith('https://');
   const handler = session({
