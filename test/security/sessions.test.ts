@@ -6,6 +6,7 @@ import { SecBrowser, editSession, inlineProblems, ja, proxiedHarness, readSessio
 import { AuditEvent, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { SESSION_COOKIE } from '../../server/web/middleware/session';
+import { csrfIn } from '../support/browser';
 
 const MINUTE = 60 * 1000;
 const REAUTH_MINUTES = 7;
@@ -257,6 +258,32 @@ describe('Security: sessions', () => {
       const { b, sid } = await signedIn();
       await editSession(sid, (d) => { d.startedAt = Date.now() - 12 * 60 * MINUTE - MINUTE; d.lastSeenAt = Date.now() - 1000; });
       await expectExpired(b, sid);
+    });
+
+    it('an expired session that opens a public page gets the page, with a form that works (not an error page)', async () => {
+      for (const path of ['/login', '/password/forgot', '/r/no-such-link-token-0123456789', '/verify']) {
+        const { b, sid } = await signedIn();
+        await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+        const res = await b.get(path);
+        expect(res.status, path).to.equal(path.startsWith('/r/') ? 404 : 200);
+        expect(res.text, path).to.match(/name="_csrf" value="[^"]+"/);
+        expect(await SessionRow.count({ where: { sid } }), path).to.equal(0);
+      }
+      const { b, sid } = await signedIn();
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      expect((await b.get('/login')).status).to.equal(200);
+      await b.login(u);
+      expect((await b.get('/home')).status).to.equal(200);
+    });
+
+    it('a public form of a page open from before the session expired is refused as expired (403), not with a 500', async () => {
+      const { b, sid } = await signedIn();
+      const form = csrfIn((await b.get('/account')).text);
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      const late = await b.agent.post('/lang').type('form').send({ _csrf: form, lang: 'en', back: '/login' });
+      expect(late.status).to.equal(403);
+      expect(late.text).to.contain(ja('error.csrf'));
+      expect(await SessionRow.count({ where: { sid } })).to.equal(0);
     });
 
     it('an expired session cannot POST either', async () => {

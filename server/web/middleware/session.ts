@@ -63,7 +63,7 @@ export function passwordVersion(user: { passwordChangedAt: Date | null }): numbe
 /**
  * Idle timeout and absolute lifetime, checked on the server for every request (the store itself
  * would hand back an expired row it has not swept yet). An expired session is destroyed, and so is
- * one signed in with a password that has since been changed or reset.
+ * one signed in with a password that has since been changed or reset; the request goes on as a stranger's.
  */
 export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'sessionAbsoluteHours'>): RequestHandler {
   const idleMs = config.sessionIdleMinutes * 60 * 1000;
@@ -79,7 +79,9 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
       return next();
     }
     res.locals.sessionExpired = true;
-    req.session.destroy((err) => {
+    // Ended, and a fresh anonymous session in its place (stored only if used): a public page goes on
+    // to render its form, whose token needs a session (the sign-in page, a one-time link, the language switch).
+    req.session.regenerate((err) => {
       if (err) return next(err);
       req.user = undefined;
       res.clearCookie(SESSION_COOKIE, { path: '/' });
