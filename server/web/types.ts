@@ -34,6 +34,8 @@ declare module 'express-session' {
     passkeyChallenge: string;
     /** the one-time registration link (invitation id) whose code this visitor typed right */
     vaultLinkCodeChecked: string;
+    /** in the stored data only: the session has been stored, so its row is only ever updated (see sessionMiddleware) */
+    stored: true;
   }
 }
 

@@ -6,6 +6,7 @@ import { SecBrowser, editSession, inlineProblems, ja, proxiedHarness, readSessio
 import { AuditEvent, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { SESSION_COOKIE } from '../../server/web/middleware/session';
+import { csrfIn } from '../support/browser';
 
 const MINUTE = 60 * 1000;
 const REAUTH_MINUTES = 7;
@@ -108,6 +109,65 @@ describe('Security: sessions', () => {
       expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(0);
       expect((await AuditEvent.count({ where: { operation: 'auth.logout', actorId: u.user.id } }))).to.equal(1);
     });
+
+    /**
+     * Holds a request of this cookie inside its handler (after its session was read, with activity to
+     * record, so it stores its session as it ends), runs `meanwhile`, then lets it finish.
+     */
+    async function inFlightDuring(cookie: string, sid: string, meanwhile: () => Promise<void>): Promise<number> {
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 2 * MINUTE; });
+      const accounts = h.booted.services.accounts;
+      const original = accounts.needsTotp;
+      let arrived!: () => void;
+      let release!: () => void;
+      const inHandler = new Promise<void>((r) => { arrived = r; });
+      const gate = new Promise<void>((r) => { release = r; });
+      accounts.needsTotp = async (user) => { arrived(); await gate; return original.call(accounts, user); };
+      let held: Promise<request.Response>;
+      try {
+        held = replay(cookie).then((r) => r);
+        await inHandler;
+      } finally {
+        accounts.needsTotp = original;
+      }
+      await meanwhile();
+      release();
+      return (await held!).status;
+    }
+
+    it('a request of the same session in flight during the logout does not write the ended session back', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      const copied = b.cookieHeader();
+      const sid = b.sid()!;
+      const status = await inFlightDuring(copied, sid, async () => {
+        expect((await b.post('/logout', {})).status).to.equal(303);
+        expect(await SessionRow.count({ where: { sid } })).to.equal(0);
+      });
+      expect(status).to.equal(200);
+      expect(await SessionRow.count({ where: { sid } }), 'the ended session\'s row').to.equal(0);
+      const res = await replay(copied);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+    });
+
+    it('nor does one in flight during a re-authentication bring back the id the session had before', async () => {
+      const u = await makeUser(h, { role: 'employee', totp: false });
+      const b = browser();
+      await b.login(u);
+      const copied = b.cookieHeader();
+      const sid = b.sid()!;
+      await inFlightDuring(copied, sid, async () => {
+        await b.reauth(u);
+        expect(b.sid()).to.not.equal(sid);
+      });
+      expect(await SessionRow.count({ where: { sid } }), 'the old id\'s row').to.equal(0);
+      const res = await replay(copied);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+      expect((await b.get('/home')).status).to.equal(200);
+    });
   });
 
   describe('disabling a user', () => {
@@ -198,6 +258,32 @@ describe('Security: sessions', () => {
       const { b, sid } = await signedIn();
       await editSession(sid, (d) => { d.startedAt = Date.now() - 12 * 60 * MINUTE - MINUTE; d.lastSeenAt = Date.now() - 1000; });
       await expectExpired(b, sid);
+    });
+
+    it('an expired session that opens a public page gets the page, with a form that works (not an error page)', async () => {
+      for (const path of ['/login', '/password/forgot', '/r/no-such-link-token-0123456789', '/verify']) {
+        const { b, sid } = await signedIn();
+        await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+        const res = await b.get(path);
+        expect(res.status, path).to.equal(path.startsWith('/r/') ? 404 : 200);
+        expect(res.text, path).to.match(/name="_csrf" value="[^"]+"/);
+        expect(await SessionRow.count({ where: { sid } }), path).to.equal(0);
+      }
+      const { b, sid } = await signedIn();
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      expect((await b.get('/login')).status).to.equal(200);
+      await b.login(u);
+      expect((await b.get('/home')).status).to.equal(200);
+    });
+
+    it('a public form of a page open from before the session expired is refused as expired (403), not with a 500', async () => {
+      const { b, sid } = await signedIn();
+      const form = csrfIn((await b.get('/account')).text);
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      const late = await b.agent.post('/lang').type('form').send({ _csrf: form, lang: 'en', back: '/login' });
+      expect(late.status).to.equal(403);
+      expect(late.text).to.contain(ja('error.csrf'));
+      expect(await SessionRow.count({ where: { sid } })).to.equal(0);
     });
 
     it('an expired session cannot POST either', async () => {

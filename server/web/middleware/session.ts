@@ -6,21 +6,38 @@ import type { Config } from '../../config';
 
 export const SESSION_COOKIE = 'akatsuki.sid';
 
+const extendDefaultFields = (defaults: { data: string; expires: Date }, s: { passport?: { user?: string } } | session.SessionData) => ({
+  data: defaults.data, expires: defaults.expires, userId: (s as { passport?: { user?: string } })?.passport?.user ?? null,
+});
+
 /**
  * Sessions live in the database (table `sessions`, with the user id beside each row so that
  * disabling a user or changing a password can end all of that user's sessions at once).
  */
 export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; secret: Buffer }): { handler: RequestHandler; stop: () => void } {
   const SequelizeStore = connectSessionSequelize(session.Store);
-  const store = new SequelizeStore({
+  /**
+   * A session once stored is only ever updated, never stored again once its row is gone. The store's
+   * own set finds or creates the row: a request of a session that logout, re-authentication (a new id)
+   * or disabling ended while it ran would, as it ends, write the ended session back, signed in, and a
+   * copied cookie would work again. Whether a session was stored before is kept in its own data.
+   */
+  class OnceStoredStore extends SequelizeStore {
+    override set(sid: string, data: session.SessionData, fn?: (err?: unknown) => void) {
+      if (!data.stored) return super.set(sid, { ...data, stored: true }, fn);
+      const expires = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 24 * 3600 * 1000);
+      // No row to update: the session ended meanwhile, and stays ended (its next request comes as a stranger).
+      d.sequelize.models.Session!.update(extendDefaultFields({ data: JSON.stringify(data), expires }, data), { where: { sid } })
+        .then(() => fn?.(), (err: unknown) => fn?.(err));
+    }
+  }
+  const store = new OnceStoredStore({
     db: d.sequelize,
     table: 'Session',
     // Our own idle check writes lastSeenAt at most once a minute; the store need not write on every request.
     disableTouch: true,
     checkExpirationInterval: 15 * 60 * 1000,
-    extendDefaultFields: (defaults: { data: string; expires: Date }, s: { passport?: { user?: string } }) => ({
-      data: defaults.data, expires: defaults.expires, userId: s?.passport?.user ?? null,
-    }),
+    extendDefaultFields,
   });
   const secure = d.config.publicUrl.startsWith('https://');
   const handler = session({
@@ -46,7 +63,7 @@ export function passwordVersion(user: { passwordChangedAt: Date | null }): numbe
 /**
  * Idle timeout and absolute lifetime, checked on the server for every request (the store itself
  * would hand back an expired row it has not swept yet). An expired session is destroyed, and so is
- * one signed in with a password that has since been changed or reset.
+ * one signed in with a password that has since been changed or reset; the request goes on as a stranger's.
  */
 export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'sessionAbsoluteHours'>): RequestHandler {
   const idleMs = config.sessionIdleMinutes * 60 * 1000;
@@ -62,7 +79,9 @@ export function sessionLifetime(config: Pick<Config, 'sessionIdleMinutes' | 'ses
       return next();
     }
     res.locals.sessionExpired = true;
-    req.session.destroy((err) => {
+    // Ended, and a fresh anonymous session in its place (stored only if used): a public page goes on
+    // to render its form, whose token needs a session (the sign-in page, a one-time link, the language switch).
+    req.session.regenerate((err) => {
       if (err) return next(err);
       req.user = undefined;
       res.clearCookie(SESSION_COOKIE, { path: '/' });
