@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../../files/file-service';
 import { boxesOf } from '../../files/visibility';
 import { sendersForEmployee } from '../../files/sent-from';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
-import { presentFile, presentFileDetails } from '../../presenters/file';
+import { fileListBack, presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
 import { listedPurpose } from '../../domain/purposes';
@@ -100,9 +100,11 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     const user = req.user!;
     const file = await files.getFor(user, String(req.params.fileId));
     const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+    const details = await detailsFor(user, file);
     page(req, res, 'files/show', {
       title: 'files.detail.title',
-      file: presentFileDetails(file, await detailsFor(user, file), req.lang),
+      file: presentFileDetails(file, details, req.lang),
+      back: fileListBack(user.role, file, details.client),
       needsPurpose: file.containsMyNumber && isFirm,
       needsReauth: opensLikeANumber(user, file),
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
