@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page, doneGoTo } from '../render';
-import { parseForm } from '../forms';
+import { parseForm, reauthThen } from '../forms';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
 import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
 import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
@@ -110,6 +110,8 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
       notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
+      // Re-authenticated, back at the purpose choice (a phone's screen below the file's facts), or at the download.
+      reauthHref: reauthThen(`/files/${file.id}${file.containsMyNumber && isFirm ? '#purpose-choice' : ''}`),
       ...purposeChoices(),
       canDelete: mayDeleteFile(user, file),
       canSetRetention: isFirm,
