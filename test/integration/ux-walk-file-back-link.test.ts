@@ -16,7 +16,7 @@ const namesIn = (html: string) => [...html.matchAll(/class="file-name">([^<]*)</
  * From a product walk: a staff member opened a client's file from that client's 受け取ったファイル (the
  * home page's 未読 link) and pressed ファイル一覧に戻る, to land in every client's files, all boxes.
  */
-describe("UX walk: the file page leads the firm back to the client's list it came from", () => {
+describe("UX walk: one client's files, for the firm: the file page leads back to them, and sending goes to that client", () => {
   let h: Harness;
   let minato: Client;
   let sakura: Client;
@@ -70,6 +70,19 @@ describe("UX walk: the file page leads the firm back to the client's list it cam
     expect((await eb.post('/lang', { lang: 'en', back: `/files/${file.id}` }, `/files/${file.id}`)).status).to.equal(303);
     const back = backLinkOf((await eb.get(`/files/${file.id}`)).text);
     expect(back).to.deep.equal({ href: `/files?box=sent&client=${sakura.id}`, text: 'Back to the files of BKB 有限会社さくら' });
+    // The choice is the person's: back to Japanese for the tests after.
+    expect((await eb.post('/lang', { lang: 'ja', back: `/files/${file.id}` }, `/files/${file.id}`)).status).to.equal(303);
+  });
+
+  it("one client's file list offers sending to that client first, its form then chosen for it; every client's list only to all", async () => {
+    // From the walk: in MINATO's files the one send button was 全顧問先へ書式・ツールを送る.
+    const list = (await sb.get(`/files?box=received&client=${minato.id}`)).text.replace(/&#x3D;/g, '=');
+    const buttons = [...list.matchAll(/<a class="button[^"]*" href="(\/files\/send[^"]*)"[^>]*>([^<]*)</g)].map((m) => [m[1], m[2]]);
+    expect(buttons).to.deep.equal([[`/files/send?client=${minato.id}`, 'この顧問先へファイルを送る'], ['/files/send', '全顧問先へ書式・ツールを送る']]);
+    const form = (await sb.get(`/files/send?client=${minato.id}`)).text;
+    expect(form).to.contain(`name="clientId" value="${minato.id}"`);
+    const all = (await sb.get('/files')).text;
+    expect([...all.matchAll(/href="(\/files\/send[^"]*)"/g)].map((m) => m[1])).to.deep.equal(['/files/send']);
   });
 
   it("the client's admin, who has one company's list, goes back to it as before", async () => {

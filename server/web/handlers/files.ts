@@ -200,6 +200,8 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
           state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f), from: senders.get(f.id),
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
+        // One client's files: sending goes to that client first (to every client is the other button).
+        sendToShownClient: shownClient ? `/files/send?${new URLSearchParams({ client: shownClient.id }).toString()}` : null,
         keep: keep ? `&${keep}` : '',
         total, box, page: q.page,
         hasEmployeesBox: boxesOf(user).includes('employees'),
