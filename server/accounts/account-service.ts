@@ -164,6 +164,22 @@ export class AccountService {
   }
 
   /**
+   * After a refused code: whether it is the authenticator's right code for a time step already
+   * spent (typically the one just used to sign in, still on the app's screen). The page can then say
+   * to wait for the next code instead of "wrong code". Asked only after the right password, and the
+   * code still counts as a failed try; nothing about the code is stored.
+   */
+  async codeAlreadyUsed(user: User, code: string): Promise<boolean> {
+    if (!user.totpSecretSealed) return false;
+    const fresh = await User.findByPk(user.id, { attributes: ['id', 'totpLastStep'] });
+    const last = fresh?.totpLastStep ?? null;
+    if (last === null) return false;
+    const secret = this.d.keys.ring().openSecret(TOTP_LABEL, user.id, user.totpSecretSealed).toString('utf8');
+    const step = await checkTotp(secret, code, null);
+    return step !== null && step <= last;
+  }
+
+  /**
    * The seed being enrolled. It is derived, not stored: a keyed hash of the user and the seed they
    * have now, so every showing (a reload, a wrong code, another sign-in, another instance) gives the
    * same one until a first code confirms it, then the next enrolment gets a new one; and showing the

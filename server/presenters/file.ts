@@ -1,4 +1,5 @@
-import type { Client, Employee, FileBatch, FileRead, StoredFile } from '../db/models';
+import type { Client, Employee, FileBatch, FileRead, Role, StoredFile } from '../db/models';
+import { sentBy } from '../files/visibility';
 import type { Lang } from '../i18n';
 import type { ReadState } from '../files/file-service';
 import { formatBytes, formatDateTime } from './format';
@@ -61,4 +62,16 @@ export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; 
     sha256: f.sha256,
     reads: d.reads.map((r) => ({ name: r.userName, firstAt: formatDateTime(r.firstAt, lang), lastAt: formatDateTime(r.lastAt, lang), count: r.count })),
   };
+}
+
+/**
+ * Where a file's page leads back to. The firm's file list spans every client: the firm's way back is
+ * the list the file is in, its client's received or sent box (as the home page's 未読 link and the
+ * client page open it), not every client's files. Others have one company's list: /files.
+ */
+export function fileListBack(role: Role, f: StoredFile, client: Client | null): { href: string; client: string | null } {
+  if (role !== 'firm_admin' && role !== 'firm_staff') return { href: '/files', client: null };
+  const box = sentBy({ role }).includes(f.direction) ? 'sent' : 'received';
+  if (!client || f.clientId !== client.id) return { href: `/files?box=${box}`, client: null };
+  return { href: `/files?${new URLSearchParams({ box, client: client.id }).toString()}`, client: clientLabel(client) };
 }

@@ -23,8 +23,11 @@ export interface ReportRow {
   operator: string;
   /** the person whose data it was, masked; '' when the row is about something else */
   person: string;
-  /** what else it was about: a file (its name) or a disposal certificate (its number) */
-  target: { kind: 'file' | 'certificate'; label: string } | null;
+  /**
+   * what else it was about: a file (its name), a disposal certificate (its number), or a disposal
+   * request (the employee codes and masked names of what it disposes of; `more` beyond those named)
+   */
+  target: { kind: 'file' | 'certificate' | 'disposal'; label: string; more?: number } | null;
   operation: string;
   purpose: string | null;
   office: string | null;
@@ -62,10 +65,33 @@ const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1
 
 /** Rows about a person carry their (masked) label; files and certificates are named as what they are, never counted as people. */
 const PERSON_KINDS = new Set(['employee', 'dependant', 'payee']);
-function targetOf(e: AuditRow): Pick<ReportRow, 'person' | 'target'> {
+function targetOf(e: AuditRow, disposed: Map<string, string[]>): Pick<ReportRow, 'person' | 'target'> {
   if (e.targetKind && PERSON_KINDS.has(e.targetKind)) return { person: maskPersonLabel(e.targetLabel), target: null };
   if ((e.targetKind === 'file' || e.targetKind === 'certificate') && e.targetLabel) return { person: '', target: { kind: e.targetKind, label: e.targetLabel } };
+  const items = e.targetKind === 'disposal' && e.targetId ? disposed.get(e.targetId) : undefined;
+  if (items?.length) return { person: '', target: { kind: 'disposal', label: items.slice(0, DISPOSAL_ITEMS_NAMED).join('、'), more: Math.max(0, items.length - DISPOSAL_ITEMS_NAMED) } };
   return { person: '', target: null };
+}
+
+/** How many of a disposal's items its rows name (a whole client's disposal has many; the certificate lists them all). */
+const DISPOSAL_ITEMS_NAMED = 3;
+
+/**
+ * What each disposal request of the period's rows disposes of, as its certificate names it (employee
+ * code and masked name), so that 申請・承認・消去 say whose data they were about, not a blank.
+ */
+async function disposalItemsOf(clientId: string, events: AuditRow[]): Promise<Map<string, string[]>> {
+  const requestIds = [...new Set(events.filter((e) => e.targetKind === 'disposal' && e.targetId).map((e) => e.targetId!))];
+  const byRequest = new Map<string, string[]>();
+  if (!requestIds.length) return byRequest;
+  const items = await DisposalItem.findAll({ where: { clientId, requestId: { [Op.in]: requestIds } }, attributes: ['requestId', 'employeeCode', 'maskedLabel'], order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
+  for (const i of items) {
+    const label = [i.employeeCode, i.maskedLabel].filter(Boolean).join(' ');
+    const list = byRequest.get(i.requestId) ?? [];
+    if (!list.includes(label)) list.push(label);
+    byRequest.set(i.requestId, list);
+  }
+  return byRequest;
 }
 
 /** Everything one client's access report for one period says, read from the log and the current holdings. */
@@ -77,6 +103,7 @@ export async function collectReportData(clientId: string, period: Period): Promi
   const readers = [{ id: '', role: 'client_admin', clientId }, { id: '', role: 'firm_admin', clientId: null }] as User[];
   let events: AuditRow[] = await AuditEvent.findAll({ where: { clientId, at: { [Op.gte]: period.start, [Op.lt]: period.end } }, order: [['seq', 'ASC']] });
   for (const reader of readers) events = await withoutUnseenFileNames(reader, events);
+  const disposed = await disposalItemsOf(clientId, events);
   const rows: ReportRow[] = [];
   const byDate = new Map<string, number>();
   const byPerson = new Map<string, number>();
@@ -85,7 +112,7 @@ export async function collectReportData(clientId: string, period: Period): Promi
   for (const e of events) {
     if (!DATA_OPERATIONS.some((r) => r.test(e.operation)) && e.result !== 'denied') continue;
     const row: ReportRow = {
-      at: e.at, operator: operatorLabel(e, 'ja'), ...targetOf(e),
+      at: e.at, operator: operatorLabel(e, 'ja'), ...targetOf(e, disposed),
       operation: e.operation, purpose: e.purpose, office: e.office, result: e.result, channel: e.channel,
     };
     rows.push(row);

@@ -39,8 +39,9 @@ export async function renderAccessReport(data: ReportData, firmName: string, lan
   doc.heading(t('report.pdf.byOffice'));
   doc.table({ columns: [{ header: t('log.col.office'), width: 4 }, { header: t('report.pdf.count'), width: 1 }], rows: top(data.byOffice, (k) => t(`office.${k}`)) });
 
-  /** The listing's 対象: the person, or the file or certificate the row was about. */
-  const what = (r: ReportData['rows'][number]) => r.person || (r.target ? t(`report.pdf.target.${r.target.kind}`, { label: r.target.label }) : '');
+  /** The listing's 対象: the person, or the file, certificate or disposal (whose data) the row was about. */
+  const what = (r: ReportData['rows'][number]) => r.person || (r.target
+    ? t(`report.pdf.target.${r.target.kind}${r.target.more ? 'More' : ''}`, { label: r.target.label, count: r.target.more ?? 0 }) : '');
 
   doc.heading(t('report.pdf.disposals'));
   if (data.disposals.length) {

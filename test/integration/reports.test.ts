@@ -335,4 +335,33 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     const now = await collectReportData(c.id, periodContaining('monthly', new Date()));
     expect([now.numbersByStatus.size, now.filesByCategory.size]).to.deep.equal([0, 0]);
   });
+
+  it('the rows of a disposal (申請・承認・消去…) say whose data it disposed of, masked as on the certificate, not a blank 対象', async () => {
+    // From a product walk: a client's HR read 期間中の廃棄・削除 as six rows of which only the certificate's named anything.
+    const c = await makeClient(h, { code: 'RP12', name: '株式会社廃棄' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    const firmAdmin = await makeUser(h, { role: 'firm_admin' });
+    const svc = h.booted.services;
+    const ids: string[] = [];
+    for (const [code, name, seed] of [['D2', '退職 花子', 81234567891], ['D1', '退職 太郎', 81234567892]] as const) {
+      const e = await Employee.create({ clientId: c.id, employeeCode: code, name, nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: '2015-03-31', userId: null });
+      ids.push((await svc.vault.register(systemContext('test'), await findPerson(c.id, 'employee', e.id), { number: valid(seed), issueDate: null }, { source: 'proxy', registeredBy: null })).id);
+    }
+    const ctx = (u: MadeUser): ActorContext => ({ actorId: u.user.id, actorName: u.user.name, actorRole: u.user.role, ip: null, userAgent: null, channel: 'test' });
+    const req = await svc.disposal.request(ctx(admin), admin.user, c.id, ids.map((id) => ({ kind: 'number' as const, id })), '保存期間満了');
+    await svc.disposal.approve(ctx(firmAdmin), firmAdmin.user, req.id);
+    const cert = await svc.disposal.execute(req.id);
+    const data = await collectReportData(c.id, periodContaining('monthly', new Date()));
+    const named = 'D1 退＊ 太＊、D2 退＊ 花＊';
+    expect(data.disposals.length).to.be.greaterThan(2);
+    for (const r of data.disposals) {
+      if (r.operation === 'disposal.certificate') expect(r.target).to.deep.equal({ kind: 'certificate', label: cert!.number });
+      else expect([r.operation, r.target], r.operation).to.deep.equal([r.operation, { kind: 'disposal', label: named, more: 0 }]);
+    }
+    // The disposal counts nobody as a person again (each was counted once, for their registration), and the PDF says it in its words (no number in it).
+    expect([...data.byPerson.entries()].sort()).to.deep.equal([['D1 退＊ 太＊', 1], ['D2 退＊ 花＊', 1]]);
+    const text = pdftotext(Buffer.from(await svc.pdf.accessReport(data))).replace(/\s/g, '');
+    expect(text).to.contain(`廃棄の対象:${named}`.replace(/\s/g, ''));
+    expect(text).to.not.match(/\d{12}/);
+  });
 });

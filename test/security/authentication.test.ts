@@ -267,8 +267,32 @@ describe('Security: authentication', () => {
       expect((await second.passwordStep(u.email, u.password)).headers.location).to.equal('/login/totp');
       const replay = await second.codeStep(code);
       expect(replay.status).to.equal(401);
-      expect(replay.text).to.contain(ja('auth.totpFailed'));
+      // The right code of a spent step: the page says to wait for the next one, not that it is wrong.
+      expect(replay.text).to.contain(ja('auth.totpUsed')).and.not.contain(ja('auth.totpFailed'));
       expect((await second.get('/home')).status).to.equal(303);
+    });
+
+    it('re-authenticating with the code just used to sign in says it is spent and to wait for the next one (not "wrong password or code"); the next code then works', async () => {
+      const b = browser();
+      await b.passwordStep(u.email, u.password);
+      const code = await currentTotp(u.totpSecret!);
+      expect((await b.codeStep(code)).status).to.equal(303);
+      // Straight on to a number: the app still shows the same six digits.
+      const again = await b.post('/reauth', { password: u.password, code }, '/reauth');
+      expect(again.status).to.equal(401);
+      expect(again.text).to.contain(ja('auth.reauthCodeUsed')).and.not.contain(ja('auth.reauthFailed'));
+      const denied = await AuditEvent.findOne({ where: { operation: 'auth.reauth', actorId: u.user.id }, order: [['seq', 'DESC']] });
+      expect([denied?.result, denied?.detail]).to.deep.equal(['denied', 'code already used']);
+      // With a wrong password nothing is said about the code.
+      const wrongPassword = await b.post('/reauth', { password: 'not the password at all', code }, '/reauth');
+      expect(wrongPassword.status).to.equal(401);
+      expect(wrongPassword.text).to.contain(ja('auth.reauthFailed')).and.not.contain(ja('auth.reauthCodeUsed'));
+      // A plainly wrong code is still "wrong".
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+      expect((await b.post('/reauth', { password: u.password, code: wrong }, '/reauth')).text).to.contain(ja('auth.reauthFailed'));
+      // The app's next code (one period on, within the allowed drift) re-authenticates.
+      const next = await b.post('/reauth', { password: u.password, code: await currentTotp(u.totpSecret!, Date.now() + 30_000) }, '/reauth');
+      expect(next.status).to.equal(303);
     });
 
     it('the same code sent twice at once (two sessions racing) signs in only one of them', async () => {

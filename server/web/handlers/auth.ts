@@ -129,10 +129,13 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       const code = codeForm.safeParse(req.body ?? {});
       const method = code.success ? await accounts.verifySecondFactor(user, code.data.code) : null;
       if (!method) {
+        // The code of a step already spent (e.g. one sign-in just before, the app still showing it): say to wait for the next.
+        const used = code.success && await accounts.codeAlreadyUsed(user, code.data.code);
         await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
           operation: 'auth.totp', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name,
+          ...(used ? { detail: 'code already used' } : {}),
         });
-        return page(req, res, 'auth/totp', { title: 'auth.totp.title', error: 'auth.totpFailed' }, 401);
+        return page(req, res, 'auth/totp', { title: 'auth.totp.title', error: used ? 'auth.totpUsed' : 'auth.totpFailed' }, 401);
       }
       delete req.session.pendingLogin;
       await accounts.codeSucceeded(user.id, ip);
@@ -166,18 +169,23 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
         .transform((f) => ({ password: f.password, code: f.code.trim() || f.recovery.trim() })).safeParse(req.body ?? {});
       let ok = form.success && (await verifyPassword(user.passwordHash, form.data.password));
       let method = 'password';
+      /** The right password with the code the person signed in with moments ago (still on the app's screen). */
+      let codeUsed = false;
       if (ok && user.totpEnabledAt) {
         // The code is tried only after the right password: counted for the account from all addresses, as at sign-in.
         await accounts.attemptCodeThrottled(user.id, ip);
-        const second = await accounts.verifySecondFactor(user, form.success ? form.data.code : '');
+        const typed = form.success ? form.data.code : '';
+        const second = await accounts.verifySecondFactor(user, typed);
         ok = second !== null;
         if (ok) await accounts.codeSucceeded(user.id, ip);
+        else codeUsed = await accounts.codeAlreadyUsed(user, typed);
         method = `password+${second === 'recovery' ? 'recovery-code' : 'totp'}`;
       }
       if (!ok) {
-        await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name });
+        await audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, ...(codeUsed ? { detail: 'code already used' } : {}) });
+        const error = codeUsed ? 'auth.reauthCodeUsed' : user.totpEnabledAt ? 'auth.reauthFailed' : 'auth.reauthPasswordFailed';
         return page(req, res, 'auth/reauth', {
-          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error: user.totpEnabledAt ? 'auth.reauthFailed' : 'auth.reauthPasswordFailed', minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
+          title: 'auth.reauth.title', next, needsCode: Boolean(user.totpEnabledAt), error, minutes: services.config.reauthMinutes, ...(await passkeyChoice(services, user)),
         }, 401);
       }
       await grantReauth(req, services, method);

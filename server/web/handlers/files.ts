@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { flash, page, doneGoTo } from '../render';
-import { parseForm } from '../forms';
+import { parseForm, reauthThen } from '../forms';
 import { AppError, BadRequest, CorruptFile, PayloadTooLarge } from '../../errors';
 import { CATEGORIES, Client, Employee, type Category, type StoredFile } from '../../db/models';
 import { CorruptObject, ownsChunks, releaseChunk } from '../../crypto/segment-cipher';
@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../../files/file-service';
 import { boxesOf } from '../../files/visibility';
 import { sendersForEmployee } from '../../files/sent-from';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
-import { presentFile, presentFileDetails } from '../../presenters/file';
+import { fileListBack, presentFile, presentFileDetails } from '../../presenters/file';
 import { clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
 import { listedPurpose } from '../../domain/purposes';
@@ -100,14 +100,18 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     const user = req.user!;
     const file = await files.getFor(user, String(req.params.fileId));
     const isFirm = user.role === 'firm_admin' || user.role === 'firm_staff';
+    const details = await detailsFor(user, file);
     page(req, res, 'files/show', {
       title: 'files.detail.title',
-      file: presentFileDetails(file, await detailsFor(user, file), req.lang),
+      file: presentFileDetails(file, details, req.lang),
+      back: fileListBack(user.role, file, details.client),
       needsPurpose: file.containsMyNumber && isFirm,
       needsReauth: opensLikeANumber(user, file),
       // A firm member not assigned to the client is told so, instead of a form that would be refused.
       notAssigned: file.containsMyNumber && isFirm && file.clientId !== null && !(await files.mayOpenNumbersOf(user, file.clientId)),
       reauthActive: reauthActive(req),
+      // Re-authenticated, back at the purpose choice (a phone's screen below the file's facts), or at the download.
+      reauthHref: reauthThen(`/files/${file.id}${file.containsMyNumber && isFirm ? '#purpose-choice' : ''}`),
       ...purposeChoices(),
       canDelete: mayDeleteFile(user, file),
       canSetRetention: isFirm,
@@ -196,6 +200,8 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
           state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f), from: senders.get(f.id),
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
+        // One client's files: sending goes to that client first (to every client is the other button).
+        sendToShownClient: shownClient ? `/files/send?${new URLSearchParams({ client: shownClient.id }).toString()}` : null,
         keep: keep ? `&${keep}` : '',
         total, box, page: q.page,
         hasEmployeesBox: boxesOf(user).includes('employees'),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
-import { parseForm, tickedValues } from '../forms';
+import { parseForm, reauthThen, tickedValues } from '../forms';
 import { purposeForm } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
@@ -29,11 +29,15 @@ export function firmVaultHandlers(services: Services) {
   async function showList(req: Request, res: Response, extra: Record<string, unknown> = {}, status = 200) {
     const client = await services.clients.getFor(req.user!, String(req.params.clientId));
     const assigned = await vault.isAssigned(req.user!, client.id);
+    const list = await vaultListData(services, req, client.id);
+    const listAction = `/firm/clients/${client.id}/numbers`;
     page(req, res, 'vault/firm-list', {
       title: 'vault.title',
       client: presentClient(client),
-      ...(await vaultListData(services, req, client.id)),
-      listAction: `/firm/clients/${client.id}/numbers`,
+      ...list,
+      listAction,
+      // Re-authenticated, back to the list as it was (filtered, on its page) and at the purpose choice, the next step.
+      reauthHref: reauthThen(`${listAction}${list.listSuffix}#purpose-choice`),
       reauthActive: reauthActive(req),
       // The firm admin sees every client but opens numbers only where assigned: say so before a button is pressed.
       assigned,
