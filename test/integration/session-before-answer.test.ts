@@ -149,6 +149,49 @@ describe(`An answer leaves only after its session is stored (${dialectName})`, (
     expect(reloaded).not.to.include(address);
   });
 
+  it('a session stored before its answer is not written again as the answer ends: a late copy would undo what the next page stored (the code page\'s form token)', async () => {
+    const u = await makeUser(h, { role: 'firm_staff' });
+    // The password step's session (a sign-in pending, no form token yet) is written late, as a slow
+    // connection or another instance might: after the code page has stored its token beside it.
+    const late = async (row: SessionRow) => {
+      const data = String(row.get('data'));
+      if (data.includes('"pendingLogin"') && !data.includes('"csrfToken"')) await new Promise((r) => setTimeout(r, 700));
+    };
+    SessionRow.addHook('beforeCreate', 'late', late);
+    SessionRow.addHook('beforeUpdate', 'late', late);
+    try {
+      const login = await new Promise<{ cookie: string; html: string }>((resolve, reject) => {
+        http.get(`${server.baseUrl}/login`, (res) => {
+          let html = '';
+          res.setEncoding('utf8').on('data', (c) => { html += c; }).on('end', () => resolve({ cookie: cookieHeader(res.headers['set-cookie']), html }));
+        }).on('error', reject);
+      });
+      // The redirect followed the moment its headers arrive, as a browser does (express-session holds back
+      // only the body's last byte while it stores).
+      const body = new URLSearchParams({ _csrf: csrfIn(login.html), email: u.email, password: u.password }).toString();
+      const { cookie, codePage } = await new Promise<{ cookie: string; codePage: string }>((resolve, reject) => {
+        http.request(`${server.baseUrl}/login`, { method: 'POST', headers: { cookie: login.cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (step) => {
+          step.resume();
+          expect(step.headers.location).to.equal('/login/totp');
+          const stepCookie = cookieHeader(step.headers['set-cookie']);
+          http.get(`${server.baseUrl}/login/totp`, { headers: { cookie: stepCookie } }, (res) => {
+            let html = '';
+            res.setEncoding('utf8').on('data', (c) => { html += c; }).on('end', () => resolve({ cookie: stepCookie, codePage: html }));
+          }).on('error', reject);
+        }).on('error', reject).end(body);
+      });
+      // Whatever write of the password step was still on its way has landed by now.
+      await new Promise((r) => setTimeout(r, 1_500));
+      await User.update({ totpLastStep: null }, { where: { id: u.user.id } });
+      const sent = await postForm(`${server.baseUrl}/login/totp`, cookie, { _csrf: csrfIn(codePage), code: await currentTotp(u.totpSecret!) });
+      expect(sent.status, 'not 403 (form expired)').to.equal(303);
+      expect(sent.location).to.equal('/home');
+    } finally {
+      SessionRow.removeHook('beforeCreate', 'late');
+      SessionRow.removeHook('beforeUpdate', 'late');
+    }
+  });
+
   it('a store that fails: the portal\'s own error page goes out, no stack, after one more try at most', async () => {
     let tries = 0;
     const failing = async () => { tries += 1; throw new Error('store down'); };

@@ -111,12 +111,14 @@ export const saveBeforeAnswer: RequestHandler = (req, res, next) => {
   };
   const afterSaving = <A extends unknown[]>(answer: (...args: A) => unknown) => (...args: A) => {
     if (!changed()) return answer(...args);
-    req.session.save((err) => {
+    const s = req.session;
+    s.save((err) => {
       if (res.headersSent) return; // something else answered meanwhile
       if (err) {
         storeFailed = true;
         return next(err);
       }
+      storedOnce(s);
       try { answer(...args); } catch (e) { next(e); }
     });
   };
@@ -126,5 +128,23 @@ export const saveBeforeAnswer: RequestHandler = (req, res, next) => {
   res.send = ((...args: unknown[]) => { afterSaving(send)(...args); return res; }) as typeof res.send;
   next();
 };
+
+/**
+ * The session just stored is not stored again as the answer ends, unless it changed since. express-session
+ * would store a new or regenerated session a second time then: a copy landing after the next request
+ * had stored its own change (the code page's form token, after the password step's redirect) undid it.
+ */
+function storedOnce(s: session.Session): void {
+  const storedAs = contentOf(s);
+  const save = s.save;
+  Object.defineProperty(s, 'save', {
+    configurable: true, enumerable: false, writable: true,
+    value(this: session.Session, done?: (err?: unknown) => void) {
+      if (contentOf(this) !== storedAs) return save.call(this, done);
+      done?.();
+      return this;
+    },
+  });
+}
 
 const contentOf = (s: object) => JSON.stringify(s, (key, value: unknown) => (key === 'cookie' ? undefined : value));
