@@ -45,12 +45,12 @@ export const tickedValues = (pattern: RegExp, max: number) =>
 
 export const checkbox = z.union([z.literal('on'), z.literal('1'), z.literal('true')]).optional().transform((v) => v !== undefined);
 
-/** Only a path on this site: an open redirect would let a link send users to a look-alike site. */
 /** The re-authentication page, sending the person on to `next` (a path on this site, with its query and #fragment) once done. */
 export function reauthThen(next: string): string {
   return `/reauth?next=${encodeURIComponent(next)}`;
 }
 
+/** Only a path on this site: an open redirect would let a link send users to a look-alike site. */
 export function safeNext(value: unknown): string | null {
   return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : null;
 }
