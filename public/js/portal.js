@@ -56,6 +56,15 @@
       b.hidden = false;
       b.addEventListener('click', function () { window.print(); });
     });
+    // The print sheet opens in a tab of its own, the list still open in the tab before: closing it is
+    // the way back (and takes the numbers off the screen), not a second copy of the list in this tab.
+    if (window.history.length === 1) {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-close-tab]'), function (b) {
+        b.hidden = false;
+        b.addEventListener('click', function () { window.close(); });
+        Array.prototype.forEach.call(document.querySelectorAll('[data-back-unless-closable]'), function (a) { a.hidden = true; });
+      });
+    }
     // A field's error, told with the field: the field is marked invalid and described by the message
     // (the message follows the field's label in the page, maybe after a hint).
     // An error about the whole form (data-whole-form) belongs to no one field.

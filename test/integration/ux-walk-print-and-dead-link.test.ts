@@ -39,7 +39,9 @@ describe("UX walk: the firm's print page leads back and names each dependant's �
     expect(res.status, res.text).to.equal(200);
     // The way back sits with the print button, in the part the print stylesheet hides.
     const tools = /<p class="no-print[^"]*">([\s\S]*?)<\/p>/.exec(res.text)?.[1] ?? '';
-    expect(tools).to.contain('data-print').and.contain(`<a class="button" href="${listPath()}?status&#x3D;registered" data-testid="print-back">一覧に戻る</a>`);
+    // 一覧に戻る, which the page's script swaps for このページを閉じる when the sheet is a tab of its own (test/e2e/print-sheet).
+    expect(tools).to.contain('data-print').and.contain(`<a class="button" href="${listPath()}?status&#x3D;registered" data-testid="print-back" data-back-unless-closable>一覧に戻る</a>`)
+      .and.contain('<button type="button" data-close-tab hidden>このページを閉じる</button>');
     const css = readFileSync('public/css/portal.css', 'utf8');
     expect(/@media print\s*{[^}]*\.no-print[^}]*display:\s*none/.exec(css), 'print CSS hides .no-print').to.not.equal(null);
     // 続柄: the dependant's relationship, blank for the employee.

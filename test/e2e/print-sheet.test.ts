@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { dialectName } from '../support/harness';
+import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
+import { e2eSuite, freshCode, signIn } from '../support/e2e';
+import { VIEWPORTS, jaText } from '../support/chromium';
+import { makeEmployee, numberFrom } from '../support/vault';
+import { systemContext } from '../../server/audit';
+import type { Client } from '../../server/db/models';
+
+/**
+ * From a product walk: 選択した人を印刷 opens the sheet in a tab of its own, the list still open in the
+ * tab before; the sheet's 一覧に戻る opened a second copy of the list in the new tab. There, closing
+ * the tab is the way back (and takes the printed numbers off the screen).
+ */
+describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab, closes to go back`, function () {
+  this.timeout(120_000);
+  let client: Client;
+  let staff: MadeUser;
+  const e2e = e2eSuite({
+    seed: async (h) => {
+      client = await makeClient(h, { code: 'PRTB', name: '株式会社印刷タブ' });
+      staff = await makeUser(h, { role: 'firm_staff' });
+      await assign(h, client.id, staff.user.id);
+      const { person } = await makeEmployee(client.id, { employeeCode: 'T001', name: '印刷 太郎' });
+      await h.booted.services.vault.register(systemContext('test'), person, { number: numberFrom(73000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+    },
+  });
+
+  it('the sheet offers このページを閉じる, not 一覧に戻る, and closing it leaves the list where it was', async () => {
+    const desktop = VIEWPORTS.find((v) => !v.phone)!;
+    const context = await e2e.browser.newContext({ ...desktop.context, baseURL: e2e.portal.baseUrl });
+    context.setDefaultTimeout(15_000);
+    try {
+      const page = await context.newPage();
+      await signIn(page, staff, { phone: false });
+      const list = `/firm/clients/${client.id}/numbers`;
+      await page.goto(`/reauth?next=${list}`);
+      await page.getByLabel('パスワード').fill(staff.password);
+      await page.getByLabel('確認コード').fill(await freshCode(staff));
+      await page.getByRole('button', { name: '再認証する' }).click();
+      await page.waitForURL((u) => u.pathname === list);
+      await page.locator('input[name=ids]').check();
+      await page.locator('select[name=purpose]').selectOption('withholding_slip');
+      await page.locator('select[name=office]').selectOption('tax_office');
+      const [sheet] = await Promise.all([
+        context.waitForEvent('page'),
+        page.getByRole('button', { name: jaText('vault.action.print') }).click(),
+      ]);
+      await sheet.waitForLoadState();
+      expect(await sheet.locator('h1').innerText()).to.equal(jaText('vault.print.title'));
+      const close = sheet.getByRole('button', { name: jaText('vault.print.close') });
+      expect(await close.isVisible(), 'このページを閉じる shown').to.equal(true);
+      expect(await sheet.getByTestId('print-back').isVisible(), '一覧に戻る hidden').to.equal(false);
+      await Promise.all([sheet.waitForEvent('close'), close.click()]);
+      expect(sheet.isClosed()).to.equal(true);
+      expect(new URL(page.url()).pathname).to.equal(list);
+      // Opened in the tab itself (a bookmark, a reload after a restart): 一覧に戻る is the way back, as before.
+      const again = await context.newPage();
+      await again.goto(list);
+      await again.locator('input[name=ids]').check();
+      await again.locator('select[name=purpose]').selectOption('withholding_slip');
+      await again.locator('select[name=office]').selectOption('tax_office');
+      await again.evaluate(`document.querySelector('button[formtarget]').removeAttribute('formtarget')`);
+      await again.getByRole('button', { name: jaText('vault.action.print') }).click();
+      await again.waitForURL((u) => u.pathname === `${list}/print`);
+      expect(await again.getByTestId('print-back').isVisible(), '一覧に戻る shown').to.equal(true);
+      expect(await again.getByRole('button', { name: jaText('vault.print.close') }).isVisible()).to.equal(false);
+    } finally {
+      await context.close();
+    }
+  });
+});
