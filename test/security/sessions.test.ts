@@ -276,13 +276,13 @@ describe('Security: sessions', () => {
       expect((await b.get('/home')).status).to.equal(200);
     });
 
-    it('a public form of a page open from before the session expired is refused as expired (403), not with a 500', async () => {
+    it('a public form of a page open from before the session expired (the language switch): told the session ended and to sign in again, not a 500 nor "reopen the page"', async () => {
       const { b, sid } = await signedIn();
       const form = csrfIn((await b.get('/account')).text);
       await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
-      const late = await b.agent.post('/lang').type('form').send({ _csrf: form, lang: 'en', back: '/login' });
-      expect(late.status).to.equal(403);
-      expect(late.text).to.contain(ja('error.csrf'));
+      const late = await b.agent.post('/lang').type('form').send({ _csrf: form, lang: 'en', back: '/account' });
+      expect(late.status).to.equal(401);
+      expect(late.text).to.contain(ja('auth.reason.expired')).and.contain('href="/login"').and.not.contain(ja('error.csrf'));
       expect(await SessionRow.count({ where: { sid } })).to.equal(0);
     });
 

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { ConnectionError, TimeoutError } from 'sequelize';
 import type { Logger } from 'pino';
-import { AppError, BadRequest, DeadLink, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests } from '../../errors';
+import { AppError, BadRequest, DeadLink, PayloadTooLarge, ReauthRequired, ServiceUnavailable, TooManyRequests, Unauthenticated } from '../../errors';
 import { safeNext } from '../forms';
 import { translate } from '../../i18n';
 import type { AuditLog } from '../../audit';
@@ -63,8 +63,11 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
   const security = { audit, logger, publicOrigin: new URL(publicUrl).origin };
   return async (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const appErr = toAppError(err, logger, req);
+    let appErr = toAppError(err, logger, req);
     await recordSecurityEvent(security, err, appErr, req);
+    // A form of a page left open until the session timed out (the language switch, say): the token went
+    // with the session, and "sign in again" is what to do, not "reopen the page".
+    if (appErr.messageKey === 'error.csrf' && res.locals.sessionExpired) appErr = new Unauthenticated('auth.reason.expired');
     if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
     res.set('Cache-Control', 'no-store');
     const lang = req.lang ?? 'ja';
