@@ -135,37 +135,39 @@ describe('Security: sessions', () => {
       return (await held!).status;
     }
 
-    it('a request of the same session in flight during the logout does not write the ended session back', async () => {
+    /** A signed-in employee, and their session cookie copied (as by someone who got hold of it). */
+    async function signedInWithCopy() {
       const u = await makeUser(h, { role: 'employee', totp: false });
       const b = browser();
       await b.login(u);
-      const copied = b.cookieHeader();
-      const sid = b.sid()!;
+      return { u, b, copied: b.cookieHeader(), sid: b.sid()! };
+    }
+
+    /** The copied cookie's session is over: the row stays gone and the cookie leads to the sign-in page. */
+    async function expectEnded(copied: string, sid: string, what: string) {
+      expect(await SessionRow.count({ where: { sid } }), what).to.equal(0);
+      const res = await replay(copied);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.match(/^\/login/);
+    }
+
+    it('a request of the same session in flight during the logout does not write the ended session back', async () => {
+      const { b, copied, sid } = await signedInWithCopy();
       const status = await inFlightDuring(copied, sid, async () => {
         expect((await b.post('/logout', {})).status).to.equal(303);
         expect(await SessionRow.count({ where: { sid } })).to.equal(0);
       });
       expect(status).to.equal(200);
-      expect(await SessionRow.count({ where: { sid } }), 'the ended session\'s row').to.equal(0);
-      const res = await replay(copied);
-      expect(res.status).to.equal(303);
-      expect(res.headers.location).to.match(/^\/login/);
+      await expectEnded(copied, sid, 'the ended session\'s row');
     });
 
     it('nor does one in flight during a re-authentication bring back the id the session had before', async () => {
-      const u = await makeUser(h, { role: 'employee', totp: false });
-      const b = browser();
-      await b.login(u);
-      const copied = b.cookieHeader();
-      const sid = b.sid()!;
+      const { u, b, copied, sid } = await signedInWithCopy();
       await inFlightDuring(copied, sid, async () => {
         await b.reauth(u);
         expect(b.sid()).to.not.equal(sid);
       });
-      expect(await SessionRow.count({ where: { sid } }), 'the old id\'s row').to.equal(0);
-      const res = await replay(copied);
-      expect(res.status).to.equal(303);
-      expect(res.headers.location).to.match(/^\/login/);
+      await expectEnded(copied, sid, 'the old id\'s row');
       expect((await b.get('/home')).status).to.equal(200);
     });
   });
