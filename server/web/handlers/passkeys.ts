@@ -58,7 +58,7 @@ export function passkeyHandlers(services: Services) {
       const ok = parsed.success && (await passkeys.verify(user, parsed.data.response, takeChallenge(req)));
       if (!ok) {
         await services.audit.recordAlone(actorOf(req), { operation: 'auth.reauth', result: 'denied', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: 'passkey' });
-          throw new AppError(401, 'passkey.reauthFailed');
+        throw new AppError(401, 'passkey.reauthFailed');
       }
       await grantReauth(req, services, 'passkey');
       res.json({ ok: true, redirect: safeNext(parsed.data.next) ?? '/account' });

@@ -25,7 +25,7 @@ export function sessionMiddleware(d: { sequelize: Sequelize; config: Config; sec
   class OnceStoredStore extends SequelizeStore {
     override set(sid: string, data: session.SessionData, fn?: (err?: unknown) => void) {
       if (!data.stored) return super.set(sid, { ...data, stored: true }, fn);
-      const expires = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 24 * 3600 * 1000);
+      const expires = (this as unknown as { expiration(d: session.SessionData): Date }).expiration(data);
       // No row to update: the session ended meanwhile, and stays ended (its next request comes as a stranger).
       d.sequelize.models.Session!.update(extendDefaultFields({ data: JSON.stringify(data), expires }, data), { where: { sid } })
         .then(() => fn?.(), (err: unknown) => fn?.(err));
