@@ -362,6 +362,7 @@ describe('取扱状況報告書: access reports, their PDF, signature, schedule 
     expect([...data.byPerson.entries()].sort()).to.deep.equal([['D1 退＊ 太＊', 1], ['D2 退＊ 花＊', 1]]);
     const text = pdftotext(Buffer.from(await svc.pdf.accessReport(data))).replace(/\s/g, '');
     expect(text).to.contain(`廃棄の対象:${named}`.replace(/\s/g, ''));
-    expect(text).to.not.match(/\d{12}/);
+    // Neither number, however spaced (any 12 digits in a row would also match the day chart's labels run together).
+    for (const seed of [81234567891, 81234567892]) expect(text).to.not.contain(valid(seed));
   });
 });
