@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
-import { e2eSuite, freshCode, signIn } from '../support/e2e';
-import { VIEWPORTS, jaText } from '../support/chromium';
-import { makeEmployee, numberFrom } from '../support/vault';
+import { e2eSuite, freshCode, onPhone, signIn } from '../support/e2e';
+import { VIEWPORTS, horizontalOverflow, jaText } from '../support/chromium';
+import { makeDependant, makeEmployee, numberFrom } from '../support/vault';
 import { systemContext } from '../../server/audit';
 import type { Client } from '../../server/db/models';
 
@@ -21,8 +21,11 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
       client = await makeClient(h, { code: 'PRTB', name: '株式会社印刷タブ' });
       staff = await makeUser(h, { role: 'firm_staff' });
       await assign(h, client.id, staff.user.id);
-      const { person } = await makeEmployee(client.id, { employeeCode: 'T001', name: '印刷 太郎' });
-      await h.booted.services.vault.register(systemContext('test'), person, { number: numberFrom(73000000001), issueDate: null }, { source: 'proxy', registeredBy: null });
+      const { employee, person } = await makeEmployee(client.id, { employeeCode: 'T001', name: '印刷 太郎' });
+      await h.booted.services.vault.register(systemContext('test'), person, { number: numberFrom(73000000001), issueDate: '2020-04-01' }, { source: 'proxy', registeredBy: null });
+      // A dependant's row (社員 > 扶養家族, 続柄, the card's date): as wide as the sheet's rows get.
+      const child = await makeDependant(client.id, employee.id, '印刷 花子');
+      await h.booted.services.vault.register(systemContext('test'), child.person, { number: numberFrom(73000000002), issueDate: '2021-05-10' }, { source: 'proxy', registeredBy: null });
     },
   });
 
@@ -39,7 +42,7 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
       await page.getByLabel('確認コード').fill(await freshCode(staff));
       await page.getByRole('button', { name: '再認証する' }).click();
       await page.waitForURL((u) => u.pathname === list);
-      await page.locator('input[name=ids]').check();
+      await page.locator('input[name=ids]').first().check();
       await page.locator('select[name=purpose]').selectOption('withholding_slip');
       await page.locator('select[name=office]').selectOption('tax_office');
       const [sheet] = await Promise.all([
@@ -57,7 +60,7 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
       // Opened in the tab itself (a bookmark, a reload after a restart): 一覧に戻る is the way back, as before.
       const again = await context.newPage();
       await again.goto(list);
-      await again.locator('input[name=ids]').check();
+      await again.locator('input[name=ids]').first().check();
       await again.locator('select[name=purpose]').selectOption('withholding_slip');
       await again.locator('select[name=office]').selectOption('tax_office');
       await again.evaluate(`document.querySelector('button[formtarget]').removeAttribute('formtarget')`);
@@ -68,5 +71,27 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
     } finally {
       await context.close();
     }
+  });
+
+  it('on a phone the sheet does not scroll sideways: its table scrolls in its own box', async () => {
+    await onPhone(e2e, async (page) => {
+      await signIn(page, staff, { phone: true });
+      const list = `/firm/clients/${client.id}/numbers`;
+      await page.goto(`/reauth?next=${list}`);
+      await page.getByLabel('パスワード').fill(staff.password);
+      await page.getByLabel('確認コード').fill(await freshCode(staff));
+      await page.getByRole('button', { name: '再認証する' }).tap();
+      await page.waitForURL((u) => u.pathname === list);
+      for (const box of await page.locator('input[name=ids]').all()) await box.check();
+      await page.locator('select[name=purpose]').selectOption('withholding_slip');
+      await page.locator('select[name=office]').selectOption('tax_office');
+      // In this tab (a phone browser may open the new tab the same way): the sheet itself is what is looked at.
+      await page.evaluate(`document.querySelector('button[formtarget]').removeAttribute('formtarget')`);
+      await page.getByRole('button', { name: jaText('vault.action.print') }).tap();
+      await page.waitForURL((u) => u.pathname === `${list}/print`);
+      const o = await horizontalOverflow(page);
+      expect(o.scrollWidth, `the sheet scrolls sideways on a phone (too wide: ${o.wide.join(', ')})`).to.be.at.most(o.innerWidth);
+      expect(await page.locator('.table-wrap .print-table').count()).to.equal(1);
+    });
   });
 });

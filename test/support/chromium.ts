@@ -90,10 +90,15 @@ export async function watchProblems(page: Page): Promise<{ take(): string[] }> {
   };
 }
 
-/** Widths that show whether the page scrolls sideways (no DOM types in this project's lib, hence a string). */
+/**
+ * Widths that show whether the page scrolls sideways (no DOM types in this project's lib, hence a string).
+ * `innerWidth` is the screen's: a phone shows a page wider than itself zoomed out, its window.innerWidth
+ * grown to the page's width, so that the page would seem to fit.
+ */
 export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number; wide: string[] }> {
+  const screen = page.viewportSize()?.width;
   return page.evaluate(`(() => {
-    const innerWidth = window.innerWidth;
+    const innerWidth = ${screen ?? 'window.innerWidth'};
     const wide = [...document.querySelectorAll('body *')]
       .filter((el) => el.getBoundingClientRect().right > innerWidth + 0.5)
       .slice(0, 5)
