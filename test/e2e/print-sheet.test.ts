@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Page } from 'playwright-core';
 import { dialectName } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { e2eSuite, freshCode, onPhone, signIn } from '../support/e2e';
@@ -29,22 +30,33 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
     },
   });
 
+  /**
+   * Signed in and re-authenticated, on the client's numbers list with rows ticked (the first, or all)
+   * and a purpose chosen: the step before 選択した人を印刷. Taps on a phone, clicks on the desktop.
+   */
+  async function readyToPrint(page: Page, o: { phone: boolean; allRows?: boolean }): Promise<string> {
+    await signIn(page, staff, { phone: o.phone });
+    const list = `/firm/clients/${client.id}/numbers`;
+    await page.goto(`/reauth?next=${list}`);
+    await page.getByLabel('パスワード').fill(staff.password);
+    await page.getByLabel('確認コード').fill(await freshCode(staff));
+    const reauth = page.getByRole('button', { name: '再認証する' });
+    await (o.phone ? reauth.tap() : reauth.click());
+    await page.waitForURL((u) => u.pathname === list);
+    const boxes = await page.locator('input[name=ids]').all();
+    for (const box of o.allRows ? boxes : boxes.slice(0, 1)) await box.check();
+    await page.locator('select[name=purpose]').selectOption('withholding_slip');
+    await page.locator('select[name=office]').selectOption('tax_office');
+    return list;
+  }
+
   it('the sheet offers このページを閉じる, not 一覧に戻る, and closing it leaves the list where it was', async () => {
     const desktop = VIEWPORTS.find((v) => !v.phone)!;
     const context = await e2e.browser.newContext({ ...desktop.context, baseURL: e2e.portal.baseUrl });
     context.setDefaultTimeout(15_000);
     try {
       const page = await context.newPage();
-      await signIn(page, staff, { phone: false });
-      const list = `/firm/clients/${client.id}/numbers`;
-      await page.goto(`/reauth?next=${list}`);
-      await page.getByLabel('パスワード').fill(staff.password);
-      await page.getByLabel('確認コード').fill(await freshCode(staff));
-      await page.getByRole('button', { name: '再認証する' }).click();
-      await page.waitForURL((u) => u.pathname === list);
-      await page.locator('input[name=ids]').first().check();
-      await page.locator('select[name=purpose]').selectOption('withholding_slip');
-      await page.locator('select[name=office]').selectOption('tax_office');
+      const list = await readyToPrint(page, { phone: false });
       const [sheet] = await Promise.all([
         context.waitForEvent('page'),
         page.getByRole('button', { name: jaText('vault.action.print') }).click(),
@@ -75,16 +87,7 @@ describe(`E2E (Chromium, ${dialectName}): the print sheet, opened in its own tab
 
   it('on a phone the sheet does not scroll sideways: its table scrolls in its own box', async () => {
     await onPhone(e2e, async (page) => {
-      await signIn(page, staff, { phone: true });
-      const list = `/firm/clients/${client.id}/numbers`;
-      await page.goto(`/reauth?next=${list}`);
-      await page.getByLabel('パスワード').fill(staff.password);
-      await page.getByLabel('確認コード').fill(await freshCode(staff));
-      await page.getByRole('button', { name: '再認証する' }).tap();
-      await page.waitForURL((u) => u.pathname === list);
-      for (const box of await page.locator('input[name=ids]').all()) await box.check();
-      await page.locator('select[name=purpose]').selectOption('withholding_slip');
-      await page.locator('select[name=office]').selectOption('tax_office');
+      const list = await readyToPrint(page, { phone: true, allRows: true });
       // In this tab (a phone browser may open the new tab the same way): the sheet itself is what is looked at.
       await page.evaluate(`document.querySelector('button[formtarget]').removeAttribute('formtarget')`);
       await page.getByRole('button', { name: jaText('vault.action.print') }).tap();

@@ -6,6 +6,7 @@ import { SecBrowser, JAPANESE, editSession, giveRecoveryCodes, inlineProblems, j
 import { AuditEvent, Employee, OneTimeToken, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { linkIn } from '../support/smtp';
+import { heldDuring } from '../support/in-flight';
 
 describe('Security: authentication', () => {
   let h: Harness;
@@ -498,26 +499,13 @@ describe('Security: authentication', () => {
       // Make the held request one that saves its session (activity is recorded at most once a minute).
       await editSession(other.sid()!, (d) => { d.lastSeenAt = Date.now() - 2 * 60_000; });
 
-      // Held inside the request, after its session was read (the page's "is TOTP owed?" question).
-      const accounts = h.booted.services.accounts;
-      const original = accounts.needsTotp;
-      let arrived!: () => void;
-      let release!: () => void;
-      const inHandler = new Promise<void>((r) => { arrived = r; });
-      const gate = new Promise<void>((r) => { release = r; });
-      accounts.needsTotp = async (user) => { arrived(); await gate; return original.call(accounts, user); };
-      let held: Promise<{ status: number }>;
-      try {
-        held = other.get('/home').then((r) => r);
-        await inHandler;
-      } finally {
-        accounts.needsTotp = original;
-      }
-      const newPassword = 'yet another long password';
-      expect((await b.post('/account/password', { current: u.password, password: newPassword, confirm: newPassword })).status).to.equal(303);
-      expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(1);
-      release();
-      expect((await held!).status).to.equal(200);
+      // Held inside the request, after its session was read, while the password changes.
+      const status = await heldDuring(h.booted.services.accounts, () => other.get('/home').then((r) => r), async () => {
+        const newPassword = 'yet another long password';
+        expect((await b.post('/account/password', { current: u.password, password: newPassword, confirm: newPassword })).status).to.equal(303);
+        expect(await SessionRow.count({ where: { userId: u.user.id } })).to.equal(1);
+      });
+      expect(status).to.equal(200);
 
       const res = await other.get('/home');
       expect(res.status).to.equal(303);

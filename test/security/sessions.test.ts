@@ -7,6 +7,7 @@ import { AuditEvent, SessionRow, User } from '../../server/db/models';
 import { currentTotp } from '../../server/auth/totp';
 import { SESSION_COOKIE } from '../../server/web/middleware/session';
 import { csrfIn } from '../support/browser';
+import { heldDuring } from '../support/in-flight';
 
 const MINUTE = 60 * 1000;
 const REAUTH_MINUTES = 7;
@@ -116,23 +117,7 @@ describe('Security: sessions', () => {
      */
     async function inFlightDuring(cookie: string, sid: string, meanwhile: () => Promise<void>): Promise<number> {
       await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 2 * MINUTE; });
-      const accounts = h.booted.services.accounts;
-      const original = accounts.needsTotp;
-      let arrived!: () => void;
-      let release!: () => void;
-      const inHandler = new Promise<void>((r) => { arrived = r; });
-      const gate = new Promise<void>((r) => { release = r; });
-      accounts.needsTotp = async (user) => { arrived(); await gate; return original.call(accounts, user); };
-      let held: Promise<request.Response>;
-      try {
-        held = replay(cookie).then((r) => r);
-        await inHandler;
-      } finally {
-        accounts.needsTotp = original;
-      }
-      await meanwhile();
-      release();
-      return (await held!).status;
+      return heldDuring(h.booted.services.accounts, () => replay(cookie).then((r) => r), meanwhile);
     }
 
     /** A signed-in employee, and their session cookie copied (as by someone who got hold of it). */
