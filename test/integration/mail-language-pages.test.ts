@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { createHarness, dialectName, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { dialectName, type Harness } from '../support/harness';
+import { clientWithAdmin } from '../support/client-admin';
+import type { MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { makeEmployee, makePayee } from '../support/vault';
 import { translate } from '../../server/i18n';
@@ -26,11 +27,7 @@ describe(`Pages opened from a mail open in the mail's language (${dialectName})`
   let admin: MadeUser;
   let ab: TestBrowser;
   before(async () => {
-    h = await createHarness();
-    client = await makeClient(h, { code: 'MLP', name: '株式会社ことば' });
-    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
-    ab = new TestBrowser(h.portal.app);
-    await ab.login(admin);
+    ({ h, client, admin, browser: ab } = await clientWithAdmin({ code: 'MLP', name: '株式会社ことば' }));
   });
   after(async () => { await h.close(); });
 

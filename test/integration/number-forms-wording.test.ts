@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { createHarness, dialectName, type Harness } from '../support/harness';
-import { makeUser, makeClient, type MadeUser } from '../support/factories';
+import { dialectName, type Harness } from '../support/harness';
+import { clientWithAdmin } from '../support/client-admin';
+import { makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
 import { makeEmployee, makePayee } from '../support/vault';
 import { Employee, type Client } from '../../server/db/models';
@@ -22,11 +23,7 @@ describe(`The number forms say whose date 発行日 is, and that it may be left 
   let admin: MadeUser;
   let ab: TestBrowser;
   before(async () => {
-    h = await createHarness();
-    client = await makeClient(h, { code: 'NFW', name: '株式会社ことばづかい' });
-    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
-    ab = new TestBrowser(h.portal.app);
-    await ab.login(admin);
+    ({ h, client, admin, browser: ab } = await clientWithAdmin({ code: 'NFW', name: '株式会社ことばづかい' }));
   });
   after(async () => { await h.close(); });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createHarness, dialectName, type Harness } from '../support/harness';
+import { clientWithAdmin } from '../support/client-admin';
 import { makeUser, makeClient, type MadeUser } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { makeDependant, makeEmployee, numberFrom } from '../support/vault';
@@ -22,11 +23,7 @@ describe(`The people list says what was just done under the row it opens at (${d
   let admin: MadeUser;
   let b: TestBrowser;
   before(async () => {
-    h = await createHarness();
-    client = await makeClient(h, { code: 'RFL', name: '株式会社行のそば' });
-    admin = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
-    b = new TestBrowser(h.portal.app);
-    await b.login(admin);
+    ({ h, client, admin, browser: b } = await clientWithAdmin({ code: 'RFL', name: '株式会社行のそば' }));
   });
   after(async () => { await h.close(); });
 
