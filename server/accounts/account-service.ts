@@ -323,8 +323,7 @@ export class AccountService {
     });
   }
 
-  /** Whether a reset or invitation link still works (for showing the form). */
-  /** Whether a reset or invitation link still works, and the language its mail was written in (its owner's, if chosen). */
+  /** Whether a reset or invitation link still works (for showing the form), and the language its mail was written in (its owner's, if chosen). */
   async liveLink(raw: string): Promise<{ lang: Lang | null } | null> {
     const live = await findLiveToken(['password_reset', 'invite'], raw);
     if (!live) return null;

@@ -1,10 +1,9 @@
 import type { Client, Employee, FileBatch, FileRead, Role, StoredFile } from '../db/models';
 import { sentBy } from '../files/visibility';
-import type { Lang } from '../i18n';
 import type { ReadState } from '../files/file-service';
 import { formatBytes, formatDateTime } from './format';
 import { clientLabel } from './client';
-import { translate } from '../i18n';
+import { translate, type Lang } from '../i18n';
 
 /** Who sent an employee a file (sendersForEmployee): the firm or their company, by name when known. */
 export type SentFrom = { side: 'firm' | 'company'; name: string };

@@ -184,6 +184,9 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   const toList = { path: '/client/people', show: showList };
   const toEmployee = (req: Request) => ({ path: `/client/people/employees/${String(req.params.employeeId)}`, show: showEmployee });
 
+  /** The people list as it was left (`query`: its filters and page), opened at that person's row. */
+  const peopleListAt = (query: string, personId: string) => `/client/people${querySuffix(query)}#person-${personId}`;
+
   /**
    * Where 代理登録 goes back to: the employee's page when it was opened from there (only ever that
    * page of this person's employee, never an address taken from the request), else the list.
@@ -193,7 +196,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     if (source.from === 'employee' && person.employee) return { path: `/client/people/employees/${person.employee.id}`, fromEmployee: true, list: '' };
     // Back to the list as it was left: its filters and page, at this person's row.
     const list = listQueryOf(Object.fromEntries(new URLSearchParams(typeof source.list === 'string' ? source.list.slice(0, 500) : '')));
-    return { path: `/client/people${querySuffix(list)}#person-${person.id}`, fromEmployee: false, list };
+    return { path: peopleListAt(list, person.id), fromEmployee: false, list };
   }
 
   async function showRegisterForm(req: Request, res: Response, errors: FieldErrors = {}, status = 200) {
@@ -372,7 +375,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         client: presentClient(client),
         person: { label: person.label, kindKey: `vault.kind.${person.kind}` },
         // 戻る: the list as it was left (the form keeps its filter in its address), at this person's row.
-        back: `/client/people${querySuffix(listQueryOf(req.query))}#person-${person.id}`,
+        back: peopleListAt(listQueryOf(req.query), person.id),
         url: made.url,
         code: made.code,
         mailed: Boolean(f.data.email),
@@ -396,7 +399,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         return showList(req, res, { checkResult: { recordId, error: errors.typed ?? errors._form } }, (err as AppError).status);
       }
       flash(req, 'ok', 'vault.confirmed', undefined, personId);
-      res.redirect(303, `/client/people${querySuffix(listQueryOf(req.query))}#person-${personId}`);
+      res.redirect(303, peopleListAt(listQueryOf(req.query), personId));
     },
 
     async check(req: Request, res: Response) {
