@@ -6,6 +6,15 @@ export function clientLabel(c: Pick<Client, 'code' | 'name'>): string {
   return `${c.code} ${c.name}`;
 }
 
+/**
+ * The way back to a client's page from the firm's pages for that client (files, numbers, reports, log,
+ * disposal), which the firm reaches from that page; a client's own users have no such page.
+ */
+export function clientCrumb(role: User['role'], c: Pick<Client, 'id' | 'code' | 'name'> | null | undefined): { href: string; label: string } | null {
+  if (!c || (role !== 'firm_admin' && role !== 'firm_staff')) return null;
+  return { href: `/firm/clients/${encodeURIComponent(c.id)}`, label: clientLabel(c) };
+}
+
 export function presentClient(c: Client) {
   return { id: c.id, code: c.code, name: c.name, nameKana: c.nameKana ?? '', requireAdminTotp: c.requireAdminTotp };
 }

@@ -13,7 +13,7 @@ import { translate, type Lang } from '../../i18n';
 import { maskPersonLabel } from '../../reports/report-data';
 import { operatorLabel } from '../../presenters/operator';
 import { calendarDate } from '../../domain/dates';
-import { clientLabel } from '../../presenters/client';
+import { clientCrumb, clientLabel } from '../../presenters/client';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { LOG_OPERATION_GROUPS, LOG_OPERATIONS } from '../../audit/operations';
 
@@ -171,6 +171,7 @@ export function auditLogHandlers(services: Services) {
       page(req, res, 'audit/log', {
         title: 'log.title',
         wide: true,
+        clientCrumb: clientCrumb(req.user!.role, f.clientId ? byId.get(f.clientId) : null),
         rows: rows.map((e) => presentLogRow(e, req.lang, byId)),
         total, refused, errors: problems,
         filter: { ...f, client: f.clientId, department: f.departmentId, code: f.employeeCode },

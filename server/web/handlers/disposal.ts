@@ -20,7 +20,7 @@ import { maskNumber } from '../../vault/my-number';
 import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
 import { VAULT_PAGE_SIZE, type ListFilter } from '../../vault/vault-service';
-import { clientLabel, presentClient } from '../../presenters/client';
+import { clientCrumb, clientLabel, presentClient } from '../../presenters/client';
 import { translate } from '../../i18n';
 import { approverName, requestReason, requesterName } from '../../presenters/disposal';
 import { japanDay } from '../../domain/dates';
@@ -127,6 +127,7 @@ export function disposalHandlers(services: Services, csrfValid: (req: Request) =
       // A refused date change is told on its row; if that row is not on this page, at the top.
       dateRowShown: numbers.some((n) => n.dateRefused),
       client: presentClient(client),
+      clientCrumb: clientCrumb(req.user!.role, client),
       filter: q,
       departments: departments.map((d) => ({ id: d.id, label: `${d.code} ${d.name}`, selected: d.id === q.department })),
       numbers,

@@ -18,7 +18,7 @@ import { boxesOf } from '../../files/visibility';
 import { sendersForEmployee } from '../../files/sent-from';
 import { ACCEPTED_EXTENSIONS } from '../../files/file-types';
 import { fileListBack, presentFile, presentFileDetails } from '../../presenters/file';
-import { clientLabel, presentClient } from '../../presenters/client';
+import { clientCrumb, clientLabel, presentClient } from '../../presenters/client';
 import { formatLimit } from '../../presenters/format';
 import { listedPurpose } from '../../domain/purposes';
 import { purposeChoices } from '../../presenters/purposes';
@@ -76,6 +76,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
     page(req, res, 'files/send', {
       title: 'files.send.title',
       client: client ? presentClient(client) : null,
+      clientCrumb: clientCrumb(user.role, client),
       employees: employees.map((e) => ({ id: e.id, label: `${e.employeeCode} ${e.name}`, hasAccount: Boolean(e.userId) })),
       categories: (client ? CATEGORIES : ALL_CLIENT_CATEGORIES).map((c) => ({ value: c, labelKey: `files.category.${c}` })),
       ...uploadHints,
@@ -200,6 +201,7 @@ export function fileHandlers(services: Services, csrfValid: (req: Request) => bo
           state: states.get(f.id), client: f.clientId ? clients.get(f.clientId) : undefined, employee: employeeOf(f), from: senders.get(f.id),
         })),
         shownClient: shownClient ? clientLabel(shownClient) : null,
+        clientCrumb: clientCrumb(user.role, shownClient),
         // One client's files: sending goes to that client first (to every client is the other button).
         sendToShownClient: shownClient ? `/files/send?${new URLSearchParams({ client: shownClient.id }).toString()}` : null,
         keep: keep ? `&${keep}` : '',

@@ -9,7 +9,7 @@ import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
 import { checkOnList } from './client-vault';
 import { BadRequest, NotFound } from '../../errors';
-import { presentClient } from '../../presenters/client';
+import { clientCrumb, presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { groupDigits } from '../../presenters/vault';
 import { toCsv } from '../../vault/csv';
@@ -34,6 +34,7 @@ export function firmVaultHandlers(services: Services) {
     page(req, res, 'vault/firm-list', {
       title: 'vault.title',
       client: presentClient(client),
+      clientCrumb: clientCrumb(req.user!.role, client),
       ...list,
       listAction,
       // Re-authenticated, back to the list as it was (filtered, on its page) and at the purpose choice, the next step.

@@ -8,7 +8,7 @@ import { BadRequest } from '../../errors';
 import { REPORT_FREQUENCIES, type AccessReport, type Client } from '../../db/models';
 import { parsePeriod, periodLabel } from '../../reports/periods';
 import { formatBytes, formatDateTime } from '../../presenters/format';
-import { presentClient } from '../../presenters/client';
+import { clientCrumb, presentClient } from '../../presenters/client';
 import type { Lang } from '../../i18n';
 
 const scheduleForm = z.object({
@@ -38,6 +38,7 @@ export function reportHandlers(services: Services) {
     page(req, res, 'reports/list', {
       title: 'reports.title',
       client: presentClient(client),
+      clientCrumb: clientCrumb(req.user!.role, client),
       reports: (await reports.list(client.id)).map((r) => presentReport(r, req.lang)),
       frequencyKey: `reports.frequency.${schedule.frequency}`,
       canSchedule: req.user!.role === 'firm_admin',
