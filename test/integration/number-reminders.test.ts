@@ -57,7 +57,7 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     expect(list.text).to.contain('data-testid="remind"').and.contain('data-confirm=');
     const res = await b.post('/client/people/remind', {}, '/client/people');
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal('/client/people?status=missing');
+    expect(res.headers.location).to.equal('/client/people?status=missing#remind');
     expect((await b.get(res.headers.location as string)).text).to.contain('2人に登録をお願いするメールを送りました。');
 
     for (const code of ['R1', 'R2']) {
