@@ -94,6 +94,22 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     expect(await AuditEvent.count({ where: { operation: 'vault.remind', clientId: other.id } })).to.equal(0);
   });
 
+  it('nobody to ask while people without an account still miss their number: the answer says how to collect theirs', async () => {
+    // From a product walk: 12 people listed as 未登録, and the answer to the button above them was only
+    // "nobody to ask, everyone with an account has registered", with no word of what to do for the 12.
+    const c = await makeClient(h, { code: 'RM04', name: '株式会社てがみなし' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    await Employee.create({ clientId: c.id, employeeCode: 'N1', name: '無アカ 一', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const res = await b.post('/client/people/remind', {}, '/client/people');
+    const page = (await b.get(res.headers.location as string)).text;
+    expect(page).to.contain('お願いを送る方はいません').and.contain('「登録」から代わりに登録するか、「ワンタイムURL」でご本人に入力してもらえます');
+    await b.post('/lang', { lang: 'en', back: '/home' }, '/home');
+    await b.post('/client/people/remind', {}, '/client/people');
+    expect((await b.get(res.headers.location as string)).text).to.contain('register the number for them (Register, in the list below), send them a one-time link');
+  });
+
   it('employees invited but without an account yet are not asked, and the page says so instead of "nobody"', async () => {
     const c = await makeClient(h, { code: 'RM03', name: '株式会社しょうたい' });
     const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
