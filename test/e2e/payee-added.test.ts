@@ -27,7 +27,7 @@ describe(`E2E (Chromium, ${dialectName}): after 支払先を登録 the confirmat
 
   async function addPayee(page: Page, code: string, name: string, phone: boolean) {
     await page.goto('/client/people');
-    const form = page.locator('form[action="/client/people/payees"]');
+    const form = page.locator('form[action^="/client/people/payees"]');
     await form.getByLabel(jaText('people.payeeCode')).fill(code);
     await form.getByLabel(jaText('people.name'), { exact: true }).fill(name);
     const button = form.getByRole('button', { name: jaText('people.addPayee') });

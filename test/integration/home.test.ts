@@ -94,7 +94,7 @@ describe('Home: what is left to do', () => {
     await b.login(admin);
     const home = await b.get('/home');
     const list = todo(home.text);
-    expect(list).to.contain('<a href="/client/people?status=missing">マイナンバーが未登録の方: 3人</a>');
+    expect(list).to.contain('<a href="/client/people?status=missing#remind">マイナンバーが未登録の方: 3人</a>');
     expect(list).to.contain('<a href="/client/people?status=registered">本人も管理者もまだ確認していない番号: 1件</a>');
     expect(list).to.contain('<a href="/client/people?status=person_confirmed">本人が確認済みで、管理者の確認を待っている番号: 1件</a>');
     // The links lead to exactly those people.

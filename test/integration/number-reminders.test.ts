@@ -57,7 +57,7 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     expect(list.text).to.contain('data-testid="remind"').and.contain('data-confirm=');
     const res = await b.post('/client/people/remind', {}, '/client/people');
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal('/client/people?status=missing');
+    expect(res.headers.location).to.equal('/client/people?status=missing#remind');
     expect((await b.get(res.headers.location as string)).text).to.contain('2人に登録をお願いするメールを送りました。');
 
     for (const code of ['R1', 'R2']) {
@@ -92,6 +92,22 @@ describe('登録のお願い: the client admin asks, by mail, employees whose nu
     expect((await b.get(res.headers.location as string)).text).to.contain('お願いを送る方はいません');
     expect(await OutboxMail.count()).to.equal(before);
     expect(await AuditEvent.count({ where: { operation: 'vault.remind', clientId: other.id } })).to.equal(0);
+  });
+
+  it('nobody to ask while people without an account still miss their number: the answer says how to collect theirs', async () => {
+    // From a product walk: 12 people listed as 未登録, and the answer to the button above them was only
+    // "nobody to ask, everyone with an account has registered", with no word of what to do for the 12.
+    const c = await makeClient(h, { code: 'RM04', name: '株式会社てがみなし' });
+    const admin = await makeUser(h, { role: 'client_admin', clientId: c.id, totp: false });
+    await Employee.create({ clientId: c.id, employeeCode: 'N1', name: '無アカ 一', nameKana: null, departmentId: null, establishmentId: null, hireDate: null, leaveDate: null, userId: null });
+    const b = new TestBrowser(h.portal.app);
+    await b.login(admin);
+    const res = await b.post('/client/people/remind', {}, '/client/people');
+    const page = (await b.get(res.headers.location as string)).text;
+    expect(page).to.contain('お願いを送る方はいません').and.contain('「登録」から代わりに登録するか、「ワンタイムURL」でご本人に入力してもらえます');
+    await b.post('/lang', { lang: 'en', back: '/home' }, '/home');
+    await b.post('/client/people/remind', {}, '/client/people');
+    expect((await b.get(res.headers.location as string)).text).to.contain('register the number for them (Register, in the list below), send them a one-time link');
   });
 
   it('employees invited but without an account yet are not asked, and the page says so instead of "nobody"', async () => {

@@ -91,7 +91,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       client: presentClient(client),
       ...list,
       // A message about one person (登録しました) stands with their row, where the page opens.
-      flashBesideRow: flashBesideRow(req, list.rows.map((r) => r.personId)),
+      // 登録のお願い's answer stands beside its button (`remind`).
+      flashBesideRow: flashBesideRow(req, ['remind', ...list.rows.map((r) => r.personId)]),
       establishments: establishments.map((e) => ({ id: e.id, name: e.name })),
       payeeKinds: PAYEE_KINDS.map((k) => ({ value: k, labelKey: `people.payeeKind.${k}` })),
       ...extra,
@@ -229,11 +230,12 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       const { asked, askedToday } = await services.reminders.remind(actorOf(req), client.id);
       // Those still to take up their invitation cannot be asked (no account yet): the page says how many, not "nobody".
       const invited = asked || askedToday ? 0 : await services.reminders.awaitingInvitation(client.id);
-      if (asked) flash(req, 'ok', 'vault.remind.sent', asked);
-      else if (askedToday) flash(req, 'ok', 'vault.remind.alreadyToday', askedToday);
-      else if (invited) flash(req, 'ok', 'vault.remind.onlyInvited', invited);
-      else flash(req, 'ok', 'vault.remind.nobody');
-      res.redirect(303, '/client/people?status=missing');
+      // The answer stands beside the button, where the page opens (#remind), above those still missing.
+      if (asked) flash(req, 'ok', 'vault.remind.sent', asked, 'remind');
+      else if (askedToday) flash(req, 'ok', 'vault.remind.alreadyToday', askedToday, 'remind');
+      else if (invited) flash(req, 'ok', 'vault.remind.onlyInvited', invited, 'remind');
+      else flash(req, 'ok', 'vault.remind.nobody', undefined, 'remind');
+      res.redirect(303, '/client/people?status=missing#remind');
     },
     employee: (req: Request, res: Response) => showEmployee(req, res),
 
