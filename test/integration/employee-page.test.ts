@@ -66,8 +66,8 @@ describe('The employee page: dependants and the leave date', () => {
   it('adds a dependant and comes back to the page, which lists them as not registered with a link to register', async () => {
     const res = await admin.post(`${pageOf(taro)}/dependants`, { name: '頁 花子', nameKana: 'ページ ハナコ', relationship: 'child' }, pageOf(taro));
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(pageOf(taro));
     const d = await Dependant.findOne({ where: { employeeId: taro.id } });
+    expect(res.headers.location).to.equal(`${pageOf(taro)}#dependant-${d!.id}`);
     expect(d!.name).to.equal('頁 花子');
     expect(d!.relationship).to.equal('child');
     const back = await admin.get(pageOf(taro));
@@ -102,7 +102,7 @@ describe('The employee page: dependants and the leave date', () => {
     // A typo in the name fixed, the reading added.
     let res = await admin.post(`${pageOf(mate)}/details`, { employeeCode: 'E200', name: '頁 治郎', nameKana: 'ページ ジロウ', hireDate: '' }, pageOf(mate));
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(pageOf(mate));
+    expect(res.headers.location).to.equal(`${pageOf(mate)}#details`);
     let row = (await Employee.findByPk(mate.id))!;
     expect([row.name, row.nameKana, row.employeeCode, row.leaveDate]).to.deep.equal(['頁 治郎', 'ページ ジロウ', 'E200', '2024-03-31']);
     const logged = (await AuditEvent.findOne({ where: { operation: 'person.update', targetId: mate.id } }))!;
@@ -122,7 +122,7 @@ describe('The employee page: dependants and the leave date', () => {
     const d = await Dependant.findOne({ where: { employeeId: taro.id, name: '頁 花子' } });
     res = await admin.post(`${pageOf(taro)}/dependants/${d!.id}`, { name: '頁 華子', nameKana: 'ページ ハナコ', relationship: 'spouse' }, pageOf(taro));
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(pageOf(taro));
+    expect(res.headers.location).to.equal(`${pageOf(taro)}#dependant-${d!.id}`);
     expect((await admin.get(pageOf(taro))).text).to.contain('保存しました。');
     const fixed = (await Dependant.findByPk(d!.id))!;
     expect([fixed.name, fixed.relationship]).to.deep.equal(['頁 華子', 'spouse']);
@@ -160,7 +160,7 @@ describe('The employee page: dependants and the leave date', () => {
 
     res = await admin.post(`${pageOf(taro)}/leave`, { leaveDate: '2025-03-31' }, pageOf(taro));
     expect(res.status).to.equal(303);
-    expect(res.headers.location).to.equal(pageOf(taro));
+    expect(res.headers.location).to.equal(`${pageOf(taro)}#leave`);
     expect((await Employee.findByPk(taro.id))!.leaveDate).to.equal('2025-03-31');
     const record = await NumberRecord.findOne({ where: { personKind: 'employee', personId: taro.id } });
     expect(record!.deletionDate).to.equal('2032-03-31');

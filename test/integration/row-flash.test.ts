@@ -111,3 +111,69 @@ describe(`じぶんで登録 says what was just done in the person's card it ope
     expect(topBanner(page.text)).to.equal(null);
   });
 });
+
+/** The message the employee's page shows in the part it opens at (#id): after that element, before the next part. */
+const inPart = (html: string, id: string) => {
+  const from = html.indexOf(` id="${id}"`);
+  if (from < 0) return null;
+  const rest = html.slice(from + 1);
+  const end = rest.search(/<section|<tr id=|<\/tbody>/);
+  return /data-testid="flash-here">([^<]*)</.exec(end < 0 ? rest : rest.slice(0, end))?.[1] ?? null;
+};
+
+/**
+ * From a product walk: the employee's page opens at the part just saved (#leave, #details, …), and
+ * 「退職日を保存しました」 stood in the banner at the top, a screen or more above on a phone.
+ */
+describe(`The employee's page says what was just done in the part it opens at (${dialectName})`, () => {
+  let h: Harness;
+  let client: Client;
+  let b: TestBrowser;
+  let employee: Employee;
+  let pageOf: string;
+  before(async () => {
+    ({ h, client, browser: b } = await clientWithAdmin({ code: 'RFE', name: '株式会社部分のそば' }));
+    ({ employee } = await makeEmployee(client.id, { employeeCode: 'E300', name: '部分 一郎' }));
+    pageOf = `/client/people/employees/${employee.id}`;
+  });
+  after(async () => { await h.close(); });
+
+  /** Posts the form, follows the redirect; the message must be in `part` once, and not at the top. */
+  const saysIn = async (path: string, body: Record<string, string>, part: (done: { location: string }) => string, key: string) => {
+    const res = await b.post(`${pageOf}${path}`, body, pageOf);
+    expect(res.status, res.text).to.equal(303);
+    const location = res.headers.location!;
+    const at = part({ location });
+    expect(location).to.equal(`${pageOf}#${at}`);
+    const shown = await b.get(location);
+    expect(inPart(shown.text, at), at).to.equal(ja(key));
+    expect(topBanner(shown.text), at).to.equal(null);
+    expect(shown.text.split(ja(key)).length - 1, at).to.equal(1);
+  };
+
+  it('退職日 saved: in the leave date\'s part', async () => {
+    await saysIn('/leave', { leaveDate: '2026-03-31' }, () => 'leave', 'people.leaveSaved');
+    expect((await Employee.findByPk(employee.id))!.leaveDate).to.equal('2026-03-31');
+    await saysIn('/leave', { leaveDate: '' }, () => 'leave', 'people.leaveSaved');
+  });
+
+  it('details corrected: under 登録内容を修正', async () => {
+    await saysIn('/details', { employeeCode: 'E300', name: '部分 壱郎', nameKana: '', hireDate: '' }, () => 'details', 'people.corrected');
+  });
+
+  it('a dependant added, then corrected: in their row', async () => {
+    let added = '';
+    await saysIn('/dependants', { name: '部分 花子', nameKana: '', relationship: 'child' }, ({ location }) => {
+      added = /#(dependant-[0-9a-f-]{36})$/.exec(location)?.[1] ?? 'no dependant in the address';
+      return added;
+    }, 'people.dependantAdded');
+    const d = (await Dependant.findOne({ where: { employeeId: employee.id } }))!;
+    expect(added).to.equal(`dependant-${d.id}`);
+    await saysIn(`/dependants/${d.id}`, { name: '部分 華子', nameKana: '', relationship: 'child' }, () => `dependant-${d.id}`, 'people.corrected');
+  });
+
+  it('invited, then the account unlinked: in the account\'s part (the invitation form is gone once invited)', async () => {
+    await saysIn('/invite', { email: 'ichiro@example.jp', lang: 'ja' }, () => 'account', 'people.invited');
+    await saysIn('/account', { unlink: 'on' }, () => 'account', 'people.accountSaved');
+  });
+});

@@ -106,7 +106,10 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
     const departments = new Map((await departmentsOf(client.id)).map((d) => [d.id, d]));
     const employee = employeeRow!.person.employee!;
     const linked = employee.userId ? await User.findOne({ where: { id: employee.userId, clientId: client.id } }) : null;
+    // A message about what was just done stands where the page opens (see toEmployee).
+    const flashAt = flashBesideRow(req, ['details', 'leave', 'account', ...dependantRows.map((r) => `dependant-${r.person.id}`)]);
     page(req, res, 'vault/employee', {
+      flashBesideRow: flashAt,
       title: 'people.employeePage',
       employee: { ...presentListedPerson(employeeRow!, departments, req.lang), hireDate: employee.hireDate ?? '', name: employee.name },
       account: linked ? { name: linked.name, email: linked.email } : null,
@@ -119,7 +122,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const text = (v: unknown, stored: string) => (editing ? (typeof v === 'string' ? v.slice(0, 100) : '') : stored);
         const relationship = editing && typeof typed.relationship === 'string' ? typed.relationship : d.relationship;
         return {
-          ...presentListedPerson(r, departments, req.lang), name: d.name, editing,
+          ...presentListedPerson(r, departments, req.lang), name: d.name, editing, flashHere: flashAt === `dependant-${d.id}`,
           edit: { name: text(typed.name, d.name), nameKana: text(typed.nameKana, d.nameKana ?? '') },
           relationships: RELATIONSHIPS.map((rel) => ({ value: rel, labelKey: `people.relationship.${rel}`, selected: rel === relationship })),
         };
@@ -183,7 +186,16 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
   }
 
   const toList = { path: '/client/people', show: showList };
-  const toEmployee = (req: Request) => ({ path: `/client/people/employees/${String(req.params.employeeId)}`, show: showEmployee });
+  const employeePage = (req: Request) => `/client/people/employees/${String(req.params.employeeId)}`;
+  /**
+   * Back to the employee's page, opened at the part just done (details, leave, account, or a
+   * dependant's row: `at`, an id on that page), its message standing there: on a phone the banner
+   * at the top is screens away.
+   */
+  const toEmployee = <T>(req: Request, at: string | ((done: T) => string)) => {
+    const atOf = (done: T) => (typeof at === 'function' ? at(done) : at);
+    return { path: (done: T) => `${employeePage(req)}#${atOf(done)}`, show: showEmployee, at: atOf };
+  };
 
   /** The people list as it was left (`query`: its filters and page), opened at that person's row. */
   const peopleListAt = (query: string, personId: string) => `/client/people${querySuffix(query)}#person-${personId}`;
@@ -254,8 +266,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
       await orShowErrors(req, res, 'dependant', async () => {
         const f = parseForm(dependantForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
-        await people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, toEmployee(req), 'people.dependantAdded');
+        return people.addDependant(actorOf(req), client.id, String(req.params.employeeId), f.data);
+      }, toEmployee(req, (d) => `dependant-${d.id}`), 'people.dependantAdded');
     },
 
     async updateEmployee(req: Request, res: Response) {
@@ -264,7 +276,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(employeeDetailsForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.updateEmployee(actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, toEmployee(req), 'people.corrected');
+      }, toEmployee(req, 'details'), 'people.corrected');
     },
 
     /** A refused correction comes back with that dependant's form open, what was typed in it and the reason beside it. */
@@ -280,8 +292,8 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         if (!errors) throw err;
         return showEmployee(req, res, { dependantEditFor: dependantId, dependantEditErrors: errors, dependantEditValues: req.body }, (err as AppError).status);
       }
-      flash(req, 'ok', 'people.corrected');
-      res.redirect(303, toEmployee(req).path);
+      flash(req, 'ok', 'people.corrected', undefined, `dependant-${dependantId}`);
+      res.redirect(303, `${employeePage(req)}#dependant-${dependantId}`);
     },
 
     async setLeave(req: Request, res: Response) {
@@ -290,7 +302,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(leaveForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await people.setLeaveDate(actorOf(req), client.id, String(req.params.employeeId), f.data.leaveDate);
-      }, toEmployee(req), 'people.leaveSaved');
+      }, toEmployee(req, 'leave'), 'people.leaveSaved');
     },
 
     async linkAccount(req: Request, res: Response) {
@@ -300,7 +312,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         // The unlink button sends no account; the link button must name one.
         if (!f.unlink && !f.userId) throw new BadRequest('people.accountUnknown', { userId: 'people.accountUnknown' });
         await people.linkAccount(actorOf(req), client.id, String(req.params.employeeId), f.unlink ? null : f.userId);
-      }, toEmployee(req), 'people.accountSaved');
+      }, toEmployee(req, 'account'), 'people.accountSaved');
     },
 
     /** 招待して結び付け: the employee's own account, invited and tied to them in one step. */
@@ -310,7 +322,7 @@ export function clientVaultHandlers(services: Services, csrfValid: (req: Request
         const f = parseForm(inviteEmployeeForm, req.body);
         if (!f.ok) throw new BadRequest('form.invalid', f.errors);
         await inviteEmployee(services, actorOf(req), client.id, String(req.params.employeeId), f.data);
-      }, toEmployee(req), 'people.invited');
+      }, toEmployee(req, 'account'), 'people.invited');
     },
 
     async addPayee(req: Request, res: Response) {
