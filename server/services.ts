@@ -92,7 +92,7 @@ export function createServices(d: { config: Config; sequelize: Sequelize; keys: 
     people: new PeopleService({ audit, outbox, logger: d.logger }),
     vault,
     vaultLinks: new VaultLinks({ audit, keys: d.keys, mailer, vault, config: d.config }),
-    reminders: new NumberReminders({ audit, outbox, logger: d.logger, config: d.config }),
+    reminders: new NumberReminders({ audit, outbox, logger: d.logger, config: d.config, countByStatus: (id) => vault.countByStatus(id), firmName: () => pdf.firmName() }),
     apiTokens: new ApiTokens({ audit }),
     outbox,
     pdf,

@@ -9,7 +9,7 @@ export const LOG_OPERATION_GROUPS = [
     operations: [
       'vault.reveal', 'vault.print', 'vault.export', 'vault.check', 'vault.api.read', 'vault.api.list', 'vault.burst',
       'vault.register.self', 'vault.register.proxy', 'vault.register.link', 'vault.register.import', 'vault.import', 'vault.update',
-      'vault.confirm.person', 'vault.confirm.admin', 'vault.link.create', 'vault.link.fail', 'vault.remind',
+      'vault.confirm.person', 'vault.confirm.admin', 'vault.link.create', 'vault.link.fail', 'vault.remind', 'vault.askClient',
       'person.create', 'person.update', 'person.leave', 'person.account', 'people.import',
     ],
   },

@@ -4,6 +4,7 @@ import type { AuditLog, ActorContext } from '../audit';
 import type { Config } from '../config';
 import type { MailOutbox } from '../mail/outbox';
 import { Client, NumberRecord, User } from '../db/models';
+import type { ListStatus } from './people-page';
 import { translate, isLang, DEFAULT_LANG } from '../i18n';
 import { japanDay } from '../domain/dates';
 import { listPeople } from './people';
@@ -14,7 +15,10 @@ import { listPeople } from './people';
  * it says nothing of whose number is missing. One mail per person a day, whatever the clicks.
  */
 export class NumberReminders {
-  constructor(private readonly d: { audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'> }) {}
+  constructor(private readonly d: {
+    audit: AuditLog; outbox: MailOutbox; logger: Logger; config: Pick<Config, 'publicUrl'>;
+    countByStatus: (clientId: string) => Promise<Partial<Record<ListStatus, number>>>; firmName: () => Promise<string>;
+  }) {}
 
   /**
    * The employees (their accounts) a reminder would go to now: still employed, with their own or a
@@ -71,5 +75,39 @@ export class NumberReminders {
     });
     if (asked) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'number reminders not sent yet; queued'));
     return { asked, askedToday: users.length - asked };
+  }
+
+  /**
+   * The firm asks the client's admins (those who can sign in) to register the numbers still missing:
+   * the mail names the firm and the company, says how many, and links to the people list's 未登録
+   * (where the admin can ask their employees in turn); it names no one. One mail per admin a day.
+   */
+  async askClient(ctx: ActorContext, clientId: string): Promise<{ missing: number; asked: number; askedToday: number }> {
+    const missing = (await this.d.countByStatus(clientId)).missing ?? 0;
+    if (missing === 0) return { missing, asked: 0, askedToday: 0 };
+    const admins = await this.clientAdminsWhoCanSignIn(clientId);
+    if (admins.length === 0) return { missing, asked: 0, askedToday: 0 };
+    const [company, firm] = [(await Client.findByPk(clientId))?.name ?? '', await this.d.firmName()];
+    const day = japanDay();
+    let asked = 0;
+    await this.d.audit.transaction(async (tx) => {
+      for (const u of admins) {
+        const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
+        if (await this.d.outbox.enqueue({
+          dedupeKey: `ask-client:${u.id}:${day}`,
+          to: u.email,
+          subject: translate(lang, 'mail.askClient.subject', { firm }),
+          text: translate(lang, 'mail.askClient.body', { company, firm, count: missing, link: `${this.d.config.publicUrl}/client/people?status=missing#remind` }),
+        }, tx)) asked++;
+      }
+      if (asked) await this.d.audit.record(tx, ctx, { operation: 'vault.askClient', result: 'allowed', clientId, detail: `${missing} missing; ${asked} client admins` });
+    });
+    if (asked) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'requests to the client not sent yet; queued'));
+    return { missing, asked, askedToday: admins.length - asked };
+  }
+
+  /** The client's admins the firm's request can reach: enabled, their invitation taken up. */
+  async clientAdminsWhoCanSignIn(clientId: string): Promise<User[]> {
+    return User.findAll({ where: { clientId, role: 'client_admin', disabledAt: null, passwordHash: { [Op.ne]: null } }, order: [['email', 'ASC']] });
   }
 }

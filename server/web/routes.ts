@@ -190,6 +190,7 @@ export function routeTable(services: Services, passport: InstanceType<typeof Pas
 
     // the firm's side: masked list, 照合, reveal / print / export after re-authentication with a purpose
     { method: 'get', path: '/firm/clients/:clientId/numbers', access: 'firm', handler: firmVault.list },
+    { method: 'post', path: '/firm/clients/:clientId/numbers/ask-client', access: 'firm', handler: firmVault.askClient },
     { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/check', access: 'firm', handler: firmVault.check },
     { method: 'post', path: '/firm/clients/:clientId/numbers/:recordId/reveal', access: 'firm', reauth: true, formPage: '/firm/clients/:clientId/numbers', deniedAs: 'vault.reveal', handler: firmVault.reveal },
     { method: 'post', path: '/firm/clients/:clientId/numbers/print', access: 'firm', reauth: true, formPage: '/firm/clients/:clientId/numbers', deniedAs: 'vault.print', handler: firmVault.print },

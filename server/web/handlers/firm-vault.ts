@@ -2,13 +2,13 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
-import { page } from '../render';
+import { flash, flashBesideRow, page } from '../render';
 import { parseForm, reauthThen, tickedValues } from '../forms';
 import { purposeForm } from '../vault-forms';
 import { listQueryOf, querySuffix, vaultListData } from '../vault-list';
 import { reauthActive } from '../middleware/guards';
 import { checkOnList } from './client-vault';
-import { BadRequest, NotFound } from '../../errors';
+import { BadRequest, Forbidden, NotFound } from '../../errors';
 import { clientCrumb, presentClient } from '../../presenters/client';
 import { formatDateTime } from '../../presenters/format';
 import { groupDigits } from '../../presenters/vault';
@@ -44,8 +44,16 @@ export function firmVaultHandlers(services: Services) {
       assigned,
       mayOpen: assigned && reauthActive(req),
       canAssign: req.user!.role === 'firm_admin',
+      // 顧問先に登録をお願いする: offered to those who work on the client while numbers are missing; its answer stands beside it.
+      askClient: assigned ? await askClientOffer(client.id) : null,
+      flashBesideRow: flashBesideRow(req, ['ask-client']),
       ...extra,
     }, status);
+  }
+
+  async function askClientOffer(clientId: string) {
+    const missing = (await vault.countByStatus(clientId)).missing ?? 0;
+    return missing ? { missing, admins: (await services.reminders.clientAdminsWhoCanSignIn(clientId)).length } : null;
   }
 
   /**
@@ -89,6 +97,18 @@ export function firmVaultHandlers(services: Services) {
 
   return {
     list: (req: Request, res: Response) => showList(req, res),
+
+    /** The firm asks the client's admins, by mail, to register the numbers still missing (how many, never whose). */
+    async askClient(req: Request, res: Response) {
+      const client = await services.clients.getFor(req.user!, String(req.params.clientId));
+      if (!(await vault.isAssigned(req.user!, client.id))) throw new Forbidden('vault.notAssigned');
+      const { missing, asked, askedToday } = await services.reminders.askClient(actorOf(req), client.id);
+      if (asked) flash(req, 'ok', 'vault.askClient.sent', asked, 'ask-client');
+      else if (askedToday) flash(req, 'ok', 'vault.askClient.alreadyToday', askedToday, 'ask-client');
+      else if (missing) flash(req, 'error', 'vault.askClient.noAdmins', undefined, 'ask-client');
+      else flash(req, 'ok', 'vault.askClient.nothingMissing', undefined, 'ask-client');
+      res.redirect(303, `/firm/clients/${client.id}/numbers?status=missing#ask-client`);
+    },
 
     async check(req: Request, res: Response) {
       const client = await services.clients.getFor(req.user!, String(req.params.clientId));
