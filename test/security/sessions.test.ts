@@ -285,7 +285,7 @@ describe('Security: sessions', () => {
     // From a product walk: a number typed on a phone left a while came back as 「ログインが必要です」, its button to
     // the bare sign-in page (then the home page), with no word on whether the number went in.
     it("a form sent after the session expired (a number, a dependant): the page says nothing was saved, and signing in comes back to the form's page", async () => {
-      for (const [path, formPage] of [['/me/numbers', '/me/numbers'], ['/me/dependants', '/me/numbers'], [`/me/numbers/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/confirm`, '/me/numbers']]) {
+      for (const [path, formPage] of [['/me/numbers', '/me/numbers'], ['/me/dependants', '/me/numbers'], [`/me/numbers/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/confirm`, '/me/numbers']] as const) {
         const { b, sid } = await signedIn();
         const token = await b.csrf('/account');
         await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
