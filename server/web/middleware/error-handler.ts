@@ -82,6 +82,9 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
     // kept, and signing in again comes back to the form's page (not the home page), as the upload script's link does.
     const formPage = appErr.status === 401 && req.method === 'POST' ? safeNext(res.locals.here) : null;
     const backToForm = formPage && formPage !== '/' ? formPage : null;
+    // A form whose token went with its session (a one-time link's page left open overnight, the session swept):
+    // the way on is that page opened afresh, not the home page — a payee has no account to sign in to.
+    const reopen = appErr.messageKey === 'error.csrf' && req.method === 'POST' ? safeNext(res.locals.here) : null;
     res.status(appErr.status).render('errors/error', {
       title: 'error.title',
       // What happened, in words (the code stays beside it for whoever helps them).
@@ -94,6 +97,7 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
       showLogin: appErr.status === 401 || appErr instanceof DeadLink,
       loginHref: backToForm ? `/login?next=${encodeURIComponent(backToForm)}` : '/login',
       notSaved: Boolean(backToForm),
+      reopenHref: reopen && reopen !== '/' ? reopen : null,
       // An invitation or reset link that no longer works: a new one is one step away.
       showForgot: appErr instanceof DeadLink,
       // The header's sign-out and language forms need a token too (none when the session itself failed).
