@@ -35,6 +35,24 @@
     tick();
   }
 
+  // A form that must not go twice (a number, a dependant, a link's one use): once it is on its way, its
+  // button takes no second tap — on a slow phone the page stays for seconds and people tap again, and
+  // the browser would send the form again and show the second answer. The upload script sends a form
+  // with files itself (and keeps its button off meanwhile); this is for the form sent as a page.
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form.matches || !form.matches('form[data-submit-once], form[data-upload]')) return;
+    // After this event: the browser reads the form once the event is done.
+    setTimeout(function () {
+      Array.prototype.forEach.call(form.querySelectorAll('button[type=submit], button:not([type])'), function (b) { b.disabled = true; });
+    }, 0);
+  });
+  // A page brought back from the history as it was left: its buttons work again.
+  window.addEventListener('pageshow', function (e) {
+    if (!e.persisted) return;
+    Array.prototype.forEach.call(document.querySelectorAll('form[data-submit-once] button, form[data-upload] button'), function (b) { b.disabled = false; });
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     var banner = document.querySelector('[data-reauth-until]');
     if (banner) startReauthTimer(banner);

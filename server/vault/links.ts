@@ -16,6 +16,9 @@ export const MAX_CODE_ATTEMPTS = 5;
 
 export interface LiveLink { invitation: VaultInvitation; person: Person; dependants: Dependant[] }
 
+/** What a link's submission registered, for the thanks page: whose number, and its last two digits (never more). */
+export interface LinkRegistered { person: Person; lastTwo: string }
+
 /**
  * One-time registration links: for a payee, or an employee without a portal account (the printed
  * sheet). The link carries a random token; a separate 8-digit code (handed over another way) must
@@ -138,29 +141,33 @@ export class VaultLinks {
    * `proof` is the code typed, or the id of the invitation whose code this visitor's session already
    * passed (a number refused after the right code is typed again without the code). `cardPhotos`
    * stores the card's photos in the same transaction and gives the id of the one the number points to.
+   * Gives whose numbers were registered, the person's own first, each with its last two digits.
    */
-  async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>, cardPhotos?: (tx: Transaction) => Promise<string | null>): Promise<void> {
+  async submit(ctx: ActorContext, token: string, proof: { code: string } | { codeCheckedFor: string }, own: NumberInput, dependants: Map<string, NumberInput>, cardPhotos?: (tx: Transaction) => Promise<string | null>): Promise<LinkRegistered[]> {
     const link = await this.find(token);
     if (!link) throw new NotFound();
     if (!('codeCheckedFor' in proof)) await this.checkCode(ctx, link, proof.code);
     else if (proof.codeCheckedFor !== link.invitation.id) await this.refuseCode(ctx, link);
-    await this.d.audit.transaction(async (tx) => {
+    return this.d.audit.transaction(async (tx) => {
       const [used] = await VaultInvitation.update({ usedAt: new Date() }, { where: { id: link.invitation.id, usedAt: null }, transaction: tx });
       if (used !== 1) throw new NotFound();
       const idFileId = cardPhotos ? await cardPhotos(tx) : null;
-      await this.d.vault.register(ctx, link.person, own, { source: 'link', confirmedByPerson: true, registeredBy: null, idFileId }, tx);
+      const ownRecord = await this.d.vault.register(ctx, link.person, own, { source: 'link', confirmedByPerson: true, registeredBy: null, idFileId }, tx);
+      const registered: LinkRegistered[] = [{ person: link.person, lastTwo: ownRecord.lastTwo ?? '**' }];
       for (const dep of link.dependants) {
         const input = dependants.get(dep.id);
         if (!input) continue;
         const person = await findPerson(link.person.clientId, 'dependant', dep.id, tx);
         try {
-          await this.d.vault.register(ctx, person, input, { source: 'link', confirmedByPerson: true, registeredBy: null }, tx);
+          const record = await this.d.vault.register(ctx, person, input, { source: 'link', confirmedByPerson: true, registeredBy: null }, tx);
+          registered.push({ person, lastTwo: record.lastTwo ?? '**' });
         } catch (err) {
           // Name the dependant's own field, so the form shows the message beside it.
           if (err instanceof BadRequest || err instanceof FieldConflict) throw new BadRequest(err.messageKey, { [`dep_${dep.id}`]: err.messageKey });
           throw err;
         }
       }
+      return registered;
     });
   }
 }

@@ -34,6 +34,11 @@ declare module 'express-session' {
     passkeyChallenge: string;
     /** the one-time registration link (invitation id) whose code this visitor typed right */
     vaultLinkCodeChecked: string;
+    /**
+     * the one-time link this visitor has just used (the token's hash) and what it registered, masked:
+     * the thanks page says what came in, and the same link sent or opened again here leads back to it
+     */
+    vaultLinkDone: { link: string; registered: Array<{ name: string; relationshipKey: string | null; masked: string }> };
     /** in the stored data only: the session has been stored, so its row is only ever updated (see sessionMiddleware) */
     stored: true;
   }

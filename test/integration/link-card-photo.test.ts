@@ -163,7 +163,9 @@ describe('One-time link with the card\'s photo or scan (a payee, or an employee\
     }
     // The thanks are a page of their own; the link is dead.
     expect((await visitor.get('/r/done')).text).to.contain('ご提供ありがとうございました');
-    expect((await visitor.get(path)).status).to.equal(404);
+    // Opened again, the link leads its visitor back to those thanks; to anyone else it is dead.
+    expect((await visitor.get(path)).headers.location).to.equal('/r/done');
+    expect((await new TestBrowser(h.portal.app).get(path)).status).to.equal(404);
     // The client admin's list says the number has an image.
     expect((await admin.get('/client/people')).text).to.contain(`href="/files/${rec.idFileId}" data-testid="id-image"`);
   });

@@ -3,7 +3,8 @@ import { dialectName, type Harness } from '../support/harness';
 import { clientWithAdmin } from '../support/client-admin';
 import { makeUser, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { makeEmployee, makePayee } from '../support/vault';
+import { makeDependant, makeEmployee, makePayee } from '../support/vault';
+import { systemContext } from '../../server/audit';
 import { Employee, type Client } from '../../server/db/models';
 
 /** The label of the form's date field, and whether the field takes dates before the first notices (2015-10-05). */
@@ -44,6 +45,25 @@ describe(`The number forms say whose date 発行日 is, and that it may be left 
     for (const [name, html] of Object.entries(pages)) {
       expect(issueDateField(html), name).to.deep.equal({ label: 'カードの発行日（任意）', min: '2015-10-05' });
     }
+  });
+
+  // From a later walk: an employee's printed sheet (a link with their dependants) showed a first field labelled only
+  // マイナンバー（12桁）, then 「鈴＊ 花＊ （配偶者） マイナンバー（12桁）」: whose number goes first, and must every
+  // dependant's be given? The first is the person's own, the dependants' are optional (a blank one is not registered).
+  it("an employee's sheet says which number is their own and that their dependants' may be left blank; a payee's page has no such headings", async () => {
+    const { employee, person } = await makeEmployee(client.id, { employeeCode: 'SHEET1', name: '鈴木 一郎' });
+    await makeDependant(client.id, employee.id, '鈴木 花子');
+    const sheet = await h.booted.services.vaultLinks.create(systemContext('test'), person, admin.user.id, null);
+    const html = (await new TestBrowser(h.portal.app).get(new URL(sheet.url).pathname)).text;
+    const headings = [...html.matchAll(/<h2 data-testid="[a-z-]+">([^<]*)<\/h2>/g)].map((m) => m[1]);
+    expect(headings).to.deep.equal(['ご本人（鈴＊ 一＊ 様）の番号', '扶養家族の番号（任意）']);
+    // In the page's order: own heading, own number, dependants' heading and hint, the dependant's number.
+    const order = ['data-testid="own-section"', 'name="number"', 'data-testid="dependants-section"', '分かる方の分だけ入力してください。空欄の方は登録されません。', 'name="dep_'].map((s) => html.indexOf(s));
+    expect(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!)), String(order)).to.equal(true);
+
+    const payeeLink = await h.booted.services.vaultLinks.create(systemContext('test'), (await makePayee(client.id, { code: 'LINK1', name: '講師 三郎' })).person, admin.user.id, null);
+    const payeePage = (await new TestBrowser(h.portal.app).get(new URL(payeeLink.url).pathname)).text;
+    expect(payeePage).to.not.contain('data-testid="own-section"').and.not.contain('data-testid="dependants-section"');
   });
 
   // From the same walk: on a phone each row is a card whose values carry their column's name, and a payee's code read 社員コード.

@@ -100,10 +100,13 @@ describe('UX walk: a one-time link opened again once it no longer works', () => 
     expect(form.status).to.equal(200);
     const done = await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(form.text), code, number: validNumber(66667777888), confirm: 'on' });
     expect(done.status, done.text).to.equal(303);
-    expectDeadPage(await visitor.get(path), 'reopened after use');
-    expectDeadPage(await new TestBrowser(h.portal.app).get(path), 'opened by someone else after use');
-    // Posting the form again (a second tab): the same page.
-    expectDeadPage(await visitor.agent.post(path).type('form').send({ _csrf: csrfIn(form.text), code, number: validNumber(66667777888), confirm: 'on' }), 'posted again');
+    // Whoever used it is led back to their thanks (test/integration/link-done-same-visitor); anyone else gets this page.
+    expect((await visitor.get(path)).headers.location, 'reopened by its visitor').to.equal('/r/done');
+    const someoneElse = new TestBrowser(h.portal.app);
+    const dead = await someoneElse.get(path);
+    expectDeadPage(dead, 'opened by someone else after use');
+    // Posting the form again (someone else's page left open): the same page.
+    expectDeadPage(await someoneElse.agent.post(path).type('form').send({ _csrf: csrfIn(dead.text), code, number: validNumber(66667777888), confirm: 'on' }), 'posted again');
   });
 
   it('expired, or never issued: the same page (a link\'s state is not told); a script asking for JSON still gets the error', async () => {

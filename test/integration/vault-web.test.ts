@@ -223,7 +223,8 @@ describe('Vault screens: people, 代理登録, 照合, one-time links, じぶん
     expect((await visitor.get('/r/done')).text).to.contain('ご提供ありがとうございました');
     const rec = await NumberRecord.findOne({ where: { personKind: 'payee', personId: payee!.id } });
     expect(rec!.source).to.equal('link');
-    const again = await visitor.get(path);
+    // Opened again by its visitor, the link leads back to the thanks (test/integration/link-done-same-visitor); to anyone else it is dead.
+    const again = await new TestBrowser(h.portal.app).get(path);
     expect(again.status).to.equal(404);
     expect(again.text).to.contain('このURLは期限が切れたか、既に使われています。');
   });
@@ -605,7 +606,10 @@ describe('Vault screens: corrections found in review', () => {
     await emp.login(employeeUser);
     let res = await emp.post(`/me/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000009) }, '/me/numbers');
     expect(res.status).to.equal(400);
-    expect(res.text).to.contain('登録内容と一致しません');
+    // A slip of the finger is typed again; a wrong number registered is put right by the employee (the card's own section), not by a call to HR.
+    expect(res.text).to.contain('登録されている番号と一致しません').and.contain('もう一度入力してください').and.contain('下の「番号を登録し直す」から正しい番号を登録してください')
+      .and.not.contain('会社のご担当者にご連絡ください');
+    expect(res.text.indexOf('<summary>番号を登録し直す</summary>'), 'the way it names is on the page').to.be.greaterThan(res.text.indexOf('一致しません'));
     expect((await NumberRecord.findByPk(rec!.id))!.personConfirmedAt).to.equal(null);
     res = await emp.post(`/me/numbers/${rec!.id}/confirm`, { typed: validNumber(70000000001) }, '/me/numbers');
     expect(res.status).to.equal(303);

@@ -282,6 +282,23 @@ describe('Security: sessions', () => {
       expect(await SessionRow.count({ where: { sid } })).to.equal(0);
     });
 
+    // From a product walk: a number typed on a phone left a while came back as 「ログインが必要です」, its button to
+    // the bare sign-in page (then the home page), with no word on whether the number went in.
+    it("a form sent after the session expired (a number, a dependant): the page says nothing was saved, and signing in comes back to the form's page", async () => {
+      for (const [path, formPage] of [['/me/numbers', '/me/numbers'], ['/me/dependants', '/me/numbers'], [`/me/numbers/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/confirm`, '/me/numbers']] as const) {
+        const { b, sid } = await signedIn();
+        const token = await b.csrf('/account');
+        await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+        const res = await b.agent.post(path).type('form').send({ _csrf: token, name: '山田 花子', relationship: 'child', number: '123456789018', confirm: 'on' });
+        expect(res.status, path).to.equal(401);
+        expect(res.text, path).to.contain(ja('auth.reason.expired')).and.contain(ja('error.notSaved'))
+          .and.contain(`href="/login?next&#x3D;${encodeURIComponent(formPage)}"`).and.not.contain('123456789018');
+        const login = await b.get(`/login?next=${encodeURIComponent(formPage)}`);
+        const back = await b.agent.post('/login').type('form').send({ _csrf: csrfIn(login.text), email: u.email, password: u.password, next: formPage });
+        expect(back.headers.location, path).to.equal(formPage);
+      }
+    });
+
     it('an upload (JSON) made after the session expired is told why, so the page can offer to sign in again', async () => {
       const { b, sid } = await signedIn();
       const token = await b.csrf('/files');

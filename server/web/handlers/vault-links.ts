@@ -9,8 +9,11 @@ import { formErrors, toldToThePerson } from './client-vault';
 import { AppError, BadRequest, NotFound } from '../../errors';
 import { Client, User } from '../../db/models';
 import type { NumberInput } from '../../vault/vault-service';
-import { VaultLinks, type LiveLink } from '../../vault/links';
+import { VaultLinks, type LinkRegistered, type LiveLink } from '../../vault/links';
 import { maskName } from '../../reports/report-data';
+import { maskNumber } from '../../vault/my-number';
+import { ownName } from '../../vault/people';
+import { sha256Hex } from '../../crypto/tokens';
 import { translate } from '../../i18n';
 import { CARD_PHOTO_ACCEPT, cardPhotoReceiver, cardPhotoTargetFor, checkCardPhotos, refuseNumberForm, storeCardPhotos, type ReceivedPhotos } from '../card-photo-upload';
 import type { ActorContext } from '../../audit';
@@ -98,12 +101,30 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
     page(req, res, 'vault/link-dead', { title: 'vault.link.deadTitle', reasonKey: reasonOnPage }, 404);
   }
 
+  /**
+   * Whether this visitor has just used this very link. A second tap on the button of a slow phone
+   * sends the form again, and the browser shows the answer to the second: the thanks, not "this link
+   * no longer works" for numbers that came in (nor when the page is opened again from the history).
+   */
+  const usedHere = (req: Request, token: string) => req.session.vaultLinkDone?.link === sha256Hex(token);
+
+  /** What the thanks page confirms: whose numbers came in, names and numbers masked as the link's page shows them. */
+  const doneSummary = (token: string, registered: LinkRegistered[]) => ({
+    link: sha256Hex(token),
+    registered: registered.map(({ person, lastTwo }) => ({
+      name: maskName(ownName(person)),
+      relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,
+      masked: maskNumber(lastTwo),
+    })),
+  });
+
   return {
     async show(req: Request, res: Response) {
       res.set('Referrer-Policy', 'no-referrer');
       // A link mailed or printed in English (?lang=en) opens in English, unless this browser chose a language.
       openInMailLang(req, res, typeof req.query.lang === 'string' ? req.query.lang : null);
       const link = await services.vaultLinks.find(String(req.params.token));
+      if (!link && usedHere(req, String(req.params.token))) return res.redirect(303, '/r/done');
       if (!link) return deadLink(req, res, 'vault.link.dead');
       await show(req, res, link);
     },
@@ -118,6 +139,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
       let sender = null as { id: string; name: string } | null;
       /** Set once the service is asked to register: it checks the code first, so any other refusal comes after the code passed. */
       let registering = false;
+      let registered: LinkRegistered[] = [];
       try {
         // The card's photos are taken only from someone who holds the code too: it comes before them
         // in the form, and is checked when the first photo arrives.
@@ -146,11 +168,13 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         const proof = codePassed(link) ? { codeCheckedFor: link.invitation.id } : { code: f.code };
         const ctx = linkActor(req, link, true);
         registering = true;
-        await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants,
+        registered = await services.vaultLinks.submit(ctx, token, proof, { number: f.number, issueDate: issueDate.data }, dependants,
           async (tx) => (sender ? storeCardPhotos(services, tx, ctx, sender, received) : null));
       } catch (err) {
         await services.files.discardUploads(received.uploads);
-        if (err instanceof NotFound || (err instanceof AppError && err.messageKey === 'vault.link.dead')) return deadLink(req, res, 'vault.link.dead');
+        if (err instanceof NotFound || (err instanceof AppError && err.messageKey === 'vault.link.dead')) {
+          return usedHere(req, token) ? doneGoTo(req, res, '/r/done') : deadLink(req, res, 'vault.link.dead');
+        }
         const errors = formErrors(err);
         if (!errors || !found) throw err;
         if (registering && !errors.code) req.session.vaultLinkCodeChecked = found.invitation.id;
@@ -166,13 +190,14 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
         return refuseNumberForm(req, res, errors, (err as AppError).status, () => show(req, res, still, errors, (err as AppError).status), triesLeft, { client: company });
       }
       delete req.session.vaultLinkCodeChecked;
+      req.session.vaultLinkDone = doneSummary(token, registered);
       // A thanks page of its own, so a reload sends nothing again.
       doneGoTo(req, res, '/r/done');
     },
 
-    /** The thanks after a link's numbers are in: the same for everyone, it tells nothing. */
+    /** The thanks after a link's numbers are in, with what came in (masked) for the visitor who sent them; for anyone else it tells nothing. */
     done(req: Request, res: Response) {
-      page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle' });
+      page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle', registered: req.session.vaultLinkDone?.registered ?? [] });
     },
   };
 }

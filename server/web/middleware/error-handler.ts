@@ -78,6 +78,13 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
       res.status(appErr.status).json({ error: { code: appErr.messageKey, message } });
       return;
     }
+    // A form sent after the session ended (a number typed on a phone left a while): what was typed was not
+    // kept, and signing in again comes back to the form's page (not the home page), as the upload script's link does.
+    const formPage = appErr.status === 401 && req.method === 'POST' ? safeNext(res.locals.here) : null;
+    const backToForm = formPage && formPage !== '/' ? formPage : null;
+    // A form whose token went with its session (a one-time link's page left open overnight, the session swept):
+    // the way on is that page opened afresh, not the home page — a payee has no account to sign in to.
+    const reopen = appErr.messageKey === 'error.csrf' && req.method === 'POST' ? safeNext(res.locals.here) : null;
     res.status(appErr.status).render('errors/error', {
       title: 'error.title',
       // What happened, in words (the code stays beside it for whoever helps them).
@@ -88,6 +95,9 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
       // Re-authenticated, the person comes back to the form they were on (a path of this site only).
       reauthHref: appErr instanceof ReauthRequired && appErr.returnTo && safeNext(appErr.returnTo) ? `/reauth?next=${encodeURIComponent(appErr.returnTo)}` : '/reauth',
       showLogin: appErr.status === 401 || appErr instanceof DeadLink,
+      loginHref: backToForm ? `/login?next=${encodeURIComponent(backToForm)}` : '/login',
+      notSaved: Boolean(backToForm),
+      reopenHref: reopen && reopen !== '/' ? reopen : null,
       // An invitation or reset link that no longer works: a new one is one step away.
       showForgot: appErr instanceof DeadLink,
       // The header's sign-out and language forms need a token too (none when the session itself failed).
