@@ -29,10 +29,13 @@ const langCookieOf = (req: Request): string | undefined =>
  * The language of a request refused before its session was read (a body too large or malformed, the
  * per-address limit): this browser's choice, else Japanese. The user's own setting is not known yet.
  */
-export const langBeforeSession = (req: Request): Lang => {
+export const langBeforeSession = (req: Request): Lang => langChosenHere(req) ?? DEFAULT_LANG;
+
+/** The language this browser chose (the switch, or a page opened from a mail), if any. */
+export function langChosenHere(req: Request): Lang | undefined {
   const fromCookie = langCookieOf(req);
-  return isLang(fromCookie) ? fromCookie : DEFAULT_LANG;
-};
+  return isLang(fromCookie) ? fromCookie : undefined;
+}
 
 /** The UI language: the user's choice, else the language cookie, else Japanese. */
 export const chooseLang: RequestHandler = (req, res, next) => {
