@@ -90,6 +90,19 @@ describe(`Pages opened from a mail open in the mail's language (${dialectName})`
     expect((await User.findByPk(never.user.id))!.lang).to.equal(null);
   });
 
+  it('a password reset asked for on an English page, by someone with no language of their own: its link opens in English on another device too', async () => {
+    const u = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false, email: 'omar@example.jp' });
+    const laptop = new TestBrowser(h.portal.app);
+    await laptop.post('/lang', { lang: 'en', back: '/password/forgot' }, '/login');
+    expect((await laptop.post('/password/forgot', { email: 'omar@example.jp' }, '/password/forgot')).status).to.equal(200);
+    const mail = await h.smtp.lastTo('omar@example.jp');
+    expect(mail.subject).to.equal(en('mail.reset.subject'));
+    const phone = new TestBrowser(h.portal.app);
+    const form = await phone.get(pathOf(linkIn(mail.text ?? '')));
+    expect(pageOf(form.text)).to.deep.equal({ lang: 'en', h1: en('password.set.title') });
+    expect((await User.findByPk(u.user.id))!.lang, 'asking for a reset chooses nothing').to.equal(null);
+  });
+
   it('a one-time link made in English: its mail and sheet lead to the page in English; made in Japanese, in Japanese', async () => {
     const { payee } = await makePayee(client.id, { code: 'P1', name: 'Brown Anna' });
     await ab.post('/lang', { lang: 'en', back: '/client/people' }, '/client/people');
