@@ -308,8 +308,10 @@ export class AccountService {
     const raw = newToken();
     const target = { clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name } as const;
     try {
-      // A person who chose no language gets the mail in the language of the page they asked from.
-      await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}` }, pageLang);
+      // A person who chose no language gets the mail in the language of the page they asked from, and
+      // its link opens the page in it too (on another device, say a phone, where nothing was chosen).
+      const linkLang = isLang(user.lang) || pageLang === DEFAULT_LANG ? '' : `?lang=${pageLang}`;
+      await this.mail(user, 'mail.reset', { link: `${this.d.config.publicUrl}/password/reset/${raw}${linkLang}` }, pageLang);
     } catch (err) {
       if (!(err instanceof MailUnavailable)) throw err;
       await this.d.audit.recordAlone(ctx, { operation: 'auth.password.reset_request', result: 'error', ...target, detail: 'mail refused' });

@@ -24,8 +24,10 @@ declare module 'express-session' {
     passwordAt: number;
     /** the address whose password was just set: the sign-in form shows it once */
     loginEmail: string;
+    /** the language picked with the switch before signing in: made the account's own at sign-in */
+    langPicked: Lang;
     /** password accepted, second factor still to come */
-    pendingLogin: { userId: string; at: number; next: string | null };
+    pendingLogin: { userId: string; at: number; next: string | null; langPicked?: Lang };
     /** re-authentication holds until then (ms), in this session only */
     reauthUntil: number;
     /** `at`: the person whose row the message belongs beside, where a list opens at that row (#person-…) */

@@ -171,6 +171,19 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       for (const res of [bad, big]) expect(res.text).to.contain('<html lang="ja">');
     });
 
+    it('a browser that chose English gets its refusals before the session is read (a body too large) in English too', async () => {
+      // From the English walk: the sign-in form sent too big came back 送信されたデータが大きすぎます。 on an English browser.
+      const b = new SecBrowser(h.portal.app);
+      await b.post('/lang', { lang: 'en', back: '/login' }, '/login');
+      const token = await b.csrf('/login');
+      expect((await b.agent.get('/login')).text).to.contain('<html lang="en">');
+      const big = await b.agent.post('/login').type('form').send({ _csrf: token, email: 'a@example.jp', password: 'p'.repeat(200_000) });
+      expect(big.status).to.equal(413);
+      expect(big.text).to.contain(en['error.payloadTooLarge']);
+      expect(big.text).to.contain('<html lang="en">');
+      expect(big.text).to.not.contain(ja('error.payloadTooLarge'));
+    });
+
     it('the per-IP request limits answer 429 with a Japanese page and Retry-After, not the limiter\'s English default', async () => {
       // Sign-in and link forms: 30 a minute per address.
       const b = new SecBrowser(h.portal.app);

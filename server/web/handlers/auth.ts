@@ -8,10 +8,12 @@ import { page } from '../render';
 import { safeNext } from '../forms';
 import { SESSION_COOKIE, passwordVersion } from '../middleware/session';
 import { reauthActive } from '../middleware/guards';
+import { langChosenHere } from '../middleware/locals';
 import { PASSWORD_MAX, verifyPassword } from '../../auth/passwords';
 import { TooManyRequests } from '../../errors';
 import { PASSKEY_SCRIPTS } from './account';
 import { addressForLog } from '../../accounts/account-service';
+import { isLang, type Lang } from '../../i18n';
 
 /** The second step must follow the first within this time. */
 const PENDING_LOGIN_MS = 5 * 60 * 1000;
@@ -51,10 +53,18 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
   const { accounts, audit } = services;
 
   /** Audit first (fail closed), then a new session id for the signed-in user. */
-  async function completeLogin(req: Request, res: Response, user: User, method: string, next: string | null) {
+  async function completeLogin(req: Request, res: Response, user: User, method: string, next: string | null, langPicked: Lang | undefined) {
     await audit.recordAlone({ ...actorOf(req), actorId: user.id, actorName: user.name, actorRole: user.role }, {
       operation: 'auth.login', result: 'allowed', clientId: user.clientId, targetKind: 'user', targetId: user.id, targetLabel: user.name, detail: method,
     });
+    // The language the person read the sign-in in stays: one picked with the switch just before becomes
+    // the account's (over one an inviter chose), and an account with none takes this browser's, so that
+    // its mails are in it too.
+    const lang = langPicked ?? (isLang(user.lang) ? undefined : langChosenHere(req));
+    if (isLang(lang) && lang !== user.lang) {
+      await accounts.setLang(user, lang);
+      user.lang = lang;
+    }
     await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
     req.session.startedAt = Date.now();
     req.session.lastSeenAt = Date.now();
@@ -104,13 +114,14 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       // A right password is no guess: its try is given back now, also before a code step, so a sign-in
       // left there costs the account and the address nothing (the code step counts its own tries).
       await accounts.loginSucceeded(user.email, req.ip ?? '');
+      const langPicked = req.session?.langPicked;
       if (user.totpEnabledAt) {
         // A fresh session id already at this step, so a planted cookie never carries a sign-in.
         await regenerate(req);
-        req.session.pendingLogin = { userId: user.id, at: Date.now(), next };
+        req.session.pendingLogin = { userId: user.id, at: Date.now(), next, ...(langPicked ? { langPicked } : {}) };
         return res.redirect(303, '/login/totp');
       }
-      await completeLogin(req, res, user, 'password', next);
+      await completeLogin(req, res, user, 'password', next, langPicked);
     },
 
     showTotp(req: Request, res: Response) {
@@ -139,7 +150,7 @@ export function authHandlers(services: Services, passport: InstanceType<typeof P
       }
       delete req.session.pendingLogin;
       await accounts.codeSucceeded(user.id, ip);
-      await completeLogin(req, res, user, method === 'totp' ? 'password+totp' : 'password+recovery-code', pending.next);
+      await completeLogin(req, res, user, method === 'totp' ? 'password+totp' : 'password+recovery-code', pending.next, pending.langPicked);
     },
 
     async logout(req: Request, res: Response) {

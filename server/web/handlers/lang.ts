@@ -11,6 +11,8 @@ export function langHandler(services: Services) {
     if (isLang(lang)) {
       res.cookie(LANG_COOKIE, lang, LANG_COOKIE_OPTIONS);
       if (req.user) await services.accounts.setLang(req.user, lang);
+      // Picked before signing in (on the sign-in or password page): the account takes it at sign-in.
+      else if (req.session) req.session.langPicked = lang;
     }
     const back = safeNext(req.body?.back) ?? '/';
     // The sign-in page keeps the address typed before the switch (through the session, never the URL).

@@ -30,8 +30,9 @@ export function passwordHandlers(services: Services) {
     async showSet(req: Request, res: Response) {
       const link = await services.accounts.liveLink(String(req.params.token));
       if (!link) throw new DeadLink();
-      // An invitation mailed in English opens in English (the mail's language is the person's).
-      openInMailLang(req, res, link.lang);
+      // An invitation mailed in English opens in English (the mail's language is the person's); a reset
+      // mailed in the language of the page it was asked from, to someone with none of their own, says it (?lang=en).
+      openInMailLang(req, res, link.lang ?? (typeof req.query.lang === 'string' ? req.query.lang : null));
       page(req, res, 'auth/set-password', { title: 'password.set.title', action: req.path });
     },
 

@@ -6,6 +6,7 @@ import { safeNext } from '../forms';
 import { translate } from '../../i18n';
 import type { AuditLog } from '../../audit';
 import { recordSecurityEvent } from './security-events';
+import { langBeforeSession } from './locals';
 
 function wantsJson(req: Request): boolean {
   return req.path.startsWith('/api/') || req.path === '/healthz' || (req.accepts(['html', 'json']) === 'json');
@@ -70,8 +71,9 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
     if (appErr.messageKey === 'error.csrf' && res.locals.sessionExpired) appErr = new Unauthenticated('auth.reason.expired');
     if (appErr instanceof TooManyRequests) res.set('Retry-After', String(appErr.retryAfterSeconds));
     res.set('Cache-Control', 'no-store');
-    const lang = req.lang ?? 'ja';
-    // Errors raised before the language was chosen (body too large, malformed) still declare it.
+    // Errors raised before the language was chosen (body too large, malformed, the per-address limit)
+    // speak this browser's language too, and declare it.
+    const lang = req.lang ?? langBeforeSession(req);
     res.locals.lang ??= lang;
     const message = translate(lang, appErr.messageKey, appErr.params);
     if (wantsJson(req)) {

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { DEFAULT_LANG, isLang } from '../../i18n';
+import { DEFAULT_LANG, isLang, type Lang } from '../../i18n';
 import type { Services } from '../../services';
 import { navFor, presentUser } from '../../presenters/user';
 import { reauthActive } from './guards';
@@ -24,6 +24,18 @@ export function openInMailLang(req: Request, res: Response, lang: string | null 
 
 const langCookieOf = (req: Request): string | undefined =>
   (req as { cookies?: Record<string, string> }).cookies?.[LANG_COOKIE] ?? readCookie(req.get('cookie'), LANG_COOKIE);
+
+/**
+ * The language of a request refused before its session was read (a body too large or malformed, the
+ * per-address limit): this browser's choice, else Japanese. The user's own setting is not known yet.
+ */
+export const langBeforeSession = (req: Request): Lang => langChosenHere(req) ?? DEFAULT_LANG;
+
+/** The language this browser chose (the switch, or a page opened from a mail), if any. */
+export function langChosenHere(req: Request): Lang | undefined {
+  const fromCookie = langCookieOf(req);
+  return isLang(fromCookie) ? fromCookie : undefined;
+}
 
 /** The UI language: the user's choice, else the language cookie, else Japanese. */
 export const chooseLang: RequestHandler = (req, res, next) => {
