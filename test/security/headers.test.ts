@@ -184,6 +184,21 @@ describe('Security: headers, error pages, language, inline code (http)', () => {
       expect(big.text).to.not.contain(ja('error.payloadTooLarge'));
     });
 
+    it('a language cookie that is not valid percent-encoding is ignored: pages and refusals before the session are the portal\'s own, in Japanese, no stack trace', async () => {
+      // The error page reads the cookie too (refusals before the session): a lang=%E0 made it throw in
+      // turn, and Express's last-resort handler answered 500 with the URIError's stack.
+      const b = new SecBrowser(h.portal.app);
+      const page = await b.agent.get('/login').set('Cookie', 'lang=%E0');
+      expect(page.status).to.equal(200);
+      expect(page.text).to.contain('<html lang="ja">');
+      const big = await b.agent.post('/login').set('Cookie', 'lang=%E0').type('form').send({ email: 'a@example.jp', password: 'p'.repeat(200_000) });
+      expect(big.status).to.equal(413);
+      expect(big.text).to.contain(ja('error.payloadTooLarge')).and.contain('<html lang="ja">');
+      expect(big.text).to.not.match(/URIError|readCookie|at .*\.ts:\d+/);
+      expect(leakProblems(big.text)).to.deep.equal([]);
+      expectPageHeaders(big, '413 with a malformed language cookie');
+    });
+
     it('the per-IP request limits answer 429 with a Japanese page and Retry-After, not the limiter\'s English default', async () => {
       // Sign-in and link forms: 30 a minute per address.
       const b = new SecBrowser(h.portal.app);
