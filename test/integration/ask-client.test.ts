@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHarness, dialectName, type Harness } from '../support/harness';
 import { assign, makeClient, makeUser, type MadeUser } from '../support/factories';
-import { TestBrowser } from '../support/browser';
+import { TestBrowser, csrfIn } from '../support/browser';
 import { makeEmployee, makeDependant, numberFrom } from '../support/vault';
 import { AuditEvent, Firm, OutboxMail, User, type Client } from '../../server/db/models';
 import { systemContext } from '../../server/audit';
@@ -103,6 +103,70 @@ describe(`The firm asks a client to register the numbers still missing (${dialec
     const hb = new TestBrowser(h.portal.app);
     await hb.login(hr);
     expect((await hb.post(askPath(), {}, '/client/people')).status).to.be.oneOf([403, 404]);
+    expect(await OutboxMail.count()).to.equal(mails);
+  });
+
+  it('sent many times at once (a double click, two tabs, two staff): one mail per admin, one log row', async () => {
+    const busy = await makeClient(h, { code: 'ASK4', name: '株式会社いそがし' });
+    await assign(h, busy.id, staff.user.id);
+    const second = await makeUser(h, { role: 'firm_staff', name: '担当 二郎' });
+    await assign(h, busy.id, second.user.id);
+    const admins = ['a@isogashi.example', 'b@isogashi.example', 'c@isogashi.example'];
+    for (const email of admins) await makeUser(h, { role: 'client_admin', clientId: busy.id, totp: false, email });
+    await makeEmployee(busy.id, { employeeCode: 'B1', name: '急 一' });
+    const sb2 = new TestBrowser(h.portal.app);
+    await sb2.login(second);
+    const path = `/firm/clients/${busy.id}/numbers`;
+    const tokens = new Map<TestBrowser, string>();
+    for (const b of [sb, sb2]) tokens.set(b, csrfIn((await b.get(path)).text));
+    const sent = await Promise.all([sb, sb2, sb, sb2, sb, sb].map((b) => b.agent.post(`${path}/ask-client`).type('form').send({ _csrf: tokens.get(b) })));
+    expect(sent.map((r) => r.status)).to.deep.equal([303, 303, 303, 303, 303, 303]);
+    expect((await OutboxMail.findAll({ where: { toAddress: admins } })).map((m) => m.toAddress).sort()).to.deep.equal(admins);
+    expect(await AuditEvent.count({ where: { operation: 'vault.askClient', clientId: busy.id } })).to.equal(1);
+    await h.smtp.lastTo(admins[2]!);
+    await new Promise((r) => setTimeout(r, 300));
+    const delivered = h.smtp.messages.filter((m) => admins.some((a) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes(a)));
+    expect(delivered.length, 'each admin mailed once').to.equal(admins.length);
+  });
+
+  it('fails closed: when its log row cannot be written, no mail is queued or sent', async () => {
+    const quiet = await makeClient(h, { code: 'ASK5', name: '株式会社しずか' });
+    await assign(h, quiet.id, staff.user.id);
+    await makeUser(h, { role: 'client_admin', clientId: quiet.id, totp: false, email: 'hr@shizuka.example' });
+    await makeEmployee(quiet.id, { employeeCode: 'Q1', name: '静 一' });
+    const path = `/firm/clients/${quiet.id}/numbers`;
+    const token = csrfIn((await sb.get(path)).text);
+    const audit = h.booted.services.audit as unknown as { record: (...args: unknown[]) => Promise<unknown> };
+    const record = audit.record;
+    // The log refuses only this row, after the mails were queued in the same transaction.
+    audit.record = async function (this: unknown, ...args: unknown[]) {
+      if ((args[2] as { operation?: string }).operation === 'vault.askClient') throw new Error('audit log unavailable');
+      return record.apply(this, args);
+    };
+    try {
+      const res = await sb.agent.post(`${path}/ask-client`).type('form').send({ _csrf: token });
+      expect(res.status).to.equal(500);
+    } finally {
+      audit.record = record;
+    }
+    expect(await OutboxMail.count({ where: { toAddress: 'hr@shizuka.example' } })).to.equal(0);
+    expect(await AuditEvent.count({ where: { operation: 'vault.askClient', clientId: quiet.id } })).to.equal(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.smtp.messages.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes('hr@shizuka.example'))).to.have.length(0);
+    // With the log writable again, the request goes: the refusal above came from the log.
+    const again = await sb.agent.post(`${path}/ask-client`).type('form').send({ _csrf: token });
+    expect(again.status).to.equal(303);
+    expect(await OutboxMail.count({ where: { toAddress: 'hr@shizuka.example' } })).to.equal(1);
+  });
+
+  it('refused without the form\'s token (CSRF), and an unassigned firm admin\'s refusal is logged', async () => {
+    const mails = await OutboxMail.count();
+    const forged = await sb.agent.post(askPath()).type('form').send({});
+    expect(forged.status).to.equal(403);
+    const ob = new TestBrowser(h.portal.app);
+    await ob.login(other);
+    expect((await ob.post(askPath(), {}, listPath())).status).to.equal(403);
+    expect(await AuditEvent.count({ where: { actorId: other.user.id, clientId: client.id, result: 'denied' } })).to.be.greaterThan(0);
     expect(await OutboxMail.count()).to.equal(mails);
   });
 
