@@ -117,7 +117,8 @@ export function createApp(services: Services, opts: { sessionSecret: Buffer }): 
     // A page answering a post (a refused form, a link sheet, a reveal) is come back to from its form's page:
     // the language switch goes there, as a GET of the post's own path is no page at all (404).
     const page = def.method === 'post' ? pageOf(def) : null;
-    if (page) chain.push((req, res, next) => { res.locals.here = page(req); next(); });
+    // (Whether that page is public: its address may carry a link's token, which the error page must not copy into a sign-in's address.)
+    if (page) chain.push((req, res, next) => { res.locals.here = page(req); res.locals.herePublic = def.access === 'public'; next(); });
     if (!def.whenSealed) chain.push(sealedGuard);
     if (def.authLimit) chain.push(authLimit);
     chain.push(requireAccess(def.access, { duringEnrolment: def.duringEnrolment }));

@@ -8,6 +8,8 @@ import { currentTotp } from '../../server/auth/totp';
 import { SESSION_COOKIE } from '../../server/web/middleware/session';
 import { csrfIn } from '../support/browser';
 import { heldDuring } from '../support/in-flight';
+import { makePayee } from '../support/vault';
+import { systemContext } from '../../server/audit';
 
 const MINUTE = 60 * 1000;
 const REAUTH_MINUTES = 7;
@@ -271,6 +273,29 @@ describe('Security: sessions', () => {
       expect(late.status).to.equal(401);
       expect(late.text).to.contain(ja('auth.reason.expired')).and.contain('href="/login"').and.not.contain(ja('error.csrf'));
       expect(await SessionRow.count({ where: { sid } })).to.equal(0);
+    });
+
+    it("a one-time link's form sent after the signed-in session expired: its token does not go into the sign-in's address; the link's page is offered again", async () => {
+      // The 401 page's sign-in button came back to the form's page as /login?next=/r/<token>: a link's
+      // secret copied into another address (and, through the sign-in form, into a session), for a form that needs no sign-in.
+      const client = await makeClient(h, { code: 'SXL', name: '株式会社きれたリンク' });
+      const issuer = await makeUser(h, { role: 'client_admin', clientId: client.id, totp: false });
+      const { person } = await makePayee(client.id, { name: '講師 四郎' });
+      const link = await h.booted.services.vaultLinks.create(systemContext('test'), person, issuer.user.id, null);
+      const path = new URL(link.url).pathname;
+      const secret = path.split('/').pop()!;
+      const { b, sid } = await signedIn();
+      const form = csrfIn((await b.get(path)).text);
+      await editSession(sid, (d) => { d.lastSeenAt = Date.now() - 31 * MINUTE; });
+      const late = await b.agent.post(path).type('form').send({ _csrf: form, code: link.code, number: '123456789018', confirm: 'on' });
+      expect(late.status).to.equal(401);
+      expect(late.text).to.contain(ja('auth.reason.expired')).and.contain('href="/login"');
+      expect(late.text).to.contain(`href="${path}" data-testid="reopen-form"`);
+      expect(late.text.match(/href="\/login[^"]*"/g)!.join(' ')).to.not.contain(secret);
+      expect(late.text).to.not.contain(ja('error.notSaved')).and.not.contain('123456789018');
+      // The link still works from its page, opened afresh.
+      const reopened = await b.get(path);
+      expect(reopened.status).to.equal(200);
     });
 
     it('an expired session cannot POST either', async () => {

@@ -66,6 +66,7 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
     if (res.headersSent) return next(err);
     let appErr = toAppError(err, logger, req);
     await recordSecurityEvent(security, err, appErr, req);
+    const csrfRefused = appErr.messageKey === 'error.csrf';
     // A form of a page left open until the session timed out (the language switch, say): the token went
     // with the session, and "sign in again" is what to do, not "reopen the page".
     if (appErr.messageKey === 'error.csrf' && res.locals.sessionExpired) appErr = new Unauthenticated('auth.reason.expired');
@@ -82,11 +83,14 @@ export function errorHandler(logger: Logger, audit: AuditLog, publicUrl: string)
     }
     // A form sent after the session ended (a number typed on a phone left a while): what was typed was not
     // kept, and signing in again comes back to the form's page (not the home page), as the upload script's link does.
-    const formPage = appErr.status === 401 && req.method === 'POST' ? safeNext(res.locals.here) : null;
+    // Not for a public form (a one-time link, a reset or setup link): it needs no sign-in to be opened again, and
+    // its address holds the link's token, which would travel into the sign-in's address (?next=) and its session.
+    const formPage = appErr.status === 401 && req.method === 'POST' && !res.locals.herePublic ? safeNext(res.locals.here) : null;
     const backToForm = formPage && formPage !== '/' ? formPage : null;
-    // A form whose token went with its session (a one-time link's page left open overnight, the session swept):
-    // the way on is that page opened afresh, not the home page — a payee has no account to sign in to.
-    const reopen = appErr.messageKey === 'error.csrf' && req.method === 'POST' ? safeNext(res.locals.here) : null;
+    // A form whose token went with its session (a one-time link's page left open overnight, the session swept,
+    // or a signed-in session that expired meanwhile): the way on is that page opened afresh, not the home
+    // page — a payee has no account to sign in to.
+    const reopen = csrfRefused && req.method === 'POST' && !backToForm ? safeNext(res.locals.here) : null;
     res.status(appErr.status).render('errors/error', {
       title: 'error.title',
       // What happened, in words (the code stays beside it for whoever helps them).
