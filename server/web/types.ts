@@ -38,9 +38,10 @@ declare module 'express-session' {
     vaultLinkCodeChecked: string;
     /**
      * the one-time link this visitor has just used (the token's hash) and what it registered, masked:
-     * the thanks page says what came in, and the same link sent or opened again here leads back to it
+     * the thanks page says what came in, and the same link sent or opened again here leads back to it;
+     * `at`: when, as it is shown only for a while (LINK_DONE_SHOWN_MS)
      */
-    vaultLinkDone: { link: string; registered: Array<{ name: string; relationshipKey: string | null; masked: string }> };
+    vaultLinkDone: { link: string; at: number; registered: Array<{ name: string; relationshipKey: string | null; masked: string }> };
     /** in the stored data only: the session has been stored, so its row is only ever updated (see sessionMiddleware) */
     stored: true;
   }

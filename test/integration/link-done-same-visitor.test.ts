@@ -4,7 +4,9 @@ import { makeUser, makeClient } from '../support/factories';
 import { TestBrowser, csrfIn } from '../support/browser';
 import { makeDependant, makeEmployee, makePayee, numberFrom, twelveDigitRunsOutsideIds } from '../support/vault';
 import { systemContext } from '../../server/audit';
-import { NumberRecord, type Client } from '../../server/db/models';
+import { NumberRecord, SessionRow, type Client } from '../../server/db/models';
+import { editSession, readSession } from '../support/security';
+import { LINK_DONE_SHOWN_MS } from '../../server/web/handlers/vault-links';
 
 /**
  * From a product walk (a payee on a phone): the thanks page after a one-time link says what came in,
@@ -96,5 +98,32 @@ describe('UX walk: a one-time link, once used, thanks its visitor with what came
       `鈴＊ 花＊ <small> (Child)</small> <code data-testid="masked-number">**********${child.slice(-2)}</code>`,
     ]);
     expect(twelveDigitRunsOutsideIds(thanks.text)).to.deep.equal([]);
+  });
+
+  it('on a shared browser (an office tablet, a family phone) the thanks do not stay: once a while has passed, the list is gone and the used link is dead', async () => {
+    const { person } = await makePayee(client.id, { name: '共用 五郎' });
+    const link = await h.booted.services.vaultLinks.create(systemContext('test'), person, issuer, null);
+    const path = new URL(link.url).pathname;
+    const number = numberFrom(11235813213);
+    const tablet = new TestBrowser(h.portal.app);
+    const token = await open(tablet, path);
+    const sent = await send(tablet, path, { _csrf: token, code: link.code, number, confirm: 'on' });
+    expect(sent.status, sent.text).to.equal(303);
+    expect((await tablet.get('/r/done')).text).to.contain('共＊ 五＊');
+    // The session lives on (hours), its thanks not: as if sent LINK_DONE_SHOWN_MS ago.
+    const rows = await SessionRow.findAll({ attributes: ['sid'] });
+    let aged = 0;
+    for (const row of rows) {
+      if (!(await readSession(row.sid))?.vaultLinkDone) continue;
+      await editSession(row.sid, (d) => { (d.vaultLinkDone as { at: number }).at = Date.now() - LINK_DONE_SHOWN_MS - 1000; });
+      aged++;
+    }
+    expect(aged).to.be.greaterThan(0);
+    const later = await tablet.get('/r/done');
+    expect(later.status).to.equal(200);
+    expect(later.text).to.contain('ご提供ありがとうございました').and.not.contain('link-registered').and.not.contain('共＊');
+    const reopened = await tablet.get(path);
+    expect(reopened.status).to.equal(404);
+    expect(reopened.text).to.not.contain('共＊ 五＊').and.not.contain(`**********${number.slice(-2)}`);
   });
 });

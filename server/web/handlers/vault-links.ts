@@ -39,6 +39,9 @@ function linkActor(req: Request, link: LiveLink, codeKnown: boolean): ActorConte
   return { ...who, actorName: who.actorId || !codeKnown ? who.actorName : maskName(nameOf(link)), channel: 'link:/r/:token' };
 }
 
+/** How long the thanks for a link just used (what came in, masked) stay with its visitor. */
+export const LINK_DONE_SHOWN_MS = 15 * 60 * 1000;
+
 /**
  * The public page of a one-time link (支払先, or an employee's printed sheet): the purpose of use,
  * the code handed over apart from the link, the numbers. Unknown, used and expired links all
@@ -106,11 +109,27 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
    * sends the form again, and the browser shows the answer to the second: the thanks, not "this link
    * no longer works" for numbers that came in (nor when the page is opened again from the history).
    */
-  const usedHere = (req: Request, token: string) => req.session.vaultLinkDone?.link === sha256Hex(token);
+  const usedHere = (req: Request, token: string) => doneHere(req)?.link === sha256Hex(token);
+
+  /**
+   * What this visitor's link registered, while it is fresh: the thanks are for the one who just sent the
+   * form (a second tap, the page reopened from the history), not for whoever uses this browser hours later
+   * (a shared phone or an office tablet, whose session lives on).
+   */
+  const doneHere = (req: Request) => {
+    const done = req.session.vaultLinkDone;
+    if (!done) return null;
+    if (typeof done.at !== 'number' || Date.now() - done.at >= LINK_DONE_SHOWN_MS) {
+      delete req.session.vaultLinkDone;
+      return null;
+    }
+    return done;
+  };
 
   /** What the thanks page confirms: whose numbers came in, names and numbers masked as the link's page shows them. */
   const doneSummary = (token: string, registered: LinkRegistered[]) => ({
     link: sha256Hex(token),
+    at: Date.now(),
     registered: registered.map(({ person, lastTwo }) => ({
       name: maskName(ownName(person)),
       relationshipKey: person.dependant ? `people.relationship.${person.dependant.relationship}` : null,
@@ -197,7 +216,7 @@ export function vaultLinkHandlers(services: Services, csrfValid: (req: Request) 
 
     /** The thanks after a link's numbers are in, with what came in (masked) for the visitor who sent them; for anyone else it tells nothing. */
     done(req: Request, res: Response) {
-      page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle', registered: req.session.vaultLinkDone?.registered ?? [] });
+      page(req, res, 'vault/link-done', { title: 'vault.link.pageTitle', registered: doneHere(req)?.registered ?? [] });
     },
   };
 }
