@@ -68,8 +68,8 @@ const PERSON_KINDS = new Set(['employee', 'dependant', 'payee']);
 function targetOf(e: AuditRow, disposed: Map<string, string[]>): Pick<ReportRow, 'person' | 'target'> {
   if (e.targetKind && PERSON_KINDS.has(e.targetKind)) return { person: maskPersonLabel(e.targetLabel), target: null };
   if ((e.targetKind === 'file' || e.targetKind === 'certificate') && e.targetLabel) return { person: '', target: { kind: e.targetKind, label: e.targetLabel } };
-  const items = e.targetKind === 'disposal' && e.targetId ? disposed.get(e.targetId) : undefined;
-  if (items?.length) return { person: '', target: { kind: 'disposal', label: items.slice(0, DISPOSAL_ITEMS_NAMED).join('、'), more: Math.max(0, items.length - DISPOSAL_ITEMS_NAMED) } };
+  const d = e.targetKind === 'disposal' && e.targetId ? disposalTarget(disposed.get(e.targetId)) : null;
+  if (d) return { person: '', target: { kind: 'disposal', ...d } };
   return { person: '', target: null };
 }
 
@@ -77,21 +77,30 @@ function targetOf(e: AuditRow, disposed: Map<string, string[]>): Pick<ReportRow,
 const DISPOSAL_ITEMS_NAMED = 3;
 
 /**
- * What each disposal request of the period's rows disposes of, as its certificate names it (employee
+ * What each disposal request of the given rows disposes of, as its certificate names it (employee
  * code and masked name), so that 申請・承認・消去 say whose data they were about, not a blank.
+ * Read for the access report (one client) and for the 操作履歴 (the reader's clients).
  */
-async function disposalItemsOf(clientId: string, events: AuditRow[]): Promise<Map<string, string[]>> {
+export async function disposalItemsOf(clientId: string | null, events: AuditRow[]): Promise<Map<string, string[]>> {
   const requestIds = [...new Set(events.filter((e) => e.targetKind === 'disposal' && e.targetId).map((e) => e.targetId!))];
   const byRequest = new Map<string, string[]>();
-  if (!requestIds.length) return byRequest;
-  const items = await DisposalItem.findAll({ where: { clientId, requestId: { [Op.in]: requestIds } }, attributes: ['requestId', 'employeeCode', 'maskedLabel'], order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
-  for (const i of items) {
-    const label = [i.employeeCode, i.maskedLabel].filter(Boolean).join(' ');
-    const list = byRequest.get(i.requestId) ?? [];
-    if (!list.includes(label)) list.push(label);
-    byRequest.set(i.requestId, list);
+  for (let i = 0; i < requestIds.length; i += 500) {
+    const ids = requestIds.slice(i, i + 500);
+    const items = await DisposalItem.findAll({ where: { ...(clientId ? { clientId } : {}), requestId: { [Op.in]: ids } }, attributes: ['requestId', 'employeeCode', 'maskedLabel'], order: [['employeeCode', 'ASC'], ['maskedLabel', 'ASC']] });
+    for (const it of items) {
+      const label = [it.employeeCode, it.maskedLabel].filter(Boolean).join(' ');
+      const list = byRequest.get(it.requestId) ?? [];
+      if (!list.includes(label)) list.push(label);
+      byRequest.set(it.requestId, list);
+    }
   }
   return byRequest;
+}
+
+/** A disposal's items as a row names them: the first few, and how many more (the certificate lists them all). */
+export function disposalTarget(items: string[] | undefined): { label: string; more: number } | null {
+  if (!items?.length) return null;
+  return { label: items.slice(0, DISPOSAL_ITEMS_NAMED).join('、'), more: Math.max(0, items.length - DISPOSAL_ITEMS_NAMED) };
 }
 
 /** Everything one client's access report for one period says, read from the log and the current holdings. */

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createHarness, type Harness } from '../support/harness';
 import { makeUser, makeClient, assign, type MadeUser } from '../support/factories';
 import { TestBrowser } from '../support/browser';
-import { AuditEvent, Department, Employee, Firm, type Client } from '../../server/db/models';
+import { AuditEvent, Department, DisposalItem, DisposalRequest, Employee, Firm, type Client } from '../../server/db/models';
 import { findPerson } from '../../server/vault/people';
 import { systemContext, type ActorContext } from '../../server/audit';
 import { numberFrom as valid } from '../support/vault';
@@ -256,5 +256,33 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     expect((await uploadFiles(hr, { direction: 'to_firm', category: 'other' }, [{ name: '入社書類.pdf', data: pdfBytes() }])).status).to.equal(200);
     const text = (await hr.get('/audit')).text;
     expect(text).to.contain('>取扱状況報告書 2026-11<').and.contain('>廃棄・削除証明書 DC-2026-000042<').and.contain('>ファイル「入社書類.pdf」<');
+  });
+
+  it('says what a disposal request, its approval and its erasure were about (code and masked name), in the page, the CSV and the PDF', async () => {
+    const ctx = systemContext('test');
+    const req = await DisposalRequest.create({
+      clientId: b.id, scope: 'items', reason: '退職後の手続きが完了したため', early: false, status: 'executed',
+      requestedBy: adminB.user.id, requestedByName: 'ビー 管理者', requestedAt: new Date(), approvedBy: null, approvedByName: '暁 所長', approvedAt: new Date(),
+      claimedBy: null, claimedAt: null, executedAt: new Date(),
+    });
+    const labels = ['B001 廃＊ 一＊', 'B002 廃＊ 二＊', 'B003 廃＊ 三＊', 'B004 廃＊ 四＊'];
+    for (const [i, maskedLabel] of labels.entries()) {
+      await DisposalItem.create({
+        requestId: req.id, clientId: b.id, itemKind: 'number', itemId: `00000000-0000-4000-8000-00000000010${i}`, objectId: null,
+        employeeCode: maskedLabel.slice(0, 4), maskedLabel: maskedLabel.slice(5), dataKind: 'number.employee', deletionDate: null, state: 'verified', erasedAt: new Date(), verifiedAt: new Date(),
+      });
+    }
+    await h.booted.services.audit.recordAlone(ctx, { operation: 'disposal.erase', result: 'allowed', clientId: b.id, targetKind: 'disposal', targetId: req.id, detail: '4 numbers, 0 files' });
+    const hr = new TestBrowser(h.portal.app);
+    await hr.login(adminB);
+    const expected = '廃棄の対象: B001 廃＊ 一＊、B002 廃＊ 二＊、B003 廃＊ 三＊ ほか1件';
+    expect((await hr.get('/audit?operation=disposal.erase')).text).to.contain(expected);
+    expect((await hr.get('/audit.csv?operation=disposal.erase')).text).to.contain(`"${expected}"`);
+    const res = await hr.agent.get('/audit.pdf?operation=disposal.erase').buffer(true)
+      .parse((r, cb) => { const c: Buffer[] = []; r.on('data', (x: Buffer) => c.push(x)); r.on('end', () => cb(null, Buffer.concat(c))); });
+    const text = execFileSync('pdftotext', ['-raw', '-', '-'], { input: res.body as Buffer }).toString('utf8').replace(/\s/g, '');
+    expect(text).to.contain('B001廃＊一＊');
+    // the firm's other client does not see it
+    expect((await browserA.get('/audit?operation=disposal.erase')).text).not.to.contain('B001');
   });
 });

@@ -10,7 +10,7 @@ import { formatDateTime } from '../../presenters/format';
 import { departmentsOf } from '../../vault/people';
 import { toCsv } from '../../vault/csv';
 import { translate, type Lang } from '../../i18n';
-import { maskPersonLabel } from '../../reports/report-data';
+import { disposalItemsOf, disposalTarget, maskPersonLabel } from '../../reports/report-data';
 import { operatorLabel } from '../../presenters/operator';
 import { calendarDate } from '../../domain/dates';
 import { clientCrumb, clientLabel } from '../../presenters/client';
@@ -58,10 +58,19 @@ function filterOf(req: Request): { f: LogFilter; page: number; query: Record<str
   return { f, page: q.page, query, problems: periodProblems(q.from, q.to) };
 }
 
-/** Whom or what a row is about: a person masked; a file, report or certificate named as such (a period or a DC number alone reads as a person's column gone wrong). */
-function targetOf(e: AuditEvent, lang: Lang): string {
+/**
+ * Whom or what a row is about: a person masked; a file, report or certificate named as such (a period
+ * or a DC number alone reads as a person's column gone wrong); a disposal (申請・承認・消去) by the
+ * items it disposes of, code and masked name as its certificate names them, not a blank.
+ */
+function targetOf(e: AuditEvent, lang: Lang, disposed: Map<string, string[]>): string {
   const label = e.targetLabel ?? '';
   switch (e.targetKind) {
+    case 'disposal': {
+      const d = e.targetId ? disposalTarget(disposed.get(e.targetId)) : null;
+      if (!d) return '';
+      return d.more ? translate(lang, 'report.pdf.target.disposalMore', { label: d.label, count: d.more }) : translate(lang, 'report.pdf.target.disposal', { label: d.label });
+    }
     case 'employee': case 'dependant': case 'payee': return maskPersonLabel(e.targetLabel);
     case 'file': return label ? translate(lang, 'report.pdf.target.file', { label }) : '';
     case 'certificate': return label ? translate(lang, 'report.pdf.target.certificate', { label }) : '';
@@ -71,14 +80,14 @@ function targetOf(e: AuditEvent, lang: Lang): string {
 }
 
 /** A log row as the screens and downloads show it: the person's code and masked name, never a number. */
-export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Client>) {
+export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Client>, disposed: Map<string, string[]> = new Map()) {
   const client = e.clientId ? clients.get(e.clientId) : undefined;
   return {
     at: formatDateTime(e.at, lang),
     client: client ? clientLabel(client) : '',
     operator: operatorLabel(e, lang),
     operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
-    person: targetOf(e, lang),
+    person: targetOf(e, lang, disposed),
     operation: translate(lang, `op.${e.operation}`),
     purpose: e.purpose ? translate(lang, `purpose.${e.purpose}`) : '',
     office: e.office ? translate(lang, `office.${e.office}`) : '',
@@ -115,9 +124,11 @@ export function auditLogHandlers(services: Services) {
       const matching = await countLog(req.user!, f);
       if (matching > csvMax) throw new AppError(400, 'log.csvTooMany', { total: matching, max: csvMax });
     }
-    const rows: ReturnType<typeof presentLogRow>[] = [];
     const cap = format === 'pdf' ? PDF_ROWS : csvMax;
-    for await (const e of allLogRows(req.user!, f, cap)) rows.push(presentLogRow(e, req.lang, byId));
+    const events: AuditEvent[] = [];
+    for await (const e of allLogRows(req.user!, f, cap)) events.push(e);
+    const disposed = await disposalItemsOf(null, events);
+    const rows = events.map((e) => presentLogRow(e, req.lang, byId, disposed));
     await services.audit.recordAlone(actorOf(req), {
       operation: `log.export.${format}`, result: 'allowed', clientId: f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null), detail: `${rows.length} rows`,
     });
@@ -165,6 +176,7 @@ export function auditLogHandlers(services: Services) {
         p = Math.ceil(total / LOG_PAGE_SIZE);
         ({ rows, total } = await queryLog(req.user!, f, p));
       }
+      const disposed = await disposalItemsOf(null, rows);
       const departmentsClient = departmentsClientOf(req, f);
       const departments = departmentsClient ? await departmentsOf(departmentsClient) : [];
       const qs = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
@@ -172,7 +184,7 @@ export function auditLogHandlers(services: Services) {
         title: 'log.title',
         wide: true,
         clientCrumb: clientCrumb(req.user!.role, f.clientId ? byId.get(f.clientId) : null),
-        rows: rows.map((e) => presentLogRow(e, req.lang, byId)),
+        rows: rows.map((e) => presentLogRow(e, req.lang, byId, disposed)),
         total, refused, errors: problems,
         filter: { ...f, client: f.clientId, department: f.departmentId, code: f.employeeCode },
         clients: clients.map((c) => ({ id: c.id, label: clientLabel(c), selected: c.id === f.clientId })),
