@@ -78,8 +78,25 @@ describe('First run: setup link, first admin, TOTP enrolment', () => {
     const b2 = new TestBrowser(h.portal.app);
     expect((await b2.get(`/setup/${token}`)).status).to.equal(404);
     const fresh = await h.booted.services.setup.newSetupLink();
-    expect((await b2.get(`/setup/${fresh}`)).status).to.equal(404);
+    const after = await b2.get(`/setup/${fresh}`);
+    expect(after.status).to.equal(404);
+    // Not a bare 「見つかりません」: setup is done, so the way on is to sign in.
+    expect(after.text).to.contain('data-testid="setup-dead"').and.contain('初期設定はすでに完了しています').and.contain('href="/login"');
     expect(await User.count({ where: { role: 'firm_admin' } })).to.equal(1);
+  });
+
+  it('a setup link replaced by a newer one (the portal prints one at each start) says why it is dead and how to get a new one, on opening and on sending', async () => {
+    const old = await h.booted.services.setup.newSetupLink();
+    const b = new TestBrowser(h.portal.app);
+    const form = await b.get(`/setup/${old}`);
+    await h.booted.services.setup.newSetupLink();
+    const opened = await new TestBrowser(h.portal.app).get(`/setup/${old}`);
+    expect(opened.status).to.equal(404);
+    expect(opened.text).to.contain('data-testid="setup-dead"').and.contain('新しいリンクが発行された').and.contain('npm run cli -- setup:link');
+    const sent = await b.agent.post(`/setup/${old}`).type('form').send({ _csrf: csrfIn(form.text), firmName: '事務所', adminName: '管理者', email: 'a@example.jp', password: 'a long enough password' });
+    expect(sent.status).to.equal(404);
+    expect(sent.text).to.contain('data-testid="setup-dead"').and.contain('npm run cli -- setup:link');
+    expect(await User.count()).to.equal(0);
   });
 
   it('an expired or unknown setup link is a 404, and a short or guessable password is refused with nothing stored', async () => {

@@ -16,9 +16,19 @@ const setupForm = z.object({
 
 /** First run: the one-time link from the start-up log creates the firm and its first admin. */
 export function setupHandlers(services: Services) {
+  /**
+   * A link that no longer works (past its hour, used, or replaced by a newer one — the portal prints a
+   * new one at each start while no admin exists) says so and what to do next, still as a 404: once
+   * setup is done, sign in; before, make a new link on the server.
+   */
+  async function dead(req: Request, res: Response) {
+    const done = !(await services.setup.needsSetup());
+    page(req, res, 'setup/dead', { title: 'setup.deadTitle', done }, 404);
+  }
+
   return {
     async show(req: Request, res: Response) {
-      if (!(await services.setup.linkIsLive(String(req.params.token)))) throw new NotFound();
+      if (!(await services.setup.linkIsLive(String(req.params.token)))) return dead(req, res);
       page(req, res, 'setup/setup', { title: 'setup.title', token: req.params.token });
     },
 
@@ -33,6 +43,7 @@ export function setupHandlers(services: Services) {
         user = await services.setup.complete(actorOf(req), token, form.data);
       } catch (err) {
         if (err instanceof BadRequest) return again(err.fieldErrors);
+        if (err instanceof NotFound) return dead(req, res);
         throw err;
       }
       await new Promise<void>((resolve, reject) => req.login(user, (err) => (err ? reject(err) : resolve())));
