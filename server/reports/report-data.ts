@@ -6,9 +6,21 @@ import { operatorLabel } from '../presenters/operator';
 import { japanDay } from '../domain/dates';
 import { withoutUnseenFileNames } from '../audit/log-query';
 
-/** 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. */
+/**
+ * 山田 太郎 → 山＊ 太＊: enough for the client to recognise their own people, not more. Each part keeps
+ * its first character only when something of it stays hidden: a one-character given name (伊藤 誠,
+ * 林 誠) is hidden whole — 伊＊ ＊, 林 ＊ — not shown in full; the family name's first character stays.
+ */
 export function maskName(label: string): string {
-  return label.split(/(\s+)/).map((part) => (/^\s*$/.test(part) || part === '>' ? part : `${[...part][0]}${'＊'.repeat([...part].length - 1)}`)).join('');
+  let first = true;
+  return label.split(/(\s+)/).map((part) => {
+    if (/^\s*$/.test(part)) return part;
+    if (part === '>') { first = true; return part; }
+    const chars = [...part];
+    const keep = chars.length > 1 || first;
+    first = false;
+    return keep ? `${chars[0]}${'＊'.repeat(chars.length - 1)}` : '＊';
+  }).join('');
 }
 
 /** `E001 山田 太郎 > 山田 花子` → `E001 山＊ 太＊ > 山＊ 花＊` (the code stays, the names are masked). */
