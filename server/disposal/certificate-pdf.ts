@@ -27,7 +27,8 @@ export const CERTIFICATE_TITLE = '廃棄・削除証明書';
 export const ELECTRONIC_DISPOSAL_METHOD = '暗号鍵の消去およびデータの削除（復元不可能）';
 export const CERTIFICATE_STATEMENT = '当事務所は、下記の特定個人情報等を、復元不可能な方法により廃棄・削除したことを証明します。';
 export const WHOLE_CLIENT_STATEMENT = '顧問先のすべてのデータと暗号鍵を消去しました。';
-export const VERIFY_NOTE = '真正性の確認：このURLで証明書番号とSHA-256を確認できます。';
+/** Under the box's heading 真正性の確認 (not repeated before it), and before the URL it points to (下記, not この). */
+export const VERIFY_NOTE = 'QRコードまたは下記のURLの検証ページで、本PDFをアップロードするか証明書番号とSHA-256を入力すると、当事務所が発行した証明書であることを確認できます。';
 
 export interface RenderCertificateOptions {
   /** hears of each character the font lacks (drawn as 〓): worth a log line */
@@ -448,7 +449,7 @@ export async function renderCertificate(data: CertificateData, options: RenderCe
     const qrSize = 80;
     const textX = MX + pad + qrSize + 14;
     const textW = RIGHT - pad - textX;
-    const explain = s.wrap(`${VERIFY_NOTE}本証明書には当事務所の電子署名が付与されています。QRコードまたは下記のURLの検証ページで、本PDFをアップロードするか証明書番号とSHA-256を入力すると、当事務所が発行した証明書であることを確認できます。`, 8, textW);
+    const explain = s.wrap(`本証明書には当事務所の電子署名が付与されています。${VERIFY_NOTE}`, 8, textW);
     const urlLabel = 'URL：';
     const urlX = MX + pad + s.width(urlLabel, 8);
     const urlW = RIGHT - pad - urlX;

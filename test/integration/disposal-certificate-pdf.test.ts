@@ -77,6 +77,9 @@ describe(`廃棄・削除証明書 PDF: layout, signature and the genuineness ch
       expect(text).to.contain('NIST SP 800-88');
       // How to check it: the sentence, the URL and the fingerprint, each whole.
       expect(flat).to.contain(VERIFY_NOTE);
+      // The box's heading once, not again as the sentence's first words; the sentence points down to the URL, not at 「このURL」 it comes before.
+      expect(flat.split('真正性の確認').length - 1).to.equal(1);
+      expect(flat).to.not.contain('このURL');
       expect(text).to.contain(data.verifyUrl);
       expect(text).to.match(new RegExp(`SHA-256：\\s?${data.fingerprint}(\\s|$)`));
       // Not a whole-client disposal: no such sentence.
