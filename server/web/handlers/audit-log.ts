@@ -83,7 +83,7 @@ function targetOf(e: AuditEvent, lang: Lang, disposed: Map<string, string[]>): s
 export function presentLogRow(e: AuditEvent, lang: Lang, clients: Map<string, Client>, disposed: Map<string, string[]> = new Map()) {
   const client = e.clientId ? clients.get(e.clientId) : undefined;
   return {
-    at: formatDateTime(e.at, lang),
+    at: formatDateTime(e.at, lang, { seconds: true }),
     client: client ? clientLabel(client) : '',
     operator: operatorLabel(e, lang),
     operatorRole: e.actorRole && e.actorRole !== 'system' ? translate(lang, `role.${e.actorRole}`) : '',
