@@ -1,5 +1,5 @@
 import { Op, type WhereOptions } from 'sequelize';
-import { AuditEvent, Dependant, Employee, Payee, StaffAssignment, StoredFile, type User } from '../db/models';
+import { AuditEvent, Department, Dependant, Employee, Payee, StaffAssignment, StoredFile, type User } from '../db/models';
 import { calendarDate } from '../domain/dates';
 import { fileIdsSeenBy, visibleFilesWhere } from '../files/visibility';
 
@@ -34,6 +34,24 @@ export async function logScope(user: User): Promise<string[] | null> {
   if (user.role === 'firm_staff') return (await StaffAssignment.findAll({ where: { userId: user.id } })).map((a) => a.clientId);
   if (user.role === 'client_admin' && user.clientId) return [user.clientId];
   return [];
+}
+
+/**
+ * The department of each row's person (a dependant: their employee's), by target id, for the CSV's
+ * 部門 columns. It is the department the person is in now, as the department filter reads it: rows
+ * do not keep one of their own.
+ */
+export async function departmentsOfTargets(events: AuditEvent[]): Promise<Map<string, Department>> {
+  const idsOf = (kind: string) => [...new Set(events.filter((e) => e.targetKind === kind && e.targetId).map((e) => e.targetId!))];
+  const dependants = idsOf('dependant').length ? await Dependant.findAll({ where: { id: { [Op.in]: idsOf('dependant') } }, attributes: ['id', 'employeeId'] }) : [];
+  const employeeIds = [...new Set([...idsOf('employee'), ...dependants.map((d) => d.employeeId)])];
+  const employees = employeeIds.length ? await Employee.findAll({ where: { id: { [Op.in]: employeeIds }, departmentId: { [Op.ne]: null } }, attributes: ['id', 'departmentId'] }) : [];
+  const departmentIds = [...new Set(employees.map((e) => e.departmentId!))];
+  const departments = new Map((departmentIds.length ? await Department.findAll({ where: { id: { [Op.in]: departmentIds } } }) : []).map((d) => [d.id, d]));
+  const ofEmployee = new Map(employees.flatMap((e) => (departments.has(e.departmentId!) ? [[e.id, departments.get(e.departmentId!)!] as const] : [])));
+  const byTarget = new Map<string, Department>(ofEmployee);
+  for (const d of dependants) { const dept = ofEmployee.get(d.employeeId); if (dept) byTarget.set(d.id, dept); }
+  return byTarget;
 }
 
 /** The people (and their dependants) an employee code or a department names, as audit target ids. */

@@ -223,6 +223,14 @@ describe('操作履歴: the access log view, its filters, paging and downloads',
     for (const t of shown) expect(at).to.include(t);
   });
 
+  it('the CSV also carries the person\'s department, the operator\'s id and the device, as the log keeps them', async () => {
+    const lines = (await browserStaff.get(`/audit.csv?client=${a.id}&operation=vault.reveal`)).text.trim().split('\r\n');
+    expect(lines[0]!.split(',').slice(-4).map((c) => c.replace(/"/g, ''))).to.deep.equal(['部門コード', '部門', '操作者ID', '端末']);
+    const tail = (code: string) => lines.find((l) => l.includes(`"${code} `))!.split(',').slice(-4).map((c) => c.replace(/"/g, ''));
+    expect(tail('E003')).to.deep.equal(['100', '総務部', staff.user.id, 't']);
+    expect(tail('E042')).to.deep.equal(['', '', staff.user.id, 't']);
+  });
+
   it('a CSV that would be cut short is refused with the count, and the page says so before the click', async () => {
     const all = await AuditEvent.count({ where: { clientId: a.id } });
     expect(all).to.be.greaterThan(60);

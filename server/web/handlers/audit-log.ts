@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../../services';
 import { actorOf } from '../context';
 import { page } from '../render';
-import { allLogRows, countLog, LOG_PAGE_SIZE, LOG_SORTS, logScope, queryLog, type LogFilter } from '../../audit/log-query';
+import { allLogRows, countLog, departmentsOfTargets, LOG_PAGE_SIZE, LOG_SORTS, logScope, queryLog, type LogFilter } from '../../audit/log-query';
 import { Client, type AuditEvent } from '../../db/models';
 import { Op } from 'sequelize';
 import { formatDateTime } from '../../presenters/format';
@@ -133,7 +133,7 @@ export function auditLogHandlers(services: Services) {
       operation: `log.export.${format}`, result: 'allowed', clientId: f.clientId ?? (req.user!.role === 'client_admin' ? req.user!.clientId : null), detail: `${rows.length} rows`,
     });
     const total = rows.length < cap ? rows.length : await countLog(req.user!, f);
-    return { rows, f, byId, total };
+    return { rows, events, f, byId, total };
   }
 
   /** What a downloaded log was filtered by, so a printed PDF says which rows it holds and which it leaves out. */
@@ -159,6 +159,7 @@ export function auditLogHandlers(services: Services) {
     return lines;
   }
 
+  const CSV_MORE = ['log.col.departmentCode', 'log.col.department', 'log.col.operatorId', 'log.col.device'];
   const HEADER = ['log.col.at', 'log.col.client', 'log.col.operator', 'log.col.person', 'log.col.operation', 'log.col.purpose', 'log.col.office', 'log.col.result', 'log.col.how', 'log.col.ip'];
 
   return {
@@ -206,8 +207,14 @@ export function auditLogHandlers(services: Services) {
     },
 
     async csv(req: Request, res: Response) {
-      const { rows } = await download(req, 'csv');
-      const body = toCsv(HEADER.map((k) => t(req, k)), rows.map((r) => [r.at, r.client, r.operator, r.person, r.operation, r.purpose, r.office, r.result, r.how, r.ip]));
+      const { rows, events } = await download(req, 'csv');
+      // The CSV is the whole record: besides the page's columns, the person's department, the operator's id, the device.
+      const departments = await departmentsOfTargets(events);
+      const body = toCsv([...HEADER, ...CSV_MORE].map((k) => t(req, k)), rows.map((r, i) => {
+        const e = events[i]!;
+        const dept = e.targetId ? departments.get(e.targetId) : undefined;
+        return [r.at, r.client, r.operator, r.person, r.operation, r.purpose, r.office, r.result, r.how, r.ip, dept?.code ?? '', dept?.name ?? '', e.actorId ?? '', e.userAgent ?? ''];
+      }));
       res.status(200).set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="access-log.csv"', 'Cache-Control': 'no-store' }).send(body);
     },
 
