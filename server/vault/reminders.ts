@@ -59,21 +59,11 @@ export class NumberReminders {
     const users = await this.due(clientId);
     if (users.length === 0) return { asked: 0, askedToday: 0 };
     const company = (await Client.findByPk(clientId))?.name ?? '';
-    const day = japanDay();
-    let asked = 0;
-    await this.d.audit.transaction(async (tx) => {
-      for (const u of users) {
-        const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
-        if (await this.d.outbox.enqueue({
-          dedupeKey: `remind:${u.id}:${day}`,
-          to: u.email,
-          subject: translate(lang, 'mail.numberReminder.subject', { company }),
-          text: translate(lang, 'mail.numberReminder.body', { company, link: `${this.d.config.publicUrl}/me/numbers` }),
-        }, tx)) asked++;
-      }
-      if (asked) await this.d.audit.record(tx, ctx, { operation: 'vault.remind', result: 'allowed', clientId, detail: `${asked} employees` });
+    const link = `${this.d.config.publicUrl}/me/numbers`;
+    const asked = await this.mailOnceToday(ctx, clientId, users, {
+      dedupe: 'remind', subject: 'mail.numberReminder.subject', body: 'mail.numberReminder.body', params: { company, link },
+      operation: 'vault.remind', detail: (n) => `${n} employees`,
     });
-    if (asked) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'number reminders not sent yet; queued'));
     return { asked, askedToday: users.length - asked };
   }
 
@@ -88,22 +78,37 @@ export class NumberReminders {
     const admins = await this.clientAdminsWhoCanSignIn(clientId);
     if (admins.length === 0) return { missing, asked: 0, askedToday: 0 };
     const [company, firm] = [(await Client.findByPk(clientId))?.name ?? '', await this.d.firmName()];
+    const link = `${this.d.config.publicUrl}/client/people?status=missing#remind`;
+    const asked = await this.mailOnceToday(ctx, clientId, admins, {
+      dedupe: 'ask-client', subject: 'mail.askClient.subject', body: 'mail.askClient.body', params: { company, firm, count: missing, link },
+      operation: 'vault.askClient', detail: (n) => `${missing} missing; ${n} client admins`,
+    });
+    return { missing, asked, askedToday: admins.length - asked };
+  }
+
+  /**
+   * One mail to each of `users` in their language, unless they had this one today (the outbox's
+   * dedupe key), and one audit row for those queued, in the same transaction (fail closed). Gives how
+   * many were queued now; sending follows at once, or later from the outbox.
+   */
+  private async mailOnceToday(ctx: ActorContext, clientId: string, users: User[], m: {
+    dedupe: string; subject: string; body: string; params: Record<string, string | number>;
+    operation: 'vault.remind' | 'vault.askClient'; detail: (queued: number) => string;
+  }): Promise<number> {
     const day = japanDay();
-    let asked = 0;
+    let queued = 0;
     await this.d.audit.transaction(async (tx) => {
-      for (const u of admins) {
+      for (const u of users) {
         const lang = isLang(u.lang) ? u.lang : DEFAULT_LANG;
         if (await this.d.outbox.enqueue({
-          dedupeKey: `ask-client:${u.id}:${day}`,
-          to: u.email,
-          subject: translate(lang, 'mail.askClient.subject', { firm }),
-          text: translate(lang, 'mail.askClient.body', { company, firm, count: missing, link: `${this.d.config.publicUrl}/client/people?status=missing#remind` }),
-        }, tx)) asked++;
+          dedupeKey: `${m.dedupe}:${u.id}:${day}`, to: u.email,
+          subject: translate(lang, m.subject, m.params), text: translate(lang, m.body, m.params),
+        }, tx)) queued++;
       }
-      if (asked) await this.d.audit.record(tx, ctx, { operation: 'vault.askClient', result: 'allowed', clientId, detail: `${missing} missing; ${asked} client admins` });
+      if (queued) await this.d.audit.record(tx, ctx, { operation: m.operation, result: 'allowed', clientId, detail: m.detail(queued) });
     });
-    if (asked) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message } }, 'requests to the client not sent yet; queued'));
-    return { missing, asked, askedToday: admins.length - asked };
+    if (queued) void this.d.outbox.deliverNow().catch((err: unknown) => this.d.logger.warn({ err: { message: (err as Error).message }, operation: m.operation }, 'mails queued, not sent yet'));
+    return queued;
   }
 
   /** The client's admins the firm's request can reach: enabled, their invitation taken up. */
