@@ -1,4 +1,4 @@
-import type { Client, Department, Establishment, User } from '../db/models';
+import { FIRM_ROLES, type Client, type Department, type Establishment, type User } from '../db/models';
 import { presentUser } from './user';
 
 /** A client as lists across clients name it: code and name. */
@@ -11,7 +11,7 @@ export function clientLabel(c: Pick<Client, 'code' | 'name'>): string {
  * disposal), which the firm reaches from that page; a client's own users have no such page.
  */
 export function clientCrumb(role: User['role'], c: Pick<Client, 'id' | 'code' | 'name'> | null | undefined): { href: string; label: string } | null {
-  if (!c || (role !== 'firm_admin' && role !== 'firm_staff')) return null;
+  if (!c || !FIRM_ROLES.includes(role)) return null;
   return { href: `/firm/clients/${encodeURIComponent(c.id)}`, label: clientLabel(c) };
 }
 

@@ -1,4 +1,4 @@
-import type { Client, Employee, FileBatch, FileRead, Role, StoredFile } from '../db/models';
+import { FIRM_ROLES, type Client, type Employee, type FileBatch, type FileRead, type Role, type StoredFile } from '../db/models';
 import { sentBy } from '../files/visibility';
 import type { ReadState } from '../files/file-service';
 import { formatBytes, formatDateTime } from './format';
@@ -69,7 +69,7 @@ export function presentFileDetails(f: StoredFile, d: { batch: FileBatch | null; 
  * client page open it), not every client's files. Others have one company's list: /files.
  */
 export function fileListBack(role: Role, f: StoredFile, client: Client | null): { href: string; client: string | null } {
-  if (role !== 'firm_admin' && role !== 'firm_staff') return { href: '/files', client: null };
+  if (!FIRM_ROLES.includes(role)) return { href: '/files', client: null };
   const box = sentBy({ role }).includes(f.direction) ? 'sent' : 'received';
   if (!client || f.clientId !== client.id) return { href: `/files?box=${box}`, client: null };
   return { href: `/files?${new URLSearchParams({ box, client: client.id }).toString()}`, client: clientLabel(client) };

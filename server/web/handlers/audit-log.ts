@@ -68,8 +68,7 @@ function targetOf(e: AuditEvent, lang: Lang, disposed: Map<string, string[]>): s
   switch (e.targetKind) {
     case 'disposal': {
       const d = e.targetId ? disposalTarget(disposed.get(e.targetId)) : null;
-      if (!d) return '';
-      return d.more ? translate(lang, 'report.pdf.target.disposalMore', { label: d.label, count: d.more }) : translate(lang, 'report.pdf.target.disposal', { label: d.label });
+      return d ? translate(lang, `report.pdf.target.disposal${d.more ? 'More' : ''}`, { label: d.label, count: d.more }) : '';
     }
     case 'employee': case 'dependant': case 'payee': return maskPersonLabel(e.targetLabel);
     case 'file': return label ? translate(lang, 'report.pdf.target.file', { label }) : '';
